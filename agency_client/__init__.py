@@ -1,0 +1,1 @@
+"""The agency-side client: encode, upload, consent, deref and the responder gateway."""

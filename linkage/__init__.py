@@ -1,0 +1,1 @@
+"""Privacy-preserving record linkage for co-responder programs."""

@@ -1,0 +1,1 @@
+"""Linkage schema v3, normalisation, CLK encoding and hardening."""

@@ -1,0 +1,1 @@
+"""The pure numpy/numba matching core: similarity joins, blocking, solving, lookup."""
