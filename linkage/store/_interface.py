@@ -1,0 +1,215 @@
+"""The storage interface of the link index.
+
+One implementation per engine (SQLite is the embedded default; PostgreSQL is
+for production). The service layer is the only caller. Its contract:
+
+* Reads may run concurrently from any thread and see committed data only.
+* All writes happen inside :meth:`LinkStore.write`, a transaction that is
+  all or nothing: it commits when the ``with`` block ends normally, is durable
+  once :meth:`LinkStore.write` returns, and rolls back entirely on any
+  exception. Writers are serialised.
+* Node IDs (records) and link IDs are never reused, so an in-memory index
+  can refer to them safely after withdrawals.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+
+from linkage.store._model import (
+    AgencyCounts,
+    AgencyRow,
+    AuditRow,
+    BatchRow,
+    DisclosureRow,
+    EdgeRow,
+    EventRow,
+    IndexRecord,
+    LinkageRunRow,
+    LinkMember,
+    NewRecord,
+    RecordListing,
+    StoredRecordRef,
+)
+
+__all__ = ["LinkStore", "WriteTransaction"]
+
+
+class WriteTransaction(abc.ABC):
+    """The write operations, valid only inside :meth:`LinkStore.write`."""
+
+    # -- agencies -------------------------------------------------------------
+    @abc.abstractmethod
+    def insert_agency(
+        self, agency_id: str, display_name: str, contact_card: bytes, now_us: int
+    ) -> AgencyRow:
+        """Enrol an agency; raises AlreadyExistsError if the ID is taken."""
+
+    @abc.abstractmethod
+    def update_agency(
+        self, agency_id: str, display_name: str, contact_card: bytes, now_us: int
+    ) -> AgencyRow:
+        """Change an agency; raises NotFoundError if it is not enrolled."""
+
+    # -- batches and records --------------------------------------------------
+    @abc.abstractmethod
+    def get_batch(self, agency_id: str, batch_id: str) -> BatchRow | None:
+        """The committed batch with this ID, seen inside this transaction."""
+
+    @abc.abstractmethod
+    def save_batch(self, batch: BatchRow) -> None:
+        """Record a committed batch and its response for idempotent replays."""
+
+    @abc.abstractmethod
+    def insert_record(self, record: NewRecord) -> int:
+        """Insert a record with no link yet and return its new node ID."""
+
+    @abc.abstractmethod
+    def delete_records(self, node_ids: Sequence[int]) -> None:
+        """Delete records and every edge touching them."""
+
+    @abc.abstractmethod
+    def update_consent(self, node_id: int, consent: bytes, linkable: bool, now_us: int) -> None:
+        """Replace a record's consent."""
+
+    # -- links ----------------------------------------------------------------
+    @abc.abstractmethod
+    def insert_edges(self, edges: Iterable[EdgeRow]) -> None:
+        """Store candidate pairs (``node_a < node_b``)."""
+
+    @abc.abstractmethod
+    def delete_all_edges(self) -> None:
+        """Forget every candidate pair (before a rebuild stores its own)."""
+
+    @abc.abstractmethod
+    def allocate_link_ids(self, count: int, now_us: int) -> list[int]:
+        """Create ``count`` new, empty links and return their IDs, ascending."""
+
+    @abc.abstractmethod
+    def assign_links(self, assignments: Iterable[tuple[int, int]], now_us: int) -> None:
+        """Set the link of each ``(node_id, link_id)``."""
+
+    @abc.abstractmethod
+    def delete_links(self, link_ids: Iterable[int]) -> None:
+        """Delete links that no record belongs to any more."""
+
+    # -- logs -----------------------------------------------------------------
+    @abc.abstractmethod
+    def append_events(self, events: Iterable[EventRow]) -> None:
+        """Append entries to the event log; the store numbers them."""
+
+    @abc.abstractmethod
+    def save_linkage_run(self, run: LinkageRunRow) -> int:
+        """Record a rebuild and return its run ID."""
+
+    @abc.abstractmethod
+    def last_audit(self) -> AuditRow | None:
+        """The newest audit entry, read inside this transaction."""
+
+    @abc.abstractmethod
+    def append_audit(self, row: AuditRow) -> None:
+        """Append an audit entry whose sequence is the last one plus one."""
+
+    @abc.abstractmethod
+    def insert_disclosures(self, rows: Iterable[DisclosureRow]) -> None:
+        """Record disclosures for the accounting of disclosures."""
+
+    # -- reads that must see this transaction's own writes --------------------
+    @abc.abstractmethod
+    def find_records(self, agency_id: str, record_keys: Sequence[bytes]) -> list[StoredRecordRef]:
+        """The existing records among these keys."""
+
+    @abc.abstractmethod
+    def all_records(self, agency_id: str) -> list[StoredRecordRef]:
+        """Every record of an agency."""
+
+    @abc.abstractmethod
+    def edges_touching(self, node_ids: Sequence[int]) -> list[EdgeRow]:
+        """Every stored edge with at least one end in ``node_ids``."""
+
+    @abc.abstractmethod
+    def node_links(self, node_ids: Sequence[int]) -> dict[int, int]:
+        """The link of each of these nodes that exists and has one."""
+
+    @abc.abstractmethod
+    def node_agency_nos(self, node_ids: Sequence[int]) -> dict[int, int]:
+        """The agency number of each of these nodes that exists."""
+
+
+class LinkStore(abc.ABC):
+    """A durable link index."""
+
+    @abc.abstractmethod
+    def write(self) -> AbstractContextManager[WriteTransaction]:
+        """Open a serialised, all-or-nothing write transaction."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections. The store is unusable afterwards."""
+
+    # -- agencies -------------------------------------------------------------
+    @abc.abstractmethod
+    def get_agency(self, agency_id: str) -> AgencyRow | None:
+        """One agency, or None."""
+
+    @abc.abstractmethod
+    def list_agencies(self, after_id: str = "", limit: int = 1000) -> list[AgencyRow]:
+        """Agencies ordered by ID, starting after ``after_id``."""
+
+    # -- index ----------------------------------------------------------------
+    @abc.abstractmethod
+    def iter_index_records(self, key_epoch: int, schema_fingerprint: str) -> Iterator[IndexRecord]:
+        """Every linkable record of this key epoch and schema, by node ID."""
+
+    @abc.abstractmethod
+    def iter_edges(self) -> Iterator[EdgeRow]:
+        """Every stored candidate pair."""
+
+    @abc.abstractmethod
+    def iter_node_links(self) -> Iterator[tuple[int, int]]:
+        """``(node_id, link_id)`` for every record."""
+
+    @abc.abstractmethod
+    def read_node_links(self, node_ids: Sequence[int]) -> dict[int, int]:
+        """The link of each of these nodes that exists."""
+
+    @abc.abstractmethod
+    def link_members(self, link_ids: Sequence[int]) -> list[LinkMember]:
+        """Every record of these links, ordered by link then node."""
+
+    # -- listings -------------------------------------------------------------
+    @abc.abstractmethod
+    def list_records(self, agency_id: str, after_key: bytes, limit: int) -> list[RecordListing]:
+        """An agency's records ordered by key, starting after ``after_key``."""
+
+    @abc.abstractmethod
+    def agency_counts(self) -> list[AgencyCounts]:
+        """Counts per enrolled agency, ordered by agency ID."""
+
+    @abc.abstractmethod
+    def link_count(self) -> int:
+        """Links with two or more records."""
+
+    @abc.abstractmethod
+    def list_events(self, after_sequence: int, limit: int) -> list[EventRow]:
+        """Events after a sequence number, oldest first."""
+
+    @abc.abstractmethod
+    def last_event_sequence(self) -> int:
+        """The newest event's sequence number, 0 if none."""
+
+    @abc.abstractmethod
+    def iter_audit(self) -> Iterator[AuditRow]:
+        """Every audit entry, in sequence order."""
+
+    @abc.abstractmethod
+    def list_disclosures(
+        self, agency_id: str, before_id: int | None, limit: int
+    ) -> list[tuple[int, DisclosureRow]]:
+        """An agency's disclosures, newest first, as ``(disclosure_id, row)``."""
+
+    @abc.abstractmethod
+    def list_linkage_runs(self, limit: int) -> list[LinkageRunRow]:
+        """The newest rebuilds first."""
