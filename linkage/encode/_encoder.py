@@ -1,0 +1,469 @@
+"""CLK encoding, byte-identical to clkhash 0.18.3.
+
+How clkhash encodes one record (and so how this module does):
+
+1. Keys: HKDF(secret, salt, info, hash) yields ``2 * len(features)`` keys of
+   ``keySize`` bytes; feature ``i`` (ignored ones included) gets keys
+   ``2i`` and ``2i + 1``.
+2. Each non-ignored value: a value equal to the missing-value sentinel becomes
+   its replacement (unvalidated); anything else is validated against the
+   feature's format and formatted (integers as ``str(int(v))``, dates as
+   ``%Y%m%d``).
+3. Tokens: n-grams of the value padded with ``n - 1`` spaces each side
+   (positional ones are ``"{i} {gram}"``, 1-based), the whole value
+   (exact), or numeric neighbourhood tokens. Empty values give no tokens.
+4. The strategy gives each token a count ``k``; each token, encoded with the
+   feature's encoding, sets ``k`` bits of a filter of ``l * 2**xor_folds`` bits:
+   blakeHash takes 16-bit little-endian slices of keyed BLAKE2b digests
+   (salt ``str(i)``) modulo the length; doubleHash sets
+   ``(HMAC-SHA1 + i * HMAC-MD5) mod length`` (with ``prevent_singularity`` the
+   MD5 part is re-hashed with ``chr(j)`` appended while it is 0 mod length).
+5. The features' filters are ORed, then XOR-folded ``xor_folds`` times (first
+   half XOR second half) and serialised most significant bit first.
+
+Speed comes from caching: a feature's whole value -> its bit mask (names,
+dates and suburbs repeat), and a token -> its bit mask. Masks are Python
+integers whose bit ``length - 1 - i`` is filter bit ``i``, so ORing, folding
+and ``int.to_bytes(..., "big")`` give clkhash's byte layout directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+import numpy as np
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from linkage.encode._schema import (
+    BlakeHash,
+    DateFormat,
+    EnumFormat,
+    ExactComparison,
+    Feature,
+    IgnoredFeature,
+    IntegerFormat,
+    LinkageSchema,
+    NgramComparison,
+    NumericComparison,
+    PatternFormat,
+    StringFormat,
+    schema_fingerprint,
+)
+from linkage.errors import InvalidInputError, Problem, RowError
+from linkage.types import ClkBytes, Int64Array
+
+__all__ = [
+    "MIN_SECRET_BYTES",
+    "ClkEncoder",
+    "EncodedBatch",
+    "RowProblem",
+    "derive_feature_keys",
+    "tokenize",
+]
+
+#: The shortest linkage secret accepted (128 bits).
+MIN_SECRET_BYTES: Final = 16
+#: Cached values per feature before the cache is cleared (bounds memory on huge inputs).
+_VALUE_CACHE_LIMIT: Final = 1 << 17
+_TOKEN_CACHE_LIMIT: Final = 1 << 17
+_DATE_OUTPUT_FORMAT: Final = "%Y%m%d"
+_SHORTS: Final = struct.Struct("<32H")
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    """Why one row of a batch could not be encoded: its index, feature and a reason (no value)."""
+
+    row_index: int
+    feature: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedBatch:
+    """The CLKs of the valid rows of a batch, which rows they are, and the problems of the rest."""
+
+    clks: ClkBytes
+    accepted: Int64Array
+    problems: tuple[RowProblem, ...]
+
+
+class _InvalidValue:
+    """A cached verdict that a value cannot be encoded, with the reason."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def derive_feature_keys(schema: LinkageSchema, secret: bytes) -> tuple[tuple[bytes, bytes], ...]:
+    """Two HKDF-derived keys per feature (ignored ones included), exactly as clkhash does."""
+    kdf = schema.clk_config.kdf
+    count = 2 * len(schema.features)
+    algorithm: hashes.HashAlgorithm = hashes.SHA512() if kdf.hash == "SHA512" else hashes.SHA256()
+    material = HKDF(
+        algorithm=algorithm, length=count * kdf.key_size, salt=kdf.salt, info=kdf.info
+    ).derive(secret)
+    size = kdf.key_size
+    keys = [material[i * size : (i + 1) * size] for i in range(count)]
+    return tuple((keys[2 * i], keys[2 * i + 1]) for i in range(len(schema.features)))
+
+
+def tokenize(feature: Feature, formatted: str) -> list[str]:
+    """The tokens clkhash derives from an already formatted value (may raise ValueError)."""
+    if not formatted:
+        return []
+    comparison = feature.hashing.comparison
+    if isinstance(comparison, NgramComparison):
+        n = comparison.n
+        word = formatted
+        if n > 1:
+            pad = " " * (n - 1)
+            word = f"{pad}{word}{pad}"
+        count = len(word) - n + 1
+        if comparison.positional:
+            return [f"{i + 1} {word[i : i + n]}" for i in range(count)]
+        return [word[i : i + n] for i in range(count)]
+    if isinstance(comparison, ExactComparison):
+        return [formatted]
+    return _numeric_tokens(comparison, formatted)
+
+
+def _numeric_tokens(comparison: NumericComparison, word: str) -> list[str]:
+    precision = comparison.fractional_precision
+    interval = comparison.distance_interval
+    try:
+        value = int(word, base=10)
+        if precision > 0:
+            value *= 10**precision
+    except ValueError:
+        as_float = float(word)
+        value = round(as_float * 10**precision) if precision > 0 else int(as_float)
+    value = value * 2 * comparison.resolution
+    residue = value % interval
+    if residue == 0:
+        pass
+    elif residue < interval / 2:
+        value = value - residue
+    else:
+        value = value + (interval - residue)
+    resolution = comparison.resolution
+    return [str(value + i * interval) for i in range(-resolution, resolution + 1)]
+
+
+class _FeatureCodec:
+    """Validates, formats, tokenises and hashes the values of one feature, with caches."""
+
+    def __init__(self, feature: Feature, keys: tuple[bytes, bytes], hash_length: int) -> None:
+        self.feature = feature
+        self.identifier = feature.identifier
+        self.encoding: str = feature.encoding
+        self.hash_length = hash_length
+        self.strategy = feature.hashing.strategy
+        missing = feature.hashing.missing_value
+        self.sentinel: str | None = None if missing is None else missing.sentinel
+        self.replacement: str | None = None if missing is None else missing.replacement
+        self._values: dict[str | None, int | _InvalidValue] = {}
+        self._tokens: dict[tuple[str, int], int] = {}
+        self._validate = _validator(feature)
+        self._format = _formatter(feature)
+        hash_function = feature.hashing.hash
+        self._indices: Callable[[bytes, int], list[int]]
+        if isinstance(hash_function, BlakeHash):
+            self._blake_bases = [hashlib.blake2b(key=keys[0], salt=b"0")]
+            self._blake_key = keys[0]
+            self._indices = self._blake_indices
+        else:
+            self._sha1_key, self._md5_key = keys
+            self._indices = (
+                self._double_indices_non_singular
+                if hash_function.prevent_singularity
+                else self._double_indices
+            )
+
+    # -- hashing ---------------------------------------------------------------
+
+    def _blake_indices(self, token: bytes, k: int) -> list[int]:
+        macs = (k + 31) // 32
+        while len(self._blake_bases) < macs:
+            salt = str(len(self._blake_bases)).encode()
+            self._blake_bases.append(hashlib.blake2b(key=self._blake_key, salt=salt))
+        shorts: list[int] = []
+        for i in range(macs):
+            digest = self._blake_bases[i].copy()
+            digest.update(token)
+            shorts.extend(_SHORTS.unpack(digest.digest()))
+        length = self.hash_length
+        return [shorts[i] % length for i in range(k)]
+
+    def _double_pair(self, token: bytes) -> tuple[int, int]:
+        length = self.hash_length
+        sha1 = int.from_bytes(hmac.digest(self._sha1_key, token, "sha1"), "big") % length
+        md5 = int.from_bytes(hmac.digest(self._md5_key, token, "md5"), "big") % length
+        return sha1, md5
+
+    def _double_indices(self, token: bytes, k: int) -> list[int]:
+        sha1, md5 = self._double_pair(token)
+        length = self.hash_length
+        return [(sha1 + i * md5) % length for i in range(k)]
+
+    def _double_indices_non_singular(self, token: bytes, k: int) -> list[int]:
+        sha1, md5 = self._double_pair(token)
+        length = self.hash_length
+        attempt = 0
+        while md5 == 0:
+            salted = token + chr(attempt).encode()
+            md5 = int.from_bytes(hmac.digest(self._md5_key, salted, "md5"), "big") % length
+            attempt += 1
+        return [(sha1 + i * md5) % length for i in range(k)]
+
+    def _token_mask(self, token: str, k: int) -> int:
+        cache_key = (token, k)
+        mask = self._tokens.get(cache_key)
+        if mask is None:
+            top = self.hash_length - 1
+            mask = 0
+            for index in self._indices(token.encode(self.encoding), k):
+                mask |= 1 << (top - index)
+            if len(self._tokens) >= _TOKEN_CACHE_LIMIT:
+                self._tokens.clear()
+            self._tokens[cache_key] = mask
+        return mask
+
+    # -- values ----------------------------------------------------------------
+
+    def mask(self, value: str | None) -> int | _InvalidValue:
+        """The bit mask of one value (cached), or why it cannot be encoded."""
+        cached = self._values.get(value)
+        if cached is None:
+            cached = self._compute(value)
+            if len(self._values) >= _VALUE_CACHE_LIMIT:
+                self._values.clear()
+            self._values[value] = cached
+        return cached
+
+    def _compute(self, value: str | None) -> int | _InvalidValue:
+        if value is None:
+            value = "" if self.sentinel is None else self.sentinel
+        if self.sentinel is not None and value == self.sentinel:
+            assert self.replacement is not None
+            formatted = self.replacement
+        else:
+            reason = self._validate(value)
+            if reason is not None:
+                return _InvalidValue(reason)
+            try:
+                formatted = self._format(value)
+            except ValueError:
+                return _InvalidValue("cannot be formatted")
+        try:
+            tokens = tokenize(self.feature, formatted)
+        except (ValueError, OverflowError):
+            return _InvalidValue("not a finite number")
+        mask = 0
+        try:
+            for token, k in zip(tokens, self.strategy.bits_per_token(len(tokens)), strict=True):
+                if k:
+                    mask |= self._token_mask(token, k)
+        except UnicodeEncodeError:
+            return _InvalidValue(f"cannot be encoded in {self.encoding}")
+        return mask
+
+
+def _validator(feature: Feature) -> Callable[[str], str | None]:
+    """A function returning why a (non-missing) value is invalid, or None, as clkhash checks."""
+    encoding = feature.encoding
+    fmt = feature.format
+
+    def encodable(value: str) -> str | None:
+        try:
+            value.encode(encoding)
+        except UnicodeEncodeError:
+            return f"cannot be encoded in {encoding}"
+        return None
+
+    if isinstance(fmt, PatternFormat):
+        regex = fmt.regex
+
+        def check_pattern(value: str) -> str | None:
+            problem = encodable(value)
+            if problem is None and regex.fullmatch(value) is None:
+                problem = "does not match the feature's pattern"
+            return problem
+
+        return check_pattern
+    if isinstance(fmt, StringFormat):
+        string_format = fmt
+
+        def check_string(value: str) -> str | None:
+            problem = encodable(value)
+            if problem is not None:
+                return problem
+            if string_format.min_length is not None and len(value) < string_format.min_length:
+                return f"shorter than {string_format.min_length} characters"
+            if string_format.max_length is not None and len(value) > string_format.max_length:
+                return f"longer than {string_format.max_length} characters"
+            if string_format.case == "upper" and value.upper() != value:
+                return "not upper case"
+            if string_format.case == "lower" and value.lower() != value:
+                return "not lower case"
+            return None
+
+        return check_string
+    if isinstance(fmt, IntegerFormat):
+        integer_format = fmt
+
+        def check_integer(value: str) -> str | None:
+            try:
+                number = int(value, base=10)
+            except ValueError:
+                return "not an integer"
+            if integer_format.minimum is not None and number < integer_format.minimum:
+                return f"less than the minimum {integer_format.minimum}"
+            if integer_format.maximum is not None and number > integer_format.maximum:
+                return f"greater than the maximum {integer_format.maximum}"
+            return None
+
+        return check_integer
+    if isinstance(fmt, DateFormat):
+        date_format = fmt.format
+
+        def check_date(value: str) -> str | None:
+            try:
+                datetime.strptime(value, date_format)  # noqa: DTZ007 (a calendar date)
+            except ValueError:
+                return f"not a valid date in the format {date_format}"
+            return None
+
+        return check_date
+    assert isinstance(fmt, EnumFormat)
+    allowed = frozenset(fmt.values)
+
+    def check_enum(value: str) -> str | None:
+        problem = encodable(value)
+        if problem is None and value not in allowed:
+            problem = "not one of the feature's values"
+        return problem
+
+    return check_enum
+
+
+def _formatter(feature: Feature) -> Callable[[str], str]:
+    fmt = feature.format
+    if isinstance(fmt, IntegerFormat):
+        return lambda value: str(int(value, base=10))
+    if isinstance(fmt, DateFormat):
+        date_format = fmt.format
+        return lambda value: datetime.strptime(value, date_format).strftime(  # noqa: DTZ007
+            _DATE_OUTPUT_FORMAT
+        )
+    return lambda value: value
+
+
+class ClkEncoder:
+    """Encodes rows into CLKs for one schema and secret; keep one warm and reuse it.
+
+    A row holds one value per schema feature, in schema order (ignored
+    features included, their values unread). ``None`` means "missing": it is
+    treated as the feature's missing-value sentinel, or as ``""`` when the
+    feature has none, exactly as clkhash would treat that string.
+
+    Not thread-safe (its caches are plain dicts); use one per thread or process.
+    """
+
+    def __init__(self, schema: LinkageSchema, secret: bytes) -> None:
+        if not isinstance(secret, bytes):
+            raise InvalidInputError("the linkage secret must be bytes")
+        if len(secret) < MIN_SECRET_BYTES:
+            raise InvalidInputError(
+                f"the linkage secret is shorter than {MIN_SECRET_BYTES} bytes (128 bits)"
+            )
+        self.schema = schema
+        self.fingerprint = schema_fingerprint(schema)
+        clk = schema.clk_config
+        self._length = clk.length
+        self._byte_length = clk.length // 8
+        self._folds = clk.xor_folds
+        keys = derive_feature_keys(schema, secret)
+        self._codecs: list[tuple[int, _FeatureCodec]] = [
+            (index, _FeatureCodec(feature, keys[index], clk.hash_length))
+            for index, feature in enumerate(schema.features)
+            if not isinstance(feature, IgnoredFeature)
+        ]
+        self._width = len(schema.features)
+
+    @property
+    def clk_bytes(self) -> int:
+        """Bytes per CLK."""
+        return self._byte_length
+
+    def _fold(self, mask: int) -> int:
+        length = self._length * 2**self._folds
+        for _ in range(self._folds):
+            length //= 2
+            mask = (mask >> length) ^ (mask & ((1 << length) - 1))
+        return mask
+
+    def _row_mask(self, row: Sequence[str | None]) -> int | RowProblem:
+        mask = 0
+        for index, codec in self._codecs:
+            part = codec.mask(row[index])
+            if isinstance(part, _InvalidValue):
+                return RowProblem(-1, codec.identifier, part.reason)
+            mask |= part
+        return mask
+
+    def encode_valid(self, rows: Sequence[Sequence[str | None]]) -> EncodedBatch:
+        """Encode the rows that are valid; report the others (by index, feature and reason)."""
+        width = self._width
+        byte_length = self._byte_length
+        folds = self._folds
+        out = bytearray()
+        accepted: list[int] = []
+        problems: list[RowProblem] = []
+        for row_index, row in enumerate(rows):
+            if len(row) != width:
+                problems.append(
+                    RowProblem(row_index, "", f"has {len(row)} values, the schema has {width}")
+                )
+                continue
+            mask = self._row_mask(row)
+            if isinstance(mask, RowProblem):
+                problems.append(RowProblem(row_index, mask.feature, mask.reason))
+                continue
+            if folds:
+                mask = self._fold(mask)
+            out += mask.to_bytes(byte_length, "big")
+            accepted.append(row_index)
+        clks = np.frombuffer(bytes(out), dtype=np.uint8).reshape(len(accepted), byte_length)
+        return EncodedBatch(
+            clks=clks, accepted=np.asarray(accepted, dtype=np.int64), problems=tuple(problems)
+        )
+
+    def encode(self, rows: Sequence[Sequence[str | None]]) -> ClkBytes:
+        """Encode every row, ``uint8[len(rows), l // 8]``.
+
+        :raises RowError: naming each invalid row (``rows[i]``) and feature, never a value.
+        """
+        batch = self.encode_valid(rows)
+        if batch.problems:
+            raise RowError(
+                f"{len(batch.problems)} of {len(rows)} rows cannot be encoded",
+                problems=[
+                    Problem(f"rows[{p.row_index}], feature {p.feature or '-'}", p.reason)
+                    for p in batch.problems
+                ],
+            )
+        return batch.clks
+
+    def encode_record(self, row: Sequence[str | None]) -> bytes:
+        """Encode one record (the responder gateway's warm path)."""
+        return bytes(self.encode([row])[0])
