@@ -1,1 +1,46 @@
-"""The agency-side client: encode, upload, consent, deref and the responder gateway."""
+"""The agency-side client: encode, upload, consent, deref and the responder gateway.
+
+Public API (the CLI is ``agency_client.cli:main``):
+
+* :func:`load_agency_config` ``(path, environ) -> AgencyConfig`` and :class:`AgencyConfig`.
+* :func:`encode_export` ``(config, input_path, output_path, *, strict, workers, output_format)
+  -> EncodeReport``: CSV export to CLK file, streamed, on all cores.
+* CLK files: :class:`ClkFileHeader`, :class:`ClkFileWriter`, :class:`ClkhashJsonWriter`,
+  :func:`read_clk_batches`, :func:`read_clk_file_header` (format: docs/clk-file-format.md).
+* :class:`RowMapper`: column mapping and normalisation of source rows.
+* :func:`sample_path` ``(name) -> Path``: the bundled sample export and its agency.toml.
+"""
+
+from agency_client._clkfile import (
+    ClkBatch,
+    ClkFileHeader,
+    ClkFileWriter,
+    ClkhashJsonWriter,
+    detect_file_kind,
+    open_writer,
+    read_clk_batches,
+    read_clk_file_header,
+)
+from agency_client._config import AgencyConfig, FeatureSource, LinkageSecret, load_agency_config
+from agency_client._mapping import RowMapper
+from agency_client._pipeline import EncodeReport, encode_export
+from agency_client._samples import sample_path
+
+__all__ = [
+    "AgencyConfig",
+    "ClkBatch",
+    "ClkFileHeader",
+    "ClkFileWriter",
+    "ClkhashJsonWriter",
+    "EncodeReport",
+    "FeatureSource",
+    "LinkageSecret",
+    "RowMapper",
+    "detect_file_kind",
+    "encode_export",
+    "load_agency_config",
+    "open_writer",
+    "read_clk_batches",
+    "read_clk_file_header",
+    "sample_path",
+]

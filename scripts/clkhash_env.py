@@ -49,7 +49,7 @@ def clkhash_python(venv_dir: Path = DEFAULT_VENV) -> Path:
 
 
 def run_in_clkhash(script: Path, payload: Any, *, venv_dir: Path = DEFAULT_VENV) -> Any:
-    """Run ``script`` with the clkhash interpreter, JSON ``payload`` on stdin, JSON back on stdout."""
+    """Run ``script`` with the clkhash interpreter: JSON ``payload`` in, JSON out."""
     python = clkhash_python(venv_dir)
     done = subprocess.run(
         [str(python), str(script)],

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from clkhash_env import REPO, run_in_clkhash  # noqa: E402
+from clkhash_env import REPO, run_in_clkhash
 
 OUT_DIR = REPO / "tests" / "fixtures" / "golden"
 WORKER = REPO / "scripts" / "clkhash_golden_worker.py"
@@ -28,8 +28,30 @@ SEED = 20261127
 
 Json = dict[str, Any]
 
-UNICODE = ["é", "Zoë", "José Müller", "Ångström", "中文名字", "🎉", "Ωmega", "straße", "مرحبا", "Đặng"]
-PLAIN = ["", "a", "Z", "jo", "john", "Smith", "o'brien", "anne-marie", "  spaced  out  ", "MIXED case"]
+UNICODE = [
+    "é",
+    "Zoë",
+    "José Müller",
+    "Ångström",
+    "中文名字",
+    "🎉",
+    "Ωmega",
+    "straße",
+    "مرحبا",
+    "Đặng",
+]
+PLAIN = [
+    "",
+    "a",
+    "Z",
+    "jo",
+    "john",
+    "Smith",
+    "o'brien",
+    "anne-marie",
+    "  spaced  out  ",
+    "MIXED case",
+]
 LONG = ["x" * 300, "abcdefghij" * 40, "名" * 120]
 NUMBERS = ["0", "7", "42", "-5", "+13", " 14 ", "1234567", "99999999999", "٣", "1_000"]
 FLOATS = ["3.14159", "-2.5", "0.001", "1e3", "12.", "-0.0", "2.675", "1.005"]
@@ -96,7 +118,9 @@ def single_option_cases(rng: random.Random) -> list[tuple[str, Json, list[list[s
     for case in ("upper", "lower", "mixed"):
         fmt = {"type": "string", "case": case}
         rows = [[v] for v in ["JOHN", "john", "John", "", "123", "ÉCOLE", "straße"]]
-        cases.append((f"format-string-case-{case}", schema([feature("s", fmt, BIGRAM, BPT20)]), rows))
+        cases.append(
+            (f"format-string-case-{case}", schema([feature("s", fmt, BIGRAM, BPT20)]), rows)
+        )
     for bounds in ({"minLength": 2}, {"maxLength": 3}, {"minLength": 1, "maxLength": 5}):
         fmt = {"type": "string", **bounds}
         rows = [[v] for v in ["", "a", "ab", "abc", "abcd", "abcdef", "中文名字"]]
@@ -372,9 +396,7 @@ def single_option_cases(rng: random.Random) -> list[tuple[str, Json, list[list[s
 
     # lengths
     for length in (8, 64, 2048, 4096):
-        cases.append(
-            (f"length-{length}", schema([text_feature()], length=length), text_rows[:5])
-        )
+        cases.append((f"length-{length}", schema([text_feature()], length=length), text_rows[:5]))
     return cases
 
 
@@ -486,7 +508,9 @@ def random_cases(rng: random.Random, count: int) -> list[tuple[str, Json, list[l
                 features.append(spec)
                 generators.append(gen)
         rows = [[gen() for gen in generators] for _ in range(4)]
-        cases.append((f"random-{number:03d}", schema(features, length=length, folds=folds, kdf=kdf), rows))
+        cases.append(
+            (f"random-{number:03d}", schema(features, length=length, folds=folds, kdf=kdf), rows)
+        )
     return cases
 
 

@@ -338,7 +338,7 @@ def _validator(feature: Feature) -> Callable[[str], str | None]:
 
         def check_date(value: str) -> str | None:
             try:
-                datetime.strptime(value, date_format)  # noqa: DTZ007 (a calendar date)
+                datetime.strptime(value, date_format)
             except ValueError:
                 return f"not a valid date in the format {date_format}"
             return None
@@ -362,9 +362,7 @@ def _formatter(feature: Feature) -> Callable[[str], str]:
         return lambda value: str(int(value, base=10))
     if isinstance(fmt, DateFormat):
         date_format = fmt.format
-        return lambda value: datetime.strptime(value, date_format).strftime(  # noqa: DTZ007
-            _DATE_OUTPUT_FORMAT
-        )
+        return lambda value: datetime.strptime(value, date_format).strftime(_DATE_OUTPUT_FORMAT)
     return lambda value: value
 
 

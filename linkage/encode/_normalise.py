@@ -37,14 +37,19 @@ _APOSTROPHES: Final = re.compile(r"['’‘`´]")
 
 
 def fold_text(value: str) -> str:
-    """Lower case, no diacritics, single spaces, trimmed: ``"  Zoë  Ångström "`` -> ``"zoe angstrom"``."""
+    """Lower case, no diacritics, single spaces, trimmed.
+
+    ``"  Zoë  Ångström "`` -> ``"zoe angstrom"``.
+    """
     decomposed = unicodedata.normalize("NFKD", value.casefold())
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _WHITESPACE.sub(" ", stripped.translate(_EXTRA_FOLDS)).strip()
 
 
 def normalise_name(value: str) -> str:
-    """:func:`fold_text`, apostrophes removed, other punctuation as spaces: ``O'Brien-Smith`` -> ``obrien smith``.
+    """:func:`fold_text`, apostrophes removed, other punctuation as spaces.
+
+    ``O'Brien-Smith`` -> ``obrien smith``.
 
     Also used for street addresses, suburbs and states.
     """
@@ -124,7 +129,7 @@ _SEX_MISSING: Final = frozenset({"", "u", "unk", "unknown", "not stated", "not k
 
 
 def normalise_sex(value: str) -> str | None:
-    """Map sex codes (``M``, ``Male``, ``m``, ``F``, ``female``, ``X``, ...) to ``m``, ``f`` or ``x``.
+    """Map sex codes (``M``, ``Male``, ``m``, ``F``, ``female``, ``X``, ...) to m, f or x.
 
     Unknown / not stated codes give ``None`` (missing).
 
@@ -156,9 +161,7 @@ def phone_digits(value: str, *, keep_last: int | None = None) -> str:
         raise RowError("a phone number may hold only digits, spaces, + ( ) . / -")
     digits = "".join(ch for ch in text if ch.isdigit())
     if not _MIN_PHONE_DIGITS <= len(digits) <= _MAX_PHONE_DIGITS:
-        raise RowError(
-            f"a phone number needs {_MIN_PHONE_DIGITS} to {_MAX_PHONE_DIGITS} digits"
-        )
+        raise RowError(f"a phone number needs {_MIN_PHONE_DIGITS} to {_MAX_PHONE_DIGITS} digits")
     if keep_last is not None:
         digits = digits[-keep_last:]
     return digits

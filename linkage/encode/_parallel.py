@@ -34,7 +34,7 @@ _worker: Callable[[object], object] | None = None
 
 
 def _initialise(factory: WorkerFactory[object, object]) -> None:
-    global _worker  # noqa: PLW0603 (one worker function per process, by design)
+    global _worker
     _worker = factory()
 
 
@@ -53,9 +53,8 @@ def default_workers() -> int:
 
 def _context() -> multiprocessing.context.BaseContext:
     # forkserver avoids fork-after-threads hazards (tqdm starts a monitor thread) on Linux.
-    if sys.platform.startswith("linux"):
-        return multiprocessing.get_context("forkserver")
-    return multiprocessing.get_context("spawn")
+    name = "forkserver" if sys.platform.startswith("linux") else "spawn"
+    return multiprocessing.get_context(name)
 
 
 def map_ordered(
@@ -85,10 +84,13 @@ def map_ordered(
     with ProcessPoolExecutor(
         max_workers=count,
         mp_context=_context(),
-        initializer=_initialise,
-        initargs=(factory,),
+        initializer=_initialise,  # type: ignore[arg-type]
+        initargs=(factory,),  # type: ignore[arg-type]
     ) as pool:
-        submit: Callable[[T], Future[R]] = lambda chunk: pool.submit(_run, chunk)  # type: ignore[arg-type]  # noqa: E731
+
+        def submit(chunk: T) -> Future[R]:
+            return pool.submit(_run, chunk)  # type: ignore[arg-type]
+
         pending.append(submit(first))
         pending.append(submit(second))
         for chunk in iterator:

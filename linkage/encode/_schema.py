@@ -117,7 +117,7 @@ class ClkConfig:
     @property
     def hash_length(self) -> int:
         """Length in bits of the filter before XOR folding."""
-        return self.length * 2**self.xor_folds
+        return int(self.length * 2**self.xor_folds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +190,8 @@ class NumericComparison:
 
     @property
     def distance_interval(self) -> int:
-        return round(self.threshold_distance * 10**self.fractional_precision)
+        scale: int = 10**self.fractional_precision
+        return round(self.threshold_distance * scale)
 
 
 Comparison: TypeAlias = NgramComparison | ExactComparison | NumericComparison
@@ -784,7 +785,9 @@ def _parse_comparison(r: _Reader, value: object, path: str) -> Comparison | None
         r.obj(value, path, ("type",))
         return None if len(r.problems) != before else ExactComparison()
     if kind == "numeric":
-        obj = r.obj(value, path, ("type", "thresholdDistance", "resolution", "fractional_precision"))
+        obj = r.obj(
+            value, path, ("type", "thresholdDistance", "resolution", "fractional_precision")
+        )
         assert obj is not None
         threshold: float | None = None
         if r.has(obj, "thresholdDistance", path):

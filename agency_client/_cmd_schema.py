@@ -1,0 +1,182 @@
+"""``agency-client schema validate FILE`` and ``agency-client schema describe FILE``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from agency_client._clkfile import detect_file_kind, read_clk_batches, read_clk_file_header
+from agency_client._config import load_schema_file
+from linkage.encode import (
+    DateFormat,
+    DoubleHash,
+    EnumFormat,
+    ExactComparison,
+    Feature,
+    IntegerFormat,
+    LinkageSchema,
+    NgramComparison,
+    PatternFormat,
+    schema_fingerprint,
+)
+from linkage.errors import InvalidInputError
+
+__all__ = ["describe_schema", "popcount_histogram", "schema_group"]
+
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
+_BAR_WIDTH = 50
+_BINS = 16
+
+
+@click.group("schema")
+def schema_group() -> None:
+    """Validate or describe a linkage schema, or describe an encoded output file."""
+
+
+@schema_group.command("validate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def validate_command(file: Path) -> None:
+    """Check that FILE is a valid linkage schema v3 (problems are named by JSON path)."""
+    schema = load_schema_file(file)
+    click.echo(
+        f"{file.name}: valid linkage schema v3, {len(schema.features)} features, "
+        f"{schema.length} bits, fingerprint {schema_fingerprint(schema)}"
+    )
+
+
+@schema_group.command("describe")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def describe_command(file: Path) -> None:
+    """Summarise a schema, or histogram the bits set per CLK of an encoded file."""
+    kind = detect_file_kind(file)
+    if kind == "schema":
+        click.echo(describe_schema(load_schema_file(file)))
+        return
+    if kind == "unknown":
+        raise InvalidInputError(f"{file.name} is neither a schema, a CLK file nor clkhash JSON")
+    lines: list[str] = []
+    if kind == "clk":
+        header = read_clk_file_header(file)
+        lines.append(
+            f"{file.name}: CLK file v1, {header.count} records of {header.clk_bits} bits, "
+            f"schema {header.schema_fingerprint}, key epoch {header.key_epoch}, "
+            f"record keys: {header.record_key_column or 'none'}"
+        )
+    else:
+        lines.append(f"{file.name}: clkhash JSON")
+    counts: np.ndarray | None = None
+    bits = 0
+    for batch in read_clk_batches(file):
+        bits = batch.clks.shape[1] * 8
+        popcounts = _POPCOUNT[batch.clks].sum(axis=1)
+        found = np.bincount(popcounts, minlength=bits + 1)
+        counts = found if counts is None else counts + found
+    if counts is None or not counts.sum():
+        lines.append("no records")
+    else:
+        lines.extend(popcount_histogram(counts, bits))
+    click.echo("\n".join(lines))
+
+
+def popcount_histogram(counts: np.ndarray, bits: int) -> list[str]:
+    """Text lines: popcount statistics and a histogram of bits set per CLK."""
+    values = np.arange(counts.size)
+    total = int(counts.sum())
+    mean = float((values * counts).sum() / total)
+    std = float(np.sqrt(((values - mean) ** 2 * counts).sum() / total))
+    present = np.nonzero(counts)[0]
+    low, high = int(present[0]), int(present[-1])
+    lines = [
+        f"bits set per CLK: n={total} min={low} max={high} mean={mean:.1f} std={std:.1f} "
+        f"(fill {mean / bits:.1%} of {bits})"
+    ]
+    width = max(1, -(-(high - low + 1) // _BINS))
+    bins = [(start, min(start + width - 1, high)) for start in range(low, high + 1, width)]
+    sizes = [int(counts[a : b + 1].sum()) for a, b in bins]
+    biggest = max(sizes)
+    for (a, b), size in zip(bins, sizes, strict=True):
+        bar = "#" * max(1 if size else 0, round(_BAR_WIDTH * size / biggest))
+        label = f"{a}" if a == b else f"{a}-{b}"
+        lines.append(f"  {label:>11} | {bar:<{_BAR_WIDTH}} {size}")
+    if low == 0:
+        lines.append(f"warning: {int(counts[0])} CLKs have no bit set (all features missing?)")
+    if mean / bits > 0.75:
+        lines.append("warning: the filters are over 75% full; similarities will be inflated")
+    return lines
+
+
+def describe_schema(schema: LinkageSchema) -> str:
+    """A readable summary of a schema (no secret is involved)."""
+    clk = schema.clk_config
+    kdf = clk.kdf
+    lines = [
+        f"linkage schema v{schema.version}: {schema.length}-bit CLKs"
+        + (
+            f" (hashed into {clk.hash_length} bits, {clk.xor_folds} XOR folds)"
+            if clk.xor_folds
+            else ""
+        ),
+        f"fingerprint {schema_fingerprint(schema)}",
+        f"key derivation: HKDF-{kdf.hash}, {kdf.key_size}-byte keys, "
+        f"salt {_size(kdf.salt)}, info {_size(kdf.info)}",
+        f"{len(schema.features)} features:",
+    ]
+    for index, feature in enumerate(schema.features):
+        if not isinstance(feature, Feature):
+            lines.append(f"  [{index}] {feature.identifier}: ignored")
+            continue
+        lines.append(f"  [{index}] {feature.identifier}: {_describe_feature(feature)}")
+    return "\n".join(lines)
+
+
+def _size(data: bytes | None) -> str:
+    return "none" if data is None else f"{len(data)} bytes"
+
+
+def _describe_feature(feature: Feature) -> str:
+    fmt = feature.format
+    if isinstance(fmt, PatternFormat):
+        format_text = f"string matching {fmt.pattern!r} ({fmt.encoding})"
+    elif isinstance(fmt, IntegerFormat):
+        format_text = f"integer in [{fmt.minimum}, {fmt.maximum}]"
+    elif isinstance(fmt, DateFormat):
+        format_text = f"date {fmt.format!r}"
+    elif isinstance(fmt, EnumFormat):
+        format_text = "one of " + ", ".join(repr(v) for v in fmt.values)
+    else:
+        bounds = []
+        if fmt.min_length is not None:
+            bounds.append(f">= {fmt.min_length}")
+        if fmt.max_length is not None:
+            bounds.append(f"<= {fmt.max_length}")
+        length = f", length {' and '.join(bounds)}" if bounds else ""
+        format_text = f"string ({fmt.encoding}, {fmt.case} case{length})"
+    hashing = feature.hashing
+    comparison = hashing.comparison
+    if isinstance(comparison, NgramComparison):
+        compare_text = f"{'positional ' if comparison.positional else ''}{comparison.n}-grams"
+    elif isinstance(comparison, ExactComparison):
+        compare_text = "exact"
+    else:
+        compare_text = (
+            f"numeric (distance {comparison.threshold_distance}, "
+            f"resolution {comparison.resolution}, precision {comparison.fractional_precision})"
+        )
+    strategy = hashing.strategy
+    strategy_text = (
+        f"{strategy.bits} bits per token"
+        if type(strategy).__name__ == "BitsPerToken"
+        else f"{strategy.bits} bits per feature"
+    )
+    hash_text = (
+        f"doubleHash{' (prevent singularity)' if hashing.hash.prevent_singularity else ''}"
+        if isinstance(hashing.hash, DoubleHash)
+        else "blakeHash"
+    )
+    missing = hashing.missing_value
+    missing_text = (
+        f", missing {missing.sentinel!r} -> {missing.replacement!r}" if missing is not None else ""
+    )
+    return f"{format_text}; {compare_text}, {strategy_text}, {hash_text}{missing_text}"

@@ -1,0 +1,410 @@
+"""The per-agency configuration file (``agency.toml``): frozen dataclasses and their loader.
+
+Example (every key is documented in agency_client/samples/agency.toml)::
+
+    [agency]
+    name = "Valley Mental Health Centre"
+    key_epoch = 1
+
+    [secret]
+    file = "linkage-secret.key"     # or: env = "LINKAGE_SECRET"; never on the command line
+
+    [schema]
+    file = "default"                # the shipped person schema, or a path to a schema v3 file
+
+    [input]
+    delimiter = ","
+    encoding = "utf-8-sig"
+    record_key = "client_id"        # optional agency-local record key column
+
+    [features.surname]
+    column = "full_name"
+    name_part = "last"              # from "LAST, FIRST M"
+
+    [features.date_of_birth]
+    column = "dob"
+    date_format = "MM/DD/YYYY"      # declared, never guessed
+
+:func:`load_agency_config` takes the environment as an argument (tests never patch
+``os.environ``); relative paths are resolved against the config file's folder.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Literal, TypeAlias
+
+from linkage.encode import (
+    DATE_FORMATS,
+    MIN_SECRET_BYTES,
+    LinkageSchema,
+    default_schema,
+    load_schema,
+)
+from linkage.errors import ConfigError, Problem, SchemaError
+
+__all__ = [
+    "AgencyConfig",
+    "FeatureSource",
+    "LinkageSecret",
+    "Normaliser",
+    "OutputFormat",
+    "load_agency_config",
+    "load_schema_file",
+]
+
+Normaliser: TypeAlias = Literal["name", "text", "date", "sex", "phone", "digits", "postcode", "raw"]
+NamePart: TypeAlias = Literal["first", "middle", "last"]
+OutputFormat: TypeAlias = Literal["clk", "clkhash-json"]
+OnInvalid: TypeAlias = Literal["reject", "missing"]
+
+_NORMALISERS: Final[tuple[Normaliser, ...]] = (
+    "name",
+    "text",
+    "date",
+    "sex",
+    "phone",
+    "digits",
+    "postcode",
+    "raw",
+)
+#: The normaliser a feature gets when its config does not name one.
+DEFAULT_NORMALISERS: Final[dict[str, Normaliser]] = {
+    "given_name": "name",
+    "middle_name": "name",
+    "surname": "name",
+    "street_address": "name",
+    "suburb": "name",
+    "state": "name",
+    "date_of_birth": "date",
+    "sex": "sex",
+    "phone": "phone",
+    "postcode": "postcode",
+}
+DEFAULT_SCHEMA_NAME: Final = "default"
+
+
+class LinkageSecret:
+    """The linkage secret; its value never appears in ``repr`` or ``str``."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: bytes) -> None:
+        if len(value) < MIN_SECRET_BYTES:
+            raise ConfigError(
+                f"the linkage secret is shorter than {MIN_SECRET_BYTES} bytes (128 bits); "
+                "refusing to encode with it"
+            )
+        self._value = value
+
+    def reveal(self) -> bytes:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"LinkageSecret(<{len(self._value)} bytes>)"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> tuple[type[LinkageSecret], tuple[bytes]]:
+        return (LinkageSecret, (self._value,))
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureSource:
+    """Where one schema feature comes from in the export, and how it is normalised."""
+
+    feature: str
+    columns: tuple[str, ...]
+    normaliser: Normaliser
+    date_format: str | None = None
+    name_part: NamePart | None = None
+    keep_last: int | None = None
+    on_invalid: OnInvalid = "reject"
+
+    def __post_init__(self) -> None:
+        where = f"features.{self.feature}"
+        if not self.columns:
+            raise ConfigError("invalid feature mapping", problems=[Problem(where, "no column")])
+        if self.normaliser == "date" and self.date_format is None:
+            raise ConfigError(
+                "invalid feature mapping",
+                problems=[Problem(f"{where}.date_format", "dates need a declared date_format")],
+            )
+        if self.date_format is not None and self.date_format not in (*DATE_FORMATS, "ISO"):
+            raise ConfigError(
+                "invalid feature mapping",
+                problems=[
+                    Problem(
+                        f"{where}.date_format",
+                        "must be one of " + ", ".join((*DATE_FORMATS, "ISO")),
+                    )
+                ],
+            )
+        if self.name_part is not None and len(self.columns) != 1:
+            raise ConfigError(
+                "invalid feature mapping",
+                problems=[Problem(f"{where}.name_part", "needs exactly one column")],
+            )
+        if self.keep_last is not None and self.keep_last < 1:
+            raise ConfigError(
+                "invalid feature mapping",
+                problems=[Problem(f"{where}.keep_last", "must be >= 1")],
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyConfig:
+    """An agency's encoding configuration, validated on construction."""
+
+    path: Path
+    agency_name: str
+    key_epoch: int
+    secret: LinkageSecret = field(repr=False)
+    schema: LinkageSchema = field(repr=False)
+    schema_source: str
+    features: tuple[FeatureSource, ...]
+    delimiter: str = ","
+    encoding: str = "utf-8-sig"
+    record_key: str | None = None
+    output_format: OutputFormat = "clk"
+
+    def __post_init__(self) -> None:
+        problems: list[Problem] = []
+        if self.key_epoch < 0:
+            problems.append(Problem("agency.key_epoch", "must be >= 0"))
+        if len(self.delimiter) != 1:
+            problems.append(Problem("input.delimiter", "must be one character"))
+        known = set(self.schema.identifiers)
+        seen: set[str] = set()
+        for source in self.features:
+            if source.feature not in known:
+                problems.append(
+                    Problem(f"features.{source.feature}", "is not a feature of the schema")
+                )
+            if source.feature in seen:
+                problems.append(Problem(f"features.{source.feature}", "is mapped twice"))
+            seen.add(source.feature)
+        if problems:
+            raise ConfigError(f"{self.path.name} is invalid", problems=problems)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every source column the mapping reads (record key included), without repeats."""
+        names: list[str] = []
+        if self.record_key is not None:
+            names.append(self.record_key)
+        for source in self.features:
+            names.extend(c for c in source.columns if c not in names)
+        return tuple(names)
+
+
+def load_schema_file(path: Path) -> LinkageSchema:
+    """Read and validate a schema v3 file (``SchemaError`` names the JSON paths)."""
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the schema file {path.name}: {exc.strerror}") from None
+    return load_schema(text)
+
+
+def load_agency_config(path: Path, environ: Mapping[str, str]) -> AgencyConfig:
+    """Load ``agency.toml``; the secret comes from the file or environment variable it names.
+
+    :raises ConfigError: naming every problem (keys, never values or secrets).
+    """
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file {path.name}: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path.name} is not valid TOML: {exc}") from None
+    problems: list[Problem] = []
+    base = path.resolve().parent
+
+    def table(parent: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+        value = parent.get(key, {})
+        if not isinstance(value, dict):
+            problems.append(Problem(key, "must be a table"))
+            return {}
+        problems.extend(Problem(f"{key}.{k}", "unknown key") for k in value if k not in allowed)
+        return value
+
+    problems.extend(
+        Problem(k, "unknown table")
+        for k in document
+        if k not in ("agency", "secret", "schema", "input", "output", "features")
+    )
+    agency = table(document, "agency", ("name", "key_epoch"))
+    secret_table = table(document, "secret", ("file", "env"))
+    schema_table = table(document, "schema", ("file",))
+    input_table = table(document, "input", ("delimiter", "encoding", "record_key"))
+    output_table = table(document, "output", ("format",))
+    features_table = document.get("features", {})
+
+    name = _get(agency, "name", str, "agency.name", problems, default="agency")
+    epoch = _get(agency, "key_epoch", int, "agency.key_epoch", problems, default=1)
+
+    secret = _load_secret(secret_table, base, environ, problems)
+
+    schema: LinkageSchema | None = None
+    schema_source = _get(schema_table, "file", str, "schema.file", problems, default="default")
+    if schema_source == DEFAULT_SCHEMA_NAME:
+        schema = default_schema()
+    elif schema_source:
+        try:
+            schema = load_schema_file(base / schema_source)
+        except (SchemaError, ConfigError) as exc:
+            problems.append(Problem("schema.file", exc.message))
+            problems.extend(exc.problems)
+
+    delimiter = _get(input_table, "delimiter", str, "input.delimiter", problems, default=",")
+    encoding = _get(input_table, "encoding", str, "input.encoding", problems, default="utf-8-sig")
+    try:
+        "".encode(encoding)
+    except LookupError:
+        problems.append(Problem("input.encoding", "unknown text encoding"))
+    record_key = _get(input_table, "record_key", str, "input.record_key", problems, default=None)
+    output_format = _get(output_table, "format", str, "output.format", problems, default="clk")
+    if output_format not in ("clk", "clkhash-json"):
+        problems.append(Problem("output.format", "must be clk or clkhash-json"))
+
+    sources: list[FeatureSource] = []
+    if not isinstance(features_table, dict):
+        problems.append(Problem("features", "must be a table of feature tables"))
+    else:
+        for feature, spec in features_table.items():
+            try:
+                source = _feature_source(feature, spec, problems)
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+                continue
+            if source is not None:
+                sources.append(source)
+        if not sources and not problems:
+            problems.append(Problem("features", "maps no feature to a column"))
+
+    if problems or secret is None or schema is None:
+        raise ConfigError(f"{path.name} is invalid", problems=problems)
+    return AgencyConfig(
+        path=path,
+        agency_name=str(name),
+        key_epoch=int(epoch),
+        secret=secret,
+        schema=schema,
+        schema_source=str(schema_source),
+        features=tuple(sources),
+        delimiter=str(delimiter),
+        encoding=str(encoding),
+        record_key=record_key,
+        output_format="clkhash-json" if output_format == "clkhash-json" else "clk",
+    )
+
+
+def _get(
+    table: Mapping[str, Any],
+    key: str,
+    kind: type,
+    where: str,
+    problems: list[Problem],
+    *,
+    default: Any,
+) -> Any:
+    if key not in table:
+        return default
+    value = table[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        problems.append(Problem(where, f"must be {'an integer' if kind is int else 'a string'}"))
+        return default
+    return value
+
+
+def _load_secret(
+    table: Mapping[str, Any], base: Path, environ: Mapping[str, str], problems: list[Problem]
+) -> LinkageSecret | None:
+    has_file, has_env = "file" in table, "env" in table
+    if has_file == has_env:
+        problems.append(Problem("secret", "name exactly one of file or env"))
+        return None
+    raw: bytes
+    if has_file:
+        file_name = table["file"]
+        if not isinstance(file_name, str) or not file_name:
+            problems.append(Problem("secret.file", "must be a path"))
+            return None
+        try:
+            raw = (base / file_name).read_bytes()
+        except OSError as exc:
+            problems.append(Problem("secret.file", f"cannot be read: {exc.strerror}"))
+            return None
+        raw = raw.rstrip(b"\r\n")
+    else:
+        variable = table["env"]
+        if not isinstance(variable, str) or not variable:
+            problems.append(Problem("secret.env", "must name an environment variable"))
+            return None
+        if variable not in environ:
+            problems.append(Problem("secret.env", "the named environment variable is not set"))
+            return None
+        raw = environ[variable].encode("utf-8")
+    try:
+        return LinkageSecret(raw)
+    except ConfigError as exc:
+        problems.append(Problem("secret", exc.message))
+        return None
+
+
+def _feature_source(feature: str, spec: object, problems: list[Problem]) -> FeatureSource | None:
+    where = f"features.{feature}"
+    if not isinstance(spec, dict):
+        problems.append(Problem(where, "must be a table"))
+        return None
+    allowed = (
+        "column",
+        "columns",
+        "normalise",
+        "date_format",
+        "name_part",
+        "keep_last",
+        "on_invalid",
+    )
+    before = len(problems)
+    problems.extend(Problem(f"{where}.{k}", "unknown key") for k in spec if k not in allowed)
+    columns: tuple[str, ...] = ()
+    if ("column" in spec) == ("columns" in spec):
+        problems.append(Problem(where, "name exactly one of column or columns"))
+    elif "column" in spec:
+        if isinstance(spec["column"], str) and spec["column"]:
+            columns = (spec["column"],)
+        else:
+            problems.append(Problem(f"{where}.column", "must be a column name"))
+    else:
+        value = spec["columns"]
+        if isinstance(value, list) and value and all(isinstance(c, str) and c for c in value):
+            columns = tuple(value)
+        else:
+            problems.append(Problem(f"{where}.columns", "must be a list of column names"))
+    normaliser = spec.get("normalise", DEFAULT_NORMALISERS.get(feature, "text"))
+    if normaliser not in _NORMALISERS:
+        problems.append(Problem(f"{where}.normalise", "must be one of " + ", ".join(_NORMALISERS)))
+    name_part = spec.get("name_part")
+    if name_part is not None and name_part not in ("first", "middle", "last"):
+        problems.append(Problem(f"{where}.name_part", "must be first, middle or last"))
+    on_invalid = spec.get("on_invalid", "reject")
+    if on_invalid not in ("reject", "missing"):
+        problems.append(Problem(f"{where}.on_invalid", "must be reject or missing"))
+    date_format = _get(spec, "date_format", str, f"{where}.date_format", problems, default=None)
+    keep_last = _get(spec, "keep_last", int, f"{where}.keep_last", problems, default=None)
+    if len(problems) != before:
+        return None
+    return FeatureSource(
+        feature=feature,
+        columns=columns,
+        normaliser=normaliser,
+        date_format=date_format,
+        name_part=name_part,
+        keep_last=keep_last,
+        on_invalid=on_invalid,
+    )

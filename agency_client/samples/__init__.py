@@ -1,0 +1,1 @@
+"""Bundled sample data: a synthetic agency export (no real people) and its agency.toml."""
