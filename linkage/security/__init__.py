@@ -1,0 +1,68 @@
+"""Pure security building blocks the server wires in (no I/O, no gRPC).
+
+* authorisation: a declarative role × RPC table (:data:`DEFAULT_POLICY`),
+  :func:`authorize` and :func:`require_same_agency`;
+* rate limiting: :class:`RateLimiter`, a thread-safe token bucket per key;
+* query plausibility: :func:`band_from_popcounts`, :func:`check_query_plausible`;
+* the audit hash chain: :class:`AuditEntry`, :func:`chain_hash`, :func:`verify_chain`.
+
+Certificates and principals live in :mod:`linkage.pki`, consent in
+:mod:`linkage.consent`.
+"""
+
+from linkage.security._audit_chain import (
+    GENESIS_HASH,
+    AuditEntry,
+    ChainedAuditEntry,
+    DetailValue,
+    VerificationResult,
+    canonical_details_json,
+    chain_hash,
+    encode_entry,
+    seal,
+    verify_chain,
+)
+from linkage.security._authz import (
+    DEFAULT_POLICY,
+    AuthorizationPolicy,
+    authorize,
+    is_authorized,
+    require_same_agency,
+    split_method_name,
+)
+from linkage.security._plausibility import (
+    PopcountBand,
+    band_from_popcounts,
+    band_from_range,
+    check_query_clk_plausible,
+    check_query_plausible,
+    popcounts,
+)
+from linkage.security._ratelimit import RateLimit, RateLimiter
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "GENESIS_HASH",
+    "AuditEntry",
+    "AuthorizationPolicy",
+    "ChainedAuditEntry",
+    "DetailValue",
+    "PopcountBand",
+    "RateLimit",
+    "RateLimiter",
+    "VerificationResult",
+    "authorize",
+    "band_from_popcounts",
+    "band_from_range",
+    "canonical_details_json",
+    "chain_hash",
+    "check_query_clk_plausible",
+    "check_query_plausible",
+    "encode_entry",
+    "is_authorized",
+    "popcounts",
+    "require_same_agency",
+    "seal",
+    "split_method_name",
+    "verify_chain",
+]

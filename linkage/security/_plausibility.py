@@ -1,0 +1,131 @@
+"""Query plausibility: refuse query CLKs that look like probes of the index.
+
+A genuine query CLK sets roughly as many bits as the indexed CLKs of the same
+schema. All-zero, all-one and far-out-of-range fills are refused before any
+comparison is made, so nobody can map the index with synthetic filters.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from linkage.errors import InvalidInputError, Problem
+from linkage.types import Int64Array
+
+__all__ = [
+    "PopcountBand",
+    "band_from_popcounts",
+    "band_from_range",
+    "check_query_clk_plausible",
+    "check_query_plausible",
+    "popcounts",
+]
+
+_LOCATION = "query.clk"
+
+
+@dataclass(frozen=True, slots=True)
+class PopcountBand:
+    """Acceptable numbers of set bits ``low..high`` (inclusive) for a CLK of ``bits`` bits."""
+
+    bits: int
+    low: int
+    high: int
+
+    def __post_init__(self) -> None:
+        for name in ("bits", "low", "high"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise InvalidInputError(f"popcount band: {name} must be an integer")
+        if self.bits < 8 or self.bits % 8:
+            raise InvalidInputError("popcount band: bits must be a positive multiple of 8")
+        if not 1 <= self.low <= self.high <= self.bits - 1:
+            raise InvalidInputError("popcount band: need 1 <= low <= high <= bits - 1")
+
+
+def band_from_range(bits: int, low: int, high: int) -> PopcountBand:
+    """A configured band (for example from the schema's documented fill range)."""
+    return PopcountBand(bits=int(bits), low=int(low), high=int(high))
+
+
+def band_from_popcounts(
+    indexed_popcounts: npt.ArrayLike,
+    bits: int,
+    *,
+    lower_quantile: float = 0.001,
+    upper_quantile: float = 0.999,
+    slack: float = 0.25,
+) -> PopcountBand:
+    """The band the indexed CLKs suggest, widened for queries with fewer identifiers.
+
+    Takes the ``lower_quantile``..``upper_quantile`` range of the indexed
+    popcounts and widens it by ``slack`` times its width on each side (queries
+    often carry fewer fields than full records), then clips to ``1..bits-1``.
+    """
+    counts = np.asarray(indexed_popcounts)
+    if counts.ndim != 1 or counts.size == 0:
+        raise InvalidInputError("indexed_popcounts: need a non-empty one-dimensional array")
+    if not np.issubdtype(counts.dtype, np.integer):
+        raise InvalidInputError("indexed_popcounts: must be integers")
+    if not 0.0 <= lower_quantile <= upper_quantile <= 1.0:
+        raise InvalidInputError("quantiles: need 0 <= lower_quantile <= upper_quantile <= 1")
+    if not (math.isfinite(slack) and slack >= 0):
+        raise InvalidInputError("slack: must be a finite non-negative number")
+    if int(counts.min()) < 0 or int(counts.max()) > bits:
+        raise InvalidInputError("indexed_popcounts: must lie within 0..bits")
+    lo_q, hi_q = np.quantile(counts, [lower_quantile, upper_quantile])
+    width = float(hi_q - lo_q)
+    low = max(1, math.floor(float(lo_q) - slack * width))
+    high = min(bits - 1, math.ceil(float(hi_q) + slack * width))
+    if low > high:  # a degenerate index (every CLK empty or full): nothing is plausible
+        raise InvalidInputError("indexed_popcounts: the index fill leaves no plausible band")
+    return PopcountBand(bits=bits, low=low, high=high)
+
+
+def popcounts(clks: npt.NDArray[np.uint8] | npt.NDArray[np.uint64]) -> Int64Array:
+    """Set bits per row of ``uint8[n, l/8]`` or packed ``uint64[n, l/64]`` CLKs."""
+    array = np.asarray(clks)
+    if array.ndim != 2 or array.dtype not in (np.uint8, np.uint64):
+        raise InvalidInputError("clks: need a two-dimensional uint8 or uint64 array")
+    counts: Int64Array = np.bitwise_count(array).sum(axis=1, dtype=np.int64)
+    return counts
+
+
+def check_query_plausible(popcount: int, band: PopcountBand) -> None:
+    """Raise InvalidInputError (with the reason as a Problem) unless ``popcount`` is plausible.
+
+    The message names the band, never the query's own bits.
+    """
+    reason: str | None = None
+    if popcount <= 0:
+        reason = "all bits are zero"
+    elif popcount >= band.bits:
+        reason = "all bits are one"
+    elif popcount < band.low:
+        reason = f"fewer bits set than the plausible band {band.low}..{band.high}"
+    elif popcount > band.high:
+        reason = f"more bits set than the plausible band {band.low}..{band.high}"
+    if reason is not None:
+        raise InvalidInputError(
+            "query CLK refused as implausible", problems=[Problem(_LOCATION, reason)]
+        )
+
+
+def check_query_clk_plausible(clk: bytes | npt.NDArray[np.uint8], band: PopcountBand) -> int:
+    """Check one query CLK given as bytes; returns its popcount when plausible."""
+    data = np.frombuffer(bytes(clk), dtype=np.uint8) if isinstance(clk, bytes | bytearray) else clk
+    data = np.asarray(data)
+    if data.dtype != np.uint8 or data.ndim != 1:
+        raise InvalidInputError("query CLK refused", problems=[Problem(_LOCATION, "not bytes")])
+    if data.size * 8 != band.bits:
+        raise InvalidInputError(
+            "query CLK refused",
+            problems=[Problem(_LOCATION, f"length is not {band.bits // 8} bytes")],
+        )
+    count = int(np.bitwise_count(data).sum(dtype=np.int64))
+    check_query_plausible(count, band)
+    return count
