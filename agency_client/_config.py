@@ -77,6 +77,7 @@ DEFAULT_NORMALISERS: Final[dict[str, Normaliser]] = {
     "middle_name": "name",
     "surname": "name",
     "street_address": "name",
+    "address_line_2": "name",
     "suburb": "name",
     "state": "name",
     "date_of_birth": "date",

@@ -19,6 +19,7 @@ DEFAULT_FEATURES: Final = (
     "sex",
     "phone",
     "street_address",
+    "address_line_2",
     "suburb",
     "postcode",
     "state",
