@@ -280,7 +280,7 @@ def cert_list(pki_dir: Path, as_json: bool) -> None:
         )
         for row in map(_row, records)
     ]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
     for line in (header, *rows):
         cells = (cell.ljust(width) for cell, width in zip(line, widths, strict=True))
         click.echo("  ".join(cells).rstrip())
