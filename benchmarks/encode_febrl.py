@@ -121,7 +121,7 @@ def quality(threshold: float = 0.8) -> dict[str, float]:
     for group in groups:
         if len(group) != 2:
             continue
-        (da, ra), (db, rb) = sorted(group)
+        (_, ra), (_, rb) = sorted(group)
         found.add((keys_a[ra], keys_b[rb]))
     # FEBRL4: rec-N-org in A is the same person as rec-N-dup-0 in B.
     present_b = set(keys_b)
