@@ -79,7 +79,7 @@ def test_the_duplicate_person_encodes_to_the_same_clk(agency_dir: Path) -> None:
 
 def test_strict_fails_with_exit_2_and_writes_nothing(agency_dir: Path) -> None:
     out = agency_dir / "out.clk"
-    code, stdout, stderr = run(
+    code, _, stderr = run(
         "encode",
         "--config",
         str(agency_dir / "agency.toml"),

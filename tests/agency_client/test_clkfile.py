@@ -51,7 +51,7 @@ def test_round_trip_in_batches(tmp_path: Path, keys: bool) -> None:
         np.concatenate([b.clks for b in got]), np.concatenate([p.clks for p in parts])
     )
     if keys:
-        assert [k for b in got for k in (b.record_keys or ())][0] == "key-1-ü"
+        assert next(k for b in got for k in (b.record_keys or ())) == "key-1-ü"
     assert detect_file_kind(path) == "clk"
 
 

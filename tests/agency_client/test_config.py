@@ -35,7 +35,9 @@ def test_secret_from_a_named_environment_variable(agency_dir: Path) -> None:
     rewrite(config_path, 'file = "linkage-secret.key"', 'env = "MY_SECRET"')
     config = load_agency_config(config_path, {"MY_SECRET": "s" * 20})
     assert config.secret.reveal() == b"s" * 20
-    with pytest.raises(ConfigError, match="secret.env: the named environment variable is not set"):
+    with pytest.raises(
+        ConfigError, match=r"secret\.env: the named environment variable is not set"
+    ):
         load_agency_config(config_path, {})
 
 

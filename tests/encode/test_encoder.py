@@ -53,7 +53,8 @@ def test_none_is_the_empty_string_without_a_sentinel() -> None:
     assert encoder.encode_record([None, None]) == bytes(16)
     date_encoder = ClkEncoder(schema_with(fmt={"type": "date", "format": "%Y-%m-%d"}), SECRET)
     batch = date_encoder.encode_valid([[None, None]])
-    assert batch.problems and batch.problems[0].feature == "a"
+    assert batch.problems
+    assert batch.problems[0].feature == "a"
 
 
 def test_ignored_values_are_never_read() -> None:
