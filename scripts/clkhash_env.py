@@ -48,11 +48,17 @@ def clkhash_python(venv_dir: Path = DEFAULT_VENV) -> Path:
     return python
 
 
-def run_in_clkhash(script: Path, payload: Any, *, venv_dir: Path = DEFAULT_VENV) -> Any:
+def run_in_clkhash(
+    script: Path,
+    payload: Any,
+    *,
+    script_args: list[str] | None = None,
+    venv_dir: Path = DEFAULT_VENV,
+) -> Any:
     """Run ``script`` with the clkhash interpreter: JSON ``payload`` in, JSON out."""
     python = clkhash_python(venv_dir)
     done = subprocess.run(
-        [str(python), str(script)],
+        [str(python), str(script), *(script_args or [])],
         input=json.dumps(payload),
         capture_output=True,
         text=True,

@@ -31,10 +31,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from functools import lru_cache
 from typing import Final
 
 import numpy as np
@@ -269,10 +271,13 @@ class _FeatureCodec:
         except (ValueError, OverflowError):
             return _InvalidValue("not a finite number")
         mask = 0
+        cache = self._tokens
         try:
             for token, k in zip(tokens, self.strategy.bits_per_token(len(tokens)), strict=True):
                 if k:
-                    mask |= self._token_mask(token, k)
+                    # The cache hit is inlined: this loop is the encoder's hot path.
+                    part = cache.get((token, k))
+                    mask |= self._token_mask(token, k) if part is None else part
         except UnicodeEncodeError:
             return _InvalidValue(f"cannot be encoded in {self.encoding}")
         return mask
@@ -337,9 +342,7 @@ def _validator(feature: Feature) -> Callable[[str], str | None]:
         date_format = fmt.format
 
         def check_date(value: str) -> str | None:
-            try:
-                datetime.strptime(value, date_format)
-            except ValueError:
+            if _format_date(value, date_format) is None:
                 return f"not a valid date in the format {date_format}"
             return None
 
@@ -356,13 +359,47 @@ def _validator(feature: Feature) -> Callable[[str], str | None]:
     return check_enum
 
 
+_ISO_DATE: Final = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+
+
+@lru_cache(maxsize=4096)
+def _format_date(value: str, date_format: str) -> str | None:
+    """clkhash's ``strftime(strptime(value, date_format), "%Y%m%d")``, or None if invalid.
+
+    ``%Y-%m-%d`` with zero-padded digits and a year >= 1000 takes an exact fast path
+    (strptime accepts every such real date and strftime prints it unchanged); anything
+    else, including unpadded fields and years < 1000 (which glibc prints unpadded),
+    goes through strptime/strftime exactly as clkhash does.
+    """
+    if date_format == "%Y-%m-%d":
+        match = _ISO_DATE.fullmatch(value)
+        if match is not None and match[1] >= "1000":
+            try:
+                date(int(match[1]), int(match[2]), int(match[3]))
+            except ValueError:
+                return None
+            return match[1] + match[2] + match[3]
+    try:
+        parsed = datetime.strptime(value, date_format)
+    except ValueError:
+        return None
+    return parsed.strftime(_DATE_OUTPUT_FORMAT)
+
+
 def _formatter(feature: Feature) -> Callable[[str], str]:
     fmt = feature.format
     if isinstance(fmt, IntegerFormat):
         return lambda value: str(int(value, base=10))
     if isinstance(fmt, DateFormat):
         date_format = fmt.format
-        return lambda value: datetime.strptime(value, date_format).strftime(_DATE_OUTPUT_FORMAT)
+
+        def format_date(value: str) -> str:
+            formatted = _format_date(value, date_format)
+            if formatted is None:
+                raise ValueError("invalid date")
+            return formatted
+
+        return format_date
     return lambda value: value
 
 

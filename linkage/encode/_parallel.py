@@ -3,7 +3,7 @@
 ``map_ordered(factory, chunks, workers=N)`` builds ``factory()`` once per worker process
 (so caches stay warm across chunks), feeds it chunks and yields the results in input
 order. At most ``2 * workers`` chunks are in flight, so a 1M-row input is never held in
-memory. With ``workers == 1``, or when the input has a single chunk, no process is started.
+memory. With ``workers == 1``, or for an input of only a few chunks, no process is started.
 """
 
 from __future__ import annotations
@@ -62,23 +62,30 @@ def map_ordered(
     chunks: Iterable[T],
     *,
     workers: int | None = None,
+    inline_below: int = 4,
 ) -> Iterator[R]:
-    """Yield ``factory()(chunk)`` for every chunk, in order, using ``workers`` processes."""
+    """Yield ``factory()(chunk)`` for every chunk, in order, using ``workers`` processes.
+
+    Inputs of fewer than ``inline_below`` chunks run in this process: starting worker
+    processes costs about a second, more than encoding a few chunks takes.
+    """
     count = default_workers() if workers is None else workers
     if count < 1:
         raise ValueError("workers must be >= 1")
     iterator = iter(chunks)
-    first = next(iterator, None)
-    if first is None:
+    head: list[T] = []
+    for chunk in iterator:
+        head.append(chunk)
+        if count == 1 or len(head) >= max(2, inline_below):
+            break
+    if not head:
         return
-    second = next(iterator, None)
-    if count == 1 or second is None:
+    if count == 1 or len(head) < max(2, inline_below):
         work = factory()
-        yield work(first)
-        if second is not None:
-            yield work(second)
-            for chunk in iterator:
-                yield work(chunk)
+        for chunk in head:
+            yield work(chunk)
+        for chunk in iterator:
+            yield work(chunk)
         return
     pending: deque[Future[R]] = deque()
     with ProcessPoolExecutor(
@@ -91,8 +98,8 @@ def map_ordered(
         def submit(chunk: T) -> Future[R]:
             return pool.submit(_run, chunk)  # type: ignore[arg-type]
 
-        pending.append(submit(first))
-        pending.append(submit(second))
+        for chunk in head:
+            pending.append(submit(chunk))
         for chunk in iterator:
             if len(pending) >= 2 * count:
                 yield pending.popleft().result()

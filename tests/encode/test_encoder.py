@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -161,3 +163,18 @@ def test_map_ordered_in_processes_matches_one_process() -> None:
     for left, right in zip(parallel, inline, strict=True):
         assert np.array_equal(left, right)
     assert list(map_ordered(_EncodeChunks(), [], workers=2)) == []
+
+
+class _Pid:
+    """A picklable worker factory whose work reports the process it ran in."""
+
+    def __call__(self):  # type: ignore[no-untyped-def]
+        return lambda chunk: (chunk, os.getpid())
+
+
+def test_short_inputs_run_inline_and_long_ones_in_worker_processes() -> None:
+    short = list(map_ordered(_Pid(), range(3), workers=2, inline_below=4))
+    assert [pid for _, pid in short] == [os.getpid()] * 3
+    long = list(map_ordered(_Pid(), range(10), workers=2, inline_below=4))
+    assert [chunk for chunk, _ in long] == list(range(10))
+    assert os.getpid() not in {pid for _, pid in long}
