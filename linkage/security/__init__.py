@@ -4,7 +4,8 @@
   :func:`authorize` and :func:`require_same_agency`;
 * rate limiting: :class:`RateLimiter`, a thread-safe token bucket per key;
 * query plausibility: :func:`band_from_popcounts`, :func:`check_query_plausible`;
-* the audit hash chain: :class:`AuditEntry`, :func:`chain_hash`, :func:`verify_chain`.
+* the audit hash chain: :class:`AuditEntry`, :func:`chain_hash`, :func:`verify_chain`
+  (and :func:`verify_rows`, the same over plain tuples from a store cursor).
 
 Certificates and principals live in :mod:`linkage.pki`, consent in
 :mod:`linkage.consent`.
@@ -13,6 +14,7 @@ Certificates and principals live in :mod:`linkage.pki`, consent in
 from linkage.security._audit_chain import (
     GENESIS_HASH,
     AuditEntry,
+    AuditRowTuple,
     ChainedAuditEntry,
     DetailValue,
     VerificationResult,
@@ -21,6 +23,7 @@ from linkage.security._audit_chain import (
     encode_entry,
     seal,
     verify_chain,
+    verify_rows,
 )
 from linkage.security._authz import (
     DEFAULT_POLICY,
@@ -44,6 +47,7 @@ __all__ = [
     "DEFAULT_POLICY",
     "GENESIS_HASH",
     "AuditEntry",
+    "AuditRowTuple",
     "AuthorizationPolicy",
     "ChainedAuditEntry",
     "DetailValue",
@@ -65,4 +69,5 @@ __all__ = [
     "seal",
     "split_method_name",
     "verify_chain",
+    "verify_rows",
 ]

@@ -21,7 +21,7 @@ import hashlib
 import json
 import re
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -30,6 +30,7 @@ from linkage.errors import IntegrityError, InvalidInputError
 __all__ = [
     "GENESIS_HASH",
     "AuditEntry",
+    "AuditRowTuple",
     "ChainedAuditEntry",
     "DetailValue",
     "VerificationResult",
@@ -38,13 +39,15 @@ __all__ = [
     "encode_entry",
     "seal",
     "verify_chain",
+    "verify_rows",
 ]
 
 GENESIS_HASH = bytes(32)
 _DOMAIN = b"coresponder-audit/v1\x00"
-_HEAD = struct.Struct(">Qq")
+_HEAD = struct.Struct(">QqI")
 _U32 = struct.Struct(">I")
 _ACTION = re.compile(r"[a-z][a-z0-9_.]{0,63}")
+_KNOWN_ACTIONS: set[str] = set()  # validated action names (a small vocabulary)
 _MAX_U64 = (1 << 64) - 1
 _MIN_I64, _MAX_I64 = -(1 << 63), (1 << 63) - 1
 
@@ -148,20 +151,49 @@ class AuditEntry:
 
 def encode_entry(entry: AuditEntry) -> bytes:
     """The canonical, length-prefixed encoding that the chain hashes."""
-    parts = [_DOMAIN, _HEAD.pack(entry.sequence, entry.entry_time_us)]
-    for text in (entry.actor, entry.action):
-        raw = text.encode("utf-8")
-        parts.append(_U32.pack(len(raw)))
-        parts.append(raw)
-    parts.append(_U32.pack(len(entry.target_ids)))
-    for target in entry.target_ids:
-        raw = target.encode("utf-8")
-        parts.append(_U32.pack(len(raw)))
-        parts.append(raw)
-    raw = entry.details_json.encode("utf-8")
-    parts.append(_U32.pack(len(raw)))
-    parts.append(raw)
-    return b"".join(parts)
+    return _encode(
+        entry.sequence,
+        entry.entry_time_us,
+        entry.actor,
+        entry.action,
+        entry.target_ids,
+        entry.details_json,
+    )
+
+
+def _encode(
+    sequence: int,
+    entry_time_us: int,
+    actor: str,
+    action: str,
+    target_ids: Sequence[str],
+    details_json: str,
+) -> bytes:
+    pack = _U32.pack
+    actor_raw = actor.encode("utf-8")
+    action_raw = action.encode("utf-8")
+    details_raw = details_json.encode("utf-8")
+    targets = b""
+    if target_ids:
+        parts: list[bytes] = []
+        for target in target_ids:
+            raw = target.encode("utf-8")
+            parts.append(pack(len(raw)))
+            parts.append(raw)
+        targets = b"".join(parts)
+    return b"".join(
+        (
+            _DOMAIN,
+            _HEAD.pack(sequence, entry_time_us, len(actor_raw)),
+            actor_raw,
+            pack(len(action_raw)),
+            action_raw,
+            pack(len(target_ids)),
+            targets,
+            pack(len(details_raw)),
+            details_raw,
+        )
+    )
 
 
 def chain_hash(prev_hash: bytes, entry: AuditEntry) -> bytes:
@@ -217,6 +249,11 @@ class VerificationResult:
             )
 
 
+#: One stored row, as a store can yield it straight from its cursor:
+#: ``(sequence, entry_time_us, actor, action, target_ids, details_json, prev_hash, entry_hash)``.
+AuditRowTuple: TypeAlias = tuple[int, int, str, str, Sequence[str], str, bytes | None, bytes]
+
+
 def verify_chain(
     entries: Iterable[ChainedAuditEntry],
     *,
@@ -231,8 +268,37 @@ def verify_chain(
     be recomputed wholesale by whoever can write to the store; to catch that
     (or a truncated tail), pass ``trusted_head=(sequence, hash)`` from a
     checkpoint kept elsewhere; the entry at that sequence must carry exactly
-    that hash and the log must reach it. ``start_sequence``/``start_hash`` verify a
-    segment that starts after a trusted checkpoint.
+    that hash and the log must reach it. ``start_sequence``/``start_hash``
+    verify a segment that starts after a trusted checkpoint.
+    """
+    rows = (
+        (
+            item.entry.sequence,
+            item.entry.entry_time_us,
+            item.entry.actor,
+            item.entry.action,
+            item.entry.target_ids,
+            item.entry.details_json,
+            item.prev_hash,
+            item.entry_hash,
+        )
+        for item in entries
+    )
+    return verify_rows(
+        rows, start_sequence=start_sequence, start_hash=start_hash, trusted_head=trusted_head
+    )
+
+
+def verify_rows(
+    rows: Iterable[AuditRowTuple],
+    *,
+    start_sequence: int = 1,
+    start_hash: bytes = GENESIS_HASH,
+    trusted_head: tuple[int, bytes] | None = None,
+) -> VerificationResult:
+    """:func:`verify_chain` over plain tuples (the fast path for a store's cursor).
+
+    A row whose fields have the wrong types is reported as the first bad entry.
     """
     if len(start_hash) != 32:
         raise InvalidInputError("start_hash: must be 32 bytes")
@@ -241,26 +307,29 @@ def verify_chain(
     prev = start_hash
     checked = 0
     sha256 = hashlib.sha256
+    encode = _encode
 
     def fail(sequence: int, reason: str) -> VerificationResult:
         return VerificationResult(False, checked, expected - 1, prev, sequence, reason)
 
-    for item in entries:
-        entry = item.entry
-        seq = entry.sequence
+    for seq, time_us, actor, action, targets, details, stored_prev, stored_hash in rows:
         if seq != expected:
+            if type(seq) is not int:
+                return fail(expected, "malformed entry (sequence is not an integer)")
             if seq > expected:
                 gap = f"{expected}" if seq == expected + 1 else f"{expected}..{seq - 1}"
                 return fail(expected, f"entries missing: {gap} deleted (next present is {seq})")
             return fail(seq, f"entry out of order or duplicated (expected {expected})")
-        encoded = encode_entry(entry)
+        try:
+            encoded = encode(seq, time_us, actor, action, targets, details)
+        except (AttributeError, TypeError, struct.error, UnicodeError):
+            return fail(seq, "malformed entry (a field has the wrong type or range)")
         computed = sha256(prev + encoded).digest()
-        stored_prev = item.prev_hash
-        if computed != item.entry_hash:
+        if computed != stored_hash:
             if (
                 stored_prev is not None
                 and stored_prev != prev
-                and sha256(stored_prev + encoded).digest() == item.entry_hash
+                and sha256(stored_prev + encoded).digest() == stored_hash
             ):
                 # This entry is intact but chains from a different predecessor.
                 if checked == 0:
