@@ -9,6 +9,7 @@ principal. Anything not in the table is denied.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -23,6 +24,9 @@ __all__ = [
     "require_same_agency",
     "split_method_name",
 ]
+
+
+_NOBODY: frozenset[Role] = frozenset()
 
 
 def split_method_name(full_method: str) -> tuple[str, str]:
@@ -56,8 +60,8 @@ class AuthorizationPolicy:
     ``open_services``: services every authenticated principal may call.
     """
 
-    service_roles: Mapping[str, frozenset[Role]]
-    method_roles: Mapping[str, frozenset[Role]] = field(default_factory=dict)
+    service_roles: Mapping[str, AbstractSet[Role]]
+    method_roles: Mapping[str, AbstractSet[Role]] = field(default_factory=dict)
     open_services: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
@@ -79,14 +83,14 @@ class AuthorizationPolicy:
                 f"policy: services both open and restricted: {', '.join(sorted(overlap))}"
             )
 
-    def allowed_roles(self, full_method: str) -> frozenset[Role]:
+    def allowed_roles(self, full_method: str) -> AbstractSet[Role]:
         """The roles allowed to call ``full_method`` (empty: nobody)."""
         service, _ = split_method_name(full_method)
         if full_method in self.method_roles:
             return self.method_roles[full_method]
         if service in self.open_services:
             return frozenset(Role)
-        return self.service_roles.get(service, frozenset())
+        return self.service_roles.get(service, _NOBODY)
 
 
 #: The production table. Ingest is for agency IT, lookup for responders,

@@ -250,7 +250,10 @@ def test_crl_refresh(pki_dir: Path) -> None:
     before = x509.load_pem_x509_crl((pki_dir / "crl.pem").read_bytes())
     assert run("pki", "crl", "--dir", str(pki_dir)).exit_code == 0
     after = x509.load_pem_x509_crl((pki_dir / "crl.pem").read_bytes())
-    number = lambda crl: crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number  # noqa: E731
+
+    def number(crl: x509.CertificateRevocationList) -> int:
+        return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+
     assert number(after) == number(before) + 1
 
 

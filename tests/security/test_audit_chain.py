@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import struct
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -55,7 +56,7 @@ def rebuild(entries: list[AuditEntry]) -> Chain:
     return out
 
 
-def _altered(item: ChainedAuditEntry, **changes: object) -> ChainedAuditEntry:
+def _altered(item: ChainedAuditEntry, **changes: Any) -> ChainedAuditEntry:
     return dataclasses.replace(item, entry=dataclasses.replace(item.entry, **changes))
 
 
@@ -68,7 +69,10 @@ def test_encoding_matches_the_documented_format() -> None:
         target_ids=["a", "é"],
         details={"z": 1, "a": [True, None, "x"]},
     )
-    lp = lambda b: struct.pack(">I", len(b)) + b  # noqa: E731
+
+    def lp(raw: bytes) -> bytes:
+        return struct.pack(">I", len(raw)) + raw
+
     expected = (
         b"coresponder-audit/v1\x00"
         + struct.pack(">Q", 7)

@@ -33,9 +33,9 @@ def server_port(bundle: PkiBundle) -> Iterator[int]:
     authenticator = bundle.authenticator(check_interval_s=0.0)
 
     def whoami(request: bytes, context: grpc.ServicerContext) -> bytes:
-        certs = context.auth_context().get("x509_pem_cert")
+        certs = list(context.auth_context().get("x509_pem_cert", ()))
         try:
-            principal = authenticator.authenticate(certs[0] if certs else None)
+            principal = authenticator.authenticate(bytes(certs[0]) if certs else None)
         except AuthenticationError as exc:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, exc.message)
         return principal.actor.encode()
@@ -67,7 +67,7 @@ def _health(channel: grpc.Channel) -> health_pb2.HealthCheckResponse:
 
 
 def _whoami(channel: grpc.Channel) -> str:
-    call = channel.unary_unary(WHOAMI)
+    call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(WHOAMI)
     return bytes(call(b"", timeout=10)).decode()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -273,7 +274,7 @@ def test_server_certificate_carries_dns_and_ip_sans(ca: CertificateAuthority) ->
     ],
 )
 def test_issue_rejects_bad_validity(
-    ca: CertificateAuthority, kwargs: dict[str, datetime], reason: str
+    ca: CertificateAuthority, kwargs: dict[str, Any], reason: str
 ) -> None:
     key = generate_private_key()
     with pytest.raises(InvalidInputError, match=reason):
