@@ -16,6 +16,7 @@ worker processes, cold caches: conservative for us). Outputs are compared by SHA
 
 Then a 1,000,000-row CSV export is encoded by the real CLI (``agency-client encode``,
 all cores) while the summed RSS of its process tree is sampled every 50 ms.
+Results: printed, and written to build/bench_encode.json; see docs/benchmarks-encode.md.
 """
 
 from __future__ import annotations
@@ -418,9 +419,10 @@ def main() -> None:
         if not args.skip_1m:
             report["stream_1m"] = peak_rss_of_cli(folder, args.rows_1m)
             print(json.dumps({"stream_1m": report["stream_1m"]}, indent=2), flush=True)
-    out = BENCH / "results"
+    out = REPO / "build"  # git-ignored
     out.mkdir(exist_ok=True)
     (out / "bench_encode.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out / 'bench_encode.json'}")
 
 
 if __name__ == "__main__":
