@@ -9,14 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent import futures
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from pki_fixtures import PkiBundle, build_pki_bundle
 
 from linkage.errors import AuthenticationError
-from linkage.pki import Role
+from linkage.pki import (
+    KeyAlgorithm,
+    PkiDirectory,
+    Principal,
+    Role,
+    generate_private_key,
+    principal_from_certificate,
+    private_key_to_pem,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -117,3 +128,54 @@ def test_revoked_certificate_is_refused_without_restart(
             _whoami(channel)
     assert info.value.code() is grpc.StatusCode.UNAUTHENTICATED
     assert "revoked" in (info.value.details() or "")
+
+
+def test_p384_pki_works_over_mtls(tmp_path_factory: pytest.TempPathFactory) -> None:
+    root = tmp_path_factory.mktemp("p384")
+    pki = PkiDirectory.initialise(root / "pki", "p384.test", algorithm=KeyAlgorithm.P384)
+    now = datetime.now(UTC)
+
+    def issue(role: Role, name: str) -> tuple[bytes, bytes]:
+        key = generate_private_key(KeyAlgorithm.P384)
+        assert isinstance(key.curve, ec.SECP384R1)
+        cert = pki.issue(
+            role=role,
+            agency_id="a1" if role is Role.RESPONDER else None,
+            name=name,
+            public_key=key.public_key(),
+            not_after=now + timedelta(hours=1),
+            dns_names=("localhost",) if role is Role.SERVER else (),
+            ip_addresses=("127.0.0.1",) if role is Role.SERVER else (),
+        )
+        return private_key_to_pem(key), cert.public_bytes(serialization.Encoding.PEM)
+
+    server_key, server_cert = issue(Role.SERVER, "matcher")
+    client_key, client_cert = issue(Role.RESPONDER, "gw")
+    ca_pem = pki.ca_certificate_path.read_bytes()
+    seen: list[Principal] = []
+
+    def whoami(request: bytes, context: grpc.ServicerContext) -> bytes:
+        pem = next(iter(context.auth_context()["x509_pem_cert"]))
+        seen.append(principal_from_certificate(bytes(pem), trust_domain="p384.test"))
+        return b"ok"
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    server.add_generic_rpc_handlers(
+        [
+            grpc.method_handlers_generic_handler(
+                "test.WhoAmI", {"Get": grpc.unary_unary_rpc_method_handler(whoami)}
+            )
+        ]
+    )
+    creds = grpc.ssl_server_credentials(
+        [(server_key, server_cert)], root_certificates=ca_pem, require_client_auth=True
+    )
+    port = server.add_secure_port("127.0.0.1:0", creds)
+    server.start()
+    try:
+        client = grpc.ssl_channel_credentials(ca_pem, client_key, client_cert)
+        with grpc.secure_channel(f"127.0.0.1:{port}", client) as channel:
+            assert _whoami(channel) == "ok"
+    finally:
+        server.stop(grace=None)
+    assert [(p.role, p.agency_id, p.name) for p in seen] == [(Role.RESPONDER, "a1", "gw")]
