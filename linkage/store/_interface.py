@@ -71,8 +71,20 @@ class WriteTransaction(abc.ABC):
         """Delete records and every edge touching them."""
 
     @abc.abstractmethod
-    def update_consent(self, node_id: int, consent: bytes, linkable: bool, now_us: int) -> None:
-        """Replace a record's consent."""
+    def update_record(
+        self,
+        node_id: int,
+        pointer_token: bytes,
+        consent: bytes,
+        linkable: bool,
+        content_digest: bytes,
+        now_us: int,
+    ) -> None:
+        """Replace what a record holds besides its CLK (which never changes in place)."""
+
+    @abc.abstractmethod
+    def detach_nodes(self, node_ids: Sequence[int]) -> None:
+        """Take records out of the link graph: delete their edges, clear their link."""
 
     # -- links ----------------------------------------------------------------
     @abc.abstractmethod

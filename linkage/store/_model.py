@@ -62,6 +62,8 @@ class StoredRecordRef:
 
     node_id: int
     record_key: bytes
+    clk: bytes
+    pointer_token: bytes
     content_digest: bytes
     consent: bytes
     linkable: bool
@@ -184,6 +186,7 @@ class AuditRow:
     entry_time_us: int
     actor: str
     action: str
+    target_ids: tuple[str, ...]
     details: str
     prev_hash: bytes
     entry_hash: bytes

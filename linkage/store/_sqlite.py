@@ -113,6 +113,7 @@ _MIGRATIONS: tuple[str, ...] = (
         entry_time_us INTEGER NOT NULL,
         actor         TEXT NOT NULL,
         action        TEXT NOT NULL,
+        target_ids    TEXT NOT NULL,
         details       TEXT NOT NULL,
         prev_hash     BLOB NOT NULL,
         entry_hash    BLOB NOT NULL
@@ -132,6 +133,9 @@ _MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
+_REF_COLUMNS = (
+    "SELECT node_id, record_key, clk, pointer_token, content_digest, consent, linkable, link_id "
+)
 _CHUNK = 500  # host parameters per IN (...) list, well under SQLite's limit
 
 
@@ -159,6 +163,8 @@ def _ref(row: sqlite3.Row) -> StoredRecordRef:
     return StoredRecordRef(
         node_id=row["node_id"],
         record_key=bytes(row["record_key"]),
+        clk=bytes(row["clk"]),
+        pointer_token=bytes(row["pointer_token"]),
         content_digest=bytes(row["content_digest"]),
         consent=bytes(row["consent"]),
         linkable=bool(row["linkable"]),
@@ -185,6 +191,7 @@ def _audit(row: sqlite3.Row) -> AuditRow:
         entry_time_us=row["entry_time_us"],
         actor=row["actor"],
         action=row["action"],
+        target_ids=tuple(json.loads(row["target_ids"])),
         details=row["details"],
         prev_hash=bytes(row["prev_hash"]),
         entry_hash=bytes(row["entry_hash"]),
@@ -283,11 +290,29 @@ class _SqliteWriteTransaction(WriteTransaction):
             self._conn.execute(f"DELETE FROM edges WHERE node_b IN ({marks})", chunk)
             self._conn.execute(f"DELETE FROM records WHERE node_id IN ({marks})", chunk)
 
-    def update_consent(self, node_id: int, consent: bytes, linkable: bool, now_us: int) -> None:
+    def update_record(
+        self,
+        node_id: int,
+        pointer_token: bytes,
+        consent: bytes,
+        linkable: bool,
+        content_digest: bytes,
+        now_us: int,
+    ) -> None:
         self._conn.execute(
-            "UPDATE records SET consent = ?, linkable = ?, update_time_us = ? WHERE node_id = ?",
-            (consent, int(linkable), now_us, node_id),
+            "UPDATE records SET pointer_token = ?, consent = ?, linkable = ?, "
+            "content_digest = ?, update_time_us = ? WHERE node_id = ?",
+            (pointer_token, consent, int(linkable), content_digest, now_us, node_id),
         )
+
+    def detach_nodes(self, node_ids: Sequence[int]) -> None:
+        for chunk in _chunks(node_ids):
+            marks = _marks(len(chunk))
+            self._conn.execute(f"DELETE FROM edges WHERE node_a IN ({marks})", chunk)
+            self._conn.execute(f"DELETE FROM edges WHERE node_b IN ({marks})", chunk)
+            self._conn.execute(
+                f"UPDATE records SET link_id = NULL WHERE node_id IN ({marks})", chunk
+            )
 
     # -- links ----------------------------------------------------------------
     def insert_edges(self, edges: Iterable[EdgeRow]) -> None:
@@ -382,12 +407,13 @@ class _SqliteWriteTransaction(WriteTransaction):
         if row.sequence != expected:
             raise StorageError("audit entries must be appended in sequence")
         self._conn.execute(
-            "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 row.sequence,
                 row.entry_time_us,
                 row.actor,
                 row.action,
+                json.dumps(list(row.target_ids)),
                 row.details,
                 row.prev_hash,
                 row.entry_hash,
@@ -419,8 +445,8 @@ class _SqliteWriteTransaction(WriteTransaction):
         found: list[StoredRecordRef] = []
         for chunk in _chunks(record_keys):
             rows = self._conn.execute(
-                "SELECT node_id, record_key, content_digest, consent, linkable, link_id "
-                f"FROM records WHERE agency_id = ? AND record_key IN ({_marks(len(chunk))})",
+                _REF_COLUMNS
+                + f"FROM records WHERE agency_id = ? AND record_key IN ({_marks(len(chunk))})",
                 (agency_id, *chunk),
             ).fetchall()
             found.extend(_ref(r) for r in rows)
@@ -428,8 +454,7 @@ class _SqliteWriteTransaction(WriteTransaction):
 
     def all_records(self, agency_id: str) -> list[StoredRecordRef]:
         rows = self._conn.execute(
-            "SELECT node_id, record_key, content_digest, consent, linkable, link_id "
-            "FROM records WHERE agency_id = ? ORDER BY node_id",
+            _REF_COLUMNS + "FROM records WHERE agency_id = ? ORDER BY node_id",
             (agency_id,),
         ).fetchall()
         return [_ref(r) for r in rows]

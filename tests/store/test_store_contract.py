@@ -125,6 +125,19 @@ def test_deleting_records_removes_their_edges_and_keys_are_unique(store: LinkSto
     assert c > b, "node IDs are never reused"
 
 
+def test_detached_nodes_lose_edges_and_link(store: LinkStore) -> None:
+    _enrol(store, "police")
+    with store.write() as tx:
+        a = tx.insert_record(_record("police", b"a"))
+        b = tx.insert_record(_record("police", b"b"))
+        (link,) = tx.allocate_link_ids(1, 1)
+        tx.assign_links([(a, link), (b, link)], 1)
+        tx.insert_edges([EdgeRow(a, b, 0.9)])
+        tx.detach_nodes([a])
+        assert tx.edges_touching([b]) == []
+        assert tx.node_links([a, b]) == {b: link}
+
+
 def test_links_with_records_cannot_be_deleted(store: LinkStore) -> None:
     _enrol(store, "police")
     with store.write() as tx:
@@ -146,13 +159,18 @@ def test_batches_events_runs_and_consent(store: LinkStore) -> None:
                 EventRow(EventKind.LINK_MERGED, 100, source_links=(3, 4), target_links=(3,)),
             ]
         )
-        tx.update_consent(node, b'{"revoked":true}', False, 101)
+        tx.update_record(node, b"tok2", b'{"revoked":true}', False, b"d2", 101)
     with store.write() as tx:
         batch = tx.get_batch("police", "b-1")
         assert batch is not None
         assert (batch.request_digest, batch.response) == (b"dig", b"response")
         (ref,) = tx.find_records("police", [b"a"])
-        assert (ref.consent, ref.linkable) == (b'{"revoked":true}', False)
+        assert (ref.consent, ref.linkable, ref.pointer_token) == (
+            b'{"revoked":true}',
+            False,
+            b"tok2",
+        )
+        assert (ref.content_digest, ref.clk) == (b"d2", b"\x01" * 128)
     events = store.list_events(0, 10)
     assert [(e.sequence, e.kind) for e in events] == [
         (1, EventKind.BATCH_COMMITTED),
@@ -168,15 +186,20 @@ def test_batches_events_runs_and_consent(store: LinkStore) -> None:
 def test_audit_entries_append_in_sequence_and_disclosures_page(store: LinkStore) -> None:
     with store.write() as tx:
         assert tx.last_audit() is None
-        tx.append_audit(AuditRow(1, 5, "op", "enrol", "{}", b"\0" * 32, b"h1" * 16))
-        tx.append_audit(AuditRow(2, 6, "op", "lookup", "{}", b"h1" * 16, b"h2" * 16))
+        tx.append_audit(
+            AuditRow(1, 5, "op", "enrol", ("agencies/a",), "{}", b"\0" * 32, b"h1" * 16)
+        )
+        tx.append_audit(AuditRow(2, 6, "op", "lookup", (), "{}", b"h1" * 16, b"h2" * 16))
         with pytest.raises(StorageError):
-            tx.append_audit(AuditRow(5, 7, "op", "x", "{}", b"", b""))
+            tx.append_audit(AuditRow(5, 7, "op", "x", (), "{}", b"", b""))
         tx.insert_disclosures(
             DisclosureRow("mhc", bytes([i]), 7, "r1", "police", "crisis_response", 10 + i, 2)
             for i in range(5)
         )
-    assert [a.sequence for a in store.iter_audit()] == [1, 2]
+    assert [(a.sequence, a.target_ids) for a in store.iter_audit()] == [
+        (1, ("agencies/a",)),
+        (2, ()),
+    ]
     page = store.list_disclosures("mhc", None, 2)
     assert [row.disclose_time_us for _, row in page] == [14, 13]
     rest = store.list_disclosures("mhc", page[-1][0], 10)
