@@ -1,1 +1,102 @@
-"""The pure numpy/numba matching core: similarity joins, blocking, solving, lookup."""
+"""The pure numpy/numba matching core: similarity joins, blocking, solving, lookup.
+
+No I/O. CLKs are packed as ``uint64[n, l // 64]`` big-endian words (:mod:`linkage.types`).
+Every Dice result equals anonlink 0.15.3's on the same input (pairs, scores, order), and
+every solver result equals anonlink's ``greedy_solve`` on the same candidates.
+
+Packing
+    :func:`pack_clks` ``(ClkBytes) -> PackedClks``, :func:`unpack_clks`,
+    :func:`pack_clk_bytes` ``(Sequence[bytes], bits) -> PackedClks``, :func:`popcounts`.
+Similarity joins (all pairs with Dice >= threshold, or anonlink's top-k)
+    :func:`dice_join` ``(left, right, threshold, *, k=None) -> CandidatePairs``,
+    :func:`dice_self_join` ``(clks, threshold, *, k=None) -> CandidatePairs`` (pairs i < j),
+    :func:`dice_join_multiparty` ``(datasets, threshold, *, k=None) -> CandidateEdges``.
+Blocking
+    :class:`HammingLsh` (bands, bits_per_band, seed), :func:`lsh_candidates`,
+    :func:`lsh_self_candidates`, :func:`blocked_dice_join`, :func:`blocked_dice_self_join`,
+    :func:`blocking_report` -> :class:`BlockingReport`.
+Solving
+    :func:`greedy_solve` ``(CandidateEdges) -> MatchGroups``, :func:`greedy_match`
+    ``(CandidatePairs) -> CandidatePairs`` (two-party 1:1), and the incremental
+    :func:`update_links` with its :class:`LinkUpdate` and events, :func:`solve_components`,
+    :class:`ComponentClusterer` (the pluggable clustering protocol).
+Lookup
+    :class:`ClkIndex` (add, remove, search -> :class:`LookupHits`).
+Start-up
+    :func:`warm_up` loads or compiles every kernel.
+References (pure Python, same signatures, for tests)
+    :mod:`linkage.match.reference`.
+"""
+
+from linkage.match._blocking import (
+    BlockingReport,
+    HammingLsh,
+    blocked_dice_join,
+    blocked_dice_self_join,
+    blocking_report,
+    lsh_candidates,
+    lsh_self_candidates,
+)
+from linkage.match._dice import DiceRule, dice_rule
+from linkage.match._greedy import MatchGroups, greedy_match, greedy_solve
+from linkage.match._incremental import (
+    ComponentClusterer,
+    LinkCreated,
+    LinkDissolved,
+    LinkEvent,
+    LinksMerged,
+    LinkSplit,
+    LinkUpdate,
+    RecordsJoined,
+    RecordsWithdrawn,
+    canonical_edges,
+    connected_components,
+    solve_components,
+    update_links,
+)
+from linkage.match._index import ClkIndex, LookupHits
+from linkage.match._join import dice_join, dice_join_multiparty, dice_self_join
+from linkage.match._packing import pack_clk_bytes, pack_clks, popcounts, unpack_clks
+from linkage.match._results import CandidateEdges, CandidatePairs, Node
+from linkage.match._warmup import warm_up
+
+__all__ = [
+    "BlockingReport",
+    "CandidateEdges",
+    "CandidatePairs",
+    "ClkIndex",
+    "ComponentClusterer",
+    "DiceRule",
+    "HammingLsh",
+    "LinkCreated",
+    "LinkDissolved",
+    "LinkEvent",
+    "LinkSplit",
+    "LinkUpdate",
+    "LinksMerged",
+    "LookupHits",
+    "MatchGroups",
+    "Node",
+    "RecordsJoined",
+    "RecordsWithdrawn",
+    "blocked_dice_join",
+    "blocked_dice_self_join",
+    "blocking_report",
+    "canonical_edges",
+    "connected_components",
+    "dice_join",
+    "dice_join_multiparty",
+    "dice_rule",
+    "dice_self_join",
+    "greedy_match",
+    "greedy_solve",
+    "lsh_candidates",
+    "lsh_self_candidates",
+    "pack_clk_bytes",
+    "pack_clks",
+    "popcounts",
+    "solve_components",
+    "unpack_clks",
+    "update_links",
+    "warm_up",
+]

@@ -1,0 +1,371 @@
+"""Incremental linkage with stable link IDs: recompute only the affected components.
+
+Why this is exact. Greedy processes edges best first, and its decision on an edge only
+involves groups reachable through edges already processed. So the greedy partition
+restricted to one connected component of the candidate graph (all edges with score at least
+the threshold) depends only on that component's edges, in their global order. Adding or
+withdrawing records changes only the components that contain them; recomputing those with
+all of their edges gives exactly the partition a full rebuild would give.
+
+The caller therefore passes, for the affected components: the current link ID of every
+record in them, the records added and withdrawn, and *all* candidate edges among the
+records that remain (including the new records' edges). :func:`update_links` recomputes each
+component with a pluggable :class:`ComponentClusterer` (greedy by default), then carries
+the old link IDs over deterministically:
+
+* every new group overlapping old links is paired with an old ID by descending overlap, then
+  ascending old ID, then ascending smallest member; each old ID is used at most once;
+* groups left without an ID get fresh IDs from the caller's allocator, in the order of their
+  smallest member.
+
+Edges are normalised so that the smaller node (``(dataset, record)`` tuple order) comes
+first, and processed in anonlink's order: score descending, then dataset indices, then
+record indices.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeAlias, TypeVar
+
+import numpy as np
+
+from linkage.errors import InvalidInputError
+from linkage.match._greedy import greedy_solve
+from linkage.match._results import CandidateEdges, Node
+
+__all__ = [
+    "ComponentClusterer",
+    "LinkCreated",
+    "LinkDissolved",
+    "LinkEvent",
+    "LinkSplit",
+    "LinkUpdate",
+    "LinksMerged",
+    "RecordsJoined",
+    "RecordsWithdrawn",
+    "canonical_edges",
+    "connected_components",
+    "solve_components",
+    "update_links",
+]
+
+LinkId = TypeVar("LinkId", int, str)
+
+
+class ComponentClusterer(Protocol):
+    """Clusters one connected component: edges (canonical order) in, groups of 2+ out."""
+
+    def __call__(self, edges: CandidateEdges, /) -> Sequence[Sequence[Node]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LinkCreated(Generic[LinkId]):
+    """A group got a fresh link ID; ``members`` are all of its records."""
+
+    link_id: LinkId
+    members: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordsJoined(Generic[LinkId]):
+    """Newly added records became members of an existing link."""
+
+    link_id: LinkId
+    records: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LinksMerged(Generic[LinkId]):
+    """Records of the links ``from_ids`` are now in link ``into_id`` (with its own)."""
+
+    from_ids: tuple[LinkId, ...]
+    into_id: LinkId
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSplit(Generic[LinkId]):
+    """The remaining records of link ``from_id`` are now spread over links ``into_ids``."""
+
+    from_id: LinkId
+    into_ids: tuple[LinkId, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkDissolved(Generic[LinkId]):
+    """Link ``link_id`` no longer exists (its records are elsewhere or withdrawn)."""
+
+    link_id: LinkId
+
+
+@dataclass(frozen=True, slots=True)
+class RecordsWithdrawn(Generic[LinkId]):
+    """Records withdrawn from link ``link_id``."""
+
+    link_id: LinkId
+    records: tuple[Node, ...]
+
+
+LinkEvent: TypeAlias = (
+    LinkCreated[LinkId]
+    | RecordsJoined[LinkId]
+    | LinksMerged[LinkId]
+    | LinkSplit[LinkId]
+    | LinkDissolved[LinkId]
+    | RecordsWithdrawn[LinkId]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkUpdate(Generic[LinkId]):
+    """The outcome of :func:`update_links`.
+
+    ``assignment`` maps every remaining record of the affected components to its link ID;
+    ``events`` lists what changed, in a deterministic order (withdrawals, dissolutions,
+    splits, merges, creations, joins; each sorted by link ID).
+    """
+
+    assignment: Mapping[Node, LinkId]
+    events: tuple[LinkEvent[LinkId], ...] = field(default=())
+
+    def groups(self) -> dict[LinkId, tuple[Node, ...]]:
+        """Members of each link, sorted."""
+        out: defaultdict[LinkId, list[Node]] = defaultdict(list)
+        for node, link in self.assignment.items():
+            out[link].append(node)
+        return {link: tuple(sorted(nodes)) for link, nodes in out.items()}
+
+
+def canonical_edges(edges: CandidateEdges) -> CandidateEdges:
+    """Edges with the smaller node first, in anonlink's order; duplicates are an error."""
+    d0, r0 = edges.dataset_left, edges.record_left
+    d1, r1 = edges.dataset_right, edges.record_right
+    swap = (d0 > d1) | ((d0 == d1) & (r0 > r1))
+    normalised = CandidateEdges(
+        edges.scores,
+        np.where(swap, d1, d0),
+        np.where(swap, r1, r0),
+        np.where(swap, d0, d1),
+        np.where(swap, r0, r1),
+    ).sorted()
+    keys = np.stack(
+        [
+            normalised.dataset_left,
+            normalised.record_left,
+            normalised.dataset_right,
+            normalised.record_right,
+        ],
+        axis=1,
+    )
+    if keys.shape[0] and np.unique(keys, axis=0).shape[0] != keys.shape[0]:
+        raise InvalidInputError("candidate edges contain the same pair of records twice")
+    return normalised
+
+
+def connected_components(nodes: Iterable[Node], edges: CandidateEdges) -> list[list[Node]]:
+    """Connected components (union-find); each sorted, ordered by their smallest node."""
+    parent: dict[Node, Node] = {node: node for node in nodes}
+
+    def find(node: Node) -> Node:
+        root = node
+        while parent[root] != root:
+            root = parent[root]
+        while parent[node] != root:
+            parent[node], node = root, parent[node]
+        return root
+
+    for _score, a, b in edges.as_tuples():
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    members: defaultdict[Node, list[Node]] = defaultdict(list)
+    for node in parent:
+        members[find(node)].append(node)
+    return sorted((sorted(group) for group in members.values()), key=lambda g: g[0])
+
+
+def solve_components(
+    nodes: Iterable[Node],
+    edges: CandidateEdges,
+    clusterer: ComponentClusterer = greedy_solve,
+) -> list[tuple[Node, ...]]:
+    """Partition ``nodes`` (singletons included) by clustering each component on its own.
+
+    Equal to clustering all edges at once for greedy (see the module docstring). Groups are
+    sorted, and ordered by their smallest node.
+    """
+    node_set = set(nodes)
+    ordered = canonical_edges(edges)
+    for _score, a, b in ordered.as_tuples():
+        if a not in node_set or b not in node_set:
+            raise InvalidInputError("a candidate edge refers to a record outside the components")
+    component_of: dict[Node, int] = {}
+    components = connected_components(node_set, ordered)
+    for index, component in enumerate(components):
+        for node in component:
+            component_of[node] = index
+    edge_component = np.array(
+        [
+            component_of[(d, r)]
+            for d, r in zip(
+                ordered.dataset_left.tolist(), ordered.record_left.tolist(), strict=True
+            )
+        ],
+        dtype=np.int64,
+    )
+    partition: list[tuple[Node, ...]] = []
+    for index, component in enumerate(components):
+        if len(component) == 1:
+            partition.append((component[0],))
+            continue
+        selected = np.flatnonzero(edge_component == index)
+        sub = CandidateEdges(
+            ordered.scores[selected],
+            ordered.dataset_left[selected],
+            ordered.record_left[selected],
+            ordered.dataset_right[selected],
+            ordered.record_right[selected],
+        )
+        grouped: set[Node] = set()
+        for group in clusterer(sub):
+            members = tuple(sorted(group))
+            if len(members) < 2 or any(
+                m not in component_of or component_of[m] != index for m in members
+            ):
+                raise InvalidInputError("the clusterer returned a group outside its component")
+            if grouped.intersection(members):
+                raise InvalidInputError("the clusterer returned overlapping groups")
+            grouped.update(members)
+            partition.append(members)
+        partition.extend((node,) for node in component if node not in grouped)
+    return sorted(partition, key=lambda g: g[0])
+
+
+def update_links(
+    existing: Mapping[Node, LinkId],
+    edges: CandidateEdges,
+    allocate: Callable[[], LinkId],
+    *,
+    added: Iterable[Node] = (),
+    withdrawn: Iterable[Node] = (),
+    clusterer: ComponentClusterer = greedy_solve,
+) -> LinkUpdate[LinkId]:
+    """Recompute the affected components and carry link IDs over (see the module docstring).
+
+    :param existing: the current link ID of every record of the affected components
+        (singleton links included), withdrawn records included.
+    :param edges: all candidate edges among the records that remain (existing minus
+        withdrawn, plus added); edges that touch a withdrawn record are ignored.
+    :param allocate: returns a fresh, never used link ID each time it is called.
+    :param added: records new to the index; they must not be in ``existing``.
+    :param withdrawn: records to remove; they must be in ``existing``.
+    """
+    added_set = set(added)
+    withdrawn_set = set(withdrawn)
+    if added_set & set(existing):
+        raise InvalidInputError("an added record already has a link")
+    if not withdrawn_set <= set(existing):
+        raise InvalidInputError("a withdrawn record has no link")
+    remaining = (set(existing) - withdrawn_set) | added_set
+    keep = np.array(
+        [a not in withdrawn_set and b not in withdrawn_set for _s, a, b in edges.as_tuples()],
+        dtype=bool,
+    )
+    kept = CandidateEdges(
+        edges.scores[keep],
+        edges.dataset_left[keep],
+        edges.record_left[keep],
+        edges.dataset_right[keep],
+        edges.record_right[keep],
+    )
+    partition = solve_components(remaining, kept, clusterer)
+
+    old_members: defaultdict[LinkId, set[Node]] = defaultdict(set)
+    for node, link in existing.items():
+        old_members[link].add(node)
+
+    # Pair new groups with old IDs: overlap desc, old ID asc, smallest member asc.
+    options: list[tuple[int, LinkId, Node, int]] = []
+    for index, group in enumerate(partition):
+        overlap: defaultdict[LinkId, int] = defaultdict(int)
+        for node in group:
+            if node in existing:
+                overlap[existing[node]] += 1
+        options.extend((-count, link, group[0], index) for link, count in overlap.items())
+    options.sort()
+    link_of_group: dict[int, LinkId] = {}
+    used: set[LinkId] = set()
+    for _neg, link, _first, index in options:
+        if index in link_of_group or link in used:
+            continue
+        link_of_group[index] = link
+        used.add(link)
+    fresh: set[LinkId] = set()
+    for index in range(len(partition)):
+        if index not in link_of_group:
+            link = allocate()
+            if link in old_members or link in fresh:
+                raise InvalidInputError("the link ID allocator returned an ID already in use")
+            link_of_group[index] = link
+            fresh.add(link)
+
+    assignment = {node: link_of_group[i] for i, group in enumerate(partition) for node in group}
+    return LinkUpdate(
+        assignment,
+        _events(existing, withdrawn_set, added_set, partition, link_of_group, fresh),
+    )
+
+
+def _events(
+    existing: Mapping[Node, LinkId],
+    withdrawn: set[Node],
+    added: set[Node],
+    partition: list[tuple[Node, ...]],
+    link_of_group: dict[int, LinkId],
+    fresh: set[LinkId],
+) -> tuple[LinkEvent[LinkId], ...]:
+    withdrawn_from: defaultdict[LinkId, list[Node]] = defaultdict(list)
+    for node in withdrawn:
+        withdrawn_from[existing[node]].append(node)
+    destinations: defaultdict[LinkId, set[LinkId]] = defaultdict(set)
+    sources: defaultdict[LinkId, set[LinkId]] = defaultdict(set)
+    joined: defaultdict[LinkId, list[Node]] = defaultdict(list)
+    for index, group in enumerate(partition):
+        link = link_of_group[index]
+        for node in group:
+            if node in existing:
+                destinations[existing[node]].add(link)
+                sources[link].add(existing[node])
+            elif node in added:
+                joined[link].append(node)
+    surviving = set(link_of_group.values())
+    old_links = sorted(set(existing.values()))
+
+    withdrawals: list[LinkEvent[LinkId]] = [
+        RecordsWithdrawn(link, tuple(sorted(withdrawn_from[link])))
+        for link in old_links
+        if link in withdrawn_from
+    ]
+    dissolved: list[LinkEvent[LinkId]] = [
+        LinkDissolved(link) for link in old_links if link not in surviving
+    ]
+    splits: list[LinkEvent[LinkId]] = [
+        LinkSplit(link, tuple(sorted(destinations[link])))
+        for link in old_links
+        if len(destinations[link]) > 1
+    ]
+    merges: list[LinkEvent[LinkId]] = []
+    created: list[LinkEvent[LinkId]] = []
+    joins: list[LinkEvent[LinkId]] = []
+    for index, group in sorted(enumerate(partition), key=lambda item: link_of_group[item[0]]):
+        link = link_of_group[index]
+        if len(sources[link]) > 1:
+            merges.append(LinksMerged(tuple(sorted(sources[link] - {link})), link))
+        if link in fresh:
+            created.append(LinkCreated(link, group))
+        elif joined[link]:
+            joins.append(RecordsJoined(link, tuple(sorted(joined[link]))))
+    return tuple(itertools.chain(withdrawals, dissolved, splits, merges, created, joins))

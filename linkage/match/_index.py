@@ -1,0 +1,239 @@
+"""A warm in-memory CLK index for responder lookups: a few queries against N records.
+
+Records live in the kernels' transposed layout (``[group, word, lane]``), with their
+popcounts, a per-group minimum popcount (a lower bound that lets whole groups be skipped),
+a liveness mask and the caller's integer keys. Appends go to the end with amortised
+capacity doubling; removals clear a liveness bit (a tombstone) and the index compacts
+itself when more than half of its slots are dead. A search splits the groups into slabs,
+scans them on all cores and merges the per-slab best-``k`` lists.
+
+A search returns what anonlink's ``find_candidate_pairs([queries, records], ...)`` would
+pair with each query (the query is the left record), best ``k`` first: score descending,
+then key ascending.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from linkage.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from linkage.match import _kernels
+from linkage.match._dice import dice_rule
+from linkage.match._join import kernel_launch, nibble_split
+from linkage.match._kernels import LANES, ROWS
+from linkage.match._packing import check_packed, popcounts
+from linkage.types import Float64Array, Int64Array, PackedClks
+
+__all__ = ["ClkIndex", "LookupHits"]
+
+#: Groups per slab at least (a slab is the unit of parallel work in a search).
+_MIN_SLAB_GROUPS = 1024
+#: Most results a search may ask for per query.
+MAX_K = 10_000
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class LookupHits:
+    """The best matches of one query: ``scores`` descending, ties by ``keys`` ascending."""
+
+    scores: Float64Array
+    keys: Int64Array
+
+    def __post_init__(self) -> None:
+        scores = np.array(self.scores, dtype=np.float64)
+        keys = np.array(self.keys, dtype=np.int64)
+        if scores.ndim != 1 or scores.shape != keys.shape:
+            raise InvalidInputError("scores and keys must be one-dimensional and of equal length")
+        scores.setflags(write=False)
+        keys.setflags(write=False)
+        object.__setattr__(self, "scores", scores)
+        object.__setattr__(self, "keys", keys)
+
+    def __len__(self) -> int:
+        return int(self.scores.shape[0])
+
+    def as_tuples(self) -> list[tuple[float, int]]:
+        return list(zip(self.scores.tolist(), self.keys.tolist(), strict=True))
+
+
+class ClkIndex:
+    """A mutable index of packed CLKs of ``bits`` bits, searchable by Dice similarity.
+
+    Thread-safe: mutations and searches take an internal lock (a search of a million records
+    takes milliseconds).
+    """
+
+    def __init__(self, bits: int, *, capacity: int = 1024) -> None:
+        if bits <= 0 or bits % 64:
+            raise InvalidInputError(f"CLK length must be a positive multiple of 64, got {bits}")
+        if capacity < 1:
+            raise InvalidInputError("capacity must be positive")
+        self._bits = bits
+        self._words = bits // 64
+        self._lock = threading.RLock()
+        self._slot_of: dict[int, int] = {}
+        self._size = 0  # slots in use (live or dead)
+        self._allocate(capacity)
+
+    def _allocate(self, capacity: int) -> None:
+        groups = -(-capacity // LANES)
+        self._bt = np.zeros((groups, self._words, LANES), dtype=np.uint64)
+        self._pop = np.zeros(groups * LANES, dtype=np.int64)
+        self._group_min_pop = np.full(groups, self._bits, dtype=np.int64)
+        self._alive = np.zeros(groups * LANES, dtype=np.bool_)
+        self._keys = np.zeros(groups * LANES, dtype=np.int64)
+
+    @property
+    def bits(self) -> int:
+        return self._bits
+
+    @property
+    def capacity(self) -> int:
+        return int(self._alive.shape[0])
+
+    def __len__(self) -> int:
+        return len(self._slot_of)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, int | np.integer) and int(key) in self._slot_of
+
+    def add(self, keys: Sequence[int] | Int64Array, clks: PackedClks) -> None:
+        """Add records; ``keys`` must be new and distinct. All or nothing."""
+        packed = check_packed(clks, "clks")
+        key_array = np.asarray(keys, dtype=np.int64)
+        if key_array.ndim != 1 or key_array.shape[0] != packed.shape[0]:
+            raise InvalidInputError("keys and clks must have the same length")
+        if packed.shape[1] != self._words:
+            raise InvalidInputError(
+                f"CLKs have {packed.shape[1] * 64} bits, the index holds {self._bits}"
+            )
+        n = key_array.shape[0]
+        if n == 0:
+            return
+        with self._lock:
+            if np.unique(key_array).shape[0] != n:
+                raise InvalidInputError("keys must be distinct")
+            clash = [i for i, key in enumerate(key_array.tolist()) if key in self._slot_of]
+            if clash:
+                raise AlreadyExistsError(f"keys[{clash[0]}] is already in the index")
+            if self._size + n > self.capacity:
+                self._grow(self._size + n)
+            slots = np.arange(self._size, self._size + n)
+            groups, lanes = slots // LANES, slots % LANES
+            self._bt[groups, :, lanes] = packed
+            pop = popcounts(packed)
+            self._pop[slots] = pop
+            self._alive[slots] = True
+            self._keys[slots] = key_array
+            np.minimum.at(self._group_min_pop, groups, pop)
+            self._slot_of.update(zip(key_array.tolist(), slots.tolist(), strict=True))
+            self._size += n
+
+    def _grow(self, needed: int) -> None:
+        old = (self._bt, self._pop, self._group_min_pop, self._alive, self._keys)
+        self._allocate(max(needed, 2 * self.capacity))
+        groups = old[0].shape[0]
+        self._bt[:groups] = old[0]
+        self._pop[: old[1].shape[0]] = old[1]
+        self._group_min_pop[:groups] = old[2]
+        self._alive[: old[3].shape[0]] = old[3]
+        self._keys[: old[4].shape[0]] = old[4]
+
+    def remove(self, keys: Sequence[int] | Int64Array) -> None:
+        """Remove records by key; every key must be present. All or nothing."""
+        key_list = np.asarray(keys, dtype=np.int64).tolist()
+        with self._lock:
+            missing = [i for i, key in enumerate(key_list) if key not in self._slot_of]
+            if missing:
+                raise NotFoundError(f"keys[{missing[0]}] is not in the index")
+            for key in key_list:
+                self._alive[self._slot_of.pop(key)] = False
+            dead = self._size - len(self._slot_of)
+            if dead > 1024 and dead > len(self._slot_of):
+                self.compact()
+
+    def compact(self) -> None:
+        """Rewrite the live records contiguously, dropping tombstones."""
+        with self._lock:
+            live = np.flatnonzero(self._alive[: self._size])
+            keys = self._keys[live].copy()
+            clks = self._bt[live // LANES, :, live % LANES].copy()
+            self._allocate(max(2 * live.shape[0], 1024))
+            self._slot_of = {}
+            self._size = 0
+            self.add(keys, clks)
+
+    def get(self, keys: Sequence[int] | Int64Array) -> PackedClks:
+        """The packed CLKs of the given keys (for verification and rebuilds)."""
+        key_list = np.asarray(keys, dtype=np.int64).tolist()
+        with self._lock:
+            missing = [i for i, key in enumerate(key_list) if key not in self._slot_of]
+            if missing:
+                raise NotFoundError(f"keys[{missing[0]}] is not in the index")
+            slots = np.array([self._slot_of[key] for key in key_list], dtype=np.int64)
+            return self._bt[slots // LANES, :, slots % LANES].copy()
+
+    def search(self, queries: PackedClks, threshold: float, k: int) -> tuple[LookupHits, ...]:
+        """The best ``k`` records with Dice ``>= threshold`` for each query."""
+        packed = check_packed(queries, "queries")
+        if packed.shape[1] != self._words:
+            raise InvalidInputError(
+                f"queries have {packed.shape[1] * 64} bits, the index holds {self._bits}"
+            )
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= MAX_K:
+            raise InvalidInputError(f"k must be an integer between 1 and {MAX_K}")
+        rule = dice_rule(threshold, self._bits)
+        q_n = packed.shape[0]
+        if q_n == 0:
+            return ()
+        q_pop = popcounts(packed)
+        with self._lock:
+            groups = -(-self._size // LANES)
+            if groups == 0 or not self._slot_of:
+                return tuple(LookupHits(np.empty(0), np.empty(0, np.int64)) for _ in range(q_n))
+            per_slab = max(_MIN_SLAB_GROUPS, -(-groups // (4 * numba.get_num_threads())))
+            slab_g0 = np.arange(0, groups, per_slab, dtype=np.int64)
+            slab_g1 = np.minimum(slab_g0 + per_slab, groups)
+            n_slabs = slab_g0.shape[0]
+            k_eff = min(int(k), len(self._slot_of))
+            single = q_n == 1
+            q_rows = 1 if single else -(-q_n // ROWS) * ROWS
+            q_split = nibble_split(packed, 1 if single else ROWS)
+            q_pop_padded = np.zeros(q_rows, dtype=np.int64)
+            q_pop_padded[:q_n] = q_pop
+            top_score = np.zeros((n_slabs * q_rows, k_eff), dtype=np.float64)
+            top_key = np.zeros((n_slabs * q_rows, k_eff), dtype=np.int64)
+            top_n = np.zeros(n_slabs * q_rows, dtype=np.int64)
+            kernel = _kernels.lookup_kernel_1 if single else _kernels.lookup_kernel_4
+            index_arrays = (self._bt, self._pop, self._group_min_pop, self._alive, self._keys)
+            tables = (rule.min_count, rule.count_floor, rule.max_delta)
+            with kernel_launch():
+                kernel(
+                    q_split, q_pop_padded, q_n, *index_arrays, self._size, *tables,
+                    slab_g0, slab_g1, k_eff, top_score, top_key, top_n,
+                )  # fmt: skip
+        return tuple(
+            _merge(top_score, top_key, top_n, q_rows, n_slabs, query, k_eff) for query in range(q_n)
+        )
+
+
+def _merge(
+    top_score: np.ndarray,
+    top_key: np.ndarray,
+    top_n: np.ndarray,
+    q_rows: int,
+    n_slabs: int,
+    query: int,
+    k: int,
+) -> LookupHits:
+    rows = np.arange(n_slabs) * q_rows + query
+    valid = np.arange(top_score.shape[1])[None, :] < top_n[rows][:, None]
+    scores = top_score[rows][valid]
+    keys = top_key[rows][valid]
+    order = np.lexsort((keys, -scores))[:k]
+    return LookupHits(scores[order], keys[order])

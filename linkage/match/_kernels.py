@@ -1,0 +1,543 @@
+"""numba kernels of the Dice join and the lookup (internal; see ``_join`` and ``_index``).
+
+Layout and code shape (DESIGN.md section 8, adapted to AVX2):
+
+* The right-hand side is stored transposed in groups of ``LANES`` records,
+  ``bt[group, word, lane]``, so one vector load fetches the same word of ``LANES`` records.
+* The left-hand side is stored *nibble-split*: per row, its ``W`` words masked to their low
+  nibbles (``x & 0x0f..``), then its ``W`` words shifted down by four and masked. The popcount
+  of ``a & b`` is then ``LUT[a_lo & b_lo] + LUT[a_hi & b_hi]`` per byte, and LLVM, which knows
+  the high nibble of each byte is zero, lowers each ``ctpop <32 x i8>`` to a single
+  ``vpshufb`` on AVX2 (``vpopcntb`` on AVX-512 BITALG, ``cnt`` on NEON). The right-hand
+  side is split on the fly, once per load, shared by ``ROWS`` left rows (register blocking).
+* Byte counts are summed over 16 words (at most 128 per byte), then widened once.
+* The threshold test is integer: a tile is discarded unless some count reaches
+  ``count_floor[min_pa + min_pb]``, a lower bound of every pair's exact ``min_count``; the rare
+  survivors are checked exactly against :class:`linkage.match._dice.DiceRule`.
+
+The tile primitive is an ``@intrinsic`` emitting generic LLVM vector IR, so there is no
+CPU-specific code and no ``NUMBA_CPU_FEATURES`` setting: the host's LLVM backend picks the
+instructions, and numba's cache is keyed by the host CPU. The intrinsics live in this
+module, beside the kernels that use them, so that numba's on-disk cache (keyed by this
+file) is invalidated whenever either changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import numba
+import numpy as np
+from llvmlite import binding as llvm_binding  # type: ignore[import-untyped]
+from llvmlite import ir
+from numba import prange, types
+from numba.core import cgutils as _cgutils
+from numba.extending import intrinsic as _intrinsic
+
+__all__ = [
+    "LANES",
+    "ROWS",
+    "lookup_kernel_1",
+    "lookup_kernel_4",
+    "pair_counts_kernel",
+    "pairs_kernel",
+    "topk_kernel",
+]
+
+#: Records per transposed group of the right-hand side (one 256-bit vector of words).
+LANES = 4
+#: Left rows that share each right-hand load (register blocking).
+ROWS = 4
+#: Words summed in bytes before widening (16 * 8 = 128 fits in a byte).
+_CHUNK = 16
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+# numba's code-generation helpers are untyped: use them as Any.
+cgutils: Any = _cgutils
+intrinsic: Callable[[Callable[..., Any]], Any] = _intrinsic
+
+_I64 = ir.IntType(64)
+_I32 = ir.IntType(32)
+_I8 = ir.IntType(8)
+
+
+def _jit(*, parallel: bool = False, inline: bool = False) -> Callable[[_F], _F]:
+    """``numba.njit`` with the project's options, typed for mypy."""
+    decorator = numba.njit(
+        cache=True,
+        nogil=True,
+        parallel=parallel,
+        boundscheck=False,
+        error_model="numpy",
+        inline="always" if inline else "never",
+    )
+    return cast(Callable[[_F], _F], decorator)
+
+
+def _target_has_avx2() -> bool:
+    """Whether numba compiles for a CPU with AVX2 (host CPU unless overridden by config)."""
+    features = getattr(numba.config, "CPU_FEATURES", None)
+    if features is not None:
+        return "+avx2" in str(features).split(",")
+    if getattr(numba.config, "CPU_NAME", None) is not None:
+        return False  # an explicit (e.g. generic) target: assume the lowest common features
+    return bool(llvm_binding.get_host_cpu_features().get("avx2", False))
+
+
+_USE_PSHUFB = _target_has_avx2() and LANES == 4
+
+
+def _make_tile_intrinsic(rows: int, lanes: int, words: int, accumulate: bool) -> Any:
+    """Build ``tile(a_split, a_row, bt, group, first_word, min_count, counts) -> int64 mask``.
+
+    It adds ``popcount(a[a_row + r] & b[group * lanes + l])`` over the ``words`` words from
+    ``first_word`` to ``counts[r, l]`` (or stores it there, unless ``accumulate``), and sets
+    bit ``r * lanes + l`` of the returned mask iff the resulting count is ``>= min_count``.
+    The words are unrolled: LLVM sees straight-line vector code.
+    """
+    vec = ir.VectorType(_I64, lanes)
+    bytes_vec = ir.VectorType(_I8, 8 * lanes)
+    splat_mask = ir.Constant(ir.VectorType(_I32, lanes), [0] * lanes)
+    nibbles = ir.Constant(vec, [0x0F0F0F0F0F0F0F0F] * lanes)
+    byte_pairs = ir.Constant(vec, [0x00FF00FF00FF00FF] * lanes)
+    nibble_table = ir.Constant(bytes_vec, [bin(i % 16).count("1") for i in range(8 * lanes)])
+
+    def const(value: int) -> Any:
+        return ir.Constant(vec, [value] * lanes)
+
+    @intrinsic
+    def tile(
+        typingctx: Any,
+        a_split: Any,
+        a_row: Any,
+        bt: Any,
+        group: Any,
+        first_word: Any,
+        min_count: Any,
+        counts: Any,
+    ) -> Any:
+        sig = types.int64(a_split, a_row, bt, group, first_word, min_count, counts)
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            a_val, row_val, bt_val, group_val, word_val, min_val, counts_val = args
+            a_arr = context.make_array(signature.args[0])(context, builder, a_val)
+            b_arr = context.make_array(signature.args[2])(context, builder, bt_val)
+            c_arr = context.make_array(signature.args[6])(context, builder, counts_val)
+            if _USE_PSHUFB:
+                pshufb = cgutils.get_or_insert_function(
+                    builder.module,
+                    ir.FunctionType(bytes_vec, [bytes_vec, bytes_vec]),
+                    "llvm.x86.avx2.pshuf.b",
+                )
+
+                def nibble_count(x: Any) -> Any:
+                    return builder.call(pshufb, [nibble_table, x])
+            else:
+                ctpop = cgutils.get_or_insert_function(
+                    builder.module,
+                    ir.FunctionType(bytes_vec, [bytes_vec]),
+                    f"llvm.ctpop.v{8 * lanes}i8",
+                )
+
+                def nibble_count(x: Any) -> Any:
+                    return builder.call(ctpop, [x])
+
+            n_words = builder.extract_value(b_arr.shape, 1)
+            row_stride = builder.mul(n_words, ir.Constant(_I64, 2))
+            a_first = builder.add(builder.mul(row_val, row_stride), word_val)
+            a_lo_rows = []
+            a_hi_rows = []
+            for r in range(rows):
+                lo = builder.add(a_first, builder.mul(ir.Constant(_I64, r), row_stride))
+                a_lo_rows.append(builder.gep(a_arr.data, [lo]))
+                a_hi_rows.append(builder.gep(a_arr.data, [builder.add(lo, n_words)]))
+            b_first = builder.mul(
+                builder.add(builder.mul(group_val, n_words), word_val), ir.Constant(_I64, lanes)
+            )
+            b_base = builder.gep(b_arr.data, [b_first])
+
+            def splat(value: Any) -> Any:
+                vector = builder.insert_element(
+                    ir.Constant(vec, ir.Undefined), value, ir.Constant(_I32, 0)
+                )
+                return builder.shuffle_vector(vector, ir.Constant(vec, ir.Undefined), splat_mask)
+
+            acc8 = [ir.Constant(bytes_vec, None)] * rows
+            for w in range(words):
+                b_ptr = builder.gep(b_base, [ir.Constant(_I64, w * lanes)])
+                b_vec = builder.load(builder.bitcast(b_ptr, vec.as_pointer()), align=8)
+                b_lo = builder.and_(b_vec, nibbles)
+                b_hi = builder.and_(builder.lshr(b_vec, const(4)), nibbles)
+                offset = ir.Constant(_I64, w)
+                for r in range(rows):
+                    a_lo = builder.load(builder.gep(a_lo_rows[r], [offset]), align=8)
+                    a_hi = builder.load(builder.gep(a_hi_rows[r], [offset]), align=8)
+                    x_lo = builder.bitcast(builder.and_(splat(a_lo), b_lo), bytes_vec)
+                    x_hi = builder.bitcast(builder.and_(splat(a_hi), b_hi), bytes_vec)
+                    pair = builder.add(nibble_count(x_lo), nibble_count(x_hi))
+                    acc8[r] = builder.add(acc8[r], pair)
+
+            limit = splat(min_val)
+            mask = ir.Constant(_I64, 0)
+            for r in range(rows):
+                x = builder.bitcast(acc8[r], vec)
+                x = builder.add(
+                    builder.and_(x, byte_pairs), builder.and_(builder.lshr(x, const(8)), byte_pairs)
+                )
+                x = builder.add(x, builder.lshr(x, const(16)))
+                x = builder.add(x, builder.lshr(x, const(32)))
+                total = builder.and_(x, const(0xFFFF))
+                out_ptr = builder.bitcast(
+                    builder.gep(c_arr.data, [ir.Constant(_I64, r * lanes)]), vec.as_pointer()
+                )
+                if accumulate:
+                    total = builder.add(total, builder.load(out_ptr, align=8))
+                builder.store(total, out_ptr, align=8)
+                hits = builder.bitcast(builder.icmp_signed(">=", total, limit), ir.IntType(lanes))
+                bits = builder.shl(builder.zext(hits, _I64), ir.Constant(_I64, r * lanes))
+                mask = builder.or_(mask, bits)
+            return mask
+
+        return sig, codegen
+
+    return tile
+
+
+_tile4_16_first = _make_tile_intrinsic(ROWS, LANES, _CHUNK, accumulate=False)
+_tile4_16_add = _make_tile_intrinsic(ROWS, LANES, _CHUNK, accumulate=True)
+_tile4_1_first = _make_tile_intrinsic(ROWS, LANES, 1, accumulate=False)
+_tile4_1_add = _make_tile_intrinsic(ROWS, LANES, 1, accumulate=True)
+_tile1_16_first = _make_tile_intrinsic(1, LANES, _CHUNK, accumulate=False)
+_tile1_16_add = _make_tile_intrinsic(1, LANES, _CHUNK, accumulate=True)
+_tile1_1_first = _make_tile_intrinsic(1, LANES, 1, accumulate=False)
+_tile1_1_add = _make_tile_intrinsic(1, LANES, 1, accumulate=True)
+
+
+@_jit(inline=True)
+def _tile4(a_split: Any, a_row: int, bt: Any, group: int, min_count: int, counts: Any) -> Any:
+    """Counts of ``ROWS`` left rows against one group over all words; mask of hits."""
+    n_words = bt.shape[1]
+    full = n_words - n_words % _CHUNK
+    if full == 0:
+        mask = _tile4_1_first(a_split, a_row, bt, group, 0, min_count, counts)
+        start = 1
+    else:
+        mask = _tile4_16_first(a_split, a_row, bt, group, 0, min_count, counts)
+        for w in range(_CHUNK, full, _CHUNK):
+            mask = _tile4_16_add(a_split, a_row, bt, group, w, min_count, counts)
+        start = full
+    for w in range(start, n_words):
+        mask = _tile4_1_add(a_split, a_row, bt, group, w, min_count, counts)
+    return mask
+
+
+@_jit(inline=True)
+def _tile1(a_split: Any, a_row: int, bt: Any, group: int, min_count: int, counts: Any) -> Any:
+    """:func:`_tile4` for a single left row."""
+    n_words = bt.shape[1]
+    full = n_words - n_words % _CHUNK
+    if full == 0:
+        mask = _tile1_1_first(a_split, a_row, bt, group, 0, min_count, counts)
+        start = 1
+    else:
+        mask = _tile1_16_first(a_split, a_row, bt, group, 0, min_count, counts)
+        for w in range(_CHUNK, full, _CHUNK):
+            mask = _tile1_16_add(a_split, a_row, bt, group, w, min_count, counts)
+        start = full
+    for w in range(start, n_words):
+        mask = _tile1_1_add(a_split, a_row, bt, group, w, min_count, counts)
+    return mask
+
+
+@_jit()
+def _accepts(pa: int, pb: int, count: int, min_count: Any, max_delta: Any) -> Any:
+    return abs(pa - pb) <= max_delta[pa] and count >= min_count[pa + pb]
+
+
+@_jit(parallel=True)
+def pairs_kernel(
+    a_split: Any,
+    a_pop: Any,
+    a_n: int,
+    bt: Any,
+    b_pop: Any,
+    b_n: int,
+    a_key: Any,
+    b_key: Any,
+    self_join: bool,
+    min_count: Any,
+    count_floor: Any,
+    max_delta: Any,
+    block_g0: Any,
+    block_g1: Any,
+    tile_block0: Any,
+    tile_block1: Any,
+    tile_group0: Any,
+    tile_group1: Any,
+    cap: int,
+    out_i: Any,
+    out_j: Any,
+    out_c: Any,
+    out_n: Any,
+) -> None:
+    """Every accepted pair of a left row and a right record, tile by tile.
+
+    Tile ``t`` covers row blocks ``tile_block0[t] .. tile_block1[t]`` against groups
+    ``tile_group0[t] .. tile_group1[t]``; its first ``cap`` pairs go to
+    ``out_*[t, :cap]`` (sorted positions and count) and ``out_n[t]`` gets how many it found.
+    With ``self_join`` the left and right are the same sorted array, only positions
+    ``j > i`` are visited, and the pair is judged with the record of smaller key as left.
+    """
+    for t in prange(tile_block0.shape[0]):
+        counts = np.empty((ROWS, LANES), dtype=np.int64)
+        found = 0
+        for block in range(tile_block0[t], tile_block1[t]):
+            row0 = block * ROWS
+            g0 = max(block_g0[block], tile_group0[t])
+            g1 = min(block_g1[block], tile_group1[t])
+            if self_join:
+                g0 = max(g0, (row0 + 1) // LANES)
+            pa_min = a_pop[row0]
+            for g in range(g0, g1):
+                bound = count_floor[pa_min + b_pop[g * LANES]]
+                mask = _tile4(a_split, row0, bt, g, bound, counts)
+                if mask == 0:
+                    continue
+                for r in range(ROWS):
+                    i = row0 + r
+                    if i >= a_n:
+                        break
+                    for lane in range(LANES):
+                        if (mask >> (r * LANES + lane)) & 1 == 0:
+                            continue
+                        j = g * LANES + lane
+                        if j >= b_n or (self_join and j <= i):
+                            continue
+                        count = counts[r, lane]
+                        if self_join and b_key[j] < a_key[i]:
+                            ok = _accepts(b_pop[j], a_pop[i], count, min_count, max_delta)
+                        else:
+                            ok = _accepts(a_pop[i], b_pop[j], count, min_count, max_delta)
+                        if ok:
+                            if found < cap:
+                                out_i[t, found] = i
+                                out_j[t, found] = j
+                                out_c[t, found] = count
+                            found += 1
+        out_n[t] = found
+
+
+@_jit()
+def _heap_insert(
+    scores: Any, keys: Any, sizes: Any, row: int, k: int, score: float, key: int
+) -> None:
+    """Insert into row ``row``'s best-``k`` list, ordered by score desc then key asc."""
+    n = sizes[row]
+    if n == k:
+        last_score = scores[row, k - 1]
+        if score < last_score or (score == last_score and key > keys[row, k - 1]):
+            return
+        n -= 1
+    pos = n
+    while pos > 0:
+        prev_score = scores[row, pos - 1]
+        if prev_score > score or (prev_score == score and keys[row, pos - 1] < key):
+            break
+        scores[row, pos] = prev_score
+        keys[row, pos] = keys[row, pos - 1]
+        pos -= 1
+    scores[row, pos] = score
+    keys[row, pos] = key
+    sizes[row] = n + 1
+
+
+@_jit(parallel=True)
+def topk_kernel(
+    a_split: Any,
+    a_pop: Any,
+    a_n: int,
+    bt: Any,
+    b_pop: Any,
+    b_n: int,
+    a_key: Any,
+    b_key: Any,
+    self_join: bool,
+    min_count: Any,
+    count_floor: Any,
+    max_delta: Any,
+    block_g0: Any,
+    block_g1: Any,
+    tile_block0: Any,
+    tile_block1: Any,
+    k: int,
+    top_score: Any,
+    top_key: Any,
+    top_n: Any,
+) -> None:
+    """The best ``k`` accepted right records of every left row (by score desc, key asc).
+
+    With ``self_join`` the two sides are the same sorted array; a row never pairs with itself
+    and each pair is judged with the record of smaller key as left.
+    """
+    for t in prange(tile_block0.shape[0]):
+        counts = np.empty((ROWS, LANES), dtype=np.int64)
+        for block in range(tile_block0[t], tile_block1[t]):
+            row0 = block * ROWS
+            pa_min = a_pop[row0]
+            for g in range(block_g0[block], block_g1[block]):
+                bound = count_floor[pa_min + b_pop[g * LANES]]
+                mask = _tile4(a_split, row0, bt, g, bound, counts)
+                if mask == 0:
+                    continue
+                for r in range(ROWS):
+                    i = row0 + r
+                    if i >= a_n:
+                        break
+                    for lane in range(LANES):
+                        if (mask >> (r * LANES + lane)) & 1 == 0:
+                            continue
+                        j = g * LANES + lane
+                        if j >= b_n or (self_join and j == i):
+                            continue
+                        count = counts[r, lane]
+                        pa = a_pop[i]
+                        pb = b_pop[j]
+                        if self_join and b_key[j] < a_key[i]:
+                            ok = _accepts(pb, pa, count, min_count, max_delta)
+                            left_pop = pb
+                        else:
+                            ok = _accepts(pa, pb, count, min_count, max_delta)
+                            left_pop = pa
+                        if ok:
+                            score = 0.0 if left_pop == 0 else (2.0 * count) / (pa + pb)
+                            _heap_insert(top_score, top_key, top_n, i, k, score, b_key[j])
+
+
+@_jit(parallel=True)
+def lookup_kernel_4(
+    q_split: Any,
+    q_pop: Any,
+    q_n: int,
+    bt: Any,
+    b_pop: Any,
+    group_min_pop: Any,
+    alive: Any,
+    b_key: Any,
+    n_slots: int,
+    min_count: Any,
+    count_floor: Any,
+    max_delta: Any,
+    slab_g0: Any,
+    slab_g1: Any,
+    k: int,
+    top_score: Any,
+    top_key: Any,
+    top_n: Any,
+) -> None:
+    """Best ``k`` live index records per query, one partial list per slab of groups.
+
+    ``top_*`` are indexed ``[slab * q_rows + query]``; queries are padded to ``ROWS``.
+    """
+    q_rows = q_split.shape[0]
+    for s in prange(slab_g0.shape[0]):
+        counts = np.empty((ROWS, LANES), dtype=np.int64)
+        for row0 in range(0, q_rows, ROWS):
+            pa_min = q_pop[row0]
+            for r in range(1, ROWS):
+                if row0 + r < q_n:
+                    pa_min = min(pa_min, q_pop[row0 + r])
+            for g in range(slab_g0[s], slab_g1[s]):
+                bound = count_floor[pa_min + group_min_pop[g]]
+                mask = _tile4(q_split, row0, bt, g, bound, counts)
+                if mask == 0:
+                    continue
+                for r in range(ROWS):
+                    i = row0 + r
+                    if i >= q_n:
+                        break
+                    for lane in range(LANES):
+                        if (mask >> (r * LANES + lane)) & 1 == 0:
+                            continue
+                        j = g * LANES + lane
+                        if j >= n_slots or not alive[j]:
+                            continue
+                        count = counts[r, lane]
+                        pa = q_pop[i]
+                        pb = b_pop[j]
+                        if _accepts(pa, pb, count, min_count, max_delta):
+                            score = 0.0 if pa == 0 else (2.0 * count) / (pa + pb)
+                            _heap_insert(
+                                top_score, top_key, top_n, s * q_rows + i, k, score, b_key[j]
+                            )
+
+
+@_jit(parallel=True)
+def lookup_kernel_1(
+    q_split: Any,
+    q_pop: Any,
+    q_n: int,
+    bt: Any,
+    b_pop: Any,
+    group_min_pop: Any,
+    alive: Any,
+    b_key: Any,
+    n_slots: int,
+    min_count: Any,
+    count_floor: Any,
+    max_delta: Any,
+    slab_g0: Any,
+    slab_g1: Any,
+    k: int,
+    top_score: Any,
+    top_key: Any,
+    top_n: Any,
+) -> None:
+    """:func:`lookup_kernel_4` for a single query (no padding rows to compute)."""
+    for s in prange(slab_g0.shape[0]):
+        counts = np.empty((1, LANES), dtype=np.int64)
+        pa = q_pop[0]
+        for g in range(slab_g0[s], slab_g1[s]):
+            bound = count_floor[pa + group_min_pop[g]]
+            mask = _tile1(q_split, 0, bt, g, bound, counts)
+            if mask == 0:
+                continue
+            for lane in range(LANES):
+                if (mask >> lane) & 1 == 0:
+                    continue
+                j = g * LANES + lane
+                if j >= n_slots or not alive[j]:
+                    continue
+                count = counts[0, lane]
+                pb = b_pop[j]
+                if _accepts(pa, pb, count, min_count, max_delta):
+                    score = 0.0 if pa == 0 else (2.0 * count) / (pa + pb)
+                    _heap_insert(top_score, top_key, top_n, s, k, score, b_key[j])
+
+
+@intrinsic
+def _popcount64(typingctx: Any, value: Any) -> Any:
+    """``llvm.ctpop.i64`` (a single ``popcnt`` on x86-64 with POPCNT)."""
+    sig = types.int64(types.uint64)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(_I64, [_I64]), "llvm.ctpop.i64"
+        )
+        return builder.call(fn, [args[0]])
+
+    return sig, codegen
+
+
+@_jit(parallel=True)
+def pair_counts_kernel(a: Any, b: Any, left: Any, right: Any, out: Any) -> None:
+    """``out[p] = popcount(a[left[p]] & b[right[p]])`` for every listed pair."""
+    words = a.shape[1]
+    for p in prange(left.shape[0]):
+        i = left[p]
+        j = right[p]
+        total = 0
+        for w in range(words):
+            total += _popcount64(a[i, w] & b[j, w])
+        out[p] = total
