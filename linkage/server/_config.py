@@ -1,0 +1,275 @@
+"""The matcher's configuration file (``server.toml``), validated on load.
+
+Secrets never live in this file: the TLS private key is named by path, and a
+PostgreSQL DSN comes from the environment variable the file names. Relative
+paths are resolved against the directory of the configuration file.
+
+Example::
+
+    [server]
+    listen = "127.0.0.1:50051"
+    max_workers = 16
+    grace_period_s = 10
+
+    [tls]
+    trust_domain = "coresponder.example"
+    ca_cert = "pki/ca.pem"
+    cert = "pki/server/cert.pem"
+    key = "pki/server/key.pem"
+    crl = "pki/crl.pem"
+
+    [store]
+    engine = "sqlite"          # or "postgres"
+    path = "linkage.db"        # sqlite
+    # dsn_env = "LINKAGE_PG_DSN"  # postgres: the variable holding the DSN
+
+    [linkage]
+    threshold = 0.8
+    clk_bits = 1024
+    key_epoch = 1
+    schema_fingerprint = "0123abcd..."
+
+    [limits]
+    max_batch_mutations = 10000
+    max_message_bytes = 67108864
+    lookup_rate_per_s = 10
+    lookup_burst = 50
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from linkage.errors import ConfigError, Problem
+from linkage.service import LinkageSettings, ServiceLimits
+
+__all__ = [
+    "ServerConfig",
+    "StoreConfig",
+    "TlsConfig",
+    "is_loopback_address",
+    "load_server_config",
+    "parse_server_config",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class TlsConfig:
+    """Mutual TLS material. The key file holds the server's private key."""
+
+    ca_cert: Path
+    cert: Path
+    key: Path
+    trust_domain: str
+    crl: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """Where the link index lives."""
+
+    engine: str
+    path: Path | None = None
+    dsn: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.engine not in ("sqlite", "postgres"):
+            raise ConfigError(
+                "invalid store", problems=[Problem("store.engine", "must be sqlite or postgres")]
+            )
+        if self.engine == "sqlite" and self.path is None:
+            raise ConfigError("invalid store", problems=[Problem("store.path", "is required")])
+        if self.engine == "postgres" and not self.dsn:
+            raise ConfigError(
+                "invalid store",
+                problems=[Problem("store.dsn_env", "must name a set environment variable")],
+            )
+
+
+def is_loopback_address(listen: str) -> bool:
+    """Whether a ``host:port`` address binds to loopback only."""
+    host = listen.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Everything ``linkage-server serve`` needs."""
+
+    listen: str
+    store: StoreConfig
+    linkage: LinkageSettings
+    limits: ServiceLimits
+    tls: TlsConfig | None = None
+    max_workers: int = 16
+    grace_period_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        problems = []
+        host, sep, port = self.listen.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+            problems.append(Problem("server.listen", "must be host:port"))
+        if self.max_workers < 2:
+            problems.append(Problem("server.max_workers", "must be at least 2"))
+        if self.grace_period_s < 0:
+            problems.append(Problem("server.grace_period_s", "must not be negative"))
+        if problems:
+            raise ConfigError("invalid server settings", problems=problems)
+
+
+def _table(data: Mapping[str, Any], name: str, problems: list[Problem]) -> Mapping[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, Mapping):
+        problems.append(Problem(name, "must be a table"))
+        return {}
+    return value
+
+
+def _take(
+    table: Mapping[str, Any],
+    where: str,
+    key: str,
+    kind: type | tuple[type, ...],
+    problems: list[Problem],
+    default: Any = None,
+) -> Any:
+    if key not in table:
+        if default is None:
+            problems.append(Problem(f"{where}.{key}", "is required"))
+        return default
+    value = table[key]
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        problems.append(Problem(f"{where}.{key}", "has the wrong type"))
+        return default
+    if not isinstance(value, kind):
+        problems.append(Problem(f"{where}.{key}", "has the wrong type"))
+        return default
+    return value
+
+
+_KNOWN = {
+    "server": {"listen", "max_workers", "grace_period_s"},
+    "tls": {"ca_cert", "cert", "key", "crl", "trust_domain"},
+    "store": {"engine", "path", "dsn_env"},
+    "linkage": {"threshold", "clk_bits", "key_epoch", "schema_fingerprint"},
+    "limits": {
+        "max_batch_mutations",
+        "max_message_bytes",
+        "lookup_rate_per_s",
+        "lookup_burst",
+        "max_links_per_lookup",
+    },
+}
+
+
+def parse_server_config(
+    data: Mapping[str, Any], base_dir: Path, environ: Mapping[str, str]
+) -> ServerConfig:
+    """Build a :class:`ServerConfig` from parsed TOML, naming every problem."""
+    problems: list[Problem] = []
+    for name in data:
+        if name not in _KNOWN:
+            problems.append(Problem(name, "unknown section"))
+    tables = {name: _table(data, name, problems) for name in _KNOWN}
+    for name, table in tables.items():
+        for key in table:
+            if key not in _KNOWN[name]:
+                problems.append(Problem(f"{name}.{key}", "unknown setting"))
+
+    def path(where: str, key: str, table: Mapping[str, Any], required: bool) -> Path | None:
+        if key not in table and not required:
+            return None
+        value = _take(table, where, key, str, problems)
+        return None if value is None else (base_dir / value)
+
+    srv = tables["server"]
+    listen = _take(srv, "server", "listen", str, problems)
+    max_workers = _take(srv, "server", "max_workers", int, problems, 16)
+    grace = _take(srv, "server", "grace_period_s", (int, float), problems, 10.0)
+
+    tls: TlsConfig | None = None
+    if "tls" in data:
+        t = tables["tls"]
+        ca, cert, private_key = (path("tls", k, t, True) for k in ("ca_cert", "cert", "key"))
+        crl = path("tls", "crl", t, False)
+        trust_domain = _take(t, "tls", "trust_domain", str, problems)
+        if ca and cert and private_key and trust_domain:
+            tls = TlsConfig(ca, cert, private_key, trust_domain, crl)
+
+    st = tables["store"]
+    engine = _take(st, "store", "engine", str, problems, "sqlite")
+    store_path = path("store", "path", st, False)
+    dsn: str | None = None
+    if engine == "postgres":
+        var = _take(st, "store", "dsn_env", str, problems)
+        if var is not None:
+            dsn = environ.get(var)
+            if not dsn:
+                problems.append(Problem("store.dsn_env", f"environment variable {var} is not set"))
+
+    lk = tables["linkage"]
+    threshold = _take(lk, "linkage", "threshold", (int, float), problems)
+    clk_bits = _take(lk, "linkage", "clk_bits", int, problems)
+    key_epoch = _take(lk, "linkage", "key_epoch", int, problems)
+    fingerprint = _take(lk, "linkage", "schema_fingerprint", str, problems)
+
+    lim = tables["limits"]
+    defaults = ServiceLimits()
+    limit_values = {
+        key: _take(lim, "limits", key, kind, problems, getattr(defaults, key))
+        for key, kind in (
+            ("max_batch_mutations", int),
+            ("max_message_bytes", int),
+            ("lookup_rate_per_s", (int, float)),
+            ("lookup_burst", int),
+            ("max_links_per_lookup", int),
+        )
+    }
+    if problems:
+        raise ConfigError("invalid server configuration", problems=problems)
+    try:
+        return ServerConfig(
+            listen=listen,
+            store=StoreConfig(engine=engine, path=store_path, dsn=dsn),
+            linkage=LinkageSettings(
+                threshold=float(threshold),
+                clk_bits=clk_bits,
+                key_epoch=key_epoch,
+                schema_fingerprint=fingerprint,
+            ),
+            limits=ServiceLimits(
+                max_batch_mutations=limit_values["max_batch_mutations"],
+                max_message_bytes=limit_values["max_message_bytes"],
+                lookup_rate_per_s=float(limit_values["lookup_rate_per_s"]),
+                lookup_burst=limit_values["lookup_burst"],
+                max_links_per_lookup=limit_values["max_links_per_lookup"],
+            ),
+            tls=tls,
+            max_workers=max_workers,
+            grace_period_s=float(grace),
+        )
+    except ConfigError as exc:
+        raise ConfigError("invalid server configuration", problems=exc.problems) from None
+
+
+def load_server_config(path: Path, environ: Mapping[str, str]) -> ServerConfig:
+    """Read and validate a ``server.toml``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the server configuration {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    return parse_server_config(data, path.resolve().parent, environ)

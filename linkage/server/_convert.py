@@ -1,0 +1,178 @@
+"""Conversions between linkage.v1 protos and domain types. Only the server
+layer imports protobuf; the domain never does."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+
+from google.protobuf import timestamp_pb2
+
+from linkage.consent import Consent, Purpose, parse_consent, serialize_consent
+from linkage.errors import InvalidInputError, Problem
+from linkage.pki import Role
+from linkage.service import ConsentChange, Mutation, RecordUpsert, RecordWithdrawal
+from linkage.v1 import common_pb2, ingest_pb2
+
+__all__ = [
+    "agency_id_from_name",
+    "consent_from_proto",
+    "consent_to_proto",
+    "contact_card_from_bytes",
+    "contact_card_to_bytes",
+    "mutation_from_proto",
+    "record_key_name",
+    "timestamp_from_us",
+]
+
+_ROLE_FROM_PROTO = {
+    common_pb2.ROLE_AGENCY: Role.AGENCY,
+    common_pb2.ROLE_RESPONDER: Role.RESPONDER,
+    common_pb2.ROLE_OPERATOR: Role.OPERATOR,
+}
+_ROLE_TO_PROTO = {role: value for value, role in _ROLE_FROM_PROTO.items()}
+
+
+def timestamp_from_us(us: int) -> timestamp_pb2.Timestamp:
+    """A protobuf Timestamp for microseconds since the epoch."""
+    ts = timestamp_pb2.Timestamp()
+    ts.FromMicroseconds(us)
+    return ts
+
+
+def agency_id_from_name(name: str, field: str) -> str:
+    """The agency ID of ``agencies/{agency}``; InvalidInputError naming ``field`` otherwise."""
+    prefix = "agencies/"
+    if not name.startswith(prefix) or "/" in name[len(prefix) :] or len(name) == len(prefix):
+        raise InvalidInputError(
+            "invalid resource name", problems=[Problem(field, "must be agencies/{agency}")]
+        )
+    return name[len(prefix) :]
+
+
+def record_key_name(agency_id: str, record_key: bytes) -> str:
+    """``agencies/{agency}/records/{record}``, the key in unpadded base64url."""
+    encoded = base64.urlsafe_b64encode(record_key).decode().rstrip("=")
+    return f"agencies/{agency_id}/records/{encoded}"
+
+
+def page_token_to_bytes(token: str, field: str = "page_token") -> bytes:
+    """Decode an opaque page token (base64url of the last key)."""
+    try:
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (binascii.Error, ValueError):
+        raise InvalidInputError(
+            "invalid page token", problems=[Problem(field, "is not a token this server issued")]
+        ) from None
+
+
+def bytes_to_page_token(value: bytes) -> str:
+    """Encode the last key of a page as an opaque token."""
+    return base64.urlsafe_b64encode(value).decode().rstrip("=")
+
+
+def consent_from_proto(message: common_pb2.Consent, where: str) -> Consent:
+    """A validated domain consent; problems name fields under ``where``."""
+    problems: list[Problem] = []
+    roles = set()
+    for i, value in enumerate(message.recipient_roles):
+        role = _ROLE_FROM_PROTO.get(value)
+        if role is None:
+            problems.append(Problem(f"{where}.recipient_roles[{i}]", "unknown or unset role"))
+        else:
+            roles.add(role)
+    purposes = set()
+    for i, text in enumerate(message.purposes):
+        try:
+            purposes.add(Purpose(text))
+        except ValueError:
+            known = ", ".join(p.value for p in Purpose)
+            problems.append(Problem(f"{where}.purposes[{i}]", f"must be one of {known}"))
+    expires = (
+        message.expire_time.ToDatetime(tzinfo=UTC) if message.HasField("expire_time") else None
+    )
+    if problems:
+        raise InvalidInputError("invalid consent", problems=problems)
+    try:
+        return Consent(
+            allow_linkage=message.allow_linkage,
+            recipient_roles=frozenset(roles),
+            recipient_agencies=frozenset(message.recipient_agencies),
+            purposes=frozenset(purposes),
+            expires_at=expires,
+            revoked=message.revoked,
+        )
+    except InvalidInputError as exc:
+        raise InvalidInputError(
+            "invalid consent",
+            problems=[Problem(f"{where}.{p.location}", p.reason) for p in exc.problems]
+            or [Problem(where, exc.message)],
+        ) from None
+
+
+def consent_to_proto(data: bytes) -> common_pb2.Consent:
+    """The proto form of stored canonical consent bytes."""
+    consent = parse_consent(data)
+    message = common_pb2.Consent(
+        allow_linkage=consent.allow_linkage,
+        recipient_agencies=sorted(consent.recipient_agencies),
+        recipient_roles=sorted(_ROLE_TO_PROTO[r] for r in consent.recipient_roles),
+        purposes=sorted(p.value for p in consent.purposes),
+        revoked=consent.revoked,
+    )
+    if consent.expires_at is not None:
+        message.expire_time.FromDatetime(consent.expires_at.astimezone(UTC).replace(tzinfo=None))
+    return message
+
+
+def mutation_from_proto(message: ingest_pb2.RecordMutation, index: int) -> Mutation:
+    """A domain mutation; problems name ``mutations[index]...``."""
+    where = f"mutations[{index}]"
+    kind = message.WhichOneof("mutation")
+    if kind == "upsert":
+        upsert = message.upsert
+        consent = consent_from_proto(upsert.consent, f"{where}.upsert.consent")
+        return RecordUpsert(
+            record_key=upsert.record_key,
+            clk=upsert.clk,
+            pointer_token=upsert.pointer_token,
+            consent=serialize_consent(consent),
+            linkable=consent.allow_linkage,
+        )
+    if kind == "withdraw_record_key":
+        return RecordWithdrawal(record_key=message.withdraw_record_key)
+    if kind == "consent_update":
+        update = message.consent_update
+        consent = consent_from_proto(update.consent, f"{where}.consent_update.consent")
+        return ConsentChange(
+            record_key=update.record_key,
+            consent=serialize_consent(consent),
+            linkable=consent.allow_linkage,
+        )
+    raise InvalidInputError(
+        "invalid mutation", problems=[Problem(where, "must set upsert, withdraw or consent")]
+    )
+
+
+def contact_card_to_bytes(card: common_pb2.ContactCard) -> bytes:
+    """Canonical bytes of a contact card, as the store keeps it."""
+    problems = []
+    for field, limit in (("display_name", 200), ("instructions", 500), ("phone_number", 40)):
+        if len(getattr(card, field)) > limit:
+            problems.append(Problem(f"agency.contact_card.{field}", f"at most {limit} characters"))
+    if problems:
+        raise InvalidInputError("invalid contact card", problems=problems)
+    return card.SerializeToString(deterministic=True)
+
+
+def contact_card_from_bytes(data: bytes) -> common_pb2.ContactCard:
+    """A contact card from stored bytes."""
+    return common_pb2.ContactCard.FromString(data)
+
+
+def datetime_to_timestamp(value: datetime) -> timestamp_pb2.Timestamp:
+    """A Timestamp for an aware datetime."""
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(value.astimezone(UTC).replace(tzinfo=None))
+    return ts

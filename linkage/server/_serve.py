@@ -1,0 +1,106 @@
+"""Compose a running matcher from its configuration: store, service,
+credentials, interceptor, servicers."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+
+import grpc
+from cryptography import x509
+
+from linkage.errors import ConfigError
+from linkage.pki import PeerAuthenticator, RevocationChecker
+from linkage.server._app import RunningServer, build_server
+from linkage.server._config import ServerConfig, StoreConfig, TlsConfig
+from linkage.server._interceptor import CallObserver, GatewayInterceptor
+from linkage.server._servicers import registrars
+from linkage.service import LinkageService
+from linkage.store import LinkStore, SqliteLinkStore
+
+__all__ = ["open_store", "server_credentials", "start_matcher"]
+
+_log = logging.getLogger("linkage.server")
+_INSECURE_REMINDER_S = 60.0
+
+
+def open_store(config: StoreConfig) -> LinkStore:
+    """Open the configured store, applying schema migrations."""
+    if config.engine == "sqlite":
+        assert config.path is not None
+        return SqliteLinkStore(config.path)
+    raise ConfigError(f"store engine {config.engine!r} is not available in this build")
+
+
+def _read(path_text: str, what: str) -> bytes:
+    try:
+        with open(path_text, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the {what} at {path_text}: {exc.strerror}") from None
+
+
+def server_credentials(tls: TlsConfig) -> tuple[grpc.ServerCredentials, PeerAuthenticator]:
+    """Mutual-TLS credentials and the authenticator that checks each caller."""
+    ca_pem = _read(str(tls.ca_cert), "CA certificate")
+    try:
+        ca_cert = x509.load_pem_x509_certificate(ca_pem)
+    except ValueError:
+        raise ConfigError(f"{tls.ca_cert} is not a PEM certificate") from None
+    credentials = grpc.ssl_server_credentials(
+        [(_read(str(tls.key), "server key"), _read(str(tls.cert), "server certificate"))],
+        root_certificates=ca_pem,
+        require_client_auth=True,
+    )
+    revocation = RevocationChecker(tls.crl, ca_cert) if tls.crl is not None else None
+    return credentials, PeerAuthenticator(ca_cert, tls.trust_domain, revocation=revocation)
+
+
+def start_matcher(
+    config: ServerConfig,
+    *,
+    insecure_dev: bool = False,
+    observer: CallObserver | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[RunningServer, LinkageService]:
+    """Open the store, load the index and start serving. The caller stops it."""
+    del environ
+    if config.tls is None and not insecure_dev:
+        raise ConfigError(
+            "refusing to serve without mutual TLS: configure [tls], or pass "
+            "--insecure-dev for a loopback-only development server"
+        )
+    credentials: grpc.ServerCredentials | None = None
+    authenticator: PeerAuthenticator | None = None
+    if config.tls is not None and not insecure_dev:
+        credentials, authenticator = server_credentials(config.tls)
+    store = open_store(config.store)
+    try:
+        service = LinkageService(store, config.linkage, config.limits)
+        interceptor = GatewayInterceptor(authenticator, observer=observer)
+        stop_reminder = threading.Event()
+
+        def stopped() -> None:
+            stop_reminder.set()
+            store.close()
+
+        running = build_server(
+            config,
+            registrars(service),
+            interceptors=[interceptor],
+            credentials=credentials,
+            insecure_dev=insecure_dev,
+            on_stopped=stopped,
+        )
+    except BaseException:
+        store.close()
+        raise
+    if credentials is None:
+
+        def remind() -> None:
+            while not stop_reminder.wait(_INSECURE_REMINDER_S):
+                _log.warning("still running in INSECURE DEVELOPMENT MODE on %s", config.listen)
+
+        threading.Thread(target=remind, name="insecure-reminder", daemon=True).start()
+    return running, service

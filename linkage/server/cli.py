@@ -1,0 +1,84 @@
+"""``linkage-server``: run the central matcher."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from linkage.errors import LinkageError
+from linkage.server._config import load_server_config
+from linkage.server._serve import start_matcher
+
+__all__ = ["main"]
+
+
+@click.group()
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines as text or as JSON lines.",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Log at debug level.")
+def cli(log_format: str, verbose: bool) -> None:
+    """The central matcher of the co-responder linkage service."""
+    from linkage.logs import configure_logging
+
+    configure_logging(json_lines=log_format == "json", verbose=verbose)
+
+
+@cli.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The server.toml to run with.",
+)
+@click.option(
+    "--insecure-dev",
+    is_flag=True,
+    help="Serve without TLS, on loopback only, for development. Never with real data.",
+)
+@click.option(
+    "--port-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the bound port here once serving (useful with port 0).",
+)
+def serve(config_path: Path, insecure_dev: bool, port_file: Path | None) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully."""
+    config = load_server_config(config_path, os.environ)
+    running, _ = start_matcher(config, insecure_dev=insecure_dev)
+    running.stop_on_signals()
+    logging.getLogger("linkage.server").info(
+        "serving on port %d (%s)", running.port, ", ".join(running.service_names)
+    )
+    if port_file is not None:
+        tmp = port_file.with_suffix(port_file.suffix + ".tmp")
+        tmp.write_text(f"{running.port}\n")
+        tmp.replace(port_file)
+    running.wait_for_termination()
+
+
+def main() -> None:
+    """Entry point: domain errors go to stderr with exit code 2."""
+    try:
+        cli(standalone_mode=False)
+    except LinkageError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""The linkage service: ingest, incremental linkage, rebuild and lookup.
+
+This is the domain layer between the gRPC servicers and the store and
+matcher core. It knows neither gRPC nor protobuf.
+"""
+
+from linkage.service._model import (
+    AGENCY_ID_PATTERN,
+    BATCH_ID_PATTERN,
+    BatchOutcome,
+    ConsentChange,
+    DisclosedMember,
+    LinkHit,
+    Mutation,
+    RecordUpsert,
+    RecordWithdrawal,
+    WriteBatch,
+)
+from linkage.service._service import IndexStatus, LinkageService, cross_agency_greedy
+from linkage.service._settings import LinkageSettings, ServiceLimits
+
+__all__ = [
+    "AGENCY_ID_PATTERN",
+    "BATCH_ID_PATTERN",
+    "BatchOutcome",
+    "ConsentChange",
+    "DisclosedMember",
+    "IndexStatus",
+    "LinkHit",
+    "LinkageService",
+    "LinkageSettings",
+    "Mutation",
+    "RecordUpsert",
+    "RecordWithdrawal",
+    "ServiceLimits",
+    "WriteBatch",
+    "cross_agency_greedy",
+]

@@ -1,0 +1,1078 @@
+"""The linkage service: validated, idempotent, all-or-nothing ingest with
+incremental linkage; rebuilds; consented lookups; the audit trail.
+
+Concurrency: one writer at a time per process (``_writer``), and one
+process per store for SQLite. The expensive similarity join of a batch runs
+against the in-memory index before the store's write transaction opens, so
+the database write lock is held only for the short write phase; lookups
+never wait for a join.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from linkage.consent import Purpose, may_disclose, parse_consent
+from linkage.errors import (
+    FailedPreconditionError,
+    InvalidInputError,
+    NotFoundError,
+    Problem,
+    ResourceExhaustedError,
+)
+from linkage.match import (
+    CandidateEdges,
+    CandidatePairs,
+    ClkIndex,
+    ComponentClusterer,
+    LinkCreated,
+    LinkDissolved,
+    LinkEvent,
+    LinksMerged,
+    LinkSplit,
+    LinkUpdate,
+    RecordsJoined,
+    RecordsWithdrawn,
+    dice_join,
+    dice_self_join,
+    greedy_solve,
+    pack_clk_bytes,
+    popcounts,
+    update_links,
+)
+from linkage.pki import Principal
+from linkage.security import (
+    AuditEntry,
+    ChainedAuditEntry,
+    PopcountBand,
+    RateLimiter,
+    VerificationResult,
+    band_from_popcounts,
+    band_from_range,
+    check_query_clk_plausible,
+    seal,
+    verify_chain,
+)
+from linkage.service._clock import Clock, datetime_from_us, system_clock_us
+from linkage.service._model import (
+    AGENCY_ID_PATTERN,
+    BATCH_ID_PATTERN,
+    BatchOutcome,
+    ConsentChange,
+    DisclosedMember,
+    LinkHit,
+    RecordUpsert,
+    RecordWithdrawal,
+    WriteBatch,
+)
+from linkage.service._settings import LinkageSettings, ServiceLimits
+from linkage.store import (
+    AgencyCounts,
+    AgencyRow,
+    AuditRow,
+    BatchRow,
+    DisclosureRow,
+    EdgeRow,
+    EventKind,
+    EventRow,
+    LinkageRunRow,
+    LinkMember,
+    LinkStore,
+    NewRecord,
+    RecordListing,
+    StoredRecordRef,
+    WriteTransaction,
+)
+
+__all__ = ["IndexStatus", "LinkageService", "cross_agency_greedy"]
+
+_log = logging.getLogger("linkage.service")
+
+
+def cross_agency_greedy(edges: CandidateEdges) -> Sequence[Sequence[tuple[int, int]]]:
+    """anonlink's greedy solving over the edges between different agencies only
+    (nodes are ``(agency number, node ID)``): at most one record per agency."""
+    keep = edges.dataset_left != edges.dataset_right
+    return greedy_solve(
+        CandidateEdges(
+            edges.scores[keep],
+            edges.dataset_left[keep],
+            edges.record_left[keep],
+            edges.dataset_right[keep],
+            edges.record_right[keep],
+        )
+    )
+
+
+_MAX_RECORD_KEY = 64
+_MAX_POINTER_TOKEN = 1024
+_MAX_PROBLEMS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStatus:
+    """Counts over the whole index."""
+
+    record_count: int
+    link_count: int
+    agencies: tuple[AgencyCounts, ...]
+    last_event_sequence: int
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What a batch will change, decided before the write transaction."""
+
+    inserts: list[RecordUpsert]
+    replaced: list[StoredRecordRef]
+    updated_in_place: list[tuple[StoredRecordRef, RecordUpsert]]
+    unchanged: int
+    withdrawn: list[StoredRecordRef]
+    consent_changes: list[tuple[StoredRecordRef, ConsentChange]]
+
+
+def _content_digest(clk: bytes, pointer_token: bytes, consent: bytes) -> bytes:
+    h = hashlib.sha256()
+    for part in (clk, pointer_token, consent):
+        h.update(len(part).to_bytes(4, "big"))
+        h.update(part)
+    return h.digest()
+
+
+def _outcome_to_json(outcome: BatchOutcome) -> bytes:
+    return json.dumps(
+        {
+            "inserted": outcome.inserted,
+            "updated": outcome.updated,
+            "unchanged": outcome.unchanged,
+            "withdrawn": outcome.withdrawn,
+            "consent_updated": outcome.consent_updated,
+            "linked": outcome.linked,
+            "commit_time_us": outcome.commit_time_us,
+        },
+        sort_keys=True,
+    ).encode()
+
+
+def _outcome_from_json(agency_id: str, batch_id: str, data: bytes) -> BatchOutcome:
+    values = json.loads(data)
+    return BatchOutcome(agency_id=agency_id, batch_id=batch_id, replayed=True, **values)
+
+
+class LinkageService:
+    """The domain operations behind the gRPC servicers."""
+
+    def __init__(
+        self,
+        store: LinkStore,
+        settings: LinkageSettings,
+        limits: ServiceLimits,
+        *,
+        clusterer: ComponentClusterer = cross_agency_greedy,
+        clock: Clock = system_clock_us,
+        monotonic: Callable[[], float] | None = None,
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._limits = limits
+        self._cluster = clusterer
+        self._clock = clock
+        self._writer = threading.Lock()
+        self._index = ClkIndex(settings.clk_bits)
+        self._indexed: set[int] = set()
+        self._limiter = RateLimiter(
+            limits.lookup_rate_per_s, limits.lookup_burst, monotonic or time.monotonic
+        )
+        self._fill = np.zeros(settings.clk_bits + 1, dtype=np.int64)
+        self._band: PopcountBand | None = None
+        self._agency_cache: dict[str, AgencyRow] = {}
+        self._load_index()
+
+    # ------------------------------------------------------------------ state
+    @property
+    def settings(self) -> LinkageSettings:
+        """The linkage settings in force."""
+        return self._settings
+
+    @property
+    def limits(self) -> ServiceLimits:
+        """The size and rate limits in force."""
+        return self._limits
+
+    @property
+    def indexed_count(self) -> int:
+        """Linkable records in the in-memory index."""
+        return len(self._index)
+
+    def _load_index(self) -> None:
+        node_ids: list[int] = []
+        clks: list[bytes] = []
+        for record in self._store.iter_index_records(
+            self._settings.key_epoch, self._settings.schema_fingerprint
+        ):
+            node_ids.append(record.node_id)
+            clks.append(record.clk)
+            if len(clks) >= 65536:
+                self._index_add(node_ids, clks)
+                node_ids, clks = [], []
+        self._index_add(node_ids, clks)
+        self._refresh_band()
+        _log.info("loaded %d linkable records into the index", len(self._index))
+
+    def _index_add(self, node_ids: Sequence[int], clks: Sequence[bytes]) -> None:
+        if node_ids:
+            packed = pack_clk_bytes(clks, self._settings.clk_bits)
+            self._index.add(np.asarray(node_ids, dtype=np.int64), packed)
+            self._indexed.update(node_ids)
+            self._fill += np.bincount(popcounts(packed), minlength=self._fill.shape[0])
+
+    def _index_remove(self, node_ids: Sequence[int]) -> None:
+        present = [n for n in node_ids if n in self._index]
+        if present:
+            packed = self._index.get(present)
+            self._fill -= np.bincount(popcounts(packed), minlength=self._fill.shape[0])
+            self._index.remove(present)
+            self._indexed.difference_update(present)
+
+    def _refresh_band(self) -> None:
+        total = int(self._fill.sum())
+        if total < 50:
+            self._band = None
+            return
+        counts = np.repeat(np.arange(self._fill.shape[0], dtype=np.int64), self._fill)
+        self._band = band_from_popcounts(counts, self._settings.clk_bits)
+
+    # ---------------------------------------------------------------- audit
+    def _audit(
+        self,
+        tx: WriteTransaction,
+        actor: Principal | str,
+        action: str,
+        targets: Iterable[str],
+        details: Mapping[str, object],
+        now_us: int,
+    ) -> int:
+        last = tx.last_audit()
+        prev = (
+            None
+            if last is None
+            else ChainedAuditEntry(
+                AuditEntry(
+                    last.sequence,
+                    last.entry_time_us,
+                    last.actor,
+                    last.action,
+                    last.target_ids,
+                    last.details,
+                ),
+                last.prev_hash,
+                last.entry_hash,
+            )
+        )
+        entry = AuditEntry.new(
+            sequence=1 if last is None else last.sequence + 1,
+            entry_time_us=now_us,
+            actor=actor if isinstance(actor, str) else actor.actor,
+            action=action,
+            target_ids=tuple(targets),
+            details=details,  # type: ignore[arg-type]
+        )
+        sealed = seal(entry, prev)
+        tx.append_audit(
+            AuditRow(
+                sequence=entry.sequence,
+                entry_time_us=entry.entry_time_us,
+                actor=entry.actor,
+                action=entry.action,
+                target_ids=entry.target_ids,
+                details=entry.details_json,
+                prev_hash=sealed.prev_hash or b"",
+                entry_hash=sealed.entry_hash,
+            )
+        )
+        return entry.sequence
+
+    def verify_audit(self) -> VerificationResult:
+        """Verify the audit hash chain from the first entry to the last."""
+        return verify_chain(
+            ChainedAuditEntry(
+                AuditEntry(
+                    row.sequence,
+                    row.entry_time_us,
+                    row.actor,
+                    row.action,
+                    row.target_ids,
+                    row.details,
+                ),
+                row.prev_hash,
+                row.entry_hash,
+            )
+            for row in self._store.iter_audit()
+        )
+
+    # ------------------------------------------------------------- agencies
+    def create_agency(
+        self, actor: Principal, agency_id: str, display_name: str, contact_card: bytes
+    ) -> AgencyRow:
+        """Enrol an agency."""
+        if not AGENCY_ID_PATTERN.match(agency_id):
+            raise InvalidInputError(
+                "invalid agency ID",
+                problems=[
+                    Problem("agency_id", "must be 2-63 of [a-z0-9-], starting with a letter")
+                ],
+            )
+        if not display_name.strip() or len(display_name) > 200:
+            raise InvalidInputError(
+                "invalid agency",
+                problems=[Problem("agency.display_name", "must be 1-200 characters")],
+            )
+        now = self._clock()
+        with self._writer, self._store.write() as tx:
+            row = tx.insert_agency(agency_id, display_name, contact_card, now)
+            tx.append_events(
+                [EventRow(EventKind.AGENCY_CHANGED, now, agency_id=agency_id, record_count=0)]
+            )
+            self._audit(tx, actor, "agency.create", [f"agencies/{agency_id}"], {}, now)
+        self._agency_cache[agency_id] = row
+        return row
+
+    def update_agency(
+        self, actor: Principal, agency_id: str, display_name: str, contact_card: bytes
+    ) -> AgencyRow:
+        """Change an agency's display name and contact card."""
+        if not display_name.strip() or len(display_name) > 200:
+            raise InvalidInputError(
+                "invalid agency",
+                problems=[Problem("agency.display_name", "must be 1-200 characters")],
+            )
+        now = self._clock()
+        with self._writer, self._store.write() as tx:
+            row = tx.update_agency(agency_id, display_name, contact_card, now)
+            tx.append_events([EventRow(EventKind.AGENCY_CHANGED, now, agency_id=agency_id)])
+            self._audit(tx, actor, "agency.update", [f"agencies/{agency_id}"], {}, now)
+        self._agency_cache[agency_id] = row
+        return row
+
+    def get_agency(self, agency_id: str) -> AgencyRow:
+        """One agency; NotFoundError if it is not enrolled."""
+        row = self._store.get_agency(agency_id)
+        if row is None:
+            raise NotFoundError(f"agency {agency_id!r} is not enrolled")
+        return row
+
+    def list_agencies(self, after_id: str, limit: int) -> list[AgencyRow]:
+        """Agencies by ID, after ``after_id``."""
+        return self._store.list_agencies(after_id, limit)
+
+    def _agency(self, agency_id: str) -> AgencyRow | None:
+        row = self._agency_cache.get(agency_id)
+        if row is None:
+            row = self._store.get_agency(agency_id)
+            if row is not None:
+                self._agency_cache[agency_id] = row
+        return row
+
+    # --------------------------------------------------------------- ingest
+    def _check_space(self, key_epoch: int, fingerprint: str, problems: list[Problem]) -> None:
+        if key_epoch != self._settings.key_epoch:
+            problems.append(
+                Problem("key_epoch", f"must be the matcher's key epoch {self._settings.key_epoch}")
+            )
+        if fingerprint != self._settings.schema_fingerprint:
+            problems.append(
+                Problem("schema_fingerprint", "does not match the matcher's linkage schema")
+            )
+
+    def _validate(self, batch: WriteBatch) -> None:
+        if len(batch.mutations) > self._limits.max_batch_mutations:
+            raise ResourceExhaustedError(
+                f"a batch may hold at most {self._limits.max_batch_mutations} mutations, "
+                f"this one holds {len(batch.mutations)}; split it"
+            )
+        problems: list[Problem] = []
+        if not BATCH_ID_PATTERN.match(batch.batch_id):
+            problems.append(Problem("batch_id", "must be 1-128 of [A-Za-z0-9._:-]"))
+        if self._agency(batch.agency_id) is None:
+            problems.append(Problem("parent", f"unknown agency {batch.agency_id!r}"))
+        self._check_space(batch.key_epoch, batch.schema_fingerprint, problems)
+        seen: dict[bytes, int] = {}
+        clk_len = self._settings.clk_bytes
+        for i, mutation in enumerate(batch.mutations):
+            if len(problems) >= _MAX_PROBLEMS:
+                break
+            where = f"mutations[{i}]"
+            key = mutation.record_key
+            if not key:
+                problems.append(Problem(f"{where}.record_key", "must not be empty"))
+            elif len(key) > _MAX_RECORD_KEY:
+                problems.append(Problem(f"{where}.record_key", "must be at most 64 bytes"))
+            elif key in seen:
+                problems.append(
+                    Problem(f"{where}.record_key", f"duplicates the key of mutations[{seen[key]}]")
+                )
+            else:
+                seen[key] = i
+            if isinstance(mutation, RecordUpsert):
+                if len(mutation.clk) != clk_len:
+                    problems.append(
+                        Problem(
+                            f"{where}.upsert.clk",
+                            f"must be {clk_len} bytes ({self._settings.clk_bits} bits), "
+                            f"got {len(mutation.clk)}",
+                        )
+                    )
+                elif not any(mutation.clk):
+                    problems.append(
+                        Problem(f"{where}.upsert.clk", "is all zeros: every feature is missing")
+                    )
+                if not mutation.pointer_token:
+                    problems.append(Problem(f"{where}.upsert.pointer_token", "must not be empty"))
+                elif len(mutation.pointer_token) > _MAX_POINTER_TOKEN:
+                    problems.append(
+                        Problem(f"{where}.upsert.pointer_token", "must be at most 1024 bytes")
+                    )
+        if problems:
+            raise InvalidInputError(
+                f"batch {batch.batch_id!r} was refused; nothing of it was stored",
+                problems=problems,
+            )
+
+    def _plan(self, tx: WriteTransaction, batch: WriteBatch) -> _Plan:
+        keys = [m.record_key for m in batch.mutations]
+        plan = _Plan([], [], [], 0, [], [])
+        if batch.withdraw_all:
+            plan.withdrawn.extend(tx.all_records(batch.agency_id))
+            existing: dict[bytes, StoredRecordRef] = {}
+        else:
+            existing = {r.record_key: r for r in tx.find_records(batch.agency_id, keys)}
+        problems: list[Problem] = []
+        for i, mutation in enumerate(batch.mutations):
+            ref = existing.get(mutation.record_key)
+            match mutation:
+                case RecordUpsert():
+                    digest = _content_digest(mutation.clk, mutation.pointer_token, mutation.consent)
+                    if ref is None:
+                        plan.inserts.append(mutation)
+                    elif ref.content_digest == digest:
+                        plan.unchanged += 1
+                    elif ref.clk == mutation.clk:
+                        plan.updated_in_place.append((ref, mutation))
+                    else:
+                        plan.replaced.append(ref)
+                        plan.inserts.append(mutation)
+                case RecordWithdrawal():
+                    if ref is None:
+                        problems.append(
+                            Problem(f"mutations[{i}].withdraw_record_key", "no such record")
+                        )
+                    else:
+                        plan.withdrawn.append(ref)
+                case ConsentChange():
+                    if ref is None:
+                        problems.append(
+                            Problem(f"mutations[{i}].consent_update.record_key", "no such record")
+                        )
+                    else:
+                        plan.consent_changes.append((ref, mutation))
+        if problems:
+            raise InvalidInputError(
+                f"batch {batch.batch_id!r} was refused; nothing of it was stored",
+                problems=problems[:_MAX_PROBLEMS],
+            )
+        return plan
+
+    def write_batch(self, actor: Principal, batch: WriteBatch) -> BatchOutcome:
+        """Commit a batch all or nothing, idempotently, and link it incrementally."""
+        self._validate(batch)
+        digest = batch.digest()
+        with self._writer:
+            # Phase 1 (reads): replay check and plan.
+            with self._store.write() as tx:
+                stored = tx.get_batch(batch.agency_id, batch.batch_id)
+                if stored is not None:
+                    if stored.request_digest != digest:
+                        raise FailedPreconditionError(
+                            f"batch ID {batch.batch_id!r} was already used for a different "
+                            "batch; choose a new batch ID"
+                        )
+                    return _outcome_from_json(batch.agency_id, batch.batch_id, stored.response)
+                plan = self._plan(tx, batch)
+            # Which nodes leave the link graph, and which CLKs join it.
+            deleted = {r.node_id for r in plan.withdrawn} | {r.node_id for r in plan.replaced}
+            detached: set[int] = set()
+            rejoining: list[StoredRecordRef] = []
+            for ref, new_linkable in [(r, u.linkable) for r, u in plan.updated_in_place] + [
+                (r, c.linkable) for r, c in plan.consent_changes
+            ]:
+                if ref.node_id in deleted:
+                    continue
+                if ref.linkable and not new_linkable:
+                    detached.add(ref.node_id)
+                elif new_linkable and not ref.linkable:
+                    rejoining.append(ref)
+            joining_inserts = [u for u in plan.inserts if u.linkable]
+            joining_clks = [u.clk for u in joining_inserts] + [r.clk for r in rejoining]
+            # Phase 2 (CPU, no database lock): the similarity join.
+            leaving = deleted | detached
+            pairs_vs_index, pairs_within = self._join(joining_clks, leaving)
+            # Phase 3: one write transaction.
+            now = self._clock()
+            with self._store.write() as tx:
+                outcome, index_adds = self._apply(
+                    tx,
+                    actor,
+                    batch,
+                    plan,
+                    digest,
+                    _Graph(deleted, detached, rejoining, pairs_vs_index, pairs_within),
+                    now,
+                )
+            # Phase 4: the committed state goes into the in-memory index.
+            self._index_remove(sorted(leaving))
+            if index_adds:
+                nodes, clks = zip(*index_adds, strict=True)
+                self._index_add(nodes, clks)
+            if self._band is None or len(index_adds) > 1000:
+                self._refresh_band()
+        return outcome
+
+    def _join(
+        self, clks: list[bytes], leaving: set[int]
+    ) -> tuple[list[tuple[int, int, float]], list[tuple[int, int, float]]]:
+        """Candidate pairs of joining CLKs: ``(row, node_id, score)`` against the
+        index (minus ``leaving``) and ``(row, row, score)`` among themselves."""
+        if not clks:
+            return [], []
+        packed = pack_clk_bytes(clks, self._settings.clk_bits)
+        threshold = self._settings.threshold
+        keys = sorted(self._indexed - leaving)
+        against = (
+            dice_join(packed, self._index.get(keys), threshold) if keys else CandidatePairs.empty()
+        )
+        against_index = [(row, keys[col], score) for score, row, col in against.as_tuples()]
+        return against_index, _int_pairs(dice_self_join(packed, threshold))
+
+    def _apply(
+        self,
+        tx: WriteTransaction,
+        actor: Principal,
+        batch: WriteBatch,
+        plan: _Plan,
+        digest: bytes,
+        graph: _Graph,
+        now: int,
+    ) -> tuple[BatchOutcome, list[tuple[int, bytes]]]:
+        settings = self._settings
+        leaving = sorted(graph.deleted | graph.detached)
+        # The neighbourhood and links of leaving nodes, before their edges go.
+        old_neighbours: set[int] = set()
+        leaving_nodes: dict[int, tuple[int, int]] = {}
+        if leaving:
+            for edge in tx.edges_touching(leaving):
+                old_neighbours.update((edge.node_a, edge.node_b))
+            agency_nos = tx.node_agency_nos(leaving)
+            leaving_nodes = {
+                node: (agency_nos[node], link) for node, link in tx.node_links(leaving).items()
+            }
+            old_neighbours.difference_update(leaving)
+        if graph.deleted:
+            tx.delete_records(sorted(graph.deleted))
+        if graph.detached:
+            tx.detach_nodes(sorted(graph.detached))
+        # Inserts and in-place updates.
+        batch_nodes: list[int] = []
+        joining_nodes: list[int] = []
+        index_adds: list[tuple[int, bytes]] = []
+        for upsert in plan.inserts:
+            node = tx.insert_record(
+                NewRecord(
+                    agency_id=batch.agency_id,
+                    record_key=upsert.record_key,
+                    key_epoch=settings.key_epoch,
+                    schema_fingerprint=settings.schema_fingerprint,
+                    clk=upsert.clk,
+                    pointer_token=upsert.pointer_token,
+                    consent=upsert.consent,
+                    linkable=upsert.linkable,
+                    content_digest=_content_digest(
+                        upsert.clk, upsert.pointer_token, upsert.consent
+                    ),
+                    update_time_us=now,
+                )
+            )
+            batch_nodes.append(node)
+            if upsert.linkable:
+                joining_nodes.append(node)
+                index_adds.append((node, upsert.clk))
+        for ref, upsert in plan.updated_in_place:
+            tx.update_record(
+                ref.node_id,
+                upsert.pointer_token,
+                upsert.consent,
+                upsert.linkable,
+                _content_digest(ref.clk, upsert.pointer_token, upsert.consent),
+                now,
+            )
+            batch_nodes.append(ref.node_id)
+        for ref, change in plan.consent_changes:
+            tx.update_record(
+                ref.node_id,
+                ref.pointer_token,
+                change.consent,
+                change.linkable,
+                _content_digest(ref.clk, ref.pointer_token, change.consent),
+                now,
+            )
+        for ref in graph.rejoining:
+            joining_nodes.append(ref.node_id)
+            index_adds.append((ref.node_id, ref.clk))
+        # Candidate edges of the joining nodes, now that they have node IDs.
+        edges = [
+            _edge(joining_nodes[row], node, score) for row, node, score in graph.pairs_vs_index
+        ]
+        edges += [
+            _edge(joining_nodes[a], joining_nodes[b], score) for a, b, score in graph.pairs_within
+        ]
+        tx.insert_edges(edges)
+        # Re-cluster every component the batch touched.
+        seeds = set(joining_nodes) | old_neighbours
+        changes, linked_nodes = self._relink(tx, seeds, leaving_nodes, now)
+        outcome = BatchOutcome(
+            agency_id=batch.agency_id,
+            batch_id=batch.batch_id,
+            replayed=False,
+            inserted=len(plan.inserts) - len(plan.replaced),
+            updated=len(plan.replaced) + len(plan.updated_in_place),
+            unchanged=plan.unchanged,
+            withdrawn=len(plan.withdrawn),
+            consent_updated=len(plan.consent_changes),
+            linked=sum(1 for node in batch_nodes if node in linked_nodes),
+            commit_time_us=now,
+        )
+        tx.save_batch(
+            BatchRow(batch.agency_id, batch.batch_id, digest, _outcome_to_json(outcome), now)
+        )
+        events = [
+            EventRow(
+                EventKind.BATCH_COMMITTED,
+                now,
+                agency_id=batch.agency_id,
+                batch_id=batch.batch_id,
+                record_count=len(batch.mutations),
+            )
+        ]
+        if plan.withdrawn:
+            events.append(
+                EventRow(
+                    EventKind.RECORD_WITHDRAWN,
+                    now,
+                    agency_id=batch.agency_id,
+                    batch_id=batch.batch_id,
+                    record_count=len(plan.withdrawn),
+                )
+            )
+        events.extend(_link_event(c, now, batch.agency_id, batch.batch_id) for c in changes)
+        tx.append_events(events)
+        self._audit(
+            tx,
+            actor,
+            "ingest.batch",
+            [f"agencies/{batch.agency_id}/batches/{batch.batch_id}"],
+            {
+                "inserted": outcome.inserted,
+                "updated": outcome.updated,
+                "unchanged": outcome.unchanged,
+                "withdrawn": outcome.withdrawn,
+                "consent_updated": outcome.consent_updated,
+            },
+            now,
+        )
+        return outcome, index_adds
+
+    def _component_edges(
+        self, tx: WriteTransaction, seeds: set[int]
+    ) -> tuple[set[int], list[EdgeRow]]:
+        """Close ``seeds`` under stored edges: every node and edge reachable."""
+        nodes = set(seeds)
+        edges: dict[tuple[int, int], EdgeRow] = {}
+        frontier = sorted(seeds)
+        while frontier:
+            found: set[int] = set()
+            for edge in tx.edges_touching(frontier):
+                edges[(edge.node_a, edge.node_b)] = edge
+                found.update((edge.node_a, edge.node_b))
+            frontier = sorted(found - nodes)
+            nodes |= found
+        return nodes, list(edges.values())
+
+    def _update_links(
+        self,
+        tx: WriteTransaction,
+        nodes: Sequence[int],
+        edges: Sequence[EdgeRow],
+        leaving: Mapping[int, tuple[int, int]],
+        now: int,
+    ) -> tuple[LinkUpdate[int], dict[int, int]]:
+        """Re-cluster ``nodes`` (closed under ``edges``) and carry link IDs over.
+
+        ``leaving`` maps nodes that left the graph to ``(agency_no, old link)``.
+        Returns the update and the old link of every node that had one.
+        """
+        agency_of = tx.node_agency_nos(nodes)
+        old = tx.node_links(nodes)
+        existing: dict[tuple[int, int], int] = {(agency_of[n], n): link for n, link in old.items()}
+        withdrawn = [(agency, node) for node, (agency, _) in leaving.items()]
+        existing.update({(agency, node): link for node, (agency, link) in leaving.items()})
+        added = [(agency_of[n], n) for n in nodes if n not in old]
+        candidate_edges = CandidateEdges.from_tuples(
+            [
+                (e.score, (agency_of[e.node_a], e.node_a), (agency_of[e.node_b], e.node_b))
+                for e in edges
+            ]
+        )
+
+        def allocate() -> int:
+            return tx.allocate_link_ids(1, now)[0]
+
+        update = update_links(
+            existing,
+            candidate_edges,
+            allocate,
+            added=added,
+            withdrawn=withdrawn,
+            clusterer=self._cluster,
+        )
+        changed = [
+            (node, link) for (_, node), link in update.assignment.items() if old.get(node) != link
+        ]
+        tx.assign_links(changed, now)
+        surviving = set(update.assignment.values())
+        gone = (set(old.values()) | {link for _, link in leaving.values()}) - surviving
+        tx.delete_links(sorted(gone))
+        return update, old
+
+    def _relink(
+        self,
+        tx: WriteTransaction,
+        seeds: set[int],
+        leaving: Mapping[int, tuple[int, int]],
+        now: int,
+    ) -> tuple[tuple[LinkEvent[int], ...], set[int]]:
+        nodes, edges = self._component_edges(tx, seeds)
+        update, _ = self._update_links(tx, sorted(nodes), edges, leaving, now)
+        sizes: dict[int, int] = defaultdict(int)
+        for link in update.assignment.values():
+            sizes[link] += 1
+        linked = {node for (_, node), link in update.assignment.items() if sizes[link] > 1}
+        return update.events, linked
+
+    # -------------------------------------------------------------- rebuild
+    def rebuild(self, actor: Principal, reason: str) -> LinkageRunRow:
+        """Rebuild every link from scratch and replace the old links atomically.
+
+        The partition equals the one incremental linkage maintains (both
+        cluster each connected component of the same candidate graph); link
+        IDs carry over to the groups that keep most of their records.
+        """
+        if len(reason) > 500:
+            raise InvalidInputError(
+                "invalid rebuild", problems=[Problem("reason", "must be at most 500 characters")]
+            )
+        with self._writer:
+            start = self._clock()
+            node_list: list[int] = []
+            clks: list[bytes] = []
+            for record in self._store.iter_index_records(
+                self._settings.key_epoch, self._settings.schema_fingerprint
+            ):
+                node_list.append(record.node_id)
+                clks.append(record.clk)
+            packed = (
+                pack_clk_bytes(clks, self._settings.clk_bits)
+                if clks
+                else np.zeros((0, self._settings.clk_bits // 64), dtype=np.uint64)
+            )
+            del clks
+            pairs = dice_self_join(packed, self._settings.threshold)
+            edges = [_edge(node_list[a], node_list[b], score) for a, b, score in _int_pairs(pairs)]
+            with self._store.write() as tx:
+                now = self._clock()
+                tx.delete_all_edges()
+                tx.insert_edges(edges)
+                update, old = self._update_links(tx, node_list, edges, {}, now)
+                sizes: dict[int, int] = defaultdict(int)
+                for link in update.assignment.values():
+                    sizes[link] += 1
+                link_count = sum(1 for size in sizes.values() if size > 1)
+                new_links = {node: link for (_, node), link in update.assignment.items()}
+                changed = len(
+                    {link for node, link in new_links.items() if old.get(node) != link}
+                    | {link for node, link in old.items() if new_links.get(node) != link}
+                )
+                run = LinkageRunRow(
+                    run_id=0,
+                    start_time_us=start,
+                    end_time_us=now,
+                    record_count=len(node_list),
+                    candidate_pair_count=len(edges),
+                    link_count=link_count,
+                    changed_link_count=changed,
+                    threshold=self._settings.threshold,
+                    reason=reason,
+                )
+                run_id = tx.save_linkage_run(run)
+                tx.append_events(
+                    [
+                        EventRow(EventKind.LINKS_REBUILT, now, record_count=len(node_list)),
+                        *(_link_event(e, now, None, None) for e in update.events),
+                    ]
+                )
+                self._audit(
+                    tx,
+                    actor,
+                    "linkage.rebuild",
+                    [f"linkageRuns/{run_id}"],
+                    {"records": len(node_list), "links": link_count, "changed_links": changed},
+                    now,
+                )
+        return dataclasses.replace(run, run_id=run_id)
+
+    # --------------------------------------------------------------- lookup
+    def lookup(
+        self,
+        actor: Principal,
+        clk: bytes,
+        key_epoch: int,
+        schema_fingerprint: str,
+        purpose: str,
+        max_links: int,
+    ) -> list[LinkHit]:
+        """The links matching a query CLK, with the members the actor may see.
+
+        A query with no match and one whose matches are all hidden return the
+        same empty list. Every call, refused ones included, is audited.
+        """
+        if not self._limiter.try_acquire(actor.actor):
+            self._audit_refusal(actor, "rate_limited")
+            raise ResourceExhaustedError(
+                "too many lookups; wait a moment and retry (the limit is per principal)"
+            )
+        problems: list[Problem] = []
+        self._check_space(key_epoch, schema_fingerprint, problems)
+        try:
+            purpose_value = Purpose(purpose)
+        except ValueError:
+            known = ", ".join(p.value for p in Purpose)
+            problems.append(Problem("purpose", f"must be one of {known}"))
+        limit = self._limits.max_links_per_lookup
+        if max_links < 0 or max_links > limit:
+            problems.append(Problem("max_links", f"must be in [0, {limit}]"))
+        if len(clk) != self._settings.clk_bytes:
+            problems.append(
+                Problem("clk", f"must be {self._settings.clk_bytes} bytes, got {len(clk)}")
+            )
+        if problems:
+            raise InvalidInputError("lookup refused", problems=problems)
+        try:
+            check_query_clk_plausible(clk, self._plausibility_band())
+        except InvalidInputError:
+            self._audit_refusal(actor, "implausible_query")
+            raise
+        wanted = max_links or 5
+        query = pack_clk_bytes([clk], self._settings.clk_bits)
+        (hits_found,) = self._index.search(query, self._settings.threshold, min(4 * wanted, 100))
+        found = [(node, score) for score, node in hits_found.as_tuples()]
+        node_links = self._store.read_node_links([node for node, _ in found])
+        link_order: list[int] = []
+        for node, _ in found:
+            link = node_links.get(node)
+            if link is not None and link not in link_order:
+                link_order.append(link)
+        members_by_link: dict[int, list[LinkMember]] = defaultdict(list)
+        for member in self._store.link_members(link_order):
+            members_by_link[member.link_id].append(member)
+        now = self._clock()
+        now_dt = datetime_from_us(now)
+        hits: list[LinkHit] = []
+        disclosed_rows: list[tuple[LinkMember, int]] = []
+        for link in link_order:
+            visible: list[DisclosedMember] = []
+            for member in members_by_link[link]:
+                if may_disclose(parse_consent(member.consent), actor, purpose_value, now_dt):
+                    agency = self._agency(member.agency_id)
+                    visible.append(
+                        DisclosedMember(
+                            agency_id=member.agency_id,
+                            contact_card=agency.contact_card if agency else b"",
+                            pointer_token=member.pointer_token,
+                            consent=member.consent,
+                        )
+                    )
+                    disclosed_rows.append((member, link))
+            if visible and len(hits) < wanted:
+                hits.append(LinkHit(link_id=link, members=tuple(visible)))
+        shown = {hit.link_id for hit in hits}
+        disclosed_rows = [(m, link) for m, link in disclosed_rows if link in shown]
+        with self._store.write() as tx:
+            sequence = self._audit(
+                tx,
+                actor,
+                "lookup",
+                [f"links/{link}" for link in link_order],
+                {
+                    "purpose": purpose_value.value,
+                    "matched_links": len(link_order),
+                    "disclosed_links": [f"links/{h.link_id}" for h in hits],
+                    "disclosed_records": [
+                        _record_name(m.agency_id, m.record_key) for m, _ in disclosed_rows
+                    ],
+                },
+                now,
+            )
+            tx.insert_disclosures(
+                DisclosureRow(
+                    agency_id=m.agency_id,
+                    record_key=m.record_key,
+                    link_id=link,
+                    recipient=actor.actor,
+                    recipient_agency=actor.agency_id or "",
+                    purpose=purpose_value.value,
+                    disclose_time_us=now,
+                    audit_sequence=sequence,
+                )
+                for m, link in disclosed_rows
+            )
+        return hits
+
+    def _plausibility_band(self) -> PopcountBand:
+        if self._band is not None:
+            return self._band
+        return band_from_range(self._settings.clk_bits, 1, self._settings.clk_bits - 1)
+
+    def _audit_refusal(self, actor: Principal, reason: str) -> None:
+        now = self._clock()
+        with self._store.write() as tx:
+            self._audit(tx, actor, "lookup.refused", [], {"reason": reason}, now)
+
+    # ------------------------------------------------------------- listings
+    def list_records(self, agency_id: str, after_key: bytes, limit: int) -> list[RecordListing]:
+        """An agency's records, by key."""
+        return self._store.list_records(agency_id, after_key, limit)
+
+    def agency_counts(self, agency_id: str) -> AgencyCounts:
+        """Counts for one agency."""
+        for counts in self._store.agency_counts():
+            if counts.agency_id == agency_id:
+                return counts
+        raise NotFoundError(f"agency {agency_id!r} is not enrolled")
+
+    def disclosable_count(self, agency_id: str) -> int:
+        """Records of an agency whose consent allows disclosure to someone now."""
+        now_dt = datetime_from_us(self._clock())
+        count = 0
+        after = b""
+        while True:
+            page = self._store.list_records(agency_id, after, 5000)
+            for record in page:
+                consent = parse_consent(record.consent)
+                if consent.grants_disclosure and (
+                    consent.expires_at is None or consent.expires_at > now_dt
+                ):
+                    count += 1
+            if len(page) < 5000:
+                return count
+            after = page[-1].record_key
+
+    def list_disclosures(
+        self, agency_id: str, before_id: int | None, limit: int
+    ) -> list[tuple[int, DisclosureRow]]:
+        """The accounting of disclosures of an agency's records, newest first."""
+        return self._store.list_disclosures(agency_id, before_id, limit)
+
+    def index_status(self) -> IndexStatus:
+        """Counts over the whole index."""
+        agencies = tuple(self._store.agency_counts())
+        return IndexStatus(
+            record_count=sum(a.record_count for a in agencies),
+            link_count=self._store.link_count(),
+            agencies=agencies,
+            last_event_sequence=self._store.last_event_sequence(),
+        )
+
+    def list_events(self, after_sequence: int, limit: int) -> list[EventRow]:
+        """The event log after a sequence number."""
+        return self._store.list_events(after_sequence, limit)
+
+
+@dataclass(frozen=True, slots=True)
+class _Graph:
+    """How a batch changes the link graph."""
+
+    deleted: set[int]
+    detached: set[int]
+    rejoining: list[StoredRecordRef]
+    pairs_vs_index: list[tuple[int, int, float]]
+    pairs_within: list[tuple[int, int, float]]
+
+
+def _int_pairs(pairs: CandidatePairs) -> list[tuple[int, int, float]]:
+    return [(left, right, score) for score, left, right in pairs.as_tuples()]
+
+
+def _edge(a: int, b: int, score: float) -> EdgeRow:
+    return EdgeRow(a, b, score) if a < b else EdgeRow(b, a, score)
+
+
+def _link_event(
+    event: LinkEvent[int], now: int, agency_id: str | None, batch_id: str | None
+) -> EventRow:
+    """The event-log row for one link change."""
+    kind: EventKind
+    sources: tuple[int, ...]
+    targets: tuple[int, ...]
+    count = 0
+    match event:
+        case LinkCreated():
+            kind, sources, targets, count = (
+                EventKind.LINK_CREATED,
+                (),
+                (event.link_id,),
+                len(event.members),
+            )
+        case RecordsJoined():
+            kind, sources, targets = EventKind.LINK_JOINED, (event.link_id,), (event.link_id,)
+            count = len(event.records)
+        case LinksMerged():
+            kind, sources, targets = EventKind.LINK_MERGED, event.from_ids, (event.into_id,)
+        case LinkSplit():
+            kind, sources, targets = EventKind.LINK_SPLIT, (event.from_id,), event.into_ids
+        case LinkDissolved():
+            kind, sources, targets = EventKind.LINK_DISSOLVED, (event.link_id,), ()
+        case RecordsWithdrawn():
+            kind, sources, targets = EventKind.LINK_LEFT, (event.link_id,), (event.link_id,)
+            count = len(event.records)
+    return EventRow(
+        kind,
+        now,
+        agency_id=agency_id,
+        batch_id=batch_id,
+        source_links=tuple(sources),
+        target_links=tuple(targets),
+        record_count=count,
+    )
+
+
+def _record_name(agency_id: str, record_key: bytes) -> str:
+    return f"agencies/{agency_id}/records/{base64.urlsafe_b64encode(record_key).decode()}"
