@@ -14,9 +14,12 @@ from linkage.types import PackedClks
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # anonlink imports the deprecated pkg_resources
-    from anonlink.candidate_generation import find_candidate_pairs
-    from anonlink.similarities import dice_coefficient_accelerated
-    from anonlink.solving import greedy_solve_native, greedy_solve_python
+    from anonlink.candidate_generation import find_candidate_pairs  # type: ignore[import-untyped]
+    from anonlink.similarities import dice_coefficient_accelerated  # type: ignore[import-untyped]
+    from anonlink.solving import (  # type: ignore[import-untyped]
+        greedy_solve_native,
+        greedy_solve_python,
+    )
 
 
 def to_bitarrays(packed: PackedClks) -> list[bitarray]:

@@ -66,6 +66,6 @@ def test_pack_clks_rejects_bad_arrays() -> None:
     with pytest.raises(InvalidInputError, match="multiple of 64"):
         pack_clks(np.zeros((2, 12), dtype=np.uint8))
     with pytest.raises(InvalidInputError, match="uint8"):
-        pack_clks(np.zeros((2, 16), dtype=np.int64))  # type: ignore[arg-type]
+        pack_clks(np.zeros((2, 16), dtype=np.int64))
     with pytest.raises(InvalidInputError, match="uint64"):
-        popcounts(np.zeros((2, 2), dtype=np.int64))  # type: ignore[arg-type]
+        popcounts(np.zeros((2, 2), dtype=np.int64))

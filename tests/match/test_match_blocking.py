@@ -1,0 +1,125 @@
+"""Hamming-LSH blocking: candidate definition, verification, completeness report."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from linkage.errors import InvalidInputError, ResourceExhaustedError
+from linkage.match import (
+    HammingLsh,
+    blocked_dice_join,
+    blocked_dice_self_join,
+    blocking_report,
+    dice_join,
+    dice_self_join,
+    lsh_candidates,
+    lsh_self_candidates,
+    unpack_clks,
+)
+from linkage.types import PackedClks
+
+pytestmark = pytest.mark.unit
+
+
+def clks(rng: np.random.Generator, n: int, bits: int = 512) -> PackedClks:
+    return np.packbits(rng.random((n, bits)) < 0.35, axis=1).view(">u8").astype(np.uint64)
+
+
+def noisy(rng: np.random.Generator, base: PackedClks, flip: float) -> PackedClks:
+    bits = base.shape[1] * 64
+    return base ^ np.packbits(rng.random((base.shape[0], bits)) < flip, axis=1).view(">u8").astype(
+        np.uint64
+    )
+
+
+def brute_force_candidates(
+    config: HammingLsh, left: PackedClks, right: PackedClks
+) -> set[tuple[int, int]]:
+    bits = np.unpackbits(unpack_clks(left), axis=1)
+    other = np.unpackbits(unpack_clks(right), axis=1)
+    out = set()
+    for positions in config.positions(left.shape[1] * 64):
+        for i in range(left.shape[0]):
+            for j in range(right.shape[0]):
+                if np.array_equal(bits[i, positions], other[j, positions]):
+                    out.add((i, j))
+    return out
+
+
+def test_candidates_are_exactly_the_pairs_sharing_a_band() -> None:
+    rng = np.random.default_rng(1)
+    left = clks(rng, 40, 128)
+    right = np.vstack([noisy(rng, left[:20], 0.03), clks(rng, 15, 128)])
+    config = HammingLsh(bands=6, bits_per_band=6, seed=3)
+    i, j = lsh_candidates(left, right, config)
+    got = list(zip(i.tolist(), j.tolist(), strict=True))
+    assert got == sorted(brute_force_candidates(config, left, right))
+    assert len(got) > 20
+    si, sj = lsh_self_candidates(left, config)
+    expected_self = {(a, b) for a, b in brute_force_candidates(config, left, left) if a < b}
+    assert list(zip(si.tolist(), sj.tolist(), strict=True)) == sorted(expected_self)
+
+
+def test_blocked_join_is_the_exact_join_restricted_to_candidates() -> None:
+    rng = np.random.default_rng(2)
+    left = clks(rng, 300)
+    right = np.vstack([noisy(rng, left[:200], 0.04), clks(rng, 100)])
+    config = HammingLsh(bands=20, bits_per_band=12, seed=0)
+    full = dice_join(left, right, 0.8)
+    blocked = blocked_dice_join(left, right, 0.8, config)
+    i, j = lsh_candidates(left, right, config)
+    candidates = set(zip(i.tolist(), j.tolist(), strict=True))
+    expected = [t for t in full.as_tuples() if (t[1], t[2]) in candidates]
+    assert blocked.as_tuples() == expected
+    assert len(blocked) >= 0.95 * len(full) > 0
+    report = blocking_report(i, j, 300 * 300, np.arange(200), np.arange(200))
+    assert report.true_matches == 200
+    assert report.pair_completeness == report.true_matches_found / 200 >= 0.95
+    assert report.reduction_ratio == 1 - len(candidates) / 90_000 > 0.9
+
+
+def test_blocked_self_join_is_a_subset_of_the_self_join() -> None:
+    rng = np.random.default_rng(3)
+    base = clks(rng, 150)
+    data = np.vstack([base, noisy(rng, base[:100], 0.03)])
+    full = set(dice_self_join(data, 0.8).as_tuples())
+    blocked = blocked_dice_self_join(data, 0.8, HammingLsh(bands=24, bits_per_band=12))
+    assert set(blocked.as_tuples()) <= full
+    assert len(blocked) >= 0.95 * len(full) > 90
+
+
+def test_band_positions_are_deterministic_per_seed() -> None:
+    first = HammingLsh(bands=4, bits_per_band=8, seed=1).positions(1024)
+    assert np.array_equal(first, HammingLsh(bands=4, bits_per_band=8, seed=1).positions(1024))
+    assert not np.array_equal(first, HammingLsh(bands=4, bits_per_band=8, seed=2).positions(1024))
+    assert first.shape == (4, 8)
+    assert all(len(set(row.tolist())) == 8 for row in first)
+
+
+def test_too_many_candidates_is_refused_before_enumeration() -> None:
+    rng = np.random.default_rng(4)
+    data = clks(rng, 200)
+    with pytest.raises(ResourceExhaustedError, match="bits per band"):
+        lsh_candidates(data, data, HammingLsh(bands=4, bits_per_band=1, max_candidates=1000))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"bands": 0},
+        {"bits_per_band": 0},
+        {"bits_per_band": 65},
+        {"seed": -1},
+        {"max_candidates": 0},
+    ],
+)
+def test_invalid_configurations(kwargs: dict[str, int]) -> None:
+    with pytest.raises(InvalidInputError):
+        HammingLsh(**kwargs)
+
+
+def test_report_without_true_matches() -> None:
+    report = blocking_report(np.array([0]), np.array([1]), 10, np.array([]), np.array([]))
+    assert report.pair_completeness == 1.0
+    assert report.reduction_ratio == 0.9

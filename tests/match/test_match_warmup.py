@@ -1,0 +1,64 @@
+"""Start-up: warm_up loads every kernel; the portable (non-AVX2) code path gives the same pairs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import linkage.match._kernels as kernels
+from linkage.match import dice_join, warm_up
+from linkage.match.reference import dice_join_reference
+
+
+@pytest.mark.unit
+def test_warm_up_runs_every_kernel_quickly_once_cached() -> None:
+    warm_up()  # may compile on a fresh machine
+    assert warm_up(bits=1024, thresholds=(0.8, 0.9)) < 10.0
+    names = ["pairs_kernel", "topk_kernel", "lookup_kernel_1", "lookup_kernel_4"]
+    for name in [*names, "pair_counts_kernel"]:
+        assert getattr(kernels, name).signatures, name
+
+
+@pytest.mark.integration
+def test_generic_cpu_target_falls_back_to_portable_code(tmp_path: Path) -> None:
+    """With numba targeting a generic x86-64 CPU (no AVX2), the kernels use the portable
+    ``llvm.ctpop`` path and still return the reference's pairs."""
+    script = textwrap.dedent(
+        """
+        import json, sys
+        import numpy as np
+        import linkage.match._kernels as kernels
+        from linkage.match import dice_join, ClkIndex
+        rng = np.random.default_rng(1)
+        a = np.packbits(rng.random((60, 1088)) < 0.3, axis=1).view(">u8").astype(np.uint64)
+        b = a ^ np.packbits(rng.random((60, 1088)) < 0.03, axis=1).view(">u8").astype(np.uint64)
+        pairs = dice_join(a, b, 0.7)
+        index = ClkIndex(1088)
+        index.add(np.arange(60), b)
+        hits = index.search(a[:1], 0.7, 3)[0]
+        json.dump({"pshufb": kernels._USE_PSHUFB, "pairs": pairs.as_tuples(),
+                   "hits": hits.as_tuples()}, sys.stdout)
+        """
+    )
+    env = dict(os.environ, NUMBA_CPU_NAME="generic", NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert result["pshufb"] is False
+    rng = np.random.default_rng(1)
+    a = np.packbits(rng.random((60, 1088)) < 0.3, axis=1).view(">u8").astype(np.uint64)
+    b = a ^ np.packbits(rng.random((60, 1088)) < 0.03, axis=1).view(">u8").astype(np.uint64)
+    expected = dice_join_reference(a, b, 0.7).as_tuples()
+    assert [tuple(p) for p in result["pairs"]] == expected
+    assert [tuple(p) for p in result["pairs"]] == dice_join(a, b, 0.7).as_tuples()
+    assert len(expected) >= 55
+    assert result["hits"][0][1] == 0
