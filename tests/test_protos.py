@@ -54,9 +54,7 @@ def _descriptor_set(tmp_path: Path) -> descriptor_pb2.FileDescriptorSet:
 
 def _undocumented(file: descriptor_pb2.FileDescriptorProto) -> list[str]:
     documented = {
-        tuple(loc.path)
-        for loc in file.source_code_info.location
-        if loc.leading_comments.strip()
+        tuple(loc.path) for loc in file.source_code_info.location if loc.leading_comments.strip()
     }
     missing: list[str] = []
 
@@ -75,7 +73,9 @@ def _undocumented(file: descriptor_pb2.FileDescriptorProto) -> list[str]:
         for i, oneof in enumerate(msg.oneof_decl):
             check((*path, 8, i), f"{name}.{oneof.name}")
 
-    def walk_enum(enum: descriptor_pb2.EnumDescriptorProto, path: tuple[int, ...], name: str) -> None:
+    def walk_enum(
+        enum: descriptor_pb2.EnumDescriptorProto, path: tuple[int, ...], name: str
+    ) -> None:
         check(path, name)
         for i, value in enumerate(enum.value):
             check((*path, 2, i), f"{name}.{value.name}")

@@ -10,7 +10,6 @@ from linkage.errors import FailedPreconditionError, InvalidInputError, ResourceE
 from linkage.service import ConsentChange, LinkageService, RecordWithdrawal
 from linkage.store import EventKind, SqliteLinkStore
 from tests.service.factory import (
-    OPERATOR,
     agency,
     batch,
     clk_bytes,
