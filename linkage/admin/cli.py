@@ -25,6 +25,11 @@ EXIT_DOMAIN_ERROR = 2
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "pki": ("linkage.admin._pki_commands", "pki"),
     "cert": ("linkage.admin._pki_commands", "cert"),
+    "agency": ("linkage.admin._operator_commands", "agency"),
+    "links": ("linkage.admin._operator_commands", "links"),
+    "index": ("linkage.admin._operator_commands", "index"),
+    "events": ("linkage.admin._operator_commands", "events"),
+    "audit": ("linkage.admin._operator_commands", "audit"),
 }
 
 

@@ -16,7 +16,12 @@ from linkage.service._model import (
     RecordWithdrawal,
     WriteBatch,
 )
-from linkage.service._service import IndexStatus, LinkageService, cross_agency_greedy
+from linkage.service._service import (
+    IndexStatus,
+    LinkageService,
+    cross_agency_greedy,
+    verify_audit_log,
+)
 from linkage.service._settings import LinkageSettings, ServiceLimits
 
 __all__ = [
@@ -35,4 +40,5 @@ __all__ = [
     "ServiceLimits",
     "WriteBatch",
     "cross_agency_greedy",
+    "verify_audit_log",
 ]

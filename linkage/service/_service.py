@@ -62,7 +62,7 @@ from linkage.security import (
     band_from_range,
     check_query_clk_plausible,
     seal,
-    verify_chain,
+    verify_rows,
 )
 from linkage.service._clock import Clock, datetime_from_us, system_clock_us
 from linkage.service._model import (
@@ -95,7 +95,7 @@ from linkage.store import (
     WriteTransaction,
 )
 
-__all__ = ["IndexStatus", "LinkageService", "cross_agency_greedy"]
+__all__ = ["IndexStatus", "LinkageService", "cross_agency_greedy", "verify_audit_log"]
 
 _log = logging.getLogger("linkage.service")
 
@@ -305,21 +305,7 @@ class LinkageService:
 
     def verify_audit(self) -> VerificationResult:
         """Verify the audit hash chain from the first entry to the last."""
-        return verify_chain(
-            ChainedAuditEntry(
-                AuditEntry(
-                    row.sequence,
-                    row.entry_time_us,
-                    row.actor,
-                    row.action,
-                    row.target_ids,
-                    row.details,
-                ),
-                row.prev_hash,
-                row.entry_hash,
-            )
-            for row in self._store.iter_audit()
-        )
+        return verify_audit_log(self._store)
 
     # ------------------------------------------------------------- agencies
     def create_agency(
@@ -1025,6 +1011,24 @@ class _Graph:
     rejoining: list[StoredRecordRef]
     pairs_vs_index: list[tuple[int, int, float]]
     pairs_within: list[tuple[int, int, float]]
+
+
+def verify_audit_log(store: LinkStore) -> VerificationResult:
+    """Verify a store's audit hash chain; names the first altered, inserted,
+    deleted or reordered entry."""
+    return verify_rows(
+        (
+            row.sequence,
+            row.entry_time_us,
+            row.actor,
+            row.action,
+            row.target_ids,
+            row.details,
+            row.prev_hash,
+            row.entry_hash,
+        )
+        for row in store.iter_audit()
+    )
 
 
 def _int_pairs(pairs: CandidatePairs) -> list[tuple[int, int, float]]:
