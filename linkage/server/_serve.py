@@ -11,6 +11,7 @@ import grpc
 from cryptography import x509
 
 from linkage.errors import ConfigError
+from linkage.match import warm_up
 from linkage.pki import PeerAuthenticator, RevocationChecker
 from linkage.server._app import RunningServer, build_server
 from linkage.server._config import ServerConfig, StoreConfig, TlsConfig
@@ -75,6 +76,8 @@ def start_matcher(
     authenticator: PeerAuthenticator | None = None
     if config.tls is not None and not insecure_dev:
         credentials, authenticator = server_credentials(config.tls)
+    seconds = warm_up(config.linkage.clk_bits, (config.linkage.threshold,))
+    _log.info("matching kernels ready in %.2f s", seconds)
     store = open_store(config.store)
     try:
         service = LinkageService(store, config.linkage, config.limits)
