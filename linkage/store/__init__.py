@@ -1,4 +1,11 @@
-"""Link-index storage behind one interface: SQLite (WAL) by default."""
+"""Link-index storage behind one interface: SQLite (WAL) by default.
+
+``PostgresLinkStore`` (the production engine) is imported lazily, on first
+use, so that importing this package never requires the optional ``postgres``
+extra (psycopg).
+"""
+
+from typing import TYPE_CHECKING
 
 from linkage.store._interface import LinkStore, WriteTransaction
 from linkage.store._model import (
@@ -19,6 +26,9 @@ from linkage.store._model import (
 )
 from linkage.store._sqlite import SqliteLinkStore
 
+if TYPE_CHECKING:
+    from linkage.store._postgres import PostgresLinkStore
+
 __all__ = [
     "AgencyCounts",
     "AgencyRow",
@@ -33,8 +43,17 @@ __all__ = [
     "LinkStore",
     "LinkageRunRow",
     "NewRecord",
+    "PostgresLinkStore",
     "RecordListing",
     "SqliteLinkStore",
     "StoredRecordRef",
     "WriteTransaction",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name == "PostgresLinkStore":
+        from linkage.store._postgres import PostgresLinkStore
+
+        return PostgresLinkStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
