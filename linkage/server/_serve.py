@@ -31,6 +31,16 @@ def open_store(config: StoreConfig) -> LinkStore:
     if config.engine == "sqlite":
         assert config.path is not None
         return SqliteLinkStore(config.path)
+    if config.engine == "postgres":
+        assert config.dsn is not None
+        try:
+            from linkage.store import PostgresLinkStore
+        except ImportError:
+            raise ConfigError(
+                "store engine 'postgres' needs the optional extra: "
+                "pip install 'coresponder-linkage[postgres]'"
+            ) from None
+        return PostgresLinkStore(config.dsn)
     raise ConfigError(f"store engine {config.engine!r} is not available in this build")
 
 

@@ -11,7 +11,7 @@ import click
 
 from linkage.errors import LinkageError
 from linkage.server._config import load_server_config
-from linkage.server._serve import start_matcher
+from linkage.server._serve import open_store, start_matcher
 
 __all__ = ["main"]
 
@@ -64,6 +64,24 @@ def serve(config_path: Path, insecure_dev: bool, port_file: Path | None) -> None
         tmp.write_text(f"{running.port}\n")
         tmp.replace(port_file)
     running.wait_for_termination()
+
+
+@cli.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The server.toml whose [store] to migrate.",
+)
+def migrate(config_path: Path) -> None:
+    """Apply the store's pending schema migrations, then exit.
+
+    The server applies them on start too; this runs them ahead of a rollout.
+    """
+    config = load_server_config(config_path, os.environ)
+    open_store(config.store).close()
+    click.echo(f"the {config.store.engine} store's schema is up to date")
 
 
 def main() -> None:
