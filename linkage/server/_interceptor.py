@@ -4,6 +4,7 @@ hands the principal to the servicer, and maps domain errors to statuses."""
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import time
@@ -122,30 +123,36 @@ class GatewayInterceptor(grpc.ServerInterceptor):
             response_serializer=handler.response_serializer,
         )
 
+    @contextlib.contextmanager
+    def _guard(self, method: str, context: grpc.ServicerContext) -> Iterator[None]:
+        """Authenticate and authorise, expose the principal, map errors, observe."""
+        started = time.perf_counter()
+        code = "OK"
+        token = None
+        try:
+            token = _PRINCIPAL.set(self._enter(method, context))
+            yield
+        except LinkageError as error:
+            code = error.status_hint.name
+            abort_for_error(context, error)
+        except Exception:
+            code = _aborted_code(context)
+            if code == "UNKNOWN":
+                _log.exception("unexpected error in %s", method)
+                code = "INTERNAL"
+                context.abort(grpc.StatusCode.INTERNAL, "internal error; see the server log")
+            raise
+        finally:
+            if token is not None:
+                _PRINCIPAL.reset(token)
+            self._observe(method, code, started)
+
     def _wrap_unary(
         self, method: str, behaviour: Callable[[Any, grpc.ServicerContext], Any]
     ) -> Callable[[Any, grpc.ServicerContext], Any]:
         def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
-            started = time.perf_counter()
-            code = "OK"
-            token = None
-            try:
-                token = _PRINCIPAL.set(self._enter(method, context))
+            with self._guard(method, context):
                 return behaviour(request, context)
-            except LinkageError as error:
-                code = error.status_hint.name
-                abort_for_error(context, error)
-            except Exception:
-                code = _aborted_code(context)
-                if code == "UNKNOWN":
-                    _log.exception("unexpected error in %s", method)
-                    code = "INTERNAL"
-                    context.abort(grpc.StatusCode.INTERNAL, "internal error; see the server log")
-                raise
-            finally:
-                if token is not None:
-                    _PRINCIPAL.reset(token)
-                self._observe(method, code, started)
 
         return wrapped
 
@@ -153,26 +160,8 @@ class GatewayInterceptor(grpc.ServerInterceptor):
         self, method: str, behaviour: Callable[[Any, grpc.ServicerContext], Iterator[Any]]
     ) -> Callable[[Any, grpc.ServicerContext], Iterator[Any]]:
         def wrapped(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            started = time.perf_counter()
-            code = "OK"
-            token = None
-            try:
-                token = _PRINCIPAL.set(self._enter(method, context))
+            with self._guard(method, context):
                 yield from behaviour(request, context)
-            except LinkageError as error:
-                code = error.status_hint.name
-                abort_for_error(context, error)
-            except Exception:
-                code = _aborted_code(context)
-                if code == "UNKNOWN":
-                    _log.exception("unexpected error in %s", method)
-                    code = "INTERNAL"
-                    context.abort(grpc.StatusCode.INTERNAL, "internal error; see the server log")
-                raise
-            finally:
-                if token is not None:
-                    _PRINCIPAL.reset(token)
-                self._observe(method, code, started)
 
         return wrapped
 
