@@ -41,7 +41,9 @@ case "$cmd" in
         echo "== mypy (strict)"
         mypy linkage agency_client
         echo "== pytest"
-        exec pytest "$@"
+        # A throwaway PostgreSQL server (installed from Debian's packages if
+        # missing) runs for the store tests; it is stopped however pytest ends.
+        exec "$venv/bin/python" scripts/ci_postgres.py run -- pytest "$@"
         ;;
     *)
         echo "usage: ./dev.sh demo|test [args...]" >&2

@@ -11,12 +11,12 @@ directory deleted at the end, also when the command fails or is interrupted.
 
 ``LINKAGE_PG_BINDIR`` names the binaries' directory explicitly (nothing else
 is then searched or installed); by default the newest /usr/lib/postgresql/*/bin
-is used, then pg_ctl on PATH. ``run`` exports ``LINKAGE_TEST_PG_DSN`` (a superuser DSN of a fresh database
-``linkage_test``) to the command. When the PostgreSQL binaries are missing it
-installs Debian's ``postgresql`` package (only as root, with apt-get); when
-that is impossible it runs the command without a server, so the tests that
-need one are skipped, unless ``LINKAGE_REQUIRE_POSTGRES=1``, which makes it
-fail instead (CI sets it).
+is used, then pg_ctl on PATH. ``run`` exports ``LINKAGE_TEST_PG_DSN`` (a
+superuser DSN of a fresh database ``linkage_test``) to the command. When the
+PostgreSQL binaries are missing it installs Debian's ``postgresql`` package
+(only as root, with apt-get); when that is impossible it runs the command
+without a server, so the tests that need one are skipped, unless
+``LINKAGE_REQUIRE_POSTGRES=1``, which makes it fail instead (CI sets it).
 
 initdb and postgres refuse to run as root. As root the server therefore runs
 as the unprivileged system user ``postgres`` (created by Debian's package; if
@@ -340,12 +340,19 @@ def _run(command: Sequence[str]) -> int:
         return subprocess.call(list(command))
 
     child: subprocess.Popen[bytes] | None = None
+    signals_seen = 0
 
     def forward(signum: int, frame: FrameType | None) -> None:
+        # First signal: let the command finish its own cleanup (a terminal's
+        # Ctrl-C reaches it directly; SIGTERM is passed on). A second one
+        # gives up waiting. Either way the server is stopped below.
+        nonlocal signals_seen
         del frame
-        if child is not None and child.poll() is None:
+        signals_seen += 1
+        if signals_seen > 1 or child is None:
+            raise SystemExit(128 + signum)
+        if signum == signal.SIGTERM and child.poll() is None:
             child.send_signal(signum)
-        raise SystemExit(128 + signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -355,7 +362,7 @@ def _run(command: Sequence[str]) -> int:
             child = subprocess.Popen(list(command), env=env)
             code = child.wait()
         _log("PostgreSQL stopped")
-        return code
+        return code if code >= 0 else 128 - code  # killed by a signal: the shell's 128+N
     finally:
         if child is not None and child.poll() is None:
             child.kill()
