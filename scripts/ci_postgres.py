@@ -32,6 +32,7 @@ import contextlib
 import glob
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -101,16 +102,29 @@ def install_postgres() -> Path:
         )
     _log("PostgreSQL binaries are missing: installing Debian's postgresql package")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends"]
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "postgresql"],
-        check=True,
-        env=env,
-    )
+    # First postgresql-common, then tell it not to create (and start) the
+    # default "main" cluster on port 5432, as the official Docker image does:
+    # the tests use only the server this script starts.
+    subprocess.run([*install, "postgresql-common"], check=True, env=env)
+    _no_main_cluster(Path("/etc/postgresql-common/createcluster.conf"))
+    subprocess.run([*install, "postgresql"], check=True, env=env)
     bindir = find_bindir()
     if bindir is None:
         raise PostgresUnavailableError("installed postgresql but found no initdb under /usr/lib")
     return bindir
+
+
+def _no_main_cluster(conf: Path) -> None:
+    if not conf.is_file():
+        return
+    text = conf.read_text()
+    setting = "create_main_cluster = false"
+    updated = re.sub(r"(?m)^#?\s*create_main_cluster\s*=.*$", setting, text)
+    if setting not in updated:
+        updated = updated.rstrip("\n") + "\n" + setting + "\n"
+    conf.write_text(updated)
 
 
 def _free_port() -> int:
