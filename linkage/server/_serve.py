@@ -17,7 +17,7 @@ from linkage.server._app import RunningServer, build_server
 from linkage.server._config import ServerConfig, StoreConfig, TlsConfig
 from linkage.server._interceptor import CallObserver, GatewayInterceptor
 from linkage.server._servicers import registrars
-from linkage.service import LinkageService
+from linkage.service import LinkageService, ServiceObserver
 from linkage.store import LinkStore, SqliteLinkStore
 
 __all__ = ["open_store", "server_credentials", "start_matcher"]
@@ -73,6 +73,7 @@ def start_matcher(
     *,
     insecure_dev: bool = False,
     observer: CallObserver | None = None,
+    service_observer: ServiceObserver | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> tuple[RunningServer, LinkageService]:
     """Open the store, load the index and start serving. The caller stops it."""
@@ -90,7 +91,7 @@ def start_matcher(
     _log.info("matching kernels ready in %.2f s", seconds)
     store = open_store(config.store)
     try:
-        service = LinkageService(store, config.linkage, config.limits)
+        service = LinkageService(store, config.linkage, config.limits, observer=service_observer)
         interceptor = GatewayInterceptor(authenticator, observer=observer)
         stop_reminder = threading.Event()
 

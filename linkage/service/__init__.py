@@ -16,6 +16,7 @@ from linkage.service._model import (
     RecordWithdrawal,
     WriteBatch,
 )
+from linkage.service._observer import LookupOutcome, NullObserver, ServiceObserver
 from linkage.service._service import (
     IndexStatus,
     LinkageService,
@@ -34,10 +35,13 @@ __all__ = [
     "LinkHit",
     "LinkageService",
     "LinkageSettings",
+    "LookupOutcome",
     "Mutation",
+    "NullObserver",
     "RecordUpsert",
     "RecordWithdrawal",
     "ServiceLimits",
+    "ServiceObserver",
     "WriteBatch",
     "cross_agency_greedy",
     "verify_audit_log",

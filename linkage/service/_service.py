@@ -76,6 +76,7 @@ from linkage.service._model import (
     RecordWithdrawal,
     WriteBatch,
 )
+from linkage.service._observer import LookupOutcome, NullObserver, ServiceObserver
 from linkage.service._settings import LinkageSettings, ServiceLimits
 from linkage.store import (
     AgencyCounts,
@@ -182,12 +183,14 @@ class LinkageService:
         clusterer: ComponentClusterer = cross_agency_greedy,
         clock: Clock = system_clock_us,
         monotonic: Callable[[], float] | None = None,
+        observer: ServiceObserver | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
         self._limits = limits
         self._cluster = clusterer
         self._clock = clock
+        self._observer: ServiceObserver = observer or NullObserver()
         self._writer = threading.Lock()
         self._index = ClkIndex(settings.clk_bits)
         self._indexed: set[int] = set()
@@ -228,6 +231,7 @@ class LinkageService:
                 node_ids, clks = [], []
         self._index_add(node_ids, clks)
         self._refresh_band()
+        self._observer.index_size(len(self._index), self._store.link_count())
         _log.info("loaded %d linkable records into the index", len(self._index))
 
     def _index_add(self, node_ids: Sequence[int], clks: Sequence[bytes]) -> None:
@@ -483,6 +487,7 @@ class LinkageService:
         """Commit a batch all or nothing, idempotently, and link it incrementally."""
         self._validate(batch)
         digest = batch.digest()
+        started = time.perf_counter()
         with self._writer:
             # Phase 1 (reads): replay check and plan.
             with self._store.write() as tx:
@@ -532,6 +537,10 @@ class LinkageService:
                 self._index_add(nodes, clks)
             if self._band is None or len(index_adds) > 1000:
                 self._refresh_band()
+        self._observer.batch_committed(
+            batch.agency_id, len(batch.mutations), time.perf_counter() - started
+        )
+        self._observer.index_size(len(self._index), self._store.link_count())
         return outcome
 
     def _join(
@@ -776,6 +785,7 @@ class LinkageService:
             raise InvalidInputError(
                 "invalid rebuild", problems=[Problem("reason", "must be at most 500 characters")]
             )
+        started = time.perf_counter()
         with self._writer:
             start = self._clock()
             node_list: list[int] = []
@@ -833,6 +843,8 @@ class LinkageService:
                     {"records": len(node_list), "links": link_count, "changed_links": changed},
                     now,
                 )
+        self._observer.links_rebuilt(len(node_list), time.perf_counter() - started)
+        self._observer.index_size(len(self._index), link_count)
         return dataclasses.replace(run, run_id=run_id)
 
     # --------------------------------------------------------------- lookup
@@ -850,6 +862,30 @@ class LinkageService:
         A query with no match and one whose matches are all hidden return the
         same empty list. Every call, refused ones included, is audited.
         """
+        started = time.perf_counter()
+        try:
+            hits = self._lookup(actor, clk, key_epoch, schema_fingerprint, purpose, max_links)
+        except ResourceExhaustedError:
+            self._observer.lookup_finished(
+                LookupOutcome.RATE_LIMITED, time.perf_counter() - started
+            )
+            raise
+        except InvalidInputError:
+            self._observer.lookup_finished(LookupOutcome.REFUSED, time.perf_counter() - started)
+            raise
+        outcome = LookupOutcome.DISCLOSED if hits else LookupOutcome.NOTHING
+        self._observer.lookup_finished(outcome, time.perf_counter() - started)
+        return hits
+
+    def _lookup(
+        self,
+        actor: Principal,
+        clk: bytes,
+        key_epoch: int,
+        schema_fingerprint: str,
+        purpose: str,
+        max_links: int,
+    ) -> list[LinkHit]:
         if not self._limiter.try_acquire(actor.actor):
             self._audit_refusal(actor, "rate_limited")
             raise ResourceExhaustedError(
