@@ -23,9 +23,14 @@ Semantics are the SQLite engine's (see :mod:`linkage.store._interface`):
   server-side cursor inside a read-only snapshot, holding one pooled
   connection until the iterator is exhausted or closed.
 * **Connections** come from a :class:`psycopg_pool.ConnectionPool`
-  (``min_size=1``, ``max_size=max_connections``), checked on checkout so a
-  server restart costs no failed request. A caller waits up to
-  ``connect_timeout_s`` for a free connection.
+  (``min_size=1``, ``max_size=max_connections``); a caller waits up to
+  ``connect_timeout_s`` for a free one. Connections are not probed on
+  checkout (that would cost a round trip per call); instead a read, or the
+  opening of a write transaction, that finds its connection dropped (server
+  restart, idle timeout, a killed backend) has the pool probe its idle
+  connections and is repeated once, which is safe because nothing had
+  happened yet. A write that loses its
+  connection later fails with :class:`UnavailableError` and rolls back.
 * **Bulk paths.** ``insert_record`` takes node IDs from blocks reserved from
   the sequence (1, 2, 4, ... up to 1024 per round trip, so a small batch
   wastes none and a large one wastes under 1024) and buffers the rows; they
@@ -46,9 +51,9 @@ from __future__ import annotations
 
 import threading
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any, TypeVar
 
 import psycopg
 import psycopg.errors
@@ -88,6 +93,7 @@ from linkage.store._pg_schema import MIGRATIONS, SCHEMA_VERSION
 __all__ = ["SCHEMA_VERSION", "PostgresLinkStore"]
 
 _Conn = psycopg.Connection[TupleRow]
+_T = TypeVar("_T")
 _Row = tuple[Any, ...]
 
 # First half of the two-int advisory lock key ("LNK1"); the second is the schema's CRC.
@@ -575,6 +581,12 @@ class _PgWriteTransaction(WriteTransaction):
         return {node: no for node, no in rows}
 
 
+def _rollback_quietly(conn: _Conn) -> None:
+    if not conn.closed:
+        with suppress(psycopg.Error):
+            conn.execute("ROLLBACK")
+
+
 def _node_links(conn: _Conn, node_ids: Sequence[int]) -> dict[int, int]:
     if not node_ids:
         return {}
@@ -625,7 +637,6 @@ class PostgresLinkStore(LinkStore):
             max_size=max_connections,
             timeout=connect_timeout_s,
             configure=self._configure,
-            check=ConnectionPool.check_connection,
             name="linkage-store",
             open=False,
         )
@@ -657,28 +668,52 @@ class PostgresLinkStore(LinkStore):
         return str(row[0])
 
     @contextmanager
-    def _connection(self, doing: str) -> Iterator[_Conn]:
+    def _translated(self, doing: str) -> Iterator[None]:
         if self._closed:
             raise StorageError("the store is closed")
         try:
-            with self._pool.connection() as conn:
-                yield conn
+            yield
         except psycopg.Error as exc:
             raise _translate(exc, doing, self._where) from None
 
+    def _read(self, doing: str, work: Callable[[_Conn], _T]) -> _T:
+        """Run ``work`` on a pooled connection, and once more on a fresh one if
+        that connection turns out to have been dropped (a read is safe to repeat)."""
+        with self._translated(doing):
+            for attempt in range(2):
+                with self._pool.connection() as conn:
+                    try:
+                        return work(conn)
+                    except psycopg.OperationalError:
+                        if attempt or not conn.broken:
+                            raise
+                self._replace_dropped()
+            raise AssertionError("unreachable")
+
+    def _replace_dropped(self) -> None:
+        """After one dropped connection, probe the idle ones (a restart drops all)."""
+        self._pool.check()
+
     def _fetch(self, doing: str, query: str, params: Sequence[object] = ()) -> list[_Row]:
-        with self._connection(doing) as conn:
-            return conn.execute(query, params).fetchall()
+        return self._read(doing, lambda conn: conn.execute(query, params).fetchall())
 
     def _stream(self, doing: str, query: str, params: Sequence[object] = ()) -> Iterator[_Row]:
-        with (
-            self._connection(doing) as conn,
-            conn.transaction(),
-            conn.cursor(name="linkage_stream") as cur,
-        ):
-            cur.itersize = _STREAM_ROWS
-            cur.execute(query, params)
-            yield from cur
+        with self._translated(doing):
+            for attempt in range(2):
+                started = False
+                with self._pool.connection() as conn:
+                    try:
+                        with conn.transaction(), conn.cursor(name="linkage_stream") as cur:
+                            cur.itersize = _STREAM_ROWS
+                            cur.execute(query, params)
+                            for row in cur:
+                                started = True
+                                yield row
+                        return
+                    except psycopg.OperationalError:
+                        if attempt or started or not conn.broken:
+                            raise
+                self._replace_dropped()
 
     def _migrate(self) -> None:
         with self._pool.connection() as conn, conn.transaction():
@@ -707,21 +742,45 @@ class PostgresLinkStore(LinkStore):
         rows = self._fetch("reading the schema version", "SELECT version FROM schema_version")
         return int(rows[0][0]) if rows else 0
 
+    def _begin_write(self) -> _Conn:
+        """A pooled connection in a transaction that holds the writer lock.
+
+        A connection found dropped at BEGIN is replaced once: nothing had run on it.
+        """
+        for attempt in range(2):
+            conn = self._pool.getconn()
+            try:
+                conn.execute("BEGIN")
+                conn.execute(
+                    "SELECT set_config('synchronous_commit', 'on', true), "
+                    "set_config('lock_timeout', %s, true), pg_advisory_xact_lock(%s, %s)",
+                    (self._lock_timeout, *self._lock_key),
+                )
+                return conn
+            except BaseException as exc:
+                dropped = conn.broken
+                _rollback_quietly(conn)
+                self._pool.putconn(conn)  # the pool discards a dropped connection
+                if attempt == 0 and dropped and isinstance(exc, psycopg.OperationalError):
+                    self._replace_dropped()
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
     @contextmanager
     def write(self) -> Iterator[WriteTransaction]:
-        with (
-            self._write_lock,
-            self._connection("write transaction") as conn,
-            conn.transaction(),
-        ):
-            conn.execute(
-                "SELECT set_config('synchronous_commit', 'on', true), "
-                "set_config('lock_timeout', %s, true), pg_advisory_xact_lock(%s, %s)",
-                (self._lock_timeout, *self._lock_key),
-            )
-            tx = _PgWriteTransaction(conn)
-            yield tx
-            tx.flush()
+        with self._write_lock, self._translated("write transaction"):
+            conn = self._begin_write()
+            try:
+                tx = _PgWriteTransaction(conn)
+                yield tx
+                tx.flush()
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback_quietly(conn)
+                raise
+            finally:
+                self._pool.putconn(conn)
 
     def close(self) -> None:
         self._closed = True
@@ -770,8 +829,7 @@ class PostgresLinkStore(LinkStore):
             yield row[0], row[1]
 
     def read_node_links(self, node_ids: Sequence[int]) -> dict[int, int]:
-        with self._connection("reading node links") as conn:
-            return _node_links(conn, node_ids)
+        return self._read("reading node links", lambda conn: _node_links(conn, node_ids))
 
     def link_members(self, link_ids: Sequence[int]) -> list[LinkMember]:
         if not link_ids:
