@@ -39,6 +39,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +147,7 @@ def run_engine(store: LinkStore, work: Workload) -> dict[str, float]:
             )
         nodes_per_batch.append(nodes)
 
-    ingest_s = [_timed(lambda i=i, b=b: ingest(i, b)) for i, b in enumerate(work.batches)]
+    ingest_s = [_timed(partial(ingest, i, b)) for i, b in enumerate(work.batches)]
     total = sum(len(b) for b in work.batches)
     out["ingest_records_per_s"] = total / sum(ingest_s)
     out["ingest_ms_per_tx_median"] = statistics.median(ingest_s) * 1000
@@ -173,7 +174,7 @@ def run_engine(store: LinkStore, work: Workload) -> dict[str, float]:
             tx.assign_links(assignments, 2)
         link_of.update(assignments)
 
-    assign_s = [_timed(lambda n=n: assign(n)) for n in nodes_per_batch]
+    assign_s = [_timed(partial(assign, n)) for n in nodes_per_batch]
     out["assign_records_per_s"] = sum(len(n) for n in nodes_per_batch) / sum(assign_s)
 
     sample = [rng.choice(all_nodes) for _ in range(args.lookups)]
@@ -210,7 +211,7 @@ def run_engine(store: LinkStore, work: Workload) -> dict[str, float]:
                 [DisclosureRow("police", b"k", link_of[node], "r1", "mhc", "crisis", i, seq)]
             )
 
-    audit_s = [_timed(lambda i=i: audit_once(i)) for i in range(args.audits)]
+    audit_s = [_timed(partial(audit_once, i)) for i in range(args.audits)]
     out["audit_ms_per_tx_median"] = statistics.median(audit_s) * 1000
     out["audit_tx_per_s"] = len(audit_s) / sum(audit_s)
 

@@ -37,7 +37,8 @@ Semantics are the SQLite engine's (see :mod:`linkage.store._interface`):
   are written with one binary ``COPY`` before the transaction's next other
   operation or its commit. A constraint violation of an inserted record is
   therefore raised by that later call or by the commit, still inside
-  :meth:`write`, and still rolls everything back.
+  :meth:`write`, and still rolls everything back. ``update_record`` calls
+  are buffered the same way and sent as one pipelined ``executemany``.
 * **Errors** are translated into :mod:`linkage.errors`: constraint violations
   into :class:`StorageError` naming the constraint (never the values), lock
   timeouts, deadlocks and serialisation failures into :class:`ConflictError`,
@@ -241,6 +242,7 @@ class _PgWriteTransaction(WriteTransaction):
         self._free_ids: list[int] = []  # reserved node IDs, descending (pop() is the smallest)
         self._next_block = 1
         self._pending: list[tuple[object, ...]] = []
+        self._pending_updates: list[tuple[object, ...]] = []
 
     # -- buffered record inserts ----------------------------------------------
     def _reserve_ids(self) -> None:
@@ -252,14 +254,22 @@ class _PgWriteTransaction(WriteTransaction):
         self._free_ids = sorted((r[0] for r in rows), reverse=True)
 
     def flush(self) -> None:
-        """Write the buffered records (before any other statement and the commit)."""
-        if not self._pending:
-            return
-        rows, self._pending = self._pending, []
-        with self._conn.cursor() as cur, cur.copy(_RECORD_COPY) as copy:
-            copy.set_types(_RECORD_COPY_TYPES)
-            for row in rows:
-                copy.write_row(row)
+        """Write the buffered records, then the buffered record updates, in call
+        order per kind (before any other statement and before the commit)."""
+        if self._pending:
+            rows, self._pending = self._pending, []
+            with self._conn.cursor() as cur, cur.copy(_RECORD_COPY) as copy:
+                copy.set_types(_RECORD_COPY_TYPES)
+                for row in rows:
+                    copy.write_row(row)
+        if self._pending_updates:
+            updates, self._pending_updates = self._pending_updates, []
+            with self._conn.cursor() as cur:  # pipelined: one round trip per batch
+                cur.executemany(
+                    "UPDATE records SET pointer_token = %s, consent = %s, linkable = %s, "
+                    "content_digest = %s, update_time_us = %s WHERE node_id = %s",
+                    updates,
+                )
 
     def _exec(self, query: str, params: Sequence[object] = ()) -> psycopg.Cursor[TupleRow]:
         self.flush()
@@ -368,11 +378,13 @@ class _PgWriteTransaction(WriteTransaction):
         content_digest: bytes,
         now_us: int,
     ) -> None:
-        self._exec(
-            "UPDATE records SET pointer_token = %s, consent = %s, linkable = %s, "
-            "content_digest = %s, update_time_us = %s WHERE node_id = %s",
-            (pointer_token, consent, linkable, content_digest, now_us, node_id),
+        # Only existing nodes are updated, so applying updates after the buffered
+        # inserts gives the same result as applying them in call order.
+        self._pending_updates.append(
+            (pointer_token, consent, linkable, content_digest, now_us, node_id)
         )
+        if len(self._pending_updates) >= _FLUSH_ROWS:
+            self.flush()
 
     def detach_nodes(self, node_ids: Sequence[int]) -> None:
         if not node_ids:
