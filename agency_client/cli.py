@@ -1,8 +1,8 @@
 """The ``agency-client`` command line: a thin click group; each command lives in its own module.
 
 Domain errors (:class:`linkage.errors.LinkageError`) are printed to stderr and exit
-with code 2 in one place (:class:`agency_client._cli_common.LinkageGroup`). Later
-commands (init, upload, withdraw, consent, status, deref, gateway) register here too.
+with their documented code in one place (:class:`agency_client._cli_common.LinkageGroup`;
+the table is in docs/agency-client.md).
 """
 
 from __future__ import annotations
@@ -10,8 +10,15 @@ from __future__ import annotations
 import click
 
 from agency_client._cli_common import LinkageGroup
+from agency_client._cmd_consent import consent_group
+from agency_client._cmd_deref import deref_command
 from agency_client._cmd_encode import encode_command
+from agency_client._cmd_gateway import gateway_command
+from agency_client._cmd_init import init_command
 from agency_client._cmd_schema import schema_group
+from agency_client._cmd_status import status_command
+from agency_client._cmd_upload import upload_command
+from agency_client._cmd_withdraw import withdraw_command
 
 __all__ = ["cli", "main"]
 
@@ -22,8 +29,18 @@ def cli() -> None:
     """Agency-side client for privacy-preserving record linkage."""
 
 
-cli.add_command(encode_command)
-cli.add_command(schema_group)
+for _command in (
+    init_command,
+    encode_command,
+    upload_command,
+    withdraw_command,
+    consent_group,
+    status_command,
+    deref_command,
+    gateway_command,
+    schema_group,
+):
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -1,0 +1,89 @@
+"""``agency-client gateway``: serve the responder lookup page and JSON endpoint."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from agency_client._cli_options import config_option
+from agency_client._client_config import load_client_config
+from agency_client._gateway import GatewayApp, load_gateway_token, start_gateway, write_port_file
+from agency_client._matcher import MatcherClient
+from agency_client._query import QueryEncoder
+from linkage.encode import schema_fingerprint
+from linkage.errors import ConfigError
+from linkage.logs import configure_logging
+
+__all__ = ["gateway_command"]
+
+
+@click.command("gateway")
+@config_option
+@click.option("--listen", default=None, help="host:port (default: [gateway] listen, loopback).")
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Allow a non-loopback address (requires [gateway] token_file or token_env).",
+)
+@click.option(
+    "--port-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the bound port here once serving (useful with port 0).",
+)
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option("--verbose", "-v", is_flag=True, help="Log at debug level.")
+def gateway_command(
+    config_path: Path,
+    listen: str | None,
+    allow_remote: bool,
+    port_file: Path | None,
+    log_format: str,
+    verbose: bool,
+) -> None:
+    """Serve lookups for responders: a page for field devices and JSON for CAD systems."""
+    configure_logging(json_lines=log_format == "json", verbose=verbose)
+    config = load_client_config(config_path, os.environ)
+    settings = config.gateway
+    if settings.tls is None:
+        raise ConfigError(
+            "the gateway needs its responder certificate: set [gateway] cert and key "
+            "(agency-client init --gateway-cert/--gateway-key)"
+        )
+    client = MatcherClient(config.matcher_address, settings.tls)
+    app = GatewayApp(
+        agency_name=config.encoding.agency_name,
+        encoder=QueryEncoder(config.encoding),
+        lookup=client.lookup,
+        key_epoch=config.encoding.key_epoch,
+        fingerprint=schema_fingerprint(config.encoding.schema),
+        purpose=settings.purpose,
+        max_links=settings.max_links,
+        token=load_gateway_token(settings, os.environ),
+    )
+    server, thread = start_gateway(app, listen or settings.listen, allow_non_loopback=allow_remote)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if port_file is not None:
+        write_port_file(port_file, server.port)
+    host = (listen or settings.listen).rpartition(":")[0]
+    click.echo(f"gateway for {config.agency_id} serving on http://{host}:{server.port}/", err=True)
+    try:
+        stop.wait()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        client.close()

@@ -1,0 +1,71 @@
+"""Keys an agency derives from its own pointer key: record keys and content digests.
+
+* **Record keys** (what the matcher stores to identify a record): the first 16
+  bytes of HMAC-SHA256 over the local record ID, under a key derived by HKDF from
+  the pointer key and the agency ID. The same local ID always gives the same key,
+  so upserts replace and withdrawals find their record; the matcher cannot read
+  or guess local IDs without the pointer key, which never leaves the agency.
+* **CLK digests** (what the local upload state compares): HMAC-SHA256 under a
+  second derived key over the CLK. They tell a changed record from an unchanged
+  one without storing the CLK, and are useless to anyone without the pointer key.
+
+Rotating the pointer key therefore changes every record key: re-upload
+everything (``agency-client upload --replace-all``) after a rotation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from typing import Final
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from agency_client.pointer import PointerKey
+from linkage.errors import InvalidInputError
+from linkage.pki import validate_identifier
+
+__all__ = ["RECORD_KEY_BYTES", "AgencyKeys"]
+
+RECORD_KEY_BYTES: Final = 16
+_DIGEST_BYTES: Final = 16
+
+
+def _derive(material: bytes, agency_id: str, purpose: bytes) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=b"coresponder-agency-keys/v1",
+        info=purpose + b"\x00" + agency_id.encode("ascii"),
+    ).derive(material)
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyKeys:
+    """Record-key and digest keys of one agency; built with :meth:`from_pointer_key`."""
+
+    agency_id: str
+    record_key_key: bytes = field(repr=False)
+    digest_key: bytes = field(repr=False)
+
+    @classmethod
+    def from_pointer_key(cls, pointer_key: PointerKey, agency_id: str) -> AgencyKeys:
+        validate_identifier(agency_id, "agency_id")
+        return cls(
+            agency_id=agency_id,
+            record_key_key=_derive(pointer_key.material, agency_id, b"record-key"),
+            digest_key=_derive(pointer_key.material, agency_id, b"content-digest"),
+        )
+
+    def record_key(self, local_id: str) -> bytes:
+        """The matcher-side record key of a local record ID."""
+        if not local_id:
+            raise InvalidInputError("local record ID: must not be empty")
+        mac = hmac.new(self.record_key_key, local_id.encode("utf-8"), hashlib.sha256)
+        return mac.digest()[:RECORD_KEY_BYTES]
+
+    def clk_digest(self, clk: bytes) -> bytes:
+        """A keyed digest of a CLK: equal CLKs give equal digests, and nothing else follows."""
+        return hmac.new(self.digest_key, clk, hashlib.sha256).digest()[:_DIGEST_BYTES]

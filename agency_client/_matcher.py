@@ -1,0 +1,222 @@
+"""The agency client's side of the matcher's gRPC API: one channel, error translation, consent.
+
+gRPC errors become :class:`~linkage.errors.LinkageError` subclasses whose messages say
+what to do; the CLI maps their status hints to exit codes (docs/agency-client.md).
+Field violations from the matcher (``google.rpc.BadRequest``) become problems; they
+name fields such as ``mutations[3].upsert.clk``, never values.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC
+from typing import Final, TypeVar
+
+import grpc
+
+from agency_client._client_config import TlsFiles
+from linkage.channel import mtls_channel
+from linkage.consent import Consent, Purpose, serialize_consent
+from linkage.errors import (
+    AuthenticationError,
+    ConflictError,
+    FailedPreconditionError,
+    InvalidInputError,
+    LinkageError,
+    NotFoundError,
+    PermissionDeniedError,
+    Problem,
+    ResourceExhaustedError,
+    UnavailableError,
+)
+from linkage.pki import Role
+from linkage.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc, lookup_pb2, lookup_pb2_grpc
+
+__all__ = [
+    "MatcherClient",
+    "consent_from_proto",
+    "consent_to_proto",
+    "translate_rpc_error",
+]
+
+_T = TypeVar("_T")
+_ROLE_TO_PROTO: Final = {
+    Role.AGENCY: common_pb2.ROLE_AGENCY,
+    Role.RESPONDER: common_pb2.ROLE_RESPONDER,
+    Role.OPERATOR: common_pb2.ROLE_OPERATOR,
+}
+_ROLE_FROM_PROTO: Final = {value: role for role, value in _ROLE_TO_PROTO.items()}
+_UNARY_TIMEOUT_S: Final = 60.0
+
+_ADVICE: Final[dict[grpc.StatusCode, tuple[type[LinkageError], str]]] = {
+    grpc.StatusCode.UNAVAILABLE: (
+        UnavailableError,
+        "the matcher cannot be reached; check [matcher] address and that it is running, "
+        "then run the same command again (acknowledged work is kept)",
+    ),
+    grpc.StatusCode.DEADLINE_EXCEEDED: (
+        UnavailableError,
+        "the matcher did not answer in time; run the same command again",
+    ),
+    grpc.StatusCode.CANCELLED: (UnavailableError, "the call was cancelled; run it again"),
+    grpc.StatusCode.RESOURCE_EXHAUSTED: (
+        ResourceExhaustedError,
+        "a matcher limit was reached; wait and run it again, or lower [matcher] batch_size",
+    ),
+    grpc.StatusCode.ABORTED: (ConflictError, "a concurrent change conflicted; run it again"),
+    grpc.StatusCode.UNAUTHENTICATED: (
+        AuthenticationError,
+        "the matcher refused this certificate (expired, revoked or from another CA); "
+        "ask the operator for a new one and check [matcher] cert and key",
+    ),
+    grpc.StatusCode.PERMISSION_DENIED: (
+        PermissionDeniedError,
+        "this certificate may not do that; use the agency (IT) certificate for uploads "
+        "and the gateway (responder) certificate for lookups",
+    ),
+    grpc.StatusCode.NOT_FOUND: (
+        NotFoundError,
+        "ask the operator to enrol this agency ID ([agency] id) at the matcher",
+    ),
+    grpc.StatusCode.INVALID_ARGUMENT: (InvalidInputError, "fix what the problems name"),
+    grpc.StatusCode.FAILED_PRECONDITION: (
+        FailedPreconditionError,
+        "the matcher's key epoch or schema differs from this agency's config, or a batch ID "
+        "was reused; align [agency] key_epoch and [schema] with the operator",
+    ),
+}
+
+
+def _violations(error: grpc.RpcError) -> list[Problem]:
+    try:
+        from google.rpc import error_details_pb2
+        from grpc_status import rpc_status
+
+        status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    except (ImportError, ValueError):
+        return []
+    if status is None:
+        return []
+    problems: list[Problem] = []
+    for detail in status.details:
+        bad_request = error_details_pb2.BadRequest()
+        if detail.Unpack(bad_request):
+            problems.extend(
+                Problem(v.field, v.description) for v in bad_request.field_violations[:50]
+            )
+    return problems
+
+
+def translate_rpc_error(what: str, error: grpc.RpcError) -> LinkageError:
+    """A domain error for a failed call, saying what failed and what to do."""
+    code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
+    details = error.details() if hasattr(error, "details") else None
+    cls, advice = _ADVICE.get(code, (LinkageError, "see the matcher's log; then run it again"))
+    name = code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
+    return cls(
+        f"{what} failed ({name}: {details or 'no details'}); {advice}",
+        problems=_violations(error),
+    )
+
+
+def consent_to_proto(consent: Consent) -> common_pb2.Consent:
+    """The proto form of a domain consent."""
+    message = common_pb2.Consent(
+        allow_linkage=consent.allow_linkage,
+        recipient_agencies=sorted(consent.recipient_agencies),
+        recipient_roles=sorted(_ROLE_TO_PROTO[r] for r in consent.recipient_roles),
+        purposes=sorted(p.value for p in consent.purposes),
+        revoked=consent.revoked,
+    )
+    if consent.expires_at is not None:
+        message.expire_time.FromDatetime(consent.expires_at.astimezone(UTC).replace(tzinfo=None))
+    return message
+
+
+def consent_from_proto(message: common_pb2.Consent) -> Consent:
+    """The domain form of a consent the matcher returned."""
+    return Consent(
+        allow_linkage=message.allow_linkage,
+        recipient_roles=frozenset(
+            _ROLE_FROM_PROTO[r] for r in message.recipient_roles if r in _ROLE_FROM_PROTO
+        ),
+        recipient_agencies=frozenset(message.recipient_agencies),
+        purposes=frozenset(Purpose(p) for p in message.purposes),
+        expires_at=(
+            message.expire_time.ToDatetime(tzinfo=UTC) if message.HasField("expire_time") else None
+        ),
+        revoked=message.revoked,
+    )
+
+
+def canonical_consent(consent: Consent) -> bytes:
+    """The canonical bytes the state keeps for a consent."""
+    return serialize_consent(consent)
+
+
+class MatcherClient:
+    """One mutual-TLS channel to the matcher, with the calls the client makes."""
+
+    def __init__(self, address: str, tls: TlsFiles) -> None:
+        self.address = address
+        self._channel = mtls_channel(
+            address, ca_certificate=tls.ca_cert, certificate=tls.cert, private_key=tls.key
+        )
+        self._ingest = ingest_pb2_grpc.IngestServiceStub(self._channel)
+        self._lookup = lookup_pb2_grpc.LookupServiceStub(self._channel)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> MatcherClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, what: str, fn: Callable[[], _T]) -> _T:
+        try:
+            return fn()
+        except grpc.RpcError as error:
+            raise translate_rpc_error(what, error) from None
+
+    def stream_batches(
+        self, requests: Iterable[ingest_pb2.WriteBatchRequest]
+    ) -> Iterator[ingest_pb2.WriteBatchResponse]:
+        """Send batches on one stream; yields one response per batch, in order, once durable."""
+        responses = self._ingest.StreamWriteBatches(iter(requests))
+        try:
+            yield from responses
+        except grpc.RpcError as error:
+            raise translate_rpc_error("sending batches", error) from None
+        finally:
+            responses.cancel()
+
+    def list_records(self, parent: str, page_size: int = 5000) -> Iterator[ingest_pb2.RecordInfo]:
+        token = ""
+        while True:
+            request = ingest_pb2.ListRecordsRequest(
+                parent=parent, page_size=page_size, page_token=token
+            )
+            page = self._call(
+                "listing records",
+                functools.partial(self._ingest.ListRecords, request, timeout=_UNARY_TIMEOUT_S),
+            )
+            yield from page.records
+            token = page.next_page_token
+            if not token:
+                return
+
+    def agency_status(self, name: str) -> ingest_pb2.AgencyStatus:
+        return self._call(
+            "reading the agency status",
+            lambda: self._ingest.GetAgencyStatus(
+                ingest_pb2.GetAgencyStatusRequest(name=name), timeout=_UNARY_TIMEOUT_S
+            ),
+        )
+
+    def lookup(self, request: lookup_pb2.LookupRequest) -> lookup_pb2.LookupResponse:
+        return self._call(
+            "the lookup", lambda: self._lookup.Lookup(request, timeout=_UNARY_TIMEOUT_S)
+        )
