@@ -86,6 +86,8 @@ DEFAULT_NORMALISERS: Final[dict[str, Normaliser]] = {
     "postcode": "postcode",
 }
 DEFAULT_SCHEMA_NAME: Final = "default"
+#: Tables of agency.toml that the upload/consent/gateway workflow reads (see _client_config).
+WORKFLOW_TABLES: Final = ("matcher", "pointer", "state", "consent", "gateway")
 
 
 class LinkageSecret:
@@ -236,9 +238,10 @@ def load_agency_config(path: Path, environ: Mapping[str, str]) -> AgencyConfig:
     problems.extend(
         Problem(k, "unknown table")
         for k in document
-        if k not in ("agency", "secret", "schema", "input", "output", "features")
+        if k not in ("agency", "secret", "schema", "input", "output", "features", *WORKFLOW_TABLES)
     )
-    agency = table(document, "agency", ("name", "key_epoch"))
+    # agency.id and the workflow tables are read by agency_client._client_config.
+    agency = table(document, "agency", ("id", "name", "key_epoch"))
     secret_table = table(document, "secret", ("file", "env"))
     schema_table = table(document, "schema", ("file",))
     input_table = table(document, "input", ("delimiter", "encoding", "record_key"))
