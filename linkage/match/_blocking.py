@@ -18,8 +18,8 @@ import numpy as np
 
 from linkage.errors import InvalidInputError, ResourceExhaustedError
 from linkage.match import _kernels
-from linkage.match._dice import dice_rule, dice_scores
-from linkage.match._join import kernel_launch
+from linkage.match._dice import dice_rule
+from linkage.match._join import canonical_pairs, kernel_launch
 from linkage.match._packing import check_packed, popcounts
 from linkage.match._results import CandidatePairs
 from linkage.types import Int64Array, PackedClks
@@ -176,13 +176,15 @@ def _verify(
     counts = np.empty(left.shape[0], dtype=np.int64)
     with kernel_launch():
         _kernels.pair_counts_kernel(a, b, left, right, counts)
-    pa = popcounts(a)[left]
-    pb = popcounts(b)[right]
+    pop_a = popcounts(a)
+    pop_b = popcounts(b)
+    pa = pop_a[left]
+    pb = pop_b[right]
     accepted = (np.abs(pa - pb) <= rule.max_delta[pa]) & (counts >= rule.min_count[pa + pb])
-    left, right = left[accepted], right[accepted]
-    scores = dice_scores(counts[accepted], pa[accepted], pb[accepted])
-    order = np.lexsort((right, left, -scores))
-    return CandidatePairs(scores[order], left[order], right[order])
+    return canonical_pairs(
+        counts[accepted], left[accepted], right[accepted], pop_a, pop_b, threshold,
+        rule.bits, b.shape[0],
+    )  # fmt: skip
 
 
 def blocked_dice_join(

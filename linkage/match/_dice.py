@@ -180,9 +180,50 @@ def dice_rule(threshold: float, bits: int) -> DiceRule:
 
 def dice_scores(counts: Int64Array, left_pop: Int64Array, right_pop: Int64Array) -> Float64Array:
     """anonlink's score for each pair: ``2c / (pa + pb)`` in double, 0.0 where ``pa == 0``."""
-    counts = np.asarray(counts, dtype=np.int64)
     left_pop = np.asarray(left_pop, dtype=np.int64)
-    total = left_pop + np.asarray(right_pop, dtype=np.int64)
-    safe = np.where(left_pop == 0, 1, total).astype(np.float64)
-    scores = (2 * counts).astype(np.float64) / safe
-    return np.where(left_pop == 0, 0.0, scores)
+    empty_left = left_pop == 0
+    total = (left_pop + np.asarray(right_pop, dtype=np.int64)).astype(np.float64)
+    total[empty_left] = 1.0
+    scores: Float64Array = np.multiply(counts, 2.0, dtype=np.float64)
+    np.divide(scores, total, out=scores)
+    scores[empty_left] = 0.0
+    return scores
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ScoreRanks:
+    """Every score the rule can accept, ranked best first, addressed by ``(s, c)``.
+
+    For a popcount sum ``s`` the accepted counts are ``first[s] .. s // 2``; the rank of
+    ``(s, c)`` is ``ranks[offsets[s] + c - first[s]]``, equal scores (as doubles) sharing a
+    rank, and ``values[rank]`` is the score. Sorting pairs by rank is sorting them by score
+    descending, exactly, with integers.
+    """
+
+    offsets: Int64Array
+    first: Int64Array
+    ranks: Int64Array
+    values: Float64Array
+
+
+@functools.lru_cache(maxsize=16)
+def score_ranks(threshold: float, bits: int) -> ScoreRanks:
+    """The (cached) :class:`ScoreRanks` of ``dice_rule(threshold, bits)``."""
+    rule = dice_rule(threshold, bits)
+    sums = np.arange(2 * bits + 1, dtype=np.int64)
+    last = sums // 2
+    first = np.minimum(rule.min_count, last + 1)
+    sizes = last - first + 1
+    offsets = np.zeros(sums.shape[0] + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    s_of = np.repeat(sums, sizes)
+    c_of = (
+        np.arange(int(offsets[-1]), dtype=np.int64) - np.repeat(offsets[:-1], sizes) + first[s_of]
+    )
+    scores = np.zeros(s_of.shape[0], dtype=np.float64)
+    positive = s_of > 0
+    scores[positive] = (2 * c_of[positive]).astype(np.float64) / s_of[positive].astype(np.float64)
+    values, inverse = np.unique(-scores, return_inverse=True)
+    for table in (offsets, first, inverse, values):
+        table.setflags(write=False)
+    return ScoreRanks(offsets[:-1].copy(), first, inverse.astype(np.int64), -values)

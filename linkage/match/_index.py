@@ -24,7 +24,7 @@ import numpy as np
 from linkage.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from linkage.match import _kernels
 from linkage.match._dice import dice_rule
-from linkage.match._join import kernel_launch, nibble_split
+from linkage.match._join import kernel_launch, nibble_split, padded_words
 from linkage.match._kernels import LANES, ROWS
 from linkage.match._packing import check_packed, popcounts
 from linkage.types import Float64Array, Int64Array, PackedClks
@@ -75,6 +75,7 @@ class ClkIndex:
             raise InvalidInputError("capacity must be positive")
         self._bits = bits
         self._words = bits // 64
+        self._width = padded_words(self._words)  # words per record in the kernel layout
         self._lock = threading.RLock()
         self._slot_of: dict[int, int] = {}
         self._size = 0  # slots in use (live or dead)
@@ -82,7 +83,7 @@ class ClkIndex:
 
     def _allocate(self, capacity: int) -> None:
         groups = -(-capacity // LANES)
-        self._bt = np.zeros((groups, self._words, LANES), dtype=np.uint64)
+        self._bt = np.zeros((groups, self._width, LANES), dtype=np.uint64)
         self._pop = np.zeros(groups * LANES, dtype=np.int64)
         self._group_min_pop = np.full(groups, self._bits, dtype=np.int64)
         self._alive = np.zeros(groups * LANES, dtype=np.bool_)
@@ -125,7 +126,7 @@ class ClkIndex:
                 self._grow(self._size + n)
             slots = np.arange(self._size, self._size + n)
             groups, lanes = slots // LANES, slots % LANES
-            self._bt[groups, :, lanes] = packed
+            self._bt[groups, : self._words, lanes] = packed
             pop = popcounts(packed)
             self._pop[slots] = pop
             self._alive[slots] = True
@@ -162,7 +163,7 @@ class ClkIndex:
         with self._lock:
             live = np.flatnonzero(self._alive[: self._size])
             keys = self._keys[live].copy()
-            clks = self._bt[live // LANES, :, live % LANES].copy()
+            clks = self._bt[live // LANES, : self._words, live % LANES].copy()
             self._allocate(max(2 * live.shape[0], 1024))
             self._slot_of = {}
             self._size = 0
@@ -176,7 +177,7 @@ class ClkIndex:
             if missing:
                 raise NotFoundError(f"keys[{missing[0]}] is not in the index")
             slots = np.array([self._slot_of[key] for key in key_list], dtype=np.int64)
-            return self._bt[slots // LANES, :, slots % LANES].copy()
+            return self._bt[slots // LANES, : self._words, slots % LANES].copy()
 
     def search(self, queries: PackedClks, threshold: float, k: int) -> tuple[LookupHits, ...]:
         """The best ``k`` records with Dice ``>= threshold`` for each query."""

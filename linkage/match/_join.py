@@ -22,21 +22,23 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from linkage.errors import InvalidInputError
+from linkage.errors import InvalidInputError, ResourceExhaustedError
 from linkage.match import _kernels
-from linkage.match._dice import DiceRule, dice_rule, dice_scores
-from linkage.match._kernels import LANES, ROWS
+from linkage.match._dice import DiceRule, dice_rule, score_ranks
+from linkage.match._kernels import CHUNK_WORDS, LANES, ROWS
 from linkage.match._packing import check_packed, popcounts
 from linkage.match._results import CandidateEdges, CandidatePairs
 from linkage.types import Int64Array, PackedClks
 
 __all__ = [
+    "canonical_pairs",
     "dice_join",
     "dice_join_multiparty",
     "dice_self_join",
     "enforce_k",
     "kernel_launch",
     "nibble_split",
+    "padded_words",
     "transpose_groups",
 ]
 
@@ -44,10 +46,13 @@ __all__ = [
 _TILE_BLOCKS = 16
 #: Right groups per tile: ``_TILE_GROUPS * LANES`` records of 128 bytes = 256 KiB at 1024 bits.
 _TILE_GROUPS = 512
-#: Pairs a tile may report before it is rerun with a larger buffer.
-_TILE_CAP = 16
-#: Tiles per kernel launch (bounds the tile buffers to a few MiB).
-_MAX_TILES_PER_LAUNCH = 1 << 15
+#: Pairs each thread may buffer per launch, at first and at most (12 bytes a pair).
+_BUFFER_START = 1 << 16
+_BUFFER_MAX = 1 << 22
+#: Tiles per kernel launch, at most, and per thread in the first launch (which measures the
+#: pair density to size the next launches).
+_MAX_TILES_PER_LAUNCH = 1 << 14
+_PROBE_TILES_PER_THREAD = 8
 #: Tiles handed to a thread at a time, so that a busy core does not hold the others back.
 _CHUNK_SIZE = 4
 
@@ -80,27 +85,34 @@ def _threading_layer() -> str | None:
         return None
 
 
+def padded_words(words: int) -> int:
+    """Words per CLK in the kernels' layouts: a multiple of ``CHUNK_WORDS`` (zero padded)."""
+    return -(-words // CHUNK_WORDS) * CHUNK_WORDS
+
+
 def nibble_split(packed: PackedClks, rows_multiple: int) -> np.ndarray:
     """Left-hand layout: per row, ``W`` low-nibble words then ``W`` high-nibble words.
 
-    Rows are padded with zeros to a multiple of ``rows_multiple``.
+    ``W`` is the word count padded to a multiple of ``CHUNK_WORDS``; rows are padded with
+    zeros to a multiple of ``rows_multiple``.
     """
     n, words = packed.shape
+    width = padded_words(words)
     padded = -(-max(n, 1) // rows_multiple) * rows_multiple
-    out = np.zeros((padded, 2 * words), dtype=np.uint64)
+    out = np.zeros((padded, 2 * width), dtype=np.uint64)
     out[:n, :words] = packed & _NIBBLES
-    out[:n, words:] = (packed >> np.uint64(4)) & _NIBBLES
+    out[:n, width : width + words] = (packed >> np.uint64(4)) & _NIBBLES
     return out
 
 
-def transpose_groups(packed: PackedClks, capacity: int | None = None) -> np.ndarray:
-    """Right-hand layout ``[group, word, lane]``, zero-padded to ``capacity`` records."""
+def transpose_groups(packed: PackedClks) -> np.ndarray:
+    """Right-hand layout ``[group, word, lane]`` (words padded to a multiple of
+    ``CHUNK_WORDS``, records zero-padded to a multiple of ``LANES``)."""
     n, words = packed.shape
-    slots = max(n, 1) if capacity is None else max(capacity, n, 1)
-    groups = -(-slots // LANES)
-    out = np.zeros((groups * LANES, words), dtype=np.uint64)
-    out[:n] = packed
-    return np.ascontiguousarray(out.reshape(groups, LANES, words).transpose(0, 2, 1))
+    groups = -(-max(n, 1) // LANES)
+    out = np.zeros((groups * LANES, padded_words(words)), dtype=np.uint64)
+    out[:n, :words] = packed
+    return np.ascontiguousarray(out.reshape(groups, LANES, -1).transpose(0, 2, 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,51 +197,77 @@ def _run_pairs(
     rule: DiceRule,
     block_g0: Int64Array,
     block_g1: Int64Array,
-) -> tuple[Int64Array, Int64Array, Int64Array]:
-    """All accepted ``(i, j, count)`` in sorted positions, in no particular order."""
+    max_pairs: int | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All accepted ``(i, j, count)`` (``int32``, sorted positions), in no particular order.
+
+    Tiles run in launches; each thread appends to its own buffer row. The number of tiles
+    per launch follows the pair density seen so far, so that buffers stay small; tiles that
+    overflow are rerun with twice the room.
+    """
     tiles = _tiles(block_g0, block_g1, self_join)
     n_tiles = tiles[0].shape[0]
-    found_i: list[np.ndarray] = []
-    found_j: list[np.ndarray] = []
-    found_c: list[np.ndarray] = []
-
-    def launch(sel: slice | Int64Array, cap: int) -> tuple[np.ndarray, ...]:
-        parts = [t[sel] for t in tiles]
-        m = parts[0].shape[0]
-        out_i = np.empty((m, cap), dtype=np.int32)
-        out_j = np.empty((m, cap), dtype=np.int32)
-        out_c = np.empty((m, cap), dtype=np.int32)
-        out_n = np.zeros(m, dtype=np.int64)
+    threads = numba.get_num_threads()
+    cap = _BUFFER_START
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    # Tiles run in a fixed shuffled order, so that every launch is a fair sample of the
+    # pair density (which varies with popcount) and the density seen so far predicts the
+    # next launch's output.
+    pending = np.random.default_rng(0).permutation(n_tiles).astype(np.int64)
+    done_tiles = 0
+    found_pairs = 0
+    last_rate = 0.0
+    out_i = out_j = out_c = np.empty((threads, 0), dtype=np.int32)
+    while pending.shape[0]:
+        if done_tiles == 0:
+            size = threads * _PROBE_TILES_PER_THREAD
+        else:
+            rate = max(found_pairs / done_tiles, last_rate, 1e-3)
+            while rate * _PROBE_TILES_PER_THREAD > 0.5 * cap and cap < _BUFFER_MAX:
+                cap *= 2
+            size = int(0.5 * threads * cap / rate)
+        size = max(threads * 2, min(_MAX_TILES_PER_LAUNCH, size, pending.shape[0]))
+        chosen, pending = pending[:size], pending[size:]
+        if out_i.shape[1] != cap:
+            out_i = np.empty((threads, cap), dtype=np.int32)
+            out_j = np.empty((threads, cap), dtype=np.int32)
+            out_c = np.empty((threads, cap), dtype=np.int32)
+        out_n = np.zeros(threads, dtype=np.int64)
+        failed = np.zeros(chosen.shape[0], dtype=np.bool_)
         with kernel_launch():
             _kernels.pairs_kernel(
                 a_split, a_pop, a_n, bt, b_pop, b_n, a_key, b_key, self_join,
                 rule.min_count, rule.count_floor, rule.max_delta, block_g0, block_g1,
-                parts[0], parts[1], parts[2], parts[3],
-                cap, out_i, out_j, out_c, out_n,
+                tiles[0][chosen], tiles[1][chosen], tiles[2][chosen], tiles[3][chosen],
+                out_i, out_j, out_c, out_n, failed,
             )  # fmt: skip
-        return out_i, out_j, out_c, out_n
-
-    def collect(out: tuple[np.ndarray, ...], cap: int, rows: np.ndarray) -> None:
-        out_i, out_j, out_c, out_n = out
-        valid = (np.arange(cap)[None, :] < out_n[:, None]) & rows[:, None]
-        found_i.append(out_i[valid].astype(np.int64))
-        found_j.append(out_j[valid].astype(np.int64))
-        found_c.append(out_c[valid].astype(np.int64))
-
-    for start in range(0, n_tiles, _MAX_TILES_PER_LAUNCH):
-        stop = min(n_tiles, start + _MAX_TILES_PER_LAUNCH)
-        out = launch(slice(start, stop), _TILE_CAP)
-        out_n = out[3]
-        fits = out_n <= _TILE_CAP
-        collect(out, _TILE_CAP, fits)
-        if not fits.all():
-            again = np.flatnonzero(~fits) + start
-            cap = int(out_n.max())
-            collect(launch(again, cap), cap, np.ones(again.shape[0], dtype=bool))
-    if not found_i:
-        none = np.empty(0, dtype=np.int64)
+        launch_pairs = 0
+        for thread in range(threads):
+            n = int(out_n[thread])
+            if n:
+                row = (out_i[thread, :n].copy(), out_j[thread, :n].copy(), out_c[thread, :n].copy())
+                parts.append(row)
+            launch_pairs += n
+        launch_tiles = int(chosen.shape[0] - failed.sum())
+        found_pairs += launch_pairs
+        if max_pairs is not None and found_pairs > max_pairs:
+            raise ResourceExhaustedError(
+                f"the join produces more than {max_pairs} candidate pairs;"
+                " raise the threshold or use blocking"
+            )
+        done_tiles += launch_tiles
+        last_rate = launch_pairs / launch_tiles if launch_tiles else 2 * last_rate
+        if failed.any():
+            # A tile yields at most 64 x 2048 pairs, far below _BUFFER_MAX: this terminates.
+            pending = np.concatenate([chosen[failed], pending])
+            cap = min(2 * cap, _BUFFER_MAX)
+    if not parts:
+        none = np.empty(0, dtype=np.int32)
         return none, none, none
-    return np.concatenate(found_i), np.concatenate(found_j), np.concatenate(found_c)
+    i = np.concatenate([p[0] for p in parts])
+    j = np.concatenate([p[1] for p in parts])
+    c = np.concatenate([p[2] for p in parts])
+    return i, j, c
 
 
 def _run_topk(
@@ -267,7 +305,69 @@ def _run_topk(
 
 def _canonical(scores: np.ndarray, left: np.ndarray, right: np.ndarray) -> CandidatePairs:
     order = np.lexsort((right, left, -scores))
-    return CandidatePairs(scores[order], left[order], right[order])
+    return CandidatePairs.adopt(scores[order], left[order], right[order])
+
+
+def canonical_pairs(
+    counts: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    left_pop: Int64Array,
+    right_pop: Int64Array,
+    threshold: float,
+    bits: int,
+    n_right: int,
+) -> CandidatePairs:
+    """Accepted pairs (``counts`` of ``left[i] & right[i]``) as :class:`CandidatePairs` in
+    the canonical order, with anonlink's scores.
+
+    The order is computed with integers: each pair's score rank (see
+    :func:`linkage.match._dice.score_ranks`) and its indices are packed into one ``int64``
+    key, which is sorted in place and decoded. Peak memory is about 40 bytes a pair.
+    """
+    ranks = score_ranks(threshold, bits)
+    n_left = int(left.max(initial=0)) + 1
+    n_right = max(n_right, int(right.max(initial=0)) + 1)
+    sums = left_pop[left] + right_pop[right]
+    position = ranks.offsets[sums] - ranks.first[sums]
+    del sums
+    position += counts
+    rank = ranks.ranks[position]
+    del position
+    span = n_left * n_right
+    if ranks.values.shape[0] * span >= 2**62:  # too wide to pack: sort three keys instead
+        order = np.lexsort((right, left, rank))
+        return CandidatePairs.adopt(ranks.values[rank[order]], left[order], right[order])
+    key = rank * span
+    del rank
+    key += left * n_right
+    key += right
+    del left, right
+    key.sort()
+    scores = ranks.values[key // span]
+    key %= span
+    return CandidatePairs.adopt(scores, key // n_right, key % n_right)
+
+
+def _pairs_from_sorted_positions(
+    i: np.ndarray,
+    j: np.ndarray,
+    c: np.ndarray,
+    order_a: Int64Array,
+    order_b: Int64Array,
+    pa: Int64Array,
+    pb: Int64Array,
+    rule: DiceRule,
+    self_join: bool,
+) -> CandidatePairs:
+    """Turn kernel output (sorted positions) into canonical pairs of original rows."""
+    left = order_a[i]
+    del i
+    right = order_b[j]
+    del j
+    if self_join:
+        left, right = np.minimum(left, right), np.maximum(left, right)
+    return canonical_pairs(c, left, right, pa, pb, rule.threshold, rule.bits, pb.shape[0])
 
 
 def enforce_k(pairs: CandidatePairs, k: int) -> CandidatePairs:
@@ -309,7 +409,12 @@ def _check_k(k: int | None) -> int | None:
 
 
 def dice_join(
-    left: PackedClks, right: PackedClks, threshold: float, *, k: int | None = None
+    left: PackedClks,
+    right: PackedClks,
+    threshold: float,
+    *,
+    k: int | None = None,
+    max_pairs: int | None = None,
 ) -> CandidatePairs:
     """Every pair ``(i, j)`` of a left and a right CLK with Dice ``>= threshold``.
 
@@ -320,6 +425,10 @@ def dice_join(
     The pairs and scores are exactly anonlink 0.15.3's ``find_candidate_pairs([left, right],
     dice_coefficient_accelerated, threshold, k)``, in its order: score descending, then
     left ascending, then right ascending.
+
+    ``max_pairs`` bounds the result (and so the memory, about 40 bytes a pair at the peak):
+    beyond it :class:`~linkage.errors.ResourceExhaustedError` is raised. Everything else is
+    bounded by the inputs: the sorted, nibble-split and transposed copies (4x the inputs).
     """
     a, b = _check_pair(left, right)
     k = _check_k(k)
@@ -337,14 +446,13 @@ def dice_join(
     b_pop = _padded(pb_sorted, bt.shape[0] * LANES, 0)
     block_g0, block_g1 = _block_groups(rule, pa_sorted, pb_sorted, either_role=False)
     if k is None:
-        i, j, c = _run_pairs(
-            a_split, a_pop, n_a, bt, b_pop, n_b, order_a, order_b, False, rule,
-            block_g0, block_g1,
+        return _pairs_from_sorted_positions(
+            *_run_pairs(
+                a_split, a_pop, n_a, bt, b_pop, n_b, order_a, order_b, False, rule,
+                block_g0, block_g1, max_pairs,
+            ),
+            order_a, order_b, pa, pb, rule, self_join=False,
         )  # fmt: skip
-        left_rows = order_a[i]
-        right_rows = order_b[j]
-        scores = dice_scores(c, pa[left_rows], pb[right_rows])
-        return _canonical(scores, left_rows, right_rows)
     top_score, top_key, top_n = _run_topk(
         a_split, a_pop, n_a, bt, b_pop, n_b, order_a, order_b, False, rule,
         block_g0, block_g1, min(k, n_b),
@@ -356,7 +464,13 @@ def dice_join(
     return enforce_k(pairs, k)
 
 
-def dice_self_join(clks: PackedClks, threshold: float, *, k: int | None = None) -> CandidatePairs:
+def dice_self_join(
+    clks: PackedClks,
+    threshold: float,
+    *,
+    k: int | None = None,
+    max_pairs: int | None = None,
+) -> CandidatePairs:
     """Deduplication: every pair ``i < j`` within one set with Dice ``>= threshold``.
 
     A pair is accepted exactly when anonlink would accept it as the pair ``(i, j)`` of
@@ -366,6 +480,7 @@ def dice_self_join(clks: PackedClks, threshold: float, *, k: int | None = None) 
     With ``k``: every record nominates its best ``k`` others (score desc, index asc); the
     nominated pairs, each once, are walked in order and kept while both of their records have
     been seen at most ``k`` times (anonlink's ``_enforce_k`` rule applied within one set).
+    ``max_pairs`` is as in :func:`dice_join`.
     """
     a = check_packed(clks, "clks")
     k = _check_k(k)
@@ -382,13 +497,13 @@ def dice_self_join(clks: PackedClks, threshold: float, *, k: int | None = None) 
     b_pop = _padded(pop_sorted, bt.shape[0] * LANES, 0)
     block_g0, block_g1 = _block_groups(rule, pop_sorted, pop_sorted, either_role=True)
     if k is None:
-        i, j, c = _run_pairs(
-            a_split, a_pop, n, bt, b_pop, n, order, order, True, rule, block_g0, block_g1
-        )
-        first = np.minimum(order[i], order[j])
-        second = np.maximum(order[i], order[j])
-        scores = dice_scores(c, pop[first], pop[second])
-        return _canonical(scores, first, second)
+        return _pairs_from_sorted_positions(
+            *_run_pairs(
+                a_split, a_pop, n, bt, b_pop, n, order, order, True, rule, block_g0, block_g1,
+                max_pairs,
+            ),
+            order, order, pop, pop, rule, self_join=True,
+        )  # fmt: skip
     top_score, top_key, top_n = _run_topk(
         a_split, a_pop, n, bt, b_pop, n, order, order, True, rule, block_g0, block_g1,
         min(k, n - 1),

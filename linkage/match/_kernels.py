@@ -10,7 +10,8 @@ Layout and code shape (DESIGN.md section 8, adapted to AVX2):
   the high nibble of each byte is zero, lowers each ``ctpop <32 x i8>`` to a single
   ``vpshufb`` on AVX2 (``vpopcntb`` on AVX-512 BITALG, ``cnt`` on NEON). The right-hand
   side is split on the fly, once per load, shared by ``ROWS`` left rows (register blocking).
-* Byte counts are summed over 16 words (at most 128 per byte), then widened once.
+* Byte counts are summed over 16 words (at most 128 per byte), then widened once; CLKs are
+  padded with zero words to a multiple of 16 words (1024 bits), which changes no count.
 * The threshold test is integer: a tile is discarded unless some count reaches
   ``count_floor[min_pa + min_pb]``, a lower bound of every pair's exact ``min_count``; the rare
   survivors are checked exactly against :class:`linkage.match._dice.DiceRule`.
@@ -29,13 +30,13 @@ from typing import Any, TypeVar, cast
 
 import numba
 import numpy as np
-from llvmlite import binding as llvm_binding  # type: ignore[import-untyped]
-from llvmlite import ir
+from llvmlite import ir  # type: ignore[import-untyped]
 from numba import prange, types
 from numba.core import cgutils as _cgutils
 from numba.extending import intrinsic as _intrinsic
 
 __all__ = [
+    "CHUNK_WORDS",
     "LANES",
     "ROWS",
     "lookup_kernel_1",
@@ -49,8 +50,9 @@ __all__ = [
 LANES = 4
 #: Left rows that share each right-hand load (register blocking).
 ROWS = 4
-#: Words summed in bytes before widening (16 * 8 = 128 fits in a byte).
-_CHUNK = 16
+#: Words summed in bytes before widening (16 * 8 = 128 fits in a byte). The kernels' layouts
+#: pad every CLK with zero words to a multiple of this.
+CHUNK_WORDS = 16
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -76,19 +78,6 @@ def _jit(*, parallel: bool = False, inline: bool = False) -> Callable[[_F], _F]:
     return cast(Callable[[_F], _F], decorator)
 
 
-def _target_has_avx2() -> bool:
-    """Whether numba compiles for a CPU with AVX2 (host CPU unless overridden by config)."""
-    features = getattr(numba.config, "CPU_FEATURES", None)
-    if features is not None:
-        return "+avx2" in str(features).split(",")
-    if getattr(numba.config, "CPU_NAME", None) is not None:
-        return False  # an explicit (e.g. generic) target: assume the lowest common features
-    return bool(llvm_binding.get_host_cpu_features().get("avx2", False))
-
-
-_USE_PSHUFB = _target_has_avx2() and LANES == 4
-
-
 def _make_tile_intrinsic(rows: int, lanes: int, words: int, accumulate: bool) -> Any:
     """Build ``tile(a_split, a_row, bt, group, first_word, min_count, counts) -> int64 mask``.
 
@@ -102,7 +91,6 @@ def _make_tile_intrinsic(rows: int, lanes: int, words: int, accumulate: bool) ->
     splat_mask = ir.Constant(ir.VectorType(_I32, lanes), [0] * lanes)
     nibbles = ir.Constant(vec, [0x0F0F0F0F0F0F0F0F] * lanes)
     byte_pairs = ir.Constant(vec, [0x00FF00FF00FF00FF] * lanes)
-    nibble_table = ir.Constant(bytes_vec, [bin(i % 16).count("1") for i in range(8 * lanes)])
 
     def const(value: int) -> Any:
         return ir.Constant(vec, [value] * lanes)
@@ -125,24 +113,16 @@ def _make_tile_intrinsic(rows: int, lanes: int, words: int, accumulate: bool) ->
             a_arr = context.make_array(signature.args[0])(context, builder, a_val)
             b_arr = context.make_array(signature.args[2])(context, builder, bt_val)
             c_arr = context.make_array(signature.args[6])(context, builder, counts_val)
-            if _USE_PSHUFB:
-                pshufb = cgutils.get_or_insert_function(
-                    builder.module,
-                    ir.FunctionType(bytes_vec, [bytes_vec, bytes_vec]),
-                    "llvm.x86.avx2.pshuf.b",
-                )
+            ctpop = cgutils.get_or_insert_function(
+                builder.module,
+                ir.FunctionType(bytes_vec, [bytes_vec]),
+                f"llvm.ctpop.v{8 * lanes}i8",
+            )
 
-                def nibble_count(x: Any) -> Any:
-                    return builder.call(pshufb, [nibble_table, x])
-            else:
-                ctpop = cgutils.get_or_insert_function(
-                    builder.module,
-                    ir.FunctionType(bytes_vec, [bytes_vec]),
-                    f"llvm.ctpop.v{8 * lanes}i8",
-                )
-
-                def nibble_count(x: Any) -> Any:
-                    return builder.call(ctpop, [x])
+            def nibble_count(x: Any) -> Any:
+                # x has zero high nibbles (it is ANDed with a masked operand), so LLVM
+                # lowers this ctpop to one table lookup (vpshufb) on SSSE3/AVX2.
+                return builder.call(ctpop, [x])
 
             n_words = builder.extract_value(b_arr.shape, 1)
             row_stride = builder.mul(n_words, ir.Constant(_I64, 2))
@@ -205,49 +185,32 @@ def _make_tile_intrinsic(rows: int, lanes: int, words: int, accumulate: bool) ->
     return tile
 
 
-_tile4_16_first = _make_tile_intrinsic(ROWS, LANES, _CHUNK, accumulate=False)
-_tile4_16_add = _make_tile_intrinsic(ROWS, LANES, _CHUNK, accumulate=True)
-_tile4_1_first = _make_tile_intrinsic(ROWS, LANES, 1, accumulate=False)
-_tile4_1_add = _make_tile_intrinsic(ROWS, LANES, 1, accumulate=True)
-_tile1_16_first = _make_tile_intrinsic(1, LANES, _CHUNK, accumulate=False)
-_tile1_16_add = _make_tile_intrinsic(1, LANES, _CHUNK, accumulate=True)
-_tile1_1_first = _make_tile_intrinsic(1, LANES, 1, accumulate=False)
-_tile1_1_add = _make_tile_intrinsic(1, LANES, 1, accumulate=True)
+_tile4_first = _make_tile_intrinsic(ROWS, LANES, CHUNK_WORDS, accumulate=False)
+_tile4_add = _make_tile_intrinsic(ROWS, LANES, CHUNK_WORDS, accumulate=True)
+_tile1_first = _make_tile_intrinsic(1, LANES, CHUNK_WORDS, accumulate=False)
+_tile1_add = _make_tile_intrinsic(1, LANES, CHUNK_WORDS, accumulate=True)
 
 
 @_jit(inline=True)
 def _tile4(a_split: Any, a_row: int, bt: Any, group: int, min_count: int, counts: Any) -> Any:
-    """Counts of ``ROWS`` left rows against one group over all words; mask of hits."""
-    n_words = bt.shape[1]
-    full = n_words - n_words % _CHUNK
-    if full == 0:
-        mask = _tile4_1_first(a_split, a_row, bt, group, 0, min_count, counts)
-        start = 1
-    else:
-        mask = _tile4_16_first(a_split, a_row, bt, group, 0, min_count, counts)
-        for w in range(_CHUNK, full, _CHUNK):
-            mask = _tile4_16_add(a_split, a_row, bt, group, w, min_count, counts)
-        start = full
-    for w in range(start, n_words):
-        mask = _tile4_1_add(a_split, a_row, bt, group, w, min_count, counts)
+    """Counts of ``ROWS`` left rows against one group over all words; mask of hits.
+
+    The word count is a multiple of ``CHUNK_WORDS`` (the layouts pad with zero words): the
+    hot loop has no branch, so LLVM keeps each chunk in one basic block, where it can see
+    that the bytes fed to ``ctpop`` have zero high nibbles.
+    """
+    mask = _tile4_first(a_split, a_row, bt, group, 0, min_count, counts)
+    for w in range(CHUNK_WORDS, bt.shape[1], CHUNK_WORDS):
+        mask = _tile4_add(a_split, a_row, bt, group, w, min_count, counts)
     return mask
 
 
 @_jit(inline=True)
 def _tile1(a_split: Any, a_row: int, bt: Any, group: int, min_count: int, counts: Any) -> Any:
     """:func:`_tile4` for a single left row."""
-    n_words = bt.shape[1]
-    full = n_words - n_words % _CHUNK
-    if full == 0:
-        mask = _tile1_1_first(a_split, a_row, bt, group, 0, min_count, counts)
-        start = 1
-    else:
-        mask = _tile1_16_first(a_split, a_row, bt, group, 0, min_count, counts)
-        for w in range(_CHUNK, full, _CHUNK):
-            mask = _tile1_16_add(a_split, a_row, bt, group, w, min_count, counts)
-        start = full
-    for w in range(start, n_words):
-        mask = _tile1_1_add(a_split, a_row, bt, group, w, min_count, counts)
+    mask = _tile1_first(a_split, a_row, bt, group, 0, min_count, counts)
+    for w in range(CHUNK_WORDS, bt.shape[1], CHUNK_WORDS):
+        mask = _tile1_add(a_split, a_row, bt, group, w, min_count, counts)
     return mask
 
 
@@ -276,23 +239,29 @@ def pairs_kernel(
     tile_block1: Any,
     tile_group0: Any,
     tile_group1: Any,
-    cap: int,
     out_i: Any,
     out_j: Any,
     out_c: Any,
     out_n: Any,
+    failed: Any,
 ) -> None:
     """Every accepted pair of a left row and a right record, tile by tile.
 
     Tile ``t`` covers row blocks ``tile_block0[t] .. tile_block1[t]`` against groups
-    ``tile_group0[t] .. tile_group1[t]``; its first ``cap`` pairs go to
-    ``out_*[t, :cap]`` (sorted positions and count) and ``out_n[t]`` gets how many it found.
+    ``tile_group0[t] .. tile_group1[t]``. Each thread appends its pairs (sorted positions
+    and intersection count) to its own row of ``out_*``, ``out_n[thread]`` counting them;
+    a tile that does not fit in what is left of the row is rolled back and flagged in
+    ``failed[t]`` (the caller reruns it with more room).
     With ``self_join`` the left and right are the same sorted array, only positions
     ``j > i`` are visited, and the pair is judged with the record of smaller key as left.
     """
+    cap = out_i.shape[1]
     for t in prange(tile_block0.shape[0]):
+        thread = numba.get_thread_id()  # type: ignore[attr-defined]
+        start = out_n[thread]
+        pos = start
+        full = False
         counts = np.empty((ROWS, LANES), dtype=np.int64)
-        found = 0
         for block in range(tile_block0[t], tile_block1[t]):
             row0 = block * ROWS
             g0 = max(block_g0[block], tile_group0[t])
@@ -321,12 +290,23 @@ def pairs_kernel(
                         else:
                             ok = _accepts(a_pop[i], b_pop[j], count, min_count, max_delta)
                         if ok:
-                            if found < cap:
-                                out_i[t, found] = i
-                                out_j[t, found] = j
-                                out_c[t, found] = count
-                            found += 1
-        out_n[t] = found
+                            if pos == cap:
+                                full = True
+                                break
+                            out_i[thread, pos] = i
+                            out_j[thread, pos] = j
+                            out_c[thread, pos] = count
+                            pos += 1
+                    if full:
+                        break
+                if full:
+                    break
+            if full:
+                break
+        if full:
+            failed[t] = True
+        else:
+            out_n[thread] = pos
 
 
 @_jit()

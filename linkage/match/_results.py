@@ -57,6 +57,24 @@ class CandidatePairs:
         return int(self.scores.shape[0])
 
     @classmethod
+    def adopt(cls, scores: Float64Array, left: Int64Array, right: Int64Array) -> CandidatePairs:
+        """Wrap arrays that nobody else references, without copying them (they are made
+        read-only). For producers that build large results; others use the constructor."""
+        if not (
+            scores.dtype == np.float64
+            and left.dtype == np.int64
+            and right.dtype == np.int64
+            and scores.ndim == left.ndim == right.ndim == 1
+            and scores.shape == left.shape == right.shape
+        ):
+            return cls(scores, left, right)
+        pairs = object.__new__(cls)
+        for name, array in (("scores", scores), ("left", left), ("right", right)):
+            array.setflags(write=False)
+            object.__setattr__(pairs, name, array)
+        return pairs
+
+    @classmethod
     def empty(cls) -> CandidatePairs:
         """No pairs."""
         return cls(np.empty(0), np.empty(0, np.int64), np.empty(0, np.int64))

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from match_oracle import anonlink_edges, anonlink_join
 
 import linkage.match._join as join_module
-from linkage.errors import InvalidInputError
+from linkage.errors import InvalidInputError, ResourceExhaustedError
 from linkage.match import (
     CandidatePairs,
     dice_join,
@@ -178,6 +178,7 @@ def test_large_join_spans_many_tiles_and_overflowing_tiles(monkeypatch: pytest.M
     left[100:140] = left[100]  # 40 x 40 identical pairs overflow a tile's buffer
     right[2500:2540] = left[100]
     monkeypatch.setattr(join_module, "_MAX_TILES_PER_LAUNCH", 7)  # several kernel launches
+    monkeypatch.setattr(join_module, "_BUFFER_START", 16)  # tiles overflow and are rerun
     got = dice_join(left, right, 0.8)
     assert same(got, anonlink_join(left, right, 0.8))
     assert len(got) > 1600
@@ -216,3 +217,13 @@ def test_invalid_arguments_are_rejected() -> None:
         dice_join(a, a, 0.5, k=-1)
     with pytest.raises(InvalidInputError, match="at least two"):
         dice_join_multiparty([a], 0.5)
+
+
+def test_max_pairs_bounds_the_result() -> None:
+    rng = np.random.default_rng(12)
+    left = random_clks(rng, 100, 256, 0.4)
+    assert len(dice_join(left, left, 0.0, max_pairs=10_000)) == 10_000
+    with pytest.raises(ResourceExhaustedError, match="more than 9999"):
+        dice_join(left, left, 0.0, max_pairs=9_999)
+    with pytest.raises(ResourceExhaustedError):
+        dice_self_join(left, 0.0, max_pairs=100)
