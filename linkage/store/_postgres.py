@@ -639,7 +639,10 @@ class PostgresLinkStore(LinkStore):
             raise ConfigError("lock_timeout_s must be positive")
         self._where = _server_location(dsn)
         self._schema = schema
-        self._lock_timeout = "0" if lock_timeout_s is None else f"{int(lock_timeout_s * 1000)}ms"
+        # "0" disables PostgreSQL's lock_timeout; a set timeout is at least 1 ms.
+        self._lock_timeout = (
+            "0" if lock_timeout_s is None else f"{max(1, round(lock_timeout_s * 1000))}ms"
+        )
         self._write_lock = threading.Lock()
         self._closed = False
         self._pool: ConnectionPool[_Conn] = ConnectionPool(
