@@ -243,6 +243,7 @@ class _PgWriteTransaction(WriteTransaction):
         self._next_block = 1
         self._pending: list[tuple[object, ...]] = []
         self._pending_updates: list[tuple[object, ...]] = []
+        self._last_audit_sequence: int | None = None  # known under the lock once read
 
     # -- buffered record inserts ----------------------------------------------
     def _reserve_ids(self) -> None:
@@ -503,12 +504,16 @@ class _PgWriteTransaction(WriteTransaction):
 
     def last_audit(self) -> AuditRow | None:
         row = self._one(_AUDIT_COLUMNS + "FROM audit_log ORDER BY sequence DESC LIMIT 1")
+        self._last_audit_sequence = 0 if row is None else int(row[0])
         return None if row is None else _audit(row)
 
     def append_audit(self, row: AuditRow) -> None:
-        last = self._one("SELECT MAX(sequence) FROM audit_log")
-        expected = 1 if last is None or last[0] is None else int(last[0]) + 1
-        if row.sequence != expected:
+        # Nobody else can append while this transaction holds the writer lock,
+        # so the last sequence read in it stays the last one.
+        if self._last_audit_sequence is None:
+            last = self._one("SELECT COALESCE(MAX(sequence), 0) FROM audit_log")
+            self._last_audit_sequence = int(last[0]) if last else 0
+        if row.sequence != self._last_audit_sequence + 1:
             raise StorageError("audit entries must be appended in sequence")
         self._exec(
             "INSERT INTO audit_log (sequence, entry_time_us, actor, action, target_ids, details, "
@@ -524,6 +529,7 @@ class _PgWriteTransaction(WriteTransaction):
                 row.entry_hash,
             ),
         )
+        self._last_audit_sequence = row.sequence
 
     def insert_disclosures(self, rows: Iterable[DisclosureRow]) -> None:
         params = [
@@ -658,6 +664,13 @@ class PostgresLinkStore(LinkStore):
         try:
             self._pool.open(wait=True, timeout=connect_timeout_s)
             self._lock_key = (_LOCK_CLASS, _signed32(zlib.crc32(self._schema_name().encode())))
+            # One round trip: BEGIN, durability, lock timeout, writer lock. Every
+            # value is an integer or the timeout this class formatted, never input.
+            self._begin_sql = (
+                "BEGIN; SELECT set_config('synchronous_commit', 'on', true), "
+                f"set_config('lock_timeout', '{self._lock_timeout}', true), "
+                f"pg_advisory_xact_lock({int(self._lock_key[0])}, {int(self._lock_key[1])})"
+            )
             self._migrate()
         except psycopg.Error as exc:
             self._pool.close()
@@ -765,12 +778,7 @@ class PostgresLinkStore(LinkStore):
         for attempt in range(2):
             conn = self._pool.getconn()
             try:
-                conn.execute("BEGIN")
-                conn.execute(
-                    "SELECT set_config('synchronous_commit', 'on', true), "
-                    "set_config('lock_timeout', %s, true), pg_advisory_xact_lock(%s, %s)",
-                    (self._lock_timeout, *self._lock_key),
-                )
+                conn.execute(self._begin_sql, prepare=False)
                 return conn
             except BaseException as exc:
                 dropped = conn.broken
