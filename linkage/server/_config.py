@@ -29,11 +29,20 @@ Example::
     key_epoch = 1
     schema_fingerprint = "0123abcd..."
 
+    [linkage.blocking]         # optional: Hamming-LSH blocking for large indexes
+    method = "hamming_lsh"
+    bands = 32
+    bits_per_band = 16
+    seed = 0
+
     [limits]
     max_batch_mutations = 10000
     max_message_bytes = 67108864
     lookup_rate_per_s = 10
     lookup_burst = 50
+
+    [metrics]                  # optional: Prometheus metrics on their own port
+    listen = "127.0.0.1:9464"
 """
 
 from __future__ import annotations
@@ -45,7 +54,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from linkage.errors import ConfigError, Problem
+from linkage.errors import ConfigError, InvalidInputError, Problem
+from linkage.match import HammingLsh
 from linkage.service import LinkageSettings, ServiceLimits
 
 __all__ = [
@@ -113,12 +123,20 @@ class ServerConfig:
     tls: TlsConfig | None = None
     max_workers: int = 16
     grace_period_s: float = 10.0
+    #: ``host:port`` of the Prometheus metrics endpoint, or None for no metrics.
+    metrics_listen: str | None = None
 
     def __post_init__(self) -> None:
         problems = []
-        host, sep, port = self.listen.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
-            problems.append(Problem("server.listen", "must be host:port"))
+        for where, address in (
+            ("server.listen", self.listen),
+            ("metrics.listen", self.metrics_listen),
+        ):
+            if address is None:
+                continue
+            host, sep, port = address.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+                problems.append(Problem(where, "must be host:port"))
         if self.max_workers < 2:
             problems.append(Problem("server.max_workers", "must be at least 2"))
         if self.grace_period_s < 0:
@@ -161,7 +179,7 @@ _KNOWN = {
     "server": {"listen", "max_workers", "grace_period_s"},
     "tls": {"ca_cert", "cert", "key", "crl", "trust_domain"},
     "store": {"engine", "path", "dsn_env"},
-    "linkage": {"threshold", "clk_bits", "key_epoch", "schema_fingerprint"},
+    "linkage": {"threshold", "clk_bits", "key_epoch", "schema_fingerprint", "blocking"},
     "limits": {
         "max_batch_mutations",
         "max_message_bytes",
@@ -169,7 +187,34 @@ _KNOWN = {
         "lookup_burst",
         "max_links_per_lookup",
     },
+    "metrics": {"listen"},
 }
+
+
+def _blocking(value: Any, problems: list[Problem]) -> HammingLsh | None:
+    """``[linkage.blocking]``: method (hamming_lsh), bands, bits_per_band, seed."""
+    if value is None:
+        return None
+    where = "linkage.blocking"
+    if not isinstance(value, Mapping):
+        problems.append(Problem(where, "must be a table"))
+        return None
+    known = {"method", "bands", "bits_per_band", "seed"}
+    for key in value:
+        if key not in known:
+            problems.append(Problem(f"{where}.{key}", "unknown setting"))
+    method = _take(value, where, "method", str, problems)
+    if method is not None and method != "hamming_lsh":
+        problems.append(Problem(f"{where}.method", "must be hamming_lsh"))
+        return None
+    bands = _take(value, where, "bands", int, problems, 32)
+    bits = _take(value, where, "bits_per_band", int, problems, 16)
+    seed = _take(value, where, "seed", int, problems, 0)
+    try:
+        return HammingLsh(bands=bands, bits_per_band=bits, seed=seed)
+    except InvalidInputError as exc:
+        problems.append(Problem(where, exc.message))
+        return None
 
 
 def parse_server_config(
@@ -222,6 +267,7 @@ def parse_server_config(
     clk_bits = _take(lk, "linkage", "clk_bits", int, problems)
     key_epoch = _take(lk, "linkage", "key_epoch", int, problems)
     fingerprint = _take(lk, "linkage", "schema_fingerprint", str, problems)
+    blocking = _blocking(lk.get("blocking"), problems)
 
     lim = tables["limits"]
     defaults = ServiceLimits()
@@ -235,6 +281,9 @@ def parse_server_config(
             ("max_links_per_lookup", int),
         )
     }
+    metrics_listen = (
+        _take(tables["metrics"], "metrics", "listen", str, problems) if "metrics" in data else None
+    )
     if problems:
         raise ConfigError("invalid server configuration", problems=problems)
     try:
@@ -246,6 +295,7 @@ def parse_server_config(
                 clk_bits=clk_bits,
                 key_epoch=key_epoch,
                 schema_fingerprint=fingerprint,
+                blocking=blocking,
             ),
             limits=ServiceLimits(
                 max_batch_mutations=limit_values["max_batch_mutations"],
@@ -257,6 +307,7 @@ def parse_server_config(
             tls=tls,
             max_workers=max_workers,
             grace_period_s=float(grace),
+            metrics_listen=metrics_listen,
         )
     except ConfigError as exc:
         raise ConfigError("invalid server configuration", problems=exc.problems) from None

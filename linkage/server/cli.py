@@ -54,16 +54,37 @@ def cli(log_format: str, verbose: bool) -> None:
 def serve(config_path: Path, insecure_dev: bool, port_file: Path | None) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully."""
     config = load_server_config(config_path, os.environ)
-    running, _ = start_matcher(config, insecure_dev=insecure_dev)
-    running.stop_on_signals()
-    logging.getLogger("linkage.server").info(
-        "serving on port %d (%s)", running.port, ", ".join(running.service_names)
+    log = logging.getLogger("linkage.server")
+    metrics = None
+    if config.metrics_listen is not None:
+        from linkage.metrics import MatcherMetrics, start_metrics_server
+
+        metrics = MatcherMetrics()
+    running, _ = start_matcher(
+        config,
+        insecure_dev=insecure_dev,
+        observer=metrics.observe_call if metrics is not None else None,
+        service_observer=metrics,
     )
+    metrics_server = None
+    if metrics is not None and config.metrics_listen is not None:
+        try:
+            metrics_server = start_metrics_server(metrics, config.metrics_listen)
+        except BaseException:
+            running.stop(0)
+            raise
+        log.info("metrics on http://%s:%d/metrics", metrics_server.host, metrics_server.port)
+    running.stop_on_signals()
+    log.info("serving on port %d (%s)", running.port, ", ".join(running.service_names))
     if port_file is not None:
         tmp = port_file.with_suffix(port_file.suffix + ".tmp")
         tmp.write_text(f"{running.port}\n")
         tmp.replace(port_file)
-    running.wait_for_termination()
+    try:
+        running.wait_for_termination()
+    finally:
+        if metrics_server is not None:
+            metrics_server.stop()
 
 
 @cli.command()
