@@ -44,6 +44,8 @@ from linkage.match import (
     LinkUpdate,
     RecordsJoined,
     RecordsWithdrawn,
+    blocked_dice_join,
+    blocked_dice_self_join,
     dice_join,
     dice_self_join,
     greedy_solve,
@@ -95,6 +97,7 @@ from linkage.store import (
     StoredRecordRef,
     WriteTransaction,
 )
+from linkage.types import PackedClks
 
 __all__ = ["IndexStatus", "LinkageService", "cross_agency_greedy", "verify_audit_log"]
 
@@ -551,13 +554,24 @@ class LinkageService:
         if not clks:
             return [], []
         packed = pack_clk_bytes(clks, self._settings.clk_bits)
-        threshold = self._settings.threshold
         keys = sorted(self._indexed - leaving)
-        against = (
-            dice_join(packed, self._index.get(keys), threshold) if keys else CandidatePairs.empty()
-        )
+        against = self._pair_join(packed, self._index.get(keys)) if keys else CandidatePairs.empty()
         against_index = [(row, keys[col], score) for score, row, col in against.as_tuples()]
-        return against_index, _int_pairs(dice_self_join(packed, threshold))
+        return against_index, _int_pairs(self._self_join(packed))
+
+    def _pair_join(self, left: PackedClks, right: PackedClks) -> CandidatePairs:
+        """Candidate pairs between two sets, blocked if configured."""
+        blocking = self._settings.blocking
+        if blocking is None:
+            return dice_join(left, right, self._settings.threshold)
+        return blocked_dice_join(left, right, self._settings.threshold, blocking)
+
+    def _self_join(self, clks: PackedClks) -> CandidatePairs:
+        """Candidate pairs within one set, blocked if configured."""
+        blocking = self._settings.blocking
+        if blocking is None:
+            return dice_self_join(clks, self._settings.threshold)
+        return blocked_dice_self_join(clks, self._settings.threshold, blocking)
 
     def _apply(
         self,
@@ -801,7 +815,7 @@ class LinkageService:
                 else np.zeros((0, self._settings.clk_bits // 64), dtype=np.uint64)
             )
             del clks
-            pairs = dice_self_join(packed, self._settings.threshold)
+            pairs = self._self_join(packed)
             edges = [_edge(node_list[a], node_list[b], score) for a, b, score in _int_pairs(pairs)]
             with self._store.write() as tx:
                 now = self._clock()

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from linkage.errors import ConfigError, Problem
+from linkage.match import HammingLsh
 
 __all__ = ["LinkageSettings", "ServiceLimits"]
 
@@ -18,12 +19,16 @@ class LinkageSettings:
 
     ``schema_fingerprint`` and ``key_epoch`` name the one linkage space the
     matcher accepts; CLKs of any other space are refused, never compared.
+    ``blocking``, when set, restricts candidate pairs to those sharing a
+    Hamming-LSH band, for incremental linkage and rebuilds alike (so both
+    still give the same partition); after changing it, rebuild the links.
     """
 
     threshold: float
     clk_bits: int
     key_epoch: int
     schema_fingerprint: str
+    blocking: HammingLsh | None = None
 
     def __post_init__(self) -> None:
         problems = []

@@ -3,6 +3,7 @@ order, give the same partition of records."""
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from linkage.match import HammingLsh
 from linkage.service import LinkageService, RecordWithdrawal, ServiceLimits
 from linkage.store import SqliteLinkStore
 from tests.service.factory import OPERATOR, SETTINGS, agency, batch, person, upsert, variant
@@ -47,29 +49,35 @@ def _records(seed: int, people: int) -> list[tuple[str, str, np.ndarray]]:
     return out
 
 
-def _service(path: Path) -> tuple[LinkageService, SqliteLinkStore]:
+def _service(path: Path, blocked: bool) -> tuple[LinkageService, SqliteLinkStore]:
     store = SqliteLinkStore(path)
-    service = LinkageService(store, SETTINGS, ServiceLimits(lookup_burst=1000))
+    settings = (
+        dataclasses.replace(SETTINGS, blocking=HammingLsh(bands=4, bits_per_band=12, seed=3))
+        if blocked
+        else SETTINGS
+    )
+    service = LinkageService(store, settings, ServiceLimits(lookup_burst=1000))
     for agency_id in AGENCIES:
         service.create_agency(OPERATOR, agency_id, agency_id, b"")
     return service, store
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=16, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 10_000),
     people=st.integers(2, 6),
     order_seed=st.integers(0, 10_000),
     batch_size=st.integers(1, 5),
     withdraw=st.integers(0, 3),
+    blocked=st.booleans(),
 )
 def test_incremental_equals_rebuild_for_any_arrival_order(
-    seed: int, people: int, order_seed: int, batch_size: int, withdraw: int
+    seed: int, people: int, order_seed: int, batch_size: int, withdraw: int, blocked: bool
 ) -> None:
     records = _records(seed, people)
     order = np.random.default_rng(order_seed).permutation(len(records)).tolist()
     with tempfile.TemporaryDirectory() as tmp:
-        service, store = _service(Path(tmp) / "a.db")
+        service, store = _service(Path(tmp) / "a.db", blocked)
         pending = [records[i] for i in order]
         number = 0
         while pending:
