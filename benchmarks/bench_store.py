@@ -2,8 +2,10 @@
 
     .venv/bin/python benchmarks/bench_store.py [--transactions 5] [--records-per-tx 10000]
 
-The operations the service uses most, in one run: every phase on SQLite, then
-every phase on PostgreSQL, with the same deterministic data:
+The operations the service uses most, in one run and interleaved, so that both
+engines see the same load on a shared machine: each ingest, assignment and
+the edges transaction runs on SQLite and then at once on PostgreSQL, and the
+lookups and audits alternate in ``--rounds`` rounds. Same deterministic data:
 
 * ingest: ``--transactions`` write transactions of ``--records-per-tx`` new
   records each (128-byte CLKs), plus the batch row and its event, as an upload;
@@ -38,8 +40,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from functools import partial
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,12 +85,6 @@ def postgres_dsn() -> Iterator[str]:
         yield server.dsn
 
 
-def _timed(fn: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 class Workload:
     """The same deterministic data for every engine."""
 
@@ -116,111 +111,156 @@ class Workload:
                     for _ in range(args.records_per_tx)
                 ]
             )
-        self.rng = rng
+        total = args.transactions * args.records_per_tx
+        positions: set[tuple[int, int]] = set()
+        while len(positions) < args.edges:
+            a, b = rng.sample(range(total), 2)
+            positions.add((min(a, b), max(a, b)))
+        self.edge_positions = [
+            (a, b, round(rng.uniform(0.8, 1.0), 6)) for a, b in sorted(positions)
+        ]
 
 
-def run_engine(store: LinkStore, work: Workload) -> dict[str, float]:
-    """Every phase on one store; returns rates and latencies."""
-    args = work.args
-    rng = random.Random(7)
-    out: dict[str, float] = {}
-    with store.write() as tx:
-        for agency in AGENCIES:
-            tx.insert_agency(agency, agency.title(), b"card", 1)
+class EngineRun:
+    """The phases on one store, keeping the state the later phases need."""
 
-    nodes_per_batch: list[list[int]] = []
-
-    def ingest(batch_no: int, records: list[NewRecord]) -> None:
+    def __init__(self, store: LinkStore, work: Workload) -> None:
+        self.store = store
+        self.work = work
+        self.times: dict[str, list[float]] = {}
+        self.nodes_per_batch: list[list[int]] = []
+        self.link_of: dict[int, int] = {}
+        self.audit_count = 0
         with store.write() as tx:
+            for agency in AGENCIES:
+                tx.insert_agency(agency, agency.title(), b"card", 1)
+
+    def _record(self, phase: str, seconds: float) -> None:
+        self.times.setdefault(phase, []).append(seconds)
+
+    def ingest(self, batch_no: int) -> None:
+        records = self.work.batches[batch_no]
+        agency = records[0].agency_id
+        start = time.perf_counter()
+        with self.store.write() as tx:
             nodes = [tx.insert_record(r) for r in records]
-            tx.save_batch(BatchRow(records[0].agency_id, f"b{batch_no}", b"d" * 32, b"r" * 64, 1))
+            tx.save_batch(BatchRow(agency, f"b{batch_no}", b"d" * 32, b"r" * 64, 1))
             tx.append_events(
                 [
                     EventRow(
                         EventKind.BATCH_COMMITTED,
                         1,
-                        records[0].agency_id,
+                        agency,
                         f"b{batch_no}",
                         record_count=len(records),
                     )
                 ]
             )
-        nodes_per_batch.append(nodes)
+        self._record("ingest", time.perf_counter() - start)
+        self.nodes_per_batch.append(nodes)
 
-    ingest_s = [_timed(partial(ingest, i, b)) for i, b in enumerate(work.batches)]
-    total = sum(len(b) for b in work.batches)
-    out["ingest_records_per_s"] = total / sum(ingest_s)
-    out["ingest_ms_per_tx_median"] = statistics.median(ingest_s) * 1000
+    def edges(self) -> None:
+        # Node IDs differ between engines (sequences vs AUTOINCREMENT), so the
+        # pairs are drawn by position, identically for both.
+        nodes = sorted(n for batch in self.nodes_per_batch for n in batch)
+        rows = [
+            EdgeRow(nodes[min(a, b)], nodes[max(a, b)], score)
+            for a, b, score in self.work.edge_positions
+        ]
+        start = time.perf_counter()
+        with self.store.write() as tx:
+            tx.insert_edges(rows)
+        self._record("edges", time.perf_counter() - start)
 
-    all_nodes = sorted(n for nodes in nodes_per_batch for n in nodes)
-    pairs: set[tuple[int, int]] = set()
-    while len(pairs) < args.edges:
-        a, b = rng.sample(all_nodes, 2)
-        pairs.add((min(a, b), max(a, b)))
-    edges = [EdgeRow(a, b, round(rng.uniform(0.8, 1.0), 6)) for a, b in sorted(pairs)]
-
-    def store_edges() -> None:
-        with store.write() as tx:
-            tx.insert_edges(edges)
-
-    out["edges_per_s"] = len(edges) / _timed(store_edges)
-
-    link_of: dict[int, int] = {}
-
-    def assign(nodes: list[int]) -> None:
-        with store.write() as tx:
+    def assign(self, batch_no: int) -> None:
+        nodes = self.nodes_per_batch[batch_no]
+        start = time.perf_counter()
+        with self.store.write() as tx:
             links = tx.allocate_link_ids(len(nodes) // 2, 2)
             assignments = [(n, links[i // 2]) for i, n in enumerate(nodes[: 2 * len(links)])]
             tx.assign_links(assignments, 2)
-        link_of.update(assignments)
+        self._record("assign", time.perf_counter() - start)
+        self.link_of.update(assignments)
 
-    assign_s = [_timed(partial(assign, n)) for n in nodes_per_batch]
-    out["assign_records_per_s"] = sum(len(n) for n in nodes_per_batch) / sum(assign_s)
+    def lookups(self, positions: list[tuple[int, int]]) -> None:
+        for batch_no, index in positions:
+            node = self.nodes_per_batch[batch_no][index]
+            start = time.perf_counter()
+            links = self.store.read_node_links([node])
+            members = self.store.link_members(sorted(set(links.values())))
+            self._record("lookup", time.perf_counter() - start)
+            assert len(members) == 2
 
-    sample = [rng.choice(all_nodes) for _ in range(args.lookups)]
-    lookup_s: list[float] = []
-    for node in sample:
-        start = time.perf_counter()
-        links = store.read_node_links([node])
-        members = store.link_members(sorted(set(links.values())))
-        lookup_s.append(time.perf_counter() - start)
-        assert len(members) == 2
-    out["lookup_us_median"] = statistics.median(lookup_s) * 1e6
-    out["lookup_us_p99"] = sorted(lookup_s)[int(len(lookup_s) * 0.99) - 1] * 1e6
-    out["lookups_per_s"] = len(lookup_s) / sum(lookup_s)
-
-    def audit_once(i: int) -> None:
-        node = sample[i % len(sample)]
-        with store.write() as tx:
-            last = tx.last_audit()
-            seq = 1 if last is None else last.sequence + 1
-            prev = b"\0" * 32 if last is None else last.entry_hash
-            tx.append_audit(
-                AuditRow(
-                    seq,
-                    i,
-                    "responder",
-                    "lookup",
-                    (f"links/{link_of[node]}",),
-                    "{}",
-                    prev,
-                    b"h" * 32,
+    def audits(self, count: int) -> None:
+        for _ in range(count):
+            i = self.audit_count
+            self.audit_count += 1
+            link = self.link_of[self.nodes_per_batch[0][i % 1000]]
+            start = time.perf_counter()
+            with self.store.write() as tx:
+                last = tx.last_audit()
+                seq = 1 if last is None else last.sequence + 1
+                prev = b"\0" * 32 if last is None else last.entry_hash
+                tx.append_audit(
+                    AuditRow(
+                        seq, i, "responder", "lookup", (f"links/{link}",), "{}", prev, b"h" * 32
+                    )
                 )
-            )
-            tx.insert_disclosures(
-                [DisclosureRow("police", b"k", link_of[node], "r1", "mhc", "crisis", i, seq)]
-            )
+                tx.insert_disclosures(
+                    [DisclosureRow("police", b"k", link, "r1", "mhc", "crisis", i, seq)]
+                )
+            self._record("audit", time.perf_counter() - start)
 
-    audit_s = [_timed(partial(audit_once, i)) for i in range(args.audits)]
-    out["audit_ms_per_tx_median"] = statistics.median(audit_s) * 1000
-    out["audit_tx_per_s"] = len(audit_s) / sum(audit_s)
+    def index_load(self) -> None:
+        start = time.perf_counter()
+        count = sum(1 for _ in self.store.iter_index_records(1, "0123456789abcdef"))
+        self._record("index_load", time.perf_counter() - start)
+        assert count == sum(len(b) for b in self.work.batches)
 
-    def load() -> None:
-        count = sum(1 for _ in store.iter_index_records(1, "0123456789abcdef"))
-        assert count == total
+    def summary(self) -> dict[str, float]:
+        t = self.times
+        total = sum(len(b) for b in self.work.batches)
+        lookup = sorted(t["lookup"])
+        return {
+            "ingest_records_per_s": total / sum(t["ingest"]),
+            "ingest_ms_per_tx_median": statistics.median(t["ingest"]) * 1000,
+            "edges_per_s": len(self.work.edge_positions) / sum(t["edges"]),
+            "assign_records_per_s": total / sum(t["assign"]),
+            "lookup_us_median": statistics.median(lookup) * 1e6,
+            "lookup_us_p99": lookup[max(0, int(len(lookup) * 0.99) - 1)] * 1e6,
+            "lookups_per_s": len(lookup) / sum(lookup),
+            "audit_ms_per_tx_median": statistics.median(t["audit"]) * 1000,
+            "audit_tx_per_s": len(t["audit"]) / sum(t["audit"]),
+            "index_load_records_per_s": total / sum(t["index_load"]),
+        }
 
-    out["index_load_records_per_s"] = total / _timed(load)
-    return out
+
+def run_interleaved(engines: list[EngineRun], work: Workload, rounds: int) -> None:
+    """Every phase on each engine in turn, so both see the same machine load."""
+    args = work.args
+    for batch_no in range(args.transactions):
+        for run in engines:
+            run.ingest(batch_no)
+    for run in engines:
+        run.edges()
+    for batch_no in range(args.transactions):
+        for run in engines:
+            run.assign(batch_no)
+    rng = random.Random(11)
+    positions = [
+        (rng.randrange(args.transactions), rng.randrange(args.records_per_tx // 2 * 2))
+        for _ in range(args.lookups)
+    ]
+    per_round = max(1, args.lookups // rounds)
+    for first in range(0, args.lookups, per_round):
+        for run in engines:
+            run.lookups(positions[first : first + per_round])
+    audits_per_round = max(1, args.audits // rounds)
+    for _ in range(0, args.audits, audits_per_round):
+        for run in engines:
+            run.audits(audits_per_round)
+    for run in engines:
+        run.index_load()
 
 
 ROWS = (
@@ -244,21 +284,19 @@ def main() -> int:
     parser.add_argument("--edges", type=int, default=50_000)
     parser.add_argument("--lookups", type=int, default=2_000)
     parser.add_argument("--audits", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=10, help="alternations of the latency phases")
     parser.add_argument("--out", type=Path, default=REPO / "build" / "bench_store.json")
     args = parser.parse_args()
     work = Workload(args)
-    results: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp, postgres_dsn() as dsn:
         sqlite = SqliteLinkStore(Path(tmp) / "index.db")
-        try:
-            results["sqlite"] = run_engine(sqlite, work)
-        finally:
-            sqlite.close()
-    with postgres_dsn() as dsn:
         pg = PostgresLinkStore(dsn, schema=f"bench_{uuid.uuid4().hex[:12]}")
         try:
-            results["postgres"] = run_engine(pg, work)
+            runs = {"sqlite": EngineRun(sqlite, work), "postgres": EngineRun(pg, work)}
+            run_interleaved(list(runs.values()), work, args.rounds)
+            results = {name: run.summary() for name, run in runs.items()}
         finally:
+            sqlite.close()
             pg.close()
     fmt = {"tx": args.transactions, "per": args.records_per_tx, "edges": args.edges}
     print(f"{'operation':<58} {'SQLite':>12} {'PostgreSQL':>12} {'PG/SQLite':>9}")
