@@ -80,17 +80,13 @@ class QueryEncoder:
         for name in REQUIRED_FIELDS:
             if name in self.fields and not str(query.get(name) or "").strip():
                 problems.append(Problem(name, "is required"))
-        if problems:
-            raise InvalidInputError("the query is incomplete or invalid", problems=problems)
         mapped = self._mapper.map_row(1, row)
         if isinstance(mapped, list):
-            raise InvalidInputError(
-                "the query is invalid",
-                problems=[
-                    Problem(p.location.split("column ", 1)[-1], p.reason.split(";")[0])
-                    for p in mapped
-                ],
+            problems.extend(
+                Problem(p.location.split("column ", 1)[-1], p.reason.split(";")[0]) for p in mapped
             )
+        if problems or isinstance(mapped, list):
+            raise InvalidInputError("the query is incomplete or invalid", problems=problems)
         batch = self._encoder.encode_valid([mapped.values])
         if batch.problems:
             raise InvalidInputError(

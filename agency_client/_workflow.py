@@ -24,11 +24,11 @@ import os
 import secrets
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 from agency_client._client_config import ClientConfig, load_client_config
 from agency_client._clkfile import read_clk_batches
@@ -56,6 +56,7 @@ from linkage.v1 import ingest_pb2
 
 __all__ = [
     "AgencySession",
+    "BatchSender",
     "ConsentPlan",
     "SendReport",
     "UploadPlan",
@@ -406,6 +407,14 @@ def plan_consent(session: AgencySession, state: UploadState, changes: Sequence[C
 # --------------------------------------------------------------------------- send
 
 
+class BatchSender(Protocol):
+    """What :func:`send_pending` needs of a matcher client."""
+
+    def stream_batches(
+        self, requests: Iterable[ingest_pb2.WriteBatchRequest]
+    ) -> Iterator[ingest_pb2.WriteBatchResponse]: ...
+
+
 @dataclass(slots=True)
 class SendReport:
     """What the matcher acknowledged in one send."""
@@ -433,7 +442,7 @@ class SendReport:
 
 def send_pending(
     state: UploadState,
-    client: MatcherClient,
+    client: BatchSender,
     *,
     progress: Callable[[int], object] | None = None,
     retry_delays: Sequence[float] = _RETRY_DELAYS_S,
