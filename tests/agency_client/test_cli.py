@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -227,20 +225,3 @@ def test_describe_an_encoded_file_shows_a_histogram(agency_dir: Path) -> None:
     assert "57 records of 1024 bits" in stdout
     assert "bits set per CLK: n=57" in stdout
     assert stdout.count("|") >= 5
-
-
-@pytest.mark.integration
-def test_console_script_and_demo_run_as_subprocesses(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "linkage.demo", "--work-dir", str(tmp_path / "demo")],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "encoded 57 of 61 rows" in done.stdout
-    assert "bits set per CLK" in done.stdout
-    assert (tmp_path / "demo" / "valley-mhc.clk").is_file()
-    secret = (tmp_path / "demo" / "linkage-secret.key").read_text().strip()
-    assert secret not in done.stdout + done.stderr
