@@ -187,13 +187,17 @@ class LinkageService:
         clock: Clock = system_clock_us,
         monotonic: Callable[[], float] | None = None,
         observer: ServiceObserver | None = None,
+        audit_lookups: bool = True,
     ) -> None:
+        """``audit_lookups=False`` exists only so a benchmark can measure what the
+        audit costs; no configuration or command line can set it."""
         self._store = store
         self._settings = settings
         self._limits = limits
         self._cluster = clusterer
         self._clock = clock
         self._observer: ServiceObserver = observer or NullObserver()
+        self._audit_lookups = audit_lookups
         self._writer = threading.Lock()
         self._index = ClkIndex(settings.clk_bits)
         self._indexed: set[int] = set()
@@ -961,6 +965,8 @@ class LinkageService:
                 hits.append(LinkHit(link_id=link, members=tuple(visible)))
         shown = {hit.link_id for hit in hits}
         disclosed_rows = [(m, link) for m, link in disclosed_rows if link in shown]
+        if not self._audit_lookups:
+            return hits
         with self._store.write() as tx:
             sequence = self._audit(
                 tx,

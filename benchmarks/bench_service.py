@@ -1,0 +1,366 @@
+"""The matcher as a service: lookup latency, ingest throughput, incremental
+linkage and memory on a large index (issues 4 and 5).
+
+    python benchmarks/bench_service.py --records 1000000 [--queries 2000] [--work DIR]
+
+1. Prepare (cached in --work, keyed by --records): a demo PKI, a server.toml
+   with Hamming-LSH blocking, and a SQLite store holding N synthetic records of
+   1024 bits across four agencies (people appear in one to four agencies, with
+   a few bits of error per record), linked by one rebuild (timed).
+2. Lookups over gRPC on loopback from a separate client process: median and p99
+   over Q queries (half of them known people, half strangers) against four
+   server variants started one after another on the same store: mTLS + audit
+   (production), mTLS without audit, plaintext with audit, neither.
+3. Ingest: batches of 10,000 new records over gRPC with mTLS into the N-record
+   index; each batch is linked incrementally before it is acknowledged.
+4. The server's resident memory after loading the index and after ingest.
+
+Results go to stdout and to WORK/results-N.json. Numbers depend on the machine
+and on what else runs on it; compare variants measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+from linkage.channel import mtls_channel
+from linkage.consent import Consent, Purpose, serialize_consent
+from linkage.pki import DemoPki, Role, create_demo_pki
+from linkage.server import load_server_config
+from linkage.service import LinkageService, ServiceLimits
+from linkage.store import NewRecord, SqliteLinkStore
+from linkage.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc, lookup_pb2, lookup_pb2_grpc
+
+REPO = Path(__file__).resolve().parent.parent
+AGENCIES = ("police", "valley-mhc", "er", "sud")
+BITS = 1024
+FINGERPRINT = "be" * 16
+BLOCKING = {"bands": 24, "bits_per_band": 24, "seed": 11}
+
+
+# ----------------------------------------------------------------- synthetic data
+def random_clks(rng: np.random.Generator, n: int, fill: float = 0.3) -> np.ndarray:
+    """``uint8[n, 128]`` CLKs with about ``fill`` of their bits set."""
+    out = np.empty((n, BITS // 8), dtype=np.uint8)
+    threshold = int(256 * fill)
+    for start in range(0, n, 50_000):
+        stop = min(n, start + 50_000)
+        bits = rng.integers(0, 256, size=(stop - start, BITS), dtype=np.uint8) < threshold
+        out[start:stop] = np.packbits(bits, axis=1)
+    return out
+
+
+def with_errors(rng: np.random.Generator, clks: np.ndarray, max_flips: int = 40) -> np.ndarray:
+    """Each CLK with 0..max_flips random bits flipped (typos, moved addresses)."""
+    n = clks.shape[0]
+    flips = rng.integers(0, max_flips + 1, size=n)
+    positions = rng.integers(0, BITS, size=(n, max_flips))
+    keep = np.arange(max_flips)[None, :] < flips[:, None]
+    rows = np.repeat(np.arange(n), max_flips)[keep.ravel()]
+    pos = positions.ravel()[keep.ravel()]
+    mask = np.zeros_like(clks)
+    np.bitwise_xor.at(mask, (rows, pos // 8), (1 << (7 - pos % 8)).astype(np.uint8))
+    return clks ^ mask
+
+
+def consent_bytes() -> bytes:
+    expires = (datetime.now(UTC) + timedelta(days=365)).replace(microsecond=0)
+    return serialize_consent(
+        Consent.for_recipients(
+            roles=[Role.RESPONDER], purposes=[Purpose.CRISIS_RESPONSE], expires_at=expires
+        )
+    )
+
+
+# ---------------------------------------------------------------------- prepare
+def write_config(work: Path, pki: DemoPki) -> Path:
+    server = pki.server.paths
+    path = work / "server.toml"
+    path.write_text(
+        f"""
+[server]
+listen = "127.0.0.1:0"
+max_workers = 16
+
+[tls]
+trust_domain = "coresponder.test"
+ca_cert = "{server.ca_certificate}"
+cert = "{server.certificate}"
+key = "{server.private_key}"
+crl = "{pki.directory.crl_path}"
+
+[store]
+engine = "sqlite"
+path = "index.db"
+
+[linkage]
+threshold = 0.8
+clk_bits = {BITS}
+key_epoch = 1
+schema_fingerprint = "{FINGERPRINT}"
+
+[linkage.blocking]
+method = "hamming_lsh"
+bands = {BLOCKING["bands"]}
+bits_per_band = {BLOCKING["bits_per_band"]}
+seed = {BLOCKING["seed"]}
+
+[limits]
+max_batch_mutations = 10000
+max_message_bytes = 67108864
+lookup_rate_per_s = 1000000
+lookup_burst = 1000000
+"""
+    )
+    return path
+
+
+def prepare(work: Path, records: int) -> dict[str, float]:
+    """Build the store once; later runs reuse it."""
+    marker = work / "prepared.json"
+    if marker.exists():
+        return dict(json.loads(marker.read_text()))
+    work.mkdir(parents=True, exist_ok=True)
+    for stale in ("index.db", "index.db-wal", "index.db-shm", "people.npy"):
+        (work / stale).unlink(missing_ok=True)
+    pki = create_demo_pki(work / "pki-root", agency_ids=AGENCIES)
+    config = load_server_config(write_config(work, pki), {})
+    rng = np.random.default_rng(2026)
+    people = random_clks(rng, int(records * 0.6))
+    np.save(work / "people.npy", people)
+    consent = consent_bytes()
+    store = SqliteLinkStore(work / "index.db")
+    from linkage.pki import Principal
+
+    operator = Principal(Role.OPERATOR, None, "bench", 1)
+    service = LinkageService(store, config.linkage, ServiceLimits())
+    for agency_id in AGENCIES:
+        service.create_agency(operator, agency_id, agency_id, b"")
+    started = time.perf_counter()
+    per_agency = records // len(AGENCIES)
+    now = int(time.time() * 1e6)
+    for agency_id in AGENCIES:
+        chosen = rng.choice(people.shape[0], size=per_agency, replace=False)
+        clks = with_errors(rng, people[chosen])
+        for start in range(0, per_agency, 50_000):
+            with store.write() as tx:
+                for i in range(start, min(per_agency, start + 50_000)):
+                    key = f"{agency_id}-{i}".encode()
+                    clk = clks[i].tobytes()
+                    tx.insert_record(
+                        NewRecord(
+                            agency_id=agency_id,
+                            record_key=key,
+                            key_epoch=1,
+                            schema_fingerprint=FINGERPRINT,
+                            clk=clk,
+                            pointer_token=b"ptr-" + key,
+                            consent=consent,
+                            linkable=True,
+                            content_digest=key,
+                            update_time_us=now,
+                        )
+                    )
+    load_s = time.perf_counter() - started
+    store.close()
+    store = SqliteLinkStore(work / "index.db")
+    started = time.perf_counter()
+    service = LinkageService(store, config.linkage, ServiceLimits())
+    index_load_s = time.perf_counter() - started
+    started = time.perf_counter()
+    run = service.rebuild(operator, "benchmark preparation")
+    rebuild_s = time.perf_counter() - started
+    store.close()
+    result = {
+        "records": float(records),
+        "bulk_load_s": load_s,
+        "index_load_s": index_load_s,
+        "rebuild_s": rebuild_s,
+        "rebuild_candidate_pairs": float(run.candidate_pair_count),
+        "rebuild_links": float(run.link_count),
+    }
+    marker.write_text(json.dumps(result))
+    return result
+
+
+# ----------------------------------------------------------------------- server
+class Server:
+    def __init__(self, work: Path, *, insecure: bool, audit: bool) -> None:
+        self.work = work
+        port_file = work / "port"
+        port_file.unlink(missing_ok=True)
+        args = [sys.executable, str(REPO / "benchmarks" / "service_runner.py"),
+                "--config", str(work / "server.toml"), "--port-file", str(port_file)]  # fmt: skip
+        if insecure:
+            args.append("--insecure")
+        if not audit:
+            args.append("--no-audit")
+        started = time.perf_counter()
+        with open(work / "server.log", "ab") as log:
+            self.proc = subprocess.Popen(args, cwd=work, stdout=log, stderr=log)
+        while not port_file.exists():
+            if self.proc.poll() is not None:
+                raise SystemExit((work / "server.log").read_text()[-2000:])
+            time.sleep(0.1)
+        self.start_s = time.perf_counter() - started
+        self.port = int(port_file.read_text())
+
+    def memory_mib(self) -> dict[str, float]:
+        status = Path(f"/proc/{self.proc.pid}/status").read_text().splitlines()
+        values = {line.split(":")[0]: line.split()[1] for line in status if line.startswith("Vm")}
+        return {"rss_mib": int(values["VmRSS"]) / 1024, "peak_rss_mib": int(values["VmHWM"]) / 1024}
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+
+
+def channel(server: Server, pki_root: Path, name: str, insecure: bool) -> grpc.Channel:
+    if insecure:
+        return grpc.insecure_channel(f"127.0.0.1:{server.port}")
+    creds = pki_root / "credentials" / name
+    return mtls_channel(
+        f"localhost:{server.port}",
+        ca_certificate=creds / "ca.cert.pem",
+        certificate=creds / f"{name}.cert.pem",
+        private_key=creds / f"{name}.key.pem",
+    )
+
+
+def dev_metadata(role: str, agency: str, name: str, insecure: bool) -> list[tuple[str, str]]:
+    return [("x-linkage-dev-principal", f"{role}/{agency}/{name}")] if insecure else []
+
+
+def lookups(work: Path, queries: int, insecure: bool, audit: bool) -> dict[str, float]:
+    server = Server(work, insecure=insecure, audit=audit)
+    try:
+        rng = np.random.default_rng(7)
+        people = np.load(work / "people.npy", mmap_mode="r")
+        half = queries // 2
+        known = with_errors(rng, np.asarray(people[rng.choice(people.shape[0], half)]), 30)
+        strangers = random_clks(rng, queries - half)
+        batch = np.concatenate([known, strangers])
+        batch = batch[rng.permutation(batch.shape[0])]
+        stub = lookup_pb2_grpc.LookupServiceStub(
+            channel(server, work / "pki-root", "police-gateway", insecure)
+        )
+        metadata = dev_metadata("responder", "police", "gateway", insecure)
+
+        def ask(clk: bytes) -> int:
+            request = lookup_pb2.LookupRequest(
+                clk=clk, key_epoch=1, schema_fingerprint=FINGERPRINT, purpose="crisis_response"
+            )
+            return len(stub.Lookup(request, metadata=metadata).links)
+
+        for row in batch[:50]:
+            ask(row.tobytes())
+        latencies = []
+        found = 0
+        for row in batch:
+            started = time.perf_counter()
+            found += ask(row.tobytes()) > 0
+            latencies.append(time.perf_counter() - started)
+        latencies.sort()
+        return {
+            "queries": float(len(latencies)),
+            "found": float(found),
+            "median_ms": 1000 * statistics.median(latencies),
+            "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
+            "max_ms": 1000 * latencies[-1],
+            "server_start_s": server.start_s,
+            **server.memory_mib(),
+        }
+    finally:
+        server.stop()
+
+
+def ingest(work: Path, batches: int) -> dict[str, object]:
+    server = Server(work, insecure=False, audit=True)
+    try:
+        before = server.memory_mib()
+        rng = np.random.default_rng(99)
+        people = np.load(work / "people.npy", mmap_mode="r")
+        stub = ingest_pb2_grpc.IngestServiceStub(
+            channel(server, work / "pki-root", "police-it", False)
+        )
+        consent = common_pb2.Consent(
+            allow_linkage=True,
+            recipient_roles=[common_pb2.ROLE_RESPONDER],
+            purposes=["crisis_response"],
+        )
+        consent.expire_time.FromDatetime(datetime(2030, 1, 1))
+        seconds = []
+        linked = []
+        stamp = int(time.time())
+        for b in range(batches):
+            clks = with_errors(rng, np.asarray(people[rng.choice(people.shape[0], 10_000)]))
+            request = ingest_pb2.WriteBatchRequest(
+                parent="agencies/police",
+                batch_id=f"bench-{stamp}-{b}",
+                key_epoch=1,
+                schema_fingerprint=FINGERPRINT,
+                mutations=[
+                    ingest_pb2.RecordMutation(
+                        upsert=ingest_pb2.RecordUpsert(
+                            record_key=f"new-{stamp}-{b}-{i}".encode(),
+                            clk=clks[i].tobytes(),
+                            pointer_token=b"ptr",
+                            consent=consent,
+                        )
+                    )
+                    for i in range(clks.shape[0])
+                ],
+            )
+            started = time.perf_counter()
+            reply = stub.WriteBatch(request, timeout=600)
+            seconds.append(time.perf_counter() - started)
+            linked.append(reply.linked_count)
+        return {
+            "batch_seconds": seconds,
+            "records_per_s": 10_000 * len(seconds) / sum(seconds),
+            "linked_per_batch": linked,
+            "memory_before": before,
+            "memory_after": server.memory_mib(),
+        }
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=2000)
+    parser.add_argument("--ingest-batches", type=int, default=3)
+    parser.add_argument("--work", type=Path, default=None)
+    args = parser.parse_args()
+    work = args.work or REPO / "build" / f"bench-service-{args.records}"
+    os.environ.setdefault("PYTHONPATH", str(REPO))
+    results: dict[str, object] = {"prepare": prepare(work, args.records)}
+    print("prepare", json.dumps(results["prepare"]), flush=True)
+    for name, insecure, audit in (
+        ("mtls_audit", False, True),
+        ("mtls_no_audit", False, False),
+        ("plain_audit", True, True),
+        ("plain_no_audit", True, False),
+    ):
+        results[f"lookup_{name}"] = lookups(work, args.queries, insecure, audit)
+        print(f"lookup {name}", json.dumps(results[f"lookup_{name}"]), flush=True)
+    results["ingest"] = ingest(work, args.ingest_batches)
+    print("ingest", json.dumps(results["ingest"]), flush=True)
+    (work / f"results-{args.records}.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
