@@ -89,6 +89,7 @@ from linkage.store import (
     EdgeRow,
     EventKind,
     EventRow,
+    IndexChange,
     LinkageRunRow,
     LinkMember,
     LinkStore,
@@ -120,6 +121,7 @@ def cross_agency_greedy(edges: CandidateEdges) -> Sequence[Sequence[tuple[int, i
 
 
 _MAX_RECORD_KEY = 64
+_FEED_KEEP = 1_000_000  # index-change entries kept for other processes to replay
 _MAX_POINTER_TOKEN = 1024
 _MAX_PROBLEMS = 100
 
@@ -225,7 +227,16 @@ class LinkageService:
         """Linkable records in the in-memory index."""
         return len(self._index)
 
+    def _reload_index(self) -> None:
+        self._index = ClkIndex(self._settings.clk_bits)
+        self._indexed = set()
+        self._fill[:] = 0
+        self._load_index()
+
     def _load_index(self) -> None:
+        # Read the feed position first: changes committed while loading are
+        # replayed later, and replaying is idempotent.
+        self._seen_change = self._store.last_index_change()
         node_ids: list[int] = []
         clks: list[bytes] = []
         for record in self._store.iter_index_records(
@@ -242,6 +253,10 @@ class LinkageService:
         _log.info("loaded %d linkable records into the index", len(self._index))
 
     def _index_add(self, node_ids: Sequence[int], clks: Sequence[bytes]) -> None:
+        fresh = [(n, c) for n, c in zip(node_ids, clks, strict=True) if n not in self._indexed]
+        if len(fresh) != len(node_ids):
+            node_ids = [n for n, _ in fresh]
+            clks = [c for _, c in fresh]
         if node_ids:
             packed = pack_clk_bytes(clks, self._settings.clk_bits)
             self._index.add(np.asarray(node_ids, dtype=np.int64), packed)
@@ -490,58 +505,86 @@ class LinkageService:
             )
         return plan
 
+    def _replayed(
+        self, tx: WriteTransaction, batch: WriteBatch, digest: bytes
+    ) -> BatchOutcome | None:
+        """The original outcome if this batch was committed already."""
+        stored = tx.get_batch(batch.agency_id, batch.batch_id)
+        if stored is None:
+            return None
+        if stored.request_digest != digest:
+            raise FailedPreconditionError(
+                f"batch ID {batch.batch_id!r} was already used for a different "
+                "batch; choose a new batch ID"
+            )
+        return _outcome_from_json(batch.agency_id, batch.batch_id, stored.response)
+
+    def _graph(self, plan: _Plan) -> _Graph:
+        """Which nodes leave the link graph, which join it, and the joiners'
+        candidate pairs against the in-memory index (CPU work, no lock)."""
+        deleted = {r.node_id for r in plan.withdrawn} | {r.node_id for r in plan.replaced}
+        detached: set[int] = set()
+        rejoining: list[StoredRecordRef] = []
+        for ref, new_linkable in [(r, u.linkable) for r, u in plan.updated_in_place] + [
+            (r, c.linkable) for r, c in plan.consent_changes
+        ]:
+            if ref.node_id in deleted:
+                continue
+            if ref.linkable and not new_linkable:
+                detached.add(ref.node_id)
+            elif new_linkable and not ref.linkable:
+                rejoining.append(ref)
+        joining_clks = [u.clk for u in plan.inserts if u.linkable] + [r.clk for r in rejoining]
+        pairs_vs_index, pairs_within = self._join(joining_clks, deleted | detached)
+        return _Graph(deleted, detached, rejoining, pairs_vs_index, pairs_within)
+
     def write_batch(self, actor: Principal, batch: WriteBatch) -> BatchOutcome:
-        """Commit a batch all or nothing, idempotently, and link it incrementally."""
+        """Commit a batch all or nothing, idempotently, and link it incrementally.
+
+        The similarity join runs against the in-memory index between two
+        transactions, so the store's writer lock is held only to write. If
+        another matcher process committed in between (a shared PostgreSQL
+        store), the batch is planned and joined again under the lock.
+        """
         self._validate(batch)
         digest = batch.digest()
         started = time.perf_counter()
         with self._writer:
-            # Phase 1 (reads): replay check and plan.
+            # Phase 1 (reads): replay check, catch-up, plan.
             with self._store.write() as tx:
-                stored = tx.get_batch(batch.agency_id, batch.batch_id)
-                if stored is not None:
-                    if stored.request_digest != digest:
-                        raise FailedPreconditionError(
-                            f"batch ID {batch.batch_id!r} was already used for a different "
-                            "batch; choose a new batch ID"
-                        )
-                    return _outcome_from_json(batch.agency_id, batch.batch_id, stored.response)
+                replay = self._replayed(tx, batch, digest)
+                if replay is not None:
+                    return replay
+                self._catch_up(tx.index_changes_since(self._seen_change))
                 plan = self._plan(tx, batch)
-            # Which nodes leave the link graph, and which CLKs join it.
-            deleted = {r.node_id for r in plan.withdrawn} | {r.node_id for r in plan.replaced}
-            detached: set[int] = set()
-            rejoining: list[StoredRecordRef] = []
-            for ref, new_linkable in [(r, u.linkable) for r, u in plan.updated_in_place] + [
-                (r, c.linkable) for r, c in plan.consent_changes
-            ]:
-                if ref.node_id in deleted:
-                    continue
-                if ref.linkable and not new_linkable:
-                    detached.add(ref.node_id)
-                elif new_linkable and not ref.linkable:
-                    rejoining.append(ref)
-            joining_inserts = [u for u in plan.inserts if u.linkable]
-            joining_clks = [u.clk for u in joining_inserts] + [r.clk for r in rejoining]
-            # Phase 2 (CPU, no database lock): the similarity join.
-            leaving = deleted | detached
-            pairs_vs_index, pairs_within = self._join(joining_clks, leaving)
+            # Phase 2 (CPU, no lock): the similarity join.
+            graph = self._graph(plan)
             # Phase 3: one write transaction.
             now = self._clock()
             with self._store.write() as tx:
-                outcome, index_adds = self._apply(
-                    tx,
-                    actor,
-                    batch,
-                    plan,
-                    digest,
-                    _Graph(deleted, detached, rejoining, pairs_vs_index, pairs_within),
-                    now,
+                replay = self._replayed(tx, batch, digest)
+                if replay is not None:
+                    return replay
+                others = tx.index_changes_since(self._seen_change)
+                if others:
+                    self._catch_up(others)
+                    plan = self._plan(tx, batch)
+                    graph = self._graph(plan)
+                outcome, index_adds = self._apply(tx, actor, batch, plan, digest, graph, now)
+                leaving = sorted(graph.deleted | graph.detached)
+                tx.record_index_changes(
+                    [(node, False) for node in leaving] + [(node, True) for node, _ in index_adds]
                 )
+                mine = tx.index_changes_since(self._seen_change)
+                seen_after = mine[-1].sequence if mine else self._seen_change
+                if seen_after % 10_000 < len(mine):
+                    tx.prune_index_changes(keep_last=_FEED_KEEP)
             # Phase 4: the committed state goes into the in-memory index.
-            self._index_remove(sorted(leaving))
+            self._index_remove(leaving)
             if index_adds:
                 nodes, clks = zip(*index_adds, strict=True)
                 self._index_add(nodes, clks)
+            self._seen_change = seen_after
             if self._band is None or len(index_adds) > 1000:
                 self._refresh_band()
         self._observer.batch_committed(
@@ -549,6 +592,39 @@ class LinkageService:
         )
         self._observer.index_size(len(self._index), self._store.link_count())
         return outcome
+
+    def _catch_up(self, changes: Sequence[IndexChange]) -> None:
+        """Replay other processes' index changes (caller holds ``_writer``).
+
+        A gap (the feed was pruned past what this process has seen) reloads
+        the whole index from the store.
+        """
+        if not changes:
+            return
+        if changes[0].sequence != self._seen_change + 1:
+            _log.warning("index change feed was pruned past this process; reloading the index")
+            self._reload_index()
+            return
+        final: dict[int, IndexChange] = {}
+        for change in changes:
+            final[change.node_id] = change
+        self._index_remove([node for node, c in final.items() if not c.added])
+        adds = [
+            (node, c.clk)
+            for node, c in final.items()
+            if c.added and c.clk is not None and node not in self._indexed
+        ]
+        if adds:
+            nodes, clks = zip(*adds, strict=True)
+            self._index_add(nodes, clks)
+        self._seen_change = changes[-1].sequence
+        self._refresh_band()
+
+    def _catch_up_for_reads(self) -> None:
+        """Before a lookup: pick up what other processes committed."""
+        if self._store.last_index_change() != self._seen_change:
+            with self._writer:
+                self._catch_up(self._store.read_index_changes_since(self._seen_change))
 
     def _join(
         self, clks: list[bytes], leaving: set[int]
@@ -568,14 +644,14 @@ class LinkageService:
         blocking = self._settings.blocking
         if blocking is None:
             return dice_join(left, right, self._settings.threshold)
-        return blocked_dice_join(left, right, self._settings.threshold, blocking)
+        return blocked_dice_join(left, right, self._settings.threshold, blocking).pairs
 
     def _self_join(self, clks: PackedClks) -> CandidatePairs:
         """Candidate pairs within one set, blocked if configured."""
         blocking = self._settings.blocking
         if blocking is None:
             return dice_self_join(clks, self._settings.threshold)
-        return blocked_dice_self_join(clks, self._settings.threshold, blocking)
+        return blocked_dice_self_join(clks, self._settings.threshold, blocking).pairs
 
     def _apply(
         self,
@@ -806,22 +882,15 @@ class LinkageService:
         started = time.perf_counter()
         with self._writer:
             start = self._clock()
-            node_list: list[int] = []
-            clks: list[bytes] = []
-            for record in self._store.iter_index_records(
-                self._settings.key_epoch, self._settings.schema_fingerprint
-            ):
-                node_list.append(record.node_id)
-                clks.append(record.clk)
-            packed = (
-                pack_clk_bytes(clks, self._settings.clk_bits)
-                if clks
-                else np.zeros((0, self._settings.clk_bits // 64), dtype=np.uint64)
-            )
-            del clks
-            pairs = self._self_join(packed)
-            edges = [_edge(node_list[a], node_list[b], score) for a, b, score in _int_pairs(pairs)]
+            seen = self._store.last_index_change()
+            node_list, edges = self._full_graph()
             with self._store.write() as tx:
+                others = tx.index_changes_since(seen)
+                if others:
+                    # Another matcher process changed the index meanwhile: redo
+                    # the join while this transaction holds the writer lock.
+                    self._catch_up(tx.index_changes_since(self._seen_change))
+                    node_list, edges = self._full_graph()
                 now = self._clock()
                 tx.delete_all_edges()
                 tx.insert_edges(edges)
@@ -864,6 +933,26 @@ class LinkageService:
         self._observer.links_rebuilt(len(node_list), time.perf_counter() - started)
         self._observer.index_size(len(self._index), link_count)
         return dataclasses.replace(run, run_id=run_id)
+
+    def _full_graph(self) -> tuple[list[int], list[EdgeRow]]:
+        """Every linkable record of the linkage space and all candidate pairs."""
+        node_list: list[int] = []
+        clks: list[bytes] = []
+        for record in self._store.iter_index_records(
+            self._settings.key_epoch, self._settings.schema_fingerprint
+        ):
+            node_list.append(record.node_id)
+            clks.append(record.clk)
+        packed = (
+            pack_clk_bytes(clks, self._settings.clk_bits)
+            if clks
+            else np.zeros((0, self._settings.clk_bits // 64), dtype=np.uint64)
+        )
+        del clks
+        pairs = self._self_join(packed)
+        return node_list, [
+            _edge(node_list[a], node_list[b], score) for a, b, score in _int_pairs(pairs)
+        ]
 
     # --------------------------------------------------------------- lookup
     def lookup(
@@ -931,6 +1020,7 @@ class LinkageService:
             self._audit_refusal(actor, "implausible_query")
             raise
         wanted = max_links or 5
+        self._catch_up_for_reads()
         query = pack_clk_bytes([clk], self._settings.clk_bits)
         (hits_found,) = self._index.search(query, self._settings.threshold, min(4 * wanted, 100))
         found = [(node, score) for score, node in hits_found.as_tuples()]

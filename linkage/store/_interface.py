@@ -26,6 +26,7 @@ from linkage.store._model import (
     DisclosureRow,
     EdgeRow,
     EventRow,
+    IndexChange,
     IndexRecord,
     LinkageRunRow,
     LinkMember,
@@ -128,6 +129,19 @@ class WriteTransaction(abc.ABC):
     def insert_disclosures(self, rows: Iterable[DisclosureRow]) -> None:
         """Record disclosures for the accounting of disclosures."""
 
+    @abc.abstractmethod
+    def record_index_changes(self, changes: Iterable[tuple[int, bool]]) -> None:
+        """Append ``(node_id, added)`` entries to the index change feed, numbered
+        without gaps in commit order."""
+
+    @abc.abstractmethod
+    def index_changes_since(self, sequence: int) -> list[IndexChange]:
+        """Feed entries after ``sequence``, oldest first (seen inside this transaction)."""
+
+    @abc.abstractmethod
+    def prune_index_changes(self, keep_last: int) -> None:
+        """Forget all but the newest ``keep_last`` feed entries."""
+
     # -- reads that must see this transaction's own writes --------------------
     @abc.abstractmethod
     def find_records(self, agency_id: str, record_keys: Sequence[bytes]) -> list[StoredRecordRef]:
@@ -174,6 +188,14 @@ class LinkStore(abc.ABC):
     @abc.abstractmethod
     def iter_index_records(self, key_epoch: int, schema_fingerprint: str) -> Iterator[IndexRecord]:
         """Every linkable record of this key epoch and schema, by node ID."""
+
+    @abc.abstractmethod
+    def last_index_change(self) -> int:
+        """The newest entry of the index change feed, 0 if none."""
+
+    @abc.abstractmethod
+    def read_index_changes_since(self, sequence: int) -> list[IndexChange]:
+        """Feed entries after ``sequence``, oldest first (committed data)."""
 
     @abc.abstractmethod
     def iter_edges(self) -> Iterator[EdgeRow]:

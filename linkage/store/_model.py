@@ -19,6 +19,7 @@ __all__ = [
     "EdgeRow",
     "EventKind",
     "EventRow",
+    "IndexChange",
     "IndexRecord",
     "LinkMember",
     "LinkageRunRow",
@@ -77,6 +78,21 @@ class IndexRecord:
     node_id: int
     agency_no: int
     clk: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class IndexChange:
+    """One entry of the index change feed: a node joined or left the CLK index.
+
+    ``clk`` is the node's CLK for an addition whose record still exists, else
+    None. Other matcher processes on the same store replay the feed to keep
+    their in-memory indexes current.
+    """
+
+    sequence: int
+    node_id: int
+    added: bool
+    clk: bytes | None
 
 
 @dataclass(frozen=True, slots=True)

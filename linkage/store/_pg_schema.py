@@ -118,5 +118,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX disclosures_by_agency ON disclosures(agency_id, disclosure_id);
     """,
+    """
+    CREATE TABLE index_changes (
+        sequence BIGINT PRIMARY KEY,
+        node_id  BIGINT NOT NULL,
+        added    BOOLEAN NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

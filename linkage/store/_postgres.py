@@ -82,6 +82,7 @@ from linkage.store._model import (
     EdgeRow,
     EventKind,
     EventRow,
+    IndexChange,
     IndexRecord,
     LinkageRunRow,
     LinkMember,
@@ -557,6 +558,29 @@ class _PgWriteTransaction(WriteTransaction):
             )
 
     # -- reads inside the transaction -----------------------------------------
+    def record_index_changes(self, changes: Iterable[tuple[int, bool]]) -> None:
+        rows = list(changes)
+        if not rows:
+            return
+        # Numbered here, under the writer lock: gap-free and in commit order.
+        last = self._one("SELECT COALESCE(MAX(sequence), 0) FROM index_changes")
+        first = (int(last[0]) if last else 0) + 1
+        with self._conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO index_changes (sequence, node_id, added) VALUES (%s, %s, %s)",
+                [(first + i, node, added) for i, (node, added) in enumerate(rows)],
+            )
+
+    def index_changes_since(self, sequence: int) -> list[IndexChange]:
+        return [_change(r) for r in self._exec(_CHANGES_SINCE, (sequence,)).fetchall()]
+
+    def prune_index_changes(self, keep_last: int) -> None:
+        self._exec(
+            "DELETE FROM index_changes WHERE sequence <= "
+            "(SELECT COALESCE(MAX(sequence), 0) FROM index_changes) - %s",
+            (keep_last,),
+        )
+
     def find_records(self, agency_id: str, record_keys: Sequence[bytes]) -> list[StoredRecordRef]:
         if not record_keys:
             return []
@@ -597,6 +621,18 @@ class _PgWriteTransaction(WriteTransaction):
             (list(node_ids),),
         ).fetchall()
         return {node: no for node, no in rows}
+
+
+_CHANGES_SINCE = (
+    "SELECT c.sequence, c.node_id, c.added, r.clk FROM index_changes c "
+    "LEFT JOIN records r ON r.node_id = c.node_id AND c.added "
+    "WHERE c.sequence > %s ORDER BY c.sequence"
+)
+
+
+def _change(row: _Row) -> IndexChange:
+    clk = row[3]
+    return IndexChange(int(row[0]), int(row[1]), bool(row[2]), None if clk is None else bytes(clk))
 
 
 def _rollback_quietly(conn: _Conn) -> None:
@@ -837,6 +873,17 @@ class PostgresLinkStore(LinkStore):
             (key_epoch, schema_fingerprint),
         ):
             yield IndexRecord(node_id, agency_no, bytes(clk))
+
+    def last_index_change(self) -> int:
+        rows = self._fetch(
+            "reading the index change feed",
+            "SELECT COALESCE(MAX(sequence), 0) FROM index_changes",
+        )
+        return int(rows[0][0])
+
+    def read_index_changes_since(self, sequence: int) -> list[IndexChange]:
+        rows = self._fetch("reading the index change feed", _CHANGES_SINCE, (sequence,))
+        return [_change(r) for r in rows]
 
     def iter_edges(self) -> Iterator[EdgeRow]:
         for a, b, s in self._stream(

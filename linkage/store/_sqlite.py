@@ -26,6 +26,7 @@ from linkage.store._model import (
     EdgeRow,
     EventKind,
     EventRow,
+    IndexChange,
     IndexRecord,
     LinkageRunRow,
     LinkMember,
@@ -130,6 +131,13 @@ _MIGRATIONS: tuple[str, ...] = (
         audit_sequence   INTEGER NOT NULL
     );
     CREATE INDEX disclosures_by_agency ON disclosures(agency_id, disclosure_id);
+    """,
+    """
+    CREATE TABLE index_changes (
+        sequence INTEGER PRIMARY KEY,
+        node_id  INTEGER NOT NULL,
+        added    INTEGER NOT NULL
+    );
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -440,6 +448,27 @@ class _SqliteWriteTransaction(WriteTransaction):
             ),
         )
 
+    def record_index_changes(self, changes: Iterable[tuple[int, bool]]) -> None:
+        rows = list(changes)
+        if not rows:
+            return
+        row = self._one("SELECT COALESCE(MAX(sequence), 0) AS n FROM index_changes")
+        first = (int(row["n"]) if row else 0) + 1
+        self._conn.executemany(
+            "INSERT INTO index_changes VALUES (?, ?, ?)",
+            ((first + i, node, int(added)) for i, (node, added) in enumerate(rows)),
+        )
+
+    def index_changes_since(self, sequence: int) -> list[IndexChange]:
+        return _changes(self._conn, sequence)
+
+    def prune_index_changes(self, keep_last: int) -> None:
+        self._conn.execute(
+            "DELETE FROM index_changes WHERE sequence <= "
+            "(SELECT COALESCE(MAX(sequence), 0) FROM index_changes) - ?",
+            (keep_last,),
+        )
+
     # -- reads inside the transaction -----------------------------------------
     def find_records(self, agency_id: str, record_keys: Sequence[bytes]) -> list[StoredRecordRef]:
         found: list[StoredRecordRef] = []
@@ -484,6 +513,20 @@ class _SqliteWriteTransaction(WriteTransaction):
             ):
                 out[node] = no
         return out
+
+
+_CHANGES_SINCE = (
+    "SELECT c.sequence, c.node_id, c.added, r.clk FROM index_changes c "
+    "LEFT JOIN records r ON r.node_id = c.node_id AND c.added = 1 "
+    "WHERE c.sequence > ? ORDER BY c.sequence"
+)
+
+
+def _changes(conn: sqlite3.Connection, sequence: int) -> list[IndexChange]:
+    return [
+        IndexChange(seq, node, bool(added), None if clk is None else bytes(clk))
+        for seq, node, added, clk in conn.execute(_CHANGES_SINCE, (sequence,))
+    ]
 
 
 def _node_links(conn: sqlite3.Connection, node_ids: Sequence[int]) -> dict[int, int]:
@@ -618,6 +661,13 @@ class SqliteLinkStore(LinkStore):
         )
         for node_id, agency_no, clk in cur:
             yield IndexRecord(node_id, agency_no, bytes(clk))
+
+    def last_index_change(self) -> int:
+        row = self._conn().execute("SELECT COALESCE(MAX(sequence), 0) FROM index_changes")
+        return int(row.fetchone()[0])
+
+    def read_index_changes_since(self, sequence: int) -> list[IndexChange]:
+        return _changes(self._conn(), sequence)
 
     def iter_edges(self) -> Iterator[EdgeRow]:
         for a, b, s in self._conn().execute(

@@ -10,71 +10,16 @@ is possible the PostgreSQL tests are skipped with the reason, unless
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import NoReturn
 
 import pytest
 
 from linkage.store import LinkStore, SqliteLinkStore
 
 ENGINES = ("sqlite", "postgres")
-_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "ci_postgres.py"
-
-
-def load_ci_postgres() -> ModuleType:
-    """scripts/ci_postgres.py, loaded by path (``scripts`` is not a package)."""
-    name = "linkage_ci_postgres"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, _SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def _unavailable(reason: str) -> NoReturn:
-    if os.environ.get("LINKAGE_REQUIRE_POSTGRES") == "1":
-        pytest.fail(f"LINKAGE_REQUIRE_POSTGRES=1 but {reason}", pytrace=False)
-    pytest.skip(f"PostgreSQL tests skipped: {reason}")
-
-
-@pytest.fixture(scope="session")
-def postgres_dsn() -> Iterator[str]:
-    """A superuser DSN of a PostgreSQL server that this run started."""
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        _unavailable("psycopg is not installed (pip install -e '.[dev]')")
-    ci = load_ci_postgres()
-    given = os.environ.get(ci.DSN_VARIABLE)
-    if given:
-        yield given
-        return
-    bindir = ci.find_bindir()
-    if bindir is None:
-        _unavailable(
-            f"{ci.DSN_VARIABLE} is not set and no PostgreSQL binaries were found "
-            "(run the tests through ./dev.sh test, or install Debian's postgresql package)"
-        )
-    server = ci.TempPostgres(bindir)
-    try:
-        server.start()
-    except ci.PostgresUnavailableError as exc:
-        _unavailable(f"cannot start PostgreSQL from {bindir}: {exc}")
-    try:
-        yield server.dsn
-    finally:
-        server.stop()
 
 
 @dataclass(frozen=True)
