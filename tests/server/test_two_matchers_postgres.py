@@ -5,7 +5,6 @@ rebuild from scratch."""
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -46,7 +45,8 @@ def database(postgres_dsn: str) -> Iterator[str]:
         )
 
 
-def _pg_server(root: Path, pki: DemoPki, dsn: str) -> ServerProcess:
+def _pg_server(root: Path, pki: DemoPki) -> ServerProcess:
+    """A matcher process on the database named by LINKAGE_PG_DSN (inherited)."""
     root.mkdir()
     proc = ServerProcess(root, pki)
     text = proc.config.read_text()
@@ -54,7 +54,6 @@ def _pg_server(root: Path, pki: DemoPki, dsn: str) -> ServerProcess:
         'engine = "sqlite"\npath = "index.db"', 'engine = "postgres"\ndsn_env = "LINKAGE_PG_DSN"'
     )
     proc.config.write_text(text)
-    os.environ["LINKAGE_PG_DSN"] = dsn  # inherited by the server processes only through Popen
     proc.start()
     return proc
 
