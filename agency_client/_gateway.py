@@ -16,8 +16,10 @@ Safety rules:
 * Binds to loopback by default. Any other address needs a bearer token (read from a
   0600 file or an environment variable); the API checks ``Authorization: Bearer``,
   the page asks for it as an access code. Comparisons are constant-time.
-* Cross-origin posts are refused (``Origin`` must match ``Host``), and on loopback
-  the ``Host`` must be a loopback name, which blocks DNS rebinding.
+* Cross-origin posts are refused (``Origin`` must match ``Host``; ``null`` is refused
+  too), and on loopback the ``Host`` must be a loopback name, which blocks DNS
+  rebinding. The page sets ``Referrer-Policy: same-origin``, not ``no-referrer``,
+  because browsers send ``Origin: null`` for form posts from a no-referrer page.
 * Identifiers travel only in request bodies. Access logs carry the method, the
   path without query, the status and the duration, never a body or query string.
 * Answers never show scores or CLKs; "nothing known" and "nothing you may see"
@@ -206,7 +208,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("X-Frame-Options", "DENY")
-        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("Referrer-Policy", "same-origin")
         self.send_header(
             "Content-Security-Policy",
             "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
