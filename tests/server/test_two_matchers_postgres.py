@@ -63,8 +63,8 @@ def test_two_matchers_share_one_database_without_losing_or_duplicating_batches(
 ) -> None:
     monkeypatch.setenv("LINKAGE_PG_DSN", database)
     servers = [
-        _pg_server(tmp_path / "a", demo_pki, database),
-        _pg_server(tmp_path / "b", demo_pki, database),
+        _pg_server(tmp_path / "a", demo_pki),
+        _pg_server(tmp_path / "b", demo_pki),
     ]
     try:
         op = operator_pb2_grpc.OperatorServiceStub(servers[0].channel(demo_pki.operator))
