@@ -12,9 +12,10 @@ Similarity joins (all pairs with Dice >= threshold, or anonlink's top-k)
     :func:`dice_self_join` ``(clks, threshold, *, k=None) -> CandidatePairs`` (pairs i < j),
     :func:`dice_join_multiparty` ``(datasets, threshold, *, k=None) -> CandidateEdges``.
 Blocking
-    :class:`HammingLsh` (bands, bits_per_band, seed), :func:`lsh_candidates`,
-    :func:`lsh_self_candidates`, :func:`blocked_dice_join`, :func:`blocked_dice_self_join`,
-    :func:`blocking_report` -> :class:`BlockingReport`.
+    :class:`HammingLsh` (bands, bits_per_band, seed; ``shares_band`` for completeness),
+    :func:`blocked_dice_join` / :func:`blocked_dice_self_join` ``-> BlockedJoin`` (pairs,
+    candidates verified, reduction ratio), :func:`lsh_candidates`,
+    :func:`lsh_self_candidates`, :func:`blocking_report` -> :class:`BlockingReport`.
 Solving
     :func:`greedy_solve` ``(CandidateEdges) -> MatchGroups``, :func:`greedy_match`
     ``(CandidatePairs) -> CandidatePairs`` (two-party 1:1), and the incremental
@@ -29,6 +30,7 @@ References (pure Python, same signatures, for tests)
 """
 
 from linkage.match._blocking import (
+    BlockedJoin,
     BlockingReport,
     HammingLsh,
     blocked_dice_join,
@@ -61,6 +63,7 @@ from linkage.match._results import CandidateEdges, CandidatePairs, Node
 from linkage.match._warmup import warm_up
 
 __all__ = [
+    "BlockedJoin",
     "BlockingReport",
     "CandidateEdges",
     "CandidatePairs",

@@ -6,25 +6,30 @@ pair whose CLKs differ in a fraction ``d`` of their bits shares a given band wit
 ``(1 - d) ** bits_per_band``, so similar pairs are found with high probability while the
 expected number of random candidates falls geometrically with ``bits_per_band``.
 
-Candidates are then verified with the exact anonlink Dice rule, so a blocked join returns a
-subset of the unblocked join's pairs, with the same scores, in the same order.
+Candidates are verified on the fly with the exact anonlink Dice rule (a numba kernel: one
+binary search per band into the right side's sorted keys, a per-thread stamp array to count
+each pair once, a scalar popcount per word), so a blocked join returns a subset of the
+unblocked join's pairs, with the same scores, in the same order, and never materialises the
+candidate list.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from linkage.errors import InvalidInputError, ResourceExhaustedError
 from linkage.match import _kernels
 from linkage.match._dice import dice_rule
-from linkage.match._join import canonical_pairs, kernel_launch
+from linkage.match._join import canonical_pairs, collect_pairs, kernel_launch
 from linkage.match._packing import check_packed, popcounts
 from linkage.match._results import CandidatePairs
 from linkage.types import Int64Array, PackedClks
 
 __all__ = [
+    "BlockedJoin",
     "BlockingReport",
     "HammingLsh",
     "blocked_dice_join",
@@ -42,8 +47,9 @@ class HammingLsh:
     """Hamming-LSH bit-sampling configuration.
 
     ``bands`` independent bands of ``bits_per_band`` sampled bit positions each, drawn from
-    ``numpy.random.default_rng(seed)``; ``max_candidates`` bounds the candidate pairs
-    enumerated before deduplication (a guard against too few bits per band).
+    ``numpy.random.default_rng(seed)``; ``max_candidates`` bounds the candidate pairs to
+    verify, counted before deduplication across bands (a guard against too few bits per
+    band, checked before any work).
     """
 
     bands: int = 32
@@ -77,134 +83,132 @@ class HammingLsh:
         """Band keys, ``uint64[bands, n]``: the sampled bits of each record, packed."""
         array = check_packed(packed, "packed")
         positions = self.positions(array.shape[1] * 64)
-        weights = np.left_shift(np.uint64(1), np.arange(self.bits_per_band, dtype=np.uint64))
         out = np.empty((self.bands, array.shape[0]), dtype=np.uint64)
-        for band, pos in enumerate(positions):
-            columns = array[:, pos // 64]
-            shifts = (63 - pos % 64).astype(np.uint64)
-            bits = (columns >> shifts) & np.uint64(1)
-            out[band] = (bits * weights).sum(axis=1, dtype=np.uint64)
+        if array.shape[0]:
+            word_of = positions // 64
+            shift_of = 63 - positions % 64
+            with kernel_launch():
+                _kernels.lsh_keys_kernel(array, word_of, shift_of, out)
+        return out
+
+    def shares_band(
+        self, left: PackedClks, right: PackedClks, left_rows: Int64Array, right_rows: Int64Array
+    ) -> np.ndarray:
+        """For each listed pair, whether the two records share a band (are candidates)."""
+        rows_a = np.asarray(left_rows, dtype=np.int64)
+        rows_b = np.asarray(right_rows, dtype=np.int64)
+        keys_a = self.keys(check_packed(left, "left")[rows_a])
+        keys_b = self.keys(check_packed(right, "right")[rows_b])
+        out: np.ndarray = (keys_a == keys_b).any(axis=0)
         return out
 
 
-def _buckets(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Sorted order, and for each distinct key its value, first sorted position, count."""
-    order = np.argsort(keys, kind="stable")
-    values, starts, counts = np.unique(keys[order], return_index=True, return_counts=True)
-    return order.astype(np.int64), values, starts.astype(np.int64), counts.astype(np.int64)
+@dataclass(frozen=True, slots=True)
+class BlockedJoin:
+    """A blocked join's pairs, and how many candidate pairs were verified to find them."""
+
+    pairs: CandidatePairs
+    candidate_pairs: int
+    total_pairs: int
+
+    @property
+    def reduction_ratio(self) -> float:
+        """1 - candidates / all pairs: the share of comparisons blocking saved."""
+        return 1.0 - self.candidate_pairs / self.total_pairs if self.total_pairs else 0.0
 
 
-def _cross(
-    order_a: Int64Array,
-    starts_a: Int64Array,
-    counts_a: Int64Array,
-    order_b: Int64Array,
-    starts_b: Int64Array,
-    counts_b: Int64Array,
-) -> tuple[Int64Array, Int64Array]:
-    sizes = counts_a * counts_b
-    total = int(sizes.sum())
-    group = np.repeat(np.arange(sizes.shape[0]), sizes)
-    offset = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    width = counts_b[group]
-    left = order_a[starts_a[group] + offset // width]
-    right = order_b[starts_b[group] + offset % width]
-    return left, right
-
-
-def _check_budget(total: int, config: HammingLsh) -> None:
-    if total > config.max_candidates:
+def _lsh_join(
+    a: PackedClks, b: PackedClks, threshold: float, config: HammingLsh, self_join: bool
+) -> BlockedJoin:
+    if a.shape[1] != b.shape[1]:
+        raise InvalidInputError("left and right CLKs differ in length")
+    n_a, n_b = a.shape[0], b.shape[0]
+    total = n_a * (n_a - 1) // 2 if self_join else n_a * n_b
+    rule = dice_rule(threshold, a.shape[1] * 64)
+    if n_a == 0 or n_b == 0:
+        return BlockedJoin(CandidatePairs.empty(), 0, total)
+    keys_a = config.keys(a)
+    keys_b = keys_a if self_join else config.keys(b)
+    # Per band: the right records sorted by key, and each left row's bucket in that order.
+    order_b = np.argsort(keys_b, axis=1, kind="stable").astype(np.int64)
+    bucket_lo = np.empty(keys_a.shape, dtype=np.int64)
+    bucket_hi = np.empty(keys_a.shape, dtype=np.int64)
+    for band in range(config.bands):
+        sorted_b = keys_b[band][order_b[band]]
+        order_a = np.argsort(keys_a[band])
+        needles = keys_a[band][order_a]  # sorted needles search much faster
+        bucket_lo[band, order_a] = np.searchsorted(sorted_b, needles, side="left")
+        bucket_hi[band, order_a] = np.searchsorted(sorted_b, needles, side="right")
+    # Candidates to verify, before deduplication across bands (and, within one set, the
+    # record itself and both orders).
+    work = int((bucket_hi - bucket_lo).sum())
+    if self_join:
+        work = (work - config.bands * n_a) // 2
+    if work > config.max_candidates:
         raise ResourceExhaustedError(
-            f"blocking would enumerate {total} candidate pairs (limit {config.max_candidates});"
-            " use more bits per band"
+            f"blocking would verify up to {work} candidate pairs (limit"
+            f" {config.max_candidates}); use more bits per band"
         )
+    pop_a = popcounts(a)
+    pop_b = pop_a if self_join else popcounts(b)
+    threads = numba.get_num_threads()
+    stamps = np.zeros((threads, n_b), dtype=np.int64)
+    next_stamp = np.ones(threads, dtype=np.int64)
+    verified = [0]
+
+    def launch(
+        chosen: Int64Array,
+        out_i: np.ndarray,
+        out_j: np.ndarray,
+        out_c: np.ndarray,
+        out_n: np.ndarray,
+        failed: np.ndarray,
+    ) -> None:
+        candidates = np.zeros(chosen.shape[0], dtype=np.int64)
+        _kernels.lsh_join_kernel(
+            a, b, pop_a, pop_b, bucket_lo, bucket_hi, order_b, self_join,
+            rule.min_count, rule.max_delta, chosen, stamps, next_stamp, candidates,
+            out_i, out_j, out_c, out_n, failed,
+        )  # fmt: skip
+        verified[0] += int(candidates[~failed].sum())
+
+    i, j, c = collect_pairs(n_a, launch, None)
+    pairs = canonical_pairs(c, i.astype(np.int64), j.astype(np.int64), pop_a, pop_b,
+                            threshold, rule.bits, n_b)  # fmt: skip
+    return BlockedJoin(pairs, verified[0], total)
 
 
 def lsh_candidates(
     left: PackedClks, right: PackedClks, config: HammingLsh
 ) -> tuple[Int64Array, Int64Array]:
-    """Deduplicated candidate pairs ``(i, j)`` sharing a band, sorted by ``i`` then ``j``."""
-    a = check_packed(left, "left")
-    b = check_packed(right, "right")
-    if a.shape[1] != b.shape[1]:
-        raise InvalidInputError("left and right CLKs differ in length")
-    n_b = b.shape[0]
-    keys_a, keys_b = config.keys(a), config.keys(b)
-    per_band = []
-    for band in range(config.bands):
-        order_a, values_a, starts_a, counts_a = _buckets(keys_a[band])
-        order_b, values_b, starts_b, counts_b = _buckets(keys_b[band])
-        _common, ia, ib = np.intersect1d(
-            values_a, values_b, assume_unique=True, return_indices=True
-        )
-        per_band.append((order_a, starts_a[ia], counts_a[ia], order_b, starts_b[ib], counts_b[ib]))
-    _check_budget(sum(int((p[2] * p[5]).sum()) for p in per_band), config)
-    codes = [np.empty(0, dtype=np.int64)]
-    for order_a, s_a, c_a, order_b, s_b, c_b in per_band:
-        i, j = _cross(order_a, s_a, c_a, order_b, s_b, c_b)
-        codes.append(np.unique(i * n_b + j))
-    unique = np.unique(np.concatenate(codes))
-    return unique // max(n_b, 1), unique % max(n_b, 1)
+    """Candidate pairs ``(i, j)`` sharing a band, each once, sorted by ``i`` then ``j``."""
+    result = _lsh_join(check_packed(left, "left"), check_packed(right, "right"), 0.0, config, False)
+    order = np.lexsort((result.pairs.right, result.pairs.left))
+    return result.pairs.left[order], result.pairs.right[order]
 
 
 def lsh_self_candidates(clks: PackedClks, config: HammingLsh) -> tuple[Int64Array, Int64Array]:
-    """Deduplicated candidate pairs ``i < j`` within one set, sorted by ``i`` then ``j``."""
+    """Candidate pairs ``i < j`` within one set, each once, sorted by ``i`` then ``j``."""
     a = check_packed(clks, "clks")
-    n = a.shape[0]
-    keys = config.keys(a)
-    per_band = []
-    for band in range(config.bands):
-        order, _values, starts, counts = _buckets(keys[band])
-        shared = counts > 1
-        per_band.append((order, starts[shared], counts[shared]))
-    _check_budget(sum(int((p[2] * p[2]).sum()) for p in per_band), config)
-    codes = [np.empty(0, dtype=np.int64)]
-    for order, starts, counts in per_band:
-        i, j = _cross(order, starts, counts, order, starts, counts)
-        below = i < j
-        codes.append(np.unique(i[below] * n + j[below]))
-    unique = np.unique(np.concatenate(codes))
-    return unique // max(n, 1), unique % max(n, 1)
-
-
-def _verify(
-    a: PackedClks, b: PackedClks, left: Int64Array, right: Int64Array, threshold: float
-) -> CandidatePairs:
-    rule = dice_rule(threshold, a.shape[1] * 64)
-    if left.shape[0] == 0:
-        return CandidatePairs.empty()
-    counts = np.empty(left.shape[0], dtype=np.int64)
-    with kernel_launch():
-        _kernels.pair_counts_kernel(a, b, left, right, counts)
-    pop_a = popcounts(a)
-    pop_b = popcounts(b)
-    pa = pop_a[left]
-    pb = pop_b[right]
-    accepted = (np.abs(pa - pb) <= rule.max_delta[pa]) & (counts >= rule.min_count[pa + pb])
-    return canonical_pairs(
-        counts[accepted], left[accepted], right[accepted], pop_a, pop_b, threshold,
-        rule.bits, b.shape[0],
-    )  # fmt: skip
+    result = _lsh_join(a, a, 0.0, config, True)
+    order = np.lexsort((result.pairs.right, result.pairs.left))
+    return result.pairs.left[order], result.pairs.right[order]
 
 
 def blocked_dice_join(
     left: PackedClks, right: PackedClks, threshold: float, config: HammingLsh
-) -> CandidatePairs:
+) -> BlockedJoin:
     """The pairs of :func:`linkage.match.dice_join` that share an LSH band (same scores and
-    order)."""
-    a = check_packed(left, "left")
-    b = check_packed(right, "right")
-    i, j = lsh_candidates(a, b, config)
-    return _verify(a, b, i, j, threshold)
+    order), verified on the fly, and the number of candidates verified."""
+    return _lsh_join(
+        check_packed(left, "left"), check_packed(right, "right"), threshold, config, False
+    )
 
 
-def blocked_dice_self_join(
-    clks: PackedClks, threshold: float, config: HammingLsh
-) -> CandidatePairs:
+def blocked_dice_self_join(clks: PackedClks, threshold: float, config: HammingLsh) -> BlockedJoin:
     """The pairs of :func:`linkage.match.dice_self_join` that share an LSH band."""
     a = check_packed(clks, "clks")
-    i, j = lsh_self_candidates(a, config)
-    return _verify(a, a, i, j, threshold)
+    return _lsh_join(a, a, threshold, config, True)
 
 
 @dataclass(frozen=True, slots=True)

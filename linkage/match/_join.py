@@ -15,7 +15,7 @@ bounded tile buffer, never an ``n x m`` matrix.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -31,7 +31,9 @@ from linkage.match._results import CandidateEdges, CandidatePairs
 from linkage.types import Int64Array, PackedClks
 
 __all__ = [
+    "Launch",
     "canonical_pairs",
+    "collect_pairs",
     "dice_join",
     "dice_join_multiparty",
     "dice_self_join",
@@ -49,10 +51,10 @@ _TILE_GROUPS = 512
 #: Pairs each thread may buffer per launch, at first and at most (12 bytes a pair).
 _BUFFER_START = 1 << 16
 _BUFFER_MAX = 1 << 22
-#: Tiles per kernel launch, at most, and per thread in the first launch (which measures the
-#: pair density to size the next launches).
-_MAX_TILES_PER_LAUNCH = 1 << 14
-_PROBE_TILES_PER_THREAD = 8
+#: Work units (tiles, rows) per kernel launch, at most, and per thread in the first launch
+#: (which measures the pair density to size the next launches).
+_MAX_UNITS_PER_LAUNCH = 1 << 14
+_PROBE_UNITS_PER_THREAD = 8
 #: Tiles handed to a thread at a time, so that a busy core does not hold the others back.
 _CHUNK_SIZE = 4
 
@@ -184,6 +186,78 @@ def _tiles(
     return as_array[0], as_array[1], as_array[2], as_array[3]
 
 
+#: ``launch(units, out_i, out_j, out_c, out_n, failed)`` runs a kernel over some work units.
+Launch = Callable[[Int64Array, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
+
+
+def collect_pairs(
+    n_units: int, launch: Launch, max_pairs: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run a pair-emitting kernel over ``n_units`` work units with bounded buffers.
+
+    Each thread appends ``(i, j, count)`` to its own buffer row; a unit that does not fit is
+    rolled back and flagged, and rerun later with twice the room. Units run in a fixed
+    shuffled order, so that every launch is a fair sample of the pair density and the
+    density seen so far sizes the next launch. Returns ``int32`` arrays, in no order.
+    """
+    threads = numba.get_num_threads()
+    cap = _BUFFER_START
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    pending = np.random.default_rng(0).permutation(n_units).astype(np.int64)
+    done_units = 0
+    found_pairs = 0
+    last_rate = 0.0
+    out_i = out_j = out_c = np.empty((threads, 0), dtype=np.int32)
+    while pending.shape[0]:
+        if done_units == 0:
+            size = threads * _PROBE_UNITS_PER_THREAD
+        else:
+            rate = max(found_pairs / done_units, last_rate, 1e-3)
+            while rate * _PROBE_UNITS_PER_THREAD > 0.5 * cap and cap < _BUFFER_MAX:
+                cap *= 2
+            size = int(0.5 * threads * cap / rate)
+        size = max(threads * 2, min(_MAX_UNITS_PER_LAUNCH, size, pending.shape[0]))
+        chosen, pending = pending[:size], pending[size:]
+        if out_i.shape[1] != cap:
+            out_i = np.empty((threads, cap), dtype=np.int32)
+            out_j = np.empty((threads, cap), dtype=np.int32)
+            out_c = np.empty((threads, cap), dtype=np.int32)
+        out_n = np.zeros(threads, dtype=np.int64)
+        failed = np.zeros(chosen.shape[0], dtype=np.bool_)
+        with kernel_launch():
+            launch(chosen, out_i, out_j, out_c, out_n, failed)
+        launch_pairs = 0
+        for thread in range(threads):
+            n = int(out_n[thread])
+            if n:
+                row = (out_i[thread, :n].copy(), out_j[thread, :n].copy(), out_c[thread, :n].copy())
+                parts.append(row)
+            launch_pairs += n
+        launch_units = int(chosen.shape[0] - failed.sum())
+        found_pairs += launch_pairs
+        done_units += launch_units
+        last_rate = launch_pairs / launch_units if launch_units else 2 * last_rate
+        if max_pairs is not None and found_pairs > max_pairs:
+            raise ResourceExhaustedError(
+                f"the join produces more than {max_pairs} candidate pairs;"
+                " raise the threshold or use blocking"
+            )
+        if failed.any():
+            if cap == _BUFFER_MAX and launch_units == 0 and chosen.shape[0] <= threads:
+                raise ResourceExhaustedError(
+                    "one work unit produces more pairs than a buffer holds"
+                )
+            pending = np.concatenate([chosen[failed], pending])
+            cap = min(2 * cap, _BUFFER_MAX)
+    if not parts:
+        none = np.empty(0, dtype=np.int32)
+        return none, none, none
+    i = np.concatenate([p[0] for p in parts])
+    j = np.concatenate([p[1] for p in parts])
+    c = np.concatenate([p[2] for p in parts])
+    return i, j, c
+
+
 def _run_pairs(
     a_split: np.ndarray,
     a_pop: Int64Array,
@@ -199,75 +273,25 @@ def _run_pairs(
     block_g1: Int64Array,
     max_pairs: int | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All accepted ``(i, j, count)`` (``int32``, sorted positions), in no particular order.
-
-    Tiles run in launches; each thread appends to its own buffer row. The number of tiles
-    per launch follows the pair density seen so far, so that buffers stay small; tiles that
-    overflow are rerun with twice the room.
-    """
+    """All accepted ``(i, j, count)`` (``int32``, sorted positions), in no particular order."""
     tiles = _tiles(block_g0, block_g1, self_join)
-    n_tiles = tiles[0].shape[0]
-    threads = numba.get_num_threads()
-    cap = _BUFFER_START
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    # Tiles run in a fixed shuffled order, so that every launch is a fair sample of the
-    # pair density (which varies with popcount) and the density seen so far predicts the
-    # next launch's output.
-    pending = np.random.default_rng(0).permutation(n_tiles).astype(np.int64)
-    done_tiles = 0
-    found_pairs = 0
-    last_rate = 0.0
-    out_i = out_j = out_c = np.empty((threads, 0), dtype=np.int32)
-    while pending.shape[0]:
-        if done_tiles == 0:
-            size = threads * _PROBE_TILES_PER_THREAD
-        else:
-            rate = max(found_pairs / done_tiles, last_rate, 1e-3)
-            while rate * _PROBE_TILES_PER_THREAD > 0.5 * cap and cap < _BUFFER_MAX:
-                cap *= 2
-            size = int(0.5 * threads * cap / rate)
-        size = max(threads * 2, min(_MAX_TILES_PER_LAUNCH, size, pending.shape[0]))
-        chosen, pending = pending[:size], pending[size:]
-        if out_i.shape[1] != cap:
-            out_i = np.empty((threads, cap), dtype=np.int32)
-            out_j = np.empty((threads, cap), dtype=np.int32)
-            out_c = np.empty((threads, cap), dtype=np.int32)
-        out_n = np.zeros(threads, dtype=np.int64)
-        failed = np.zeros(chosen.shape[0], dtype=np.bool_)
-        with kernel_launch():
-            _kernels.pairs_kernel(
-                a_split, a_pop, a_n, bt, b_pop, b_n, a_key, b_key, self_join,
-                rule.min_count, rule.count_floor, rule.max_delta, block_g0, block_g1,
-                tiles[0][chosen], tiles[1][chosen], tiles[2][chosen], tiles[3][chosen],
-                out_i, out_j, out_c, out_n, failed,
-            )  # fmt: skip
-        launch_pairs = 0
-        for thread in range(threads):
-            n = int(out_n[thread])
-            if n:
-                row = (out_i[thread, :n].copy(), out_j[thread, :n].copy(), out_c[thread, :n].copy())
-                parts.append(row)
-            launch_pairs += n
-        launch_tiles = int(chosen.shape[0] - failed.sum())
-        found_pairs += launch_pairs
-        if max_pairs is not None and found_pairs > max_pairs:
-            raise ResourceExhaustedError(
-                f"the join produces more than {max_pairs} candidate pairs;"
-                " raise the threshold or use blocking"
-            )
-        done_tiles += launch_tiles
-        last_rate = launch_pairs / launch_tiles if launch_tiles else 2 * last_rate
-        if failed.any():
-            # A tile yields at most 64 x 2048 pairs, far below _BUFFER_MAX: this terminates.
-            pending = np.concatenate([chosen[failed], pending])
-            cap = min(2 * cap, _BUFFER_MAX)
-    if not parts:
-        none = np.empty(0, dtype=np.int32)
-        return none, none, none
-    i = np.concatenate([p[0] for p in parts])
-    j = np.concatenate([p[1] for p in parts])
-    c = np.concatenate([p[2] for p in parts])
-    return i, j, c
+
+    def launch(
+        chosen: Int64Array,
+        out_i: np.ndarray,
+        out_j: np.ndarray,
+        out_c: np.ndarray,
+        out_n: np.ndarray,
+        failed: np.ndarray,
+    ) -> None:
+        _kernels.pairs_kernel(
+            a_split, a_pop, a_n, bt, b_pop, b_n, a_key, b_key, self_join,
+            rule.min_count, rule.count_floor, rule.max_delta, block_g0, block_g1,
+            tiles[0][chosen], tiles[1][chosen], tiles[2][chosen], tiles[3][chosen],
+            out_i, out_j, out_c, out_n, failed,
+        )  # fmt: skip
+
+    return collect_pairs(tiles[0].shape[0], launch, max_pairs)
 
 
 def _run_topk(

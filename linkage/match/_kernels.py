@@ -41,7 +41,8 @@ __all__ = [
     "ROWS",
     "lookup_kernel_1",
     "lookup_kernel_4",
-    "pair_counts_kernel",
+    "lsh_join_kernel",
+    "lsh_keys_kernel",
     "pairs_kernel",
     "topk_kernel",
 ]
@@ -511,13 +512,84 @@ def _popcount64(typingctx: Any, value: Any) -> Any:
 
 
 @_jit(parallel=True)
-def pair_counts_kernel(a: Any, b: Any, left: Any, right: Any, out: Any) -> None:
-    """``out[p] = popcount(a[left[p]] & b[right[p]])`` for every listed pair."""
+def lsh_keys_kernel(packed: Any, word_of: Any, shift_of: Any, out: Any) -> None:
+    """``out[band, i]``: bit ``k`` is bit ``positions[band, k]`` of record ``i`` (positions
+    given as ``word_of`` and ``shift_of``, the shift from the word's least significant bit)."""
+    bands, per_band = word_of.shape
+    for i in prange(packed.shape[0]):
+        for band in range(bands):
+            key = np.uint64(0)
+            for k in range(per_band):
+                bit = (packed[i, word_of[band, k]] >> np.uint64(shift_of[band, k])) & np.uint64(1)
+                key |= bit << np.uint64(k)
+            out[band, i] = key
+
+
+@_jit(parallel=True)
+def lsh_join_kernel(
+    a: Any,
+    b: Any,
+    a_pop: Any,
+    b_pop: Any,
+    bucket_lo: Any,
+    bucket_hi: Any,
+    order_b: Any,
+    self_join: bool,
+    min_count: Any,
+    max_delta: Any,
+    rows: Any,
+    stamps: Any,
+    next_stamp: Any,
+    candidates: Any,
+    out_i: Any,
+    out_j: Any,
+    out_c: Any,
+    out_n: Any,
+    failed: Any,
+) -> None:
+    """Verify every LSH candidate of the given left rows with the exact Dice rule.
+
+    Row ``i``'s candidates are the right records sharing its key in at least one band:
+    ``order_b[band, bucket_lo[band, i] : bucket_hi[band, i]]``; each is
+    counted once (a per-thread stamp array deduplicates across bands) in ``candidates[u]``
+    and, if accepted, appended to the thread's buffer row as in :func:`pairs_kernel`. With
+    ``self_join`` only ``j > i`` is considered (``i`` is the left record).
+    """
+    cap = out_i.shape[1]
+    bands = bucket_lo.shape[0]
     words = a.shape[1]
-    for p in prange(left.shape[0]):
-        i = left[p]
-        j = right[p]
-        total = 0
-        for w in range(words):
-            total += _popcount64(a[i, w] & b[j, w])
-        out[p] = total
+    for u in prange(rows.shape[0]):
+        thread = numba.get_thread_id()  # type: ignore[attr-defined]
+        i = rows[u]
+        mark = next_stamp[thread]
+        next_stamp[thread] = mark + 1
+        start = out_n[thread]
+        pos = start
+        full = False
+        seen = 0
+        pa = a_pop[i]
+        for band in range(bands):
+            for p in range(bucket_lo[band, i], bucket_hi[band, i]):
+                j = order_b[band, p]
+                if (self_join and j <= i) or stamps[thread, j] == mark:
+                    continue
+                stamps[thread, j] = mark
+                seen += 1
+                count = 0
+                for w in range(words):
+                    count += _popcount64(a[i, w] & b[j, w])
+                if _accepts(pa, b_pop[j], count, min_count, max_delta):
+                    if pos == cap:
+                        full = True
+                        break
+                    out_i[thread, pos] = i
+                    out_j[thread, pos] = j
+                    out_c[thread, pos] = count
+                    pos += 1
+            if full:
+                break
+        candidates[u] = seen
+        if full:
+            failed[u] = True
+        else:
+            out_n[thread] = pos

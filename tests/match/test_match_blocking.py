@@ -71,9 +71,13 @@ def test_blocked_join_is_the_exact_join_restricted_to_candidates() -> None:
     i, j = lsh_candidates(left, right, config)
     candidates = set(zip(i.tolist(), j.tolist(), strict=True))
     expected = [t for t in full.as_tuples() if (t[1], t[2]) in candidates]
-    assert blocked.as_tuples() == expected
-    assert len(blocked) >= 0.95 * len(full) > 0
+    assert blocked.pairs.as_tuples() == expected
+    assert len(blocked.pairs) >= 0.95 * len(full) > 0
+    assert blocked.candidate_pairs == len(candidates)
+    assert blocked.reduction_ratio == 1 - len(candidates) / 90_000
+    shared = config.shares_band(left, right, np.arange(200), np.arange(200))
     report = blocking_report(i, j, 300 * 300, np.arange(200), np.arange(200))
+    assert report.true_matches_found == int(shared.sum())
     assert report.true_matches == 200
     assert report.pair_completeness == report.true_matches_found / 200 >= 0.95
     assert report.reduction_ratio == 1 - len(candidates) / 90_000 > 0.9
@@ -84,9 +88,12 @@ def test_blocked_self_join_is_a_subset_of_the_self_join() -> None:
     base = clks(rng, 150)
     data = np.vstack([base, noisy(rng, base[:100], 0.03)])
     full = set(dice_self_join(data, 0.8).as_tuples())
-    blocked = blocked_dice_self_join(data, 0.8, HammingLsh(bands=24, bits_per_band=12))
-    assert set(blocked.as_tuples()) <= full
-    assert len(blocked) >= 0.95 * len(full) > 90
+    config = HammingLsh(bands=24, bits_per_band=12)
+    blocked = blocked_dice_self_join(data, 0.8, config)
+    assert set(blocked.pairs.as_tuples()) <= full
+    assert len(blocked.pairs) >= 0.95 * len(full) > 90
+    assert blocked.candidate_pairs == len(lsh_self_candidates(data, config)[0])
+    assert blocked.total_pairs == 250 * 249 // 2
 
 
 def test_band_positions_are_deterministic_per_seed() -> None:
@@ -101,7 +108,9 @@ def test_too_many_candidates_is_refused_before_enumeration() -> None:
     rng = np.random.default_rng(4)
     data = clks(rng, 200)
     with pytest.raises(ResourceExhaustedError, match="bits per band"):
-        lsh_candidates(data, data, HammingLsh(bands=4, bits_per_band=1, max_candidates=1000))
+        blocked_dice_join(
+            data, data, 0.8, HammingLsh(bands=4, bits_per_band=1, max_candidates=1000)
+        )
 
 
 @pytest.mark.parametrize(

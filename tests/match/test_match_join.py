@@ -177,7 +177,7 @@ def test_large_join_spans_many_tiles_and_overflowing_tiles(monkeypatch: pytest.M
     right = with_near_copies(rng, left, 2600, 0.05)  # more than one slab of right groups
     left[100:140] = left[100]  # 40 x 40 identical pairs overflow a tile's buffer
     right[2500:2540] = left[100]
-    monkeypatch.setattr(join_module, "_MAX_TILES_PER_LAUNCH", 7)  # several kernel launches
+    monkeypatch.setattr(join_module, "_MAX_UNITS_PER_LAUNCH", 7)  # several kernel launches
     monkeypatch.setattr(join_module, "_BUFFER_START", 16)  # tiles overflow and are rerun
     got = dice_join(left, right, 0.8)
     assert same(got, anonlink_join(left, right, 0.8))
