@@ -1,0 +1,36 @@
+"""The batch join on a Dask distributed cluster (DESIGN.md section 7).
+
+Joins are cut into block-pair tasks; each task runs the matching core
+(:mod:`linkage.match`) on one block pair of packed CLKs, and the driver merges the
+results into exactly the in-process join's pairs, scores and canonical order. Dask
+itself is imported only when a join first reaches a cluster (the ``dask`` extra).
+
+Settings
+    :class:`DaskJoinSettings` (``[linkage.dask]`` in ``server.toml``).
+Running joins
+    :class:`DaskJoiner` ``(settings, *, on_progress=None)`` with ``self_join(clks,
+    threshold, blocking) -> CandidatePairs`` and ``pair_join(left, right, threshold,
+    blocking) -> CandidatePairs`` (in-process below ``min_comparisons``),
+    ``run_self_join`` / ``run_pair_join`` ``-> (CandidatePairs, JoinReport)`` (always on
+    the cluster), ``close()``; :class:`JoinReport` (tasks, comparisons, bytes sent).
+The pure pieces (for tests and custom drivers)
+    :class:`JoinPlan` (``self_join(n, block_size)``, ``pair_join(n, m, block_size)``),
+    :class:`BlockPair`, :class:`BlockPairResult`, :func:`join_block_pair` (one task),
+    :func:`merge_results`.
+"""
+
+from linkage.distributed._joiner import DaskJoiner, JoinReport
+from linkage.distributed._plan import BlockPair, BlockPairResult, JoinPlan, merge_results
+from linkage.distributed._settings import DaskJoinSettings
+from linkage.distributed._tasks import join_block_pair
+
+__all__ = [
+    "BlockPair",
+    "BlockPairResult",
+    "DaskJoinSettings",
+    "DaskJoiner",
+    "JoinPlan",
+    "JoinReport",
+    "join_block_pair",
+    "merge_results",
+]
