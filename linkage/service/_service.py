@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from linkage.consent import Purpose, may_disclose, parse_consent
+from linkage.distributed import DaskJoiner
 from linkage.errors import (
     FailedPreconditionError,
     InvalidInputError,
@@ -190,9 +191,12 @@ class LinkageService:
         monotonic: Callable[[], float] | None = None,
         observer: ServiceObserver | None = None,
         audit_lookups: bool = True,
+        joiner: DaskJoiner | None = None,
     ) -> None:
         """``audit_lookups=False`` exists only so a benchmark can measure what the
-        audit costs; no configuration or command line can set it."""
+        audit costs; no configuration or command line can set it. ``joiner`` runs
+        the joins on a Dask cluster; by default one is made from ``settings.dask``
+        when that is set, and without either every join runs in-process."""
         self._store = store
         self._settings = settings
         self._limits = limits
@@ -200,6 +204,9 @@ class LinkageService:
         self._clock = clock
         self._observer: ServiceObserver = observer or NullObserver()
         self._audit_lookups = audit_lookups
+        if joiner is None and settings.dask is not None:
+            joiner = DaskJoiner(settings.dask)
+        self._joiner = joiner
         self._writer = threading.Lock()
         self._index = ClkIndex(settings.clk_bits)
         self._indexed: set[int] = set()
@@ -642,6 +649,8 @@ class LinkageService:
     def _pair_join(self, left: PackedClks, right: PackedClks) -> CandidatePairs:
         """Candidate pairs between two sets, blocked if configured."""
         blocking = self._settings.blocking
+        if self._joiner is not None:
+            return self._joiner.pair_join(left, right, self._settings.threshold, blocking)
         if blocking is None:
             return dice_join(left, right, self._settings.threshold)
         return blocked_dice_join(left, right, self._settings.threshold, blocking).pairs
@@ -649,6 +658,8 @@ class LinkageService:
     def _self_join(self, clks: PackedClks) -> CandidatePairs:
         """Candidate pairs within one set, blocked if configured."""
         blocking = self._settings.blocking
+        if self._joiner is not None:
+            return self._joiner.self_join(clks, self._settings.threshold, blocking)
         if blocking is None:
             return dice_self_join(clks, self._settings.threshold)
         return blocked_dice_self_join(clks, self._settings.threshold, blocking).pairs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from linkage.distributed import DaskJoinSettings
 from linkage.errors import ConfigError, Problem
 from linkage.match import HammingLsh
 
@@ -22,6 +23,9 @@ class LinkageSettings:
     ``blocking``, when set, restricts candidate pairs to those sharing a
     Hamming-LSH band, for incremental linkage and rebuilds alike (so both
     still give the same partition); after changing it, rebuild the links.
+    ``dask``, when set, runs the big joins (rebuilds above all) as block-pair
+    tasks on that Dask cluster, with the same results; without it every join
+    runs in-process.
     """
 
     threshold: float
@@ -29,6 +33,7 @@ class LinkageSettings:
     key_epoch: int
     schema_fingerprint: str
     blocking: HammingLsh | None = None
+    dask: DaskJoinSettings | None = None
 
     def __post_init__(self) -> None:
         problems = []
