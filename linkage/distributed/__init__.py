@@ -6,7 +6,8 @@ results into exactly the in-process join's pairs, scores and canonical order. Da
 itself is imported only when a join first reaches a cluster (the ``dask`` extra).
 
 Settings
-    :class:`DaskJoinSettings` (``[linkage.dask]`` in ``server.toml``).
+    :class:`DaskJoinSettings` (``[linkage.dask]`` in ``server.toml``, read by
+    :func:`parse_dask_table`).
 Running joins
     :class:`DaskJoiner` ``(settings, *, on_progress=None)`` with ``self_join(clks,
     threshold, blocking) -> CandidatePairs`` and ``pair_join(left, right, threshold,
@@ -21,7 +22,7 @@ The pure pieces (for tests and custom drivers)
 
 from linkage.distributed._joiner import DaskJoiner, JoinReport
 from linkage.distributed._plan import BlockPair, BlockPairResult, JoinPlan, merge_results
-from linkage.distributed._settings import DaskJoinSettings
+from linkage.distributed._settings import DaskJoinSettings, parse_dask_table
 from linkage.distributed._tasks import join_block_pair
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "JoinReport",
     "join_block_pair",
     "merge_results",
+    "parse_dask_table",
 ]

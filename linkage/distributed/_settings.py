@@ -8,7 +8,7 @@ from pathlib import Path
 
 from linkage.errors import ConfigError, Problem
 
-__all__ = ["DaskJoinSettings"]
+__all__ = ["DaskJoinSettings", "parse_dask_table"]
 
 _ADDRESS = re.compile(r"^(tcp|tls)://(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}$")
 #: Row indices inside a block travel back as ``int32``.
@@ -85,3 +85,52 @@ class DaskJoinSettings:
     def uses_tls(self) -> bool:
         """Whether the connection to the cluster is TLS."""
         return self.scheduler.startswith("tls://")
+
+
+_INTEGER_KEYS = ("block_size", "min_comparisons", "max_resubmits")
+_NUMBER_KEYS = ("timeout_s", "connect_timeout_s")
+_PATH_KEYS = ("tls_ca_file", "tls_cert_file", "tls_key_file")
+
+
+def parse_dask_table(table: object, base_dir: Path) -> DaskJoinSettings:
+    """``[linkage.dask]`` of ``server.toml`` as :class:`DaskJoinSettings`.
+
+    Relative TLS file paths are resolved against ``base_dir`` (the configuration
+    file's directory). Raises :class:`~linkage.errors.ConfigError` naming every problem.
+    """
+    where = "linkage.dask"
+    if not isinstance(table, dict):
+        raise ConfigError("invalid Dask settings", problems=[Problem(where, "must be a table")])
+    problems: list[Problem] = []
+    known = {"scheduler", *_INTEGER_KEYS, *_NUMBER_KEYS, *_PATH_KEYS}
+    problems.extend(
+        Problem(f"{where}.{key}", "unknown setting") for key in table if key not in known
+    )
+    values: dict[str, object] = {}
+    scheduler = table.get("scheduler")
+    if not isinstance(scheduler, str):
+        problems.append(Problem(f"{where}.scheduler", "is required (tcp://host:port)"))
+    for key in _INTEGER_KEYS:
+        if key in table:
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, int):
+                problems.append(Problem(f"{where}.{key}", "must be an integer"))
+            else:
+                values[key] = value
+    for key in _NUMBER_KEYS:
+        if key in table:
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                problems.append(Problem(f"{where}.{key}", "must be a number"))
+            else:
+                values[key] = float(value)
+    for key in _PATH_KEYS:
+        if key in table:
+            value = table[key]
+            if not isinstance(value, str) or not value:
+                problems.append(Problem(f"{where}.{key}", "must be a file path"))
+            else:
+                values[key] = base_dir / value
+    if problems or not isinstance(scheduler, str):
+        raise ConfigError("invalid Dask settings", problems=problems)
+    return DaskJoinSettings(scheduler, **values)  # type: ignore[arg-type]

@@ -35,6 +35,11 @@ Example::
     bits_per_band = 16
     seed = 0
 
+    [linkage.dask]             # optional: big joins on a Dask cluster (the dask extra)
+    scheduler = "tcp://10.0.0.5:8786"   # or tls:// with tls_ca_file, tls_cert_file, tls_key_file
+    block_size = 250000
+    min_comparisons = 10000000000       # smaller joins run in-process
+
     [limits]
     max_batch_mutations = 10000
     max_message_bytes = 67108864
@@ -54,6 +59,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from linkage.distributed import DaskJoinSettings, parse_dask_table
 from linkage.errors import ConfigError, InvalidInputError, Problem
 from linkage.match import HammingLsh
 from linkage.service import LinkageSettings, ServiceLimits
@@ -179,7 +185,7 @@ _KNOWN = {
     "server": {"listen", "max_workers", "grace_period_s"},
     "tls": {"ca_cert", "cert", "key", "crl", "trust_domain"},
     "store": {"engine", "path", "dsn_env"},
-    "linkage": {"threshold", "clk_bits", "key_epoch", "schema_fingerprint", "blocking"},
+    "linkage": {"threshold", "clk_bits", "key_epoch", "schema_fingerprint", "blocking", "dask"},
     "limits": {
         "max_batch_mutations",
         "max_message_bytes",
@@ -268,6 +274,12 @@ def parse_server_config(
     key_epoch = _take(lk, "linkage", "key_epoch", int, problems)
     fingerprint = _take(lk, "linkage", "schema_fingerprint", str, problems)
     blocking = _blocking(lk.get("blocking"), problems)
+    dask: DaskJoinSettings | None = None
+    if "dask" in lk:
+        try:
+            dask = parse_dask_table(lk["dask"], base_dir)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
 
     lim = tables["limits"]
     defaults = ServiceLimits()
@@ -296,6 +308,7 @@ def parse_server_config(
                 key_epoch=key_epoch,
                 schema_fingerprint=fingerprint,
                 blocking=blocking,
+                dask=dask,
             ),
             limits=ServiceLimits(
                 max_batch_mutations=limit_values["max_batch_mutations"],
