@@ -5,9 +5,11 @@
   the pointer key and the agency ID. The same local ID always gives the same key,
   so upserts replace and withdrawals find their record; the matcher cannot read
   or guess local IDs without the pointer key, which never leaves the agency.
-* **CLK digests** (what the local upload state compares): HMAC-SHA256 under a
-  second derived key over the CLK. They tell a changed record from an unchanged
-  one without storing the CLK, and are useless to anyone without the pointer key.
+* **Row digests** (what the local upload state compares): HMAC-SHA256 under a
+  second derived key over a signature of the schema, key epoch and column mapping,
+  then each mapped cell of the row (length-prefixed). They tell a changed record
+  from an unchanged one without storing anything readable, and without normalising
+  or encoding unchanged rows; they are useless to anyone without the pointer key.
 
 Rotating the pointer key therefore changes every record key: re-upload
 everything (``agency-client upload --replace-all``) after a rotation.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -66,6 +69,12 @@ class AgencyKeys:
         mac = hmac.new(self.record_key_key, local_id.encode("utf-8"), hashlib.sha256)
         return mac.digest()[:RECORD_KEY_BYTES]
 
-    def clk_digest(self, clk: bytes) -> bytes:
-        """A keyed digest of a CLK: equal CLKs give equal digests, and nothing else follows."""
-        return hmac.new(self.digest_key, clk, hashlib.sha256).digest()[:_DIGEST_BYTES]
+    def row_digest(self, signature: bytes, cells: Sequence[str]) -> bytes:
+        """A keyed digest of a row's mapped cells under a mapping ``signature``: equal
+        inputs give equal digests, so unchanged rows need no encoding; nothing else follows."""
+        mac = hmac.new(self.digest_key, signature, hashlib.sha256)
+        for cell in cells:
+            data = cell.encode("utf-8")
+            mac.update(len(data).to_bytes(4, "big"))
+            mac.update(data)
+        return mac.digest()[:_DIGEST_BYTES]

@@ -3,9 +3,10 @@
 One SQLite file (default ``state/upload-state.sqlite``, mode 0600) with:
 
 * ``records``: per record key (an HMAC of the local ID, see :mod:`agency_client._keys`)
-  a keyed digest of its CLK, its consent and whether that consent was set
-  explicitly (``agency-client consent``) rather than taken from the config's default.
-  No names, dates of birth, local record IDs or CLKs.
+  a keyed digest of its export row (the mapped cells, with the schema, key epoch and
+  mapping), its consent and whether that consent was set explicitly
+  (``agency-client consent``) rather than taken from the config's default. No names,
+  dates of birth, local record IDs or CLKs.
 * ``consents``: the distinct canonical consents those records refer to.
 * ``pending_batches`` / ``pending_effects``: planned batches, stored as the exact
   serialised ``WriteBatchRequest`` bytes, with what each does to ``records``. A
@@ -54,7 +55,7 @@ CREATE TABLE IF NOT EXISTS consents (
 );
 CREATE TABLE IF NOT EXISTS records (
     record_key BLOB PRIMARY KEY,
-    clk_digest BLOB NOT NULL,
+    row_digest BLOB NOT NULL,
     consent_id INTEGER NOT NULL REFERENCES consents (consent_id),
     explicit INTEGER NOT NULL
 ) WITHOUT ROWID;
@@ -70,7 +71,7 @@ CREATE TABLE IF NOT EXISTS pending_effects (
     seq INTEGER NOT NULL,
     record_key BLOB NOT NULL,
     kind INTEGER NOT NULL,
-    clk_digest BLOB,
+    row_digest BLOB,
     consent_id INTEGER,
     explicit INTEGER
 );
@@ -82,7 +83,7 @@ CREATE INDEX IF NOT EXISTS pending_effects_by_seq ON pending_effects (seq);
 class StateEntry:
     """What the state knows about one record the matcher holds."""
 
-    clk_digest: bytes
+    row_digest: bytes
     consent_id: int
     explicit: bool
 
@@ -93,7 +94,7 @@ class Effect:
 
     record_key: bytes
     kind: int
-    clk_digest: bytes | None = None
+    row_digest: bytes | None = None
     consent_id: int | None = None
     explicit: bool = False
 
@@ -191,13 +192,13 @@ class UploadState:
         return {
             bytes(key): StateEntry(bytes(digest), int(consent), bool(explicit))
             for key, digest, consent, explicit in self._conn.execute(
-                "SELECT record_key, clk_digest, consent_id, explicit FROM records"
+                "SELECT record_key, row_digest, consent_id, explicit FROM records"
             )
         }
 
     def record(self, record_key: bytes) -> StateEntry | None:
         row = self._conn.execute(
-            "SELECT clk_digest, consent_id, explicit FROM records WHERE record_key = ?",
+            "SELECT row_digest, consent_id, explicit FROM records WHERE record_key = ?",
             (record_key,),
         ).fetchone()
         return None if row is None else StateEntry(bytes(row[0]), int(row[1]), bool(row[2]))
@@ -225,10 +226,10 @@ class UploadState:
                 seq = cursor.lastrowid
                 self._conn.executemany(
                     "INSERT INTO pending_effects "
-                    "(seq, record_key, kind, clk_digest, consent_id, explicit) "
+                    "(seq, record_key, kind, row_digest, consent_id, explicit) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     (
-                        (seq, e.record_key, e.kind, e.clk_digest, e.consent_id, int(e.explicit))
+                        (seq, e.record_key, e.kind, e.row_digest, e.consent_id, int(e.explicit))
                         for e in effects
                     ),
                 )
@@ -264,7 +265,7 @@ class UploadState:
             if row[0]:
                 self._conn.execute("DELETE FROM records")
             effects = self._conn.execute(
-                "SELECT record_key, kind, clk_digest, consent_id, explicit "
+                "SELECT record_key, kind, row_digest, consent_id, explicit "
                 "FROM pending_effects WHERE seq = ?",
                 (seq,),
             ).fetchall()
@@ -272,9 +273,9 @@ class UploadState:
             withdrawals = [(k,) for k, kind, *_ in effects if kind == EFFECT_WITHDRAW]
             consents = [(c, x, k) for k, kind, _, c, x in effects if kind == EFFECT_CONSENT]
             self._conn.executemany(
-                "INSERT INTO records (record_key, clk_digest, consent_id, explicit) "
+                "INSERT INTO records (record_key, row_digest, consent_id, explicit) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (record_key) DO UPDATE SET "
-                "clk_digest = excluded.clk_digest, consent_id = excluded.consent_id, "
+                "row_digest = excluded.row_digest, consent_id = excluded.consent_id, "
                 "explicit = excluded.explicit",
                 upserts,
             )

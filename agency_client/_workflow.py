@@ -2,11 +2,11 @@
 
 Every command that changes what the matcher holds works in two steps:
 
-1. **Plan**: compute the mutations (for an upload: encode the export, derive record
-   keys, compare keyed CLK digests and consents with the local state, so only new,
-   changed and removed records are sent), split them into batches of
-   ``[matcher] batch_size`` and store the exact serialised requests in the state
-   file as pending batches, in one transaction.
+1. **Plan**: compute the mutations (for an upload: derive record keys, compare keyed
+   digests of each row's mapped cells and the consents with the local state, encode
+   only new and changed rows, and withdraw records missing from the export), split
+   them into batches of ``[matcher] batch_size`` and store the exact serialised
+   requests in the state file as pending batches, in one transaction.
 2. **Send**: stream the pending batches with ``StreamWriteBatches``. Each response
    means that batch is durable; only then is it applied to the state and deleted,
    in one transaction.
@@ -20,10 +20,11 @@ batch ID), so nothing is ever applied twice.
 from __future__ import annotations
 
 import contextlib
-import os
+import csv
+import hashlib
 import secrets
-import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,10 +32,11 @@ from pathlib import Path
 from typing import Final, Protocol
 
 from agency_client._client_config import ClientConfig, load_client_config
-from agency_client._clkfile import read_clk_batches
+from agency_client._config import AgencyConfig
 from agency_client._keys import AgencyKeys
+from agency_client._mapping import ChunkResult, EncodeWorkerFactory, RowMapper
 from agency_client._matcher import MatcherClient, consent_to_proto
-from agency_client._pipeline import encode_export
+from agency_client._pipeline import MAX_KEPT_PROBLEMS
 from agency_client._state import (
     EFFECT_CONSENT,
     EFFECT_UPSERT,
@@ -44,15 +46,17 @@ from agency_client._state import (
 )
 from agency_client.pointer import PointerKey, load_pointer_key, seal_pointer
 from linkage.consent import Consent, parse_consent, serialize_consent
-from linkage.encode import schema_fingerprint
+from linkage.encode import map_ordered, schema_fingerprint
 from linkage.errors import (
     ConfigError,
     FailedPreconditionError,
+    InvalidInputError,
     NotFoundError,
     Problem,
+    RowError,
     UnavailableError,
 )
-from linkage.v1 import ingest_pb2
+from linkage.v1 import common_pb2, ingest_pb2
 
 __all__ = [
     "AgencySession",
@@ -182,6 +186,57 @@ class UploadPlan:
         return self.new + self.changed + self.withdrawn
 
 
+def _renumber(location: str, numbers: Sequence[int]) -> str:
+    """``row K, column C`` of a subset chunk -> the row's number in the export."""
+    head, sep, rest = location.partition(",")
+    if head.startswith("row ") and head[4:].isdigit():
+        return f"row {numbers[int(head[4:]) - 1]}{sep}{rest}"
+    return location
+
+
+@dataclass(frozen=True, slots=True)
+class _SubsetEncodeFactory:
+    """Encodes chunks of ``(row numbers, rows)`` that need not be consecutive (picklable)."""
+
+    inner: EncodeWorkerFactory
+
+    def __call__(self) -> Callable[[tuple[list[int], list[list[str]]]], ChunkResult]:
+        worker = self.inner()
+
+        def run(chunk: tuple[list[int], list[list[str]]]) -> ChunkResult:
+            numbers, rows = chunk
+            result = worker((1, rows))
+            return ChunkResult(
+                row_numbers=[numbers[k - 1] for k in result.row_numbers],
+                record_keys=result.record_keys,
+                clks=result.clks,
+                problems=[
+                    Problem(_renumber(p.location, numbers), p.reason) for p in result.problems
+                ],
+                substitutions=[],
+            )
+
+        return run
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """A row that must be (re-)encoded and sent."""
+
+    local_id: str
+    key: bytes
+    digest: bytes
+    consent_id: int
+    explicit: bool
+    is_new: bool
+
+
+def _mapping_signature(config: AgencyConfig, fingerprint: str) -> bytes:
+    """Everything besides the cells that decides a CLK: schema, epoch and column mapping."""
+    text = repr((fingerprint, config.key_epoch, config.record_key, config.features))
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
 def plan_upload(
     session: AgencySession,
     state: UploadState,
@@ -192,11 +247,18 @@ def plan_upload(
     replace_all: bool = False,
     allow_mass_withdrawal: bool = False,
     dry_run: bool = False,
+    chunk_rows: int = 4096,
     progress: Callable[[int], object] | None = None,
 ) -> UploadPlan:
-    """Encode ``export_path`` and store the batches that bring the matcher up to date."""
+    """Store the batches that bring the matcher up to date with ``export_path``.
+
+    A keyed digest of each row's mapped cells (with the schema, key epoch and mapping)
+    tells unchanged rows apart without normalising or encoding them; only new and
+    changed rows are encoded, on all cores, streamed in chunks.
+    """
     started = time.perf_counter()
     config = session.config
+    encoding = config.encoding
     id_column = config.record_id_column
     if id_column is None:
         raise ConfigError(
@@ -207,85 +269,139 @@ def plan_upload(
             "earlier batches are still pending; send them first (agency-client upload does)"
         )
     held = state.records()
-    default_bytes = serialize_consent(config.default_consent)
-    default_id = state.consent_id(default_bytes)
-    consent_protos: dict[int, object] = {}
+    default_id = state.consent_id(serialize_consent(config.default_consent))
+    consent_protos: dict[int, common_pb2.Consent] = {}
 
-    def consent_proto(consent_id: int) -> object:
+    def consent_proto(consent_id: int) -> common_pb2.Consent:
         if consent_id not in consent_protos:
             consent_protos[consent_id] = consent_to_proto(
                 parse_consent(state.consent_bytes(consent_id))
             )
         return consent_protos[consent_id]
 
+    signature = _mapping_signature(encoding, session.fingerprint)
     batcher = _Batcher(session, "upload", withdraw_all=replace_all)
     seen: dict[bytes, int] = {}
     problems: list[Problem] = []
-    new = changed = unchanged = duplicates = 0
-    state.path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=".encoded-", suffix=".clk", dir=state.path.parent)
-    os.close(handle)
-    temp = Path(temp_name)
+    counts = {"new": 0, "changed": 0, "unchanged": 0, "duplicates": 0, "bad": 0, "rows": 0}
+    metas: deque[dict[int, _Candidate]] = deque()
+
     try:
-        report = encode_export(
-            config.encoding,
-            export_path,
-            temp,
-            strict=strict,
-            workers=workers,
-            output_format="clk",
-            progress=progress,
-        )
-        problems.extend(report.problems)
-        for batch in read_clk_batches(temp):
-            assert batch.record_keys is not None
-            for row, local_id, clk_row in zip(
-                batch.row_numbers.tolist(), batch.record_keys, batch.clks, strict=True
-            ):
-                key = session.keys.record_key(local_id)
-                first = seen.get(key)
-                if first is not None:
-                    duplicates += 1
-                    problems.append(
-                        Problem(
-                            f"row {row}, column {id_column}",
-                            f"repeats the record ID of row {first}; the first one is used",
+        source = export_path.open(newline="", encoding=encoding.encoding)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {export_path.name}: {exc.strerror}") from None
+    with source:
+        reader = csv.reader(source, delimiter=encoding.delimiter)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise InvalidInputError(f"{export_path.name} is empty (no header row)") from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise InvalidInputError(
+                f"{export_path.name}: the header cannot be read: {exc}"
+            ) from None
+        RowMapper(encoding, header)  # fails early on missing columns
+        positions: dict[str, int] = {}
+        for index, name in enumerate(header):
+            positions.setdefault(name.strip(), index)
+        id_index = positions[id_column]
+        cells = [positions[c] for c in encoding.columns]
+        width = len(header)
+
+        def chunks() -> Iterator[tuple[list[int], list[list[str]]]]:
+            numbers: list[int] = []
+            rows: list[list[str]] = []
+            meta: dict[int, _Candidate] = {}
+            try:
+                for number, row in enumerate(reader, start=1):
+                    counts["rows"] = number
+                    if progress is not None and number % 1024 == 0:
+                        progress(1024)
+                    local_id = row[id_index].strip() if len(row) == width else ""
+                    if local_id:
+                        key = session.keys.record_key(local_id)
+                        first = seen.get(key)
+                        if first is not None:
+                            counts["duplicates"] += 1
+                            problems.append(
+                                Problem(
+                                    f"row {number}, column {id_column}",
+                                    f"repeats the record ID of row {first}; the first one is used",
+                                )
+                            )
+                            continue
+                        seen[key] = number
+                        entry = held.get(key)
+                        explicit = entry is not None and entry.explicit
+                        consent_id = (
+                            entry.consent_id if entry is not None and explicit else default_id
                         )
-                    )
-                    continue
-                seen[key] = row
-                entry = held.get(key)
-                explicit = entry is not None and entry.explicit
-                consent_id = entry.consent_id if entry is not None and explicit else default_id
-                clk = clk_row.tobytes()
-                digest = session.keys.clk_digest(clk)
-                if (
-                    not replace_all
-                    and entry is not None
-                    and entry.clk_digest == digest
-                    and entry.consent_id == consent_id
-                ):
-                    unchanged += 1
-                    continue
-                if entry is None:
-                    new += 1
-                else:
-                    changed += 1
+                        digest = session.keys.row_digest(signature, [row[i].strip() for i in cells])
+                        if (
+                            not replace_all
+                            and entry is not None
+                            and entry.row_digest == digest
+                            and entry.consent_id == consent_id
+                        ):
+                            counts["unchanged"] += 1
+                            continue
+                        meta[number] = _Candidate(
+                            local_id, key, digest, consent_id, explicit, entry is None
+                        )
+                    numbers.append(number)  # rows without an ID go on, to be reported
+                    rows.append(row)
+                    if len(rows) >= chunk_rows:
+                        metas.append(meta)
+                        yield numbers, rows
+                        numbers, rows, meta = [], [], {}
+            except csv.Error as exc:
+                raise InvalidInputError(
+                    f"{export_path.name}: the CSV cannot be parsed near data row "
+                    f"{counts['rows'] + 1}: {exc}"
+                ) from None
+            except UnicodeDecodeError:
+                raise InvalidInputError(
+                    f"{export_path.name} is not valid {encoding.encoding} text"
+                ) from None
+            if rows:
+                metas.append(meta)
+                yield numbers, rows
+
+        factory = _SubsetEncodeFactory(EncodeWorkerFactory(encoding, tuple(header)))
+        for result in map_ordered(factory, chunks(), workers=workers):
+            meta = metas.popleft()
+            problems.extend(result.problems)
+            counts["bad"] += len({p.location.split(",")[0] for p in result.problems})
+            for number, clk_row in zip(result.row_numbers, result.clks, strict=True):
+                candidate = meta[number]
+                counts["new" if candidate.is_new else "changed"] += 1
                 if dry_run:
                     continue
                 batcher.add(
                     ingest_pb2.RecordMutation(
                         upsert=ingest_pb2.RecordUpsert(
-                            record_key=key,
-                            clk=clk,
-                            pointer_token=session.seal(local_id),
-                            consent=consent_proto(consent_id),  # type: ignore[arg-type]
+                            record_key=candidate.key,
+                            clk=clk_row.tobytes(),
+                            pointer_token=session.seal(candidate.local_id),
+                            consent=consent_proto(candidate.consent_id),
                         )
                     ),
-                    Effect(key, EFFECT_UPSERT, digest, consent_id, explicit),
+                    Effect(
+                        candidate.key,
+                        EFFECT_UPSERT,
+                        candidate.digest,
+                        candidate.consent_id,
+                        candidate.explicit,
+                    ),
                 )
-    finally:
-        temp.unlink(missing_ok=True)
+    if progress is not None:
+        progress(counts["rows"] % 1024)
+    if strict and problems:
+        raise RowError(
+            f"{export_path.name} has invalid rows (--strict: nothing was sent); "
+            f"{len(problems)} problems, the first {min(len(problems), 50)} listed",
+            problems=problems[:50],
+        )
     gone = [key for key in held if key not in seen]
     if (
         not replace_all
@@ -302,22 +418,28 @@ def plan_upload(
             batcher.add(
                 ingest_pb2.RecordMutation(withdraw_record_key=key), Effect(key, EFFECT_WITHDRAW)
             )
-    batcher.flush(force=replace_all)
+    batcher.flush(force=replace_all and not dry_run)
     if not dry_run:
         state.add_pending("upload", batcher.batches)
         state.set_meta("last_export", str(export_path.resolve()))
         state.set_meta("last_plan_time", datetime.now(UTC).isoformat(timespec="seconds"))
+    problems.sort(key=_row_of)
     return UploadPlan(
-        rows_read=report.rows_read,
-        new=new,
-        changed=changed,
-        unchanged=unchanged,
+        rows_read=counts["rows"],
+        new=counts["new"],
+        changed=counts["changed"],
+        unchanged=counts["unchanged"],
         withdrawn=0 if replace_all else len(gone),
-        skipped_rows=report.rows_skipped + duplicates,
-        problems=tuple(problems),
+        skipped_rows=counts["bad"] + counts["duplicates"],
+        problems=tuple(problems[:MAX_KEPT_PROBLEMS]),
         batches=len(batcher.batches),
         seconds=time.perf_counter() - started,
     )
+
+
+def _row_of(problem: Problem) -> int:
+    head = problem.location.split(",")[0]
+    return int(head[4:]) if head.startswith("row ") and head[4:].isdigit() else 0
 
 
 # --------------------------------------------------------------------------- withdraw

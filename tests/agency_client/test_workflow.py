@@ -28,6 +28,7 @@ from linkage.errors import (
     FailedPreconditionError,
     InvalidInputError,
     NotFoundError,
+    RowError,
     UnavailableError,
 )
 from linkage.pki import Role
@@ -423,3 +424,54 @@ def test_the_state_applies_effects_atomically(tmp_path: Path) -> None:
             state.acknowledge(1)
         assert state.record_count() == 0, "a failed acknowledgement changes nothing"
         assert state.pending_summary() == (1, 1)
+
+
+def test_a_mapping_change_re_encodes_every_row(folder: AgencyFolder) -> None:
+    session, matcher = folder.session(), FakeMatcher()
+    with session.state() as state:
+        first = plan_upload(session, state, folder.export, workers=1)
+        _send(state, matcher)
+    folder.config.write_text(folder.config.read_text().replace("keep_last = 9", "keep_last = 8"))
+    session = folder.session()
+    with session.state() as state:
+        plan = plan_upload(session, state, folder.export, workers=1, dry_run=True)
+    assert plan.changed == first.new
+    assert plan.unchanged == 0
+
+
+def test_bad_rows_of_a_delta_are_reported_by_their_export_row(folder: AgencyFolder) -> None:
+    session, matcher = folder.session(), FakeMatcher()
+    with session.state() as state:
+        plan_upload(session, state, folder.export, workers=1)
+        _send(state, matcher)
+        rows = folder.rows()
+        header = rows[0]
+        bad = list(rows[4])
+        bad[0] = "VMHC-77777"
+        bad[header.index("date_of_birth")] = "31/31/1999"
+        nameless = list(rows[6])
+        nameless[0] = ""
+        good = list(rows[5])
+        good[0] = "VMHC-88888"
+        folder.write_rows([*rows, bad, nameless, good])
+        plan = plan_upload(session, state, folder.export, workers=1)
+        _send(state, matcher)
+    assert (plan.new, plan.changed, plan.skipped_rows) == (1, 0, 2)
+    locations = {p.location for p in plan.problems}
+    assert f"row {len(rows)}, column date_of_birth" in locations
+    assert f"row {len(rows) + 1}, column client_id" in locations
+    assert session.keys.record_key("VMHC-88888") in matcher.records
+    assert session.keys.record_key("VMHC-77777") not in matcher.records
+    assert "31/31/1999" not in str(plan.problems)
+
+
+def test_strict_uploads_send_nothing_when_a_row_is_bad(folder: AgencyFolder) -> None:
+    rows = folder.rows()
+    rows[3][rows[0].index("date_of_birth")] = "not a date"
+    folder.write_rows(rows)
+    session = folder.session()
+    with session.state() as state:
+        with pytest.raises(RowError, match="nothing was sent") as caught:
+            plan_upload(session, state, folder.export, workers=1, strict=True)
+        assert "row 3, column date_of_birth" in str(caught.value)
+        assert state.pending_summary() == (0, 0)
