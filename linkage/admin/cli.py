@@ -30,6 +30,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "index": ("linkage.admin._operator_commands", "index"),
     "events": ("linkage.admin._operator_commands", "events"),
     "audit": ("linkage.admin._operator_commands", "audit"),
+    "report": ("linkage.admin._report_commands", "report"),
+    "review": ("linkage.admin._review_commands", "review"),
 }
 
 
