@@ -17,7 +17,6 @@ everything (``agency-client upload --replace-all``) after a rotation.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -66,15 +65,13 @@ class AgencyKeys:
         """The matcher-side record key of a local record ID."""
         if not local_id:
             raise InvalidInputError("local record ID: must not be empty")
-        mac = hmac.new(self.record_key_key, local_id.encode("utf-8"), hashlib.sha256)
-        return mac.digest()[:RECORD_KEY_BYTES]
+        return hmac.digest(self.record_key_key, local_id.encode("utf-8"), "sha256")[
+            :RECORD_KEY_BYTES
+        ]
 
     def row_digest(self, signature: bytes, cells: Sequence[str]) -> bytes:
         """A keyed digest of a row's mapped cells under a mapping ``signature``: equal
-        inputs give equal digests, so unchanged rows need no encoding; nothing else follows."""
-        mac = hmac.new(self.digest_key, signature, hashlib.sha256)
-        for cell in cells:
-            data = cell.encode("utf-8")
-            mac.update(len(data).to_bytes(4, "big"))
-            mac.update(data)
-        return mac.digest()[:_DIGEST_BYTES]
+        inputs give equal digests, so unchanged rows need no encoding; nothing else follows.
+        Each cell is length-prefixed, so no two different rows give the same input."""
+        payload = "".join(f"{len(cell)}:{cell}" for cell in cells).encode("utf-8")
+        return hmac.digest(self.digest_key, signature + payload, "sha256")[:_DIGEST_BYTES]
