@@ -22,6 +22,8 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
+from linkage.errors import InvalidInputError
+from linkage.match import _kernels
 from linkage.match._results import CandidateEdges, CandidatePairs, Node
 
 __all__ = [
@@ -170,28 +172,26 @@ def greedy_solve_reference(edges: CandidateEdges) -> MatchGroups:
 
 
 def greedy_match(pairs: CandidatePairs) -> CandidatePairs:
-    """Two-party 1:1 matching: greedy on the pairs as edges between dataset 0 and 1.
+    """Two-party 1:1 matching: anonlink's greedy on the pairs as edges between two datasets.
 
-    Returns the matched pairs (each left and each right record at most once) with their
-    scores, in the canonical order (score desc, left asc, right asc).
+    On distinct two-party edges anonlink's algorithm keeps an edge exactly when neither of
+    its records is matched yet (merging a pair with anything would need an edge within one
+    side), so this runs as one linear pass in numba. Pairs are processed in the order given
+    (the joins give them best first) and must be distinct. Returns the matched pairs (each
+    left and each right record at most once) with their scores, in canonical order.
     """
-    groups = greedy_solve(pairs.to_edges(0, 1))
-    if not groups:
+    n = len(pairs)
+    if n == 0:
         return CandidatePairs.empty()
-    matched_left = np.array([g[0][1] for g in groups], dtype=np.int64)
-    matched_right = np.array([g[1][1] for g in groups], dtype=np.int64)
-    score_of = {
-        (a, b): s
-        for s, a, b in zip(
-            pairs.scores.tolist(), pairs.left.tolist(), pairs.right.tolist(), strict=True
-        )
-    }
-    scores = np.array(
-        [
-            score_of[(a, b)]
-            for a, b in zip(matched_left.tolist(), matched_right.tolist(), strict=True)
-        ],
-        dtype=np.float64,
-    )
-    order = np.lexsort((matched_right, matched_left, -scores))
-    return CandidatePairs(scores[order], matched_left[order], matched_right[order])
+    if int(pairs.left.min()) < 0 or int(pairs.right.min()) < 0:
+        raise InvalidInputError("record indices must be non-negative")
+    n_left = int(pairs.left.max()) + 1
+    n_right = int(pairs.right.max()) + 1
+    codes = pairs.left * n_right + pairs.right
+    if np.unique(codes).shape[0] != n:
+        raise InvalidInputError("pairs must be distinct")
+    keep = np.zeros(n, dtype=np.bool_)
+    _kernels.greedy_bipartite_kernel(pairs.left, pairs.right, n_left, n_right, keep)
+    scores, left, right = pairs.scores[keep], pairs.left[keep], pairs.right[keep]
+    order = np.lexsort((right, left, -scores))
+    return CandidatePairs(scores[order], left[order], right[order])

@@ -39,6 +39,7 @@ __all__ = [
     "CHUNK_WORDS",
     "LANES",
     "ROWS",
+    "greedy_bipartite_kernel",
     "lookup_kernel_1",
     "lookup_kernel_4",
     "lsh_join_kernel",
@@ -593,3 +594,19 @@ def lsh_join_kernel(
             failed[u] = True
         else:
             out_n[thread] = pos
+
+
+@_jit()
+def greedy_bipartite_kernel(left: Any, right: Any, n_left: int, n_right: int, keep: Any) -> None:
+    """Greedy 1:1 on distinct bipartite edges in the given order: keep an edge iff both of its
+    records are still unmatched. (On such edges anonlink's greedy reduces to exactly this:
+    a merge would need an edge within one side.)"""
+    used_left = np.zeros(n_left, dtype=np.bool_)
+    used_right = np.zeros(n_right, dtype=np.bool_)
+    for e in range(left.shape[0]):
+        a = left[e]
+        b = right[e]
+        if not used_left[a] and not used_right[b]:
+            used_left[a] = True
+            used_right[b] = True
+            keep[e] = True

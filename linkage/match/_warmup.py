@@ -7,7 +7,8 @@ import time
 import numpy as np
 
 from linkage.match._blocking import HammingLsh, blocked_dice_join
-from linkage.match._dice import dice_rule
+from linkage.match._dice import dice_rule, score_ranks
+from linkage.match._greedy import greedy_match
 from linkage.match._index import ClkIndex
 from linkage.match._join import dice_join, dice_self_join
 
@@ -28,7 +29,8 @@ def warm_up(bits: int = 1024, thresholds: tuple[float, ...] = (0.8,)) -> float:
     clks = rng.integers(0, 2**63, size=(9, words), dtype=np.int64).astype(np.uint64)
     for threshold in thresholds:
         dice_rule(threshold, bits)
-    dice_join(clks, clks, 0.5)
+        score_ranks(threshold, bits)
+    greedy_match(dice_join(clks, clks, 0.5))
     dice_join(clks, clks, 0.5, k=2)
     dice_self_join(clks, 0.5)
     blocked_dice_join(clks, clks, 0.5, HammingLsh(bands=2, bits_per_band=4))

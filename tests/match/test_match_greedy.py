@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from match_oracle import anonlink_edges, anonlink_greedy
 
+from linkage.errors import InvalidInputError
 from linkage.match import (
     CandidateEdges,
     CandidatePairs,
@@ -85,3 +86,33 @@ def test_greedy_match_is_one_to_one_with_scores() -> None:
     lookup = {(i, j): s for s, i, j in pairs.as_tuples()}
     assert all(lookup[(i, j)] == s for s, i, j in matched.as_tuples())
     assert len(greedy_match(CandidatePairs.empty())) == 0
+
+
+bipartite = st.lists(
+    st.tuples(st.sampled_from([1.0, 0.9, 0.9, 0.85]), st.integers(0, 6), st.integers(0, 6)),
+    max_size=40,
+    unique_by=lambda e: (e[1], e[2]),
+)
+
+
+@given(raw=bipartite)
+@settings(max_examples=300, deadline=None)
+def test_greedy_match_equals_anonlink_on_distinct_bipartite_edges_in_any_order(
+    raw: list[tuple[float, int, int]],
+) -> None:
+    pairs = CandidatePairs(
+        np.array([e[0] for e in raw]),
+        np.array([e[1] for e in raw], dtype=np.int64),
+        np.array([e[2] for e in raw], dtype=np.int64),
+    )
+    groups = anonlink_greedy(pairs.to_edges())
+    matched = greedy_match(pairs)
+    assert sorted(zip(matched.left.tolist(), matched.right.tolist(), strict=True)) == sorted(
+        (g[0][1], g[1][1]) for g in groups
+    )
+
+
+def test_greedy_match_rejects_repeated_pairs() -> None:
+    pairs = CandidatePairs(np.array([0.9, 0.8]), np.array([1, 1]), np.array([2, 2]))
+    with pytest.raises(InvalidInputError, match="distinct"):
+        greedy_match(pairs)

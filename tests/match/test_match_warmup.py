@@ -22,7 +22,7 @@ def test_warm_up_runs_every_kernel_quickly_once_cached() -> None:
     warm_up()  # may compile on a fresh machine
     assert warm_up(bits=1024, thresholds=(0.8, 0.9)) < 10.0
     names = ["pairs_kernel", "topk_kernel", "lookup_kernel_1", "lookup_kernel_4"]
-    for name in [*names, "lsh_join_kernel"]:
+    for name in [*names, "lsh_join_kernel", "lsh_keys_kernel", "greedy_bipartite_kernel"]:
         assert getattr(kernels, name).signatures, name
 
 
