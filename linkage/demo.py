@@ -158,6 +158,7 @@ class DemoRun:
     work_dir: Path
     people: int = 300
     seed: int = 2025
+    threshold: float = 0.8
     verbose_logs: bool = False
     echo: Any = click.echo
     python: str = sys.executable
@@ -322,7 +323,7 @@ engine = "sqlite"
 path = "matcher/index.sqlite"
 
 [linkage]
-threshold = 0.8
+threshold = {self.threshold}
 clk_bits = {schema.length}
 key_epoch = 1
 schema_fingerprint = "{schema_fingerprint(schema)}"
@@ -580,12 +581,14 @@ def _first_line(text: str, prefix: str) -> str:
     return text.strip().splitlines()[-1] if text.strip() else ""
 
 
-def run_demo(work_dir: Path, *, people: int = 300, echo: Any = click.echo) -> int:
+def run_demo(
+    work_dir: Path, *, people: int = 300, threshold: float = 0.8, echo: Any = click.echo
+) -> int:
     """Run the whole scenario in ``work_dir``; returns 0 on success."""
     from linkage.synth import DEFAULT_AGENCIES
 
     started = time.perf_counter()
-    demo = DemoRun(work_dir=work_dir, people=people, echo=echo)
+    demo = DemoRun(work_dir=work_dir, people=people, threshold=threshold, echo=echo)
     try:
         echo(f"== co-responder linkage demo; work folder {work_dir}")
         demo.prepare()
@@ -642,8 +645,8 @@ def run_demo(work_dir: Path, *, people: int = 300, echo: Any = click.echo) -> in
         nobody = demo.lookup(UNKNOWN_QUERY)
         echo(f"    someone unknown: {_describe(nobody['results'])}")
         echo(
-            "[9] linkage quality against the synthetic truth (Dice 0.8, greedy, one record "
-            "per agency per link):"
+            f"[9] linkage quality against the synthetic truth (Dice {threshold}, greedy, one "
+            "record per agency per link):"
         )
         echo(
             f"    {'agency pair':32s} {'true':>5s} {'found':>6s} {'precision':>9s} "
@@ -684,9 +687,16 @@ def run_demo(work_dir: Path, *, people: int = 300, echo: Any = click.echo) -> in
     help="A fresh folder for the demo's files (emptied first).",
 )
 @click.option("--people", type=click.IntRange(10, 5000), default=300, show_default=True)
-def main(work_dir: Path, people: int) -> None:
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0.5, 1.0),
+    default=0.8,
+    show_default=True,
+    help="The matcher's Dice threshold (the default is the project's).",
+)
+def main(work_dir: Path, people: int, threshold: float) -> None:
     """Run the co-responder scenario end to end on the embedded defaults."""
-    sys.exit(run_demo(work_dir, people=people))
+    sys.exit(run_demo(work_dir, people=people, threshold=threshold))
 
 
 if __name__ == "__main__":
