@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from typing import Final
 
 from agency_client._config import DEFAULT_NORMALISERS, AgencyConfig, FeatureSource
-from agency_client._mapping import RowMapper
-from linkage.encode import ClkEncoder, IgnoredFeature
+from agency_client._mapping import EncodeChunkWorker
+from linkage.encode import IgnoredFeature
 from linkage.errors import InvalidInputError, Problem
 
 __all__ = ["REQUIRED_FIELDS", "QueryEncoder"]
@@ -54,10 +54,9 @@ class QueryEncoder:
                 )
         self.fields: tuple[str, ...] = tuple(source.feature for source in sources)
         gateway_config = dataclasses.replace(config, features=tuple(sources), record_key=None)
-        self._mapper = RowMapper(gateway_config, self.fields)
-        self._encoder = ClkEncoder(
-            config.schema, config.secret.reveal(), key_epoch=config.key_epoch
-        )
+        # The export path's own per-chunk worker: the same mapping, normalisation and
+        # encoder construction (secret, key epoch, hardening) as agency-client encode.
+        self._worker = EncodeChunkWorker(gateway_config, self.fields)
 
     def encode(self, query: Mapping[str, object]) -> bytes:
         """The CLK of a query; ``InvalidInputError`` names each bad field."""
@@ -80,17 +79,14 @@ class QueryEncoder:
         for name in REQUIRED_FIELDS:
             if name in self.fields and not str(query.get(name) or "").strip():
                 problems.append(Problem(name, "is required"))
-        mapped = self._mapper.map_row(1, row)
-        if isinstance(mapped, list):
-            problems.extend(
-                Problem(p.location.split("column ", 1)[-1], p.reason.split(";")[0]) for p in mapped
-            )
-        if problems or isinstance(mapped, list):
-            raise InvalidInputError("the query is incomplete or invalid", problems=problems)
-        batch = self._encoder.encode_valid([mapped.values])
-        if batch.problems:
+        result = self._worker((1, [row]))
+        problems.extend(
+            Problem(p.location.split("column ", 1)[-1], p.reason.split(";")[0])
+            for p in result.problems
+        )
+        if problems or not result.row_numbers:
             raise InvalidInputError(
-                "the query is invalid",
-                problems=[Problem(p.feature, p.reason) for p in batch.problems],
+                "the query is incomplete or invalid",
+                problems=problems or [Problem("query", "cannot be encoded")],
             )
-        return bytes(batch.clks[0].tobytes())
+        return bytes(result.clks[0].tobytes())
