@@ -264,7 +264,7 @@ def plan_upload(
         raise ConfigError(
             "uploads need a local record ID column: set [input] record_key in agency.toml"
         )
-    if state.pending_summary()[0]:
+    if not dry_run and state.pending_summary()[0]:
         raise FailedPreconditionError(
             "earlier batches are still pending; send them first (agency-client upload does)"
         )

@@ -275,6 +275,8 @@ def test_a_new_plan_waits_for_pending_batches(folder: AgencyFolder) -> None:
         plan_upload(session, state, folder.export, workers=1)
         with pytest.raises(FailedPreconditionError, match="pending"):
             plan_upload(session, state, folder.export, workers=1)
+        counted = plan_upload(session, state, folder.export, workers=1, dry_run=True)
+        assert counted.new > 0, "a dry run may still count"
         with pytest.raises(FailedPreconditionError, match="pending"):
             plan_withdrawal(session, state, [], everything=True)
 
