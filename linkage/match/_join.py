@@ -55,6 +55,8 @@ _BUFFER_MAX = 1 << 22
 #: (which measures the pair density to size the next launches).
 _MAX_UNITS_PER_LAUNCH = 1 << 14
 _PROBE_UNITS_PER_THREAD = 8
+#: Launches a join aims at (fewer if buffers would exceed ``_BUFFER_MAX``).
+_TARGET_LAUNCHES = 16
 #: Tiles handed to a thread at a time, so that a busy core does not hold the others back.
 _CHUNK_SIZE = 4
 
@@ -212,10 +214,13 @@ def collect_pairs(
         if done_units == 0:
             size = threads * _PROBE_UNITS_PER_THREAD
         else:
+            # Few, large launches (each ends with a barrier, which costs dearly when the
+            # cores are shared), with buffers sized from the density seen so far.
             rate = max(found_pairs / done_units, last_rate, 1e-3)
-            while rate * _PROBE_UNITS_PER_THREAD > 0.5 * cap and cap < _BUFFER_MAX:
+            size = max(threads * _PROBE_UNITS_PER_THREAD, n_units // _TARGET_LAUNCHES)
+            while 2 * rate * size > threads * cap and cap < _BUFFER_MAX:
                 cap *= 2
-            size = int(0.5 * threads * cap / rate)
+            size = min(size, int(0.5 * threads * cap / rate))
         size = max(threads * 2, min(_MAX_UNITS_PER_LAUNCH, size, pending.shape[0]))
         chosen, pending = pending[:size], pending[size:]
         if out_i.shape[1] != cap:
@@ -347,13 +352,16 @@ def canonical_pairs(
 
     The order is computed with integers: each pair's score rank (see
     :func:`linkage.match._dice.score_ranks`) and its indices are packed into one ``int64``
-    key, which is sorted in place and decoded. Peak memory is about 40 bytes a pair.
+    key, which is sorted in place and decoded. ``left`` and ``right`` must be arrays the
+    caller owns and gives up (they are overwritten). Peak memory is about 36 bytes a pair.
     """
     ranks = score_ranks(threshold, bits)
     n_left = int(left.max(initial=0)) + 1
     n_right = max(n_right, int(right.max(initial=0)) + 1)
-    sums = left_pop[left] + right_pop[right]
-    position = ranks.offsets[sums] - ranks.first[sums]
+    sums = left_pop[left]
+    sums += right_pop[right]
+    position = ranks.offsets[sums]
+    position -= ranks.first[sums]
     del sums
     position += counts
     rank = ranks.ranks[position]
@@ -362,15 +370,20 @@ def canonical_pairs(
     if ranks.values.shape[0] * span >= 2**62:  # too wide to pack: sort three keys instead
         order = np.lexsort((right, left, rank))
         return CandidatePairs.adopt(ranks.values[rank[order]], left[order], right[order])
-    key = rank * span
-    del rank
-    key += left * n_right
+    key = rank
+    key *= span
+    left *= n_right  # the caller's arrays are ours to reuse
+    key += left
     key += right
-    del left, right
+    del rank, left, right
     key.sort()
-    scores = ranks.values[key // span]
+    quotient = key // span
+    scores = ranks.values[quotient]
+    del quotient
     key %= span
-    return CandidatePairs.adopt(scores, key // n_right, key % n_right)
+    right_rows = key % n_right
+    key //= n_right
+    return CandidatePairs.adopt(scores, key, right_rows)
 
 
 def _pairs_from_sorted_positions(
