@@ -13,6 +13,7 @@ Weeks start on Monday, 00:00 UTC.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ REBUILD = "(rebuild)"
 _NO_AGENCY = "(no agency)"
 
 
+@functools.lru_cache(maxsize=8192)  # the events of one batch share their time
 def week_of(time_us: int) -> date:
     """The Monday (UTC) of the week holding ``time_us``."""
     day = datetime.fromtimestamp(time_us / 1e6, tz=UTC).date()

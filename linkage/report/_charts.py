@@ -91,6 +91,14 @@ def _thousands(value: float, _position: object = None) -> str:
     return f"{value:,.0f}"
 
 
+def _count(value: float) -> str:
+    """A count that fits a cell: ``1,234,567``, ``12.3 million``, ``366.5 billion``."""
+    for size, word in ((1e9, "billion"), (1e7, "million")):
+        if abs(value) >= size:
+            return f"{value / (size if word == 'billion' else 1e6):,.1f} {word}"
+    return f"{value:,.0f}" if abs(value - round(value)) < 1e-6 else f"{value:,.1f}"
+
+
 @contextmanager
 def _figure(width: float, height: float) -> Iterator[Figure]:
     with mpl.rc_context(_STYLE):
@@ -386,7 +394,7 @@ def _matrix(ax: Axes, confusion: Confusion, title: str) -> None:
         for j in range(2):
             dark = cells[i, j] > 0 and np.log(shown[i, j]) > 0.6 * np.log(float(shown.max()))
             value = cells[i, j]
-            text = f"{value:,.0f}" if abs(value - round(value)) < 1e-6 else f"{value:,.1f}"
+            text = _count(value)
             ax.text(j, i - 0.08, text, ha="center", va="center", fontsize=14,
                     fontweight="bold", color="white" if dark else INK)  # fmt: skip
             ax.text(j, i + 0.22, names[i][j], ha="center", va="center", fontsize=9,

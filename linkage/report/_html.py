@@ -211,8 +211,8 @@ def render_html(data: ReportData, figures: Mapping[str, bytes]) -> str:
     settings = data.settings
     suggestion = data.suggestion
     best = data.best
-    records = int(s["records"])  # type: ignore[call-overload]
-    linked = int(s["linked_records"])  # type: ignore[call-overload]
+    records = int(data.overlap.records.sum())
+    linked = int(data.overlap.linked_records.sum())
     kpis = [
         _kpi("Records in the index", f"{records:,}", f"from {len(data.agencies)} agencies"),
         _kpi(

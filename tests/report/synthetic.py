@@ -76,11 +76,13 @@ _MAX_NAME = 14  # longest name, in characters
 @dataclass(frozen=True, slots=True, eq=False)
 class SyntheticRecords:
     """Records of several agencies: ``agency[r]`` indexes ``agencies``; ``entity[r]``
-    is the person; ``packed`` holds the CLKs; ``record_key[r]`` is unique per agency."""
+    is the person; ``family[r]`` is shared by twins (the only people whose records
+    come close); ``packed`` holds the CLKs; ``record_key[r]`` is unique per agency."""
 
     agencies: tuple[str, ...]
     agency: Int64Array
     entity: Int64Array
+    family: Int64Array
     packed: PackedClks
     bits: int
 
@@ -196,6 +198,7 @@ def synthetic_records(
     # Twins: a second person with the same surname, birth date, sex and postcode and
     # another first name, the classic false match just above a careless threshold.
     twins = np.flatnonzero(rng.random(people) < 0.03 * messiness)
+    person_family = np.concatenate([np.arange(people), twins])
     person_first = np.concatenate(
         [person_first, (person_first[twins] + rng.integers(1, 40, twins.size)) % len(first_names)]
     )
@@ -237,7 +240,7 @@ def synthetic_records(
         sexes[person_sex[record_entity]][:, None],
         np.where(chance(0.10), 0, postcodes[post])[:, None],
     ]
-    tokens = np.concatenate(columns, axis=1)
+    tokens = np.concatenate(columns, axis=1).astype(np.int32)
     packed = np.empty((n, bits // 64), dtype=np.uint64)
     for start in range(0, n, 20_000):
         chunk = tokens[start : start + 20_000]
@@ -246,6 +249,7 @@ def synthetic_records(
         agencies=tuple(name for name, _ in agencies),
         agency=record_agency.astype(np.int64),
         entity=record_entity.astype(np.int64),
+        family=person_family[record_entity].astype(np.int64),
         packed=packed,
         bits=bits,
     )

@@ -8,6 +8,7 @@ import base64
 import csv
 import io
 import json
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,15 @@ def _assert_no_secret(text: str, secrets: list[bytes]) -> None:
             assert form not in text, "a pointer token, record key or CLK was written out"
 
 
+def _dump(path: Path) -> list[str]:
+    """Every table's rows, as SQL text (what the store holds, not how the file looks)."""
+    connection = sqlite3.connect(path)
+    try:
+        return list(connection.iterdump())
+    finally:
+        connection.close()
+
+
 def _store_counts(path: Path) -> tuple[int, int]:
     store = SqliteLinkStore(path)
     try:
@@ -61,8 +71,10 @@ def test_report_writes_a_self_contained_page_figures_and_true_numbers(
     matcher_dir: MatcherDir, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
+    before = _dump(matcher_dir.root / "index.db")
     result = _run("report", "--config", matcher_dir.config, "--out", out)
     assert result.exit_code == 0, result.output
+    assert _dump(matcher_dir.root / "index.db") == before  # read, never written
     assert "report: " in result.output
     assert "suggested" in result.output
     pngs = {p.stem for p in out.glob("*.png")}
@@ -125,12 +137,14 @@ def test_a_review_sample_goes_out_as_pointer_tokens_and_its_labels_come_back(
     matcher_dir: MatcherDir, tmp_path: Path
 ) -> None:
     sample_csv = tmp_path / "review.csv"
+    before = _dump(matcher_dir.root / "index.db")
     sampled = _run(
         "review", "sample", "--config", matcher_dir.config, "--out", sample_csv,
         "--n", "40", "--band", "0.05", "--seed", "7",
     )  # fmt: skip
     assert sampled.exit_code == 0, sampled.output
     assert "wrote 40 pairs" in sampled.output
+    assert _dump(matcher_dir.root / "index.db") == before
     assert sample_csv.stat().st_mode & 0o777 == 0o600
     rows = list(csv.DictReader(io.StringIO(sample_csv.read_text())))
     assert len(rows) == 40

@@ -1,0 +1,395 @@
+"""Report benchmark: ``linkage-admin report`` on a one-million-record index.
+
+    .venv/bin/python benchmarks/bench_report.py [--records 1000000] [--weeks 26]
+        [--lookups 2000] [--work DIR] [--screenshot docs/report-screenshot.png]
+
+Builds the index directly through the store and service APIs (no gRPC, no
+per-batch similarity join, which is what keeps a million records affordable):
+
+* synthetic records of four agencies (tests/report/synthetic.py: bigram-like CLKs,
+  messy copies, twins), uploaded as weekly batches over ``--weeks`` weeks with a
+  BATCH_COMMITTED event each;
+* candidate pairs (edges): every cross-agency pair at or above the threshold
+  within a *family* (a person and their twin: the only records that come close
+  in this generator), scored exactly; this is what the matcher's join would
+  store, computed without the all-pairs join;
+* links: the matcher's own solver (cross-agency greedy) over those edges, with
+  one singleton link per unmatched record and LINK_CREATED / LINK_JOINED events
+  in upload order, as incremental linkage writes them;
+* lookups: ``--lookups`` consented lookups through LinkageService (audited, with
+  disclosures), spread over the weeks by a fake clock.
+
+Then it runs the real CLI in a fresh process, twice (without and with
+``--truth``), and reports wall time, peak RSS, the per-phase timings from
+summary.json's report, and the size of report.html and the PNG figures; with
+``--screenshot`` it renders the report in headless Chromium and saves a
+full-page screenshot (scaled to 1000 px wide). Results: printed, and written to
+build/bench_report.json; see docs/report.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from linkage.match import CandidateEdges  # noqa: E402
+from linkage.pki import Principal, Role  # noqa: E402
+from linkage.report._evaluate import dice_of_pairs  # noqa: E402
+from linkage.service import (  # noqa: E402
+    LinkageService,
+    LinkageSettings,
+    ServiceLimits,
+    cross_agency_greedy,
+)
+from linkage.store import (  # noqa: E402
+    BatchRow,
+    EdgeRow,
+    EventKind,
+    EventRow,
+    NewRecord,
+    SqliteLinkStore,
+)
+from tests.report.synthetic import SyntheticRecords, synthetic_records  # noqa: E402
+from tests.service.factory import consent  # noqa: E402
+
+FINGERPRINT = "be" * 16
+THRESHOLD = 0.8
+START = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)  # a Monday
+
+
+def _us(when: datetime) -> int:
+    return int(when.timestamp() * 1e6)
+
+
+def _family_pairs(records: SyntheticRecords) -> tuple[np.ndarray, np.ndarray]:
+    """Every cross-agency pair of rows within one family (``i < j``)."""
+    order = np.argsort(records.family, kind="stable")
+    keys = records.family[order]
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    sizes = np.diff(np.concatenate((starts, [keys.shape[0]])))
+    left, right = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for size in np.unique(sizes[sizes >= 2]):
+        members = order[starts[sizes == size][:, None] + np.arange(size)[None, :]]
+        i, j = np.triu_indices(int(size), k=1)
+        a, b = members[:, i].ravel(), members[:, j].ravel()
+        cross = records.agency[a] != records.agency[b]
+        left.append(np.minimum(a, b)[cross])
+        right.append(np.maximum(a, b)[cross])
+    return np.concatenate(left), np.concatenate(right)
+
+
+def build_index(db: Path, records: SyntheticRecords, weeks: int, lookups: int) -> dict[str, Any]:
+    """Fill an SQLite store; return timings and counts."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    n = records.agency.shape[0]
+    store = SqliteLinkStore(db)
+    agencies = records.agencies
+    # Upload schedule: each agency's rows in ``weeks`` weekly batches.
+    batch_of = np.empty(n, dtype=np.int64)
+    week_of = np.empty(n, dtype=np.int64)
+    batches: list[tuple[int, str, np.ndarray]] = []  # (week, agency, rows)
+    for a, agency_id in enumerate(agencies):
+        rows = np.flatnonzero(records.agency == a)
+        for week, chunk in enumerate(np.array_split(rows, weeks)):
+            week_of[chunk] = week
+            batches.append((week, agency_id, chunk))
+    batches.sort(key=lambda b: (b[0], b[1]))
+    for index, (_, _, chunk) in enumerate(batches):
+        batch_of[chunk] = index
+    now0 = _us(START)
+    with store.write() as tx:
+        for agency_id in agencies:
+            tx.insert_agency(agency_id, agency_id.upper(), b"", now0)
+    clks = records.clk_bytes(np.arange(n))
+    tokens = [secrets.token_bytes(32) for _ in range(n)]
+    consents = [consent(disclose=True), consent(disclose=False)]
+    node_of = np.zeros(n, dtype=np.int64)
+    for week, agency_id, chunk in batches:
+        when = _us(START + timedelta(weeks=week, hours=6 * agencies.index(agency_id)))
+        with store.write() as tx:
+            for row in chunk.tolist():
+                node_of[row] = tx.insert_record(
+                    NewRecord(
+                        agency_id=agency_id,
+                        record_key=records.record_key(row),
+                        key_epoch=1,
+                        schema_fingerprint=FINGERPRINT,
+                        clk=clks[row],
+                        pointer_token=tokens[row],
+                        consent=consents[row % 9 == 0],
+                        linkable=True,
+                        content_digest=b"",
+                        update_time_us=when,
+                    )
+                )
+            tx.save_batch(BatchRow(agency_id, f"week-{week:02d}", b"", b"{}", when))
+            tx.append_events(
+                [
+                    EventRow(
+                        EventKind.BATCH_COMMITTED,
+                        when,
+                        agency_id=agency_id,
+                        batch_id=f"week-{week:02d}",
+                        record_count=int(chunk.size),
+                    )
+                ]
+            )
+    del clks
+    timings["records"] = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    left, right = _family_pairs(records)
+    scores = dice_of_pairs(records.packed, left, right)
+    keep = scores >= THRESHOLD
+    left, right, scores = left[keep], right[keep], scores[keep]
+    agency_no = records.agency + 1
+    groups = cross_agency_greedy(
+        CandidateEdges.from_tuples(
+            [
+                (float(s), (int(agency_no[a]), int(a)), (int(agency_no[b]), int(b)))
+                for a, b, s in zip(left.tolist(), right.tolist(), scores.tolist(), strict=True)
+            ]
+        )
+    )
+    group_of = np.full(n, -1, dtype=np.int64)
+    for g, members in enumerate(groups):
+        for _, row in members:
+            group_of[row] = g
+    timings["edges and solving"] = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    link_of_group: dict[int, int] = {}
+    with store.write() as tx:
+        tx.insert_edges(
+            EdgeRow(int(min(node_of[a], node_of[b])), int(max(node_of[a], node_of[b])), float(s))
+            for a, b, s in zip(left.tolist(), right.tolist(), scores.tolist(), strict=True)
+        )
+    for week, agency_id, chunk in batches:
+        when = _us(START + timedelta(weeks=week, hours=6 * agencies.index(agency_id) + 1))
+        joined: dict[int, int] = defaultdict(int)
+        created: dict[int, int] = defaultdict(int)
+        assignments: list[tuple[int, int]] = []
+        with store.write() as tx:
+            fresh = [row for row in chunk.tolist() if group_of[row] < 0]
+            grouped = [row for row in chunk.tolist() if group_of[row] >= 0]
+            new_groups = sorted({int(group_of[r]) for r in grouped} - set(link_of_group))
+            ids = tx.allocate_link_ids(len(fresh) + len(new_groups), when)
+            for row, link in zip(fresh, ids[: len(fresh)], strict=True):
+                assignments.append((int(node_of[row]), link))
+                created[link] += 1
+            for g, link in zip(new_groups, ids[len(fresh) :], strict=True):
+                link_of_group[g] = link
+            for row in grouped:
+                link = link_of_group[int(group_of[row])]
+                assignments.append((int(node_of[row]), link))
+                (created if int(group_of[row]) in new_groups else joined)[link] += 1
+            tx.assign_links(assignments, when)
+            tx.append_events(
+                [
+                    *(
+                        EventRow(EventKind.LINK_CREATED, when, agency_id=agency_id,
+                                 batch_id=f"week-{week:02d}", target_links=(link,),
+                                 record_count=count)
+                        for link, count in created.items()
+                    ),
+                    *(
+                        EventRow(EventKind.LINK_JOINED, when, agency_id=agency_id,
+                                 batch_id=f"week-{week:02d}", source_links=(link,),
+                                 target_links=(link,), record_count=count)
+                        for link, count in joined.items()
+                    ),
+                ]
+            )  # fmt: skip
+    timings["links and events"] = time.perf_counter() - t2
+
+    t3 = time.perf_counter()
+    clock_now = [now0]
+    settings = LinkageSettings(
+        threshold=THRESHOLD, clk_bits=records.bits, key_epoch=1, schema_fingerprint=FINGERPRINT
+    )
+    service = LinkageService(
+        store,
+        settings,
+        ServiceLimits(lookup_rate_per_s=1e6, lookup_burst=10**9),
+        clock=lambda: clock_now[0],
+    )
+    timings["service start (index load)"] = time.perf_counter() - t3
+    t4 = time.perf_counter()
+    rng = np.random.default_rng(7)
+    span_us = weeks * 7 * 86400 * 1_000_000
+    times = np.sort(rng.integers(0, span_us, lookups)) + now0
+    for when in times.tolist():
+        clock_now[0] = when
+        row = int(rng.integers(0, n))
+        asking = agencies[int(rng.integers(0, len(agencies)))]
+        responder = Principal(Role.RESPONDER, asking, "gateway", 3)
+        (clk,) = records.clk_bytes([row])
+        service.lookup(responder, clk, 1, FINGERPRINT, "crisis_response", 5)
+    timings["lookups"] = time.perf_counter() - t4
+    counts = {
+        "records": n,
+        "edges": int(left.size),
+        "links": store.link_count(),
+        "lookups": lookups,
+        "disclosures": sum(len(store.list_disclosures(a, None, 10**7)) for a in agencies),
+    }
+    store.close()
+    return {"timings_s": timings, "counts": counts}
+
+
+def write_config(root: Path) -> Path:
+    path = root / "server.toml"
+    path.write_text(
+        f"""[server]
+listen = "127.0.0.1:0"
+
+[store]
+engine = "sqlite"
+path = "index.db"
+
+[linkage]
+threshold = {THRESHOLD}
+clk_bits = 1024
+key_epoch = 1
+schema_fingerprint = "{FINGERPRINT}"
+"""
+    )
+    return path
+
+
+def run_report(config: Path, out: Path, extra: list[str]) -> dict[str, Any]:
+    """The real CLI in a fresh process: wall time, peak RSS and what it wrote."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "linkage.admin", "report", "--config", str(config),
+         "--out", str(out), *extra],
+        capture_output=True, text=True, check=False, cwd=REPO,
+    )  # fmt: skip
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"report failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime - cpu_before
+    html = out / "report.html"
+    pngs = {p.name: p.stat().st_size for p in sorted(out.glob("*.png"))}
+    footer = html.read_text().split("Computed in: ", 1)[-1].split(".</li>", 1)[0]
+    return {
+        "args": extra,
+        "wall_s": round(wall, 2),
+        # CPU time of the report process (user + system): less sensitive than wall
+        # time to other work on a shared machine.
+        "cpu_s": round(cpu, 2),
+        "peak_rss_mb": round(max(peak, before) / 1024, 1),
+        "html_bytes": html.stat().st_size,
+        "png_bytes": pngs,
+        "phases": footer,
+        "summary": json.loads((out / "summary.json").read_text()),
+        "stdout": done.stdout.strip().splitlines(),
+    }
+
+
+def screenshot(html: Path, target: Path) -> None:
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+    raw = target.with_suffix(".raw.png")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=flags
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(html.as_uri(), wait_until="load")
+        page.screenshot(path=str(raw), full_page=True)
+        browser.close()
+    with Image.open(raw) as image:
+        width = 1000
+        scaled = image.convert("RGB").resize(
+            (width, round(image.height * width / image.width)), Image.Resampling.LANCZOS
+        )
+        scaled.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)
+    raw.unlink()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--weeks", type=int, default=26)
+    parser.add_argument("--lookups", type=int, default=2000)
+    parser.add_argument("--work", type=Path, default=None, help="Keep the store here.")
+    parser.add_argument("--screenshot", type=Path, default=None)
+    args = parser.parse_args()
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-report-"))
+    work.mkdir(parents=True, exist_ok=True)
+    db = work / "index.db"
+    result: dict[str, Any] = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared with other work)",
+        "records_requested": args.records,
+    }
+    if not db.exists():
+        t = time.perf_counter()
+        people = int(args.records / 1.55) + 1000
+        records = synthetic_records(people=people, seed=1)
+        # A random subset of exactly --records records (twins, appended last by the
+        # generator, must not be cut off).
+        keep = np.sort(
+            np.random.default_rng(2).choice(
+                records.agency.shape[0], min(args.records, records.agency.shape[0]), replace=False
+            )
+        )
+        records = SyntheticRecords(
+            records.agencies, records.agency[keep], records.entity[keep],
+            records.family[keep], records.packed[keep], records.bits,
+        )  # fmt: skip
+        generated = time.perf_counter() - t
+        print(f"generated {keep.size:,} records in {generated:.1f} s", flush=True)
+        result["build"] = build_index(db, records, args.weeks, args.lookups)
+        result["build"]["timings_s"]["generate"] = generated
+        truth = work / "truth.csv"
+        with truth.open("w") as stream:
+            stream.write("agency_id,record_key,entity_id\n")
+            for row in range(records.agency.shape[0]):
+                agency = records.agencies[int(records.agency[row])]
+                stream.write(f"{agency},{records.record_key(row).hex()},{records.entity[row]}\n")
+        print(f"built the index: {json.dumps(result['build'])}", flush=True)
+    config = write_config(work)
+    result["db_bytes"] = db.stat().st_size
+    result["report"] = run_report(config, work / "report", [])
+    print(json.dumps(result["report"], indent=1), flush=True)
+    result["report_with_truth"] = run_report(
+        config, work / "report-truth", ["--truth", str(work / "truth.csv")]
+    )
+    print(json.dumps(result["report_with_truth"], indent=1), flush=True)
+    if args.screenshot is not None:
+        screenshot(work / "report-truth" / "report.html", args.screenshot)
+        result["screenshot"] = str(args.screenshot)
+    out = REPO / "build" / "bench_report.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"written {out}")
+
+
+if __name__ == "__main__":
+    main()
