@@ -23,7 +23,7 @@ import numpy as np
 from linkage.errors import InvalidInputError, ResourceExhaustedError
 from linkage.match import _kernels
 from linkage.match._dice import dice_rule
-from linkage.match._join import canonical_pairs, collect_pairs, kernel_launch
+from linkage.match._join import canonical_pairs, collect_pairs, kernel_launch, work_queue
 from linkage.match._packing import check_packed, popcounts
 from linkage.match._results import CandidatePairs
 from linkage.types import Int64Array, PackedClks
@@ -166,7 +166,7 @@ def _lsh_join(
     ) -> None:
         candidates = np.zeros(chosen.shape[0], dtype=np.int64)
         _kernels.lsh_join_kernel(
-            a, b, pop_a, pop_b, bucket_lo, bucket_hi, order_b, self_join,
+            work_queue(), a, b, pop_a, pop_b, bucket_lo, bucket_hi, order_b, self_join,
             rule.min_count, rule.max_delta, chosen, stamps, next_stamp, candidates,
             out_i, out_j, out_c, out_n, failed,
         )  # fmt: skip

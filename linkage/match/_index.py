@@ -24,7 +24,7 @@ import numpy as np
 from linkage.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from linkage.match import _kernels
 from linkage.match._dice import dice_rule
-from linkage.match._join import kernel_launch, nibble_split, padded_words
+from linkage.match._join import kernel_launch, nibble_split, padded_words, work_queue
 from linkage.match._kernels import LANES, ROWS
 from linkage.match._packing import check_packed, popcounts
 from linkage.types import Float64Array, Int64Array, PackedClks
@@ -32,7 +32,7 @@ from linkage.types import Float64Array, Int64Array, PackedClks
 __all__ = ["ClkIndex", "LookupHits"]
 
 #: Groups per slab at least (a slab is the unit of parallel work in a search).
-_MIN_SLAB_GROUPS = 1024
+_MIN_SLAB_GROUPS = 256
 #: Most results a search may ask for per query.
 MAX_K = 10_000
 
@@ -197,7 +197,9 @@ class ClkIndex:
             groups = -(-self._size // LANES)
             if groups == 0 or not self._slot_of:
                 return tuple(LookupHits(np.empty(0), np.empty(0, np.int64)) for _ in range(q_n))
-            per_slab = max(_MIN_SLAB_GROUPS, -(-groups // (4 * numba.get_num_threads())))
+            # Small slabs, claimed dynamically by the threads: a thread the OS deschedules
+            # delays the answer by one slab, not by half of the index.
+            per_slab = max(_MIN_SLAB_GROUPS, -(-groups // (16 * numba.get_num_threads())))
             slab_g0 = np.arange(0, groups, per_slab, dtype=np.int64)
             slab_g1 = np.minimum(slab_g0 + per_slab, groups)
             n_slabs = slab_g0.shape[0]
@@ -215,7 +217,7 @@ class ClkIndex:
             tables = (rule.min_count, rule.count_floor, rule.max_delta)
             with kernel_launch():
                 kernel(
-                    q_split, q_pop_padded, q_n, *index_arrays, self._size, *tables,
+                    work_queue(), q_split, q_pop_padded, q_n, *index_arrays, self._size, *tables,
                     slab_g0, slab_g1, k_eff, top_score, top_key, top_n,
                 )  # fmt: skip
         return tuple(

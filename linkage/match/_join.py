@@ -42,6 +42,7 @@ __all__ = [
     "nibble_split",
     "padded_words",
     "transpose_groups",
+    "work_queue",
 ]
 
 #: Row blocks per tile (``_TILE_BLOCKS * ROWS`` left rows).
@@ -57,8 +58,6 @@ _MAX_UNITS_PER_LAUNCH = 1 << 14
 _PROBE_UNITS_PER_THREAD = 8
 #: Launches a join aims at (fewer if buffers would exceed ``_BUFFER_MAX``).
 _TARGET_LAUNCHES = 16
-#: Tiles handed to a thread at a time, so that a busy core does not hold the others back.
-_CHUNK_SIZE = 4
 
 _NIBBLES = np.uint64(0x0F0F0F0F0F0F0F0F)
 
@@ -75,11 +74,10 @@ def kernel_launch() -> Iterator[None]:
     """
     layer = _threading_layer()
     if layer == "workqueue" or layer is None:
-        with _launch_lock, numba.parallel_chunksize(_CHUNK_SIZE):
+        with _launch_lock:
             yield
     else:
-        with numba.parallel_chunksize(_CHUNK_SIZE):
-            yield
+        yield
 
 
 def _threading_layer() -> str | None:
@@ -92,6 +90,12 @@ def _threading_layer() -> str | None:
 def padded_words(words: int) -> int:
     """Words per CLK in the kernels' layouts: a multiple of ``CHUNK_WORDS`` (zero padded)."""
     return -(-words // CHUNK_WORDS) * CHUNK_WORDS
+
+
+def work_queue() -> Int64Array:
+    """A fresh work-unit counter for one kernel launch: element 0 counts claimed units; its
+    length is one more than the number of workers (one per numba thread)."""
+    return np.zeros(numba.get_num_threads() + 1, dtype=np.int64)
 
 
 def nibble_split(packed: PackedClks, rows_multiple: int) -> np.ndarray:
@@ -290,7 +294,7 @@ def _run_pairs(
         failed: np.ndarray,
     ) -> None:
         _kernels.pairs_kernel(
-            a_split, a_pop, a_n, bt, b_pop, b_n, a_key, b_key, self_join,
+            work_queue(), a_split, a_pop, a_n, bt, b_pop, b_n, a_key, b_key, self_join,
             rule.min_count, rule.count_floor, rule.max_delta, block_g0, block_g1,
             tiles[0][chosen], tiles[1][chosen], tiles[2][chosen], tiles[3][chosen],
             out_i, out_j, out_c, out_n, failed,
@@ -325,7 +329,7 @@ def _run_topk(
     top_n = np.zeros(rows, dtype=np.int64)
     with kernel_launch():
         _kernels.topk_kernel(
-            a_split, a_pop, a_n, bt, b_pop, b_n, a_key, b_key, self_join,
+            work_queue(), a_split, a_pop, a_n, bt, b_pop, b_n, a_key, b_key, self_join,
             rule.min_count, rule.count_floor, rule.max_delta, block_g0, block_g1, tile_b0, tile_b1,
             k, top_score, top_key, top_n,
         )  # fmt: skip

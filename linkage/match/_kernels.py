@@ -216,6 +216,21 @@ def _tile1(a_split: Any, a_row: int, bt: Any, group: int, min_count: int, counts
     return mask
 
 
+@intrinsic
+def _claim(typingctx: Any, counter: Any) -> Any:
+    """Atomically take the next work unit: ``counter[0]++`` (returns the old value).
+
+    The kernels run ``len(queue) - 1`` workers (one per thread, see
+    :func:`linkage.match._join.work_queue`), each claiming units until none are left."""
+    sig = types.int64(counter)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        return builder.atomic_rmw("add", array.data, ir.Constant(_I64, 1), "monotonic")
+
+    return sig, codegen
+
+
 @_jit()
 def _accepts(pa: int, pb: int, count: int, min_count: Any, max_delta: Any) -> Any:
     return abs(pa - pb) <= max_delta[pa] and count >= min_count[pa + pb]
@@ -223,6 +238,7 @@ def _accepts(pa: int, pb: int, count: int, min_count: Any, max_delta: Any) -> An
 
 @_jit(parallel=True)
 def pairs_kernel(
+    queue: Any,
     a_split: Any,
     a_pop: Any,
     a_n: int,
@@ -258,57 +274,61 @@ def pairs_kernel(
     ``j > i`` are visited, and the pair is judged with the record of smaller key as left.
     """
     cap = out_i.shape[1]
-    for t in prange(tile_block0.shape[0]):
-        thread = numba.get_thread_id()  # type: ignore[attr-defined]
-        start = out_n[thread]
-        pos = start
-        full = False
-        counts = np.empty((ROWS, LANES), dtype=np.int64)
-        for block in range(tile_block0[t], tile_block1[t]):
-            row0 = block * ROWS
-            g0 = max(block_g0[block], tile_group0[t])
-            g1 = min(block_g1[block], tile_group1[t])
-            if self_join:
-                g0 = max(g0, (row0 + 1) // LANES)
-            pa_min = a_pop[row0]
-            for g in range(g0, g1):
-                bound = count_floor[pa_min + b_pop[g * LANES]]
-                mask = _tile4(a_split, row0, bt, g, bound, counts)
-                if mask == 0:
-                    continue
-                for r in range(ROWS):
-                    i = row0 + r
-                    if i >= a_n:
-                        break
-                    for lane in range(LANES):
-                        if (mask >> (r * LANES + lane)) & 1 == 0:
-                            continue
-                        j = g * LANES + lane
-                        if j >= b_n or (self_join and j <= i):
-                            continue
-                        count = counts[r, lane]
-                        if self_join and b_key[j] < a_key[i]:
-                            ok = _accepts(b_pop[j], a_pop[i], count, min_count, max_delta)
-                        else:
-                            ok = _accepts(a_pop[i], b_pop[j], count, min_count, max_delta)
-                        if ok:
-                            if pos == cap:
-                                full = True
-                                break
-                            out_i[thread, pos] = i
-                            out_j[thread, pos] = j
-                            out_c[thread, pos] = count
-                            pos += 1
+    for _worker in prange(queue.shape[0] - 1):
+        while True:  # claim work units one at a time (dynamic balance)
+            t = _claim(queue)
+            if t >= tile_block0.shape[0]:
+                break
+            thread = numba.get_thread_id()  # type: ignore[attr-defined]
+            start = out_n[thread]
+            pos = start
+            full = False
+            counts = np.empty((ROWS, LANES), dtype=np.int64)
+            for block in range(tile_block0[t], tile_block1[t]):
+                row0 = block * ROWS
+                g0 = max(block_g0[block], tile_group0[t])
+                g1 = min(block_g1[block], tile_group1[t])
+                if self_join:
+                    g0 = max(g0, (row0 + 1) // LANES)
+                pa_min = a_pop[row0]
+                for g in range(g0, g1):
+                    bound = count_floor[pa_min + b_pop[g * LANES]]
+                    mask = _tile4(a_split, row0, bt, g, bound, counts)
+                    if mask == 0:
+                        continue
+                    for r in range(ROWS):
+                        i = row0 + r
+                        if i >= a_n:
+                            break
+                        for lane in range(LANES):
+                            if (mask >> (r * LANES + lane)) & 1 == 0:
+                                continue
+                            j = g * LANES + lane
+                            if j >= b_n or (self_join and j <= i):
+                                continue
+                            count = counts[r, lane]
+                            if self_join and b_key[j] < a_key[i]:
+                                ok = _accepts(b_pop[j], a_pop[i], count, min_count, max_delta)
+                            else:
+                                ok = _accepts(a_pop[i], b_pop[j], count, min_count, max_delta)
+                            if ok:
+                                if pos == cap:
+                                    full = True
+                                    break
+                                out_i[thread, pos] = i
+                                out_j[thread, pos] = j
+                                out_c[thread, pos] = count
+                                pos += 1
+                        if full:
+                            break
                     if full:
                         break
                 if full:
                     break
             if full:
-                break
-        if full:
-            failed[t] = True
-        else:
-            out_n[thread] = pos
+                failed[t] = True
+            else:
+                out_n[thread] = pos
 
 
 @_jit()
@@ -337,6 +357,7 @@ def _heap_insert(
 
 @_jit(parallel=True)
 def topk_kernel(
+    queue: Any,
     a_split: Any,
     a_pop: Any,
     a_n: int,
@@ -363,42 +384,47 @@ def topk_kernel(
     With ``self_join`` the two sides are the same sorted array; a row never pairs with itself
     and each pair is judged with the record of smaller key as left.
     """
-    for t in prange(tile_block0.shape[0]):
-        counts = np.empty((ROWS, LANES), dtype=np.int64)
-        for block in range(tile_block0[t], tile_block1[t]):
-            row0 = block * ROWS
-            pa_min = a_pop[row0]
-            for g in range(block_g0[block], block_g1[block]):
-                bound = count_floor[pa_min + b_pop[g * LANES]]
-                mask = _tile4(a_split, row0, bt, g, bound, counts)
-                if mask == 0:
-                    continue
-                for r in range(ROWS):
-                    i = row0 + r
-                    if i >= a_n:
-                        break
-                    for lane in range(LANES):
-                        if (mask >> (r * LANES + lane)) & 1 == 0:
-                            continue
-                        j = g * LANES + lane
-                        if j >= b_n or (self_join and j == i):
-                            continue
-                        count = counts[r, lane]
-                        pa = a_pop[i]
-                        pb = b_pop[j]
-                        if self_join and b_key[j] < a_key[i]:
-                            ok = _accepts(pb, pa, count, min_count, max_delta)
-                            left_pop = pb
-                        else:
-                            ok = _accepts(pa, pb, count, min_count, max_delta)
-                            left_pop = pa
-                        if ok:
-                            score = 0.0 if left_pop == 0 else (2.0 * count) / (pa + pb)
-                            _heap_insert(top_score, top_key, top_n, i, k, score, b_key[j])
+    for _worker in prange(queue.shape[0] - 1):
+        while True:  # claim work units one at a time (dynamic balance)
+            t = _claim(queue)
+            if t >= tile_block0.shape[0]:
+                break
+            counts = np.empty((ROWS, LANES), dtype=np.int64)
+            for block in range(tile_block0[t], tile_block1[t]):
+                row0 = block * ROWS
+                pa_min = a_pop[row0]
+                for g in range(block_g0[block], block_g1[block]):
+                    bound = count_floor[pa_min + b_pop[g * LANES]]
+                    mask = _tile4(a_split, row0, bt, g, bound, counts)
+                    if mask == 0:
+                        continue
+                    for r in range(ROWS):
+                        i = row0 + r
+                        if i >= a_n:
+                            break
+                        for lane in range(LANES):
+                            if (mask >> (r * LANES + lane)) & 1 == 0:
+                                continue
+                            j = g * LANES + lane
+                            if j >= b_n or (self_join and j == i):
+                                continue
+                            count = counts[r, lane]
+                            pa = a_pop[i]
+                            pb = b_pop[j]
+                            if self_join and b_key[j] < a_key[i]:
+                                ok = _accepts(pb, pa, count, min_count, max_delta)
+                                left_pop = pb
+                            else:
+                                ok = _accepts(pa, pb, count, min_count, max_delta)
+                                left_pop = pa
+                            if ok:
+                                score = 0.0 if left_pop == 0 else (2.0 * count) / (pa + pb)
+                                _heap_insert(top_score, top_key, top_n, i, k, score, b_key[j])
 
 
 @_jit(parallel=True)
 def lookup_kernel_4(
+    queue: Any,
     q_split: Any,
     q_pop: Any,
     q_n: int,
@@ -423,40 +449,45 @@ def lookup_kernel_4(
     ``top_*`` are indexed ``[slab * q_rows + query]``; queries are padded to ``ROWS``.
     """
     q_rows = q_split.shape[0]
-    for s in prange(slab_g0.shape[0]):
-        counts = np.empty((ROWS, LANES), dtype=np.int64)
-        for row0 in range(0, q_rows, ROWS):
-            pa_min = q_pop[row0]
-            for r in range(1, ROWS):
-                if row0 + r < q_n:
-                    pa_min = min(pa_min, q_pop[row0 + r])
-            for g in range(slab_g0[s], slab_g1[s]):
-                bound = count_floor[pa_min + group_min_pop[g]]
-                mask = _tile4(q_split, row0, bt, g, bound, counts)
-                if mask == 0:
-                    continue
-                for r in range(ROWS):
-                    i = row0 + r
-                    if i >= q_n:
-                        break
-                    for lane in range(LANES):
-                        if (mask >> (r * LANES + lane)) & 1 == 0:
-                            continue
-                        j = g * LANES + lane
-                        if j >= n_slots or not alive[j]:
-                            continue
-                        count = counts[r, lane]
-                        pa = q_pop[i]
-                        pb = b_pop[j]
-                        if _accepts(pa, pb, count, min_count, max_delta):
-                            score = 0.0 if pa == 0 else (2.0 * count) / (pa + pb)
-                            _heap_insert(
-                                top_score, top_key, top_n, s * q_rows + i, k, score, b_key[j]
-                            )
+    for _worker in prange(queue.shape[0] - 1):
+        while True:  # claim work units one at a time (dynamic balance)
+            s = _claim(queue)
+            if s >= slab_g0.shape[0]:
+                break
+            counts = np.empty((ROWS, LANES), dtype=np.int64)
+            for row0 in range(0, q_rows, ROWS):
+                pa_min = q_pop[row0]
+                for r in range(1, ROWS):
+                    if row0 + r < q_n:
+                        pa_min = min(pa_min, q_pop[row0 + r])
+                for g in range(slab_g0[s], slab_g1[s]):
+                    bound = count_floor[pa_min + group_min_pop[g]]
+                    mask = _tile4(q_split, row0, bt, g, bound, counts)
+                    if mask == 0:
+                        continue
+                    for r in range(ROWS):
+                        i = row0 + r
+                        if i >= q_n:
+                            break
+                        for lane in range(LANES):
+                            if (mask >> (r * LANES + lane)) & 1 == 0:
+                                continue
+                            j = g * LANES + lane
+                            if j >= n_slots or not alive[j]:
+                                continue
+                            count = counts[r, lane]
+                            pa = q_pop[i]
+                            pb = b_pop[j]
+                            if _accepts(pa, pb, count, min_count, max_delta):
+                                score = 0.0 if pa == 0 else (2.0 * count) / (pa + pb)
+                                _heap_insert(
+                                    top_score, top_key, top_n, s * q_rows + i, k, score, b_key[j]
+                                )
 
 
 @_jit(parallel=True)
 def lookup_kernel_1(
+    queue: Any,
     q_split: Any,
     q_pop: Any,
     q_n: int,
@@ -477,25 +508,29 @@ def lookup_kernel_1(
     top_n: Any,
 ) -> None:
     """:func:`lookup_kernel_4` for a single query (no padding rows to compute)."""
-    for s in prange(slab_g0.shape[0]):
-        counts = np.empty((1, LANES), dtype=np.int64)
-        pa = q_pop[0]
-        for g in range(slab_g0[s], slab_g1[s]):
-            bound = count_floor[pa + group_min_pop[g]]
-            mask = _tile1(q_split, 0, bt, g, bound, counts)
-            if mask == 0:
-                continue
-            for lane in range(LANES):
-                if (mask >> lane) & 1 == 0:
+    for _worker in prange(queue.shape[0] - 1):
+        while True:  # claim work units one at a time (dynamic balance)
+            s = _claim(queue)
+            if s >= slab_g0.shape[0]:
+                break
+            counts = np.empty((1, LANES), dtype=np.int64)
+            pa = q_pop[0]
+            for g in range(slab_g0[s], slab_g1[s]):
+                bound = count_floor[pa + group_min_pop[g]]
+                mask = _tile1(q_split, 0, bt, g, bound, counts)
+                if mask == 0:
                     continue
-                j = g * LANES + lane
-                if j >= n_slots or not alive[j]:
-                    continue
-                count = counts[0, lane]
-                pb = b_pop[j]
-                if _accepts(pa, pb, count, min_count, max_delta):
-                    score = 0.0 if pa == 0 else (2.0 * count) / (pa + pb)
-                    _heap_insert(top_score, top_key, top_n, s, k, score, b_key[j])
+                for lane in range(LANES):
+                    if (mask >> lane) & 1 == 0:
+                        continue
+                    j = g * LANES + lane
+                    if j >= n_slots or not alive[j]:
+                        continue
+                    count = counts[0, lane]
+                    pb = b_pop[j]
+                    if _accepts(pa, pb, count, min_count, max_delta):
+                        score = 0.0 if pa == 0 else (2.0 * count) / (pa + pb)
+                        _heap_insert(top_score, top_key, top_n, s, k, score, b_key[j])
 
 
 @intrinsic
@@ -528,6 +563,7 @@ def lsh_keys_kernel(packed: Any, word_of: Any, shift_of: Any, out: Any) -> None:
 
 @_jit(parallel=True)
 def lsh_join_kernel(
+    queue: Any,
     a: Any,
     b: Any,
     a_pop: Any,
@@ -559,41 +595,45 @@ def lsh_join_kernel(
     cap = out_i.shape[1]
     bands = bucket_lo.shape[0]
     words = a.shape[1]
-    for u in prange(rows.shape[0]):
-        thread = numba.get_thread_id()  # type: ignore[attr-defined]
-        i = rows[u]
-        mark = next_stamp[thread]
-        next_stamp[thread] = mark + 1
-        start = out_n[thread]
-        pos = start
-        full = False
-        seen = 0
-        pa = a_pop[i]
-        for band in range(bands):
-            for p in range(bucket_lo[band, i], bucket_hi[band, i]):
-                j = order_b[band, p]
-                if (self_join and j <= i) or stamps[thread, j] == mark:
-                    continue
-                stamps[thread, j] = mark
-                seen += 1
-                count = 0
-                for w in range(words):
-                    count += _popcount64(a[i, w] & b[j, w])
-                if _accepts(pa, b_pop[j], count, min_count, max_delta):
-                    if pos == cap:
-                        full = True
-                        break
-                    out_i[thread, pos] = i
-                    out_j[thread, pos] = j
-                    out_c[thread, pos] = count
-                    pos += 1
-            if full:
+    for _worker in prange(queue.shape[0] - 1):
+        while True:  # claim work units one at a time (dynamic balance)
+            u = _claim(queue)
+            if u >= rows.shape[0]:
                 break
-        candidates[u] = seen
-        if full:
-            failed[u] = True
-        else:
-            out_n[thread] = pos
+            thread = numba.get_thread_id()  # type: ignore[attr-defined]
+            i = rows[u]
+            mark = next_stamp[thread]
+            next_stamp[thread] = mark + 1
+            start = out_n[thread]
+            pos = start
+            full = False
+            seen = 0
+            pa = a_pop[i]
+            for band in range(bands):
+                for p in range(bucket_lo[band, i], bucket_hi[band, i]):
+                    j = order_b[band, p]
+                    if (self_join and j <= i) or stamps[thread, j] == mark:
+                        continue
+                    stamps[thread, j] = mark
+                    seen += 1
+                    count = 0
+                    for w in range(words):
+                        count += _popcount64(a[i, w] & b[j, w])
+                    if _accepts(pa, b_pop[j], count, min_count, max_delta):
+                        if pos == cap:
+                            full = True
+                            break
+                        out_i[thread, pos] = i
+                        out_j[thread, pos] = j
+                        out_c[thread, pos] = count
+                        pos += 1
+                if full:
+                    break
+            candidates[u] = seen
+            if full:
+                failed[u] = True
+            else:
+                out_n[thread] = pos
 
 
 @_jit()
