@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_report.py [--records 1000000] [--weeks 26]
         [--lookups 2000] [--work DIR] [--screenshot docs/report-screenshot.png]
+    .venv/bin/python benchmarks/bench_report.py --demo-run demo-run [--screenshot PNG]
 
 Builds the index directly through the store and service APIs (no gRPC, no
 per-batch similarity join, which is what keeps a million records affordable):
@@ -332,6 +333,33 @@ def screenshot(html: Path, target: Path) -> None:
     raw.unlink()
 
 
+def demo_truth(demo: Path) -> Path:
+    """Ground truth for the report from a ``./dev.sh demo`` work folder: the demo made
+    every agency's pointer key, so it can turn local record IDs into record keys
+    (a real operator cannot; agencies would send these rows for test data)."""
+    import csv
+
+    from agency_client._keys import AgencyKeys
+    from agency_client.pointer import load_pointer_key
+
+    keys = {
+        folder.name: AgencyKeys.from_pointer_key(
+            load_pointer_key(folder / "pointer.key"), folder.name
+        )
+        for folder in sorted((demo / "agencies").iterdir())
+        if (folder / "pointer.key").exists()
+    }
+    target = demo / "report-truth.csv"
+    with (demo / "exports" / "truth.csv").open(newline="") as source, target.open("w") as out:
+        out.write("agency_id,record_key,entity_id\n")
+        for row in csv.DictReader(source):
+            agency = row["agency_id"]
+            if agency in keys:
+                key = keys[agency].record_key(row["local_id"]).hex()
+                out.write(f"{agency},{key},{row['person_id']}\n")
+    return target
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000)
@@ -339,7 +367,23 @@ def main() -> None:
     parser.add_argument("--lookups", type=int, default=2000)
     parser.add_argument("--work", type=Path, default=None, help="Keep the store here.")
     parser.add_argument("--screenshot", type=Path, default=None)
+    parser.add_argument(
+        "--demo-run",
+        type=Path,
+        default=None,
+        help="Instead: report on a './dev.sh demo' work folder (real synthetic exports, "
+        "encoded and uploaded through agency-client), with its truth.",
+    )
     args = parser.parse_args()
+    if args.demo_run is not None:
+        demo = args.demo_run.resolve()
+        measured = run_report(
+            demo / "server.toml", demo / "report", ["--truth", str(demo_truth(demo))]
+        )
+        print(json.dumps(measured, indent=1), flush=True)
+        if args.screenshot is not None:
+            screenshot(demo / "report" / "report.html", args.screenshot)
+        return
 
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-report-"))
     work.mkdir(parents=True, exist_ok=True)
