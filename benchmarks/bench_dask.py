@@ -18,7 +18,9 @@ Each measurement runs in its own process, so each peak RSS is that run's alone:
    LocalCluster's scheduler) and of each worker, and the bytes moved (scattered blocks,
    worker-to-worker transfers, results) per comparison. The pairs must equal run 1's
    exactly (checked).
-3. Pair completeness of the blocked join against the unblocked join, on a sample: for
+3. Calibration for docs/scale-out.md: one off-diagonal and one diagonal block-pair task
+   of ``--block-size`` records, alone on one core (NUMBA_NUM_THREADS=1).
+4. Pair completeness of the blocked join against the unblocked join, on a sample: for
    ``--sample`` random records, every pair with any other record that the exact join
    accepts (both roles, as the self-join decides them), and the share the blocked join
    kept. The full unblocked 1M x 1M join (5e11 comparisons) is not run: at the measured
@@ -147,6 +149,25 @@ def run_dask(work: Path, block_size: int) -> dict[str, object]:
     }
 
 
+def run_calibrate(work: Path, block_size: int) -> dict[str, object]:
+    """One off-diagonal and one diagonal block-pair task on one core (run with
+    NUMBA_NUM_THREADS=1): the per-task costs the scale-out projection builds on."""
+    from linkage.distributed import join_block_pair
+
+    clks = np.load(work / "clks.npy")
+    warm_up()
+    a, b = clks[:block_size], clks[block_size : 2 * block_size]
+    out: dict[str, object] = {"block_size": block_size, "numba_threads": 1}
+    for name, right in (("off_diagonal", b), ("diagonal", None)):
+        started = time.perf_counter()
+        result = join_block_pair(a, right, THRESHOLD, LSH)
+        out[f"{name}_s"] = time.perf_counter() - started
+        out[f"{name}_comparisons"] = result.comparisons
+        out[f"{name}_pairs"] = int(result.scores.shape[0])
+    out["peak_rss_mib"] = peak_rss_mib()
+    return out
+
+
 def run_completeness(work: Path, sample: int) -> dict[str, object]:
     """Pairs involving sampled records: exact join against the blocked join."""
     clks = np.load(work / "clks.npy")
@@ -190,7 +211,10 @@ def in_subprocess(mode: str, args: argparse.Namespace) -> dict[str, object]:
     command = [sys.executable, __file__, "--mode", mode, "--records", str(args.records),
                "--block-size", str(args.block_size), "--sample", str(args.sample),
                "--work", str(args.work)]  # fmt: skip
-    output = subprocess.run(command, check=True, capture_output=True, text=True)
+    env = dict(os.environ)
+    if mode == "calibrate":
+        env["NUMBA_NUM_THREADS"] = "1"
+    output = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
     last = output.stdout.strip().splitlines()[-1]
     return dict(json.loads(last))
 
@@ -201,13 +225,16 @@ def main() -> None:
     parser.add_argument("--block-size", type=int, default=250_000)
     parser.add_argument("--sample", type=int, default=2000)
     parser.add_argument("--work", type=Path, default=None)
-    parser.add_argument("--mode", choices=["inprocess", "dask", "completeness"], default=None)
+    parser.add_argument(
+        "--mode", choices=["inprocess", "dask", "calibrate", "completeness"], default=None
+    )
     args = parser.parse_args()
     args.work = args.work or REPO / "build" / f"bench-dask-{args.records}"
     if args.mode is not None:
         result = {
             "inprocess": lambda: run_in_process(args.work),
             "dask": lambda: run_dask(args.work, args.block_size),
+            "calibrate": lambda: run_calibrate(args.work, args.block_size),
             "completeness": lambda: run_completeness(args.work, args.sample),
         }[args.mode]()
         print(json.dumps(result))
@@ -222,7 +249,7 @@ def main() -> None:
         "load_average_before": os.getloadavg(),
         "prepare_s": time.perf_counter() - started,
     }
-    for mode in ("inprocess", "dask", "completeness"):
+    for mode in ("inprocess", "dask", "calibrate", "completeness"):
         results[mode] = in_subprocess(mode, args)
         print(mode, json.dumps(results[mode]), flush=True)
     a = np.load(args.work / "pairs-inprocess.npz")
