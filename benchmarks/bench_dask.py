@@ -62,15 +62,19 @@ LSH = HammingLsh(bands=24, bits_per_band=24, seed=11)
 
 
 def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory (VmHWM: its own address space only; Linux's
+    ru_maxrss carries a parent's peak across fork and exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
 
 
 # ------------------------------------------------------------------ the modes
-def prepare(work: Path, records: int) -> None:
-    if (work / "clks.npy").exists() and np.load(work / "clks.npy", mmap_mode="r").shape[
-        0
-    ] == records:
-        return
+def prepare(work: Path, records: int) -> dict[str, object]:
+    existing = work / "clks.npy"
+    if existing.exists() and np.load(existing, mmap_mode="r").shape[0] == records:
+        return {"cached": True}
     work.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(2026)
     people = random_clks(rng, int(records * 0.6))
@@ -78,6 +82,7 @@ def prepare(work: Path, records: int) -> None:
     clks = pack_clks(with_errors(rng, people[person]))
     np.save(work / "clks.npy", clks)
     np.save(work / "person.npy", person)
+    return {"cached": False}
 
 
 def run_in_process(work: Path) -> dict[str, object]:
@@ -99,7 +104,7 @@ def run_in_process(work: Path) -> dict[str, object]:
 
 
 def _worker_peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak_rss_mib()
 
 
 def run_dask(work: Path, block_size: int) -> dict[str, object]:
@@ -226,12 +231,15 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=2000)
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument(
-        "--mode", choices=["inprocess", "dask", "calibrate", "completeness"], default=None
+        "--mode",
+        choices=["prepare", "inprocess", "dask", "calibrate", "completeness"],
+        default=None,
     )
     args = parser.parse_args()
     args.work = args.work or REPO / "build" / f"bench-dask-{args.records}"
     if args.mode is not None:
         result = {
+            "prepare": lambda: prepare(args.work, args.records),
             "inprocess": lambda: run_in_process(args.work),
             "dask": lambda: run_dask(args.work, args.block_size),
             "calibrate": lambda: run_calibrate(args.work, args.block_size),
@@ -240,7 +248,7 @@ def main() -> None:
         print(json.dumps(result))
         return
     started = time.perf_counter()
-    prepare(args.work, args.records)
+    in_subprocess("prepare", args)
     results: dict[str, object] = {
         "records": args.records,
         "threshold": THRESHOLD,
