@@ -216,12 +216,15 @@ def solve_components(
         ],
         dtype=np.int64,
     )
+    # Edges grouped by component in one stable sort (canonical order kept within each).
+    by_component = np.argsort(edge_component, kind="stable")
+    bounds = np.searchsorted(edge_component[by_component], np.arange(len(components) + 1))
     partition: list[tuple[Node, ...]] = []
     for index, component in enumerate(components):
         if len(component) == 1:
             partition.append((component[0],))
             continue
-        selected = np.flatnonzero(edge_component == index)
+        selected = by_component[bounds[index] : bounds[index + 1]]
         sub = CandidateEdges(
             ordered.scores[selected],
             ordered.dataset_left[selected],

@@ -843,8 +843,17 @@ class LinkageService:
             ]
         )
 
+        # Fresh link IDs come from the store in growing blocks; unused ones are
+        # deleted again below (link IDs are never reused either way).
+        spare: list[int] = []
+        allocated: list[int] = []
+
         def allocate() -> int:
-            return tx.allocate_link_ids(1, now)[0]
+            if not spare:
+                block = tx.allocate_link_ids(max(1, min(4096, 2 * len(allocated))), now)
+                allocated.extend(block)
+                spare.extend(reversed(block))
+            return spare.pop()
 
         update = update_links(
             existing,
@@ -860,7 +869,7 @@ class LinkageService:
         tx.assign_links(changed, now)
         surviving = set(update.assignment.values())
         gone = (set(old.values()) | {link for _, link in leaving.values()}) - surviving
-        tx.delete_links(sorted(gone))
+        tx.delete_links(sorted(gone | set(spare)))
         return update, old
 
     def _relink(
