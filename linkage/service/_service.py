@@ -955,20 +955,28 @@ class LinkageService:
         return dataclasses.replace(run, run_id=run_id)
 
     def _full_graph(self) -> tuple[list[int], list[EdgeRow]]:
-        """Every linkable record of the linkage space and all candidate pairs."""
+        """Every linkable record of the linkage space and all candidate pairs.
+
+        CLKs are packed chunk by chunk as they stream from the store, so the
+        peak is the packed array (``clk_bits / 8`` bytes a record), not a list
+        of Python byte strings.
+        """
         node_list: list[int] = []
-        clks: list[bytes] = []
+        chunks: list[PackedClks] = []
+        pending: list[bytes] = []
+        bits = self._settings.clk_bits
         for record in self._store.iter_index_records(
             self._settings.key_epoch, self._settings.schema_fingerprint
         ):
             node_list.append(record.node_id)
-            clks.append(record.clk)
-        packed = (
-            pack_clk_bytes(clks, self._settings.clk_bits)
-            if clks
-            else np.zeros((0, self._settings.clk_bits // 64), dtype=np.uint64)
-        )
-        del clks
+            pending.append(record.clk)
+            if len(pending) == 65536:
+                chunks.append(pack_clk_bytes(pending, bits))
+                pending = []
+        if pending:
+            chunks.append(pack_clk_bytes(pending, bits))
+        packed = np.concatenate(chunks) if chunks else np.zeros((0, bits // 64), dtype=np.uint64)
+        del chunks
         pairs = self._self_join(packed)
         return node_list, [
             _edge(node_list[a], node_list[b], score) for a, b, score in _int_pairs(pairs)
