@@ -188,9 +188,21 @@ def best_match_chart(
         return _png(figure)
 
 
+def _placeholder(title: str, text: str, width: float, height: float) -> bytes:
+    """A titled, empty chart saying why it is empty (a fresh matcher has no data yet)."""
+    with _figure(width, height) as figure:
+        ax = figure.add_subplot()
+        ax.set_axis_off()
+        ax.set_title(title)
+        ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color=MUTED)
+        return _png(figure)
+
+
 def overlap_chart(overlap: LinkOverlap) -> bytes:
     """Links joining each pair of agencies (diagonal: the agency's records in links)."""
     n = len(overlap.agencies)
+    if n == 0:
+        return _placeholder("Overlap between agencies", "no agency enrolled yet", 4.6, 4.0)
     size = max(4.6, 1.1 * n + 2.4)
     with _figure(size, size * 0.86) as figure:
         ax = figure.add_subplot()
@@ -260,6 +272,10 @@ def link_size_chart(overlap: LinkOverlap, *, max_shown: int = 5) -> bytes:
             rows[row, column] = (
                 counts[s:].sum() if s == last else (counts[s] if s < counts.shape[0] else 0)
             )
+    if not pairs:
+        return _placeholder(
+            "Link sizes per agency pair", "links need two agencies; fewer are enrolled", 6.6, 3.0
+        )
     order = np.argsort(-rows.sum(axis=1), kind="stable")
     palette = ["#0f8b8d", "#4fb0a5", "#f2b134", "#e8833a", "#c94c6e"]
     height = max(3.0, 0.42 * len(pairs) + 1.9)

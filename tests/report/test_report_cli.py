@@ -18,8 +18,14 @@ from PIL import Image
 
 from linkage.admin.cli import main
 from linkage.report import load_ledger
+from linkage.service import LinkageService, LinkageSettings, ServiceLimits
 from linkage.store import SqliteLinkStore
-from tests.report.conftest import MatcherDir
+from tests.report.conftest import MatcherDir, write_server_toml
+from tests.report.scenario import FINGERPRINT, OPERATOR
+
+SETTINGS = LinkageSettings(
+    threshold=0.8, clk_bits=1024, key_epoch=1, schema_fingerprint=FINGERPRINT
+)
 
 pytestmark = pytest.mark.integration
 
@@ -238,3 +244,28 @@ def test_domain_errors_exit_2_and_change_nothing(matcher_dir: MatcherDir, tmp_pa
     )
     assert unknown.exit_code == 2
     assert "no record in the ground truth file is in the index" in unknown.output
+
+
+def test_a_fresh_matcher_gets_a_complete_report(tmp_path: Path) -> None:
+    """No agency, then one agency without records: every figure is drawn, nothing fails."""
+    config = write_server_toml(tmp_path, 0.8)
+    store = SqliteLinkStore(tmp_path / "index.db")
+    store.close()
+    for step in ("empty", "one agency"):
+        if step == "one agency":
+            store = SqliteLinkStore(tmp_path / "index.db")
+            LinkageService(store, SETTINGS, ServiceLimits()).create_agency(
+                OPERATOR, "police", "Police", b""
+            )
+            store.close()
+        out = tmp_path / step
+        result = _run("report", "--config", config, "--out", out)
+        assert result.exit_code == 0, result.output
+        assert {p.stem for p in out.glob("*.png")} == BASE_FIGURES
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["records"] == 0
+        assert summary["links"] == 0
+        assert summary["suggested_threshold"] is None
+        page = (out / "report.html").read_text()
+        assert "no clear valley" in page
+        assert "No activity recorded yet." in page
