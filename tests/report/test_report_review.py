@@ -10,9 +10,11 @@ import pytest
 
 from linkage.errors import InvalidInputError
 from linkage.report import (
+    IndexSnapshot,
     Label,
     ReviewLedger,
     ReviewPair,
+    band_candidates,
     clerical_evidence,
     draw_review_sample,
     load_ledger,
@@ -22,6 +24,7 @@ from linkage.report import (
     read_truth_csv,
     save_ledger,
 )
+from tests.report.synthetic import synthetic_records
 
 pytestmark = pytest.mark.unit
 
@@ -213,3 +216,29 @@ def test_truth_rows_map_hex_record_keys_to_entities(tmp_path: Path) -> None:
     path.write_text("agency_id,record_key,entity_id\n")
     with pytest.raises(InvalidInputError, match="no rows"):
         read_truth_csv(path)
+
+
+def test_blocked_band_candidates_are_exact_pairs_and_find_most_of_them() -> None:
+    """Past the comparison budget the band's pairs come from LSH blocking: a subset of
+    the exact join's pairs with the same scores, and most of them."""
+    records = synthetic_records(people=600, seed=21)
+    n = records.agency.shape[0]
+    snapshot = IndexSnapshot(
+        agencies=records.agencies,
+        node_ids=np.arange(100, 100 + n, dtype=np.int64),
+        agency=records.agency,
+        packed=records.packed,
+        link=np.full(n, -1, dtype=np.int64),
+    )
+    (ea, eb, es), exact_method = band_candidates(snapshot, 0.7, 0.9, 10**12)
+    (ba, bb, bs), blocked_method = band_candidates(snapshot, 0.7, 0.9, 1)
+    assert (exact_method, blocked_method) == ("exact", "blocked")
+    assert es.size > 50
+    assert np.all((es >= 0.7) & (es <= 0.9))
+    exact = {(a, b): s for a, b, s in zip(ea.tolist(), eb.tolist(), es.tolist(), strict=True)}
+    blocked = {(a, b): s for a, b, s in zip(ba.tolist(), bb.tolist(), bs.tolist(), strict=True)}
+    assert blocked.keys() <= exact.keys()
+    assert all(exact[pair] == score for pair, score in blocked.items())
+    assert len(blocked) >= 0.9 * len(exact)
+    owner = {100 + i: int(records.agency[i]) for i in range(n)}
+    assert all(owner[a] != owner[b] for a, b in exact)
