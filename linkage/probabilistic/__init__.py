@@ -1,0 +1,69 @@
+"""Probabilistic linkage on per-field encodings: Fellegi-Sunter weights learned without PII
+or labels, blocking that keeps recall, and clustering that links and deduplicates at once.
+
+Pure: arrays in, arrays out, no I/O. Records are packed segmented CLKs,
+``uint64[n, total_words]``: the record-level CLK and one Bloom-filter segment per feature
+group, each a range of words described by a :class:`SegmentLayout`.
+
+Layout and similarities
+    :class:`SegmentLayout` (``fields``, ``total_words``, ``record``; JSON), :class:`SegmentRange`;
+    :func:`segment_dice` ``(left_packed, right_packed, left_idx, right_idx, layout) ->
+    float64[pairs, segments]`` (NaN where a segment is missing), its numpy twin
+    :func:`segment_dice_reference`, and :func:`segment_popcounts`.
+Model
+    :class:`Comparison` (segment, cut points), :func:`comparison_levels`,
+    :class:`FellegiSunterModel` (``fit``, ``score``, ``match_weights``, ``to_json`` /
+    ``from_json``), :class:`FitSettings`, :class:`FitReport`, and :func:`fit_model`
+    ``(layout, comparisons, blocking, packed_left, packed_right=None) -> FellegiSunterModel``.
+Blocking
+    :class:`BlockingRules` (a union of :class:`LshRule` and :class:`ExactRule`).
+Linking
+    :class:`ProbabilisticLinker` ``(layout, model, blocking, threshold)`` with
+    ``candidate_pairs``, ``candidate_pairs_within``, ``score``, ``link`` and ``link_within``.
+Clustering (:class:`linkage.match.ComponentClusterer`)
+    :class:`AverageLinkClusterer` (duplicates within an agency allowed, no chaining through
+    one weak edge) and :func:`greedy_one_per_agency` (anonlink's greedy, for comparison).
+"""
+
+from linkage.probabilistic._blocking import BlockingRule, BlockingRules, ExactRule, LshRule
+from linkage.probabilistic._cluster import AverageLinkClusterer, greedy_one_per_agency
+from linkage.probabilistic._layout import SegmentLayout, SegmentRange
+from linkage.probabilistic._linker import ProbabilisticLinker, fit_model, identical_segment_rate
+from linkage.probabilistic._model import (
+    MODEL_FORMAT,
+    Comparison,
+    FellegiSunterModel,
+    FitReport,
+    FitSettings,
+    comparison_levels,
+    probability_of_weight,
+)
+from linkage.probabilistic._similarity import (
+    segment_dice,
+    segment_dice_reference,
+    segment_popcounts,
+)
+
+__all__ = [
+    "MODEL_FORMAT",
+    "AverageLinkClusterer",
+    "BlockingRule",
+    "BlockingRules",
+    "Comparison",
+    "ExactRule",
+    "FellegiSunterModel",
+    "FitReport",
+    "FitSettings",
+    "LshRule",
+    "ProbabilisticLinker",
+    "SegmentLayout",
+    "SegmentRange",
+    "comparison_levels",
+    "fit_model",
+    "greedy_one_per_agency",
+    "identical_segment_rate",
+    "probability_of_weight",
+    "segment_dice",
+    "segment_dice_reference",
+    "segment_popcounts",
+]

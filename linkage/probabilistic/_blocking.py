@@ -1,0 +1,202 @@
+"""Blocking for segmented records: a union of rules, deduplicated, pair by pair deterministic.
+
+Each rule decides for one pair of records, from those two records alone, whether they are
+candidates; the candidate set is the union over the rules. So a pair is a candidate or not
+whatever else is in the batch, and incremental linkage (new records against the index,
+then among themselves) finds exactly the pairs a rebuild finds.
+
+* :class:`LshRule`: Hamming-LSH bit sampling (:class:`linkage.match.HammingLsh`) over the
+  words of one or more parts of the record (typically the record-level CLK): candidates
+  share every sampled bit of at least one band.
+* :class:`ExactRule`: the listed field segments are all present and bit-for-bit identical
+  (identical encodings of identical values: the date of birth, the phone, the names).
+
+Results are ``(left, right)`` index arrays sorted by ``left`` then ``right``; within one set
+``left < right``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import numpy as np
+
+from linkage.errors import ConfigError, InvalidInputError, Problem, ResourceExhaustedError
+from linkage.match import HammingLsh, lsh_candidates, lsh_self_candidates
+from linkage.probabilistic._layout import SegmentLayout
+from linkage.types import Int64Array, PackedClks
+
+__all__ = ["BlockingRule", "BlockingRules", "ExactRule", "LshRule"]
+
+_DEFAULT_MAX_CANDIDATES = 100_000_000
+
+
+def _words(layout: SegmentLayout, parts: tuple[str, ...]) -> Int64Array:
+    ranges = [layout.part(name) for name in parts]
+    return np.concatenate(
+        [np.arange(r.start_word, r.stop_word, dtype=np.int64) for r in ranges]
+    ).astype(np.int64)
+
+
+def _check(packed: PackedClks, layout: SegmentLayout, name: str) -> PackedClks:
+    array = np.ascontiguousarray(packed)
+    if array.dtype != np.uint64 or array.ndim != 2 or array.shape[1] != layout.total_words:
+        raise InvalidInputError(f"{name} must be uint64[n, {layout.total_words}] packed records")
+    return array
+
+
+@dataclass(frozen=True, slots=True)
+class LshRule:
+    """Hamming-LSH over the concatenated words of ``parts`` (segment or record names)."""
+
+    parts: tuple[str, ...]
+    lsh: HammingLsh
+
+    def __post_init__(self) -> None:
+        if not self.parts:
+            raise ConfigError("invalid blocking rule", problems=[Problem("parts", "empty")])
+
+    def pairs(self, left: PackedClks, right: PackedClks, layout: SegmentLayout) -> Int64Array:
+        words = _words(layout, self.parts)
+        a, b = lsh_candidates(
+            np.ascontiguousarray(left[:, words]), np.ascontiguousarray(right[:, words]), self.lsh
+        )
+        return np.stack([a, b])
+
+    def pairs_within(self, packed: PackedClks, layout: SegmentLayout) -> Int64Array:
+        words = _words(layout, self.parts)
+        a, b = lsh_self_candidates(np.ascontiguousarray(packed[:, words]), self.lsh)
+        return np.stack([a, b])
+
+
+@dataclass(frozen=True, slots=True)
+class ExactRule:
+    """Candidates when every listed field segment is present and identical on both sides."""
+
+    segments: tuple[str, ...]
+    max_candidates: int = _DEFAULT_MAX_CANDIDATES
+
+    def __post_init__(self) -> None:
+        if not self.segments:
+            raise ConfigError("invalid blocking rule", problems=[Problem("segments", "empty")])
+
+    def _keys(self, packed: PackedClks, layout: SegmentLayout) -> tuple[PackedClks, np.ndarray]:
+        words = _words(layout, self.segments)
+        values = np.ascontiguousarray(packed[:, words])
+        present = np.ones(packed.shape[0], dtype=bool)
+        for name in self.segments:
+            part = layout.part(name)
+            present &= packed[:, part.start_word : part.stop_word].any(axis=1)
+        return values, present
+
+    def pairs(self, left: PackedClks, right: PackedClks, layout: SegmentLayout) -> Int64Array:
+        left_values, left_present = self._keys(left, layout)
+        right_values, right_present = self._keys(right, layout)
+        li = np.nonzero(left_present)[0]
+        ri = np.nonzero(right_present)[0]
+        _, inverse = np.unique(
+            np.concatenate([left_values[li], right_values[ri]]), axis=0, return_inverse=True
+        )
+        inverse = inverse.reshape(-1)
+        left_group, right_group = inverse[: li.shape[0]], inverse[li.shape[0] :]
+        return self._cross(li, left_group, ri, right_group, within=False)
+
+    def pairs_within(self, packed: PackedClks, layout: SegmentLayout) -> Int64Array:
+        values, present = self._keys(packed, layout)
+        idx = np.nonzero(present)[0]
+        _, inverse = np.unique(values[idx], axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        return self._cross(idx, inverse, idx, inverse, within=True)
+
+    def _cross(
+        self,
+        li: Int64Array,
+        left_group: Int64Array,
+        ri: Int64Array,
+        right_group: Int64Array,
+        *,
+        within: bool,
+    ) -> Int64Array:
+        groups = int(max(left_group.max(initial=-1), right_group.max(initial=-1))) + 1
+        if groups == 0:
+            return np.empty((2, 0), dtype=np.int64)
+        left_order = np.argsort(left_group, kind="stable")
+        right_order = np.argsort(right_group, kind="stable")
+        left_count = np.bincount(left_group, minlength=groups)
+        right_count = np.bincount(right_group, minlength=groups)
+        left_start = np.concatenate([[0], np.cumsum(left_count)[:-1]])
+        right_start = np.concatenate([[0], np.cumsum(right_count)[:-1]])
+        per_group = left_count * right_count
+        total = int(per_group.sum())
+        if total > self.max_candidates:
+            raise ResourceExhaustedError(
+                f"exact blocking on {'+'.join(self.segments)} would generate {total} candidate"
+                f" pairs (limit {self.max_candidates})"
+            )
+        group_of_pair = np.repeat(np.arange(groups), per_group)
+        offset = np.arange(total, dtype=np.int64) - np.repeat(
+            np.cumsum(per_group) - per_group, per_group
+        )
+        width = right_count[group_of_pair]
+        a = li[left_order[left_start[group_of_pair] + offset // np.maximum(width, 1)]]
+        b = ri[right_order[right_start[group_of_pair] + offset % np.maximum(width, 1)]]
+        if within:
+            keep = a < b
+            a, b = a[keep], b[keep]
+        return np.stack([a.astype(np.int64), b.astype(np.int64)])
+
+
+BlockingRule: TypeAlias = LshRule | ExactRule
+
+
+@dataclass(frozen=True, slots=True)
+class BlockingRules:
+    """The union of blocking rules (a pair is a candidate when any rule makes it one)."""
+
+    rules: tuple[BlockingRule, ...]
+
+    def __post_init__(self) -> None:
+        if not self.rules:
+            raise ConfigError("invalid blocking", problems=[Problem("rules", "need at least one")])
+
+    def check(self, layout: SegmentLayout) -> None:
+        """Raise :class:`ConfigError` if a rule names a part the layout lacks."""
+        for index, rule in enumerate(self.rules):
+            names = rule.parts if isinstance(rule, LshRule) else rule.segments
+            for name in names:
+                try:
+                    layout.part(name)
+                except ConfigError:
+                    raise ConfigError(
+                        "invalid blocking",
+                        problems=[Problem(f"rules[{index}]", f"names no part {name!r}")],
+                    ) from None
+
+    def candidate_pairs(
+        self, left: PackedClks, right: PackedClks, layout: SegmentLayout
+    ) -> tuple[Int64Array, Int64Array]:
+        """Candidate pairs between two sets, deduplicated, sorted by left then right."""
+        self.check(layout)
+        a = _check(left, layout, "left")
+        b = _check(right, layout, "right")
+        if a.shape[0] == 0 or b.shape[0] == 0:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        found = [rule.pairs(a, b, layout) for rule in self.rules]
+        return _union(found, b.shape[0])
+
+    def candidate_pairs_within(
+        self, packed: PackedClks, layout: SegmentLayout
+    ) -> tuple[Int64Array, Int64Array]:
+        """Candidate pairs ``i < j`` within one set, deduplicated, sorted by ``i`` then ``j``."""
+        self.check(layout)
+        a = _check(packed, layout, "packed")
+        if a.shape[0] < 2:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        found = [rule.pairs_within(a, layout) for rule in self.rules]
+        return _union(found, a.shape[0])
+
+
+def _union(found: list[Int64Array], width: int) -> tuple[Int64Array, Int64Array]:
+    keys = np.unique(np.concatenate([pair[0] * width + pair[1] for pair in found]))
+    return (keys // width).astype(np.int64), (keys % width).astype(np.int64)

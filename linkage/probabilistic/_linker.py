@@ -1,0 +1,218 @@
+"""The probabilistic linker: blocking, segment similarities, Fellegi-Sunter scores, fitting.
+
+:class:`ProbabilisticLinker` bundles what the matcher needs for one linkage run: the
+segment layout of the records, a fitted :class:`FellegiSunterModel`, the blocking rules and
+the match-probability threshold at or above which a pair becomes a candidate edge. Every
+method is pure (arrays in, arrays out) and pair by pair deterministic, so the service can
+score new records against its index and among themselves and get exactly the edges a
+rebuild gets.
+
+:func:`fit_model` learns a model from the packed records alone (no PII, no labels): u from
+random pairs (and the exact frequencies of identical segments), m by EM over the blocked
+candidate pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from linkage.errors import ConfigError, InvalidInputError, Problem
+from linkage.match import CandidatePairs
+from linkage.probabilistic._blocking import BlockingRules
+from linkage.probabilistic._layout import SegmentLayout
+from linkage.probabilistic._model import (
+    Comparison,
+    FellegiSunterModel,
+    FitSettings,
+)
+from linkage.probabilistic._similarity import segment_dice
+from linkage.types import Float64Array, Int64Array, PackedClks
+
+__all__ = ["ProbabilisticLinker", "fit_model", "identical_segment_rate"]
+
+
+def _columns(layout: SegmentLayout, segments: Sequence[str]) -> Int64Array:
+    return np.array([layout.index(name) for name in segments], dtype=np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class ProbabilisticLinker:
+    """Blocking + segment Dice + Fellegi-Sunter match probabilities for segmented records."""
+
+    layout: SegmentLayout
+    model: FellegiSunterModel
+    blocking: BlockingRules
+    #: pairs with a match probability at or above this are links' candidate edges
+    threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold < 1.0:
+            raise ConfigError(
+                "invalid linker", problems=[Problem("threshold", "must be in (0, 1)")]
+            )
+        missing = [s for s in self.model.segments if s not in self.layout.names]
+        if missing:
+            raise ConfigError(
+                "invalid linker",
+                problems=[Problem("model", f"compares segments the layout lacks: {missing}")],
+            )
+        self.blocking.check(self.layout)
+
+    def candidate_pairs(
+        self, packed_left: PackedClks, packed_right: PackedClks
+    ) -> tuple[Int64Array, Int64Array]:
+        """Blocked candidate pairs between two sets (sorted by left, then right)."""
+        return self.blocking.candidate_pairs(packed_left, packed_right, self.layout)
+
+    def candidate_pairs_within(self, packed: PackedClks) -> tuple[Int64Array, Int64Array]:
+        """Blocked candidate pairs ``i < j`` within one set."""
+        return self.blocking.candidate_pairs_within(packed, self.layout)
+
+    def similarities(
+        self,
+        packed_left: PackedClks,
+        packed_right: PackedClks,
+        left_idx: Int64Array,
+        right_idx: Int64Array,
+    ) -> Float64Array:
+        """Segment Dice of the pairs, in the model's comparison order (NaN = missing)."""
+        sims = segment_dice(packed_left, packed_right, left_idx, right_idx, self.layout)
+        return np.ascontiguousarray(sims[:, _columns(self.layout, self.model.segments)])
+
+    def score(
+        self,
+        packed_left: PackedClks,
+        packed_right: PackedClks,
+        left_idx: Int64Array,
+        right_idx: Int64Array,
+    ) -> Float64Array:
+        """Match probabilities of the pairs ``(left_idx[p], right_idx[p])``."""
+        return self.model.score(self.similarities(packed_left, packed_right, left_idx, right_idx))
+
+    def link(self, packed_left: PackedClks, packed_right: PackedClks) -> CandidatePairs:
+        """Candidate pairs scoring at or above :attr:`threshold`, scored by probability, in
+        the canonical order (probability descending, then left, then right)."""
+        li, ri = self.candidate_pairs(packed_left, packed_right)
+        return self._keep(li, ri, self.score(packed_left, packed_right, li, ri))
+
+    def link_within(self, packed: PackedClks) -> CandidatePairs:
+        """:meth:`link` within one set (pairs ``i < j``)."""
+        li, ri = self.candidate_pairs_within(packed)
+        return self._keep(li, ri, self.score(packed, packed, li, ri))
+
+    def _keep(self, li: Int64Array, ri: Int64Array, probabilities: Float64Array) -> CandidatePairs:
+        keep = probabilities >= self.threshold
+        scores, left, right = probabilities[keep], li[keep], ri[keep]
+        order = np.lexsort((right, left, -scores))
+        return CandidatePairs.adopt(
+            np.ascontiguousarray(scores[order]),
+            np.ascontiguousarray(left[order]),
+            np.ascontiguousarray(right[order]),
+        )
+
+
+def identical_segment_rate(
+    packed_left: PackedClks,
+    packed_right: PackedClks | None,
+    layout: SegmentLayout,
+    segment: str,
+) -> float | None:
+    """P(two random records have identical segments | both present), exactly.
+
+    Within one set (``packed_right`` None) over pairs of distinct records. None when fewer
+    than two records (or none on a side) have the segment.
+    """
+    part = layout.part(segment)
+
+    def groups(packed: PackedClks) -> tuple[np.ndarray, int]:
+        values = np.ascontiguousarray(packed[:, part.start_word : part.stop_word])
+        values = values[values.any(axis=1)]
+        return values, int(values.shape[0])
+
+    left, n_left = groups(packed_left)
+    if packed_right is None:
+        if n_left < 2:
+            return None
+        _, counts = np.unique(left, axis=0, return_counts=True)
+        c = counts.astype(np.float64)
+        return float((c * (c - 1)).sum() / (n_left * (n_left - 1.0)))
+    right, n_right = groups(packed_right)
+    if n_left == 0 or n_right == 0:
+        return None
+    _, inverse = np.unique(np.concatenate([left, right]), axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    size = int(inverse.max()) + 1
+    cl = np.bincount(inverse[:n_left], minlength=size).astype(np.float64)
+    cr = np.bincount(inverse[n_left:], minlength=size).astype(np.float64)
+    return float((cl * cr).sum() / (n_left * float(n_right)))
+
+
+def _random_pairs(
+    n_left: int, n_right: int | None, count: int, seed: int
+) -> tuple[Int64Array, Int64Array]:
+    rng = np.random.default_rng(seed)
+    if n_right is None:
+        a = rng.integers(0, n_left, size=count, dtype=np.int64)
+        b = rng.integers(0, n_left - 1, size=count, dtype=np.int64)
+        b = b + (b >= a)  # a uniform other record, never the record itself
+        return a, b
+    return (
+        rng.integers(0, n_left, size=count, dtype=np.int64),
+        rng.integers(0, n_right, size=count, dtype=np.int64),
+    )
+
+
+def fit_model(
+    layout: SegmentLayout,
+    comparisons: Sequence[Comparison],
+    blocking: BlockingRules,
+    packed_left: PackedClks,
+    packed_right: PackedClks | None = None,
+    *,
+    random_pairs: int = 500_000,
+    seed: int = 0,
+    settings: FitSettings | None = None,
+) -> FellegiSunterModel:
+    """Fit a :class:`FellegiSunterModel` on packed records alone.
+
+    Within one set (deduplication, or every agency's records pooled, as the service holds
+    them) pass ``packed_right=None``; between two sets pass both. u comes from
+    ``random_pairs`` pairs drawn with ``seed`` (and, for comparisons whose first cut point
+    is 1.0, from the exact rate of identical segments); m by EM over the blocked candidates.
+    """
+    comparisons = tuple(comparisons)
+    columns = _columns(layout, [c.segment for c in comparisons])
+    n_left = int(packed_left.shape[0])
+    if packed_right is None:
+        if n_left < 2:
+            raise InvalidInputError("fitting within one set needs at least two records")
+        li, ri = blocking.candidate_pairs_within(packed_left, layout)
+        right = packed_left
+        total = n_left * (n_left - 1) // 2
+        ra, rb = _random_pairs(n_left, None, random_pairs, seed)
+    else:
+        if n_left == 0 or packed_right.shape[0] == 0:
+            raise InvalidInputError("fitting between two sets needs records on both sides")
+        li, ri = blocking.candidate_pairs(packed_left, packed_right, layout)
+        right = packed_right
+        total = n_left * int(packed_right.shape[0])
+        ra, rb = _random_pairs(n_left, int(packed_right.shape[0]), random_pairs, seed)
+    candidates = segment_dice(packed_left, right, li, ri, layout)[:, columns]
+    randoms = segment_dice(packed_left, right, ra, rb, layout)[:, columns]
+    identical = [
+        identical_segment_rate(packed_left, packed_right, layout, c.segment)
+        if c.cut_points[0] >= 1.0
+        else None
+        for c in comparisons
+    ]
+    return FellegiSunterModel.fit(
+        comparisons,
+        candidates,
+        randoms,
+        total_pairs=total,
+        identical_u=identical,
+        settings=settings,
+    )
