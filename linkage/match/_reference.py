@@ -34,7 +34,7 @@ def popcounts_reference(packed: PackedClks) -> Int64Array:
     return np.array([x.bit_count() for x in _as_ints(check_packed(packed, "packed"))], np.int64)
 
 
-def _accept(a: int, b: int, threshold: float, bits: int) -> float | None:
+def _accept(a: int, b: int, threshold: float) -> float | None:
     """anonlink's decision and score for left ``a`` and right ``b``; ``None`` if rejected."""
     pa, pb = a.bit_count(), b.bit_count()
     if pa == 0:
@@ -74,12 +74,11 @@ def dice_join_reference(
     threshold = check_threshold(threshold)
     a_rows = _as_ints(check_packed(left, "left"))
     b_rows = _as_ints(check_packed(right, "right"))
-    bits = left.shape[1] * 64
     triples: list[tuple[float, int, int]] = []
     for i, a in enumerate(a_rows):
         row = []
         for j, b in enumerate(b_rows):
-            score = _accept(a, b, threshold, bits)
+            score = _accept(a, b, threshold)
             if score is not None:
                 row.append((score, i, j))
         if k is not None:
@@ -97,12 +96,11 @@ def dice_self_join_reference(
     """Reference for :func:`linkage.match.dice_self_join`."""
     threshold = check_threshold(threshold)
     rows = _as_ints(check_packed(clks, "clks"))
-    bits = clks.shape[1] * 64
     if k is None:
         triples = []
         for i, a in enumerate(rows):
             for j in range(i + 1, len(rows)):
-                score = _accept(a, rows[j], threshold, bits)
+                score = _accept(a, rows[j], threshold)
                 if score is not None:
                     triples.append((score, i, j))
         return _to_pairs(triples)
@@ -113,7 +111,7 @@ def dice_self_join_reference(
             if j == i:
                 continue
             first, second = min(i, j), max(i, j)
-            score = _accept(rows[first], rows[second], threshold, bits)
+            score = _accept(rows[first], rows[second], threshold)
             if score is not None:
                 options.append((score, j))
         options.sort(key=lambda t: (-t[0], t[1]))
@@ -146,12 +144,11 @@ def lookup_reference(
     threshold = check_threshold(threshold)
     q_rows = _as_ints(check_packed(queries, "queries"))
     rows = _as_ints(check_packed(index, "index")) if index.shape[0] else []
-    bits = queries.shape[1] * 64
     results = []
     for q in q_rows:
         hits = []
         for row, key in zip(rows, keys.tolist(), strict=True):
-            score = _accept(q, row, threshold, bits)
+            score = _accept(q, row, threshold)
             if score is not None:
                 hits.append((score, key))
         hits.sort(key=lambda t: (-t[0], t[1]))

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from linkage.errors import InvalidInputError
 from linkage.match import dice_rule
-from linkage.match._dice import NO_COUNT, dice_scores
+from linkage.match._dice import NO_COUNT, dice_scores, score_ranks
 
 pytestmark = pytest.mark.unit
 
@@ -76,3 +76,25 @@ def test_count_floor_is_a_monotone_lower_bound_of_min_count(threshold: float) ->
     rule = dice_rule(threshold, 64)
     assert np.all(np.diff(rule.count_floor) >= 0)
     assert np.all(rule.count_floor <= rule.min_count)
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.5, 2 / 3, 0.8])
+def test_score_ranks_order_scores_exactly(threshold: float) -> None:
+    ranks = score_ranks(threshold, 128)
+    rule = dice_rule(threshold, 128)
+    rng = np.random.default_rng(int(threshold * 100))
+    pa = rng.integers(0, 129, 4000)
+    pb = rng.integers(0, 129, 4000)
+    counts = (rng.random(4000) * np.minimum(pa, pb)).astype(np.int64)
+    accepted = np.array(
+        [rule.accepts(int(a), int(b), int(c)) for a, b, c in zip(pa, pb, counts, strict=True)]
+    )
+    pa, pb, counts = pa[accepted], pb[accepted], counts[accepted]
+    assert pa.shape[0] > 50
+    sums = pa + pb
+    rank = ranks.ranks[ranks.offsets[sums] - ranks.first[sums] + counts]
+    scores = dice_scores(counts, pa, pb)
+    assert np.array_equal(ranks.values[rank], scores)
+    order = np.argsort(rank, kind="stable")
+    assert np.all(np.diff(scores[order]) <= 0)
+    assert np.all(np.diff(ranks.values) < 0)  # distinct scores, best first
