@@ -2,6 +2,13 @@
 linkage and memory on a large index (issues 4 and 5).
 
     python benchmarks/bench_service.py --records 1000000 [--queries 2000] [--work DIR]
+    python scripts/ci_postgres.py run -- \
+        python benchmarks/bench_service.py --store postgres --records 1000000
+
+With ``--store postgres`` the store is the PostgreSQL database named by the
+``LINKAGE_TEST_PG_DSN`` environment variable (``scripts/ci_postgres.py run``
+starts a throwaway server and sets it); the preparation is then never cached,
+because that server is gone after the run.
 
 1. Prepare (cached in --work, keyed by --records): a demo PKI, a server.toml
    with Hamming-LSH blocking, and a SQLite store holding N synthetic records of
@@ -40,7 +47,7 @@ from linkage.consent import Consent, Purpose, serialize_consent
 from linkage.pki import DemoPki, Role, create_demo_pki
 from linkage.server import load_server_config
 from linkage.service import LinkageService, ServiceLimits
-from linkage.store import NewRecord, SqliteLinkStore
+from linkage.store import LinkStore, NewRecord, SqliteLinkStore
 from linkage.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc, lookup_pb2, lookup_pb2_grpc
 
 REPO = Path(__file__).resolve().parent.parent
@@ -85,7 +92,29 @@ def consent_bytes() -> bytes:
 
 
 # ---------------------------------------------------------------------- prepare
-def write_config(work: Path, pki: DemoPki) -> Path:
+PG_DSN_VARIABLE = "LINKAGE_TEST_PG_DSN"
+
+
+def store_section(engine: str) -> str:
+    if engine == "postgres":
+        return f'engine = "postgres"\ndsn_env = "{PG_DSN_VARIABLE}"'
+    return 'engine = "sqlite"\npath = "index.db"'
+
+
+def open_store(work: Path, engine: str) -> LinkStore:
+    if engine == "postgres":
+        from linkage.store import PostgresLinkStore
+
+        dsn = os.environ.get(PG_DSN_VARIABLE)
+        if not dsn:
+            raise SystemExit(
+                f"--store postgres needs {PG_DSN_VARIABLE}; run under scripts/ci_postgres.py run --"
+            )
+        return PostgresLinkStore(dsn)
+    return SqliteLinkStore(work / "index.db")
+
+
+def write_config(work: Path, pki: DemoPki, engine: str) -> Path:
     server = pki.server.paths
     path = work / "server.toml"
     path.write_text(
@@ -102,8 +131,7 @@ key = "{server.private_key}"
 crl = "{pki.directory.crl_path}"
 
 [store]
-engine = "sqlite"
-path = "index.db"
+{store_section(engine)}
 
 [linkage]
 threshold = 0.8
@@ -127,21 +155,21 @@ lookup_burst = 1000000
     return path
 
 
-def prepare(work: Path, records: int) -> dict[str, float]:
-    """Build the store once; later runs reuse it."""
+def prepare(work: Path, records: int, engine: str) -> dict[str, object]:
+    """Build the store once; later runs reuse it (SQLite only)."""
     marker = work / "prepared.json"
-    if marker.exists():
-        return dict(json.loads(marker.read_text()))
+    if marker.exists() and engine == "sqlite":
+        return {"store": engine, **json.loads(marker.read_text())}
     work.mkdir(parents=True, exist_ok=True)
     for stale in ("index.db", "index.db-wal", "index.db-shm", "people.npy"):
         (work / stale).unlink(missing_ok=True)
     pki = create_demo_pki(work / "pki-root", agency_ids=AGENCIES)
-    config = load_server_config(write_config(work, pki), {})
+    config = load_server_config(write_config(work, pki, engine), os.environ)
     rng = np.random.default_rng(2026)
     people = random_clks(rng, int(records * 0.6))
     np.save(work / "people.npy", people)
     consent = consent_bytes()
-    store = SqliteLinkStore(work / "index.db")
+    store = open_store(work, engine)
     from linkage.pki import Principal
 
     operator = Principal(Role.OPERATOR, None, "bench", 1)
@@ -175,7 +203,7 @@ def prepare(work: Path, records: int) -> dict[str, float]:
                     )
     load_s = time.perf_counter() - started
     store.close()
-    store = SqliteLinkStore(work / "index.db")
+    store = open_store(work, engine)
     started = time.perf_counter()
     service = LinkageService(store, config.linkage, ServiceLimits())
     index_load_s = time.perf_counter() - started
@@ -184,6 +212,7 @@ def prepare(work: Path, records: int) -> dict[str, float]:
     rebuild_s = time.perf_counter() - started
     store.close()
     result = {
+        "store": engine,
         "records": float(records),
         "bulk_load_s": load_s,
         "index_load_s": index_load_s,
@@ -344,10 +373,12 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--ingest-batches", type=int, default=3)
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
     args = parser.parse_args()
-    work = args.work or REPO / "build" / f"bench-service-{args.records}"
+    suffix = f"{args.records}" if args.store == "sqlite" else f"postgres-{args.records}"
+    work = args.work or REPO / "build" / f"bench-service-{suffix}"
     os.environ.setdefault("PYTHONPATH", str(REPO))
-    results: dict[str, object] = {"prepare": prepare(work, args.records)}
+    results: dict[str, object] = {"prepare": prepare(work, args.records, args.store)}
     print("prepare", json.dumps(results["prepare"]), flush=True)
     for name, insecure, audit in (
         ("mtls_audit", False, True),
@@ -359,7 +390,7 @@ def main() -> None:
         print(f"lookup {name}", json.dumps(results[f"lookup_{name}"]), flush=True)
     results["ingest"] = ingest(work, args.ingest_batches)
     print("ingest", json.dumps(results["ingest"]), flush=True)
-    (work / f"results-{args.records}.json").write_text(json.dumps(results, indent=2))
+    (work / f"results-{suffix}.json").write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
