@@ -376,7 +376,7 @@ def main() -> None:
     parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
     args = parser.parse_args()
     suffix = f"{args.records}" if args.store == "sqlite" else f"postgres-{args.records}"
-    work = args.work or REPO / "build" / f"bench-service-{suffix}"
+    work = (args.work or REPO / "build" / f"bench-service-{suffix}").resolve()
     os.environ.setdefault("PYTHONPATH", str(REPO))
     results: dict[str, object] = {"prepare": prepare(work, args.records, args.store)}
     print("prepare", json.dumps(results["prepare"]), flush=True)
