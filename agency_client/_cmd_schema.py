@@ -10,6 +10,7 @@ import numpy as np
 from agency_client._clkfile import detect_file_kind, read_clk_batches, read_clk_file_header
 from agency_client._config import load_schema_file
 from linkage.encode import (
+    RECOMMENDED_MIN_TAPS,
     DateFormat,
     DoubleHash,
     EnumFormat,
@@ -38,11 +39,16 @@ def schema_group() -> None:
 @schema_group.command("validate")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def validate_command(file: Path) -> None:
-    """Check that FILE is a valid linkage schema v3 (problems are named by JSON path)."""
+    """Check that FILE is a valid linkage schema v3, plain or hardened (problems by JSON path)."""
     schema = load_schema_file(file)
+    kind = (
+        "hardened linkage schema v3 (" + _hardening_summary(schema) + ")"
+        if schema.hardening is not None
+        else "linkage schema v3 (plain, not hardened)"
+    )
     click.echo(
-        f"{file.name}: valid linkage schema v3, {len(schema.features)} features, "
-        f"{schema.length} bits, fingerprint {schema_fingerprint(schema)}"
+        f"{file.name}: valid {kind}, {len(schema.features)} features, "
+        f"{schema.length}-bit CLKs, fingerprint {schema_fingerprint(schema)}"
     )
 
 
@@ -111,8 +117,12 @@ def describe_schema(schema: LinkageSchema) -> str:
     """A readable summary of a schema (no secret is involved)."""
     clk = schema.clk_config
     kdf = clk.kdf
+    hardening = schema.hardening
     lines = [
-        f"linkage schema v{schema.version}: {schema.length}-bit CLKs"
+        f"linkage schema v{schema.version}"
+        + (" (hardened)" if hardening is not None else "")
+        + f": {schema.length}-bit CLKs"
+        + (f" from a {clk.length}-bit Bloom filter" if schema.length != clk.length else "")
         + (
             f" (hashed into {clk.hash_length} bits, {clk.xor_folds} XOR folds)"
             if clk.xor_folds
@@ -120,15 +130,43 @@ def describe_schema(schema: LinkageSchema) -> str:
         ),
         f"fingerprint {schema_fingerprint(schema)}",
         f"key derivation: HKDF-{kdf.hash}, {kdf.key_size}-byte keys, "
-        f"salt {_size(kdf.salt)}, info {_size(kdf.info)}",
-        f"{len(schema.features)} features:",
+        f"salt {_size(kdf.salt)}, info {_size(kdf.info)}"
+        + ("; keys bound to the key epoch" if hardening is not None else ""),
     ]
+    if hardening is None:
+        lines.append("hardening: none (plain CLKs are open to re-identification by the matcher)")
+    else:
+        lines.append(f"hardening: {_hardening_summary(schema)}")
+        if hardening.diffusion is not None and hardening.diffusion.taps < RECOMMENDED_MIN_TAPS:
+            lines.append(
+                f"warning: diffusion with t = {hardening.diffusion.taps} is below the "
+                f"recommended minimum of {RECOMMENDED_MIN_TAPS}"
+            )
+    lines.append(f"{len(schema.features)} features:")
     for index, feature in enumerate(schema.features):
         if not isinstance(feature, Feature):
             lines.append(f"  [{index}] {feature.identifier}: ignored")
             continue
         lines.append(f"  [{index}] {feature.identifier}: {_describe_feature(feature)}")
     return "\n".join(lines)
+
+
+def _hardening_summary(schema: LinkageSchema) -> str:
+    hardening = schema.hardening
+    if hardening is None:
+        return "none"
+    parts = []
+    for rule in hardening.salting:
+        end = "" if rule.end is None else str(rule.end)
+        parts.append(f"{rule.feature} salted by {rule.salt_from}[{rule.start}:{end}]")
+    if hardening.balance:
+        parts.append(f"balanced to {2 * schema.bloom_length} bits")
+    if hardening.diffusion is not None:
+        parts.append(
+            f"diffusion to {hardening.diffusion.output_bits} bits, "
+            f"t = {hardening.diffusion.taps} inputs per bit"
+        )
+    return "; ".join(parts)
 
 
 def _size(data: bytes | None) -> str:

@@ -10,7 +10,8 @@ Example (every key is documented in agency_client/samples/agency.toml)::
     file = "linkage-secret.key"     # or: env = "LINKAGE_SECRET"; never on the command line
 
     [schema]
-    file = "default"                # the shipped person schema, or a path to a schema v3 file
+    file = "default"                # the shipped (hardened) person schema, "plain" for the
+                                    # clkhash-compatible one, or a path to a schema file
 
     [input]
     delimiter = ","
@@ -43,6 +44,7 @@ from linkage.encode import (
     LinkageSchema,
     default_schema,
     load_schema,
+    plain_schema,
 )
 from linkage.errors import ConfigError, Problem, SchemaError
 
@@ -86,6 +88,8 @@ DEFAULT_NORMALISERS: Final[dict[str, Normaliser]] = {
     "postcode": "postcode",
 }
 DEFAULT_SCHEMA_NAME: Final = "default"
+#: The built-in plain (clkhash-compatible, unhardened) person schema.
+PLAIN_SCHEMA_NAME: Final = "plain"
 #: Tables of agency.toml that the upload/consent/gateway workflow reads (see _client_config).
 WORKFLOW_TABLES: Final = ("matcher", "pointer", "state", "consent", "gateway")
 
@@ -205,7 +209,7 @@ class AgencyConfig:
 
 
 def load_schema_file(path: Path) -> LinkageSchema:
-    """Read and validate a schema v3 file (``SchemaError`` names the JSON paths)."""
+    """Read and validate a schema v3 file, plain or hardened (``SchemaError`` names JSON paths)."""
     try:
         text = path.read_bytes()
     except OSError as exc:
@@ -257,6 +261,8 @@ def load_agency_config(path: Path, environ: Mapping[str, str]) -> AgencyConfig:
     schema_source = _get(schema_table, "file", str, "schema.file", problems, default="default")
     if schema_source == DEFAULT_SCHEMA_NAME:
         schema = default_schema()
+    elif schema_source == PLAIN_SCHEMA_NAME:
+        schema = plain_schema()
     elif schema_source:
         try:
             schema = load_schema_file(base / schema_source)

@@ -183,7 +183,7 @@ class EncodeChunkWorker:
 
     def __init__(self, config: AgencyConfig, header: Sequence[str]) -> None:
         self.mapper = RowMapper(config, header)
-        self.encoder = ClkEncoder(config.schema, config.secret.reveal())
+        self.encoder = ClkEncoder(config.schema, config.secret.reveal(), key_epoch=config.key_epoch)
         self.with_keys = config.record_key is not None
 
     def __call__(self, chunk: tuple[int, list[list[str]]]) -> ChunkResult:

@@ -49,9 +49,9 @@ from encode_febrl import febrl_config, write_febrl4_csvs  # noqa: E402
 from agency_client import RowMapper  # noqa: E402
 from linkage.encode import (  # noqa: E402
     ClkEncoder,
-    default_schema,
     default_schema_text,
     map_ordered,
+    plain_schema,
 )
 
 WORKER = BENCH / "encode_clkhash_worker.py"
@@ -197,7 +197,7 @@ class _Encode:
         self.secret = secret
 
     def __call__(self) -> Any:
-        encoder = ClkEncoder(default_schema(), self.secret)
+        encoder = ClkEncoder(plain_schema(), self.secret)
         return encoder.encode
 
 
@@ -217,7 +217,7 @@ def ours(
         "seconds": seconds,
         "sha256": hashlib.sha256(np.concatenate(parts).tobytes()).hexdigest(),
     }
-    encoder = ClkEncoder(default_schema(), secret)
+    encoder = ClkEncoder(plain_schema(), secret)
     encoder.encode(warmup)
     started = time.perf_counter()
     clks = encoder.encode(rows)

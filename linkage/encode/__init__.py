@@ -1,21 +1,44 @@
-"""Linkage schema v3, normalisation and CLK encoding (byte-identical to clkhash 0.18.3).
+"""Linkage schema v3, normalisation, CLK encoding (byte-identical to clkhash 0.18.3) and hardening.
 
 Public API:
 
-* :func:`load_schema` ``(source: str | bytes | Mapping) -> LinkageSchema`` parses and
-  validates a schema, raising :class:`linkage.errors.SchemaError` with one problem per
-  JSON path.
-* :func:`schema_fingerprint` ``(schema) -> str``: stable hex digest of the canonical schema.
-* :func:`default_schema` ``() -> LinkageSchema``: the shipped schema for the project's
-  canonical person features (see :data:`DEFAULT_FEATURES`).
-* :class:`ClkEncoder` ``(schema, secret: bytes)`` with ``encode(rows) -> ClkBytes``,
-  ``encode_valid(rows) -> EncodedBatch`` and ``encode_record(row) -> bytes``.
+* :func:`load_schema` ``(source: str | bytes | Mapping, *, allow_hardening=True) ->
+  LinkageSchema`` parses and validates a schema, raising :class:`linkage.errors.SchemaError`
+  with one problem per JSON path. Hardened schemas (``"version": "3-hardened-1"`` and a
+  ``hardening`` block: :class:`Hardening`, :class:`SaltRule`, :class:`Diffusion`) are this
+  project's extension; see docs/hardening.md.
+* :func:`schema_fingerprint` ``(schema) -> str``: stable hex digest of the canonical schema
+  (the hardening block included).
+* :func:`default_schema` ``() -> LinkageSchema``: the shipped, **hardened** schema for the
+  project's canonical person features (see :data:`DEFAULT_FEATURES`);
+  :func:`plain_schema`: the same features as a plain, clkhash-compatible v3 schema.
+* :class:`ClkEncoder` ``(schema, secret: bytes, *, key_epoch: int | None = None)`` with
+  ``encode(rows) -> ClkBytes``, ``encode_valid(rows) -> EncodedBatch`` and
+  ``encode_record(row) -> bytes``. ``key_epoch`` is required for hardened schemas.
+* Hardening keys and primitives: :func:`derive_epoch_secret`, :func:`derive_hardening_key`,
+  :class:`Hardener`, :func:`diffusion_taps` ``(key, input_bits, output_bits, taps)``,
+  :func:`diffuse_packed` ``(packed, taps) -> PackedClks`` (and :func:`diffuse_reference`),
+  :func:`balance_permutation`, :func:`balance_packed`.
 * :func:`map_ordered`: run picklable per-chunk work on all cores, results in input order.
 * Normalisation functions for agency exports (pure): :func:`fold_text`, :func:`normalise_name`,
   :func:`split_last_first`, :func:`parse_date`, :func:`normalise_sex`, :func:`phone_digits`.
 """
 
-from linkage.encode._defaults import DEFAULT_FEATURES, default_schema, default_schema_text
+from linkage.encode._defaults import (
+    DEFAULT_FEATURES,
+    default_schema,
+    default_schema_text,
+    plain_schema,
+    plain_schema_text,
+)
+from linkage.encode._diffusion import (
+    DiffusionTaps,
+    balance_packed,
+    balance_permutation,
+    diffuse_packed,
+    diffuse_reference,
+    diffusion_taps,
+)
 from linkage.encode._encoder import (
     MIN_SECRET_BYTES,
     ClkEncoder,
@@ -24,6 +47,7 @@ from linkage.encode._encoder import (
     derive_feature_keys,
     tokenize,
 )
+from linkage.encode._hardening import Hardener, derive_epoch_secret, derive_hardening_key
 from linkage.encode._normalise import (
     DATE_FORMATS,
     fold_text,
@@ -36,15 +60,19 @@ from linkage.encode._normalise import (
 )
 from linkage.encode._parallel import map_ordered
 from linkage.encode._schema import (
+    HARDENED_SCHEMA_VERSION,
+    RECOMMENDED_MIN_TAPS,
     BitsPerFeature,
     BitsPerToken,
     BlakeHash,
     ClkConfig,
     DateFormat,
+    Diffusion,
     DoubleHash,
     EnumFormat,
     ExactComparison,
     Feature,
+    Hardening,
     Hashing,
     IgnoredFeature,
     IntegerFormat,
@@ -54,6 +82,7 @@ from linkage.encode._schema import (
     NgramComparison,
     NumericComparison,
     PatternFormat,
+    SaltRule,
     StringFormat,
     load_schema,
     schema_fingerprint,
@@ -62,18 +91,24 @@ from linkage.encode._schema import (
 __all__ = [
     "DATE_FORMATS",
     "DEFAULT_FEATURES",
+    "HARDENED_SCHEMA_VERSION",
     "MIN_SECRET_BYTES",
+    "RECOMMENDED_MIN_TAPS",
     "BitsPerFeature",
     "BitsPerToken",
     "BlakeHash",
     "ClkConfig",
     "ClkEncoder",
     "DateFormat",
+    "Diffusion",
+    "DiffusionTaps",
     "DoubleHash",
     "EncodedBatch",
     "EnumFormat",
     "ExactComparison",
     "Feature",
+    "Hardener",
+    "Hardening",
     "Hashing",
     "IgnoredFeature",
     "IntegerFormat",
@@ -84,10 +119,18 @@ __all__ = [
     "NumericComparison",
     "PatternFormat",
     "RowProblem",
+    "SaltRule",
     "StringFormat",
+    "balance_packed",
+    "balance_permutation",
     "default_schema",
     "default_schema_text",
+    "derive_epoch_secret",
     "derive_feature_keys",
+    "derive_hardening_key",
+    "diffuse_packed",
+    "diffuse_reference",
+    "diffusion_taps",
     "fold_text",
     "load_schema",
     "map_ordered",
@@ -96,6 +139,8 @@ __all__ = [
     "normalise_sex",
     "parse_date",
     "phone_digits",
+    "plain_schema",
+    "plain_schema_text",
     "schema_fingerprint",
     "split_last_first",
     "tokenize",

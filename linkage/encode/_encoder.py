@@ -21,6 +21,17 @@ How clkhash encodes one record (and so how this module does):
 5. The features' filters are ORed, then XOR-folded ``xor_folds`` times (first
    half XOR second half) and serialised most significant bit first.
 
+Hardened schemas (docs/hardening.md) change three things, and only for them:
+
+* keys: the per-feature keys come from the *epoch secret*, and balance/diffusion from
+  the hardening key, both HKDF-derived from the secret and the key epoch
+  (:mod:`linkage.encode._hardening`), so ``ClkEncoder`` needs ``key_epoch``;
+* salting: a salted feature hashes ``len(salt) (2 bytes, big-endian) || salt || token``
+  instead of ``token``, with the salt taken from the record's own value of another
+  feature (e.g. the year of birth), so equal tokens of records with different salts
+  set unrelated bits;
+* after folding, the filters are balanced and/or diffused (vectorised, per batch).
+
 Speed comes from caching: a feature's whole value -> its bit mask (names,
 dates and suburbs repeat), and a token -> its bit mask. Masks are Python
 integers whose bit ``length - 1 - i`` is filter bit ``i``, so ORing, folding
@@ -43,6 +54,7 @@ import numpy as np
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from linkage.encode._hardening import Hardener, derive_epoch_secret
 from linkage.encode._schema import (
     BlakeHash,
     DateFormat,
@@ -55,6 +67,7 @@ from linkage.encode._schema import (
     NgramComparison,
     NumericComparison,
     PatternFormat,
+    SaltRule,
     StringFormat,
     schema_fingerprint,
 )
@@ -175,6 +188,9 @@ class _FeatureCodec:
         self.replacement: str | None = None if missing is None else missing.replacement
         self._values: dict[str | None, int | _InvalidValue] = {}
         self._tokens: dict[tuple[str, int], int] = {}
+        self._formatted: dict[str | None, str | _InvalidValue] = {}
+        self._salted_values: dict[tuple[str | None, str], int | _InvalidValue] = {}
+        self._salted_tokens: dict[tuple[str, int, str], int] = {}
         self._validate = _validator(feature)
         self._format = _formatter(feature)
         hash_function = feature.hashing.hash
@@ -227,6 +243,21 @@ class _FeatureCodec:
             attempt += 1
         return [(sha1 + i * md5) % length for i in range(k)]
 
+    def _salted_token_mask(self, token: str, k: int, salt: str) -> int:
+        cache_key = (token, k, salt)
+        mask = self._salted_tokens.get(cache_key)
+        if mask is None:
+            top = self.hash_length - 1
+            salt_bytes = salt.encode("utf-8")
+            data = len(salt_bytes).to_bytes(2, "big") + salt_bytes + token.encode(self.encoding)
+            mask = 0
+            for index in self._indices(data, k):
+                mask |= 1 << (top - index)
+            if len(self._salted_tokens) >= _TOKEN_CACHE_LIMIT:
+                self._salted_tokens.clear()
+            self._salted_tokens[cache_key] = mask
+        return mask
+
     def _token_mask(self, token: str, k: int) -> int:
         cache_key = (token, k)
         mask = self._tokens.get(cache_key)
@@ -252,20 +283,62 @@ class _FeatureCodec:
             self._values[value] = cached
         return cached
 
-    def _compute(self, value: str | None) -> int | _InvalidValue:
+    def formatted(self, value: str | None) -> str | _InvalidValue:
+        """The value as it is tokenised (missing-value replacement, formatting), cached."""
+        cached = self._formatted.get(value)
+        if cached is None:
+            cached = self._format_value(value)
+            if len(self._formatted) >= _VALUE_CACHE_LIMIT:
+                self._formatted.clear()
+            self._formatted[value] = cached
+        return cached
+
+    def _format_value(self, value: str | None) -> str | _InvalidValue:
         if value is None:
             value = "" if self.sentinel is None else self.sentinel
         if self.sentinel is not None and value == self.sentinel:
             assert self.replacement is not None
-            formatted = self.replacement
-        else:
-            reason = self._validate(value)
-            if reason is not None:
-                return _InvalidValue(reason)
-            try:
-                formatted = self._format(value)
-            except ValueError:
-                return _InvalidValue("cannot be formatted")
+            return self.replacement
+        reason = self._validate(value)
+        if reason is not None:
+            return _InvalidValue(reason)
+        try:
+            return self._format(value)
+        except ValueError:
+            return _InvalidValue("cannot be formatted")
+
+    def salted_mask(self, value: str | None, salt: str) -> int | _InvalidValue:
+        """The bit mask of one value under a per-record salt (cached by value and salt)."""
+        cache_key = (value, salt)
+        cached = self._salted_values.get(cache_key)
+        if cached is None:
+            cached = self._compute_salted(value, salt)
+            if len(self._salted_values) >= _VALUE_CACHE_LIMIT:
+                self._salted_values.clear()
+            self._salted_values[cache_key] = cached
+        return cached
+
+    def _compute_salted(self, value: str | None, salt: str) -> int | _InvalidValue:
+        formatted = self.formatted(value)
+        if isinstance(formatted, _InvalidValue):
+            return formatted
+        try:
+            tokens = tokenize(self.feature, formatted)
+        except (ValueError, OverflowError):
+            return _InvalidValue("not a finite number")
+        mask = 0
+        try:
+            for token, k in zip(tokens, self.strategy.bits_per_token(len(tokens)), strict=True):
+                if k:
+                    mask |= self._salted_token_mask(token, k, salt)
+        except UnicodeEncodeError:
+            return _InvalidValue(f"cannot be encoded in {self.encoding}")
+        return mask
+
+    def _compute(self, value: str | None) -> int | _InvalidValue:
+        formatted = self._format_value(value)  # the value itself is cached by mask()
+        if isinstance(formatted, _InvalidValue):
+            return formatted
         try:
             tokens = tokenize(self.feature, formatted)
         except (ValueError, OverflowError):
@@ -403,6 +476,17 @@ def _formatter(feature: Feature) -> Callable[[str], str]:
     return lambda value: value
 
 
+@dataclass(frozen=True, slots=True)
+class _SaltedCodec:
+    """A salted feature: its codec, and where its salt comes from."""
+
+    index: int
+    codec: _FeatureCodec
+    rule: SaltRule
+    source_index: int
+    source: _FeatureCodec
+
+
 class ClkEncoder:
     """Encodes rows into CLKs for one schema and secret; keep one warm and reuse it.
 
@@ -411,10 +495,15 @@ class ClkEncoder:
     treated as the feature's missing-value sentinel, or as ``""`` when the
     feature has none, exactly as clkhash would treat that string.
 
+    ``key_epoch`` is required for a hardened schema (it is part of its key
+    derivation) and is metadata only for a plain one (whose CLKs stay clkhash's).
+
     Not thread-safe (its caches are plain dicts); use one per thread or process.
     """
 
-    def __init__(self, schema: LinkageSchema, secret: bytes) -> None:
+    def __init__(
+        self, schema: LinkageSchema, secret: bytes, *, key_epoch: int | None = None
+    ) -> None:
         if not isinstance(secret, bytes):
             raise InvalidInputError("the linkage secret must be bytes")
         if len(secret) < MIN_SECRET_BYTES:
@@ -423,22 +512,41 @@ class ClkEncoder:
             )
         self.schema = schema
         self.fingerprint = schema_fingerprint(schema)
+        self.key_epoch = key_epoch
         clk = schema.clk_config
         self._length = clk.length
         self._byte_length = clk.length // 8
         self._folds = clk.xor_folds
-        keys = derive_feature_keys(schema, secret)
-        self._codecs: list[tuple[int, _FeatureCodec]] = [
-            (index, _FeatureCodec(feature, keys[index], clk.hash_length))
+        self._hardener: Hardener | None = None
+        feature_secret = secret
+        if schema.hardening is not None:
+            if key_epoch is None:
+                raise InvalidInputError(
+                    "a hardened schema needs the key epoch: it is part of the key derivation"
+                )
+            feature_secret = derive_epoch_secret(secret, key_epoch)
+            hardener = Hardener(schema, secret, key_epoch)
+            self._hardener = hardener if hardener.transforms else None
+        keys = derive_feature_keys(schema, feature_secret)
+        codecs = {
+            index: _FeatureCodec(feature, keys[index], clk.hash_length)
             for index, feature in enumerate(schema.features)
             if not isinstance(feature, IgnoredFeature)
-        ]
+        }
+        position = {feature.identifier: index for index, feature in enumerate(schema.features)}
+        self._salted: list[_SaltedCodec] = []
+        for rule in () if schema.hardening is None else schema.hardening.salting:
+            index, source_index = position[rule.feature], position[rule.salt_from]
+            self._salted.append(
+                _SaltedCodec(index, codecs.pop(index), rule, source_index, codecs[source_index])
+            )
+        self._codecs: list[tuple[int, _FeatureCodec]] = sorted(codecs.items())
         self._width = len(schema.features)
 
     @property
     def clk_bytes(self) -> int:
-        """Bytes per CLK."""
-        return self._byte_length
+        """Bytes per CLK (after any hardening)."""
+        return self.schema.length // 8
 
     def _fold(self, mask: int) -> int:
         length = self._length * 2**self._folds
@@ -453,6 +561,14 @@ class ClkEncoder:
             part = codec.mask(row[index])
             if isinstance(part, _InvalidValue):
                 return RowProblem(-1, codec.identifier, part.reason)
+            mask |= part
+        for salted in self._salted:
+            source = salted.source.formatted(row[salted.source_index])
+            if isinstance(source, _InvalidValue):
+                return RowProblem(-1, salted.source.identifier, source.reason)
+            part = salted.codec.salted_mask(row[salted.index], salted.rule.salt_of(source))
+            if isinstance(part, _InvalidValue):
+                return RowProblem(-1, salted.codec.identifier, part.reason)
             mask |= part
         return mask
 
@@ -479,6 +595,8 @@ class ClkEncoder:
             out += mask.to_bytes(byte_length, "big")
             accepted.append(row_index)
         clks = np.frombuffer(bytes(out), dtype=np.uint8).reshape(len(accepted), byte_length)
+        if self._hardener is not None:
+            clks = self._hardener.apply(clks)
         return EncodedBatch(
             clks=clks, accepted=np.asarray(accepted, dtype=np.int64), problems=tuple(problems)
         )

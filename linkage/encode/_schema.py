@@ -18,6 +18,15 @@ Where clkhash's JSON schema is loose, this reader is stricter, on purpose:
   material than HKDF can produce, a numeric comparison whose threshold rounds
   to zero) are schema errors here;
 * feature identifiers must be unique, the CLK length a whole number of bytes.
+
+Hardened schemas (this project's extension, see docs/hardening.md) declare
+``"version": "3-hardened-1"`` and a ``hardening`` block (per-record salting,
+balancing, a diffusion layer). A plain v3 reader cannot misread one: clkhash
+refuses the version ("not supported"), and ``load_schema(..., allow_hardening=False)``
+refuses it naming ``$.version``. A ``hardening`` block under ``"version": 3`` is an
+error, because a lax v3 reader would ignore it and encode unhardened CLKs. The
+block takes part in the canonical JSON and so in the fingerprint; plain schemas
+keep exactly the canonical JSON and fingerprint they always had.
 """
 
 from __future__ import annotations
@@ -35,17 +44,21 @@ from typing import Any, Final, Literal, TypeAlias
 from linkage.errors import Problem, SchemaError
 
 __all__ = [
+    "HARDENED_SCHEMA_VERSION",
+    "RECOMMENDED_MIN_TAPS",
     "BitsPerFeature",
     "BitsPerToken",
     "BlakeHash",
     "ClkConfig",
     "Comparison",
     "DateFormat",
+    "Diffusion",
     "DoubleHash",
     "EnumFormat",
     "ExactComparison",
     "Feature",
     "FeatureFormat",
+    "Hardening",
     "HashFunction",
     "Hashing",
     "IgnoredFeature",
@@ -56,6 +69,7 @@ __all__ = [
     "NgramComparison",
     "NumericComparison",
     "PatternFormat",
+    "SaltRule",
     "Strategy",
     "StringFormat",
     "load_schema",
@@ -63,6 +77,10 @@ __all__ = [
 ]
 
 SCHEMA_VERSION: Final = 3
+#: The ``version`` of a hardened schema: linkage schema v3 plus the ``hardening`` block, v1.
+HARDENED_SCHEMA_VERSION: Final = "3-hardened-1"
+#: The smallest number of XORed inputs per diffused bit that the project recommends.
+RECOMMENDED_MIN_TAPS: Final = 8
 DEFAULT_KEY_SIZE: Final = 64
 _BLAKE2B_MAX_KEY: Final = 64
 _HKDF_DIGEST_SIZE: Final = {"SHA256": 32, "SHA512": 64}
@@ -287,12 +305,71 @@ class IgnoredFeature:
 
 
 @dataclass(frozen=True, slots=True)
+class SaltRule:
+    """Salt every token of ``feature`` with (a slice of) the record's ``salt_from`` value.
+
+    The salt is the *formatted* value of ``salt_from`` (dates as ``YYYYMMDD``), sliced as
+    ``value[start:end]``; ``start=0, end=4`` of a date of birth is the year of birth. A
+    missing ``salt_from`` value gives the empty salt.
+    """
+
+    feature: str
+    salt_from: str
+    start: int = 0
+    end: int | None = None
+
+    def salt_of(self, formatted: str) -> str:
+        return formatted[self.start : self.end]
+
+
+@dataclass(frozen=True, slots=True)
+class Diffusion:
+    """Armknecht-Heng-Schnell diffusion: output bit ``j`` is the XOR of ``taps`` input bits.
+
+    The inputs of each output bit are ``taps`` distinct positions chosen by a key derived
+    from the linkage secret and the key epoch (never stored in the schema).
+    """
+
+    output_bits: int = 1024
+    taps: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Hardening:
+    """The hardening steps of a hardened schema, applied in this order.
+
+    1. ``salting``: per-record salts of chosen features, while hashing;
+    2. ``balance``: the filter followed by its complement (constant popcount), with the
+       ``2 l`` bits permuted by a secret key;
+    3. ``diffusion``: the diffusion layer, whose output is the CLK.
+
+    XOR folding is ``clkConfig.xor_folds`` (applied to the filter, before step 2).
+    """
+
+    salting: tuple[SaltRule, ...] = ()
+    balance: bool = False
+    diffusion: Diffusion | None = None
+
+    def __post_init__(self) -> None:
+        ordered = tuple(sorted(self.salting, key=lambda rule: rule.feature))
+        object.__setattr__(self, "salting", ordered)
+
+    def salt_rule(self, feature: str) -> SaltRule | None:
+        """The salt rule of ``feature``, if it is salted."""
+        for rule in self.salting:
+            if rule.feature == feature:
+                return rule
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class LinkageSchema:
-    """A validated linkage schema v3."""
+    """A validated linkage schema v3, hardened when ``hardening`` is set."""
 
     clk_config: ClkConfig
     features: tuple[Feature | IgnoredFeature, ...]
     version: int = SCHEMA_VERSION
+    hardening: Hardening | None = None
 
     def __post_init__(self) -> None:
         problems = _check_whole(self)
@@ -305,8 +382,27 @@ class LinkageSchema:
 
     @property
     def length(self) -> int:
-        """CLK length in bits."""
+        """Length in bits of the CLKs this schema produces (after any hardening)."""
+        hardening = self.hardening
+        if hardening is not None and hardening.diffusion is not None:
+            return hardening.diffusion.output_bits
+        if hardening is not None and hardening.balance:
+            return 2 * self.clk_config.length
         return self.clk_config.length
+
+    @property
+    def bloom_length(self) -> int:
+        """Length in bits of the Bloom filter after XOR folding, before balance and diffusion."""
+        return self.clk_config.length
+
+    @property
+    def is_hardened(self) -> bool:
+        return self.hardening is not None
+
+    @property
+    def version_marker(self) -> int | str:
+        """The JSON ``version``: ``3``, or ``"3-hardened-1"`` for a hardened schema."""
+        return HARDENED_SCHEMA_VERSION if self.hardening is not None else self.version
 
     def to_json_dict(self) -> dict[str, Any]:
         """The schema as clkhash-compatible JSON with every default written out."""
@@ -356,6 +452,8 @@ def _check_whole(schema: LinkageSchema) -> list[Problem]:
             seen[feature.identifier] = index
         if isinstance(feature, Feature):
             problems.extend(_check_feature(feature, schema.clk_config, path))
+    if schema.hardening is not None:
+        problems.extend(_check_hardening(schema, schema.hardening))
     kdf = schema.clk_config.kdf
     key_bytes = 2 * len(schema.features) * kdf.key_size
     limit = 255 * _HKDF_DIGEST_SIZE[kdf.hash]
@@ -367,6 +465,58 @@ def _check_whole(schema: LinkageSchema) -> list[Problem]:
                 f"more than HKDF-{kdf.hash} can derive ({limit})",
             )
         )
+    return problems
+
+
+def _check_hardening(schema: LinkageSchema, hardening: Hardening) -> list[Problem]:
+    problems: list[Problem] = []
+    path = "$.hardening"
+    if not hardening.salting and not hardening.balance and hardening.diffusion is None:
+        problems.append(Problem(path, "declares no hardening step (salting, balance or diffusion)"))
+    kinds = {f.identifier: isinstance(f, Feature) for f in schema.features}
+    salted = {rule.feature for rule in hardening.salting}
+    seen: set[str] = set()
+    for index, rule in enumerate(hardening.salting):
+        rpath = f"{path}.salting[{index}]"
+        if rule.feature in seen:
+            problems.append(Problem(f"{rpath}.feature", "is salted twice"))
+        seen.add(rule.feature)
+        for key, name in (("feature", rule.feature), ("saltFrom", rule.salt_from)):
+            if name not in kinds:
+                problems.append(Problem(f"{rpath}.{key}", "is not a feature of the schema"))
+            elif not kinds[name]:
+                problems.append(Problem(f"{rpath}.{key}", "names an ignored feature"))
+        if rule.salt_from == rule.feature:
+            problems.append(Problem(f"{rpath}.saltFrom", "must differ from the salted feature"))
+        elif rule.salt_from in salted:
+            problems.append(
+                Problem(f"{rpath}.saltFrom", "is itself salted (salts are never chained)")
+            )
+        if rule.start < 0:
+            problems.append(Problem(f"{rpath}.start", "must be >= 0"))
+        if rule.end is not None and rule.end <= rule.start:
+            problems.append(Problem(f"{rpath}.end", "must be greater than start"))
+    length = schema.clk_config.length
+    if (hardening.balance or hardening.diffusion is not None) and length % 64:
+        problems.append(
+            Problem(
+                "$.clkConfig.l",
+                "must be a multiple of 64 when the schema balances or diffuses the filter",
+            )
+        )
+    diffusion = hardening.diffusion
+    if diffusion is not None:
+        inputs = 2 * length if hardening.balance else length
+        if diffusion.output_bits < 64 or diffusion.output_bits % 64:
+            problems.append(
+                Problem(f"{path}.diffusion.outputBits", "must be a positive multiple of 64")
+            )
+        if diffusion.taps < 1:
+            problems.append(Problem(f"{path}.diffusion.t", "must be >= 1"))
+        elif diffusion.taps > inputs:
+            problems.append(
+                Problem(f"{path}.diffusion.t", f"exceeds the {inputs} bits it diffuses")
+            )
     return problems
 
 
@@ -510,8 +660,13 @@ class _Reader:
             return None
 
 
-def load_schema(source: str | bytes | Mapping[str, Any]) -> LinkageSchema:
-    """Parse and validate a linkage schema v3 from JSON text or an already-parsed object.
+def load_schema(
+    source: str | bytes | Mapping[str, Any], *, allow_hardening: bool = True
+) -> LinkageSchema:
+    """Parse and validate a linkage schema v3 (or a hardened one) from JSON or a parsed object.
+
+    With ``allow_hardening=False`` this is a strict plain-v3 reader: a hardened schema
+    is refused at ``$.version`` rather than read as something else.
 
     :raises SchemaError: with one :class:`Problem` per problem, each naming its JSON path.
     """
@@ -528,20 +683,47 @@ def load_schema(source: str | bytes | Mapping[str, Any]) -> LinkageSchema:
     else:
         document = source
     reader = _Reader()
-    schema = _parse_schema(reader, document)
+    schema = _parse_schema(reader, document, allow_hardening=allow_hardening)
     if reader.problems or schema is None:
         raise SchemaError("the linkage schema is invalid", problems=reader.problems)
     return schema
 
 
-def _parse_schema(r: _Reader, document: object) -> LinkageSchema | None:
-    top = r.obj(document, "$", ("version", "clkConfig", "features"))
+def _parse_schema(r: _Reader, document: object, *, allow_hardening: bool) -> LinkageSchema | None:
+    top = r.obj(document, "$", ("version", "clkConfig", "features", "hardening"))
     if top is None:
         return None
+    hardened = False
     if r.has(top, "version", "$"):
         version = top["version"]
-        if isinstance(version, bool) or version != SCHEMA_VERSION:
-            r.fail("$.version", f"must be {SCHEMA_VERSION} (only linkage schema v3 is supported)")
+        if version == HARDENED_SCHEMA_VERSION:
+            hardened = True
+            if not allow_hardening:
+                r.fail(
+                    "$.version",
+                    f"{HARDENED_SCHEMA_VERSION!r} is a hardened schema (linkage schema v3 plus "
+                    "a hardening block); this reader accepts only plain linkage schema v3",
+                )
+        elif isinstance(version, bool) or version != SCHEMA_VERSION:
+            r.fail(
+                "$.version",
+                f"must be {SCHEMA_VERSION} (linkage schema v3)"
+                + (f" or {HARDENED_SCHEMA_VERSION!r} (hardened)" if allow_hardening else ""),
+            )
+    hardening_document = top.get("hardening")
+    if "hardening" in top and not hardened:
+        r.fail(
+            "$.hardening",
+            f'is only allowed with "version": "{HARDENED_SCHEMA_VERSION}"; under version 3 '
+            "a plain reader would ignore it and encode unhardened CLKs",
+        )
+    elif hardened and "hardening" not in top:
+        r.fail("$.hardening", f"is required with version {HARDENED_SCHEMA_VERSION!r}")
+    hardening = (
+        _parse_hardening(r, hardening_document)
+        if hardened and "hardening" in top and allow_hardening
+        else None
+    )
     clk = _parse_clk_config(r, top["clkConfig"]) if r.has(top, "clkConfig", "$") else None
     features: list[Feature | IgnoredFeature] = []
     if r.has(top, "features", "$"):
@@ -558,10 +740,59 @@ def _parse_schema(r: _Reader, document: object) -> LinkageSchema | None:
     if r.problems or clk is None:
         return None
     try:
-        return LinkageSchema(clk_config=clk, features=tuple(features))
+        return LinkageSchema(clk_config=clk, features=tuple(features), hardening=hardening)
     except SchemaError as exc:
         r.problems.extend(exc.problems)
         return None
+
+
+def _parse_hardening(r: _Reader, value: object) -> Hardening | None:
+    path = "$.hardening"
+    obj = r.obj(value, path, ("salting", "balance", "diffusion"))
+    if obj is None:
+        return None
+    before = len(r.problems)
+    rules: list[SaltRule] = []
+    if "salting" in obj:
+        raw = obj["salting"]
+        if not isinstance(raw, list):
+            r.fail(f"{path}.salting", "must be an array")
+        else:
+            for index, item in enumerate(raw):
+                rule = _parse_salt_rule(r, item, f"{path}.salting[{index}]")
+                if rule is not None:
+                    rules.append(rule)
+    balance = r.boolean(obj, "balance", path) if "balance" in obj else False
+    diffusion: Diffusion | None = None
+    if "diffusion" in obj:
+        dpath = f"{path}.diffusion"
+        dobj = r.obj(obj["diffusion"], dpath, ("outputBits", "t"))
+        if dobj is not None:
+            bits = (
+                r.integer(dobj, "outputBits", dpath, minimum=64) if "outputBits" in dobj else 1024
+            )
+            taps = r.integer(dobj, "t", dpath, minimum=1) if "t" in dobj else 10
+            if bits is not None and bits % 64:
+                r.fail(f"{dpath}.outputBits", "must be a multiple of 64")
+            elif bits is not None and taps is not None:
+                diffusion = Diffusion(output_bits=bits, taps=taps)
+    if len(r.problems) != before or balance is None:
+        return None
+    return Hardening(salting=tuple(rules), balance=balance, diffusion=diffusion)
+
+
+def _parse_salt_rule(r: _Reader, value: object, path: str) -> SaltRule | None:
+    obj = r.obj(value, path, ("feature", "saltFrom", "start", "end"))
+    if obj is None:
+        return None
+    before = len(r.problems)
+    feature = r.string(obj, "feature", path) if r.has(obj, "feature", path) else None
+    salt_from = r.string(obj, "saltFrom", path) if r.has(obj, "saltFrom", path) else None
+    start = r.integer(obj, "start", path, minimum=0) if "start" in obj else 0
+    end = r.integer(obj, "end", path, minimum=1) if "end" in obj else None
+    if feature is None or salt_from is None or start is None or len(r.problems) != before:
+        return None
+    return SaltRule(feature=feature, salt_from=salt_from, start=start, end=end)
 
 
 def _parse_clk_config(r: _Reader, value: object) -> ClkConfig | None:
@@ -884,11 +1115,34 @@ def _dump_schema(schema: LinkageSchema, *, with_descriptions: bool) -> dict[str,
             item["format"] = _dump_format(feature.format)
             item["hashing"] = _dump_hashing(feature.hashing)
         features.append(item)
-    return {
-        "version": schema.version,
+    document: dict[str, Any] = {
+        "version": schema.version_marker,
         "clkConfig": {"l": clk.length, "xor_folds": clk.xor_folds, "kdf": kdf},
         "features": features,
     }
+    if schema.hardening is not None:
+        document["hardening"] = _dump_hardening(schema.hardening)
+    return document
+
+
+def _dump_hardening(hardening: Hardening) -> dict[str, Any]:
+    salting: list[dict[str, Any]] = []
+    for rule in hardening.salting:
+        item: dict[str, Any] = {
+            "feature": rule.feature,
+            "saltFrom": rule.salt_from,
+            "start": rule.start,
+        }
+        if rule.end is not None:
+            item["end"] = rule.end
+        salting.append(item)
+    out: dict[str, Any] = {"salting": salting, "balance": hardening.balance}
+    if hardening.diffusion is not None:
+        out["diffusion"] = {
+            "outputBits": hardening.diffusion.output_bits,
+            "t": hardening.diffusion.taps,
+        }
+    return out
 
 
 def _dump_format(fmt: FeatureFormat) -> dict[str, Any]:

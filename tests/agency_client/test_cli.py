@@ -172,7 +172,9 @@ def test_parallel_pipeline_equals_single_process_and_direct_encoding(agency_dir:
         k for b in second for k in b.record_keys or ()
     ]
     # Row 2 of the export (VMHC-1001 "TAYLOR, Liam", 04/21/1955, X, no phone, 57 High St ...).
-    direct = ClkEncoder(default_schema(), config.secret.reveal()).encode_record(
+    direct = ClkEncoder(
+        default_schema(), config.secret.reveal(), key_epoch=config.key_epoch
+    ).encode_record(
         [
             "liam",
             None,

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from linkage.encode import (
     ClkEncoder,
-    default_schema,
     derive_feature_keys,
     load_schema,
     map_ordered,
+    plain_schema,
     tokenize,
 )
 from linkage.encode._schema import Feature
@@ -66,9 +66,9 @@ def test_ignored_values_are_never_read() -> None:
 
 def test_short_or_text_secrets_are_refused() -> None:
     with pytest.raises(InvalidInputError, match="shorter than 16 bytes"):
-        ClkEncoder(default_schema(), b"short")
+        ClkEncoder(plain_schema(), b"short")
     with pytest.raises(InvalidInputError):
-        ClkEncoder(default_schema(), "a text secret of enough length")  # type: ignore[arg-type]
+        ClkEncoder(plain_schema(), "a text secret of enough length")  # type: ignore[arg-type]
 
 
 def test_encode_raises_row_error_naming_rows_and_features_but_not_values() -> None:
@@ -91,10 +91,10 @@ def test_encode_valid_keeps_order_and_reports_indices() -> None:
 
 
 def test_keys_differ_per_feature_and_depend_on_the_secret() -> None:
-    keys = derive_feature_keys(default_schema(), SECRET)
+    keys = derive_feature_keys(plain_schema(), SECRET)
     flat = [k for pair in keys for k in pair]
-    assert len(set(flat)) == len(flat) == 2 * len(default_schema().features)
-    assert derive_feature_keys(default_schema(), SECRET + b"!")[0] != keys[0]
+    assert len(set(flat)) == len(flat) == 2 * len(plain_schema().features)
+    assert derive_feature_keys(plain_schema(), SECRET + b"!")[0] != keys[0]
 
 
 def test_tokenize_pads_and_numbers_positions() -> None:
@@ -130,11 +130,11 @@ ROW = st.lists(
 @settings(max_examples=60, deadline=None)
 @given(rows=st.lists(ROW, max_size=8))
 def test_batch_equals_row_by_row_and_warm_equals_cold(rows: list[list[str | None]]) -> None:
-    warm = ClkEncoder(default_schema(), SECRET)
+    warm = ClkEncoder(plain_schema(), SECRET)
     batch = warm.encode_valid(rows)
     singles = []
     for row in rows:
-        cold = ClkEncoder(default_schema(), SECRET).encode_valid([row])
+        cold = ClkEncoder(plain_schema(), SECRET).encode_valid([row])
         if cold.clks.shape[0]:
             singles.append(bytes(cold.clks[0]))
     assert [bytes(c) for c in batch.clks] == singles
@@ -146,7 +146,7 @@ class _EncodeChunks:
     """A picklable worker factory for map_ordered."""
 
     def __call__(self):  # type: ignore[no-untyped-def]
-        encoder = ClkEncoder(default_schema(), SECRET)
+        encoder = ClkEncoder(plain_schema(), SECRET)
         return lambda rows: encoder.encode(rows)
 
 
