@@ -35,6 +35,12 @@ Example::
     bits_per_band = 16
     seed = 0
 
+    [linkage.clustering]       # optional: how components become links
+    method = "average_link"    # or "greedy" (default: anonlink's, one record per agency)
+    join_threshold = 0.8       # average_link: a record joins a link (default: threshold)
+    merge_threshold = 0.85     # average_link: two links merge (default: the larger of
+                               # join_threshold and threshold)
+
     [linkage.dask]             # optional: big joins on a Dask cluster (the dask extra)
     scheduler = "tcp://10.0.0.5:8786"   # or tls:// with tls_ca_file, tls_cert_file, tls_key_file
     block_size = 250000
@@ -62,7 +68,7 @@ from typing import Any
 from linkage.distributed import DaskJoinSettings, parse_dask_table
 from linkage.errors import ConfigError, InvalidInputError, Problem
 from linkage.match import HammingLsh
-from linkage.service import LinkageSettings, ServiceLimits
+from linkage.service import ClusteringSettings, LinkageSettings, ServiceLimits
 
 __all__ = [
     "ServerConfig",
@@ -185,7 +191,15 @@ _KNOWN = {
     "server": {"listen", "max_workers", "grace_period_s"},
     "tls": {"ca_cert", "cert", "key", "crl", "trust_domain"},
     "store": {"engine", "path", "dsn_env"},
-    "linkage": {"threshold", "clk_bits", "key_epoch", "schema_fingerprint", "blocking", "dask"},
+    "linkage": {
+        "threshold",
+        "clk_bits",
+        "key_epoch",
+        "schema_fingerprint",
+        "blocking",
+        "clustering",
+        "dask",
+    },
     "limits": {
         "max_batch_mutations",
         "max_message_bytes",
@@ -221,6 +235,33 @@ def _blocking(value: Any, problems: list[Problem]) -> HammingLsh | None:
     except InvalidInputError as exc:
         problems.append(Problem(where, exc.message))
         return None
+
+
+def _clustering(value: Any, problems: list[Problem]) -> ClusteringSettings:
+    """``[linkage.clustering]``: method, join_threshold, merge_threshold."""
+    if value is None:
+        return ClusteringSettings()
+    where = "linkage.clustering"
+    if not isinstance(value, Mapping):
+        problems.append(Problem(where, "must be a table"))
+        return ClusteringSettings()
+    for key in value:
+        if key not in {"method", "join_threshold", "merge_threshold"}:
+            problems.append(Problem(f"{where}.{key}", "unknown setting"))
+    method = _take(value, where, "method", str, problems, "greedy")
+    join, merge = (
+        _take(value, where, key, (int, float), problems) if key in value else None
+        for key in ("join_threshold", "merge_threshold")
+    )
+    try:
+        return ClusteringSettings(
+            method=method or "greedy",
+            join_threshold=None if join is None else float(join),
+            merge_threshold=None if merge is None else float(merge),
+        )
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        return ClusteringSettings()
 
 
 def parse_server_config(
@@ -274,6 +315,7 @@ def parse_server_config(
     key_epoch = _take(lk, "linkage", "key_epoch", int, problems)
     fingerprint = _take(lk, "linkage", "schema_fingerprint", str, problems)
     blocking = _blocking(lk.get("blocking"), problems)
+    clustering = _clustering(lk.get("clustering"), problems)
     dask: DaskJoinSettings | None = None
     if "dask" in lk:
         try:
@@ -308,6 +350,7 @@ def parse_server_config(
                 key_epoch=key_epoch,
                 schema_fingerprint=fingerprint,
                 blocking=blocking,
+                clustering=clustering,
                 dask=dask,
             ),
             limits=ServiceLimits(

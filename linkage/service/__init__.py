@@ -23,12 +23,19 @@ from linkage.service._service import (
     cross_agency_greedy,
     verify_audit_log,
 )
-from linkage.service._settings import LinkageSettings, ServiceLimits
+from linkage.service._settings import (
+    CLUSTERING_METHODS,
+    ClusteringSettings,
+    LinkageSettings,
+    ServiceLimits,
+)
 
 __all__ = [
     "AGENCY_ID_PATTERN",
     "BATCH_ID_PATTERN",
+    "CLUSTERING_METHODS",
     "BatchOutcome",
+    "ClusteringSettings",
     "ConsentChange",
     "DisclosedMember",
     "IndexStatus",

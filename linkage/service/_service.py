@@ -49,12 +49,12 @@ from linkage.match import (
     blocked_dice_self_join,
     dice_join,
     dice_self_join,
-    greedy_solve,
     pack_clk_bytes,
     popcounts,
     update_links,
 )
 from linkage.pki import Principal
+from linkage.probabilistic import greedy_one_per_agency
 from linkage.security import (
     AuditEntry,
     ChainedAuditEntry,
@@ -106,19 +106,10 @@ __all__ = ["IndexStatus", "LinkageService", "cross_agency_greedy", "verify_audit
 _log = logging.getLogger("linkage.service")
 
 
-def cross_agency_greedy(edges: CandidateEdges) -> Sequence[Sequence[tuple[int, int]]]:
-    """anonlink's greedy solving over the edges between different agencies only
-    (nodes are ``(agency number, node ID)``): at most one record per agency."""
-    keep = edges.dataset_left != edges.dataset_right
-    return greedy_solve(
-        CandidateEdges(
-            edges.scores[keep],
-            edges.dataset_left[keep],
-            edges.record_left[keep],
-            edges.dataset_right[keep],
-            edges.record_right[keep],
-        )
-    )
+#: anonlink's greedy solving over the edges between different agencies only (nodes are
+#: ``(agency number, node ID)``): at most one record per agency in a link. The default
+#: clusterer (``[linkage.clustering] method = "greedy"``).
+cross_agency_greedy: ComponentClusterer = greedy_one_per_agency
 
 
 _MAX_RECORD_KEY = 64
@@ -186,7 +177,7 @@ class LinkageService:
         settings: LinkageSettings,
         limits: ServiceLimits,
         *,
-        clusterer: ComponentClusterer = cross_agency_greedy,
+        clusterer: ComponentClusterer | None = None,
         clock: Clock = system_clock_us,
         monotonic: Callable[[], float] | None = None,
         observer: ServiceObserver | None = None,
@@ -194,13 +185,14 @@ class LinkageService:
         joiner: DaskJoiner | None = None,
     ) -> None:
         """``audit_lookups=False`` exists only so a benchmark can measure what the
-        audit costs; no configuration or command line can set it. ``joiner`` runs
+        audit costs; no configuration or command line can set it. ``clusterer``
+        overrides the one ``settings.clustering`` names (tests use it). ``joiner`` runs
         the joins on a Dask cluster; by default one is made from ``settings.dask``
         when that is set, and without either every join runs in-process."""
         self._store = store
         self._settings = settings
         self._limits = limits
-        self._cluster = clusterer
+        self._cluster = clusterer if clusterer is not None else settings.clusterer()
         self._clock = clock
         self._observer: ServiceObserver = observer or NullObserver()
         self._audit_lookups = audit_lookups
@@ -934,6 +926,7 @@ class LinkageService:
                     changed_link_count=changed,
                     threshold=self._settings.threshold,
                     reason=reason,
+                    model=self._settings.linkage_model_json(),
                 )
                 run_id = tx.save_linkage_run(run)
                 tx.append_events(

@@ -2,16 +2,66 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
 from linkage.distributed import DaskJoinSettings
 from linkage.errors import ConfigError, Problem
-from linkage.match import HammingLsh
+from linkage.match import ComponentClusterer, HammingLsh
+from linkage.probabilistic import AverageLinkClusterer, greedy_one_per_agency
 
-__all__ = ["LinkageSettings", "ServiceLimits"]
+__all__ = ["CLUSTERING_METHODS", "ClusteringSettings", "LinkageSettings", "ServiceLimits"]
+
+#: ``greedy``: anonlink's greedy solving, at most one record per agency in a link.
+#: ``average_link``: duplicate-aware average-linkage clustering (several records of one
+#: agency may share a link; a weak edge never merges two established links).
+CLUSTERING_METHODS = ("greedy", "average_link")
 
 _FINGERPRINT = re.compile(r"^[0-9a-f]{16,128}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ClusteringSettings:
+    """How each connected component of the candidate graph becomes links.
+
+    ``method`` is one of :data:`CLUSTERING_METHODS`. For ``average_link`` the
+    linkage of two clusters is the mean Dice score over all their cross pairs,
+    a pair below the linkage threshold counting as 0: a record joins a link (or
+    another record) at ``join_threshold`` or above, and two links of two or more
+    records merge only at ``merge_threshold`` or above. Unset, both default to
+    the linkage threshold (a record joins a link only when it matches its members
+    on average as well as a pair must match). After changing any of this,
+    rebuild the links.
+    """
+
+    method: str = "greedy"
+    join_threshold: float | None = None
+    merge_threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.method not in CLUSTERING_METHODS:
+            allowed = ", ".join(CLUSTERING_METHODS)
+            problems.append(Problem("linkage.clustering.method", f"must be one of {allowed}"))
+        for name in ("join_threshold", "merge_threshold"):
+            value = getattr(self, name)
+            if value is not None and self.method != "average_link":
+                problems.append(
+                    Problem(f"linkage.clustering.{name}", "applies to average_link only")
+                )
+            elif value is not None and not 0.0 < value <= 1.0:
+                problems.append(Problem(f"linkage.clustering.{name}", "must be in (0, 1]"))
+        if (
+            self.join_threshold is not None
+            and self.merge_threshold is not None
+            and self.merge_threshold < self.join_threshold
+        ):
+            problems.append(
+                Problem("linkage.clustering.merge_threshold", "must be at least join_threshold")
+            )
+        if problems:
+            raise ConfigError("invalid clustering settings", problems=problems)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +75,8 @@ class LinkageSettings:
     still give the same partition); after changing it, rebuild the links.
     ``dask``, when set, runs the big joins (rebuilds above all) as block-pair
     tasks on that Dask cluster, with the same results; without it every join
-    runs in-process.
+    runs in-process. ``clustering`` says how components become links
+    (:class:`ClusteringSettings`; anonlink's greedy by default).
     """
 
     threshold: float
@@ -34,6 +85,7 @@ class LinkageSettings:
     schema_fingerprint: str
     blocking: HammingLsh | None = None
     dask: DaskJoinSettings | None = None
+    clustering: ClusteringSettings = ClusteringSettings()
 
     def __post_init__(self) -> None:
         problems = []
@@ -54,6 +106,46 @@ class LinkageSettings:
     def clk_bytes(self) -> int:
         """Length of one CLK in bytes."""
         return self.clk_bits // 8
+
+    def linkage_model_json(self) -> str:
+        """What decides the links, as canonical JSON (stored with every linkage run so
+        its result can be reproduced): threshold, linkage space, blocking, clustering."""
+        blocking = self.blocking
+        clustering = self.clustering
+        model: dict[str, object] = {
+            "threshold": self.threshold,
+            "clk_bits": self.clk_bits,
+            "key_epoch": self.key_epoch,
+            "schema_fingerprint": self.schema_fingerprint,
+            "blocking": None
+            if blocking is None
+            else {
+                "method": "hamming_lsh",
+                "bands": blocking.bands,
+                "bits_per_band": blocking.bits_per_band,
+                "seed": blocking.seed,
+            },
+            "clustering": {"method": clustering.method}
+            if clustering.method == "greedy"
+            else {
+                "method": clustering.method,
+                "join_threshold": clustering.join_threshold or self.threshold,
+                "merge_threshold": max(
+                    clustering.join_threshold or self.threshold,
+                    clustering.merge_threshold or self.threshold,
+                ),
+            },
+        }
+        return json.dumps(model, sort_keys=True, separators=(",", ":"))
+
+    def clusterer(self) -> ComponentClusterer:
+        """The component clusterer these settings name."""
+        clustering = self.clustering
+        if clustering.method == "average_link":
+            join = clustering.join_threshold or self.threshold
+            merge = max(join, clustering.merge_threshold or self.threshold)
+            return AverageLinkClusterer(join_threshold=join, merge_threshold=merge)
+        return greedy_one_per_agency
 
 
 @dataclass(frozen=True, slots=True)

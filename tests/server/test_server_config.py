@@ -9,6 +9,7 @@ import pytest
 from linkage.errors import ConfigError
 from linkage.match import HammingLsh
 from linkage.server import is_loopback_address, load_server_config, parse_server_config
+from linkage.service import ClusteringSettings
 
 pytestmark = pytest.mark.unit
 
@@ -39,6 +40,27 @@ def test_blocking_is_configurable(tmp_path: Path) -> None:
     }
     config = parse_server_config(data, tmp_path, {})
     assert config.linkage.blocking == HammingLsh(bands=8, bits_per_band=16, seed=0)
+
+
+def test_clustering_is_configurable(tmp_path: Path) -> None:
+    assert parse_server_config(GOOD, tmp_path, {}).linkage.clustering == ClusteringSettings()
+    table = {"method": "average_link", "join_threshold": 0.8, "merge_threshold": 0.9}
+    data = {**GOOD, "linkage": {**GOOD["linkage"], "clustering": table}}
+    clustering = parse_server_config(data, tmp_path, {}).linkage.clustering
+    assert clustering == ClusteringSettings("average_link", 0.8, 0.9)
+
+
+def test_clustering_problems_are_named(tmp_path: Path) -> None:
+    table = {"method": "average_link", "join_threshold": "high", "colour": 1}
+    data = {**GOOD, "linkage": {**GOOD["linkage"], "clustering": table}}
+    with pytest.raises(ConfigError) as caught:
+        parse_server_config(data, tmp_path, {})
+    locations = {p.location for p in caught.value.problems}
+    assert locations == {"linkage.clustering.join_threshold", "linkage.clustering.colour"}
+    data = {**GOOD, "linkage": {**GOOD["linkage"], "clustering": {"method": "kmeans"}}}
+    with pytest.raises(ConfigError) as caught:
+        parse_server_config(data, tmp_path, {})
+    assert [p.location for p in caught.value.problems] == ["linkage.clustering.method"]
 
 
 def test_every_problem_is_named(tmp_path: Path) -> None:
