@@ -9,7 +9,10 @@ then among themselves) finds exactly the pairs a rebuild finds.
   words of one or more parts of the record (typically the record-level CLK): candidates
   share every sampled bit of at least one band.
 * :class:`ExactRule`: the listed field segments are all present and bit-for-bit identical
-  (identical encodings of identical values: the date of birth, the phone, the names).
+  (identical encodings of identical values: the date of birth, the phone, the names);
+  with ``unordered`` the segments' values compare as a multiset, so a given name and
+  surname written the other way round still block together (segments of one key group,
+  the layout's ``swaps``).
 
 Results are ``(left, right)`` index arrays sorted by ``left`` then ``right``; within one set
 ``left < right``.
@@ -72,23 +75,36 @@ class LshRule:
 
 @dataclass(frozen=True, slots=True)
 class ExactRule:
-    """Candidates when every listed field segment is present and identical on both sides."""
+    """Candidates when every listed field segment is present and identical on both sides
+    (``unordered``: the segments' values are equal as a multiset)."""
 
     segments: tuple[str, ...]
     max_candidates: int = _DEFAULT_MAX_CANDIDATES
+    unordered: bool = False
 
     def __post_init__(self) -> None:
         if not self.segments:
             raise ConfigError("invalid blocking rule", problems=[Problem("segments", "empty")])
 
     def _keys(self, packed: PackedClks, layout: SegmentLayout) -> tuple[PackedClks, np.ndarray]:
-        words = _words(layout, self.segments)
-        values = np.ascontiguousarray(packed[:, words])
         present = np.ones(packed.shape[0], dtype=bool)
         for name in self.segments:
             part = layout.part(name)
             present &= packed[:, part.start_word : part.stop_word].any(axis=1)
-        return values, present
+        if not self.unordered:
+            words = _words(layout, self.segments)
+            return np.ascontiguousarray(packed[:, words]), present
+        parts = [layout.part(name) for name in self.segments]
+        if len({part.words for part in parts}) != 1:
+            raise ConfigError(
+                "invalid blocking rule",
+                problems=[Problem("segments", "unordered segments must have equal sizes")],
+            )
+        # each record's segment values in a canonical (sorted) order
+        stacked = np.stack([packed[:, p.start_word : p.stop_word] for p in parts], axis=1)
+        n, k, width = stacked.shape
+        values = np.take_along_axis(stacked, _canonical_order(stacked)[:, :, None], axis=1)
+        return np.ascontiguousarray(values.reshape(n, k * width)), present
 
     def pairs(self, left: PackedClks, right: PackedClks, layout: SegmentLayout) -> Int64Array:
         left_values, left_present = self._keys(left, layout)
@@ -145,6 +161,17 @@ class ExactRule:
             keep = a < b
             a, b = a[keep], b[keep]
         return np.stack([a.astype(np.int64), b.astype(np.int64)])
+
+
+def _canonical_order(stacked: PackedClks) -> Int64Array:
+    """Per record, the order that sorts its ``k`` segment values (``[n, k, words]``)
+    lexicographically: stable sorts from the last word to the first."""
+    n, k, width = stacked.shape
+    order = np.broadcast_to(np.arange(k, dtype=np.int64), (n, k)).copy()
+    for w in range(width - 1, -1, -1):
+        keys = np.take_along_axis(stacked[:, :, w], order, axis=1)
+        order = np.take_along_axis(order, np.argsort(keys, axis=1, kind="stable"), axis=1)
+    return order
 
 
 BlockingRule: TypeAlias = LshRule | ExactRule

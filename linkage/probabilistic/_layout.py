@@ -58,12 +58,16 @@ class SegmentLayout:
     ``fields`` are the per-field segments the Fellegi-Sunter model compares, in order;
     ``record`` is the record-level CLK (used for blocking and by the Dice-threshold
     anchor), or ``None`` when the records hold segments only. Parts may not overlap and
-    must lie inside ``total_words``.
+    must lie inside ``total_words``. ``swaps`` lists pairs of field segments encoded under
+    one key (the encoder's ``keyGroup``), so that one record's first segment compares with
+    the other's second: given name and surname, to catch transposed names
+    (:func:`linkage.probabilistic.segment_dice`).
     """
 
     fields: tuple[SegmentRange, ...]
     total_words: int
     record: SegmentRange | None = None
+    swaps: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         problems: list[Problem] = []
@@ -80,8 +84,19 @@ class SegmentLayout:
         for before, after in itertools.pairwise(ordered):
             if after.start_word < before.stop_word:
                 problems.append(Problem(f"segment {after.name}", f"overlaps segment {before.name}"))
+        by_name = {part.name: part for part in self.fields}
+        for first, second in self.swaps:
+            a, b = by_name.get(first), by_name.get(second)
+            if a is None or b is None or first == second:
+                problems.append(Problem("swaps", f"{first}/{second}: needs two field segments"))
+            elif a.words != b.words:
+                problems.append(Problem("swaps", f"{first}/{second}: sizes differ"))
         if problems:
             raise ConfigError("invalid segment layout", problems=problems)
+
+    def swap_columns(self) -> tuple[tuple[int, int], ...]:
+        """:attr:`swaps` as positions in :attr:`fields`."""
+        return tuple((self.index(a), self.index(b)) for a, b in self.swaps)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -117,6 +132,8 @@ class SegmentLayout:
         }
         if self.record is not None:
             out["record"] = one(self.record)
+        if self.swaps:
+            out["swaps"] = [list(pair) for pair in self.swaps]
         return out
 
     def to_json(self) -> str:
@@ -128,12 +145,13 @@ class SegmentLayout:
             fields = tuple(_range(item) for item in document["fields"])
             record = None if document.get("record") is None else _range(document["record"])
             total = int(document["totalWords"])
+            swaps = tuple((str(a), str(b)) for a, b in document.get("swaps", ()))
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(
                 "invalid segment layout",
                 problems=[Problem("$", f"malformed ({type(exc).__name__})")],
             ) from None
-        return cls(fields=fields, total_words=total, record=record)
+        return cls(fields=fields, total_words=total, record=record, swaps=swaps)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> SegmentLayout:

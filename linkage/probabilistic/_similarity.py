@@ -8,6 +8,11 @@ the model reads it as "no evidence" rather than "disagreement".
 
 :func:`segment_dice` is the numba kernel (parallel over pairs); :func:`segment_dice_reference`
 is plain numpy with the same signature and result, kept for tests.
+
+Transposed fields. For each pair of segments ``(a, b)`` in the layout's ``swaps`` (encoded
+under one key, so comparable across), the pair's cross similarities ``(Dice(a, b'),
+Dice(b, a'))`` replace ``(Dice(a, a'), Dice(b, b'))`` when their sum (missing counting 0)
+is larger: a given name and surname written the other way round read as agreeing names.
 """
 
 from __future__ import annotations
@@ -141,7 +146,50 @@ def segment_dice(
     left_pop = segment_popcounts(left, layout)
     right_pop = left_pop if right is left else segment_popcounts(right, layout)
     _dice_kernel(left, right, li, ri, left_pop, right_pop, starts, stops, out)
+    _apply_swaps(out, left, right, li, ri, layout)
     return out
+
+
+def _part_dice(
+    left: PackedClks,
+    right: PackedClks,
+    li: Int64Array,
+    ri: Int64Array,
+    left_words: slice,
+    right_words: slice,
+) -> Float64Array:
+    a = left[li, left_words]
+    b = right[ri, right_words]
+    pa = np.bitwise_count(a).sum(axis=1, dtype=np.int64)
+    pb = np.bitwise_count(b).sum(axis=1, dtype=np.int64)
+    both = np.bitwise_count(a & b).sum(axis=1, dtype=np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dice: Float64Array = np.where((pa == 0) | (pb == 0), np.nan, 2.0 * both / (pa + pb)).astype(
+            np.float64
+        )
+    return dice
+
+
+def _apply_swaps(
+    out: Float64Array,
+    left: PackedClks,
+    right: PackedClks,
+    li: Int64Array,
+    ri: Int64Array,
+    layout: SegmentLayout,
+) -> None:
+    """Replace direct by cross similarities of swappable segments where the cross fit better."""
+    for first, second in layout.swap_columns():
+        a, b = layout.fields[first], layout.fields[second]
+        wa = slice(a.start_word, a.stop_word)
+        wb = slice(b.start_word, b.stop_word)
+        cross_ab = _part_dice(left, right, li, ri, wa, wb)
+        cross_ba = _part_dice(left, right, li, ri, wb, wa)
+        direct = np.nan_to_num(out[:, first]) + np.nan_to_num(out[:, second])
+        cross = np.nan_to_num(cross_ab) + np.nan_to_num(cross_ba)
+        better = cross > direct
+        out[better, first] = cross_ab[better]
+        out[better, second] = cross_ba[better]
 
 
 def segment_dice_reference(
@@ -160,14 +208,10 @@ def segment_dice_reference(
         raise InvalidInputError("left_idx and right_idx must have the same length")
     columns: list[Float64Array] = []
     for part in layout.fields:
-        a = left[li, part.start_word : part.stop_word]
-        b = right[ri, part.start_word : part.stop_word]
-        pa = np.bitwise_count(a).sum(axis=1, dtype=np.int64)
-        pb = np.bitwise_count(b).sum(axis=1, dtype=np.int64)
-        both = np.bitwise_count(a & b).sum(axis=1, dtype=np.int64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            dice = np.where((pa == 0) | (pb == 0), np.nan, 2.0 * both / (pa + pb))
-        columns.append(dice.astype(np.float64))
+        words = slice(part.start_word, part.stop_word)
+        columns.append(_part_dice(left, right, li, ri, words, words))
     if not columns:
         return np.empty((li.shape[0], 0), dtype=np.float64)
-    return np.stack(columns, axis=1)
+    out: Float64Array = np.stack(columns, axis=1)
+    _apply_swaps(out, left, right, li, ri, layout)
+    return out
