@@ -94,9 +94,22 @@ def run_quality(names: list[str]) -> dict[str, Any]:
     return out
 
 
+def _save(result: dict[str, Any], path: Path | None) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=1) + "\n")
+
+
 def run_attack(
-    dataset: str, size: int, overlap: float, names: list[str], attacks: list[str], seed: int
+    dataset: str,
+    size: int,
+    overlap: float,
+    names: list[str],
+    attacks: list[str],
+    seed: int,
+    path: Path | None = None,
 ) -> dict[str, Any]:
+    """Attack every setting; the results so far are saved to ``path`` after each one."""
     pool = febrl_pool() if dataset == "febrl" else _synthetic_pool(SyntheticSpec(SYNTHETIC_PEOPLE))
     plain_set, encoded_set, _ = overlap_split(pool, size, overlap, seed)
     out: dict[str, Any] = {
@@ -156,6 +169,7 @@ def run_attack(
                 f"({freq.patterns} patterns, {freq.seconds:.0f} s)"
             )
         out["settings"][name] = entry
+        _save(out, path)
         gc.collect()
     return out
 
@@ -217,14 +231,12 @@ def main(argv: list[str] | None = None) -> int:
         result = run_quality(args.settings)
     else:
         result = run_attack(
-            args.dataset, args.size, args.overlap, args.settings, args.attacks, args.seed
+            args.dataset, args.size, args.overlap, args.settings, args.attacks, args.seed, args.out
         )
-    text = json.dumps(result, indent=1)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+        _save(result, args.out)
     else:
-        print(text)
+        print(json.dumps(result, indent=1))
     return 0
 
 
