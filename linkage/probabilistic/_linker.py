@@ -21,7 +21,7 @@ import numpy as np
 
 from linkage.errors import ConfigError, InvalidInputError, Problem
 from linkage.match import CandidatePairs
-from linkage.probabilistic._blocking import BlockingRules
+from linkage.probabilistic._blocking import BlockingRule, BlockingRules, ExactRule
 from linkage.probabilistic._layout import SegmentLayout
 from linkage.probabilistic._model import (
     Comparison,
@@ -175,13 +175,17 @@ def fit_model(
     random_pairs: int = 500_000,
     seed: int = 0,
     settings: FitSettings | None = None,
+    training_rules: Sequence[BlockingRule] = (),
 ) -> FellegiSunterModel:
     """Fit a :class:`FellegiSunterModel` on packed records alone.
 
     Within one set (deduplication, or every agency's records pooled, as the service holds
     them) pass ``packed_right=None``; between two sets pass both. u comes from
     ``random_pairs`` pairs drawn with ``seed`` (and, for comparisons whose first cut point
-    is 1.0, from the exact rate of identical segments); m by EM over the blocked candidates.
+    is 1.0, from the exact rate of identical segments); m by EM over the blocked candidates,
+    or, with ``training_rules`` (Splink's way, recommended), by one EM session per rule
+    over the pairs it finds, each leaving out the comparisons it blocks on
+    (:meth:`FellegiSunterModel.fit`), the match rate then over the blocked candidates.
     """
     comparisons = tuple(comparisons)
     columns = _columns(layout, [c.segment for c in comparisons])
@@ -201,6 +205,14 @@ def fit_model(
         total = n_left * int(packed_right.shape[0])
         ra, rb = _random_pairs(n_left, int(packed_right.shape[0]), random_pairs, seed)
     candidates = segment_dice(packed_left, right, li, ri, layout)[:, columns]
+    sessions = []
+    for rule in training_rules:
+        if packed_right is None:
+            ta, tb = rule.pairs_within(packed_left, layout)
+        else:
+            ta, tb = rule.pairs(packed_left, packed_right, layout)
+        blocked = rule.segments if isinstance(rule, ExactRule) else rule.parts
+        sessions.append((segment_dice(packed_left, right, ta, tb, layout)[:, columns], blocked))
     randoms = segment_dice(packed_left, right, ra, rb, layout)[:, columns]
     identical = [
         identical_segment_rate(packed_left, packed_right, layout, c.segment)
@@ -215,4 +227,5 @@ def fit_model(
         total_pairs=total,
         identical_u=identical,
         settings=settings,
+        sessions=sessions,
     )

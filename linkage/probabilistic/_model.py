@@ -166,6 +166,8 @@ class FitReport:
     iterations: int
     converged: bool
     candidate_match_rate: float
+    #: EM training sessions (0: one EM over every candidate pair)
+    sessions: int = 0
 
 
 def _probabilities(values: Sequence[float], name: str) -> tuple[float, ...]:
@@ -265,6 +267,7 @@ class FellegiSunterModel:
         total_pairs: int,
         identical_u: Sequence[float | None] | None = None,
         settings: FitSettings | None = None,
+        sessions: Sequence[tuple[Float64Array, Sequence[str]]] = (),
     ) -> FellegiSunterModel:
         """Fit u on random pairs and m (and the match rate) by EM over candidate pairs.
 
@@ -275,6 +278,15 @@ class FellegiSunterModel:
         :param identical_u: per comparison, the exact probability that two random records
             have identical present segments (or None to sample it too); used for level 0
             of comparisons whose first cut point is 1.0.
+        :param sessions: EM training sessions, as Splink runs them: each the segment Dice
+            of the pairs one training blocking rule finds and the segments that rule
+            blocks on. In a session the blocked-on comparisons are left out (they agree by
+            construction) and EM fits the others' m; each comparison's m is the mean over
+            the sessions that fitted it (a comparison no session fits gets it from EM over
+            every candidate). Pairs blocked on the date of birth separate one person from
+            another of the same household far better than the union of candidates, where
+            EM may settle on households. The match rate is then fitted over every
+            candidate with m held fixed.
         """
         settings = settings or FitSettings()
         comparisons = tuple(comparisons)
@@ -285,7 +297,29 @@ class FellegiSunterModel:
         if total_pairs < candidates.shape[0]:
             raise InvalidInputError("total_pairs is smaller than the number of candidate pairs")
         u_rows = _fit_u(comparisons, randoms, identical_u, settings)
-        m_rows, rate, iterations, converged = _em(comparisons, candidates, u_rows, settings)
+        if sessions:
+            names = [c.segment for c in comparisons]
+            fitted: list[list[Float64Array]] = [[] for _ in comparisons]
+            for session_sims, blocked in sessions:
+                levels = comparison_levels(session_sims, comparisons).copy()
+                off = [names.index(b) for b in blocked if b in names]
+                levels[:, off] = -1
+                if levels.shape[0] == 0:
+                    continue
+                rows, _, _, _ = _em(comparisons, levels, u_rows, settings)
+                for column in range(len(comparisons)):
+                    if column not in off:
+                        fitted[column].append(rows[column])
+            if any(not rows for rows in fitted):
+                overall, _, _, _ = _em(comparisons, candidates, u_rows, settings)
+                fitted = [rows or [overall[i]] for i, rows in enumerate(fitted)]
+            fixed = [np.mean(np.stack(rows), axis=0) for rows in fitted]
+            fixed = [row / row.sum() for row in fixed]
+            m_rows, rate, iterations, converged = _em(
+                comparisons, candidates, u_rows, settings, fixed_m=fixed
+            )
+        else:
+            m_rows, rate, iterations, converged = _em(comparisons, candidates, u_rows, settings)
         expected_matches = rate * candidates.shape[0]
         prior = min(max(expected_matches / total_pairs, _MIN_PROBABILITY), 0.5)
         report = FitReport(
@@ -295,6 +329,7 @@ class FellegiSunterModel:
             iterations=iterations,
             converged=converged,
             candidate_match_rate=float(rate),
+            sessions=len(sessions),
         )
         return cls(
             comparisons=comparisons,
@@ -335,6 +370,7 @@ class FellegiSunterModel:
                 "iterations": r.iterations,
                 "converged": r.converged,
                 "candidateMatchRate": r.candidate_match_rate,
+                "sessions": r.sessions,
             }
         return out
 
@@ -369,6 +405,7 @@ class FellegiSunterModel:
                     iterations=int(fit["iterations"]),
                     converged=bool(fit["converged"]),
                     candidate_match_rate=float(fit["candidateMatchRate"]),
+                    sessions=int(fit.get("sessions", 0)),
                 )
             )
             prior = float(document["prior"])
@@ -423,7 +460,9 @@ def _em(
     candidates: LevelArray,
     u_rows: list[Float64Array],
     settings: FitSettings,
+    fixed_m: list[Float64Array] | None = None,
 ) -> tuple[list[Float64Array], float, int, bool]:
+    """EM over the candidates' level patterns; with ``fixed_m`` only the match rate moves."""
     patterns, counts = np.unique(candidates, axis=0, return_counts=True)
     counts_f = counts.astype(np.float64)
     n_segments = len(comparisons)
@@ -456,6 +495,8 @@ def _em(
             totals = weighted @ onehots[s] + priors[s]
             new_rows.append(np.maximum(totals / totals.sum(), _MIN_PROBABILITY))
         new_rows = [row / row.sum() for row in new_rows]
+        if fixed_m is not None:
+            new_rows = [np.asarray(row, dtype=np.float64) for row in fixed_m]
         # a weak Beta(1, 1) prior keeps the rate inside (0, 1)
         new_rate = (weighted.sum() + 1.0) / (counts_f.sum() + 2.0)
         delta = max(

@@ -130,3 +130,32 @@ def test_fit_needs_candidates() -> None:
     randoms, _ = simulate(100, 0.0, seed=9)
     with pytest.raises(InvalidInputError):
         FellegiSunterModel.fit(COMPARISONS, randoms[:0], randoms, total_pairs=10)
+
+
+def test_training_sessions_leave_the_blocked_on_comparison_out() -> None:
+    candidates, _ = simulate(40_000, 0.25, seed=11)
+    randoms, _ = simulate(200_000, 0.0, seed=12)
+    # a session "blocked on dob": every pair agrees on dob by construction, so dob's level
+    # there carries no information; the session must not fit dob's m from it
+    session, _ = simulate(40_000, 0.3, seed=13)
+    session[:, 1] = 1.0
+    other, _ = simulate(40_000, 0.3, seed=14)
+    model = FellegiSunterModel.fit(
+        COMPARISONS,
+        candidates,
+        randoms,
+        total_pairs=10_000_000,
+        sessions=[(session, ["dob"]), (other, ["name"])],
+    )
+    assert model.report is not None
+    assert model.report.sessions == 2
+    # dob's m comes from the session blocked on name only, name's from the one on dob
+    for s, true_row in enumerate(TRUE_M):
+        assert np.allclose(model.m[s], true_row, atol=0.03), (s, model.m[s])
+    # were the dob-blocked session used for dob, its m would be ~1.0 on "identical"
+    assert model.m[1][0] < 0.95
+    again = FellegiSunterModel.from_json(model.to_json())
+    assert again.report is not None
+    assert again.report.sessions == 2
+    # the match rate is fitted over the candidates with m fixed (about 0.25 of them)
+    assert abs(model.report.candidate_match_rate - 0.25) < 0.03
