@@ -208,6 +208,24 @@ class MatcherClient:
             if not token:
                 return
 
+    def list_disclosures(
+        self, parent: str, page_size: int = 1000
+    ) -> Iterator[ingest_pb2.Disclosure]:
+        """The accounting of disclosures of ``parent``'s records, newest first."""
+        token = ""
+        while True:
+            request = ingest_pb2.ListDisclosuresRequest(
+                parent=parent, page_size=page_size, page_token=token
+            )
+            page = self._call(
+                "listing disclosures",
+                functools.partial(self._ingest.ListDisclosures, request, timeout=_UNARY_TIMEOUT_S),
+            )
+            yield from page.disclosures
+            token = page.next_page_token
+            if not token:
+                return
+
     def agency_status(self, name: str) -> ingest_pb2.AgencyStatus:
         return self._call(
             "reading the agency status",

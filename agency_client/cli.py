@@ -12,6 +12,7 @@ import click
 from agency_client._cli_common import LinkageGroup
 from agency_client._cmd_consent import consent_group
 from agency_client._cmd_deref import deref_command
+from agency_client._cmd_disclosures import disclosures_command
 from agency_client._cmd_encode import encode_command
 from agency_client._cmd_gateway import gateway_command
 from agency_client._cmd_init import init_command
@@ -37,6 +38,7 @@ for _command in (
     consent_group,
     status_command,
     deref_command,
+    disclosures_command,
     gateway_command,
     schema_group,
 ):

@@ -76,6 +76,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoRun, dic
         seen["third"] = demo.lookup()
         seen["sud_after_withdraw"] = demo.status("harbour-sud")
         seen["unknown"] = demo.lookup(UNKNOWN_QUERY)
+        seen["mhc_disclosures"] = demo.agency_client("valley-mhc", "disclosures", "--json")
+        seen["police_disclosures"] = demo.agency_client("metro-police", "disclosures")
         seen["quality"] = demo.quality()
         yield demo, seen
     finally:
@@ -139,6 +141,27 @@ def test_the_responder_sees_the_consented_card_and_not_the_unconsented_record(
     assert card["instructions"] == "crisis line, 24/7"
     assert card["phone_number"] == "555 0100"
     assert "score" not in json.dumps(first)
+
+
+def test_an_agency_gets_the_accounting_of_disclosures_of_its_records(
+    run: tuple[DemoRun, dict[str, Any]],
+) -> None:
+    demo, seen = run
+    entries = [json.loads(line) for line in seen["mhc_disclosures"].stdout.splitlines()]
+    mine = [e for e in entries if e["record_id"] == demo.local_id("valley-mhc")]
+    # The protagonist's centre record was shown by each of the three lookups.
+    assert len(mine) == 3
+    assert {(e["recipient_agency"], e["purpose"]) for e in mine} == {
+        ("metro-police", "crisis_response")
+    }
+    assert [e["disclose_time"] for e in mine] == sorted(
+        (e["disclose_time"] for e in mine), reverse=True
+    ), "newest first"
+    assert len({e["audit_sequence"] for e in mine}) == 3
+    # The police never consented to disclosure: nothing of theirs was shown.
+    assert seen["police_disclosures"].returncode == 0
+    assert seen["police_disclosures"].stdout == ""
+    assert "0 disclosures" in seen["police_disclosures"].stderr
 
 
 def test_the_pointer_opens_only_at_its_own_agency(run: tuple[DemoRun, dict[str, Any]]) -> None:
