@@ -137,6 +137,8 @@ def run_join(
             flush=True,
         )
         del theirs, left_bits, right_bits
+        if not row["identical"]:
+            raise SystemExit(f"the {size} x {size} join differs from anonlink's")
     return {"threads": numba.get_num_threads(), "threshold": threshold, "rows": rows}
 
 
