@@ -26,7 +26,6 @@ from linkage.encode import default_schema_text
 from linkage.encode._segments import SegmentedEncoder, load_segmented_schema
 from linkage.match import (
     CandidateEdges,
-    HammingLsh,
     dice_join,
     dice_self_join,
     greedy_solve,
@@ -37,11 +36,11 @@ from linkage.probabilistic import (
     AverageLinkClusterer,
     BlockingRules,
     Comparison,
-    ExactRule,
     FellegiSunterModel,
-    LshRule,
     ProbabilisticLinker,
     SegmentLayout,
+    default_blocking,
+    default_training_rules,
     fit_model,
     greedy_one_per_agency,
 )
@@ -102,64 +101,6 @@ def encode(
     encoder = SegmentedEncoder(load_segmented_schema(document), secret, key_epoch=KEY_EPOCH)
     clks = encoder.encode(list(data.rows))
     return pack_clks(clks), encoder.layout, time.perf_counter() - started
-
-
-def default_comparisons(hardened: bool) -> tuple[Comparison, ...]:
-    if hardened:
-        name = (1.0, 0.8, 0.7, 0.6)
-        return (
-            Comparison("given_name", name),
-            Comparison("middle_name", (1.0, 0.7)),
-            Comparison("surname", name),
-            Comparison("date_of_birth", (1.0, 0.8, 0.7, 0.6)),
-            Comparison("sex", (1.0,)),
-            Comparison("phone", (1.0, 0.7)),
-            Comparison("street", (1.0, 0.75, 0.6)),
-            Comparison("locality", (1.0, 0.75, 0.6)),
-        )
-    name = (1.0, 0.85, 0.7, 0.5)
-    return (
-        Comparison("given_name", name),
-        Comparison("middle_name", (1.0, 0.7)),
-        Comparison("surname", name),
-        Comparison("date_of_birth", (1.0, 0.8, 0.6)),
-        Comparison("sex", (1.0,)),
-        Comparison("phone", (1.0, 0.8)),
-        Comparison("street", (1.0, 0.8, 0.6)),
-        Comparison("locality", (1.0, 0.7, 0.4)),
-    )
-
-
-def default_blocking(hardened: bool = True) -> BlockingRules:
-    """The union of blocking rules. Segment-level LSH only on diffused segments (about half
-    their bits set); a plain segment filter is so sparse that sampled bits are mostly 0
-    and every pair would collide."""
-    segment_lsh: tuple[LshRule, ...] = (
-        LshRule(("date_of_birth", "street"), HammingLsh(bands=32, bits_per_band=24, seed=12)),
-        LshRule(("given_name", "surname"), HammingLsh(bands=32, bits_per_band=24, seed=13)),
-    )
-    return BlockingRules(
-        (
-            LshRule(("record",), HammingLsh(bands=64, bits_per_band=20, seed=11)),
-            ExactRule(("date_of_birth",)),
-            ExactRule(("given_name", "surname"), unordered=True),
-            ExactRule(("phone",)),
-            ExactRule(("surname", "street")),
-            ExactRule(("surname", "sex")),
-            ExactRule(("street",)),
-            ExactRule(("given_name", "locality")),
-        )
-        + (segment_lsh if hardened else ())
-    )
-
-
-def training_rules() -> tuple[ExactRule, ...]:
-    """EM sessions (as Splink's tutorial trains): pairs of equal date of birth (fit the names,
-    address, phone, sex), then pairs of equal names in either order (fit the rest)."""
-    return (
-        ExactRule(("date_of_birth",)),
-        ExactRule(("given_name", "surname"), unordered=True),
-    )
 
 
 @dataclass
@@ -263,12 +204,12 @@ def run_ours(
         left, right = packed[left_rows], packed[right_rows]
         if model is None:
             model = fit_model(
-                layout, comparisons, blocking, left, right, training_rules=training_rules()
+                layout, comparisons, blocking, left, right, training_rules=default_training_rules()
             )
     else:
         if model is None:
             model = fit_model(
-                layout, comparisons, blocking, packed, training_rules=training_rules()
+                layout, comparisons, blocking, packed, training_rules=default_training_rules()
             )
     seconds["fit"] = time.perf_counter() - started
     linker = ProbabilisticLinker(layout, model, blocking, edge_threshold)

@@ -38,8 +38,6 @@ if str(REPO) not in sys.path:
 from benchmarks.quality.data import LinkageData, febrl3, febrl4, multi_agency  # noqa: E402
 from benchmarks.quality.evaluate import evaluate_clusters, groups_from_labels  # noqa: E402
 from benchmarks.quality.pprl import (  # noqa: E402
-    default_blocking,
-    default_comparisons,
     encode,
     new_secret,
     run_anchor,
@@ -48,7 +46,13 @@ from benchmarks.quality.pprl import (  # noqa: E402
 )
 from benchmarks.quality.splink_env import splink_python  # noqa: E402
 from linkage.encode import DEFAULT_FEATURES  # noqa: E402
-from linkage.probabilistic import AverageLinkClusterer  # noqa: E402
+from linkage.match import ComponentClusterer  # noqa: E402
+from linkage.probabilistic import (  # noqa: E402
+    AverageLinkClusterer,
+    default_blocking,
+    default_comparisons,
+    greedy_one_per_agency,
+)
 
 
 def _line(dataset: str, method: str, setting: str, result: dict[str, Any]) -> str:
@@ -56,7 +60,7 @@ def _line(dataset: str, method: str, setting: str, result: dict[str, Any]) -> st
     a, c = q["all"], q["cross"]
     seconds = sum(v for v in result["seconds"].values() if isinstance(v, int | float))
     return (
-        f"{dataset:<34} {method:<34} {setting:<14} "
+        f"{dataset:<24} {method:<32} {setting:<24} "
         f"all P {a['precision']:.4f} R {a['recall']:.4f} F1 {a['f1']:.4f} | "
         f"cross P {c['precision']:.4f} R {c['recall']:.4f} F1 {c['f1']:.4f} | {seconds:7.1f} s"
     )
@@ -137,7 +141,7 @@ def main() -> None:
     parser.add_argument("--datasets", default="febrl4,febrl3,multi")
     parser.add_argument("--people", type=int, default=20_000, help="multi-agency people")
     parser.add_argument("--seed", type=int, default=2025, help="multi-agency generator seed")
-    parser.add_argument("--variants", default="hardened,plain")
+    parser.add_argument("--variants", default="hardened,hardened-wide,plain")
     parser.add_argument("--anchor-thresholds", default="0.47,0.52,0.6,0.7")
     parser.add_argument(
         "--max-join-pairs",
@@ -146,6 +150,10 @@ def main() -> None:
         help="skip anchor thresholds whose Dice join would return more pairs",
     )
     parser.add_argument("--edge-thresholds", default="0.5,0.9,0.99")
+    parser.add_argument(
+        "--greedy-thresholds", default="0.05,0.5", help="ours + greedy 1:1 (two-party data)"
+    )
+    parser.add_argument("--wide-max-records", type=int, default=15_000)
     parser.add_argument("--splink-thresholds", default="0.5,0.9,0.99")
     parser.add_argument("--no-splink", action="store_true", help="skip the Splink reference")
     parser.add_argument("--out", type=Path, default=REPO / "build" / "quality" / "results.json")
@@ -179,10 +187,14 @@ def main() -> None:
                 results.append(result)
                 print(_line(data.name, result["method"], result["setting"], result), flush=True)
         for variant in args.variants.split(","):
-            hardened = variant == "hardened"
+            hardened = variant.startswith("hardened")
+            wide = variant == "hardened-wide"
+            if wide and len(data) > args.wide_max_records:
+                print(f"{data.name}: {variant} skipped (over {args.wide_max_records} records)")
+                continue
             document = segmented_schema_document(taps=10 if hardened else None)
             packed, layout, seconds = encode(data, document, secret)
-            if hardened:
+            if variant == "hardened":
                 for threshold in (float(t) for t in args.anchor_thresholds.split(",")):
                     expected = estimated_join_pairs(data, packed, layout, threshold)
                     if expected > args.max_join_pairs:
@@ -201,16 +213,25 @@ def main() -> None:
                         _line(data.name, "anchor: record CLK + greedy", anchor["setting"], anchor)
                     )
             model = None
-            for threshold in (float(t) for t in args.edge_thresholds.split(",")):
+            runs: list[tuple[float, str, ComponentClusterer]] = [
+                (t, "average-link", AverageLinkClusterer(t, t))
+                for t in (float(t) for t in args.edge_thresholds.split(","))
+            ]
+            if data.mode == "link":  # two deduplicated sides: 1:1 greedy is the right model
+                runs += [
+                    (float(t), "greedy 1:1", greedy_one_per_agency)
+                    for t in args.greedy_thresholds.split(",")
+                ]
+            for threshold, clustering, clusterer in runs:
                 ours = run_ours(
                     data,
                     packed,
                     layout,
                     default_comparisons(hardened),
                     seconds,
-                    blocking=default_blocking(hardened),
+                    blocking=default_blocking(hardened, wide=wide),
                     edge_threshold=threshold,
-                    clusterer=AverageLinkClusterer(threshold, threshold),
+                    clusterer=clusterer,
                     model=model,
                 )
                 if model is None:
@@ -221,7 +242,7 @@ def main() -> None:
                     ours.seconds["fit"] = results[-1]["seconds"]["fit"]
                 result = ours.as_dict()
                 result["method"] = f"ours, {variant} segments"
-                result["setting"] = f"p >= {threshold}"
+                result["setting"] = f"p >= {threshold}, {clustering}"
                 results.append(result)
                 print(_line(data.name, result["method"], result["setting"], result), flush=True)
         args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")

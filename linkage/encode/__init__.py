@@ -19,6 +19,11 @@ Public API:
   :class:`Hardener`, :func:`diffusion_taps` ``(key, input_bits, output_bits, taps)``,
   :func:`diffuse_packed` ``(packed, taps) -> PackedClks`` (and :func:`diffuse_reference`),
   :func:`balance_permutation`, :func:`balance_packed`.
+* Per-field segment encodings (issue 10, docs/quality.md): :func:`load_segmented_schema`,
+  :func:`default_segmented_schema` (the default schema plus :data:`DEFAULT_SEGMENTS`),
+  :class:`SegmentedSchema`, :class:`SegmentedEncoder` ``(segmented, secret, *, key_epoch)``
+  (``encode`` / ``encode_valid``: record CLK followed by one segment per feature group;
+  ``layout``: the :class:`linkage.probabilistic.SegmentLayout`), :func:`segment_layout`.
 * :func:`map_ordered`: run picklable per-chunk work on all cores, results in input order.
 * Normalisation functions for agency exports (pure): :func:`fold_text`, :func:`normalise_name`,
   :func:`split_last_first`, :func:`parse_date`, :func:`normalise_sex`, :func:`phone_digits`.
@@ -87,10 +92,19 @@ from linkage.encode._schema import (
     load_schema,
     schema_fingerprint,
 )
+from linkage.encode._segments import (
+    DEFAULT_SEGMENTS,
+    SegmentedEncoder,
+    SegmentedSchema,
+    default_segmented_schema,
+    load_segmented_schema,
+    segment_layout,
+)
 
 __all__ = [
     "DATE_FORMATS",
     "DEFAULT_FEATURES",
+    "DEFAULT_SEGMENTS",
     "HARDENED_SCHEMA_VERSION",
     "MIN_SECRET_BYTES",
     "RECOMMENDED_MIN_TAPS",
@@ -120,11 +134,14 @@ __all__ = [
     "PatternFormat",
     "RowProblem",
     "SaltRule",
+    "SegmentedEncoder",
+    "SegmentedSchema",
     "StringFormat",
     "balance_packed",
     "balance_permutation",
     "default_schema",
     "default_schema_text",
+    "default_segmented_schema",
     "derive_epoch_secret",
     "derive_feature_keys",
     "derive_hardening_key",
@@ -133,6 +150,7 @@ __all__ = [
     "diffusion_taps",
     "fold_text",
     "load_schema",
+    "load_segmented_schema",
     "map_ordered",
     "normalise_digits",
     "normalise_name",
@@ -142,6 +160,7 @@ __all__ = [
     "plain_schema",
     "plain_schema_text",
     "schema_fingerprint",
+    "segment_layout",
     "split_last_first",
     "tokenize",
 ]

@@ -59,6 +59,7 @@ import numpy as np
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from linkage.encode._defaults import default_schema_text
 from linkage.encode._diffusion import diffuse_packed, diffusion_taps
 from linkage.encode._encoder import MIN_SECRET_BYTES, ClkEncoder, EncodedBatch, tokenize
 from linkage.encode._schema import (
@@ -75,6 +76,7 @@ from linkage.probabilistic import SegmentLayout, SegmentRange
 from linkage.types import ClkBytes
 
 __all__ = [
+    "DEFAULT_SEGMENTS",
     "RECORD_PART",
     "SegmentEncoder",
     "SegmentSalt",
@@ -82,6 +84,7 @@ __all__ = [
     "Segmentation",
     "SegmentedEncoder",
     "SegmentedSchema",
+    "default_segmented_schema",
     "load_segmented_schema",
     "parse_segmentation",
     "segment_layout",
@@ -92,6 +95,37 @@ RECORD_PART: Final = "record"
 _KEY_SALT: Final = b"linkage/segment-key/1"
 _DIFFUSION_SALT: Final = b"linkage/segment-diffusion/1"
 _MAX_FILTER_BITS: Final = 1 << 20
+
+
+def _default_segment(name: str, features: list[str], bits: int = 128) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "name": name,
+        "features": features,
+        "filterBits": 1024,
+        "bitsPerToken": 10,
+        "bits": bits,
+    }
+    if name in ("given_name", "surname"):
+        item["keyGroup"] = "names"
+    return item
+
+
+#: The segments block of :func:`default_segmented_schema`: one segment per feature group of
+#: the default person features, each a 1024-bit filter diffused (t = 10) to 128 bits (sex
+#: to 64), given name and surname in one key group. docs/quality.md measures it.
+DEFAULT_SEGMENTS: Final[dict[str, Any]] = {
+    "diffusion": {"t": 10},
+    "fields": [
+        _default_segment("given_name", ["given_name"]),
+        _default_segment("middle_name", ["middle_name"]),
+        _default_segment("surname", ["surname"]),
+        _default_segment("date_of_birth", ["date_of_birth"]),
+        _default_segment("sex", ["sex"], 64),
+        _default_segment("phone", ["phone"]),
+        _default_segment("street", ["street_address", "address_line_2"]),
+        _default_segment("locality", ["suburb", "postcode", "state"]),
+    ],
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +350,13 @@ def load_segmented_schema(source: str | bytes | Mapping[str, Any]) -> SegmentedS
     rest = {key: value for key, value in document.items() if key != "segments"}
     schema = load_schema(rest)
     return SegmentedSchema(schema, parse_segmentation(document["segments"], schema.features))
+
+
+def default_segmented_schema() -> SegmentedSchema:
+    """The shipped hardened default schema with :data:`DEFAULT_SEGMENTS`."""
+    document = json.loads(default_schema_text())
+    document["segments"] = json.loads(json.dumps(DEFAULT_SEGMENTS))
+    return load_segmented_schema(document)
 
 
 def segment_layout(record_bits: int, segmentation: Segmentation) -> SegmentLayout:

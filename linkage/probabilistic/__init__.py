@@ -14,9 +14,12 @@ Model
     :class:`Comparison` (segment, cut points), :func:`comparison_levels`,
     :class:`FellegiSunterModel` (``fit``, ``score``, ``match_weights``, ``to_json`` /
     ``from_json``), :class:`FitSettings`, :class:`FitReport`, and :func:`fit_model`
-    ``(layout, comparisons, blocking, packed_left, packed_right=None) -> FellegiSunterModel``.
+    ``(layout, comparisons, blocking, packed_left, packed_right=None, *, training_rules=())
+    -> FellegiSunterModel``.
 Blocking
     :class:`BlockingRules` (a union of :class:`LshRule` and :class:`ExactRule`).
+Defaults (the benchmarked settings for the default person segments)
+    :func:`default_comparisons`, :func:`default_blocking`, :func:`default_training_rules`.
 Linking
     :class:`ProbabilisticLinker` ``(layout, model, blocking, threshold)`` with
     ``candidate_pairs``, ``candidate_pairs_within``, ``score``, ``link`` and ``link_within``.
@@ -27,6 +30,11 @@ Clustering (:class:`linkage.match.ComponentClusterer`)
 
 from linkage.probabilistic._blocking import BlockingRule, BlockingRules, ExactRule, LshRule
 from linkage.probabilistic._cluster import AverageLinkClusterer, greedy_one_per_agency
+from linkage.probabilistic._defaults import (
+    default_blocking,
+    default_comparisons,
+    default_training_rules,
+)
 from linkage.probabilistic._layout import SegmentLayout, SegmentRange
 from linkage.probabilistic._linker import ProbabilisticLinker, fit_model, identical_segment_rate
 from linkage.probabilistic._model import (
@@ -59,6 +67,9 @@ __all__ = [
     "SegmentLayout",
     "SegmentRange",
     "comparison_levels",
+    "default_blocking",
+    "default_comparisons",
+    "default_training_rules",
     "fit_model",
     "greedy_one_per_agency",
     "identical_segment_rate",
