@@ -214,3 +214,42 @@ def test_layout_swaps_must_name_two_equal_sized_field_segments() -> None:
     for swaps in ((("a", "c"),), (("a", "a"),), (("a", "zz"),)):
         with pytest.raises(ConfigError):
             SegmentLayout(fields, 4, swaps=swaps)
+
+
+def test_the_default_segmented_schema_fits_the_default_linker_settings() -> None:
+    from linkage.encode import DEFAULT_SEGMENTS, default_segmented_schema
+    from linkage.probabilistic import (
+        FellegiSunterModel,
+        ProbabilisticLinker,
+        default_blocking,
+        default_comparisons,
+        default_training_rules,
+    )
+
+    schema = default_segmented_schema()
+    assert schema.segmentation.to_json_dict() == DEFAULT_SEGMENTS
+    encoder = SegmentedEncoder(schema, SECRET, key_epoch=1)
+    layout = encoder.layout
+    assert layout.swaps == (("given_name", "surname"),)
+    blocking = default_blocking()
+    blocking.check(layout)
+    default_blocking(hardened=False).check(layout)
+    default_blocking(wide=True).check(layout)
+    for rule in default_training_rules():
+        blocking.check(layout)
+        assert set(rule.segments) <= set(layout.names)
+    comparisons = default_comparisons()
+    assert {c.segment for c in comparisons} == set(layout.names)
+    # a model with flat, plausible parameters is enough to wire the linker end to end
+    model = FellegiSunterModel(
+        comparisons,
+        m=tuple((0.9, *([0.1 / (c.levels - 1)] * (c.levels - 1))) for c in comparisons),
+        u=tuple((0.01, *([0.99 / (c.levels - 1)] * (c.levels - 1))) for c in comparisons),
+        prior=1e-3,
+    )
+    linker = ProbabilisticLinker(layout, model, blocking, 0.5)
+    packed = pack_clks(encoder.encode([ANNA, BOB, ANNA_SWAPPED, ANNA_NO_DOB]))
+    links = linker.link_within(packed)
+    pairs = set(zip(links.left.tolist(), links.right.tolist(), strict=True))
+    assert pairs == {(0, 2), (0, 3), (2, 3)}
+    assert float(links.scores.min()) >= 0.5
