@@ -70,11 +70,8 @@ def _document(setting: str) -> dict[str, Any]:
     if setting == "hardened segments":
         return segmented_schema_document(taps=10)
     if setting == "hardened + salted":
-        document = segmented_schema_document(taps=10, salt_names=True)
-        for item in document["segments"]["fields"]:
-            if item["name"] == "street":
-                item["salt"] = {"saltFrom": "date_of_birth", "start": 0, "end": 4}
-        return document
+        # given name, middle name, surname and street salted by the year of birth
+        return segmented_schema_document(taps=10, salt_names=True)
     raise ValueError(f"unknown setting {setting!r}")
 
 

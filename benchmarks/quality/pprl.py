@@ -81,7 +81,7 @@ def segmented_schema_document(
             "bitsPerToken": per_token,
             "bits": out_bits if taps is not None else plain_bits,
         }
-        if salt_names and name in ("given_name", "surname", "middle_name"):
+        if salt_names and name in ("given_name", "surname", "middle_name", "street"):
             item["salt"] = {"saltFrom": "date_of_birth", "start": 0, "end": 4}
         if swap_names and name in ("given_name", "surname"):
             item["keyGroup"] = "names"

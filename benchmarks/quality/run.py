@@ -9,7 +9,10 @@ scenario) it runs, on the same normalised rows:
    Dice join at each ``--anchor-thresholds`` (0.47 is the default schema's calibrated
    threshold, docs/hardening.md) and greedy solving (one record per agency per group);
 3. **ours**: segmented encodings (``--variants``: ``hardened`` = every segment diffused
-   like the default schema, ``plain`` = unhardened Bloom-filter segments), union blocking,
+   like the default schema (:func:`linkage.encode.default_segmented_schema`),
+   ``hardened-wide`` = the same with wider blocking (data sets up to
+   ``--wide-max-records``), ``hardened-salted`` = name and street segments also salted by
+   the year of birth, ``plain`` = unhardened Bloom-filter segments), union blocking,
    a Fellegi-Sunter model fitted without labels and the average-link clusterer, at each
    ``--edge-thresholds`` (join = merge = the threshold).
 
@@ -192,7 +195,9 @@ def main() -> None:
             if wide and len(data) > args.wide_max_records:
                 print(f"{data.name}: {variant} skipped (over {args.wide_max_records} records)")
                 continue
-            document = segmented_schema_document(taps=10 if hardened else None)
+            document = segmented_schema_document(
+                taps=10 if hardened else None, salt_names=variant == "hardened-salted"
+            )
             packed, layout, seconds = encode(data, document, secret)
             if variant == "hardened":
                 for threshold in (float(t) for t in args.anchor_thresholds.split(",")):
