@@ -9,7 +9,7 @@ name fields such as ``mutations[3].upsert.clk``, never values.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC
 from typing import Final, TypeVar
 
@@ -193,38 +193,39 @@ class MatcherClient:
         finally:
             responses.cancel()
 
-    def list_records(self, parent: str, page_size: int = 5000) -> Iterator[ingest_pb2.RecordInfo]:
+    def _paged(self, what: str, fetch: Callable[[str], tuple[Sequence[_T], str]]) -> Iterator[_T]:
+        """Every item of a paged listing: ``fetch(page_token)`` gives one page's items
+        and the next page token (empty on the last page)."""
         token = ""
         while True:
+            items, token = self._call(what, functools.partial(fetch, token))
+            yield from items
+            if not token:
+                return
+
+    def list_records(self, parent: str, page_size: int = 5000) -> Iterator[ingest_pb2.RecordInfo]:
+        def fetch(token: str) -> tuple[Sequence[ingest_pb2.RecordInfo], str]:
             request = ingest_pb2.ListRecordsRequest(
                 parent=parent, page_size=page_size, page_token=token
             )
-            page = self._call(
-                "listing records",
-                functools.partial(self._ingest.ListRecords, request, timeout=_UNARY_TIMEOUT_S),
-            )
-            yield from page.records
-            token = page.next_page_token
-            if not token:
-                return
+            page = self._ingest.ListRecords(request, timeout=_UNARY_TIMEOUT_S)
+            return page.records, page.next_page_token
+
+        return self._paged("listing records", fetch)
 
     def list_disclosures(
         self, parent: str, page_size: int = 1000
     ) -> Iterator[ingest_pb2.Disclosure]:
         """The accounting of disclosures of ``parent``'s records, newest first."""
-        token = ""
-        while True:
+
+        def fetch(token: str) -> tuple[Sequence[ingest_pb2.Disclosure], str]:
             request = ingest_pb2.ListDisclosuresRequest(
                 parent=parent, page_size=page_size, page_token=token
             )
-            page = self._call(
-                "listing disclosures",
-                functools.partial(self._ingest.ListDisclosures, request, timeout=_UNARY_TIMEOUT_S),
-            )
-            yield from page.disclosures
-            token = page.next_page_token
-            if not token:
-                return
+            page = self._ingest.ListDisclosures(request, timeout=_UNARY_TIMEOUT_S)
+            return page.disclosures, page.next_page_token
+
+        return self._paged("listing disclosures", fetch)
 
     def agency_status(self, name: str) -> ingest_pb2.AgencyStatus:
         return self._call(
