@@ -112,6 +112,10 @@ class LinkageSettings:
         its result can be reproduced): threshold, linkage space, blocking, clustering."""
         blocking = self.blocking
         clustering = self.clustering
+        clustering_json: dict[str, object] = {"method": clustering.method}
+        if clustering.method == "average_link":
+            join, merge = self._average_link_thresholds()
+            clustering_json.update(join_threshold=join, merge_threshold=merge)
         model: dict[str, object] = {
             "threshold": self.threshold,
             "clk_bits": self.clk_bits,
@@ -125,16 +129,7 @@ class LinkageSettings:
                 "bits_per_band": blocking.bits_per_band,
                 "seed": blocking.seed,
             },
-            "clustering": {"method": clustering.method}
-            if clustering.method == "greedy"
-            else {
-                "method": clustering.method,
-                "join_threshold": clustering.join_threshold or self.threshold,
-                "merge_threshold": max(
-                    clustering.join_threshold or self.threshold,
-                    clustering.merge_threshold or self.threshold,
-                ),
-            },
+            "clustering": clustering_json,
         }
         return json.dumps(model, sort_keys=True, separators=(",", ":"))
 
@@ -142,10 +137,15 @@ class LinkageSettings:
         """The component clusterer these settings name."""
         clustering = self.clustering
         if clustering.method == "average_link":
-            join = clustering.join_threshold or self.threshold
-            merge = max(join, clustering.merge_threshold or self.threshold)
+            join, merge = self._average_link_thresholds()
             return AverageLinkClusterer(join_threshold=join, merge_threshold=merge)
         return greedy_one_per_agency
+
+    def _average_link_thresholds(self) -> tuple[float, float]:
+        """average_link's join and merge thresholds with their defaults filled in."""
+        clustering = self.clustering
+        join = clustering.join_threshold or self.threshold
+        return join, max(join, clustering.merge_threshold or self.threshold)
 
 
 @dataclass(frozen=True, slots=True)
