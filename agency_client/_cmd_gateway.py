@@ -15,7 +15,6 @@ from agency_client._client_config import load_client_config
 from agency_client._gateway import GatewayApp, load_gateway_token, start_gateway, write_port_file
 from agency_client._matcher import MatcherClient
 from agency_client._query import QueryEncoder
-from linkage.encode import schema_fingerprint
 from linkage.errors import ConfigError
 from linkage.logs import configure_logging
 
@@ -63,7 +62,7 @@ def gateway_command(
         encoder=QueryEncoder(config.encoding),
         lookup=client.lookup,
         key_epoch=config.encoding.key_epoch,
-        fingerprint=schema_fingerprint(config.encoding.schema),
+        fingerprint=config.encoding.encoding_schema.fingerprint,
         purpose=settings.purpose,
         max_links=settings.max_links,
         token=load_gateway_token(settings, os.environ),

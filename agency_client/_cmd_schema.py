@@ -1,4 +1,9 @@
-"""``agency-client schema validate FILE`` and ``agency-client schema describe FILE``."""
+"""``agency-client schema validate FILE`` and ``agency-client schema describe FILE``.
+
+FILE is a schema JSON file (record-level, plain or hardened, or with a ``segments``
+block), a CLK file or clkhash JSON (describe only), or the name of a built-in schema
+(``default``, ``plain``, ``default-segmented``) when no file of that name exists.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,12 @@ import click
 import numpy as np
 
 from agency_client._clkfile import detect_file_kind, read_clk_batches, read_clk_file_header
-from agency_client._config import load_schema_file
+from agency_client._encoding import (
+    BUILTIN_SCHEMA_NAMES,
+    EncodingSchema,
+    builtin_encoding_schema,
+    load_encoding_schema_file,
+)
 from linkage.encode import (
     RECOMMENDED_MIN_TAPS,
     DateFormat,
@@ -20,11 +30,12 @@ from linkage.encode import (
     LinkageSchema,
     NgramComparison,
     PatternFormat,
+    SegmentedSchema,
     schema_fingerprint,
 )
-from linkage.errors import InvalidInputError
+from linkage.errors import InvalidInputError, NotFoundError
 
-__all__ = ["describe_schema", "popcount_histogram", "schema_group"]
+__all__ = ["describe_encoding_schema", "describe_schema", "popcount_histogram", "schema_group"]
 
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
 _BAR_WIDTH = 50
@@ -36,29 +47,59 @@ def schema_group() -> None:
     """Validate or describe a linkage schema, or describe an encoded output file."""
 
 
+def _schema_argument(file: Path) -> EncodingSchema | None:
+    """The built-in schema FILE names when no such file exists, else ``None`` (read FILE)."""
+    if file.exists():
+        if file.is_dir():
+            raise InvalidInputError(f"{file.name} is a folder, not a schema or CLK file")
+        return None
+    builtin = builtin_encoding_schema(str(file))
+    if builtin is None:
+        raise NotFoundError(
+            f"no file {file}; give a schema or CLK file, or a built-in schema name ("
+            + ", ".join(BUILTIN_SCHEMA_NAMES)
+            + ")"
+        )
+    return builtin
+
+
 @schema_group.command("validate")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
 def validate_command(file: Path) -> None:
-    """Check that FILE is a valid linkage schema v3, plain or hardened (problems by JSON path)."""
-    schema = load_schema_file(file)
+    """Check that FILE is a valid linkage schema v3: plain, hardened or with a segments block
+    (problems by JSON path). A built-in name (default, plain, default-segmented) also works."""
+    encoding = _schema_argument(file) or load_encoding_schema_file(file)
+    schema = encoding.schema
     kind = (
         "hardened linkage schema v3 (" + _hardening_summary(schema) + ")"
         if schema.hardening is not None
         else "linkage schema v3 (plain, not hardened)"
     )
+    if encoding.segmented is not None:
+        segments = encoding.segmented.segmentation
+        kind += (
+            f" with {len(segments.fields)} per-field segments "
+            f"({encoding.record_bits}-bit record CLK + {64 * segments.words} segment bits)"
+        )
     click.echo(
         f"{file.name}: valid {kind}, {len(schema.features)} features, "
-        f"{schema.length}-bit CLKs, fingerprint {schema_fingerprint(schema)}"
+        f"{encoding.clk_bits}-bit CLKs ({encoding.clk_bytes} bytes), "
+        f"fingerprint {encoding.fingerprint}"
     )
 
 
 @schema_group.command("describe")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
 def describe_command(file: Path) -> None:
-    """Summarise a schema, or histogram the bits set per CLK of an encoded file."""
+    """Summarise a schema (its segment layout too), or histogram the bits set per CLK of an
+    encoded file. A built-in schema name (default, plain, default-segmented) also works."""
+    builtin = _schema_argument(file)
+    if builtin is not None:
+        click.echo(describe_encoding_schema(builtin))
+        return
     kind = detect_file_kind(file)
     if kind == "schema":
-        click.echo(describe_schema(load_schema_file(file)))
+        click.echo(describe_encoding_schema(load_encoding_schema_file(file)))
         return
     if kind == "unknown":
         raise InvalidInputError(f"{file.name} is neither a schema, a CLK file nor clkhash JSON")
@@ -110,6 +151,73 @@ def popcount_histogram(counts: np.ndarray, bits: int) -> list[str]:
         lines.append(f"warning: {int(counts[0])} CLKs have no bit set (all features missing?)")
     if mean / bits > 0.75:
         lines.append("warning: the filters are over 75% full; similarities will be inflated")
+    return lines
+
+
+def describe_encoding_schema(encoding: EncodingSchema) -> str:
+    """A readable summary of either kind of schema; a segmented one with its layout."""
+    if encoding.segmented is None:
+        return describe_schema(encoding.schema)
+    return "\n".join(
+        [
+            *_describe_segments(encoding, encoding.segmented),
+            "record part: " + describe_schema(encoding.schema),
+        ]
+    )
+
+
+def _describe_segments(encoding: EncodingSchema, segmented: SegmentedSchema) -> list[str]:
+    segmentation = segmented.segmentation
+    layout = encoding.layout
+    assert layout is not None
+    specs = {spec.name: spec for spec in segmentation.fields}
+    lines = [
+        f"linkage schema v{encoding.schema.version} with per-field segments: "
+        f"{encoding.clk_bits}-bit CLKs ({encoding.clk_bytes} bytes) = "
+        f"{encoding.record_bits}-bit record CLK + {len(segmentation.fields)} segments "
+        f"({64 * segmentation.words} bits)",
+        f"fingerprint {encoding.fingerprint} (matcher [linkage] schema_fingerprint; "
+        f"clk_bits = {encoding.clk_bits})",
+        "segment diffusion: "
+        + (
+            "none"
+            if segmentation.diffusion_taps is None
+            else f"t = {segmentation.diffusion_taps} filter bits per output bit"
+        ),
+        f"layout ({len(layout.fields) + 1} parts, {layout.total_words} 64-bit words):",
+    ]
+    parts = ([] if layout.record is None else [layout.record]) + list(layout.fields)
+    for part in parts:
+        where = f"words {part.start_word:>3}-{part.stop_word - 1:<3} {part.bits:>5} bits"
+        spec = specs.get(part.name)
+        if spec is None:
+            lines.append(f"  {part.name:<16} {where}  the record-level CLK (below)")
+            continue
+        detail = (
+            ", ".join(spec.features)
+            + f"; {spec.filter_bits}-bit filter, {spec.bits_per_token} bits per token"
+        )
+        if spec.salt is not None:
+            end = "" if spec.salt.end is None else str(spec.salt.end)
+            detail += f", salted by {spec.salt.salt_from}[{spec.salt.start}:{end}]"
+        if spec.key_group is not None:
+            detail += f", key group {spec.key_group}"
+        lines.append(f"  {part.name:<16} {where}  {detail}")
+    if layout.swaps:
+        lines.append(
+            "compared crosswise (transposed names): "
+            + ", ".join(f"{a} <-> {b}" for a, b in layout.swaps)
+        )
+    if segmentation.diffusion_taps is None:
+        lines.append(
+            "warning: the segments are not diffused; per-field Bloom filters give a "
+            "frequency attack more to work with (docs/quality.md)"
+        )
+    elif segmentation.diffusion_taps < RECOMMENDED_MIN_TAPS:
+        lines.append(
+            f"warning: segment diffusion with t = {segmentation.diffusion_taps} is below the "
+            f"recommended minimum of {RECOMMENDED_MIN_TAPS}"
+        )
     return lines
 
 

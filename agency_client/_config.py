@@ -11,7 +11,9 @@ Example (every key is documented in agency_client/samples/agency.toml)::
 
     [schema]
     file = "default"                # the shipped (hardened) person schema, "plain" for the
-                                    # clkhash-compatible one, or a path to a schema file
+                                    # clkhash-compatible one, "default-segmented" for the
+                                    # default with per-field segments, or a path to a schema
+                                    # file (with or without a "segments" block)
 
     [input]
     delimiter = ","
@@ -38,17 +40,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, TypeAlias
 
-from linkage.encode import (
-    DATE_FORMATS,
-    MIN_SECRET_BYTES,
-    LinkageSchema,
-    default_schema,
-    load_schema,
-    plain_schema,
+from agency_client._encoding import (
+    BUILTIN_SCHEMA_NAMES,
+    DEFAULT_SCHEMA_NAME,
+    DEFAULT_SEGMENTED_SCHEMA_NAME,
+    PLAIN_SCHEMA_NAME,
+    EncodingSchema,
+    builtin_encoding_schema,
+    load_encoding_schema_file,
 )
+from linkage.encode import DATE_FORMATS, MIN_SECRET_BYTES, LinkageSchema, load_schema
 from linkage.errors import ConfigError, Problem, SchemaError
 
 __all__ = [
+    "BUILTIN_SCHEMA_NAMES",
+    "DEFAULT_SCHEMA_NAME",
+    "DEFAULT_SEGMENTED_SCHEMA_NAME",
+    "PLAIN_SCHEMA_NAME",
     "AgencyConfig",
     "FeatureSource",
     "LinkageSecret",
@@ -87,9 +95,6 @@ DEFAULT_NORMALISERS: Final[dict[str, Normaliser]] = {
     "phone": "phone",
     "postcode": "postcode",
 }
-DEFAULT_SCHEMA_NAME: Final = "default"
-#: The built-in plain (clkhash-compatible, unhardened) person schema.
-PLAIN_SCHEMA_NAME: Final = "plain"
 #: Tables of agency.toml that the upload/consent/gateway workflow reads (see _client_config).
 WORKFLOW_TABLES: Final = ("matcher", "pointer", "state", "consent", "gateway")
 
@@ -170,7 +175,7 @@ class AgencyConfig:
     agency_name: str
     key_epoch: int
     secret: LinkageSecret = field(repr=False)
-    schema: LinkageSchema = field(repr=False)
+    encoding_schema: EncodingSchema = field(repr=False)
     schema_source: str
     features: tuple[FeatureSource, ...]
     delimiter: str = ","
@@ -198,6 +203,11 @@ class AgencyConfig:
             raise ConfigError(f"{self.path.name} is invalid", problems=problems)
 
     @property
+    def schema(self) -> LinkageSchema:
+        """The record-level schema: the features, their validation and the record CLK."""
+        return self.encoding_schema.schema
+
+    @property
     def columns(self) -> tuple[str, ...]:
         """Every source column the mapping reads (record key included), without repeats."""
         names: list[str] = []
@@ -209,7 +219,8 @@ class AgencyConfig:
 
 
 def load_schema_file(path: Path) -> LinkageSchema:
-    """Read and validate a schema v3 file, plain or hardened (``SchemaError`` names JSON paths)."""
+    """Read and validate a record-level schema v3 file, plain or hardened (``SchemaError``
+    names JSON paths). Files with a ``segments`` block: :func:`load_encoding_schema_file`."""
     try:
         text = path.read_bytes()
     except OSError as exc:
@@ -257,18 +268,27 @@ def load_agency_config(path: Path, environ: Mapping[str, str]) -> AgencyConfig:
 
     secret = _load_secret(secret_table, base, environ, problems)
 
-    schema: LinkageSchema | None = None
-    schema_source = _get(schema_table, "file", str, "schema.file", problems, default="default")
-    if schema_source == DEFAULT_SCHEMA_NAME:
-        schema = default_schema()
-    elif schema_source == PLAIN_SCHEMA_NAME:
-        schema = plain_schema()
+    schema: EncodingSchema | None = None
+    schema_source = _get(
+        schema_table, "file", str, "schema.file", problems, default=DEFAULT_SCHEMA_NAME
+    )
+    if schema_source in BUILTIN_SCHEMA_NAMES:
+        schema = builtin_encoding_schema(schema_source)
     elif schema_source:
         try:
-            schema = load_schema_file(base / schema_source)
+            schema = load_encoding_schema_file(base / schema_source)
         except (SchemaError, ConfigError) as exc:
             problems.append(Problem("schema.file", exc.message))
             problems.extend(exc.problems)
+    else:
+        problems.append(
+            Problem(
+                "schema.file",
+                "must name a built-in schema ("
+                + ", ".join(BUILTIN_SCHEMA_NAMES)
+                + ") or a schema file",
+            )
+        )
 
     delimiter = _get(input_table, "delimiter", str, "input.delimiter", problems, default=",")
     encoding = _get(input_table, "encoding", str, "input.encoding", problems, default="utf-8-sig")
@@ -303,7 +323,7 @@ def load_agency_config(path: Path, environ: Mapping[str, str]) -> AgencyConfig:
         agency_name=str(name),
         key_epoch=int(epoch),
         secret=secret,
-        schema=schema,
+        encoding_schema=schema,
         schema_source=str(schema_source),
         features=tuple(sources),
         delimiter=str(delimiter),

@@ -13,7 +13,6 @@ import numpy as np
 
 from agency_client._config import AgencyConfig, FeatureSource
 from linkage.encode import (
-    ClkEncoder,
     IgnoredFeature,
     fold_text,
     normalise_digits,
@@ -183,7 +182,11 @@ class EncodeChunkWorker:
 
     def __init__(self, config: AgencyConfig, header: Sequence[str]) -> None:
         self.mapper = RowMapper(config, header)
-        self.encoder = ClkEncoder(config.schema, config.secret.reveal(), key_epoch=config.key_epoch)
+        # ClkEncoder or SegmentedEncoder, as the configured schema says (agency_client._encoding)
+        self.encoder = config.encoding_schema.encoder(
+            config.secret.reveal(), key_epoch=config.key_epoch
+        )
+        self.identifiers = config.encoding_schema.identifiers
         self.with_keys = config.record_key is not None
 
     def __call__(self, chunk: tuple[int, list[list[str]]]) -> ChunkResult:
@@ -204,8 +207,8 @@ class EncodeChunkWorker:
             keys.append(mapped.record_key or "")
             values.append(mapped.values)
         batch = self.encoder.encode_valid(values)
+        identifiers = self.identifiers
         for problem in batch.problems:
-            identifiers = self.encoder.schema.identifiers
             column = (
                 self.mapper.column_of(identifiers.index(problem.feature))
                 if problem.feature in identifiers

@@ -19,7 +19,7 @@ import numpy as np
 from agency_client._clkfile import ClkBatch, ClkFileHeader, open_writer
 from agency_client._config import AgencyConfig
 from agency_client._mapping import ChunkResult, EncodeWorkerFactory, RowMapper
-from linkage.encode import map_ordered, schema_fingerprint
+from linkage.encode import map_ordered
 from linkage.errors import InvalidInputError, Problem, RowError
 from linkage.types import Int64Array
 
@@ -89,11 +89,11 @@ def encode_export(
     """
     started = time.perf_counter()
     chosen_format = output_format or config.output_format
-    fingerprint = schema_fingerprint(config.schema)
+    fingerprint = config.encoding_schema.fingerprint
     header = ClkFileHeader(
         schema_fingerprint=fingerprint,
         key_epoch=config.key_epoch,
-        clk_bits=config.schema.length,
+        clk_bits=config.encoding_schema.clk_bits,
         record_key_column=config.record_key,
     )
     if not output_path.parent.is_dir():

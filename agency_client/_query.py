@@ -5,8 +5,10 @@ The gateway accepts schema features by name (``given_name``, ``surname``,
 builds a column mapping in which each feature is its own column, with the
 normaliser (and phone ``keep_last``) of the agency's own mapping, and runs it
 through the same :class:`~agency_client._mapping.RowMapper` and
-:class:`~linkage.encode.ClkEncoder` as ``agency-client encode``. Problems name
-fields, never values.
+:class:`~linkage.encode.ClkEncoder` (or, for a schema with a ``segments`` block,
+:class:`~linkage.encode.SegmentedEncoder`: same secret and key epoch) as
+``agency-client encode``, so the matcher compares the query with what was uploaded.
+Problems name fields, never values.
 """
 
 from __future__ import annotations

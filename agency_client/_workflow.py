@@ -46,7 +46,7 @@ from agency_client._state import (
 )
 from agency_client.pointer import PointerKey, load_pointer_key, seal_pointer
 from linkage.consent import Consent, parse_consent, serialize_consent
-from linkage.encode import map_ordered, schema_fingerprint
+from linkage.encode import map_ordered
 from linkage.errors import (
     ConfigError,
     FailedPreconditionError,
@@ -110,7 +110,7 @@ def open_session(config_path: Path, environ: Mapping[str, str]) -> AgencySession
         pointer_key=pointer_key,
         keys=AgencyKeys.from_pointer_key(pointer_key, config.agency_id),
         pointer_epoch=1,
-        fingerprint=schema_fingerprint(config.encoding.schema),
+        fingerprint=config.encoding.encoding_schema.fingerprint,
     )
 
 
