@@ -158,12 +158,17 @@ def describe_encoding_schema(encoding: EncodingSchema) -> str:
     """A readable summary of either kind of schema; a segmented one with its layout."""
     if encoding.segmented is None:
         return describe_schema(encoding.schema)
-    return "\n".join(
-        [
-            *_describe_segments(encoding, encoding.segmented),
-            "record part: " + describe_schema(encoding.schema),
-        ]
-    )
+    record = describe_schema(encoding.schema).splitlines()
+    record = [
+        "record part: " + record[0],
+        *(
+            f"record-part {line} (not for the matcher: it takes the segmented fingerprint)"
+            if line.startswith("fingerprint ")
+            else line
+            for line in record[1:]
+        ),
+    ]
+    return "\n".join([*_describe_segments(encoding, encoding.segmented), *record])
 
 
 def _describe_segments(encoding: EncodingSchema, segmented: SegmentedSchema) -> list[str]:

@@ -55,6 +55,7 @@ def make_agency_folder(
     tls: tuple[Path, Path, Path] | None = None,
     gateway_tls: tuple[Path, Path] | None = None,
     disclose: bool = True,
+    schema: str | None = None,
 ) -> AgencyFolder:
     """An agency folder as ``agency-client init`` leaves it, written directly (unit tests)."""
     root.mkdir(parents=True, exist_ok=True)
@@ -68,6 +69,7 @@ def make_agency_folder(
         if disclose
         else "disclose = false\n"
     )
+    schema_table = "" if schema is None else f'[schema]\nfile = "{schema}"\n'
     gateway = ""
     if gateway_tls is not None:
         gateway = f'cert = "{gateway_tls[0]}"\nkey = "{gateway_tls[1]}"\n'
@@ -95,6 +97,7 @@ key_file = "pointer.key"
 [gateway]
 listen = "127.0.0.1:0"
 {gateway}
+{schema_table}
 {agency.mapping_toml}"""
     )
     scenario = generate_scenario(people=people, seed=seed, agencies=[agency])
