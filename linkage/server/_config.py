@@ -35,6 +35,17 @@ Example::
     bits_per_band = 16
     seed = 0
 
+    # lookup_threshold = 0.9  # optional: what a responder's query must score against a
+                               # record for the lookup to report its link (default: threshold)
+
+    [linkage.probabilistic]    # optional: segmented CLKs scored by a Fellegi-Sunter model;
+    schema = "default-segmented"   # or the path of the segmented schema the agencies use
+    refit_on_rebuild = true    # refit the model on the held records at every rebuild
+    min_fit_records = 1000     # ... once this many are held
+    lookup_candidates = 200    # records (nearest by whole-CLK Dice) scored per lookup
+                               # threshold, lookup_threshold and the clustering thresholds
+                               # are then match probabilities (e.g. 0.5), not Dice scores
+
     [linkage.clustering]       # optional: how components become links
     method = "average_link"    # or "greedy" (default: anonlink's, one record per agency)
     join_threshold = 0.8       # average_link: a record joins a link (default: threshold)
@@ -66,9 +77,20 @@ from pathlib import Path
 from typing import Any
 
 from linkage.distributed import DaskJoinSettings, parse_dask_table
+from linkage.encode import (
+    SegmentedSchema,
+    default_segmented_schema,
+    load_segmented_schema,
+    segment_layout,
+)
 from linkage.errors import ConfigError, InvalidInputError, Problem
 from linkage.match import HammingLsh
-from linkage.service import ClusteringSettings, LinkageSettings, ServiceLimits
+from linkage.service import (
+    ClusteringSettings,
+    LinkageSettings,
+    ProbabilisticSettings,
+    ServiceLimits,
+)
 
 __all__ = [
     "ServerConfig",
@@ -199,6 +221,8 @@ _KNOWN = {
         "blocking",
         "clustering",
         "dask",
+        "lookup_threshold",
+        "probabilistic",
     },
     "limits": {
         "max_batch_mutations",
@@ -264,6 +288,75 @@ def _clustering(value: Any, problems: list[Problem]) -> ClusteringSettings:
         return ClusteringSettings()
 
 
+#: ``[linkage.probabilistic] schema``: the shipped segmented default.
+DEFAULT_SEGMENTED_SCHEMA = "default-segmented"
+
+
+def _segmented_schema(
+    source: str, base_dir: Path, problems: list[Problem]
+) -> SegmentedSchema | None:
+    where = "linkage.probabilistic.schema"
+    if source == DEFAULT_SEGMENTED_SCHEMA:
+        return default_segmented_schema()
+    try:
+        text = (base_dir / source).read_text(encoding="utf-8")
+    except OSError as exc:
+        problems.append(Problem(where, f"cannot read {source}: {exc.strerror}"))
+        return None
+    try:
+        return load_segmented_schema(text)
+    except InvalidInputError as exc:
+        found = [Problem(f"{where} ({source}) {p.location}", p.reason) for p in exc.problems]
+        problems.extend(found or [Problem(where, f"{source}: {exc.message}")])
+        return None
+
+
+def _probabilistic(
+    value: Any, base_dir: Path, fingerprint: str | None, problems: list[Problem]
+) -> ProbabilisticSettings | None:
+    """``[linkage.probabilistic]``: schema, refit_on_rebuild, min_fit_records, lookup_candidates."""
+    if value is None:
+        return None
+    where = "linkage.probabilistic"
+    if not isinstance(value, Mapping):
+        problems.append(Problem(where, "must be a table"))
+        return None
+    known = {"schema", "refit_on_rebuild", "min_fit_records", "lookup_candidates"}
+    for key in value:
+        if key not in known:
+            problems.append(Problem(f"{where}.{key}", "unknown setting"))
+    source = _take(value, where, "schema", str, problems)
+    refit = _take(value, where, "refit_on_rebuild", bool, problems, True)
+    min_fit = _take(value, where, "min_fit_records", int, problems, 1000)
+    candidates = _take(value, where, "lookup_candidates", int, problems, 200)
+    if source is None:
+        return None
+    segmented = _segmented_schema(source, base_dir, problems)
+    if segmented is None:
+        return None
+    if fingerprint is not None and segmented.fingerprint != fingerprint:
+        problems.append(
+            Problem(
+                "linkage.schema_fingerprint",
+                f"must be the fingerprint of linkage.probabilistic.schema ({source}): "
+                f"{segmented.fingerprint}",
+            )
+        )
+    layout = segment_layout(segmented.schema.length, segmented.segmentation)
+    try:
+        return ProbabilisticSettings(
+            layout=layout,
+            hardened=segmented.segmentation.diffusion_taps is not None,
+            schema_source=source,
+            refit_on_rebuild=refit,
+            min_fit_records=min_fit,
+            lookup_candidates=candidates,
+        )
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        return None
+
+
 def parse_server_config(
     data: Mapping[str, Any], base_dir: Path, environ: Mapping[str, str]
 ) -> ServerConfig:
@@ -316,6 +409,12 @@ def parse_server_config(
     fingerprint = _take(lk, "linkage", "schema_fingerprint", str, problems)
     blocking = _blocking(lk.get("blocking"), problems)
     clustering = _clustering(lk.get("clustering"), problems)
+    lookup_threshold = (
+        _take(lk, "linkage", "lookup_threshold", (int, float), problems)
+        if "lookup_threshold" in lk
+        else None
+    )
+    probabilistic = _probabilistic(lk.get("probabilistic"), base_dir, fingerprint, problems)
     dask: DaskJoinSettings | None = None
     if "dask" in lk:
         try:
@@ -352,6 +451,8 @@ def parse_server_config(
                 blocking=blocking,
                 clustering=clustering,
                 dask=dask,
+                probabilistic=probabilistic,
+                lookup_threshold=None if lookup_threshold is None else float(lookup_threshold),
             ),
             limits=ServiceLimits(
                 max_batch_mutations=limit_values["max_batch_mutations"],

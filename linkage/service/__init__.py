@@ -17,6 +17,7 @@ from linkage.service._model import (
     WriteBatch,
 )
 from linkage.service._observer import LookupOutcome, NullObserver, ServiceObserver
+from linkage.service._probabilistic import ProbabilisticSettings, prior_model
 from linkage.service._service import (
     IndexStatus,
     LinkageService,
@@ -45,11 +46,13 @@ __all__ = [
     "LookupOutcome",
     "Mutation",
     "NullObserver",
+    "ProbabilisticSettings",
     "RecordUpsert",
     "RecordWithdrawal",
     "ServiceLimits",
     "ServiceObserver",
     "WriteBatch",
     "cross_agency_greedy",
+    "prior_model",
     "verify_audit_log",
 ]

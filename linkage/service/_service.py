@@ -54,7 +54,7 @@ from linkage.match import (
     update_links,
 )
 from linkage.pki import Principal
-from linkage.probabilistic import greedy_one_per_agency
+from linkage.probabilistic import ProbabilisticLinker, greedy_one_per_agency
 from linkage.security import (
     AuditEntry,
     ChainedAuditEntry,
@@ -80,6 +80,7 @@ from linkage.service._model import (
     WriteBatch,
 )
 from linkage.service._observer import LookupOutcome, NullObserver, ServiceObserver
+from linkage.service._probabilistic import fit_linker, prior_model, stored_model
 from linkage.service._settings import LinkageSettings, ServiceLimits
 from linkage.store import (
     AgencyCounts,
@@ -116,6 +117,9 @@ _MAX_RECORD_KEY = 64
 _FEED_KEEP = 1_000_000  # index-change entries kept for other processes to replay
 _MAX_POINTER_TOKEN = 1024
 _MAX_PROBLEMS = 100
+#: Probabilistic lookups: the whole-CLK Dice below which an indexed record is not even
+#: scored (far below any match: unrelated hardened records score about 0.4).
+_LOOKUP_PREFILTER_DICE = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,9 +209,21 @@ class LinkageService:
         self._limiter = RateLimiter(
             limits.lookup_rate_per_s, limits.lookup_burst, monotonic or time.monotonic
         )
-        self._fill = np.zeros(settings.clk_bits + 1, dtype=np.int64)
+        # The popcount band a query must fall in: over the whole CLK, or over the record
+        # CLK of a segmented one (a missing field empties its segment, legitimately).
+        record = None if settings.probabilistic is None else settings.probabilistic.layout.record
+        self._band_words = (
+            (0, settings.clk_bits // 64)
+            if record is None
+            else (record.start_word, record.stop_word)
+        )
+        self._band_bits = 64 * (self._band_words[1] - self._band_words[0])
+        self._fill = np.zeros(self._band_bits + 1, dtype=np.int64)
         self._band: PopcountBand | None = None
         self._agency_cache: dict[str, AgencyRow] = {}
+        self._linker: ProbabilisticLinker | None = None
+        self._model_run_id = -1
+        self._refresh_model()
         self._load_index()
 
     # ------------------------------------------------------------------ state
@@ -225,6 +241,33 @@ class LinkageService:
     def indexed_count(self) -> int:
         """Linkable records in the in-memory index."""
         return len(self._index)
+
+    @property
+    def linker(self) -> ProbabilisticLinker | None:
+        """The probabilistic linker in force (its model included); ``None`` in Dice mode."""
+        return self._linker
+
+    def _refresh_model(self) -> None:
+        """Probabilistic mode: take the model of the latest linkage run (this process's or
+        another's), or the shipped prior before any run fitted one."""
+        probabilistic = self._settings.probabilistic
+        if probabilistic is None:
+            return
+        runs = self._store.list_linkage_runs(1)
+        run_id = runs[0].run_id if runs else 0
+        if run_id == self._model_run_id and self._linker is not None:
+            return
+        model = stored_model(runs[0].model, probabilistic) if runs else None
+        if model is None and self._linker is not None and runs:
+            # The latest run kept the model in force (it recorded none for this layout).
+            model = self._linker.model
+        self._linker = ProbabilisticLinker(
+            probabilistic.layout,
+            model if model is not None else prior_model(probabilistic.hardened),
+            probabilistic.blocking(),
+            self._settings.threshold,
+        )
+        self._model_run_id = run_id
 
     def _reload_index(self) -> None:
         self._index = ClkIndex(self._settings.clk_bits)
@@ -260,15 +303,19 @@ class LinkageService:
             packed = pack_clk_bytes(clks, self._settings.clk_bits)
             self._index.add(np.asarray(node_ids, dtype=np.int64), packed)
             self._indexed.update(node_ids)
-            self._fill += np.bincount(popcounts(packed), minlength=self._fill.shape[0])
+            self._fill += np.bincount(self._band_popcounts(packed), minlength=self._fill.shape[0])
 
     def _index_remove(self, node_ids: Sequence[int]) -> None:
         present = [n for n in node_ids if n in self._index]
         if present:
             packed = self._index.get(present)
-            self._fill -= np.bincount(popcounts(packed), minlength=self._fill.shape[0])
+            self._fill -= np.bincount(self._band_popcounts(packed), minlength=self._fill.shape[0])
             self._index.remove(present)
             self._indexed.difference_update(present)
+
+    def _band_popcounts(self, packed: PackedClks) -> np.ndarray:
+        start, stop = self._band_words
+        return popcounts(np.ascontiguousarray(packed[:, start:stop]))
 
     def _refresh_band(self) -> None:
         total = int(self._fill.sum())
@@ -276,7 +323,7 @@ class LinkageService:
             self._band = None
             return
         counts = np.repeat(np.arange(self._fill.shape[0], dtype=np.int64), self._fill)
-        self._band = band_from_popcounts(counts, self._settings.clk_bits)
+        self._band = band_from_popcounts(counts, self._band_bits)
 
     # ---------------------------------------------------------------- audit
     def _audit(
@@ -555,6 +602,7 @@ class LinkageService:
                 if replay is not None:
                     return replay
                 self._catch_up(tx.index_changes_since(self._seen_change))
+                self._refresh_model()
                 plan = self._plan(tx, batch)
             # Phase 2 (CPU, no lock): the similarity join.
             graph = self._graph(plan)
@@ -565,7 +613,9 @@ class LinkageService:
                 if replay is not None:
                     return replay
                 others = tx.index_changes_since(self._seen_change)
-                if others:
+                model_run = self._model_run_id
+                self._refresh_model()
+                if others or self._model_run_id != model_run:
                     self._catch_up(others)
                     plan = self._plan(tx, batch)
                     graph = self._graph(plan)
@@ -640,6 +690,8 @@ class LinkageService:
 
     def _pair_join(self, left: PackedClks, right: PackedClks) -> CandidatePairs:
         """Candidate pairs between two sets, blocked if configured."""
+        if self._linker is not None:
+            return self._linker.link(left, right)
         blocking = self._settings.blocking
         if self._joiner is not None:
             return self._joiner.pair_join(left, right, self._settings.threshold, blocking)
@@ -649,6 +701,8 @@ class LinkageService:
 
     def _self_join(self, clks: PackedClks) -> CandidatePairs:
         """Candidate pairs within one set, blocked if configured."""
+        if self._linker is not None:
+            return self._linker.link_within(clks)
         blocking = self._settings.blocking
         if self._joiner is not None:
             return self._joiner.self_join(clks, self._settings.threshold, blocking)
@@ -895,14 +949,15 @@ class LinkageService:
         with self._writer:
             start = self._clock()
             seen = self._store.last_index_change()
-            node_list, edges = self._full_graph()
+            self._refresh_model()
+            node_list, edges, linker = self._full_graph()
             with self._store.write() as tx:
                 others = tx.index_changes_since(seen)
                 if others:
                     # Another matcher process changed the index meanwhile: redo
                     # the join while this transaction holds the writer lock.
                     self._catch_up(tx.index_changes_since(self._seen_change))
-                    node_list, edges = self._full_graph()
+                    node_list, edges, linker = self._full_graph()
                 now = self._clock()
                 tx.delete_all_edges()
                 tx.insert_edges(edges)
@@ -926,7 +981,9 @@ class LinkageService:
                     changed_link_count=changed,
                     threshold=self._settings.threshold,
                     reason=reason,
-                    model=self._settings.linkage_model_json(),
+                    model=self._settings.linkage_model_json(
+                        None if linker is None else linker.model
+                    ),
                 )
                 run_id = tx.save_linkage_run(run)
                 tx.append_events(
@@ -943,12 +1000,17 @@ class LinkageService:
                     {"records": len(node_list), "links": link_count, "changed_links": changed},
                     now,
                 )
+            if linker is not None:
+                self._linker = linker
+                self._model_run_id = run_id
         self._observer.links_rebuilt(len(node_list), time.perf_counter() - started)
         self._observer.index_size(len(self._index), link_count)
         return dataclasses.replace(run, run_id=run_id)
 
-    def _full_graph(self) -> tuple[list[int], list[EdgeRow]]:
-        """Every linkable record of the linkage space and all candidate pairs.
+    def _full_graph(self) -> tuple[list[int], list[EdgeRow], ProbabilisticLinker | None]:
+        """Every linkable record of the linkage space, all candidate pairs, and (in
+        probabilistic mode) the linker that scored them: with a model refitted on these
+        records when the settings ask for it and enough are held.
 
         CLKs are packed chunk by chunk as they stream from the store, so the
         peak is the packed array (``clk_bits / 8`` bytes a record), not a list
@@ -970,10 +1032,20 @@ class LinkageService:
             chunks.append(pack_clk_bytes(pending, bits))
         packed = np.concatenate(chunks) if chunks else np.zeros((0, bits // 64), dtype=np.uint64)
         del chunks
-        pairs = self._self_join(packed)
-        return node_list, [
-            _edge(node_list[a], node_list[b], score) for a, b, score in _int_pairs(pairs)
-        ]
+        linker = self._linker
+        probabilistic = self._settings.probabilistic
+        if (
+            probabilistic is not None
+            and probabilistic.refit_on_rebuild
+            and packed.shape[0] >= probabilistic.min_fit_records
+        ):
+            try:
+                linker = fit_linker(probabilistic, packed, self._settings.threshold)
+            except InvalidInputError as exc:
+                _log.warning("refitting the linkage model failed, keeping it: %s", exc.message)
+        pairs = self._self_join(packed) if linker is None else linker.link_within(packed)
+        edges = [_edge(node_list[a], node_list[b], score) for a, b, score in _int_pairs(pairs)]
+        return node_list, edges, linker
 
     # --------------------------------------------------------------- lookup
     def lookup(
@@ -1036,15 +1108,15 @@ class LinkageService:
         if problems:
             raise InvalidInputError("lookup refused", problems=problems)
         try:
-            check_query_clk_plausible(clk, self._plausibility_band())
+            start, stop = self._band_words
+            check_query_clk_plausible(clk[start * 8 : stop * 8], self._plausibility_band())
         except InvalidInputError:
             self._audit_refusal(actor, "implausible_query")
             raise
         wanted = max_links or 5
         self._catch_up_for_reads()
         query = pack_clk_bytes([clk], self._settings.clk_bits)
-        (hits_found,) = self._index.search(query, self._settings.threshold, min(4 * wanted, 100))
-        found = [(node, score) for score, node in hits_found.as_tuples()]
+        found = self._search(query, min(4 * wanted, 100))
         node_links = self._store.read_node_links([node for node, _ in found])
         link_order: list[int] = []
         for node, _ in found:
@@ -1109,10 +1181,44 @@ class LinkageService:
             )
         return hits
 
+    def _search(self, query: PackedClks, k: int) -> list[tuple[int, float]]:
+        """The best ``k`` indexed records for one packed query, ``(node, score)`` with the
+        score at or above the lookup threshold, best first (ties: lower node first).
+
+        Dice mode scans the index for Dice. Probabilistic mode scores the
+        ``lookup_candidates`` records nearest by whole-CLK Dice with the model: the match
+        probability, not a Dice, decides.
+        """
+        threshold = self._settings.effective_lookup_threshold
+        probabilistic = self._settings.probabilistic
+        if probabilistic is None:
+            (hits,) = self._index.search(query, threshold, k)
+            return [(node, score) for score, node in hits.as_tuples()]
+        latest = self._store.list_linkage_runs(1)
+        if latest and latest[0].run_id != self._model_run_id:
+            with self._writer:  # another process rebuilt: its model now decides
+                self._refresh_model()
+        linker = self._linker
+        if linker is None:  # pragma: no cover - set whenever the settings are probabilistic
+            raise FailedPreconditionError("the probabilistic linker is not loaded")
+        (near,) = self._index.search(query, _LOOKUP_PREFILTER_DICE, probabilistic.lookup_candidates)
+        if len(near) == 0:
+            return []
+        nodes = np.asarray(near.keys, dtype=np.int64)
+        candidates = self._index.get(nodes)
+        probabilities = linker.score(
+            query, candidates, np.zeros(len(nodes), dtype=np.int64), np.arange(len(nodes))
+        )
+        keep = probabilities >= threshold
+        order = np.lexsort((nodes[keep], -probabilities[keep]))[:k]
+        return list(
+            zip(nodes[keep][order].tolist(), probabilities[keep][order].tolist(), strict=True)
+        )
+
     def _plausibility_band(self) -> PopcountBand:
         if self._band is not None:
             return self._band
-        return band_from_range(self._settings.clk_bits, 1, self._settings.clk_bits - 1)
+        return band_from_range(self._band_bits, 1, self._band_bits - 1)
 
     def _audit_refusal(self, actor: Principal, reason: str) -> None:
         now = self._clock()

@@ -9,9 +9,16 @@ from dataclasses import dataclass
 from linkage.distributed import DaskJoinSettings
 from linkage.errors import ConfigError, Problem
 from linkage.match import ComponentClusterer, HammingLsh
-from linkage.probabilistic import AverageLinkClusterer, greedy_one_per_agency
+from linkage.probabilistic import AverageLinkClusterer, FellegiSunterModel, greedy_one_per_agency
+from linkage.service._probabilistic import ProbabilisticSettings
 
-__all__ = ["CLUSTERING_METHODS", "ClusteringSettings", "LinkageSettings", "ServiceLimits"]
+__all__ = [
+    "CLUSTERING_METHODS",
+    "ClusteringSettings",
+    "LinkageSettings",
+    "ProbabilisticSettings",
+    "ServiceLimits",
+]
 
 #: ``greedy``: anonlink's greedy solving, at most one record per agency in a link.
 #: ``average_link``: duplicate-aware average-linkage clustering (several records of one
@@ -77,6 +84,14 @@ class LinkageSettings:
     tasks on that Dask cluster, with the same results; without it every join
     runs in-process. ``clustering`` says how components become links
     (:class:`ClusteringSettings`; anonlink's greedy by default).
+
+    ``probabilistic``, when set, links segmented CLKs with a Fellegi-Sunter model
+    (:class:`ProbabilisticSettings`); scores are then match probabilities, and
+    ``threshold`` (and the clustering thresholds) are probabilities, below 1.
+    ``lookup_threshold`` is the score a responder's query must reach against a
+    record for the lookup to report that record's link (default: ``threshold``); set
+    it higher than ``threshold`` to make lookups stricter than linkage, since a
+    lookup discloses on the strength of one query alone.
     """
 
     threshold: float
@@ -86,11 +101,47 @@ class LinkageSettings:
     blocking: HammingLsh | None = None
     dask: DaskJoinSettings | None = None
     clustering: ClusteringSettings = ClusteringSettings()
+    probabilistic: ProbabilisticSettings | None = None
+    lookup_threshold: float | None = None
 
     def __post_init__(self) -> None:
         problems = []
         if not 0.0 < self.threshold <= 1.0:
             problems.append(Problem("linkage.threshold", "must be in (0, 1]"))
+        if self.lookup_threshold is not None and not 0.0 < self.lookup_threshold <= 1.0:
+            problems.append(Problem("linkage.lookup_threshold", "must be in (0, 1]"))
+        probabilistic = self.probabilistic
+        if probabilistic is not None:
+            if self.threshold >= 1.0:
+                problems.append(
+                    Problem("linkage.threshold", "is a match probability here: must be below 1")
+                )
+            if self.lookup_threshold is not None and self.lookup_threshold >= 1.0:
+                problems.append(
+                    Problem(
+                        "linkage.lookup_threshold", "is a match probability here: must be below 1"
+                    )
+                )
+            layout_bits = probabilistic.layout.total_words * 64
+            if self.clk_bits != layout_bits:
+                problems.append(
+                    Problem(
+                        "linkage.clk_bits",
+                        f"must be {layout_bits}, the length of the segmented CLKs "
+                        f"(record CLK and segments) of linkage.probabilistic.schema",
+                    )
+                )
+            if self.blocking is not None:
+                problems.append(
+                    Problem(
+                        "linkage.blocking",
+                        "does not apply with linkage.probabilistic (it has its own blocking rules)",
+                    )
+                )
+            if self.dask is not None:
+                problems.append(
+                    Problem("linkage.dask", "is not supported with linkage.probabilistic")
+                )
         if self.clk_bits <= 0 or self.clk_bits % 64:
             problems.append(Problem("linkage.clk_bits", "must be a positive multiple of 64"))
         if not 0 <= self.key_epoch < 2**32:
@@ -107,16 +158,24 @@ class LinkageSettings:
         """Length of one CLK in bytes."""
         return self.clk_bits // 8
 
-    def linkage_model_json(self) -> str:
+    @property
+    def effective_lookup_threshold(self) -> float:
+        """The score a lookup needs: ``lookup_threshold``, or ``threshold`` when unset."""
+        if self.lookup_threshold is None:
+            return self.threshold
+        return self.lookup_threshold
+
+    def linkage_model_json(self, model: FellegiSunterModel | None = None) -> str:
         """What decides the links, as canonical JSON (stored with every linkage run so
-        its result can be reproduced): threshold, linkage space, blocking, clustering."""
+        its result can be reproduced): threshold, linkage space, blocking, clustering,
+        the lookup threshold and, for probabilistic linkage, its settings and ``model``."""
         blocking = self.blocking
         clustering = self.clustering
         clustering_json: dict[str, object] = {"method": clustering.method}
         if clustering.method == "average_link":
             join, merge = self._average_link_thresholds()
             clustering_json.update(join_threshold=join, merge_threshold=merge)
-        model: dict[str, object] = {
+        document: dict[str, object] = {
             "threshold": self.threshold,
             "clk_bits": self.clk_bits,
             "key_epoch": self.key_epoch,
@@ -130,8 +189,14 @@ class LinkageSettings:
                 "seed": blocking.seed,
             },
             "clustering": clustering_json,
+            "lookup_threshold": self.effective_lookup_threshold,
         }
-        return json.dumps(model, sort_keys=True, separators=(",", ":"))
+        if self.probabilistic is not None:
+            recorded = self.probabilistic.to_json_dict()
+            if model is not None:
+                recorded["model"] = model.to_dict()
+            document["probabilistic"] = recorded
+        return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
     def clusterer(self) -> ComponentClusterer:
         """The component clusterer these settings name."""

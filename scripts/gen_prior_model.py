@@ -1,0 +1,111 @@
+"""Generate the matcher's starting Fellegi-Sunter models (``linkage/service/prior-model-*.json``).
+
+The matcher scores segmented CLKs with a Fellegi-Sunter model. It fits one on its own
+records at every rebuild (no PII, no labels); until the first rebuild it needs a model to
+start from. This script fits that starting model on synthetic multi-agency data
+(:func:`linkage.synth.generate_scenario`, fixed seed), encoded with the shipped segmented
+schema under a throwaway random secret: m and u probabilities describe how segments of
+the same person and of different people agree, which depends on the schema and on how
+messy data is, not on the key. ``hardened`` is the shipped default (diffused segments);
+``plain`` the same schema with plain Bloom-filter segments.
+
+    .venv/bin/python scripts/gen_prior_model.py            # rewrites both files
+
+The secret is random, so the fitted numbers vary slightly from run to run (EM on
+different hash collisions); the files record one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from agency_client._config import load_agency_config  # noqa: E402
+from agency_client._mapping import RowMapper  # noqa: E402
+from linkage.encode import default_schema_text  # noqa: E402
+from linkage.encode._segments import (  # noqa: E402
+    DEFAULT_SEGMENTS,
+    SegmentedEncoder,
+    load_segmented_schema,
+)
+from linkage.match import pack_clks  # noqa: E402
+from linkage.probabilistic import (  # noqa: E402
+    default_blocking,
+    default_comparisons,
+    default_training_rules,
+    fit_model,
+)
+from linkage.synth import generate_scenario  # noqa: E402
+
+OUT = ROOT / "linkage" / "service"
+PEOPLE = 8000
+SEED = 4242
+
+
+def _rows(secret_env: dict[str, str]) -> list[list[str | None]]:
+    scenario = generate_scenario(people=PEOPLE, seed=SEED)
+    rows: list[list[str | None]] = []
+    with tempfile.TemporaryDirectory() as folder:
+        for export in scenario.exports:
+            agency = export.agency
+            path = Path(folder) / f"{agency.agency_id}.toml"
+            path.write_text(
+                f'[agency]\nname = "{agency.display_name}"\nkey_epoch = 1\n\n'
+                '[secret]\nenv = "PRIOR_SECRET"\n\n[schema]\nfile = "default"\n\n'
+                + agency.mapping_toml,
+                encoding="utf-8",
+            )
+            mapper = RowMapper(load_agency_config(path, secret_env), agency.header)
+            for line, row in enumerate(export.rows, start=1):
+                mapped = mapper.map_row(line, row)
+                if not isinstance(mapped, list):
+                    rows.append(list(mapped.values))
+    return rows
+
+
+def _document(hardened: bool) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(default_schema_text())
+    segments = json.loads(json.dumps(DEFAULT_SEGMENTS))
+    if not hardened:
+        del segments["diffusion"]
+        for item in segments["fields"]:
+            item["filterBits"] = item["bits"] = 512
+    document["segments"] = segments
+    return document
+
+
+def fitted(hardened: bool, rows: list[list[str | None]], secret: bytes) -> str:
+    encoder = SegmentedEncoder(load_segmented_schema(_document(hardened)), secret, key_epoch=1)
+    packed = pack_clks(encoder.encode(rows))
+    model = fit_model(
+        encoder.layout,
+        default_comparisons(hardened),
+        default_blocking(hardened),
+        packed,
+        training_rules=default_training_rules(),
+    )
+    return model.to_json() + "\n"
+
+
+def main() -> int:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    names = {True: "prior-model-hardened.json", False: "prior-model-plain.json"}
+    secret = secrets.token_bytes(32)
+    rows = _rows({"PRIOR_SECRET": secrets.token_hex(32)})
+    for hardened, name in names.items():
+        text = fitted(hardened, rows, secret)
+        (OUT / name).write_text(text, encoding="utf-8")
+        print(f"wrote {OUT / name} ({len(rows)} records)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
