@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from linkage.encode import DEFAULT_SEGMENTS, default_schema_text, default_segmented_schema
 from linkage.errors import ConfigError
 from linkage.match import HammingLsh
 from linkage.server import is_loopback_address, load_server_config, parse_server_config
@@ -118,3 +120,95 @@ def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
 )
 def test_loopback_detection(address: str, loopback: bool) -> None:
     assert is_loopback_address(address) is loopback
+
+
+def _probabilistic(table: dict[str, object], **linkage: object) -> dict[str, object]:
+    fingerprint = default_segmented_schema().fingerprint
+    return {
+        **GOOD,
+        "linkage": {
+            **GOOD["linkage"],
+            "threshold": 0.5,
+            "clk_bits": 1984,
+            "schema_fingerprint": fingerprint,
+            "probabilistic": table,
+            **linkage,
+        },
+    }
+
+
+def test_probabilistic_linkage_is_configurable(tmp_path: Path) -> None:
+    data = _probabilistic(
+        {"schema": "default-segmented", "min_fit_records": 500, "lookup_candidates": 50},
+        lookup_threshold=0.9,
+    )
+    linkage = parse_server_config(data, tmp_path, {}).linkage
+    assert linkage.probabilistic is not None
+    assert linkage.probabilistic.layout.total_words * 64 == 1984
+    assert linkage.probabilistic.hardened
+    assert linkage.probabilistic.refit_on_rebuild
+    assert (linkage.probabilistic.min_fit_records, linkage.probabilistic.lookup_candidates) == (
+        500,
+        50,
+    )
+    assert linkage.effective_lookup_threshold == 0.9
+    assert parse_server_config(GOOD, tmp_path, {}).linkage.effective_lookup_threshold == 0.8
+
+
+def test_a_segmented_schema_file_is_read_relative_to_the_config(tmp_path: Path) -> None:
+    document = json.loads(default_schema_text())
+    document["segments"] = DEFAULT_SEGMENTS
+    (tmp_path / "segmented.json").write_text(json.dumps(document), encoding="utf-8")
+    linkage = parse_server_config(
+        _probabilistic({"schema": "segmented.json"}), tmp_path, {}
+    ).linkage
+    assert linkage.probabilistic is not None
+    assert linkage.probabilistic.schema_source == "segmented.json"
+
+
+@pytest.mark.parametrize(
+    ("data", "locations"),
+    [
+        (
+            _probabilistic({"schema": "default-segmented"}, clk_bits=1024),
+            {"linkage.clk_bits"},
+        ),
+        (
+            _probabilistic({"schema": "default-segmented"}, schema_fingerprint="cd" * 16),
+            {"linkage.schema_fingerprint"},
+        ),
+        (
+            _probabilistic({"schema": "default-segmented", "colour": 1, "min_fit_records": 1}),
+            {"linkage.probabilistic.colour", "linkage.probabilistic.min_fit_records"},
+        ),
+        (
+            _probabilistic(
+                {"schema": "default-segmented"},
+                blocking={"method": "hamming_lsh"},
+                threshold=1.0,
+            ),
+            {"linkage.blocking", "linkage.threshold"},
+        ),
+        (_probabilistic({"schema": "missing.json"}), {"linkage.probabilistic.schema"}),
+        (_probabilistic({}), {"linkage.probabilistic.schema"}),
+        (
+            _probabilistic({"schema": "default-segmented"}, lookup_threshold=2),
+            {"linkage.lookup_threshold"},
+        ),
+    ],
+)
+def test_probabilistic_problems_are_named(
+    tmp_path: Path, data: dict[str, object], locations: set[str]
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_server_config(data, tmp_path, {})
+    assert {p.location for p in caught.value.problems} == locations
+
+
+def test_a_schema_file_without_segments_is_refused_with_its_path(tmp_path: Path) -> None:
+    (tmp_path / "plain.json").write_text(default_schema_text(), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        parse_server_config(_probabilistic({"schema": "plain.json"}), tmp_path, {})
+    (problem,) = caught.value.problems
+    assert problem.location.startswith("linkage.probabilistic.schema (plain.json)")
+    assert "segments" in problem.location + problem.reason
