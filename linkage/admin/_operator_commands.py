@@ -272,6 +272,7 @@ def links_rebuild(matcher: str, ca_cert: Path, cert: Path, key: Path, reason: st
             "changed_links": run.changed_link_count,
             "threshold": run.threshold,
             "seconds": (run.end_time.ToMicroseconds() - run.start_time.ToMicroseconds()) / 1e6,
+            "model": json.loads(run.model_json) if run.model_json else None,
         }
     )
 
@@ -299,6 +300,7 @@ def index_status(matcher: str, ca_cert: Path, cert: Path, key: Path) -> None:
             "clk_bits": status.clk_bits,
             "threshold": status.threshold,
             "last_event_sequence": status.last_event_sequence,
+            "linkage": json.loads(status.linkage_model_json) if status.linkage_model_json else None,
             "agencies": {
                 a.agency: {"records": a.record_count, "linked_records": a.linked_record_count}
                 for a in status.agencies

@@ -308,6 +308,7 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
             link_count=run.link_count,
             changed_link_count=run.changed_link_count,
             threshold=run.threshold,
+            model_json=run.model,
         )
 
     def GetIndexStatus(
@@ -331,6 +332,7 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
             clk_bits=settings.clk_bits,
             threshold=settings.threshold,
             last_event_sequence=status.last_event_sequence,
+            linkage_model_json=self._service.linkage_model_json(),
         )
 
     def ListEvents(

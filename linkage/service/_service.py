@@ -247,6 +247,12 @@ class LinkageService:
         """The probabilistic linker in force (its model included); ``None`` in Dice mode."""
         return self._linker
 
+    def linkage_model_json(self) -> str:
+        """What decides links now, as the JSON a rebuild records (with the model in force)."""
+        return self._settings.linkage_model_json(
+            None if self._linker is None else self._linker.model
+        )
+
     def _refresh_model(self) -> None:
         """Probabilistic mode: take the model of the latest linkage run (this process's or
         another's), or the shipped prior before any run fitted one."""

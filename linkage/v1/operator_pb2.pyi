@@ -228,6 +228,7 @@ class LinkageRun(_message.Message):
     LINK_COUNT_FIELD_NUMBER: _builtins.int
     CHANGED_LINK_COUNT_FIELD_NUMBER: _builtins.int
     THRESHOLD_FIELD_NUMBER: _builtins.int
+    MODEL_JSON_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """"linkageRuns/{run}"."""
     record_count: _builtins.int
@@ -240,6 +241,12 @@ class LinkageRun(_message.Message):
     """Links whose membership the run changed."""
     threshold: _builtins.float
     """The similarity threshold used."""
+    model_json: _builtins.str
+    """What decided the run's links, as JSON: the threshold, linkage space, blocking,
+    clustering and lookup threshold and, for probabilistic linkage, its settings and
+    the Fellegi-Sunter model it used (m, u and weight of every comparison level, and
+    how the model was fitted). Recorded with the run, so the run can be reproduced.
+    """
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
         """When the run started."""
@@ -259,10 +266,11 @@ class LinkageRun(_message.Message):
         link_count: _builtins.int = ...,
         changed_link_count: _builtins.int = ...,
         threshold: _builtins.float = ...,
+        model_json: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate_pair_count", b"candidate_pair_count", "changed_link_count", b"changed_link_count", "end_time", b"end_time", "link_count", b"link_count", "name", b"name", "record_count", b"record_count", "start_time", b"start_time", "threshold", b"threshold"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate_pair_count", b"candidate_pair_count", "changed_link_count", b"changed_link_count", "end_time", b"end_time", "link_count", b"link_count", "model_json", b"model_json", "name", b"name", "record_count", b"record_count", "start_time", b"start_time", "threshold", b"threshold"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -329,6 +337,7 @@ class IndexStatus(_message.Message):
     CLK_BITS_FIELD_NUMBER: _builtins.int
     THRESHOLD_FIELD_NUMBER: _builtins.int
     LAST_EVENT_SEQUENCE_FIELD_NUMBER: _builtins.int
+    LINKAGE_MODEL_JSON_FIELD_NUMBER: _builtins.int
     record_count: _builtins.int
     """Records held, all agencies together."""
     link_count: _builtins.int
@@ -343,6 +352,10 @@ class IndexStatus(_message.Message):
     """The similarity threshold for linking."""
     last_event_sequence: _builtins.int
     """The sequence number of the newest event."""
+    linkage_model_json: _builtins.str
+    """What decides links now, as JSON (the form of LinkageRun.model_json), with the
+    Fellegi-Sunter model in force for probabilistic linkage.
+    """
     @_builtins.property
     def agencies(self) -> _containers.RepeatedCompositeFieldContainer[Global___AgencyCount]:
         """Per agency, ordered by agency."""
@@ -358,10 +371,11 @@ class IndexStatus(_message.Message):
         clk_bits: _builtins.int = ...,
         threshold: _builtins.float = ...,
         last_event_sequence: _builtins.int = ...,
+        linkage_model_json: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agencies", b"agencies", "clk_bits", b"clk_bits", "key_epoch", b"key_epoch", "last_event_sequence", b"last_event_sequence", "link_count", b"link_count", "record_count", b"record_count", "schema_fingerprint", b"schema_fingerprint", "threshold", b"threshold"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agencies", b"agencies", "clk_bits", b"clk_bits", "key_epoch", b"key_epoch", "last_event_sequence", b"last_event_sequence", "link_count", b"link_count", "linkage_model_json", b"linkage_model_json", "record_count", b"record_count", "schema_fingerprint", b"schema_fingerprint", "threshold", b"threshold"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

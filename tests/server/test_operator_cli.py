@@ -59,7 +59,14 @@ def test_agency_links_index_and_events_commands(matcher: Matcher) -> None:
     rebuilt = runner.invoke(main, ["links", "rebuild", "--reason", "cli test"], env=env)
     assert rebuilt.exit_code == 0, rebuilt.output
     assert json.loads(rebuilt.output)["links"] == 1
+    # What decided the links comes back with the run and with the status (Dice mode: no
+    # probabilistic model).
+    recorded = json.loads(rebuilt.output)["model"]
+    assert recorded["threshold"] == 0.8
+    assert recorded["clustering"] == {"method": "greedy"}
+    assert "probabilistic" not in recorded
     status = json.loads(runner.invoke(main, ["index", "status"], env=env).output)
+    assert status["linkage"] == recorded
     assert status["records"] == 2
     assert status["agencies"]["agencies/police"] == {"records": 1, "linked_records": 1}
     lines = runner.invoke(main, ["events", "--limit", "1000"], env=env).output.splitlines()
