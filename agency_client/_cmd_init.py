@@ -1,7 +1,8 @@
 """``agency-client init DIR``: create an agency's working directory.
 
 Writes ``DIR/agency.toml`` (agency ID, matcher address, certificate paths, where
-the linkage secret comes from, the default consent and the column mapping), a
+the linkage secret comes from, the default consent, the schema when ``--schema``
+names one, and the column mapping), a
 fresh pointer key ``DIR/pointer.key`` (mode 0600) and ``DIR/state/`` (0700).
 The secret is checked but never copied: the config names its file or variable.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 import click
 
 from agency_client._client_config import load_client_config
+from agency_client._encoding import BUILTIN_SCHEMA_NAMES
 from agency_client.pointer import generate_pointer_key, write_pointer_key
 from linkage.consent import Purpose
 from linkage.errors import AlreadyExistsError, ConfigError, Problem
@@ -38,7 +40,7 @@ def _path_text(path: Path, base: Path) -> str:
         return str(resolved)
 
 
-def _mapping_text(mapping: Path) -> str:
+def _mapping_text(mapping: Path, *, schema_given: bool = False) -> str:
     try:
         text = mapping.read_text(encoding="utf-8")
         document = tomllib.loads(text)
@@ -52,7 +54,25 @@ def _mapping_text(mapping: Path) -> str:
             f"{mapping.name} may hold only [input], [output], [schema] and [features.*] tables",
             problems=[Problem(k, "not allowed in a mapping file") for k in extra],
         )
+    if schema_given and "schema" in document:
+        raise ConfigError(
+            f"{mapping.name} has a [schema] table and --schema names one too; keep one",
+            problems=[Problem("schema", "given twice")],
+        )
     return text
+
+
+def _schema_text(schema: str, base: Path) -> str:
+    """``--schema``: a built-in name as it is, a schema file as a path from ``base``."""
+    if schema in BUILTIN_SCHEMA_NAMES:
+        return schema
+    path = Path(schema)
+    if not path.is_file():
+        raise ConfigError(
+            f"--schema: no file at {path}; give a schema file or one of "
+            + ", ".join(BUILTIN_SCHEMA_NAMES)
+        )
+    return _path_text(path, base)
 
 
 @click.command("init")
@@ -103,6 +123,13 @@ def _mapping_text(mapping: Path) -> str:
     type=click.Path(dir_okay=False, path_type=Path),
     help="TOML with the export's [input] and [features.*] tables.",
 )
+@click.option(
+    "--schema",
+    default=None,
+    help="The linkage schema: default (hardened), plain, default-segmented (with per-field "
+    "segments) or a schema JSON file; the same for every agency of the programme. "
+    "Default: the mapping's [schema] table, else default.",
+)
 @click.option("--key-epoch", type=click.IntRange(min=0), default=1, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1, 10000), default=1000, show_default=True)
 @click.option(
@@ -140,6 +167,7 @@ def init_command(
     secret_file: Path | None,
     secret_env: str | None,
     mapping: Path,
+    schema: str | None,
     key_epoch: int,
     batch_size: int,
     disclose: bool,
@@ -168,7 +196,10 @@ def init_command(
     for path, what in ((ca_cert, "--ca-cert"), (cert, "--cert"), (key, "--key")):
         if not path.is_file():
             raise ConfigError(f"{what}: no file at {path}; check the path")
-    mapping_text = _mapping_text(mapping)
+    mapping_text = _mapping_text(mapping, schema_given=schema is not None)
+    schema_lines = (
+        [] if schema is None else ["", "[schema]", f"file = {_q(_schema_text(schema, directory))}"]
+    )
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "agency.toml"
     if config_path.exists() and not force:
@@ -188,6 +219,7 @@ def init_command(
         f"file = {_q(_path_text(secret_file, base))}"
         if secret_file is not None
         else f"env = {_q(str(secret_env))}",
+        *schema_lines,
         "",
         "[matcher]",
         f"address = {_q(matcher_address)}",

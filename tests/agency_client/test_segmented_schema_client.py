@@ -46,7 +46,7 @@ from linkage.encode import (
 )
 from linkage.errors import ConfigError, SchemaError
 from linkage.v1 import ingest_pb2, lookup_pb2
-from tests.agency_client.workflow_fixtures import make_agency_folder
+from tests.agency_client.workflow_fixtures import MHC, make_agency_folder
 
 pytestmark = pytest.mark.unit
 
@@ -385,3 +385,55 @@ def test_schema_describe_shows_the_segment_layout(tmp_path: Path) -> None:
     code, _, stderr = run("schema", "describe", str(tmp_path / "nothing-here"))
     assert code != 0
     assert "built-in schema name" in stderr
+
+
+# --------------------------------------------------------------------------- init
+
+
+def _init_args(tmp_path: Path, target: Path, *extra: str) -> list[str]:
+    for name in ("ca.pem", "cert.pem", "key.pem"):
+        (tmp_path / name).write_text("placeholder\n")
+    (tmp_path / "secret.key").write_text("s" * 40)
+    return [
+        "init", str(target), "--agency-id", "mhc-a", "--matcher", "localhost:50051",
+        "--ca-cert", str(tmp_path / "ca.pem"), "--cert", str(tmp_path / "cert.pem"),
+        "--key", str(tmp_path / "key.pem"), "--secret-file", str(tmp_path / "secret.key"),
+        "--mapping", str(tmp_path / "mapping.toml"), *extra,
+    ]  # fmt: skip
+
+
+def test_init_writes_the_schema_it_is_given(tmp_path: Path) -> None:
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text(MHC.mapping_toml)
+    code, _, err = run(*_init_args(tmp_path, tmp_path / "a", "--schema", "default-segmented"))
+    assert code == 0, err
+    config = load_client_config(tmp_path / "a" / "agency.toml", {})
+    assert config.encoding.encoding_schema.fingerprint == default_segmented_schema().fingerprint
+    # A schema file outside the new folder: referenced by its absolute path.
+    (tmp_path / "seg.json").write_text(json.dumps(schema_document(DOB_SEGMENT)))
+    code, _, err = run(
+        *_init_args(tmp_path, tmp_path / "b", "--schema", str(tmp_path / "seg.json"))
+    )
+    assert code == 0, err
+    schema_line = f"file = {json.dumps(str((tmp_path / 'seg.json').resolve()))}"
+    assert schema_line in (tmp_path / "b" / "agency.toml").read_text()
+    config = load_client_config(tmp_path / "b" / "agency.toml", {})
+    assert config.encoding.encoding_schema.clk_bits == 1280
+    # Without --schema: the mapping's [schema] table, else the default.
+    code, _, _ = run(*_init_args(tmp_path, tmp_path / "c"))
+    assert code == 0
+    assert (
+        load_client_config(tmp_path / "c" / "agency.toml", {}).encoding.schema_source == "default"
+    )
+    mapping.write_text('[schema]\nfile = "plain"\n' + MHC.mapping_toml)
+    code, _, _ = run(*_init_args(tmp_path, tmp_path / "f"))
+    assert code == 0
+    assert load_client_config(tmp_path / "f" / "agency.toml", {}).encoding.schema_source == "plain"
+    code, _, err = run(*_init_args(tmp_path, tmp_path / "d", "--schema", "default-segmented"))
+    assert code == EXIT_DOMAIN_ERROR
+    assert "--schema names one too" in err
+    assert not (tmp_path / "d").exists()
+    mapping.write_text(MHC.mapping_toml)
+    code, _, err = run(*_init_args(tmp_path, tmp_path / "e", "--schema", "no-such.json"))
+    assert code == EXIT_DOMAIN_ERROR
+    assert "--schema: no file at no-such.json" in err
