@@ -1,32 +1,45 @@
-"""A frequency / pattern-mining attack on CLK bit patterns, after Christen, Schnell, Vatsalan
-and Ranbaduge ("Efficient cryptanalysis of Bloom filters for PPRL", PAKDD 2017) and
-Christen et al. ("Precise and fast cryptanalysis for Bloom filter based PPRL", TKDE 2019),
-written from their descriptions.
+"""A frequency / pattern-mining attack on CLK bit patterns, written from the published
+descriptions: Christen, Schnell, Vatsalan and Ranbaduge ("Efficient cryptanalysis of Bloom
+filters for PPRL", PAKDD 2017), Christen et al. ("Precise and fast cryptanalysis for Bloom
+filter based PPRL", TKDE 2019), Vidanage et al. (CIKM 2020) and Mitchell et al. (2017).
+No attack code was copied.
 
-The attacker sees only the CLKs (no similarities are needed) and holds plaintext records of
-(some of) the same people. It knows the public schema: which features are q-grammed and how
-many bits each q-gram receives.
+The attacker sees only the CLKs (no similarities) and holds plaintext records of (some of)
+the same people. It knows the public schema: the features, how each is tokenised (q-grams,
+positional unigrams, exact values), the filter length and the salting rules, so it
+tokenises its plaintext exactly as the encoder does (``feature:q-gram`` tokens).
 
-1. **Frequent q-grams.** From its plaintext the attacker lists the most frequent q-grams of
-   every feature (``feature:q-gram``) with their frequencies, and the fewest bits each one
-   always sets (the schema's bits per token for the longest value that holds it).
-2. **Frequent bit patterns.** Every record that holds a q-gram has all of that q-gram's
-   positions set, so a frequent q-gram shows up as a group of positions that are set
-   together far more often than the records' fill explains. The attacker computes the
-   fill-adjusted co-occurrence (correlation) of every pair of positions and mines groups
-   ("patterns") greedily: a seed pair of strongly associated positions, grown by the
-   position most associated with the whole group, while the association holds.
-3. **Alignment.** A pattern's support (records with nearly all its positions set, less
-   what chance explains) estimates the frequency of the q-gram behind it; patterns and
-   q-grams are aligned by an assignment on the difference of their log frequencies (and of
-   their sizes), the pattern-to-q-gram step of the published attacks.
-4. **Re-identification.** Each CLK is decoded to the q-grams whose patterns it contains;
-   each plaintext record is reduced to its aligned q-grams; records are matched by the Dice
-   coefficient of these sets with an assignment solver, as in the graph attack.
+1. **Frequent bit patterns** (:func:`mine_patterns`). Every record that holds a q-gram has
+   all of that q-gram's positions set, so a frequent q-gram shows up as a group of positions
+   that are set together more often than the records' fill explains. Seeds: pairs of
+   positions with a high fill-adjusted correlation, each grown greedily into a group. Each
+   group is then *closed*, as a frequent itemset: its holders are the CLKs that have (nearly)
+   all its positions set, and the group becomes every position that is set in nearly all
+   holders and clearly less often in the other CLKs; repeated until it is stable. A closed
+   pattern is a q-gram's positions (or a few q-grams that always occur together) and its
+   holders are the records that hold that q-gram.
+2. **Alignment by frequency and co-occurrence** (:func:`align_patterns`). A pattern's
+   holder frequency estimates the frequency of its q-gram, and the frequency with which two
+   patterns are held together estimates the joint frequency of their q-grams. The attacker
+   aligns patterns and q-grams seed-and-extend style: first the pairs whose frequencies
+   match clearly better than any alternative, then, round by round, every remaining pattern
+   by how well its joint frequencies with the aligned anchors match each candidate q-gram's
+   (the conditional frequencies of Christen's recursive partitioning, all at once), with an
+   assignment solver, keeping the most certain pairs as new anchors.
+3. **Re-identification, then learning every q-gram's positions.** Each CLK-record pair is
+   scored by a naive-Bayes log-likelihood ratio over the aligned q-grams ("the record holds
+   the q-gram and the CLK holds its pattern", "holds it but the CLK lacks the pattern", ...)
+   and records are matched with an assignment solver (``assign`` of the graph attack). The
+   most confident mutual matches then teach the attacker the positions of *every* q-gram
+   its plaintext holds often enough: the positions set in nearly all matched CLKs of
+   records that hold it, and clearly less often in the others (Mitchell et al.'s and
+   Christen et al.'s position identification with known pairs). Records are re-scored with
+   all learned q-grams and re-matched; the confident set grows each round.
 
-Reported: the encoded records assigned a plaintext record of their own person, and, as the
-published attacks report, how many aligned q-grams were right (checked with the key, which
-only the benchmark holds).
+Reported: the encoded records assigned a plaintext record of their own person and, as the
+papers report, the precision of the pattern -> q-gram alignment and of the learned
+positions, checked with the key by :mod:`benchmarks.attacks.key_check` (only the benchmark
+holds the key).
 """
 
 from __future__ import annotations
@@ -37,32 +50,93 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+from scipy import sparse
+from scipy.optimize import linear_sum_assignment
+from scipy.stats import binom
 
 from benchmarks.attacks.graph_attack import assign, score_assignment
 from benchmarks.attacks.similarity import TokenTable
 from linkage.types import ClkBytes
 
-__all__ = ["FrequencyAttackParams", "FrequencyAttackResult", "frequency_attack", "mine_patterns"]
+__all__ = [
+    "FrequencyAttackParams",
+    "FrequencyAttackResult",
+    "Pattern",
+    "align_patterns",
+    "frequency_attack",
+    "mine_patterns",
+]
 
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
 class FrequencyAttackParams:
-    #: q-grams rarer than this (fraction of plaintext records) are not attacked
-    min_frequency: float = 0.01
-    #: the most frequent q-grams attacked
-    max_tokens: int = 400
-    #: a pattern grows while its new position's mean association is at least this
-    min_association: float = 0.12
-    #: patterns smaller than this are discarded (chance groups are small)
+    """Knobs of the attack (the defaults are what the benchmark reports)."""
+
+    # -- 1. mining
+    #: a group grows while its new position's mean association is at least this
+    min_association: float = 0.04
+    #: seeds are position pairs with an association of at least this many times the above
+    seed_factor: float = 1.5
+    #: seed pairs tried at most
+    max_seeds: int = 800
+    #: closed patterns smaller than this are discarded
     min_pattern: int = 6
-    #: patterns mined at most
-    max_patterns: int = 600
-    #: a record holds a pattern when it has at least this fraction of its positions
-    holds: float = 0.9
-    #: candidates per encoded record for the final assignment
+    #: a CLK holds a pattern when at least this share of its positions are set
+    hold: float = 0.95
+    #: closure keeps the positions set in at least this share of the holders ...
+    keep_inside: float = 0.97
+    #: ... and in at most this share of the other CLKs
+    keep_outside: float = 0.9
+    #: closure iterations at most
+    closure_rounds: int = 8
+    #: patterns held by fewer CLKs than this share are discarded
+    min_support: float = 0.003
+    #: two patterns whose holder sets overlap this much (Jaccard) are one pattern
+    duplicate: float = 0.9
+    # -- 2. alignment
+    #: q-grams rarer than this (share of plaintext records) are not aligned
+    min_frequency: float = 0.003
+    #: the most frequent q-grams aligned at most
+    max_tokens: int = 1500
+    #: relative error allowed in a pattern's frequency estimate (on top of sampling noise)
+    relative_error: float = 0.03
+    #: a z-score squared is capped at this (robust to a wrong anchor)
+    z_cap: float = 25.0
+    #: a pair is accepted only when its mean squared z is at most this
+    max_cost: float = 9.0
+    #: pairs accepted in the first extension round (doubles each round)
+    first_accepted: int = 4
+    # -- 3. re-identification
+    #: candidates per encoded record for the assignment solver
     candidates: int = 40
+    #: learning rounds
+    rounds: int = 5
+    #: confident pairs of the first learning round, as a share of the encoded records
+    first_confident: float = 0.05
+    #: the confident share grows by this factor each round, up to ``max_confident``
+    confident_growth: float = 2.0
+    max_confident: float = 0.6
+    #: a q-gram is learned when at least this many confident records hold it
+    min_learn: int = 4
+    #: a learned position is set in at least this share of the matched holders' CLKs
+    learn_inside: float = 0.85
+    #: ... and that many set would happen by chance (binomial, at the position's share among
+    #: the other matched CLKs) with at most this probability
+    learn_p: float = 1e-3
+    #: learned q-grams need at least this many positions
+    min_learned_positions: int = 3
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """Mined positions and the CLKs that hold them."""
+
+    positions: IntArray
+    holders: BoolArray
 
 
 @dataclass
@@ -71,8 +145,13 @@ class FrequencyAttackResult:
     correct: int
     targets: int
     patterns: int
+    #: the aligned q-gram (token key) of each aligned pattern, and the pattern's positions
     aligned: list[tuple[str, ...]] = field(default_factory=list)
     aligned_patterns: list[IntArray] = field(default_factory=list)
+    #: the positions learned per q-gram in the last round
+    learned: dict[tuple[str, ...], IntArray] = field(default_factory=dict)
+    #: per stage: confident pairs used, q-grams scored, re-identified
+    rounds: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -80,54 +159,273 @@ class FrequencyAttackResult:
         return self.correct / self.targets if self.targets else 0.0
 
 
-def _association(bits: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+# -- 1. mining -------------------------------------------------------------------------------
+
+
+def _association(bits: FloatArray) -> FloatArray:
     """Correlation of positions after removing each record's fill (popcount / length)."""
     residual = bits - bits.mean(axis=1, keepdims=True)
     residual -= residual.mean(axis=0, keepdims=True)
     cov = residual.T @ residual
     scale = np.sqrt(np.maximum(np.diag(cov), 1e-12))
-    corr = (cov / scale[:, None] / scale[None, :]).astype(np.float32)
+    corr: FloatArray = (cov / scale[:, None] / scale[None, :]).astype(np.float32)
     np.fill_diagonal(corr, 0.0)
     return corr
 
 
-def mine_patterns(bits: npt.NDArray[np.float32], params: FrequencyAttackParams) -> list[IntArray]:
-    """Greedy groups of positions that are set together (see the module docstring)."""
-    corr = _association(bits)
+def _grow(corr: FloatArray, a: int, b: int, min_association: float) -> IntArray:
     m = corr.shape[0]
-    patterns: list[IntArray] = []
-    # Pairs already explained by a pattern no longer seed new ones.
+    members = [a, b]
+    total = corr[a] + corr[b]
+    inside = np.zeros(m, dtype=bool)
+    inside[[a, b]] = True
+    while True:
+        mean = np.where(inside, -np.inf, total / len(members))
+        best = int(np.argmax(mean))
+        if mean[best] < min_association:
+            break
+        members.append(best)
+        inside[best] = True
+        total = total + corr[best]
+    return np.array(sorted(members), dtype=np.int64)
+
+
+def holders_of(bits: npt.NDArray[np.uint8], positions: IntArray, hold: float) -> BoolArray:
+    """The CLKs that have at least ``hold`` of ``positions`` set."""
+    need = int(np.ceil(hold * len(positions)))
+    held: BoolArray = bits[:, positions].sum(axis=1, dtype=np.int32) >= need
+    return held
+
+
+def _close(
+    bits: npt.NDArray[np.uint8],
+    bits_f: FloatArray,
+    column_sums: FloatArray,
+    positions: IntArray,
+    params: FrequencyAttackParams,
+) -> Pattern | None:
+    n = bits.shape[0]
+    low = max(10, int(params.min_support * n))
+    previous: IntArray | None = None
+    holders = holders_of(bits, positions, params.hold)
+    for _ in range(params.closure_rounds):
+        count = int(holders.sum())
+        if count < low or count > n - low:
+            return None
+        inside = holders.astype(np.float32) @ bits_f
+        share_in = inside / count
+        share_out = (column_sums - inside) / (n - count)
+        positions = np.nonzero(
+            (share_in >= params.keep_inside) & (share_out <= params.keep_outside)
+        )[0].astype(np.int64)
+        if len(positions) < params.min_pattern:
+            return None
+        if previous is not None and np.array_equal(positions, previous):
+            break
+        previous = positions
+        holders = holders_of(bits, positions, params.hold)
+    return Pattern(positions, holders)
+
+
+def mine_patterns(bits: npt.NDArray[np.uint8], params: FrequencyAttackParams) -> list[Pattern]:
+    """Closed groups of positions that are set together (step 1 of the module docstring)."""
+    bits_f = bits.astype(np.float32)
+    corr = _association(bits_f)
+    column_sums = bits_f.sum(axis=0)
+    m = corr.shape[0]
     seedable = corr.copy()
-    while len(patterns) < params.max_patterns:
+    patterns: list[Pattern] = []
+    holder_sets: list[BoolArray] = []
+    for _ in range(params.max_seeds):
         flat = int(np.argmax(seedable))
         a, b = divmod(flat, m)
-        if seedable[a, b] < 2 * params.min_association:
+        if seedable[a, b] < params.seed_factor * params.min_association:
             break
-        members = [a, b]
-        total = corr[a] + corr[b]
-        inside = np.zeros(m, dtype=bool)
-        inside[[a, b]] = True
-        while True:
-            mean = np.where(inside, -np.inf, total / len(members))
-            best = int(np.argmax(mean))
-            if mean[best] < params.min_association:
-                break
-            members.append(best)
-            inside[best] = True
-            total += corr[best]
-        group = np.array(sorted(members), dtype=np.int64)
+        seedable[a, b] = seedable[b, a] = 0.0
+        group = _grow(corr, a, b, params.min_association)
+        if len(group) < 3:
+            continue
         seedable[np.ix_(group, group)] = 0.0
-        if len(group) >= params.min_pattern:
-            patterns.append(group)
+        pattern = _close(bits, bits_f, column_sums, group, params)
+        if pattern is None:
+            continue
+        seedable[np.ix_(pattern.positions, pattern.positions)] = 0.0
+        duplicate = False
+        for other in holder_sets:
+            both = int(np.count_nonzero(other & pattern.holders))
+            either = int(np.count_nonzero(other | pattern.holders))
+            if either and both / either >= params.duplicate:
+                duplicate = True
+                break
+        if not duplicate:
+            patterns.append(pattern)
+            holder_sets.append(pattern.holders)
     return patterns
 
 
-def _holders(
-    bits: npt.NDArray[np.float32], pattern: IntArray, holds: float
-) -> npt.NDArray[np.bool_]:
-    need = int(np.ceil(holds * len(pattern)))
-    held: npt.NDArray[np.bool_] = bits[:, pattern].sum(axis=1) >= need
-    return held
+# -- 2. alignment ----------------------------------------------------------------------------
+
+
+def _z2(
+    observed: npt.NDArray[np.float64],
+    expected: npt.NDArray[np.float64],
+    scale: float,
+    params: FrequencyAttackParams,
+) -> npt.NDArray[np.float64]:
+    """Capped squared z of observed vs expected frequencies (sampling + estimation error)."""
+    var = expected * (1.0 - expected) * scale + (params.relative_error * expected) ** 2 + 1e-8
+    z2: npt.NDArray[np.float64] = np.minimum((observed - expected) ** 2 / var, params.z_cap)
+    return z2
+
+
+def align_patterns(
+    holders: BoolArray,
+    present: sparse.csc_matrix,
+    candidates: IntArray,
+    params: FrequencyAttackParams,
+) -> dict[int, int]:
+    """Pattern index -> q-gram column, by frequency and co-occurrence (step 2).
+
+    ``holders``: ``bool[n_encoded, patterns]``; ``present``: ``{0,1}[n_plain, vocabulary]``;
+    ``candidates``: the q-gram columns that may be aligned.
+    """
+    n_e, n_patterns = holders.shape
+    n_p = present.shape[0]
+    scale = 1.0 / n_e + 1.0 / n_p
+    h = holders.astype(np.float64)
+    x = present[:, candidates].toarray().astype(np.float64)
+    f_pattern = h.mean(axis=0)
+    f_token = x.mean(axis=0)
+    base = _z2(f_pattern[:, None], f_token[None, :], scale, params)
+    aligned: dict[int, int] = {}
+    used: set[int] = set()
+    accept = params.first_accepted
+    while len(aligned) < n_patterns:
+        free_p = np.array([p for p in range(n_patterns) if p not in aligned], dtype=np.int64)
+        free_g = np.array([g for g in range(len(candidates)) if g not in used], dtype=np.int64)
+        if len(free_p) == 0 or len(free_g) == 0:
+            break
+        cost = base[np.ix_(free_p, free_g)].copy()
+        if aligned:
+            anchors_p = np.array(list(aligned), dtype=np.int64)
+            anchors_g = np.array([aligned[p] for p in anchors_p.tolist()], dtype=np.int64)
+            joint_p = h[:, free_p].T @ h[:, anchors_p] / n_e  # free patterns x anchors
+            joint_g = x[:, free_g].T @ x[:, anchors_g] / n_p  # free q-grams x anchors
+            total = cost.copy()
+            for a in range(len(anchors_p)):
+                total += _z2(joint_p[:, a][:, None], joint_g[:, a][None, :], scale, params)
+            cost = total / (1.0 + len(anchors_p))
+        rows, cols = linear_sum_assignment(cost)
+        margins = np.full(len(rows), -np.inf)
+        for i, (r, c) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
+            if cost[r, c] > params.max_cost:
+                continue
+            others = np.delete(cost[r], c)
+            column_others = np.delete(cost[:, c], r)
+            second = min(
+                float(others.min()) if others.size else np.inf,
+                float(column_others.min()) if column_others.size else np.inf,
+            )
+            margins[i] = second - float(cost[r, c])
+        order = [i for i in np.argsort(-margins, kind="stable").tolist() if margins[i] > 0]
+        if not order:
+            break
+        for i in order[:accept]:
+            p = int(free_p[rows[i]])
+            g = int(free_g[cols[i]])
+            aligned[p] = g
+            used.add(g)
+        accept *= 2
+    return {p: int(candidates[g]) for p, g in aligned.items()}
+
+
+# -- 3. re-identification --------------------------------------------------------------------
+
+
+def _pair_scores(
+    held: FloatArray,
+    present: FloatArray,
+    miss: npt.NDArray[np.float64],
+    chance: npt.NDArray[np.float64],
+) -> FloatArray:
+    """Naive-Bayes log-likelihood ratio of every (CLK, record) pair, ``float32[n_e, n_p]``.
+
+    Per q-gram, a record that holds it expects the CLK to hold its pattern (but for
+    ``miss``); a record that lacks it expects the pattern only by ``chance``. Terms that do
+    not depend on the record are dropped (they do not change the assignment).
+    """
+    if held.shape[1] == 0:
+        return np.zeros((held.shape[0], present.shape[0]), dtype=np.float32)
+    gain = np.log((1.0 - miss) / chance).astype(np.float32)
+    loss = np.log(miss / (1.0 - chance)).astype(np.float32)
+    weights = held * (gain - loss)[None, :] + loss[None, :]
+    scores: FloatArray = weights @ present.T
+    return scores
+
+
+def _confident(
+    scores: FloatArray, assignment: IntArray, margins: npt.NDArray[np.float64], count: int
+) -> tuple[IntArray, IntArray]:
+    """The ``count`` assigned pairs with the largest margins that are also mutual bests."""
+    rows = np.nonzero(assignment >= 0)[0]
+    cols = assignment[rows]
+    mutual = np.argmax(scores, axis=0)[cols] == rows
+    rows, cols = rows[mutual], cols[mutual]
+    order = np.argsort(-margins[rows], kind="stable")[:count]
+    return rows[order].astype(np.int64), cols[order].astype(np.int64)
+
+
+def learn_positions(
+    bits: FloatArray,
+    present: sparse.csc_matrix,
+    encoded: IntArray,
+    plain: IntArray,
+    params: FrequencyAttackParams,
+) -> dict[int, IntArray]:
+    """q-gram column -> positions, learned from matched pairs (``encoded[i]``, ``plain[i]``)."""
+    x = present[plain].tocsc()
+    counts = np.asarray(x.sum(axis=0)).ravel()
+    columns = np.nonzero(counts >= params.min_learn)[0]
+    if len(columns) == 0:
+        return {}
+    matched = bits[encoded]
+    k = len(encoded)
+    totals = matched.sum(axis=0)
+    out: dict[int, IntArray] = {}
+    for start in range(0, len(columns), 512):
+        block = columns[start : start + 512]
+        xb = x[:, block].toarray().astype(np.float32)
+        inside = xb.T @ matched  # q-grams x positions
+        held = counts[block][:, None].astype(np.float32)
+        share_in = inside / held
+        rest = np.maximum(k - held, 1.0)
+        share_out = np.clip((totals[None, :] - inside) / rest, 1e-3, 1.0 - 1e-3)
+        candidate = share_in >= params.learn_inside
+        tail = np.ones_like(share_in)
+        tail[candidate] = binom.sf(
+            np.rint(inside[candidate]) - 1,
+            np.broadcast_to(held, inside.shape)[candidate],
+            share_out[candidate],
+        )
+        keep = candidate & (tail <= params.learn_p)
+        for i, column in enumerate(block.tolist()):
+            positions = np.nonzero(keep[i])[0].astype(np.int64)
+            if len(positions) >= params.min_learned_positions:
+                out[column] = positions
+    return out
+
+
+def _error_rates(
+    held: BoolArray, present: FloatArray, encoded: IntArray, plain: IntArray
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """(miss, chance) per q-gram, estimated on matched pairs and clipped."""
+    h = held[encoded].astype(np.float64)
+    x = present[plain].astype(np.float64)
+    holds = x.sum(axis=0)
+    lacks = len(encoded) - holds
+    miss = ((1.0 - h) * x).sum(axis=0) / np.maximum(holds, 1.0)
+    chance = (h * (1.0 - x)).sum(axis=0) / np.maximum(lacks, 1.0)
+    return np.clip(miss, 0.01, 0.5), np.clip(chance, 0.002, 0.5)
 
 
 def frequency_attack(
@@ -137,67 +435,89 @@ def frequency_attack(
     encoded_entities: Sequence[str],
     params: FrequencyAttackParams | None = None,
 ) -> FrequencyAttackResult:
-    """Run the attack. Entities are used only to score the outcome."""
+    """Run the attack. Entities are used only to score the outcome (and each round's log)."""
     params = params or FrequencyAttackParams()
     started = time.perf_counter()
-    bits = np.unpackbits(clks, axis=1).astype(np.float32)
-    n = bits.shape[0]
-    fill = float(bits.mean())
-    # 1. frequent q-grams and the fewest bits each always sets
-    weights = plain.matrix.tocsc().power(2)  # insertions per (record, q-gram)
-    present = (weights > 0).astype(np.float32)
+    bits = np.unpackbits(clks, axis=1)
+    bits_f = bits.astype(np.float32)
+    n_e = bits.shape[0]
+    present = (plain.matrix.tocsc() > 0).astype(np.float32).tocsc()
+    columns = plain.columns
     frequency = np.asarray(present.mean(axis=0)).ravel()
     order = np.argsort(-frequency, kind="stable")
-    tokens = [int(t) for t in order[: params.max_tokens] if frequency[t] >= params.min_frequency]
-    columns = plain.columns
-    core = np.zeros(len(tokens), dtype=np.float64)
-    for i, token in enumerate(tokens):
-        column = weights[:, token]
-        core[i] = float(column.data.min()) if column.nnz else 0.0
-    # 2. frequent bit patterns
+    candidates = np.array(
+        [int(t) for t in order[: params.max_tokens] if frequency[t] >= params.min_frequency],
+        dtype=np.int64,
+    )
+    rounds: list[dict[str, float]] = []
+
+    def record(stage: int, confident: int, tokens: int, assignment: IntArray) -> None:
+        correct, _ = score_assignment(assignment, plain_entities, encoded_entities)
+        rounds.append(
+            {
+                "stage": float(stage),
+                "confident": float(confident),
+                "qgrams": float(tokens),
+                "correct": float(correct),
+            }
+        )
+
+    # 1. mining
     patterns = mine_patterns(bits, params)
-    if not patterns or not tokens:
-        empty = np.full(n, -1, dtype=np.int64)
+    empty = np.full(n_e, -1, dtype=np.int64)
+    if not patterns or len(candidates) == 0:
         correct, targets = score_assignment(empty, plain_entities, encoded_entities)
         return FrequencyAttackResult(
             empty, correct, targets, len(patterns), seconds=time.perf_counter() - started
         )
-    held = np.stack([_holders(bits, pattern, params.holds) for pattern in patterns], axis=1)
-    chance = np.array(
-        [fill ** int(np.ceil(params.holds * len(p))) for p in patterns], dtype=np.float64
-    )
-    support = np.clip((held.mean(axis=0) - chance) / (1.0 - chance), 1e-6, 1.0)
-    sizes = np.array([len(p) for p in patterns], dtype=np.float64)
-    # 3. align patterns and q-grams on log frequency (and size against the core size)
-    token_freq = frequency[tokens]
-    cost = np.abs(np.log(support)[:, None] - np.log(token_freq)[None, :])
-    cost += 0.5 * np.abs(np.log(sizes)[:, None] - np.log(np.maximum(core, 1.0))[None, :])
-    pattern_of, _ = assign((-cost).astype(np.float32), min(params.candidates, len(tokens)))
-    aligned_tokens = []
-    aligned_patterns = []
-    keep_columns = []
-    for index, token in enumerate(pattern_of.tolist()):
-        if token < 0:
-            continue
-        aligned_tokens.append(columns[tokens[token]])
-        aligned_patterns.append(patterns[index])
-        keep_columns.append((index, tokens[token]))
-    # 4. decode CLKs and match them to plaintext records by aligned q-gram sets
-    decoded = held[:, [i for i, _ in keep_columns]].astype(np.float32)
-    plain_sets = present[:, [t for _, t in keep_columns]].toarray().astype(np.float32)
-    shared = decoded @ plain_sets.T
-    totals = decoded.sum(axis=1)[:, None] + plain_sets.sum(axis=1)[None, :]
-    scores = np.divide(2.0 * shared, totals, out=np.zeros_like(shared), where=totals > 0)
-    # A tiny jitter breaks the many exact ties neutrally (no order carries information).
-    scores += np.random.default_rng(0).random(scores.shape, dtype=np.float32) * 1e-4
-    assignment, _ = assign(scores.astype(np.float32), params.candidates)
+    # 2. alignment
+    holders = np.stack([p.holders for p in patterns], axis=1)
+    alignment = align_patterns(holders, present, candidates, params)
+    pattern_ids = sorted(alignment)
+    token_ids = [alignment[p] for p in pattern_ids]
+    aligned = [columns[t] for t in token_ids]
+    aligned_patterns = [patterns[p].positions for p in pattern_ids]
+    # 3. first matching on the aligned patterns
+    held = holders[:, pattern_ids]
+    x = present[:, token_ids].toarray()
+    miss = np.full(len(token_ids), 0.02)
+    chance = np.full(len(token_ids), 0.01)
+    scores = _pair_scores(held.astype(np.float32), x, miss, chance)
+    scores += np.random.default_rng(0).random(scores.shape, dtype=np.float32) * 1e-3
+    assignment, margins = assign(scores, params.candidates)
+    record(0, 0, len(token_ids), assignment)
+    learned: dict[int, IntArray] = {}
+    share = params.first_confident
+    for stage in range(1, params.rounds + 1):
+        count = max(10, int(share * n_e))
+        enc_idx, plain_idx = _confident(scores, assignment, margins, count)
+        learned = learn_positions(bits_f, present, enc_idx, plain_idx, params)
+        # the aligned patterns stay in, for q-grams not (yet) learned
+        tokens = sorted(learned)
+        columns_held = [holders_of(bits, learned[t], params.hold) for t in tokens]
+        for p, t in zip(pattern_ids, token_ids, strict=True):
+            if t not in learned:
+                tokens.append(t)
+                columns_held.append(holders[:, p])
+        held_all = np.stack(columns_held, axis=1)
+        x = present[:, tokens].toarray()
+        miss, chance = _error_rates(held_all, x, enc_idx, plain_idx)
+        del scores
+        scores = _pair_scores(held_all.astype(np.float32), x, miss, chance)
+        previous = assignment
+        assignment, margins = assign(scores, params.candidates)
+        record(stage, len(enc_idx), len(tokens), assignment)
+        rounds[-1]["changed"] = float(np.mean(previous != assignment))
+        share = min(params.max_confident, share * params.confident_growth)
     correct, targets = score_assignment(assignment, plain_entities, encoded_entities)
     return FrequencyAttackResult(
         assignment=assignment,
         correct=correct,
         targets=targets,
         patterns=len(patterns),
-        aligned=aligned_tokens,
+        aligned=aligned,
         aligned_patterns=aligned_patterns,
+        learned={columns[t]: positions for t, positions in learned.items()},
+        rounds=rounds,
         seconds=time.perf_counter() - started,
     )
