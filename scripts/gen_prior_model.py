@@ -21,15 +21,13 @@ import argparse
 import json
 import secrets
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agency_client._config import load_agency_config  # noqa: E402
-from agency_client._mapping import RowMapper  # noqa: E402
+from benchmarks.scenario_rows import mapped_rows  # noqa: E402
 from linkage.encode import default_schema_text  # noqa: E402
 from linkage.encode._segments import (  # noqa: E402
     DEFAULT_SEGMENTS,
@@ -43,32 +41,10 @@ from linkage.probabilistic import (  # noqa: E402
     default_training_rules,
     fit_model,
 )
-from linkage.synth import generate_scenario  # noqa: E402
 
 OUT = ROOT / "linkage" / "service"
 PEOPLE = 8000
 SEED = 4242
-
-
-def _rows(secret_env: dict[str, str]) -> list[list[str | None]]:
-    scenario = generate_scenario(people=PEOPLE, seed=SEED)
-    rows: list[list[str | None]] = []
-    with tempfile.TemporaryDirectory() as folder:
-        for export in scenario.exports:
-            agency = export.agency
-            path = Path(folder) / f"{agency.agency_id}.toml"
-            path.write_text(
-                f'[agency]\nname = "{agency.display_name}"\nkey_epoch = 1\n\n'
-                '[secret]\nenv = "PRIOR_SECRET"\n\n[schema]\nfile = "default"\n\n'
-                + agency.mapping_toml,
-                encoding="utf-8",
-            )
-            mapper = RowMapper(load_agency_config(path, secret_env), agency.header)
-            for line, row in enumerate(export.rows, start=1):
-                mapped = mapper.map_row(line, row)
-                if not isinstance(mapped, list):
-                    rows.append(list(mapped.values))
-    return rows
 
 
 def _document(hardened: bool) -> dict[str, Any]:
@@ -99,7 +75,7 @@ def main() -> int:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     names = {True: "prior-model-hardened.json", False: "prior-model-plain.json"}
     secret = secrets.token_bytes(32)
-    rows = _rows({"PRIOR_SECRET": secrets.token_hex(32)})
+    rows = [list(r.values) for r in mapped_rows(PEOPLE, SEED)]
     for hardened, name in names.items():
         text = fitted(hardened, rows, secret)
         (OUT / name).write_text(text, encoding="utf-8")

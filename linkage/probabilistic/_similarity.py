@@ -58,8 +58,12 @@ def _indices(values: Int64Array, bound: int, name: str) -> Int64Array:
     return array
 
 
-@_jit(parallel=True)
-def _popcount_kernel(packed: Any, starts: Any, stops: Any, out: Any) -> None:  # pragma: no cover
+#: Below this many rows or pairs the serial kernels run: starting the parallel ones' threads
+#: costs more than the work (a responder lookup scores a few hundred pairs).
+_SERIAL_BELOW = 4096
+
+
+def _popcount_impl(packed: Any, starts: Any, stops: Any, out: Any) -> None:  # pragma: no cover
     for i in prange(packed.shape[0]):
         for s in range(starts.shape[0]):
             count = 0
@@ -75,8 +79,11 @@ def _popcount_kernel(packed: Any, starts: Any, stops: Any, out: Any) -> None:  #
             out[i, s] = count
 
 
-@_jit(parallel=True)
-def _dice_kernel(
+_popcount_kernel = _jit(parallel=True)(_popcount_impl)
+_popcount_serial = _jit(parallel=False)(_popcount_impl)
+
+
+def _dice_impl(
     left: Any,
     right: Any,
     left_idx: Any,
@@ -108,13 +115,18 @@ def _dice_kernel(
             out[p, s] = 2.0 * count / (pa + pb)
 
 
+_dice_kernel = _jit(parallel=True)(_dice_impl)
+_dice_serial = _jit(parallel=False)(_dice_impl)
+
+
 def segment_popcounts(packed: PackedClks, layout: SegmentLayout) -> Int64Array:
     """Set bits of every field segment of every record, ``int64[n, segments]`` (0 = missing)."""
     array = _check(packed, layout, "packed")
     starts, stops = layout.bounds()
     out = np.zeros((array.shape[0], starts.shape[0]), dtype=np.int64)
     if array.shape[0]:
-        _popcount_kernel(array, starts, stops, out)
+        kernel = _popcount_serial if array.shape[0] < _SERIAL_BELOW else _popcount_kernel
+        kernel(array, starts, stops, out)
     return out
 
 
@@ -145,7 +157,8 @@ def segment_dice(
     # computing all keeps the kernel simple and costs one pass over each set.
     left_pop = segment_popcounts(left, layout)
     right_pop = left_pop if right is left else segment_popcounts(right, layout)
-    _dice_kernel(left, right, li, ri, left_pop, right_pop, starts, stops, out)
+    kernel = _dice_serial if li.shape[0] < _SERIAL_BELOW else _dice_kernel
+    kernel(left, right, li, ri, left_pop, right_pop, starts, stops, out)
     _apply_swaps(out, left, right, li, ri, layout)
     return out
 

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import stat
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,15 +39,10 @@ def _agencies(answer: dict[str, Any]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoRun, dict[str, Any]]]:
-    # Dice 0.7, not the demo's 0.55: at 0.55 a lookup of a police-only person sometimes
-    # matches a look-alike at another agency (a false positive, seen in about one run of
-    # three), which would make "not permitted" differ from "not known" for the wrong reason.
-    demo = DemoRun(
-        work_dir=tmp_path_factory.mktemp("e2e") / "demo",
-        people=100,
-        verbose_logs=True,
-        threshold=0.7,
-    )
+    # The demo's defaults: probabilistic linkage of segmented CLKs at match probability
+    # 0.5. (Record-level Dice at the demo's former 0.55 made a lookup of a police-only
+    # person match a look-alike neighbour at another agency in about one run of three.)
+    demo = DemoRun(work_dir=tmp_path_factory.mktemp("e2e") / "demo", people=100, verbose_logs=True)
     seen: dict[str, Any] = {}
     try:
         demo.prepare()
@@ -121,7 +117,14 @@ def test_every_agency_uploads_and_links_form_incrementally(
         int(re.search(r"; linked (\d+)", seen["uploads"][a].stdout).group(1))  # type: ignore[union-attr]
         for a in AGENCY_IDS
     ]
-    assert linked[0] == 0, "one agency alone forms no cross-agency links"
+    # Alone, the police can only link records of one family (average-link clusters allow
+    # several records of one agency in a link): its duplicates, and twins (same surname,
+    # date of birth and address), which no linkage tells apart from duplicates reliably.
+    family = {p.person_id: (p.surname, p.date_of_birth) for p in demo.scenario.people}
+    police = [t for t in demo.scenario.truth if t.agency_id == "metro-police"]
+    per_family = Counter(family[t.person_id] for t in police)
+    same_family = sum(n for n in per_family.values() if n > 1)
+    assert 0 < linked[0] <= same_family, "one agency alone links only its duplicates (and twins)"
     assert all(n > 0 for n in linked[1:]), "each later agency links into what is there"
     assert seen["status"]["harbour-sud"]["matcher"]["linked_record_count"] == linked[3]
 
