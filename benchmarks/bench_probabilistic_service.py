@@ -131,11 +131,12 @@ def _split(records: list[Encoded], queries: int, seed: int) -> dict[str, list[En
     }
 
 
-def _settings(mode: str) -> LinkageSettings:
+def _settings(mode: str, dice_lookup_threshold: float | None = None) -> LinkageSettings:
     segmented = default_segmented_schema()
     if mode == "dice":
         return LinkageSettings(
             threshold=0.54,
+            lookup_threshold=dice_lookup_threshold,
             clk_bits=segmented.schema.length,
             key_epoch=1,
             schema_fingerprint="d1" * 16,
@@ -186,9 +187,13 @@ def _quality(store: SqliteLinkStore, person_of: dict[tuple[str, bytes], str]) ->
 
 
 def run_mode(
-    mode: str, split: dict[str, list[Encoded]], batch_size: int, work: Path
+    mode: str,
+    split: dict[str, list[Encoded]],
+    batch_size: int,
+    work: Path,
+    dice_lookup_threshold: float | None = None,
 ) -> dict[str, Any]:
-    settings = _settings(mode)
+    settings = _settings(mode, dice_lookup_threshold)
     record_bytes = default_segmented_schema().schema.length // 8
     store = SqliteLinkStore(work / f"{mode}.sqlite")
     service = LinkageService(
@@ -278,6 +283,7 @@ def run_mode(
     model = json.loads(run.model)
     return {
         "mode": mode,
+        "lookup_threshold": settings.effective_lookup_threshold,
         "records": len(split["uploaded"]),
         "batches": len(batch_seconds),
         "batch_size": batch_size,
@@ -310,6 +316,12 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--modes", nargs="+", default=["dice", "probabilistic"])
+    parser.add_argument(
+        "--dice-lookup-threshold",
+        type=float,
+        default=None,
+        help="Dice mode's lookup_threshold (default: its linkage threshold, 0.54)",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "build" / "bench-prob-service.json")
     args = parser.parse_args()
     t0 = time.perf_counter()
@@ -331,7 +343,7 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as folder:
         for mode in args.modes:
-            result = run_mode(mode, split, args.batch, Path(folder))
+            result = run_mode(mode, split, args.batch, Path(folder), args.dice_lookup_threshold)
             result["load_after"] = os.getloadavg()[0]
             results["modes"].append(result)
             q = result["quality_after_rebuild"]
