@@ -82,9 +82,18 @@ class FrequencyAttackParams:
     #: seeds are position pairs with an association of at least this many times the above
     seed_factor: float = 1.5
     #: seed pairs tried at most
-    max_seeds: int = 800
+    max_seeds: int = 1500
+    #: the association is recomputed (found patterns regressed out) after this many new
+    #: patterns or this many seeds, whichever comes first
+    batch_patterns: int = 8
+    batch_seeds: int = 150
     #: closed patterns smaller than this are discarded
-    min_pattern: int = 6
+    min_pattern: int = 10
+    #: ... and so are those whose holders chance alone would explain more than this share of
+    #: (a CLK of average fill holding every position by chance)
+    max_chance: float = 0.1
+    #: patterns mined at most
+    max_patterns: int = 400
     #: a CLK holds a pattern when at least this share of its positions are set
     hold: float = 0.95
     #: closure keeps the positions set in at least this share of the holders ...
@@ -92,7 +101,7 @@ class FrequencyAttackParams:
     #: ... and in at most this share of the other CLKs
     keep_outside: float = 0.9
     #: closure iterations at most
-    closure_rounds: int = 8
+    closure_rounds: int = 6
     #: patterns held by fewer CLKs than this share are discarded
     min_support: float = 0.003
     #: two patterns whose holder sets overlap this much (Jaccard) are one pattern
@@ -162,10 +171,17 @@ class FrequencyAttackResult:
 # -- 1. mining -------------------------------------------------------------------------------
 
 
-def _association(bits: FloatArray) -> FloatArray:
-    """Correlation of positions after removing each record's fill (popcount / length)."""
+def _association(bits: FloatArray, explained: FloatArray | None = None) -> FloatArray:
+    """Correlation of positions after removing each record's fill (popcount / length) and,
+    if given, what the holders of the patterns found so far explain (``explained``:
+    ``float32[n, found]``): least-squares residuals, so that found q-grams stop seeding."""
     residual = bits - bits.mean(axis=1, keepdims=True)
     residual -= residual.mean(axis=0, keepdims=True)
+    if explained is not None and explained.shape[1]:
+        z = explained - explained.mean(axis=0, keepdims=True)
+        gram = z.T @ z + 1e-3 * np.eye(z.shape[1], dtype=np.float32)
+        coef = np.linalg.solve(gram, z.T @ residual).astype(np.float32)
+        residual -= z @ coef
     cov = residual.T @ residual
     scale = np.sqrt(np.maximum(np.diag(cov), 1e-12))
     corr: FloatArray = (cov / scale[:, None] / scale[None, :]).astype(np.float32)
@@ -224,43 +240,66 @@ def _close(
             break
         previous = positions
         holders = holders_of(bits, positions, params.hold)
+    count = int(holders.sum())
+    fill = float(column_sums[positions].mean()) / n
+    if count < low or n * fill ** len(positions) > params.max_chance * count:
+        return None
     return Pattern(positions, holders)
 
 
 def mine_patterns(bits: npt.NDArray[np.uint8], params: FrequencyAttackParams) -> list[Pattern]:
-    """Closed groups of positions that are set together (step 1 of the module docstring)."""
+    """Closed groups of positions that are set together (step 1 of the module docstring).
+
+    Mining runs in batches: after each batch the association is recomputed with the found
+    patterns' holders regressed out, so that the next batch seeds on what is left.
+    """
     bits_f = bits.astype(np.float32)
-    corr = _association(bits_f)
     column_sums = bits_f.sum(axis=0)
-    m = corr.shape[0]
-    seedable = corr.copy()
+    m = bits.shape[1]
+    tried = np.zeros((m, m), dtype=bool)
     patterns: list[Pattern] = []
-    holder_sets: list[BoolArray] = []
-    for _ in range(params.max_seeds):
-        flat = int(np.argmax(seedable))
-        a, b = divmod(flat, m)
-        if seedable[a, b] < params.seed_factor * params.min_association:
-            break
-        seedable[a, b] = seedable[b, a] = 0.0
-        group = _grow(corr, a, b, params.min_association)
-        if len(group) < 3:
-            continue
-        seedable[np.ix_(group, group)] = 0.0
-        pattern = _close(bits, bits_f, column_sums, group, params)
-        if pattern is None:
-            continue
-        seedable[np.ix_(pattern.positions, pattern.positions)] = 0.0
-        duplicate = False
-        for other in holder_sets:
-            both = int(np.count_nonzero(other & pattern.holders))
-            either = int(np.count_nonzero(other | pattern.holders))
-            if either and both / either >= params.duplicate:
-                duplicate = True
+    seeds = 0
+    while seeds < params.max_seeds and len(patterns) < params.max_patterns:
+        explained = (
+            np.stack([p.holders for p in patterns], axis=1).astype(np.float32)
+            if patterns
+            else None
+        )
+        corr = _association(bits_f, explained)
+        seedable = np.where(tried, 0.0, corr).astype(np.float32)
+        found = 0
+        for _ in range(params.batch_seeds):
+            if seeds >= params.max_seeds:
                 break
-        if not duplicate:
+            flat = int(np.argmax(seedable))
+            a, b = divmod(flat, m)
+            if seedable[a, b] < params.seed_factor * params.min_association:
+                break
+            seeds += 1
+            tried[a, b] = tried[b, a] = True
+            seedable[a, b] = seedable[b, a] = 0.0
+            group = _grow(corr, a, b, params.min_association)
+            if len(group) < 3:
+                continue
+            seedable[np.ix_(group, group)] = 0.0
+            pattern = _close(bits, bits_f, column_sums, group, params)
+            if pattern is None:
+                continue
+            seedable[np.ix_(pattern.positions, pattern.positions)] = 0.0
+            if any(_jaccard(p.holders, pattern.holders) >= params.duplicate for p in patterns):
+                continue
             patterns.append(pattern)
-            holder_sets.append(pattern.holders)
+            found += 1
+            if found >= params.batch_patterns:
+                break
+        if found == 0:
+            break
     return patterns
+
+
+def _jaccard(a: BoolArray, b: BoolArray) -> float:
+    either = int(np.count_nonzero(a | b))
+    return int(np.count_nonzero(a & b)) / either if either else 0.0
 
 
 # -- 2. alignment ----------------------------------------------------------------------------
@@ -499,6 +538,8 @@ def frequency_attack(
             if t not in learned:
                 tokens.append(t)
                 columns_held.append(holders[:, p])
+        if not tokens:
+            break
         held_all = np.stack(columns_held, axis=1)
         x = present[:, tokens].toarray()
         miss, chance = _error_rates(held_all, x, enc_idx, plain_idx)

@@ -21,9 +21,10 @@ import numpy as np
 import numpy.typing as npt
 
 from benchmarks.attacks.encodings import KEY_EPOCH
+from benchmarks.attacks.similarity import TokenTable
 from linkage.encode import ClkEncoder, LinkageSchema
 
-__all__ = ["AlignmentCheck", "check_alignment", "true_positions"]
+__all__ = ["AlignmentCheck", "check_alignment", "fewest_insertions", "true_positions"]
 
 #: positions computed per q-gram: more than any feature gives one token
 _MAX_K = 256
@@ -92,3 +93,15 @@ def check_alignment(
         total += len(learned_positions)
         good += sum(1 for p in learned_positions.tolist() if p in positions)
     return AlignmentCheck(len(aligned), right, len(learned), total, good)
+
+
+def fewest_insertions(table: TokenTable) -> dict[tuple[str, ...], int]:
+    """Per token, the fewest positions any plaintext record gives it (its shortest prefix)."""
+    weights = table.matrix.tocsc().power(2)
+    columns = table.columns
+    out: dict[tuple[str, ...], int] = {}
+    starts = weights.indptr
+    for column in np.nonzero(np.diff(starts))[0].tolist():
+        values = weights.data[starts[column] : starts[column + 1]]
+        out[columns[column]] = int(np.rint(values.min()))
+    return out

@@ -17,7 +17,10 @@ attacker's plaintext tokenised under the (public) schema. Re-identified: an enco
 assigned a plaintext record of its own person, over the encoded records whose person is
 in the plaintext at all.
 
-``table``: merges result files into the Markdown table of docs/hardening.md.
+``table``: merges result files into the Markdown table of docs/hardening.md. Files that are
+not attack or quality results are skipped; for the same data set, overlap, setting and
+attack, the run that started last wins (so a frequency-only rerun, ``--attacks frequency``,
+replaces the older frequency figures and keeps the graph ones).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from benchmarks.attacks.data import synthetic_pool as _synthetic_pool
 from benchmarks.attacks.encodings import SETTINGS, encode_rows, setting
 from benchmarks.attacks.frequency_attack import frequency_attack
 from benchmarks.attacks.graph_attack import graph_attack
+from benchmarks.attacks.key_check import check_alignment, fewest_insertions
 from benchmarks.attacks.quality import febrl4_quality
 from benchmarks.attacks.similarity import (
     clk_dice_matrix,
@@ -162,13 +166,36 @@ def run_attack(
                 "rate": freq.rate,
                 "patterns": freq.patterns,
                 "aligned": len(freq.aligned),
+                "learned_qgrams": len(freq.learned),
+                "rounds": freq.rounds,
                 "seconds": round(freq.seconds, 1),
             }
+            check = check_alignment(
+                schema,
+                secret,
+                freq.aligned,
+                freq.aligned_patterns,
+                freq.learned,
+                fewest_insertions(table),
+            )
+            if check is not None:
+                entry["frequency"]["key_check"] = {
+                    **vars(check),
+                    "alignment_precision": check.alignment_precision,
+                    "position_precision": check.position_precision,
+                }
             _log(
                 f"{pool.name} {overlap:.0%} {name:34s} frequency "
                 f"{freq.correct:6d}/{freq.targets} = {freq.rate:.2%} "
                 f"({freq.patterns} patterns, {freq.seconds:.0f} s)"
             )
+            if check is not None:
+                _log(
+                    f"    aligned {check.aligned_right}/{check.aligned} right "
+                    f"({check.alignment_precision:.1%}); learned positions "
+                    f"{check.learned_positions_right}/{check.learned_positions} right "
+                    f"({check.position_precision:.1%}) over {check.learned_qgrams} q-grams"
+                )
         out["settings"][name] = entry
         _save(out, path)
         gc.collect()
@@ -215,15 +242,37 @@ def results_from_log(text: str, size: int, seed: int) -> list[dict[str, Any]]:
     return list(runs.values())
 
 
-def make_table(paths: list[Path]) -> str:
-    quality: dict[str, Any] = {}
-    attacks: list[dict[str, Any]] = []
+def _merged_attacks(paths: list[Path], min_size: int) -> list[dict[str, Any]]:
+    """Attack results grouped by data set and overlap; a later run (by its start time)
+    replaces an earlier one's result for the same setting and attack."""
+    runs: list[dict[str, Any]] = []
     for path in paths:
         data = json.loads(path.read_text())
-        if data["kind"] == "quality":
+        if data.get("kind") == "attack" and int(data.get("size", 0)) >= min_size:
+            runs.append(data)
+    runs.sort(key=lambda a: str(a.get("meta", {}).get("started", "")))
+    merged: dict[tuple[str, float], dict[str, Any]] = {}
+    for run in runs:
+        key = (run["dataset"], float(run["overlap"]))
+        target = merged.setdefault(
+            key, {"dataset": run["dataset"], "overlap": run["overlap"], "settings": {}}
+        )
+        for name, entry in run["settings"].items():
+            target["settings"].setdefault(name, {}).update(entry)
+    return list(merged.values())
+
+
+def make_table(paths: list[Path], min_size: int = 10_000) -> str:
+    """The Markdown table of docs/hardening.md from result files (others are skipped).
+
+    Attack runs on fewer than ``min_size`` records per side are left out.
+    """
+    quality: dict[str, Any] = {}
+    for path in paths:
+        data = json.loads(path.read_text())
+        if data.get("kind") == "quality":
             quality.update(data["settings"])
-        else:
-            attacks.append(data)
+    attacks = _merged_attacks(paths, min_size)
     attacks.sort(key=lambda a: (a["dataset"], -a["overlap"]))
     header = ["setting", "FEBRL4 best F1 (at Dice)", "F1 at 0.54", "F1 at 0.80"]
     for a in attacks:
@@ -263,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--out", type=Path)
     t = sub.add_parser("table")
     t.add_argument("paths", nargs="+", type=Path)
+    t.add_argument(
+        "--min-size", type=int, default=10_000, help="leave out attack runs on fewer records"
+    )
     g = sub.add_parser("from-log", help="rebuild a stopped attack run's results from its log")
     g.add_argument("log", type=Path)
     g.add_argument("--size", type=int, default=10_000)
@@ -279,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown settings {unknown}; choose from {list(SETTINGS)}")
     if args.command == "table":
-        print(make_table(args.paths))
+        print(make_table(args.paths, args.min_size))
         return 0
     if args.command == "quality":
         result = run_quality(args.settings)
