@@ -261,9 +261,7 @@ def mine_patterns(bits: npt.NDArray[np.uint8], params: FrequencyAttackParams) ->
     seeds = 0
     while seeds < params.max_seeds and len(patterns) < params.max_patterns:
         explained = (
-            np.stack([p.holders for p in patterns], axis=1).astype(np.float32)
-            if patterns
-            else None
+            np.stack([p.holders for p in patterns], axis=1).astype(np.float32) if patterns else None
         )
         corr = _association(bits_f, explained)
         seedable = np.where(tried, 0.0, corr).astype(np.float32)
