@@ -9,11 +9,15 @@ filter segments. docs/quality.md gives the figures behind them.
 
 from __future__ import annotations
 
+from linkage.errors import ConfigError, Problem
 from linkage.match import HammingLsh
 from linkage.probabilistic._blocking import BlockingRules, ExactRule, LshRule
 from linkage.probabilistic._model import Comparison
 
 __all__ = ["default_blocking", "default_comparisons", "default_training_rules"]
+
+#: The blocking rule sets :func:`default_blocking` offers, by the size they are made for.
+_SCALES = ("default", "large")
 
 
 def default_comparisons(hardened: bool = True) -> tuple[Comparison, ...]:
@@ -43,15 +47,32 @@ def default_comparisons(hardened: bool = True) -> tuple[Comparison, ...]:
     )
 
 
-def default_blocking(hardened: bool = True, *, wide: bool = False) -> BlockingRules:
+def default_blocking(
+    hardened: bool = True, *, wide: bool = False, scale: str = "default"
+) -> BlockingRules:
     """The union of blocking rules.
 
-    Segment-level LSH only on diffused segments (about a third of their bits set); a plain
-    segment filter is so sparse that sampled bits are mostly 0 and most pairs would collide.
-    ``wide`` adds looser LSH rules (fewer bits per band) that find a few more heavily
-    corrupted matches at many more candidates: for small data sets (tens of thousands of
-    records; about 1.1 M candidates on FEBRL4's 5,000 x 5,000 records).
+    ``scale="default"`` (tens of thousands to about a hundred thousand records, what the
+    quality benchmark measured): segment-level LSH only on diffused segments (about a third
+    of their bits set); a plain segment filter is so sparse that sampled bits are mostly 0
+    and most pairs would collide. ``wide`` adds looser LSH rules (fewer bits per band) that
+    find a few more heavily corrupted matches at many more candidates: for small data sets
+    (tens of thousands of records; about 1.1 M candidates on FEBRL4's 5,000 x 5,000
+    records). Its candidates grow with the square of the records: on the synthetic
+    multi-agency records about 350 pairs per record at 92,000 records, far more at a million
+    (the record LSH alone about 10^9 pairs; the surname + sex, street and locality blocks
+    grow the same way).
+
+    ``scale="large"`` (up to about a million records): :func:`_large_blocking`; ``wide``
+    does not apply to it. Any other ``scale`` is a :class:`ConfigError`.
     """
+    if scale not in _SCALES:
+        raise ConfigError(
+            "invalid blocking",
+            problems=[Problem("scale", f"must be one of {', '.join(_SCALES)}")],
+        )
+    if scale == "large":
+        return _large_blocking(hardened)
     wide_lsh: tuple[LshRule, ...] = (
         LshRule(("record",), HammingLsh(bands=48, bits_per_band=14, seed=31)),
         LshRule(("date_of_birth", "street"), HammingLsh(bands=24, bits_per_band=12, seed=32)),
@@ -77,6 +98,51 @@ def default_blocking(hardened: bool = True, *, wide: bool = False) -> BlockingRu
         )
         + (segment_lsh if hardened else ())
         + (wide_lsh if hardened and wide else ())
+    )
+
+
+def _large_blocking(hardened: bool) -> BlockingRules:
+    """Rules whose random candidates stay few at a million records.
+
+    A rule's candidates among non-matches grow with the square of the records (pairs per
+    record linearly), so every rule here is one whose chance of pairing two random people
+    is small: LSH bands of 32 to 56 sampled bits instead of 16 to 24, and exact rules on two
+    or three segments instead of one common value (no surname + sex, street, locality or
+    date of birth alone). What each keeps is the true pairs of one kind of error:
+
+    * record-level LSH (64 bands x 32 bits): the near-identical records;
+    * LSH over given name + surname + date of birth (96 x 56) and surname + date of birth
+      (64 x 56): a typo or nickname in a name, or a changed date, with the rest equal;
+    * the phone; date of birth with the given name, the surname, the street or the sex;
+      surname or given name with the street; given name, surname and date of birth in any
+      order (a swapped name); given name, surname and sex: records of one person that
+      moved, changed a name or lost the phone, each needing two agreeing fields.
+
+    Measured on the synthetic multi-agency records (benchmarks/bench_prob_blocking.py,
+    docs/quality.md "Blocking at scale"). Plain (unhardened) segments get no segment LSH,
+    as in the default rules.
+    """
+    segment_lsh: tuple[LshRule, ...] = (
+        LshRule(
+            ("given_name", "surname", "date_of_birth"),
+            HammingLsh(bands=96, bits_per_band=56, seed=16),
+        ),
+        LshRule(("surname", "date_of_birth"), HammingLsh(bands=64, bits_per_band=56, seed=14)),
+    )
+    return BlockingRules(
+        (
+            LshRule(("record",), HammingLsh(bands=64, bits_per_band=32, seed=11)),
+            ExactRule(("phone",)),
+            ExactRule(("date_of_birth", "given_name")),
+            ExactRule(("date_of_birth", "surname")),
+            ExactRule(("date_of_birth", "street")),
+            ExactRule(("date_of_birth", "sex")),
+            ExactRule(("surname", "street")),
+            ExactRule(("given_name", "street")),
+            ExactRule(("given_name", "surname", "date_of_birth"), unordered=True),
+            ExactRule(("given_name", "surname", "sex")),
+        )
+        + (segment_lsh if hardened else ())
     )
 
 
