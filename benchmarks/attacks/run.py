@@ -177,12 +177,14 @@ def run_attack(
                 freq.aligned_patterns,
                 freq.learned,
                 fewest_insertions(table),
+                table,
             )
             if check is not None:
                 entry["frequency"]["key_check"] = {
                     **vars(check),
                     "alignment_precision": check.alignment_precision,
                     "position_precision": check.position_precision,
+                    "explained_precision": check.explained_precision,
                 }
             _log(
                 f"{pool.name} {overlap:.0%} {name:34s} frequency "
@@ -194,7 +196,8 @@ def run_attack(
                     f"    aligned {check.aligned_right}/{check.aligned} right "
                     f"({check.alignment_precision:.1%}); learned positions "
                     f"{check.learned_positions_right}/{check.learned_positions} right "
-                    f"({check.position_precision:.1%}) over {check.learned_qgrams} q-grams"
+                    f"({check.position_precision:.1%}; {check.explained_precision:.1%} with "
+                    f"companion q-grams) over {check.learned_qgrams} q-grams"
                 )
         out["settings"][name] = entry
         _save(out, path)

@@ -1,0 +1,184 @@
+"""The frequency / pattern-mining attack (benchmarks/attacks/frequency_attack.py) and its key
+check, on planted data and on a small population (the 10,000-record runs are benchmarks)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+from benchmarks.attacks.data import SyntheticSpec, overlap_split, synthetic_pool
+from benchmarks.attacks.encodings import encode_rows, setting
+from benchmarks.attacks.frequency_attack import (
+    FrequencyAttackParams,
+    align_patterns,
+    frequency_attack,
+    learn_positions,
+    mine_patterns,
+)
+from benchmarks.attacks.key_check import check_alignment, fewest_insertions, true_positions
+from benchmarks.attacks.run import make_table
+from benchmarks.attacks.similarity import TokenTable, token_table
+from linkage.encode import DEFAULT_FEATURES
+
+pytestmark = pytest.mark.unit
+
+
+def _planted(
+    rng: np.random.Generator, n: int, m: int, frequencies: list[float], k: int, fill: float
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Random bits of the given fill, plus tokens: each sets its ``k`` positions in its holders."""
+    bits = (rng.random((n, m)) < fill).astype(np.uint8)
+    holds = np.zeros((n, len(frequencies)), dtype=bool)
+    positions = []
+    for t, frequency in enumerate(frequencies):
+        chosen = rng.choice(m, size=k, replace=False)
+        positions.append(np.sort(chosen))
+        holds[:, t] = rng.random(n) < frequency
+        bits[np.ix_(np.nonzero(holds[:, t])[0], chosen)] = 1
+    return bits, holds, positions
+
+
+def test_mining_finds_planted_qgrams_and_exactly_their_holders() -> None:
+    rng = np.random.default_rng(1)
+    bits, holds, positions = _planted(rng, 3000, 256, [0.3, 0.2, 0.12], k=20, fill=0.5)
+    patterns = mine_patterns(bits, FrequencyAttackParams())
+    for t, planted in enumerate(positions):
+        matches = [p for p in patterns if len(set(p.positions) & set(planted)) >= 15]
+        assert matches, f"token {t} not mined"
+        agreement = np.mean(matches[0].holders == holds[:, t])
+        assert agreement > 0.99
+
+
+def test_alignment_uses_co_occurrence_where_frequencies_tie() -> None:
+    rng = np.random.default_rng(2)
+    n = 4000
+    # q-grams 0 and 1 have the same frequency; only their co-occurrence with 2 tells them apart
+    a = rng.random(n) < 0.3
+    b = rng.random(n) < 0.3
+    c = np.where(rng.random(n) < 0.8, a, rng.random(n) < 0.3)
+    d = rng.random(n) < 0.5
+    present = np.stack([a, b, c, d], axis=1)
+    order = np.array([1, 3, 0, 2])  # pattern i is q-gram order[i]
+    holders = present[:, order]
+    alignment = align_patterns(
+        holders,
+        sparse.csc_matrix(present.astype(np.float32)),
+        np.arange(4),
+        FrequencyAttackParams(),
+    )
+    assert alignment == {i: int(order[i]) for i in range(4)}
+
+
+def test_learning_from_matched_pairs_recovers_planted_positions() -> None:
+    rng = np.random.default_rng(3)
+    bits, holds, positions = _planted(rng, 1500, 256, [0.2, 0.1], k=16, fill=0.6)
+    pairs = np.arange(600, dtype=np.int64)
+    learned = learn_positions(
+        bits.astype(np.float32),
+        sparse.csc_matrix(holds.astype(np.float32)),
+        pairs,
+        pairs,
+        FrequencyAttackParams(),
+    )
+    for t, planted in enumerate(positions):
+        assert set(learned[t].tolist()) == set(planted.tolist())
+
+
+def test_true_positions_are_the_bits_the_encoder_sets() -> None:
+    schema = setting("plain").schema
+    secret = secrets.token_bytes(32)
+    row: list[str | None] = [None] * len(DEFAULT_FEATURES)
+    row[DEFAULT_FEATURES.index("sex")] = "f"
+    clk = encode_rows(schema, (tuple(row),), secret)
+    set_bits = set(np.nonzero(np.unpackbits(clk[0]))[0].tolist())
+    truth = true_positions(schema, secret, [("sex", "f")])[("sex", "f")]
+    assert set_bits
+    assert set_bits <= truth
+    assert check_alignment(setting("shipped default").schema, secret, [], [], {}, {}) is None
+
+
+def test_the_attack_decodes_and_re_identifies_planted_records() -> None:
+    """Records hold q-grams of Zipf-like frequencies; each CLK is the OR of its q-grams'
+    positions plus background bits. The attacker gets the CLKs in shuffled order."""
+    rng = np.random.default_rng(4)
+    n, m, vocabulary = 2000, 512, 120
+    frequencies = np.clip(0.4 / np.arange(1, vocabulary + 1) ** 0.6, 0.02, None)
+    present = rng.random((n, vocabulary)) < frequencies[None, :]
+    positions = [rng.choice(m, size=18, replace=False) for _ in range(vocabulary)]
+    bits = (rng.random((n, m)) < 0.25).astype(np.uint8)
+    for t in range(vocabulary):
+        bits[np.ix_(np.nonzero(present[:, t])[0], positions[t])] = 1
+    order = rng.permutation(n)
+    clks = np.packbits(bits[order], axis=1)
+    matrix = sparse.csr_matrix(present.astype(np.float32))
+    table = TokenTable(
+        matrix,
+        present.sum(axis=1).astype(np.float64),
+        {("f", str(t)): t for t in range(vocabulary)},
+    )
+    entities = [f"p{i}" for i in range(n)]
+    result = frequency_attack(clks, table, entities, [entities[i] for i in order])
+    assert result.rate > 0.8
+    right = sum(
+        len(set(pattern.tolist()) & set(positions[int(token[1])].tolist())) >= 9
+        for token, pattern in zip(result.aligned, result.aligned_patterns, strict=True)
+    )
+    assert len(result.aligned) > 20
+    assert right / len(result.aligned) > 0.8
+
+
+@pytest.mark.benchmark
+def test_the_attack_re_identifies_most_plain_clks_of_3000_synthetic_records() -> None:
+    pool = synthetic_pool(SyntheticSpec(people=2600, seed=3))
+    plain, encoded, _ = overlap_split(pool, 3000, 1.0, seed=2)
+    schema = setting("plain").schema
+    secret = secrets.token_bytes(32)
+    clks = encode_rows(schema, encoded.rows, secret)
+    table = token_table(schema, plain.rows)
+    result = frequency_attack(clks, table, plain.entities, encoded.entities)
+    assert result.rate > 0.5
+    check = check_alignment(
+        schema,
+        secret,
+        result.aligned,
+        result.aligned_patterns,
+        result.learned,
+        fewest_insertions(table),
+    )
+    assert check is not None
+    assert check.alignment_precision > 0.6
+
+
+def test_the_table_takes_the_latest_run_per_attack_and_skips_other_files(tmp_path: Path) -> None:
+    def attack_file(name: str, started: str, settings: dict[str, object]) -> Path:
+        path = tmp_path / name
+        document = {
+            "kind": "attack",
+            "meta": {"started": started},
+            "dataset": "D",
+            "size": 10_000,
+            "overlap": 1.0,
+            "settings": settings,
+        }
+        path.write_text(json.dumps(document))
+        return path
+
+    def cell(correct: int) -> dict[str, object]:
+        return {"correct": correct, "targets": 100, "rate": correct / 100}
+
+    old = attack_file(
+        "old.json", "2026-01-01T00:00:00Z", {"plain": {"graph": cell(90), "frequency": cell(1)}}
+    )
+    new = attack_file("new.json", "2026-02-01T00:00:00Z", {"plain": {"frequency": cell(80)}})
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"pairs": 3}))
+    table = make_table([new, other, old])
+    row = next(line for line in table.splitlines() if line.startswith("| plain"))
+    assert "90.00% (90/100)" in row
+    assert "80.00% (80/100)" in row
+    assert "1.00% (1/100)" not in row
