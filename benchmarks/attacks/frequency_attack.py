@@ -396,7 +396,9 @@ def _pair_scores(
     gain = np.log((1.0 - miss) / chance).astype(np.float32)
     loss = np.log(miss / (1.0 - chance)).astype(np.float32)
     weights = held * (gain - loss)[None, :] + loss[None, :]
-    scores: FloatArray = weights @ present.T
+    # records hold few q-grams: a sparse product is far cheaper than a dense one
+    by_record = sparse.csr_matrix(present, dtype=np.float32) @ weights.T
+    scores: FloatArray = np.ascontiguousarray(np.asarray(by_record, dtype=np.float32).T)
     return scores
 
 
