@@ -17,6 +17,7 @@ is larger: a given name and surname written the other way round read as agreeing
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -79,8 +80,19 @@ def _popcount_impl(packed: Any, starts: Any, stops: Any, out: Any) -> None:  # p
             out[i, s] = count
 
 
-_popcount_kernel = _jit(parallel=True)(_popcount_impl)
-_popcount_serial = _jit(parallel=False)(_popcount_impl)
+def _named(function: _F, name: str) -> _F:
+    """A copy of ``function`` under another name. numba's on-disk cache is keyed by the
+    function's qualified name and line, not by the ``parallel`` flag, so a serial and a
+    parallel variant of one Python function would load each other's machine code."""
+    clone = types.FunctionType(
+        function.__code__, function.__globals__, name, function.__defaults__, function.__closure__
+    )
+    clone.__qualname__ = name
+    return cast(_F, clone)
+
+
+_popcount_kernel = _jit(parallel=True)(_named(_popcount_impl, "_popcount_parallel"))
+_popcount_serial = _jit(parallel=False)(_named(_popcount_impl, "_popcount_serial"))
 
 
 def _dice_impl(
@@ -115,8 +127,8 @@ def _dice_impl(
             out[p, s] = 2.0 * count / (pa + pb)
 
 
-_dice_kernel = _jit(parallel=True)(_dice_impl)
-_dice_serial = _jit(parallel=False)(_dice_impl)
+_dice_kernel = _jit(parallel=True)(_named(_dice_impl, "_dice_parallel"))
+_dice_serial = _jit(parallel=False)(_named(_dice_impl, "_dice_serial"))
 
 
 def segment_popcounts(packed: PackedClks, layout: SegmentLayout) -> Int64Array:
