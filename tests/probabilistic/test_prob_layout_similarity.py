@@ -86,3 +86,24 @@ def test_dice_rejects_bad_inputs() -> None:
         segment_dice(packed, packed, np.array([3]), np.array([0]), LAYOUT)
     with pytest.raises(InvalidInputError):
         segment_dice(packed, packed, np.array([0, 1]), np.array([0]), LAYOUT)
+
+
+@pytest.mark.parametrize("rows", [50, 5000])
+def test_serial_and_parallel_kernels_agree_with_the_reference(rows: int) -> None:
+    # Below 4096 rows or pairs the serial kernels run, above it the parallel ones.
+    left = random_records(rows, 3)
+    right = random_records(rows, 4)
+    rng = np.random.default_rng(rows)
+    li = rng.integers(0, rows, rows)
+    ri = rng.integers(0, rows, rows)
+    fast = segment_dice(left, right, li, ri, LAYOUT)
+    slow = segment_dice_reference(left, right, li, ri, LAYOUT)
+    np.testing.assert_array_equal(np.isnan(fast), np.isnan(slow))
+    np.testing.assert_array_equal(fast[~np.isnan(fast)], slow[~np.isnan(slow)])
+    popcounts = segment_popcounts(left, LAYOUT)
+    starts, stops = LAYOUT.bounds()
+    expected = [
+        [int(np.bitwise_count(left[i, a:b]).sum()) for a, b in zip(starts, stops, strict=True)]
+        for i in range(rows)
+    ]
+    assert popcounts.tolist() == expected
