@@ -83,6 +83,9 @@ class FrequencyAttackParams:
     seed_factor: float = 1.5
     #: seed pairs tried at most
     max_seeds: int = 1500
+    #: seed pairs set together in fewer than this share of the CLKs rank lower, in proportion
+    #: (0: off; for sparse filters, where the positions of rare values correlate best)
+    seed_support: float = 0.0
     #: the association is recomputed (found patterns regressed out) after this many new
     #: patterns or this many seeds, whichever comes first
     batch_patterns: int = 8
@@ -256,6 +259,12 @@ def mine_patterns(bits: npt.NDArray[np.uint8], params: FrequencyAttackParams) ->
     bits_f = bits.astype(np.float32)
     column_sums = bits_f.sum(axis=0)
     m = bits.shape[1]
+    # Seeds held by few records are down-weighted: frequent q-grams first (as Christen et
+    # al.'s partitioning starts from the most frequent), not the positions of rare values.
+    weight: FloatArray = np.ones((m, m), dtype=np.float32)
+    if params.seed_support > 0:
+        support = (bits_f.T @ bits_f) / (bits.shape[0] * params.seed_support)
+        weight = np.minimum(support, 1.0).astype(np.float32)
     tried = np.zeros((m, m), dtype=bool)
     patterns: list[Pattern] = []
     seeds = 0
@@ -264,7 +273,7 @@ def mine_patterns(bits: npt.NDArray[np.uint8], params: FrequencyAttackParams) ->
             np.stack([p.holders for p in patterns], axis=1).astype(np.float32) if patterns else None
         )
         corr = _association(bits_f, explained)
-        seedable = np.where(tried, 0.0, corr).astype(np.float32)
+        seedable = np.where(tried, 0.0, corr * weight).astype(np.float32)
         found = 0
         for _ in range(params.batch_seeds):
             if seeds >= params.max_seeds:
@@ -473,8 +482,13 @@ def frequency_attack(
     plain_entities: Sequence[str],
     encoded_entities: Sequence[str],
     params: FrequencyAttackParams | None = None,
+    blocks: Sequence[tuple[int, int]] | None = None,
 ) -> FrequencyAttackResult:
-    """Run the attack. Entities are used only to score the outcome (and each round's log)."""
+    """Run the attack. Entities are used only to score the outcome (and each round's log).
+
+    ``blocks``: bit ranges ``[start, stop)`` mined separately, for a layout of independent
+    filters (per-field segments; the layout is public). Default: the whole CLK.
+    """
     params = params or FrequencyAttackParams()
     started = time.perf_counter()
     bits = np.unpackbits(clks, axis=1)
@@ -502,7 +516,10 @@ def frequency_attack(
         )
 
     # 1. mining
-    patterns = mine_patterns(bits, params)
+    patterns: list[Pattern] = []
+    for start, stop in blocks or [(0, bits.shape[1])]:
+        for found in mine_patterns(np.ascontiguousarray(bits[:, start:stop]), params):
+            patterns.append(Pattern(found.positions + start, found.holders))
     empty = np.full(n_e, -1, dtype=np.int64)
     if not patterns or len(candidates) == 0:
         correct, targets = score_assignment(empty, plain_entities, encoded_entities)

@@ -182,3 +182,18 @@ def test_the_table_takes_the_latest_run_per_attack_and_skips_other_files(tmp_pat
     assert "90.00% (90/100)" in row
     assert "80.00% (80/100)" in row
     assert "1.00% (1/100)" not in row
+
+
+def test_blocks_are_mined_separately_and_positions_keep_their_offsets() -> None:
+    rng = np.random.default_rng(5)
+    left, _, left_positions = _planted(rng, 3000, 128, [0.25], k=12, fill=0.1)
+    right, _, right_positions = _planted(rng, 3000, 128, [0.15], k=12, fill=0.1)
+    bits = np.concatenate([left, right], axis=1)
+    params = FrequencyAttackParams(min_association=0.25, seed_support=0.02, min_pattern=8)
+    found = []
+    for start, stop in [(0, 128), (128, 256)]:
+        found += [
+            set((p.positions + start).tolist()) for p in mine_patterns(bits[:, start:stop], params)
+        ]
+    assert set(left_positions[0].tolist()) in found
+    assert {p + 128 for p in right_positions[0].tolist()} in found
