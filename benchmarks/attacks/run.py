@@ -17,6 +17,9 @@ attacker's plaintext tokenised under the (public) schema. Re-identified: an enco
 assigned a plaintext record of its own person, over the encoded records whose person is
 in the plaintext at all.
 
+``frequency-table``: the frequency attack's inner figures (patterns, alignment precision
+checked with the key, learned positions) per result file.
+
 ``table``: merges result files into the Markdown table of docs/hardening.md. Files that are
 not attack or quality results are skipped; for the same data set, overlap, setting and
 attack, the run that started last wins (so a frequency-only rerun, ``--attacks frequency``,
@@ -299,6 +302,60 @@ def make_table(paths: list[Path], min_size: int = 10_000) -> str:
     return "\n".join(lines)
 
 
+def frequency_details(paths: list[Path]) -> str:
+    """A Markdown table of the frequency attack's inner figures in each result file."""
+    header = [
+        "data",
+        "overlap",
+        "setting",
+        "re-identified",
+        "after alignment only",
+        "patterns",
+        "aligned (right)",
+        "q-grams learned",
+        "learned positions right: strict / with companions",
+        "seconds",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for path in paths:
+        data = json.loads(path.read_text())
+        if data.get("kind") not in ("attack", "segment frequency attack"):
+            continue
+        for name, entry in data["settings"].items():
+            r = entry.get("frequency")
+            if r is None or "rounds" not in r:
+                continue
+            first = r["rounds"][0]["correct"] if r["rounds"] else 0
+            check = r.get("key_check")
+            aligned = str(r["aligned"])
+            positions = "–"
+            if check is not None:
+                aligned = f"{check['aligned']} ({check['alignment_precision']:.1%})"
+                explained = check.get("explained_precision")
+                positions = f"{check['position_precision']:.1%} / " + (
+                    f"{explained:.1%}" if explained is not None else "–"
+                )
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        data["dataset"],
+                        f"{data['overlap']:.0%}",
+                        name,
+                        f"{r['rate']:.2%} ({r['correct']}/{r['targets']})",
+                        f"{first / r['targets']:.2%}" if r["targets"] else "–",
+                        str(r["patterns"]),
+                        aligned,
+                        str(r.get("learned_qgrams", "–")),
+                        positions,
+                        f"{r['seconds']:.0f}",
+                    ]
+                )
+                + " |"
+            )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -318,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument(
         "--min-size", type=int, default=10_000, help="leave out attack runs on fewer records"
     )
+    d = sub.add_parser("frequency-table", help="the frequency attack's inner figures")
+    d.add_argument("paths", nargs="+", type=Path)
     g = sub.add_parser("from-log", help="rebuild a stopped attack run's results from its log")
     g.add_argument("log", type=Path)
     g.add_argument("--size", type=int, default=10_000)
@@ -335,6 +394,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown settings {unknown}; choose from {list(SETTINGS)}")
     if args.command == "table":
         print(make_table(args.paths, args.min_size))
+        return 0
+    if args.command == "frequency-table":
+        print(frequency_details(args.paths))
         return 0
     if args.command == "quality":
         result = run_quality(args.settings)
