@@ -43,6 +43,7 @@ Example::
     refit_on_rebuild = true    # refit the model on the held records at every rebuild
     min_fit_records = 1000     # ... once this many are held
     lookup_candidates = 200    # records (nearest by whole-CLK Dice) scored per lookup
+    blocking = "default"       # "wide" for small data sets, "large" for ~10^6 records
                                # threshold, lookup_threshold and the clustering thresholds
                                # are then match probabilities (e.g. 0.5), not Dice scores
 
@@ -321,7 +322,7 @@ def _probabilistic(
     if not isinstance(value, Mapping):
         problems.append(Problem(where, "must be a table"))
         return None
-    known = {"schema", "refit_on_rebuild", "min_fit_records", "lookup_candidates"}
+    known = {"schema", "refit_on_rebuild", "min_fit_records", "lookup_candidates", "blocking"}
     for key in value:
         if key not in known:
             problems.append(Problem(f"{where}.{key}", "unknown setting"))
@@ -329,6 +330,7 @@ def _probabilistic(
     refit = _take(value, where, "refit_on_rebuild", bool, problems, True)
     min_fit = _take(value, where, "min_fit_records", int, problems, 1000)
     candidates = _take(value, where, "lookup_candidates", int, problems, 200)
+    preset = _take(value, where, "blocking", str, problems, "default")
     if source is None:
         return None
     segmented = _segmented_schema(source, base_dir, problems)
@@ -351,6 +353,7 @@ def _probabilistic(
             refit_on_rebuild=refit,
             min_fit_records=min_fit,
             lookup_candidates=candidates,
+            blocking_preset=preset,
         )
     except ConfigError as exc:
         problems.extend(exc.problems)

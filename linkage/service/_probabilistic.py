@@ -45,6 +45,9 @@ __all__ = ["ProbabilisticSettings", "fit_linker", "prior_model", "stored_model"]
 MIN_FIT_RECORDS_DEFAULT = 1000
 #: Records of the index scored per lookup (the best by whole-CLK Dice).
 LOOKUP_CANDIDATES_DEFAULT = 200
+#: The blocking rule sets: ``default`` (10^4 to 10^5 records), ``wide`` (the default plus
+#: looser LSH rules, for small data sets: FEBRL4-sized), ``large`` (about 10^6 records).
+BLOCKING_PRESETS = ("default", "wide", "large")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +57,9 @@ class ProbabilisticSettings:
     ``layout`` is the segment layout of the CLKs (from the segmented schema the agencies
     encode with, ``schema_source`` naming it); ``hardened`` picks the benchmarked
     comparisons and blocking for diffused segments (``False``: plain Bloom-filter
-    segments). ``refit_on_rebuild`` refits the model at every rebuild once
+    segments). ``blocking`` names the rule set that finds candidate pairs (one of
+    :data:`BLOCKING_PRESETS`; rebuild after changing it). ``refit_on_rebuild`` refits the
+    model at every rebuild once
     ``min_fit_records`` linkable records are held. A lookup scores the
     ``lookup_candidates`` records with the highest Dice over the whole CLK and reports
     those whose match probability reaches the lookup threshold.
@@ -66,9 +71,17 @@ class ProbabilisticSettings:
     refit_on_rebuild: bool = True
     min_fit_records: int = MIN_FIT_RECORDS_DEFAULT
     lookup_candidates: int = LOOKUP_CANDIDATES_DEFAULT
+    blocking_preset: str = "default"
 
     def __post_init__(self) -> None:
         problems = []
+        if self.blocking_preset not in BLOCKING_PRESETS:
+            problems.append(
+                Problem(
+                    "linkage.probabilistic.blocking",
+                    f"must be one of {', '.join(BLOCKING_PRESETS)}",
+                )
+            )
         if self.min_fit_records < 2:
             problems.append(Problem("linkage.probabilistic.min_fit_records", "must be at least 2"))
         if not 1 <= self.lookup_candidates <= 10_000:
@@ -91,7 +104,9 @@ class ProbabilisticSettings:
 
     def blocking(self) -> BlockingRules:
         """The blocking rules that find candidate pairs."""
-        return default_blocking(self.hardened)
+        if self.blocking_preset == "large":
+            return default_blocking(self.hardened, scale="large")
+        return default_blocking(self.hardened, wide=self.blocking_preset == "wide")
 
     def to_json_dict(self) -> dict[str, Any]:
         """The settings as recorded with a linkage run (the model is added beside them)."""
@@ -99,7 +114,7 @@ class ProbabilisticSettings:
             "schema": self.schema_source,
             "layout": self.layout.to_dict(),
             "hardened": self.hardened,
-            "blocking": "default",
+            "blocking": self.blocking_preset,
             "refit_on_rebuild": self.refit_on_rebuild,
             "min_fit_records": self.min_fit_records,
             "lookup_candidates": self.lookup_candidates,

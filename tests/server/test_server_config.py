@@ -10,6 +10,7 @@ import pytest
 from linkage.encode import DEFAULT_SEGMENTS, default_schema_text, default_segmented_schema
 from linkage.errors import ConfigError
 from linkage.match import HammingLsh
+from linkage.probabilistic import default_blocking
 from linkage.server import is_loopback_address, load_server_config, parse_server_config
 from linkage.service import ClusteringSettings
 
@@ -139,7 +140,12 @@ def _probabilistic(table: dict[str, object], **linkage: object) -> dict[str, obj
 
 def test_probabilistic_linkage_is_configurable(tmp_path: Path) -> None:
     data = _probabilistic(
-        {"schema": "default-segmented", "min_fit_records": 500, "lookup_candidates": 50},
+        {
+            "schema": "default-segmented",
+            "min_fit_records": 500,
+            "lookup_candidates": 50,
+            "blocking": "large",
+        },
         lookup_threshold=0.9,
     )
     linkage = parse_server_config(data, tmp_path, {}).linkage
@@ -151,6 +157,8 @@ def test_probabilistic_linkage_is_configurable(tmp_path: Path) -> None:
         500,
         50,
     )
+    assert linkage.probabilistic.blocking_preset == "large"
+    assert linkage.probabilistic.blocking() == default_blocking(True, scale="large")
     assert linkage.effective_lookup_threshold == 0.9
     assert parse_server_config(GOOD, tmp_path, {}).linkage.effective_lookup_threshold == 0.8
 
@@ -178,8 +186,14 @@ def test_a_segmented_schema_file_is_read_relative_to_the_config(tmp_path: Path) 
             {"linkage.schema_fingerprint"},
         ),
         (
-            _probabilistic({"schema": "default-segmented", "colour": 1, "min_fit_records": 1}),
-            {"linkage.probabilistic.colour", "linkage.probabilistic.min_fit_records"},
+            _probabilistic(
+                {"schema": "default-segmented", "colour": 1, "min_fit_records": 1, "blocking": "x"}
+            ),
+            {
+                "linkage.probabilistic.colour",
+                "linkage.probabilistic.min_fit_records",
+                "linkage.probabilistic.blocking",
+            },
         ),
         (
             _probabilistic(

@@ -175,13 +175,17 @@ def test_too_few_records_keep_the_current_model(tmp_path: Path) -> None:
     assert json.loads(run.model)["probabilistic"]["model"] == prior_model(True).to_dict()
 
 
-@pytest.mark.parametrize("clustering", [ClusteringSettings(), AVERAGE_LINK])
+@pytest.mark.parametrize(
+    ("clustering", "blocking"),
+    [(ClusteringSettings(), "default"), (AVERAGE_LINK, "default"), (AVERAGE_LINK, "large")],
+)
 def test_incremental_linkage_equals_a_rebuild_with_the_same_model(
-    tmp_path: Path, clustering: ClusteringSettings
+    tmp_path: Path, clustering: ClusteringSettings, blocking: str
 ) -> None:
     records = list(segmented_records(150, 11))
     settings = dataclasses.replace(
-        with_probabilistic(refit_on_rebuild=False), clustering=clustering
+        with_probabilistic(refit_on_rebuild=False, blocking_preset=blocking),
+        clustering=clustering,
     )
     order = np.random.default_rng(2).permutation(len(records))
     service, store = _service(tmp_path / "i.db", settings)
@@ -190,6 +194,8 @@ def test_incremental_linkage_equals_a_rebuild_with_the_same_model(
     run = service.rebuild(OPERATOR, "check")
     assert _groups(store) == incremental
     assert run.changed_link_count == 0
+    assert json.loads(run.model)["probabilistic"]["blocking"] == blocking
+    assert len(incremental) > 20
 
 
 def test_lookup_reports_the_link_of_a_known_person_and_nothing_for_a_stranger(
