@@ -1,0 +1,330 @@
+"""The matcher in probabilistic mode over gRPC on a large realistic index (issue 10 at scale).
+
+    python benchmarks/bench_prob_service_grpc.py --records 1000000 [--queries 1000]
+        [--ingest-batches 3] [--blocking large] [--data build/prob-blocking]
+
+Like ``benchmarks/bench_service.py`` (whose server runner, channels and consent it uses),
+but with realistic segmented CLKs instead of random ones: the multi-agency records that
+``benchmarks/bench_prob_blocking.py generate`` caches (1,984-bit CLKs of the shipped
+segmented schema, person ids, agencies).
+
+1. Prepare (cached in --work, keyed by --records and --blocking): a demo PKI; a server.toml
+   with ``[linkage.probabilistic]`` (match probability 0.5, the named blocking rule set,
+   average-link clusters); the first ``--records`` records bulk-loaded into SQLite (minus
+   the held-out ones below), then one rebuild, which fits the Fellegi-Sunter model on them
+   (timed).
+2. Lookups over gRPC with mTLS and audit, from this process, against the server started
+   on that store: half the queries are a held-out record of a person whose other records
+   are indexed (counted: a link came back), half records of people held out entirely
+   (counted: an answer is a false disclosure).
+3. Ingest: batches of 10,000 records of people not yet indexed or partly indexed, over
+   gRPC with mTLS, each linked before it is acknowledged.
+4. The server's resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+
+from benchmarks.bench_service import Server, channel, consent_bytes  # noqa: E402
+from linkage.encode import default_segmented_schema  # noqa: E402
+from linkage.match import unpack_clks  # noqa: E402
+from linkage.pki import Principal, Role, create_demo_pki  # noqa: E402
+from linkage.server import load_server_config  # noqa: E402
+from linkage.service import LinkageService, ServiceLimits  # noqa: E402
+from linkage.store import NewRecord, SqliteLinkStore  # noqa: E402
+from linkage.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc, lookup_pb2, lookup_pb2_grpc  # noqa: E402
+
+AGENCIES = ("metro-police", "valley-mhc", "riverside-er", "harbour-sud")
+SEGMENTED = default_segmented_schema()
+
+
+def load_data(data: Path, needed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    packed, person, agency = [], [], []
+    count = 0
+    for path in sorted(data.glob("chunk-*.npz")):
+        with np.load(path) as chunk:
+            packed.append(chunk["packed"])
+            person.append(chunk["person"])
+            agency.append(chunk["agency"])
+        count += len(person[-1])
+        if count >= needed:
+            break
+    if count < needed:
+        raise SystemExit(
+            f"{data} holds {count} records, {needed} needed: "
+            "run benchmarks/bench_prob_blocking.py generate first"
+        )
+    return (
+        np.concatenate(packed)[:needed],
+        np.concatenate(person)[:needed],
+        np.concatenate(agency)[:needed],
+    )
+
+
+def plan(person: np.ndarray, records: int, queries: int, ingest: int) -> dict[str, np.ndarray]:
+    """Row numbers: indexed, known-person queries, stranger queries, later batches."""
+    rng = np.random.default_rng(11)
+    base = np.arange(records)
+    ids, first, counts = np.unique(person[:records], return_index=True, return_counts=True)
+    several = first[counts >= 2]
+    known = np.sort(rng.choice(several, size=queries // 2, replace=False))
+    single_people = ids[counts == 1]
+    chosen = rng.choice(single_people, size=queries - queries // 2, replace=False)
+    stranger_mask = np.isin(person[:records], chosen)
+    indexed = np.ones(records, dtype=bool)
+    indexed[known] = False
+    indexed[stranger_mask] = False
+    extra = np.arange(records, records + ingest)
+    return {
+        "indexed": base[indexed],
+        "known": known,
+        "strangers": base[stranger_mask],
+        "ingest": extra,
+    }
+
+
+def write_config(work: Path, pki_root: Path, blocking: str) -> Path:
+    pki = create_demo_pki(pki_root, agency_ids=AGENCIES)
+    server = pki.server.paths
+    path = work / "server.toml"
+    path.write_text(
+        f"""
+[server]
+listen = "127.0.0.1:0"
+max_workers = 16
+
+[tls]
+trust_domain = "coresponder.test"
+ca_cert = "{server.ca_certificate}"
+cert = "{server.certificate}"
+key = "{server.private_key}"
+crl = "{pki.directory.crl_path}"
+
+[store]
+engine = "sqlite"
+path = "index.db"
+
+[linkage]
+threshold = 0.5
+clk_bits = {31 * 64}
+key_epoch = 1
+schema_fingerprint = "{SEGMENTED.fingerprint}"
+
+[linkage.probabilistic]
+schema = "default-segmented"
+blocking = "{blocking}"
+
+[linkage.clustering]
+method = "average_link"
+
+[limits]
+max_batch_mutations = 10000
+max_message_bytes = 67108864
+lookup_rate_per_s = 1000000
+lookup_burst = 1000000
+"""
+    )
+    return path
+
+
+def prepare(work: Path, packed: np.ndarray, rows: np.ndarray, blocking: str) -> dict[str, object]:
+    marker = work / "prepared.json"
+    if marker.exists():
+        return dict(json.loads(marker.read_text()))
+    work.mkdir(parents=True, exist_ok=True)
+    for stale in ("index.db", "index.db-wal", "index.db-shm"):
+        (work / stale).unlink(missing_ok=True)
+    config = load_server_config(write_config(work, work / "pki-root", blocking), os.environ)
+    store = SqliteLinkStore(work / "index.db")
+    operator = Principal(Role.OPERATOR, None, "bench", 1)
+    service = LinkageService(store, config.linkage, ServiceLimits())
+    for agency_id in AGENCIES:
+        service.create_agency(operator, agency_id, agency_id, b"")
+    consent = consent_bytes()
+    now = int(time.time() * 1e6)
+    started = time.perf_counter()
+    for start in range(0, len(rows), 50_000):
+        chunk = rows[start : start + 50_000]
+        clks = unpack_clks(np.ascontiguousarray(packed[chunk]))
+        with store.write() as tx:
+            for row, clk in zip(chunk.tolist(), clks, strict=True):
+                key = f"r{row}".encode()
+                tx.insert_record(
+                    NewRecord(
+                        agency_id=AGENCIES[row % len(AGENCIES)],
+                        record_key=key,
+                        key_epoch=1,
+                        schema_fingerprint=SEGMENTED.fingerprint,
+                        clk=clk.tobytes(),
+                        pointer_token=b"ptr-" + key,
+                        consent=consent,
+                        linkable=True,
+                        content_digest=key,
+                        update_time_us=now,
+                    )
+                )
+    load_s = time.perf_counter() - started
+    store.close()
+    store = SqliteLinkStore(work / "index.db")
+    started = time.perf_counter()
+    service = LinkageService(store, config.linkage, ServiceLimits())
+    index_load_s = time.perf_counter() - started
+    started = time.perf_counter()
+    run = service.rebuild(operator, "benchmark preparation")
+    rebuild_s = time.perf_counter() - started
+    store.close()
+    fit = json.loads(run.model)["probabilistic"]["model"].get("fit")
+    result: dict[str, object] = {
+        "records": len(rows),
+        "blocking": blocking,
+        "bulk_load_s": load_s,
+        "index_load_s": index_load_s,
+        "rebuild_s": rebuild_s,
+        "rebuild_candidate_pairs": run.candidate_pair_count,
+        "rebuild_links": run.link_count,
+        "model_fit": fit,
+    }
+    marker.write_text(json.dumps(result))
+    return result
+
+
+def lookups(work: Path, packed: np.ndarray, split: dict[str, np.ndarray]) -> dict[str, object]:
+    server = Server(work, insecure=False, audit=True)
+    try:
+        stub = lookup_pb2_grpc.LookupServiceStub(
+            channel(server, work / "pki-root", "metro-police-gateway", False)
+        )
+
+        def ask(row: int) -> int:
+            clk = unpack_clks(np.ascontiguousarray(packed[row : row + 1]))[0].tobytes()
+            request = lookup_pb2.LookupRequest(
+                clk=clk,
+                key_epoch=1,
+                schema_fingerprint=SEGMENTED.fingerprint,
+                purpose="crisis_response",
+            )
+            return len(stub.Lookup(request).links)
+
+        rng = np.random.default_rng(5)
+        known = split["known"].tolist()
+        strangers = rng.choice(split["strangers"], size=len(known), replace=False).tolist()
+        for row in known[:20]:
+            ask(row)
+        latencies: list[float] = []
+        found = {"known": 0, "strangers": 0}
+        order = [("known", r) for r in known] + [("strangers", r) for r in strangers]
+        for index in rng.permutation(len(order)).tolist():
+            kind, row = order[index]
+            started = time.perf_counter()
+            found[kind] += ask(row) > 0
+            latencies.append(time.perf_counter() - started)
+        latencies.sort()
+        return {
+            "queries": len(latencies),
+            "known_found": found["known"],
+            "known_queries": len(known),
+            "strangers_answered": found["strangers"],
+            "stranger_queries": len(strangers),
+            "median_ms": 1000 * statistics.median(latencies),
+            "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
+            "server_start_s": server.start_s,
+            **server.memory_mib(),
+        }
+    finally:
+        server.stop()
+
+
+def ingest(work: Path, packed: np.ndarray, rows: np.ndarray, batches: int) -> dict[str, object]:
+    server = Server(work, insecure=False, audit=True)
+    try:
+        before = server.memory_mib()
+        stub = ingest_pb2_grpc.IngestServiceStub(
+            channel(server, work / "pki-root", "metro-police-it", False)
+        )
+        consent = common_pb2.Consent(
+            allow_linkage=True,
+            recipient_roles=[common_pb2.ROLE_RESPONDER],
+            purposes=["crisis_response"],
+        )
+        consent.expire_time.FromDatetime(datetime(2030, 1, 1))
+        seconds: list[float] = []
+        linked: list[int] = []
+        stamp = int(time.time())
+        for b in range(batches):
+            chunk = rows[b * 10_000 : (b + 1) * 10_000]
+            clks = unpack_clks(np.ascontiguousarray(packed[chunk]))
+            request = ingest_pb2.WriteBatchRequest(
+                parent="agencies/metro-police",
+                batch_id=f"bench-{stamp}-{b}",
+                key_epoch=1,
+                schema_fingerprint=SEGMENTED.fingerprint,
+                mutations=[
+                    ingest_pb2.RecordMutation(
+                        upsert=ingest_pb2.RecordUpsert(
+                            record_key=f"new-{stamp}-{row}".encode(),
+                            clk=clk.tobytes(),
+                            pointer_token=b"ptr",
+                            consent=consent,
+                        )
+                    )
+                    for row, clk in zip(chunk.tolist(), clks, strict=True)
+                ],
+            )
+            started = time.perf_counter()
+            reply = stub.WriteBatch(request, timeout=1800)
+            seconds.append(time.perf_counter() - started)
+            linked.append(reply.linked_count)
+        return {
+            "batch_seconds": seconds,
+            "records_per_s": 10_000 * len(seconds) / sum(seconds),
+            "linked_per_batch": linked,
+            "memory_before": before,
+            "memory_after": server.memory_mib(),
+        }
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--ingest-batches", type=int, default=3)
+    parser.add_argument("--blocking", choices=("default", "wide", "large"), default="large")
+    parser.add_argument("--data", type=Path, default=REPO / "build" / "prob-blocking")
+    parser.add_argument("--work", type=Path, default=None)
+    args = parser.parse_args()
+    work = (
+        args.work or REPO / "build" / f"bench-prob-grpc-{args.records}-{args.blocking}"
+    ).resolve()
+    os.environ.setdefault("PYTHONPATH", str(REPO))
+    ingest_rows = 10_000 * args.ingest_batches
+    packed, person, _ = load_data(args.data, args.records + ingest_rows)
+    split = plan(person, args.records, args.queries, ingest_rows)
+    results: dict[str, object] = {"load_average_start": os.getloadavg()[0]}
+    results["prepare"] = prepare(work, packed, split["indexed"], args.blocking)
+    print("prepare", json.dumps(results["prepare"]), flush=True)
+    results["lookup_mtls_audit"] = lookups(work, packed, split)
+    print("lookup", json.dumps(results["lookup_mtls_audit"]), flush=True)
+    results["ingest"] = ingest(work, packed, split["ingest"], args.ingest_batches)
+    print("ingest", json.dumps(results["ingest"]), flush=True)
+    results["load_average_end"] = os.getloadavg()[0]
+    (work / "results.json").write_text(json.dumps(results, indent=2))
+    print(f"results written to {work / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
