@@ -197,3 +197,34 @@ def test_blocks_are_mined_separately_and_positions_keep_their_offsets() -> None:
         ]
     assert set(left_positions[0].tolist()) in found
     assert {p + 128 for p in right_positions[0].tolist()} in found
+
+
+def test_the_attack_mines_each_block_of_a_segmented_layout() -> None:
+    """Each q-gram's positions lie in one of two blocks (segments); mining each block on its
+    own still decodes the records."""
+    rng = np.random.default_rng(6)
+    n, half, vocabulary = 1500, 256, 60
+    frequencies = np.clip(0.4 / np.arange(1, vocabulary + 1) ** 0.6, 0.03, None)
+    present = rng.random((n, vocabulary)) < frequencies[None, :]
+    bits = (rng.random((n, 2 * half)) < 0.2).astype(np.uint8)
+    for t in range(vocabulary):
+        chosen = rng.choice(half, size=18, replace=False) + (t % 2) * half
+        bits[np.ix_(np.nonzero(present[:, t])[0], chosen)] = 1
+    order = rng.permutation(n)
+    table = TokenTable(
+        sparse.csr_matrix(present.astype(np.float32)),
+        present.sum(axis=1).astype(np.float64),
+        {("f", str(t)): t for t in range(vocabulary)},
+    )
+    entities = [f"p{i}" for i in range(n)]
+    result = frequency_attack(
+        np.packbits(bits[order], axis=1),
+        table,
+        entities,
+        [entities[i] for i in order],
+        blocks=[(0, half), (half, 2 * half)],
+    )
+    assert result.rate > 0.8
+    assert all(
+        (pattern < half).all() or (pattern >= half).all() for pattern in result.aligned_patterns
+    )
