@@ -2,9 +2,12 @@
 :func:`linkage.probabilistic.default_blocking` on realistic multi-agency records, from
 tens of thousands to about a million records (issue 10).
 
-    python benchmarks/bench_prob_blocking.py generate [--chunks 20] [--people-per-chunk 25000]
+    python benchmarks/bench_prob_blocking.py generate [--chunks 22] [--people-per-chunk 25000]
     python benchmarks/bench_prob_blocking.py run [--records 50000,200000,1000000]
-        [--scales default,large] [--f1-up-to 200000] [--out build/prob-blocking/results.json]
+        [--scales default,large] [--f1-up-to default=50000,large=200000]
+        [--skip-blocking-above 1500000000] [--out build/prob-blocking/results.json]
+
+(``run`` starts one ``measure --records N --scale S [--f1]`` process per row.)
 
 Data. The synthetic generator (:func:`linkage.synth.generate_scenario`: four agencies with
 their own export formats; nicknames, typos, swapped day and month, moves, missing fields,
