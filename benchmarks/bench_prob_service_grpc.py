@@ -303,7 +303,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--ingest-batches", type=int, default=3)
-    parser.add_argument("--blocking", choices=("default", "wide", "large"), default="large")
+    parser.add_argument("--blocking", choices=("large", "medium", "small"), default="large")
     parser.add_argument("--data", type=Path, default=REPO / "build" / "prob-blocking")
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()

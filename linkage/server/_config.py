@@ -43,7 +43,8 @@ Example::
     refit_on_rebuild = true    # refit the model on the held records at every rebuild
     min_fit_records = 1000     # ... once this many are held
     lookup_candidates = 200    # records (nearest by whole-CLK Dice) scored per lookup
-    blocking = "default"       # "wide" for small data sets, "large" for ~10^6 records
+    blocking = "large"         # the default, up to ~10^6 records; "medium" (10^4-10^5),
+                               # "small" (tens of thousands; finds a few more true pairs)
                                # threshold, lookup_threshold and the clustering thresholds
                                # are then match probabilities (e.g. 0.5), not Dice scores
 
@@ -330,7 +331,7 @@ def _probabilistic(
     refit = _take(value, where, "refit_on_rebuild", bool, problems, True)
     min_fit = _take(value, where, "min_fit_records", int, problems, 1000)
     candidates = _take(value, where, "lookup_candidates", int, problems, 200)
-    preset = _take(value, where, "blocking", str, problems, "default")
+    preset = _take(value, where, "blocking", str, problems, "large")
     if source is None:
         return None
     segmented = _segmented_schema(source, base_dir, problems)

@@ -45,9 +45,13 @@ __all__ = ["ProbabilisticSettings", "fit_linker", "prior_model", "stored_model"]
 MIN_FIT_RECORDS_DEFAULT = 1000
 #: Records of the index scored per lookup (the best by whole-CLK Dice).
 LOOKUP_CANDIDATES_DEFAULT = 200
-#: The blocking rule sets: ``default`` (10^4 to 10^5 records), ``wide`` (the default plus
-#: looser LSH rules, for small data sets: FEBRL4-sized), ``large`` (about 10^6 records).
-BLOCKING_PRESETS = ("default", "wide", "large")
+#: The blocking rule sets, by the size of the index they suit (docs/quality.md, "Blocking
+#: at scale"): ``large`` (the default; measured from 5 * 10^4 to 10^6 records, a few to 27
+#: candidate pairs per record, pair completeness 0.998), ``medium`` (the quality
+#: benchmark's rules: 10^4 to 10^5 records; its candidates grow with the square of the
+#: records, 383 per record at 10^5) and ``small`` (medium plus looser LSH rules, for
+#: FEBRL4-sized data: tens of thousands of records).
+BLOCKING_PRESETS = ("large", "medium", "small")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +75,7 @@ class ProbabilisticSettings:
     refit_on_rebuild: bool = True
     min_fit_records: int = MIN_FIT_RECORDS_DEFAULT
     lookup_candidates: int = LOOKUP_CANDIDATES_DEFAULT
-    blocking_preset: str = "default"
+    blocking_preset: str = "large"
 
     def __post_init__(self) -> None:
         problems = []
@@ -106,7 +110,7 @@ class ProbabilisticSettings:
         """The blocking rules that find candidate pairs."""
         if self.blocking_preset == "large":
             return default_blocking(self.hardened, scale="large")
-        return default_blocking(self.hardened, wide=self.blocking_preset == "wide")
+        return default_blocking(self.hardened, wide=self.blocking_preset == "small")
 
     def to_json_dict(self) -> dict[str, Any]:
         """The settings as recorded with a linkage run (the model is added beside them)."""

@@ -144,7 +144,7 @@ def test_probabilistic_linkage_is_configurable(tmp_path: Path) -> None:
             "schema": "default-segmented",
             "min_fit_records": 500,
             "lookup_candidates": 50,
-            "blocking": "large",
+            "blocking": "small",
         },
         lookup_threshold=0.9,
     )
@@ -157,8 +157,11 @@ def test_probabilistic_linkage_is_configurable(tmp_path: Path) -> None:
         500,
         50,
     )
-    assert linkage.probabilistic.blocking_preset == "large"
-    assert linkage.probabilistic.blocking() == default_blocking(True, scale="large")
+    assert linkage.probabilistic.blocking_preset == "small"
+    assert linkage.probabilistic.blocking() == default_blocking(True, wide=True)
+    default = parse_server_config(_probabilistic({"schema": "default-segmented"}), tmp_path, {})
+    assert default.linkage.probabilistic is not None
+    assert default.linkage.probabilistic.blocking() == default_blocking(True, scale="large")
     assert linkage.effective_lookup_threshold == 0.9
     assert parse_server_config(GOOD, tmp_path, {}).linkage.effective_lookup_threshold == 0.8
 

@@ -177,7 +177,7 @@ def test_too_few_records_keep_the_current_model(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("clustering", "blocking"),
-    [(ClusteringSettings(), "default"), (AVERAGE_LINK, "default"), (AVERAGE_LINK, "large")],
+    [(ClusteringSettings(), "large"), (AVERAGE_LINK, "large"), (AVERAGE_LINK, "medium")],
 )
 def test_incremental_linkage_equals_a_rebuild_with_the_same_model(
     tmp_path: Path, clustering: ClusteringSettings, blocking: str
