@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from linkage.errors import ConfigError
+from linkage.errors import ConfigError, FailedPreconditionError
 from linkage.server import ServerConfig, load_server_config, open_store
 from linkage.store import LinkStore
 
@@ -48,9 +48,21 @@ def ledger_path_for(config_path: Path, ledger_path: Path | None) -> Path:
     return ledger_path if ledger_path is not None else config_path.resolve().parent / LEDGER_NAME
 
 
-def open_existing_store(config_path: Path) -> tuple[ServerConfig, LinkStore]:
-    """The configuration and its store; an SQLite store must exist already."""
+def open_existing_store(
+    config_path: Path, *, dice_scores_for: str | None = None
+) -> tuple[ServerConfig, LinkStore]:
+    """The configuration and its store; an SQLite store must exist already.
+
+    ``dice_scores_for`` names a command that works on record-level Dice scores: it is
+    refused, naming the setting, when the matcher links probabilistically (its edges'
+    scores are then match probabilities and its threshold a probability)."""
     config = load_server_config(config_path, os.environ)
+    if dice_scores_for is not None and config.linkage.probabilistic is not None:
+        raise FailedPreconditionError(
+            f"{dice_scores_for} works on Dice scores, and {config_path.name} links "
+            "probabilistically ([linkage.probabilistic]: scores are match probabilities); "
+            "the fitted model and its weights are shown by `linkage-admin index status`"
+        )
     if config.store.engine == "sqlite" and (
         config.store.path is None or not config.store.path.exists()
     ):
@@ -128,7 +140,7 @@ def report(
     truth = read_truth_csv(truth_path) if truth_path is not None else None
     ledger_file = ledger_path_for(config_path, ledger_path)
     ledger = load_ledger(ledger_file) if ledger_file.exists() else None
-    config, store = open_existing_store(config_path)
+    config, store = open_existing_store(config_path, dice_scores_for="linkage-admin report")
     try:
         data = collect_report_data(store, config.linkage, options, truth=truth, ledger=ledger)
     finally:

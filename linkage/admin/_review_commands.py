@@ -86,7 +86,7 @@ def review_sample(
 
     ledger_file = ledger_path_for(config_path, ledger_path)
     ledger = load_ledger(ledger_file)
-    config, store = open_existing_store(config_path)
+    config, store = open_existing_store(config_path, dice_scores_for="linkage-admin review sample")
     threshold = config.linkage.threshold
     try:
         snapshot = load_index(store, config.linkage)

@@ -17,6 +17,7 @@ from click.testing import CliRunner, Result
 from PIL import Image
 
 from linkage.admin.cli import main
+from linkage.encode import default_segmented_schema
 from linkage.report import load_ledger
 from linkage.service import LinkageService, LinkageSettings, ServiceLimits
 from linkage.store import SqliteLinkStore
@@ -269,3 +270,39 @@ def test_a_fresh_matcher_gets_a_complete_report(tmp_path: Path) -> None:
         page = (out / "report.html").read_text()
         assert "no clear valley" in page
         assert "No activity recorded yet." in page
+
+
+def test_dice_score_commands_refuse_a_probabilistic_matcher(tmp_path: Path) -> None:
+    config = tmp_path / "server.toml"
+    config.write_text(
+        f"""
+[server]
+listen = "127.0.0.1:0"
+
+[store]
+engine = "sqlite"
+path = "index.db"
+
+[linkage]
+threshold = 0.5
+clk_bits = 1984
+key_epoch = 1
+schema_fingerprint = "{default_segmented_schema().fingerprint}"
+
+[linkage.probabilistic]
+schema = "default-segmented"
+"""
+    )
+    SqliteLinkStore(tmp_path / "index.db").close()
+    before = _dump(tmp_path / "index.db")
+    for args in (
+        ("report", "--config", config, "--out", tmp_path / "out"),
+        ("review", "sample", "--config", config, "--out", tmp_path / "s.csv", "--n", "5"),
+    ):
+        result = _run(*args)
+        assert result.exit_code != 0
+        assert "links probabilistically" in result.output
+        assert "linkage-admin index status" in result.output
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "s.csv").exists()
+    assert _dump(tmp_path / "index.db") == before
