@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_report.py [--records 1000000] [--weeks 26]
         [--lookups 2000] [--work DIR] [--screenshot docs/report-screenshot.png]
-    .venv/bin/python benchmarks/bench_report.py --demo-run demo-run [--screenshot PNG]
+    .venv/bin/python benchmarks/bench_report.py --demo-run demo-run [--screenshot PNG]   # a demo run with --linkage dice
 
 Builds the index directly through the store and service APIs (no gRPC, no
 per-batch similarity join, which is what keeps a million records affordable):
