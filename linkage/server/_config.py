@@ -42,6 +42,7 @@ Example::
     schema = "default-segmented"   # or the path of the segmented schema the agencies use
     refit_on_rebuild = true    # refit the model on the held records at every rebuild
     min_fit_records = 1000     # ... once this many are held
+    fit_sample_records = 200000  # ... on a seeded random sample of at most this many
     lookup_candidates = 200    # records (nearest by whole-CLK Dice) scored per lookup
     blocking = "large"         # the default, up to ~10^6 records; "medium" (10^4-10^5),
                                # "small" (tens of thousands; finds a few more true pairs)
@@ -323,7 +324,14 @@ def _probabilistic(
     if not isinstance(value, Mapping):
         problems.append(Problem(where, "must be a table"))
         return None
-    known = {"schema", "refit_on_rebuild", "min_fit_records", "lookup_candidates", "blocking"}
+    known = {
+        "schema",
+        "refit_on_rebuild",
+        "min_fit_records",
+        "lookup_candidates",
+        "blocking",
+        "fit_sample_records",
+    }
     for key in value:
         if key not in known:
             problems.append(Problem(f"{where}.{key}", "unknown setting"))
@@ -332,6 +340,7 @@ def _probabilistic(
     min_fit = _take(value, where, "min_fit_records", int, problems, 1000)
     candidates = _take(value, where, "lookup_candidates", int, problems, 200)
     preset = _take(value, where, "blocking", str, problems, "large")
+    sample = _take(value, where, "fit_sample_records", int, problems, 200_000)
     if source is None:
         return None
     segmented = _segmented_schema(source, base_dir, problems)
@@ -355,6 +364,7 @@ def _probabilistic(
             min_fit_records=min_fit,
             lookup_candidates=candidates,
             blocking_preset=preset,
+            fit_sample_records=sample,
         )
     except ConfigError as exc:
         problems.extend(exc.problems)

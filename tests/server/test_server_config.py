@@ -145,6 +145,7 @@ def test_probabilistic_linkage_is_configurable(tmp_path: Path) -> None:
             "min_fit_records": 500,
             "lookup_candidates": 50,
             "blocking": "small",
+            "fit_sample_records": 50_000,
         },
         lookup_threshold=0.9,
     )
@@ -158,6 +159,7 @@ def test_probabilistic_linkage_is_configurable(tmp_path: Path) -> None:
         50,
     )
     assert linkage.probabilistic.blocking_preset == "small"
+    assert linkage.probabilistic.fit_sample_records == 50_000
     assert linkage.probabilistic.blocking() == default_blocking(True, wide=True)
     default = parse_server_config(_probabilistic({"schema": "default-segmented"}), tmp_path, {})
     assert default.linkage.probabilistic is not None

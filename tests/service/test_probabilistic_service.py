@@ -305,3 +305,25 @@ def test_settings_without_the_default_segments_are_refused() -> None:
     assert raised.value.problems[0].location == "linkage.probabilistic.schema"
     assert "date_of_birth" in raised.value.problems[0].reason
     assert PROBABILISTIC.to_json_dict()["layout"] == LAYOUT.to_dict()
+
+
+def test_a_rebuild_fits_on_a_seeded_sample_above_fit_sample_records(tmp_path: Path) -> None:
+    records = segmented_records(400, 7)
+    full_service, _ = _service(tmp_path / "full.db", PROB_SETTINGS)
+    _upload(full_service, records, 500, "f")
+    full = json.loads(full_service.rebuild(OPERATOR, "full").model)["probabilistic"]
+    sampled_settings = with_probabilistic(fit_sample_records=300)
+    service, _ = _service(tmp_path / "sampled.db", sampled_settings)
+    _upload(service, records, 500, "s")
+    first = json.loads(service.rebuild(OPERATOR, "sampled").model)["probabilistic"]
+    again = json.loads(service.rebuild(OPERATOR, "sampled again").model)["probabilistic"]
+    assert first["fit_sample_records"] == 300
+    # The sample holds 300 of the records, so the fit saw far fewer pairs ...
+    assert first["model"]["fit"]["randomPairs"] == full["model"]["fit"]["randomPairs"]
+    assert first["model"]["fit"]["totalPairs"] == 300 * 299 // 2
+    assert full["model"]["fit"]["totalPairs"] == len(records) * (len(records) - 1) // 2
+    # ... and the same records give the same sample, so the same model.
+    assert again["model"] == first["model"]
+    with pytest.raises(ConfigError) as raised:
+        with_probabilistic(fit_sample_records=100)  # below min_fit_records (200)
+    assert raised.value.problems[0].location == "linkage.probabilistic.fit_sample_records"
