@@ -8,7 +8,8 @@ cached realistic records of ``benchmarks/bench_prob_blocking.py generate``, fits
 model exactly as the matcher does (sampled), links all ``--records`` records with it
 (the large blocking rules, probability 0.5, average-link clusters, as
 ``bench_prob_blocking.py run --f1-up-to`` does with a model fitted on every record) and
-reports the fit time and pairwise quality, to compare with that run's full fit.
+reports the fit time and pairwise quality (``bench_prob_blocking._linkage_quality``
+with the sampled model), to compare with that run's full fit.
 """
 
 from __future__ import annotations
@@ -23,12 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import numpy as np  # noqa: E402
 
-from benchmarks.bench_prob_blocking import _layout, load  # noqa: E402
-from benchmarks.quality.evaluate import evaluate_clusters  # noqa: E402
-from linkage.match import CandidateEdges, solve_components  # noqa: E402
-from linkage.probabilistic import AverageLinkClusterer  # noqa: E402
+from benchmarks.bench_prob_blocking import _layout, _linkage_quality, load  # noqa: E402
 from linkage.service import ProbabilisticSettings  # noqa: E402
 from linkage.service._probabilistic import fit_linker  # noqa: E402
 
@@ -52,29 +49,20 @@ def main() -> None:
     started = time.perf_counter()
     left, right = linker.candidate_pairs_within(packed)
     blocking_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    probabilities = linker.score(packed, packed, left, right)
-    keep = probabilities >= 0.5
-    a, b = left[keep], right[keep]
-    sources = agency.astype(np.int64)
-    edges = CandidateEdges(probabilities[keep], sources[a], a, sources[b], b)
-    ends = np.unique(np.concatenate([a, b]))
-    nodes = [(int(sources[i]), int(i)) for i in ends.tolist()]
-    partition = solve_components(nodes, edges, AverageLinkClusterer(0.5, 0.5))
-    groups = [[r for _d, r in group] for group in partition if len(group) > 1]
-    link_seconds = time.perf_counter() - started
-    quality = evaluate_clusters(groups, [str(p) for p in person.tolist()], sources.tolist())
+    linked = _linkage_quality(
+        packed, person, agency, linker.layout, linker.blocking, left, right, model=linker.model
+    )
     result = {
         "records": args.records,
         "sample": args.sample,
         "fit_seconds": round(fit_seconds, 1),
         "blocking_seconds": round(blocking_seconds, 1),
-        "score_and_cluster_seconds": round(link_seconds, 1),
+        "score_and_cluster_seconds": round(linked["score_seconds"] + linked["cluster_seconds"], 1),
         "candidate_pairs": len(left),
         "fit": linker.model.to_dict().get("fit"),
-        "precision": quality.all_pairs.precision,
-        "recall": quality.all_pairs.recall,
-        "f1": quality.all_pairs.f1,
+        "precision": linked["precision"],
+        "recall": linked["recall"],
+        "f1": linked["f1"],
         "load_average": os.getloadavg()[0],
     }
     print(json.dumps(result, indent=2))

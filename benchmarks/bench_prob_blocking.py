@@ -256,9 +256,11 @@ def _linkage_quality(
     blocking: Any,
     left: np.ndarray,
     right: np.ndarray,
+    model: Any = None,
 ) -> dict[str, Any]:
     """fit_model + ProbabilisticLinker + AverageLinkClusterer(0.5, 0.5), as
-    benchmarks/quality/pprl.py run_ours links one pooled set; pairwise quality."""
+    benchmarks/quality/pprl.py run_ours links one pooled set; pairwise quality. A given
+    ``model`` is used as it is (``fit_seconds`` is then 0)."""
     from benchmarks.quality.evaluate import evaluate_clusters
     from linkage.match import CandidateEdges, solve_components
     from linkage.probabilistic import (
@@ -270,13 +272,14 @@ def _linkage_quality(
     )
 
     started = time.perf_counter()
-    model = fit_model(
-        layout,
-        default_comparisons(True),
-        blocking,
-        packed,
-        training_rules=default_training_rules(),
-    )
+    if model is None:
+        model = fit_model(
+            layout,
+            default_comparisons(True),
+            blocking,
+            packed,
+            training_rules=default_training_rules(),
+        )
     fit_seconds = time.perf_counter() - started
     linker = ProbabilisticLinker(layout, model, blocking, 0.5)
     started = time.perf_counter()

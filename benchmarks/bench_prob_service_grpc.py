@@ -30,7 +30,6 @@ import os
 import statistics
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,14 +37,14 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from benchmarks.bench_service import Server, channel, consent_bytes  # noqa: E402
+from benchmarks.bench_service import Server, channel, consent_bytes, send_batches  # noqa: E402
 from linkage.encode import default_segmented_schema  # noqa: E402
 from linkage.match import unpack_clks  # noqa: E402
 from linkage.pki import Principal, Role, create_demo_pki  # noqa: E402
 from linkage.server import load_server_config  # noqa: E402
 from linkage.service import LinkageService, ServiceLimits  # noqa: E402
 from linkage.store import NewRecord, SqliteLinkStore  # noqa: E402
-from linkage.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc, lookup_pb2, lookup_pb2_grpc  # noqa: E402
+from linkage.v1 import lookup_pb2, lookup_pb2_grpc  # noqa: E402
 
 AGENCIES = ("metro-police", "valley-mhc", "riverside-er", "harbour-sud")
 SEGMENTED = default_segmented_schema()
@@ -248,54 +247,16 @@ def lookups(work: Path, packed: np.ndarray, split: dict[str, np.ndarray]) -> dic
 
 
 def ingest(work: Path, packed: np.ndarray, rows: np.ndarray, batches: int) -> dict[str, object]:
-    server = Server(work, insecure=False, audit=True)
-    try:
-        before = server.memory_mib()
-        stub = ingest_pb2_grpc.IngestServiceStub(
-            channel(server, work / "pki-root", "metro-police-it", False)
-        )
-        consent = common_pb2.Consent(
-            allow_linkage=True,
-            recipient_roles=[common_pb2.ROLE_RESPONDER],
-            purposes=["crisis_response"],
-        )
-        consent.expire_time.FromDatetime(datetime(2030, 1, 1))
-        seconds: list[float] = []
-        linked: list[int] = []
-        stamp = int(time.time())
-        for b in range(batches):
-            chunk = rows[b * 10_000 : (b + 1) * 10_000]
-            clks = unpack_clks(np.ascontiguousarray(packed[chunk]))
-            request = ingest_pb2.WriteBatchRequest(
-                parent="agencies/metro-police",
-                batch_id=f"bench-{stamp}-{b}",
-                key_epoch=1,
-                schema_fingerprint=SEGMENTED.fingerprint,
-                mutations=[
-                    ingest_pb2.RecordMutation(
-                        upsert=ingest_pb2.RecordUpsert(
-                            record_key=f"new-{stamp}-{row}".encode(),
-                            clk=clk.tobytes(),
-                            pointer_token=b"ptr",
-                            consent=consent,
-                        )
-                    )
-                    for row, clk in zip(chunk.tolist(), clks, strict=True)
-                ],
-            )
-            started = time.perf_counter()
-            reply = stub.WriteBatch(request, timeout=1800)
-            seconds.append(time.perf_counter() - started)
-            linked.append(reply.linked_count)
-        return {
-            "batch_seconds": seconds,
-            "records_per_s": 10_000 * len(seconds) / sum(seconds),
-            "linked_per_batch": linked,
-            "memory_before": before,
-            "memory_after": server.memory_mib(),
-        }
-    finally:
-        server.stop()
+    return send_batches(
+        work,
+        "metro-police-it",
+        "metro-police",
+        SEGMENTED.fingerprint,
+        (
+            unpack_clks(np.ascontiguousarray(packed[rows[b * 10_000 : (b + 1) * 10_000]]))
+            for b in range(batches)
+        ),
+    )
 
 
 def main() -> None:

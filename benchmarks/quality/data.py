@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import io
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -32,7 +31,7 @@ if str(BENCH_DIR) not in sys.path:
 
 from encode_febrl import FEBRL_COLUMNS, febrl_config  # noqa: E402
 
-from agency_client import RowMapper, load_agency_config  # noqa: E402
+from agency_client import RowMapper  # noqa: E402
 from linkage.encode import DEFAULT_FEATURES  # noqa: E402
 
 __all__ = ["LinkageData", "febrl3", "febrl4", "multi_agency"]
@@ -112,35 +111,16 @@ def febrl3() -> LinkageData:
 
 
 def multi_agency(people: int = 20_000, seed: int = 2025) -> LinkageData:
-    """The synthetic multi-agency scenario, every agency's export mapped by its own mapping."""
-    from linkage.synth import generate_scenario
+    """The synthetic multi-agency scenario, every agency's export mapped by its own mapping
+    (:func:`benchmarks.scenario_rows.mapped_rows`; unmappable rows skipped)."""
+    from benchmarks.scenario_rows import mapped_rows
+    from linkage.synth import DEFAULT_AGENCIES
 
-    scenario = generate_scenario(people=people, seed=seed)
-    person_of = {(t.agency_id, t.local_id): t.person_id for t in scenario.truth}
-    rows: list[Row] = []
-    sources: list[int] = []
-    entities: list[str] = []
-    names: list[str] = []
-    with tempfile.TemporaryDirectory() as folder:
-        for number, export in enumerate(scenario.exports):
-            agency = export.agency
-            names.append(agency.agency_id)
-            path = Path(folder) / f"{agency.agency_id}.toml"
-            path.write_text(
-                f'[agency]\nname = "{agency.display_name}"\nkey_epoch = 1\n\n'
-                '[secret]\nenv = "QUALITY_SECRET"\n\n[schema]\nfile = "default"\n\n'
-                + agency.mapping_toml,
-                encoding="utf-8",
-            )
-            config = load_agency_config(path, {"QUALITY_SECRET": _SECRET})
-            mapper = RowMapper(config, agency.header)
-            for line, row in enumerate(export.rows, start=1):
-                mapped = mapper.map_row(line, row)
-                if isinstance(mapped, list):
-                    continue  # an unmappable export row is skipped, as the client reports it
-                rows.append(tuple(mapped.values))
-                sources.append(number)
-                entities.append(person_of[(agency.agency_id, row[0])])
+    names = [agency.agency_id for agency in DEFAULT_AGENCIES]
+    mapped = mapped_rows(people, seed)
+    rows: list[Row] = [row.values for row in mapped]
+    sources = [names.index(row.agency_id) for row in mapped]
+    entities = [row.person_id for row in mapped]
     assert all(len(row) == len(DEFAULT_FEATURES) for row in rows)
     return LinkageData(
         f"multi-agency synthetic ({people:,} people)",

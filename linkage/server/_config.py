@@ -72,6 +72,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import tomllib
 from collections.abc import Mapping
@@ -335,12 +336,17 @@ def _probabilistic(
     for key in value:
         if key not in known:
             problems.append(Problem(f"{where}.{key}", "unknown setting"))
+    defaults = {f.name: f.default for f in dataclasses.fields(ProbabilisticSettings)}
     source = _take(value, where, "schema", str, problems)
-    refit = _take(value, where, "refit_on_rebuild", bool, problems, True)
-    min_fit = _take(value, where, "min_fit_records", int, problems, 1000)
-    candidates = _take(value, where, "lookup_candidates", int, problems, 200)
-    preset = _take(value, where, "blocking", str, problems, "large")
-    sample = _take(value, where, "fit_sample_records", int, problems, 200_000)
+    refit = _take(value, where, "refit_on_rebuild", bool, problems, defaults["refit_on_rebuild"])
+    min_fit = _take(value, where, "min_fit_records", int, problems, defaults["min_fit_records"])
+    candidates = _take(
+        value, where, "lookup_candidates", int, problems, defaults["lookup_candidates"]
+    )
+    preset = _take(value, where, "blocking", str, problems, defaults["blocking_preset"])
+    sample = _take(
+        value, where, "fit_sample_records", int, problems, defaults["fit_sample_records"]
+    )
     if source is None:
         return None
     segmented = _segmented_schema(source, base_dir, problems)

@@ -80,7 +80,12 @@ from linkage.service._model import (
     WriteBatch,
 )
 from linkage.service._observer import LookupOutcome, NullObserver, ServiceObserver
-from linkage.service._probabilistic import fit_linker, prior_model, stored_model
+from linkage.service._probabilistic import (
+    fit_linker,
+    prior_model,
+    search_index,
+    stored_model,
+)
 from linkage.service._settings import LinkageSettings, ServiceLimits
 from linkage.store import (
     AgencyCounts,
@@ -117,12 +122,6 @@ _MAX_RECORD_KEY = 64
 _FEED_KEEP = 1_000_000  # index-change entries kept for other processes to replay
 _MAX_POINTER_TOKEN = 1024
 _MAX_PROBLEMS = 100
-#: Probabilistic lookups: the whole-CLK Dice below which an indexed record is not even
-#: scored. Unrelated hardened records score about 0.4-0.5; on 230,000 realistic records a
-#: query's 200th nearest record scored 0.54-0.58 and 98.7 % of queries' own person at
-#: least 0.5 (the rest not among the nearest 200 at any cut), so 0.5 loses nothing the
-#: top-200 keeps and spares the scan most of its top-k bookkeeping (3x faster).
-_LOOKUP_PREFILTER_DICE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -1210,18 +1209,13 @@ class LinkageService:
         linker = self._linker
         if linker is None:  # pragma: no cover - set whenever the settings are probabilistic
             raise FailedPreconditionError("the probabilistic linker is not loaded")
-        (near,) = self._index.search(query, _LOOKUP_PREFILTER_DICE, probabilistic.lookup_candidates)
-        if len(near) == 0:
-            return []
-        nodes = np.asarray(near.keys, dtype=np.int64)
-        candidates = self._index.get(nodes)
-        probabilities = linker.score(
-            query, candidates, np.zeros(len(nodes), dtype=np.int64), np.arange(len(nodes))
-        )
-        keep = probabilities >= threshold
-        order = np.lexsort((nodes[keep], -probabilities[keep]))[:k]
-        return list(
-            zip(nodes[keep][order].tolist(), probabilities[keep][order].tolist(), strict=True)
+        return search_index(
+            self._index,
+            linker,
+            query,
+            candidates=probabilistic.lookup_candidates,
+            threshold=threshold,
+            k=k,
         )
 
     def _plausibility_band(self) -> PopcountBand:
