@@ -8,6 +8,9 @@ Each setting is a schema built from the shipped ones (linkage/encode/*.json):
   1024 bits with ``t = N`` inputs per bit and no salting;
 * ``diffusion t=10, 1024-bit filter``: diffusion of the plain, 75 %-full filter (shows why
   the default's filter is long and sparse);
+* ``diffusion t=N, 2048 bits``: the same filter diffused to 2048 bits (more taps need
+  more output bits to keep linkage quality; how far the graph attack's success falls
+  before FEBRL4 F1 leaves the 0.01 band);
 * ``shipped default``: linkage/encode/default-person-schema.json as it is.
 """
 
@@ -68,13 +71,13 @@ def _salting_only() -> dict[str, Any]:
     return document
 
 
-def _diffusion(taps: int, *, plain_filter: bool = False) -> dict[str, Any]:
+def _diffusion(taps: int, *, plain_filter: bool = False, output_bits: int = 1024) -> dict[str, Any]:
     document = copy.deepcopy(_plain() if plain_filter else _default())
     document["version"] = "3-hardened-1"
     document["hardening"] = {
         "salting": [],
         "balance": False,
-        "diffusion": {"outputBits": 1024, "t": taps},
+        "diffusion": {"outputBits": output_bits, "t": taps},
     }
     return document
 
@@ -86,6 +89,8 @@ _BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "diffusion t=8": lambda: _diffusion(8),
     "diffusion t=10": lambda: _diffusion(10),
     "diffusion t=10, 1024-bit filter": lambda: _diffusion(10, plain_filter=True),
+    "diffusion t=16, 2048 bits": lambda: _diffusion(16, output_bits=2048),
+    "diffusion t=18, 2048 bits": lambda: _diffusion(18, output_bits=2048),
     "shipped default": _default,
 }
 SETTINGS: tuple[str, ...] = tuple(_BUILDERS)
