@@ -45,7 +45,7 @@ holds the key).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -122,6 +122,19 @@ class FrequencyAttackParams:
     max_cost: float = 9.0
     #: pairs accepted in the first extension round (doubles each round)
     first_accepted: int = 4
+    #: weight of the pattern-size term: a q-gram's pattern is expected to have as many
+    #: positions as the schema gives it (and its companions) in nearly all of its records
+    size_weight: float = 1.0
+    #: relative spread allowed around the expected size
+    size_spread: float = 0.2
+    #: other starts draw their first anchors from this many most certain pairs
+    first_pool: int = 16
+    # -- restarts
+    #: starts of steps 2-3 at most ...
+    starts: int = 4
+    #: ... stopping at the first whose self-check (share of records whose assigned pair
+    #: stands out) reaches this
+    took_off: float = 0.2
     # -- 3. re-identification
     #: candidates per encoded record for the assignment solver
     candidates: int = 40
@@ -164,6 +177,9 @@ class FrequencyAttackResult:
     learned: dict[tuple[str, ...], IntArray] = field(default_factory=dict)
     #: per stage: confident pairs used, q-grams scored, re-identified
     rounds: list[dict[str, float]] = field(default_factory=list)
+    #: per start of steps 2-3: aligned patterns, the self-check, and (scored with the truth,
+    #: for the report only) the first matching's and the last round's re-identified
+    starts: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -329,6 +345,9 @@ def align_patterns(
     present: sparse.csc_matrix,
     candidates: IntArray,
     params: FrequencyAttackParams,
+    start: int = 0,
+    pattern_sizes: IntArray | None = None,
+    token_sizes: npt.NDArray[np.float64] | None = None,
 ) -> dict[int, int]:
     """Pattern index -> q-gram column, by frequency and co-occurrence (step 2).
 
@@ -343,6 +362,11 @@ def align_patterns(
     f_pattern = h.mean(axis=0)
     f_token = x.mean(axis=0)
     base = _z2(f_pattern[:, None], f_token[None, :], scale, params)
+    size_cost = np.zeros_like(base)
+    if pattern_sizes is not None and token_sizes is not None and params.size_weight > 0:
+        spread = params.size_spread * token_sizes[None, :] + 3.0
+        size_z = (pattern_sizes[:, None] - token_sizes[None, :]) / spread
+        size_cost = params.size_weight * np.minimum(size_z**2, params.z_cap)
     aligned: dict[int, int] = {}
     used: set[int] = set()
     accept = params.first_accepted
@@ -361,6 +385,7 @@ def align_patterns(
             for a in range(len(anchors_p)):
                 total += _z2(joint_p[:, a][:, None], joint_g[:, a][None, :], scale, params)
             cost = total / (1.0 + len(anchors_p))
+        cost = cost + size_cost[np.ix_(free_p, free_g)]
         rows, cols = linear_sum_assignment(cost)
         margins = np.full(len(rows), -np.inf)
         for i, (r, c) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
@@ -376,6 +401,11 @@ def align_patterns(
         order = [i for i in np.argsort(-margins, kind="stable").tolist() if margins[i] > 0]
         if not order:
             break
+        if start and not aligned:
+            # another start: the first anchors drawn from the most certain pairs
+            pool = order[: params.first_pool]
+            rng = np.random.default_rng(start)
+            order = rng.choice(pool, size=min(accept, len(pool)), replace=False).tolist()
         for i in order[:accept]:
             p = int(free_p[rows[i]])
             g = int(free_g[cols[i]])
@@ -383,6 +413,31 @@ def align_patterns(
             used.add(g)
         accept *= 2
     return {p: int(candidates[g]) for p, g in aligned.items()}
+
+
+def expected_pattern_sizes(
+    weights: sparse.csc_matrix, candidates: IntArray, keep_inside: float
+) -> npt.NDArray[np.float64]:
+    """Per candidate q-gram, how many positions its mined pattern should have.
+
+    ``weights``: the plaintext's ``sqrt(k)`` token weights (the public schema gives each
+    q-gram ``k`` positions, depending on the value's length). Closure keeps the positions set
+    in at least ``keep_inside`` of the holders: a q-gram's first ``k`` positions for the
+    ``k`` that nearly all its records reach, plus those of the q-grams held together with it
+    in nearly all its records (its pattern is their union).
+    """
+    k = weights[:, candidates].tocsc().power(2)
+    own = np.zeros(len(candidates))
+    for i in range(len(candidates)):
+        values = k.data[k.indptr[i] : k.indptr[i + 1]]
+        if values.size:
+            own[i] = float(np.quantile(values, 1.0 - keep_inside))
+    present = (k > 0).astype(np.float32)
+    joint = (present.T @ present).toarray()
+    counts = np.maximum(np.diag(joint), 1.0)
+    companions = joint / counts[:, None] >= keep_inside
+    sizes: npt.NDArray[np.float64] = companions.astype(np.float64) @ own
+    return sizes
 
 
 # -- 3. re-identification --------------------------------------------------------------------
@@ -476,75 +531,81 @@ def _error_rates(
     return np.clip(miss, 0.01, 0.5), np.clip(chance, 0.002, 0.5)
 
 
-def frequency_attack(
-    clks: ClkBytes,
-    plain: TokenTable,
-    plain_entities: Sequence[str],
-    encoded_entities: Sequence[str],
-    params: FrequencyAttackParams | None = None,
-    blocks: Sequence[tuple[int, int]] | None = None,
-) -> FrequencyAttackResult:
-    """Run the attack. Entities are used only to score the outcome (and each round's log).
+@dataclass
+class LearningRun:
+    """One start of step 3: its final matching, learned positions and self-check."""
 
-    ``blocks``: bit ranges ``[start, stop)`` mined separately, for a layout of independent
-    filters (per-field segments; the layout is public). Default: the whole CLK.
+    assignment: IntArray
+    learned: dict[int, IntArray]
+    rounds: list[dict[str, float]]
+    self_check: float
+
+
+def self_check(scores: FloatArray, assignment: IntArray) -> float:
+    """How far the assigned pairs stand out, computed without ground truth.
+
+    Per encoded record (row), the gap between its assigned score and the best score of the
+    *other* plaintext records, in units of the row's spread (the median absolute deviation of
+    its scores); the statistic is the share of assigned rows whose gap is positive and at least
+    :data:`SELF_CHECK_GAP` spreads. When learning took off, the true partners stand far above
+    the crowd; when it did not, the assigned pairs are near-ties among many similar records.
     """
-    params = params or FrequencyAttackParams()
-    started = time.perf_counter()
-    bits = np.unpackbits(clks, axis=1)
+    standing_out = 0
+    for first in range(0, scores.shape[0], 1024):
+        block = scores[first : first + 1024]
+        columns = assignment[first : first + 1024]
+        rows = np.nonzero(columns >= 0)[0]
+        if len(rows) == 0:
+            continue
+        s = block[rows]
+        own = s[np.arange(len(rows)), columns[rows]]
+        s[np.arange(len(rows)), columns[rows]] = -np.inf
+        second = s.max(axis=1)
+        s[np.arange(len(rows)), columns[rows]] = own
+        centre = np.median(s, axis=1)
+        spread = np.median(np.abs(s - centre[:, None]), axis=1) + 1e-6
+        standing_out += int(np.count_nonzero((own - second) / spread >= SELF_CHECK_GAP))
+    return standing_out / len(scores)
+
+
+#: a record's assigned pair counts as standing out at this many spreads above the runner-up
+SELF_CHECK_GAP = 1.0
+
+
+def match_and_learn(
+    bits: npt.NDArray[np.uint8],
+    holders: BoolArray,
+    pattern_ids: list[int],
+    token_ids: list[int],
+    present: sparse.csc_matrix,
+    params: FrequencyAttackParams,
+    record: Callable[[IntArray], float],
+    *,
+    seed: int = 0,
+    first_confident: float | None = None,
+    rounds: int | None = None,
+    first_miss: float = 0.02,
+    first_chance: float = 0.01,
+) -> LearningRun:
+    """Step 3 from one start: first matching on the aligned patterns, then learning rounds.
+
+    ``record(assignment)`` scores an assignment against the truth, for the log only.
+    """
     bits_f = bits.astype(np.float32)
     n_e = bits.shape[0]
-    present = (plain.matrix.tocsc() > 0).astype(np.float32).tocsc()
-    columns = plain.columns
-    frequency = np.asarray(present.mean(axis=0)).ravel()
-    order = np.argsort(-frequency, kind="stable")
-    candidates = np.array(
-        [int(t) for t in order[: params.max_tokens] if frequency[t] >= params.min_frequency],
-        dtype=np.int64,
-    )
-    rounds: list[dict[str, float]] = []
-
-    def record(stage: int, confident: int, tokens: int, assignment: IntArray) -> None:
-        correct, _ = score_assignment(assignment, plain_entities, encoded_entities)
-        rounds.append(
-            {
-                "stage": float(stage),
-                "confident": float(confident),
-                "qgrams": float(tokens),
-                "correct": float(correct),
-            }
-        )
-
-    # 1. mining
-    patterns: list[Pattern] = []
-    for start, stop in blocks or [(0, bits.shape[1])]:
-        for found in mine_patterns(np.ascontiguousarray(bits[:, start:stop]), params):
-            patterns.append(Pattern(found.positions + start, found.holders))
-    empty = np.full(n_e, -1, dtype=np.int64)
-    if not patterns or len(candidates) == 0:
-        correct, targets = score_assignment(empty, plain_entities, encoded_entities)
-        return FrequencyAttackResult(
-            empty, correct, targets, len(patterns), seconds=time.perf_counter() - started
-        )
-    # 2. alignment
-    holders = np.stack([p.holders for p in patterns], axis=1)
-    alignment = align_patterns(holders, present, candidates, params)
-    pattern_ids = sorted(alignment)
-    token_ids = [alignment[p] for p in pattern_ids]
-    aligned = [columns[t] for t in token_ids]
-    aligned_patterns = [patterns[p].positions for p in pattern_ids]
-    # 3. first matching on the aligned patterns
+    log: list[dict[str, float]] = []
     held = holders[:, pattern_ids]
     x = present[:, token_ids].toarray()
-    miss = np.full(len(token_ids), 0.02)
-    chance = np.full(len(token_ids), 0.01)
+    miss = np.full(len(token_ids), first_miss)
+    chance = np.full(len(token_ids), first_chance)
     scores = _pair_scores(held.astype(np.float32), x, miss, chance)
-    scores += np.random.default_rng(0).random(scores.shape, dtype=np.float32) * 1e-3
+    scores += np.random.default_rng(seed).random(scores.shape, dtype=np.float32) * 1e-3
     assignment, margins = assign(scores, params.candidates)
-    record(0, 0, len(token_ids), assignment)
+    log.append({"stage": 0.0, "confident": 0.0, "qgrams": float(len(token_ids))})
+    log[-1]["correct"] = record(assignment)
     learned: dict[int, IntArray] = {}
-    share = params.first_confident
-    for stage in range(1, params.rounds + 1):
+    share = params.first_confident if first_confident is None else first_confident
+    for stage in range(1, (params.rounds if rounds is None else rounds) + 1):
         count = max(10, int(share * n_e))
         enc_idx, plain_idx = _confident(scores, assignment, margins, count)
         learned = learn_positions(bits_f, present, enc_idx, plain_idx, params)
@@ -564,18 +625,120 @@ def frequency_attack(
         scores = _pair_scores(held_all.astype(np.float32), x, miss, chance)
         previous = assignment
         assignment, margins = assign(scores, params.candidates)
-        record(stage, len(enc_idx), len(tokens), assignment)
-        rounds[-1]["changed"] = float(np.mean(previous != assignment))
+        log.append(
+            {"stage": float(stage), "confident": float(len(enc_idx)), "qgrams": float(len(tokens))}
+        )
+        log[-1]["correct"] = record(assignment)
+        log[-1]["changed"] = float(np.mean(previous != assignment))
         share = min(params.max_confident, share * params.confident_growth)
-    correct, targets = score_assignment(assignment, plain_entities, encoded_entities)
+    check = self_check(scores, assignment)
+    return LearningRun(assignment, learned, log, check)
+
+
+def frequency_attack(
+    clks: ClkBytes,
+    plain: TokenTable,
+    plain_entities: Sequence[str],
+    encoded_entities: Sequence[str],
+    params: FrequencyAttackParams | None = None,
+    blocks: Sequence[tuple[int, int]] | None = None,
+    all_starts: bool = False,
+) -> FrequencyAttackResult:
+    """Run the attack. Entities are used only to score the outcome (and each start's log).
+
+    ``blocks``: bit ranges ``[start, stop)`` mined separately, for a layout of independent
+    filters (per-field segments; the layout is public). Default: the whole CLK.
+
+    Steps 2 and 3 run from up to ``params.starts`` starts. Start 0 aligns with the
+    pattern-size term (:func:`expected_pattern_sizes`) from the most certain first anchors;
+    start 1 aligns by frequency and co-occurrence alone (the attack before restarts); starts
+    2, 3, ... use the size term and draw their first anchors at random among the most
+    certain pairs. The
+    attacker keeps the start whose :func:`self_check` is highest, and stops at the first
+    start whose self-check reaches ``params.took_off`` (``all_starts``: run every start, to
+    report how the self-check separates good from bad starts).
+    """
+    params = params or FrequencyAttackParams()
+    started = time.perf_counter()
+    bits = np.unpackbits(clks, axis=1)
+    n_e = bits.shape[0]
+    present = (plain.matrix.tocsc() > 0).astype(np.float32).tocsc()
+    columns = plain.columns
+    frequency = np.asarray(present.mean(axis=0)).ravel()
+    order = np.argsort(-frequency, kind="stable")
+    candidates = np.array(
+        [int(t) for t in order[: params.max_tokens] if frequency[t] >= params.min_frequency],
+        dtype=np.int64,
+    )
+
+    def record(assignment: IntArray) -> float:
+        correct, _ = score_assignment(assignment, plain_entities, encoded_entities)
+        return float(correct)  # for the log only: the attack never reads it
+
+    # 1. mining
+    patterns: list[Pattern] = []
+    for start, stop in blocks or [(0, bits.shape[1])]:
+        for found in mine_patterns(np.ascontiguousarray(bits[:, start:stop]), params):
+            patterns.append(Pattern(found.positions + start, found.holders))
+    empty = np.full(n_e, -1, dtype=np.int64)
+    if not patterns or len(candidates) == 0:
+        correct, targets = score_assignment(empty, plain_entities, encoded_entities)
+        return FrequencyAttackResult(
+            empty, correct, targets, len(patterns), seconds=time.perf_counter() - started
+        )
+    holders = np.stack([p.holders for p in patterns], axis=1)
+    pattern_sizes = np.array([len(p.positions) for p in patterns], dtype=np.int64)
+    token_sizes = expected_pattern_sizes(plain.matrix.tocsc(), candidates, params.keep_inside)
+    best: tuple[LearningRun, list[int], list[int]] | None = None
+    starts: list[dict[str, float]] = []
+    for start in range(max(1, params.starts)):
+        # 2. alignment, 3. re-identification and learning, from this start
+        # start 1 aligns without the size term; starts 2, 3, ... draw their first anchors
+        alignment = align_patterns(
+            holders,
+            present,
+            candidates,
+            params,
+            start if start >= 2 else 0,
+            pattern_sizes if start != 1 else None,
+            token_sizes if start != 1 else None,
+        )
+        pattern_ids = sorted(alignment)
+        token_ids = [alignment[p] for p in pattern_ids]
+        if not pattern_ids:
+            continue
+        run = match_and_learn(
+            bits, holders, pattern_ids, token_ids, present, params, record, seed=start
+        )
+        starts.append(
+            {
+                "start": float(start),
+                "aligned": float(len(pattern_ids)),
+                "self_check": run.self_check,
+                "first_correct": run.rounds[0]["correct"],
+                "correct": run.rounds[-1]["correct"],
+            }
+        )
+        if best is None or run.self_check > best[0].self_check:
+            best = (run, pattern_ids, token_ids)
+        if not all_starts and run.self_check >= params.took_off:
+            break
+    if best is None:
+        correct, targets = score_assignment(empty, plain_entities, encoded_entities)
+        return FrequencyAttackResult(
+            empty, correct, targets, len(patterns), seconds=time.perf_counter() - started
+        )
+    run, pattern_ids, token_ids = best
+    correct, targets = score_assignment(run.assignment, plain_entities, encoded_entities)
     return FrequencyAttackResult(
-        assignment=assignment,
+        assignment=run.assignment,
         correct=correct,
         targets=targets,
         patterns=len(patterns),
-        aligned=aligned,
-        aligned_patterns=aligned_patterns,
-        learned={columns[t]: positions for t, positions in learned.items()},
-        rounds=rounds,
+        aligned=[columns[t] for t in token_ids],
+        aligned_patterns=[patterns[p].positions for p in pattern_ids],
+        learned={columns[t]: positions for t, positions in run.learned.items()},
+        rounds=run.rounds,
+        starts=starts,
         seconds=time.perf_counter() - started,
     )

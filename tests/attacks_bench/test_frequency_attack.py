@@ -115,7 +115,8 @@ def test_the_attack_decodes_and_re_identifies_planted_records() -> None:
         bits[np.ix_(np.nonzero(present[:, t])[0], positions[t])] = 1
     order = rng.permutation(n)
     clks = np.packbits(bits[order], axis=1)
-    matrix = sparse.csr_matrix(present.astype(np.float32))
+    # token weights are sqrt(k), as token_table gives them: the schema gives each token 18 bits
+    matrix = sparse.csr_matrix(present.astype(np.float32) * np.float32(np.sqrt(18)))
     table = TokenTable(
         matrix,
         present.sum(axis=1).astype(np.float64),
@@ -212,7 +213,7 @@ def test_the_attack_mines_each_block_of_a_segmented_layout() -> None:
         bits[np.ix_(np.nonzero(present[:, t])[0], chosen)] = 1
     order = rng.permutation(n)
     table = TokenTable(
-        sparse.csr_matrix(present.astype(np.float32)),
+        sparse.csr_matrix(present.astype(np.float32) * np.float32(np.sqrt(18))),
         present.sum(axis=1).astype(np.float64),
         {("f", str(t)): t for t in range(vocabulary)},
     )
