@@ -117,6 +117,7 @@ def run_attack(
     seed: int,
     path: Path | None = None,
     graph_params: GraphAttackParams | None = None,
+    frequency_all_starts: bool = False,
 ) -> dict[str, Any]:
     """Attack every setting; the results so far are saved to ``path`` after each one."""
     graph_params = graph_params or GraphAttackParams()
@@ -166,7 +167,13 @@ def run_attack(
                 f"({result.seconds:.0f} s)"
             )
         if "frequency" in attacks:
-            freq = frequency_attack(clks, table, plain_set.entities, encoded_set.entities)
+            freq = frequency_attack(
+                clks,
+                table,
+                plain_set.entities,
+                encoded_set.entities,
+                all_starts=frequency_all_starts,
+            )
             entry["frequency"] = {
                 "correct": freq.correct,
                 "targets": freq.targets,
@@ -175,6 +182,7 @@ def run_attack(
                 "aligned": len(freq.aligned),
                 "learned_qgrams": len(freq.learned),
                 "rounds": freq.rounds,
+                "starts": freq.starts,
                 "seconds": round(freq.seconds, 1),
             }
             check = check_alignment(
@@ -198,6 +206,12 @@ def run_attack(
                 f"{freq.correct:6d}/{freq.targets} = {freq.rate:.2%} "
                 f"({freq.patterns} patterns, {freq.seconds:.0f} s)"
             )
+            for start in freq.starts:
+                _log(
+                    f"    start {start['start']:.0f}: self-check {start['self_check']:.3f}, "
+                    f"{start['aligned']:.0f} aligned, first matching {start['first_correct']:.0f}, "
+                    f"last round {start['correct']:.0f} re-identified"
+                )
             if check is not None:
                 _log(
                     f"    aligned {check.aligned_right}/{check.aligned} right "
@@ -391,6 +405,12 @@ def main(argv: list[str] | None = None) -> int:
         help="graph attack: at most this fraction of the encoded records become anchors "
         "(a smaller cap keeps the anchors cleaner when the overlap is partial)",
     )
+    a.add_argument(
+        "--frequency-all-starts",
+        action="store_true",
+        help="frequency attack: run every start (not only until one takes off), to report "
+        "how its self-check separates good from bad starts",
+    )
     t = sub.add_parser("table")
     t.add_argument("paths", nargs="+", type=Path)
     t.add_argument(
@@ -431,6 +451,7 @@ def main(argv: list[str] | None = None) -> int:
             args.seed,
             args.out,
             GraphAttackParams(max_anchor_fraction=args.graph_anchor_fraction),
+            args.frequency_all_starts,
         )
     if args.out:
         _save(result, args.out)
