@@ -200,6 +200,8 @@ def run_attack(
                     "alignment_precision": check.alignment_precision,
                     "position_precision": check.position_precision,
                     "explained_precision": check.explained_precision,
+                    "strict_alignment_precision": check.strict_alignment_precision,
+                    "strict_position_precision": check.strict_position_precision,
                 }
             _log(
                 f"{pool.name} {overlap:.0%} {name:34s} frequency "
@@ -215,7 +217,10 @@ def run_attack(
             if check is not None:
                 _log(
                     f"    aligned {check.aligned_right}/{check.aligned} right "
-                    f"({check.alignment_precision:.1%}); learned positions "
+                    f"({check.alignment_precision:.1%}; strictly "
+                    f"{check.aligned_right_strict}, {check.strict_alignment_precision:.1%}); "
+                    f"learned positions strictly right {check.strict_position_precision:.1%}; "
+                    "learned positions "
                     f"{check.learned_positions_right}/{check.learned_positions} right "
                     f"({check.position_precision:.1%}; {check.explained_precision:.1%} with "
                     f"companion q-grams) over {check.learned_qgrams} q-grams"
@@ -339,9 +344,9 @@ def frequency_details(paths: list[Path]) -> str:
         "re-identified",
         "after alignment only",
         "patterns",
-        "aligned (right)",
+        "aligned (right: strict / lenient)",
         "q-grams learned",
-        "learned positions right: strict / with companions",
+        "learned positions right: strict / lenient / with companions",
         "seconds",
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -358,10 +363,18 @@ def frequency_details(paths: list[Path]) -> str:
             aligned = str(r["aligned"])
             positions = "–"
             if check is not None:
-                aligned = f"{check['aligned']} ({check['alignment_precision']:.1%})"
+                strict = check.get("strict_alignment_precision")
+                aligned = (
+                    f"{check['aligned']} ("
+                    + (f"{strict:.1%} / " if strict is not None else "– / ")
+                    + f"{check['alignment_precision']:.1%})"
+                )
                 explained = check.get("explained_precision")
-                positions = f"{check['position_precision']:.1%} / " + (
-                    f"{explained:.1%}" if explained is not None else "–"
+                strict_positions = check.get("strict_position_precision")
+                positions = (
+                    (f"{strict_positions:.1%} / " if strict_positions is not None else "– / ")
+                    + f"{check['position_precision']:.1%} / "
+                    + (f"{explained:.1%}" if explained is not None else "–")
                 )
             lines.append(
                 "| "
