@@ -416,15 +416,16 @@ def align_patterns(
 
 
 def expected_pattern_sizes(
-    weights: sparse.csc_matrix, candidates: IntArray, keep_inside: float
+    weights: sparse.csc_matrix, candidates: IntArray, keep_inside: float, keep_outside: float
 ) -> npt.NDArray[np.float64]:
     """Per candidate q-gram, how many positions its mined pattern should have.
 
     ``weights``: the plaintext's ``sqrt(k)`` token weights (the public schema gives each
     q-gram ``k`` positions, depending on the value's length). Closure keeps the positions set
-    in at least ``keep_inside`` of the holders: a q-gram's first ``k`` positions for the
-    ``k`` that nearly all its records reach, plus those of the q-grams held together with it
-    in nearly all its records (its pattern is their union).
+    in at least ``keep_inside`` of the holders and at most ``keep_outside`` of the other
+    records: a q-gram's first ``k`` positions for the ``k`` that nearly all its records
+    reach, plus those of the q-grams held together with it in nearly all its records but not
+    in nearly all the others (its pattern is their union).
     """
     k = weights[:, candidates].tocsc().power(2)
     own = np.zeros(len(candidates))
@@ -434,8 +435,10 @@ def expected_pattern_sizes(
             own[i] = float(np.quantile(values, 1.0 - keep_inside))
     present = (k > 0).astype(np.float32)
     joint = (present.T @ present).toarray()
-    counts = np.maximum(np.diag(joint), 1.0)
-    companions = joint / counts[:, None] >= keep_inside
+    counts = np.diag(joint).copy()
+    inside = joint / np.maximum(counts, 1.0)[:, None]
+    outside = (counts[None, :] - joint) / np.maximum(weights.shape[0] - counts, 1.0)[:, None]
+    companions = (inside >= keep_inside) & (outside <= keep_outside)
     sizes: npt.NDArray[np.float64] = companions.astype(np.float64) @ own
     return sizes
 
@@ -688,7 +691,9 @@ def frequency_attack(
         )
     holders = np.stack([p.holders for p in patterns], axis=1)
     pattern_sizes = np.array([len(p.positions) for p in patterns], dtype=np.int64)
-    token_sizes = expected_pattern_sizes(plain.matrix.tocsc(), candidates, params.keep_inside)
+    token_sizes = expected_pattern_sizes(
+        plain.matrix.tocsc(), candidates, params.keep_inside, params.keep_outside
+    )
     best: tuple[LearningRun, list[int], list[int]] | None = None
     starts: list[dict[str, float]] = []
     for start in range(max(1, params.starts)):

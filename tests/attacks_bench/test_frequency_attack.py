@@ -11,14 +11,18 @@ import numpy as np
 import pytest
 from scipy import sparse
 
+from benchmarks.attacks import frequency_attack as frequency_attack_module
 from benchmarks.attacks.data import febrl_pool, overlap_split
 from benchmarks.attacks.encodings import encode_rows, setting
 from benchmarks.attacks.frequency_attack import (
     FrequencyAttackParams,
+    LearningRun,
     align_patterns,
+    expected_pattern_sizes,
     frequency_attack,
     learn_positions,
     mine_patterns,
+    self_check,
 )
 from benchmarks.attacks.key_check import check_alignment, fewest_insertions, true_positions
 from benchmarks.attacks.run import make_table
@@ -229,3 +233,96 @@ def test_the_attack_mines_each_block_of_a_segmented_layout() -> None:
     assert all(
         (pattern < half).all() or (pattern >= half).all() for pattern in result.aligned_patterns
     )
+
+
+def test_expected_pattern_sizes_follow_the_schema_k_and_companions() -> None:
+    # q-gram 0: 20 positions in every record; q-gram 1: 30 or 10 positions (the value's
+    # length decides), held by 100 records; q-gram 2 (5 positions) is held by exactly the
+    # records that hold q-gram 1, so their patterns are one union; q-gram 0 is held by them
+    # too, but as often by the other records, so closure leaves its positions out
+    n = 400
+    k = np.zeros((n, 3))
+    k[:, 0] = 20
+    k[:100, 1] = np.where(np.arange(100) < 50, 30, 10)
+    k[:100, 2] = 5
+    weights = sparse.csc_matrix(np.sqrt(k).astype(np.float32))
+    sizes = expected_pattern_sizes(weights, np.arange(3), keep_inside=0.97, keep_outside=0.9)
+    assert sizes.tolist() == [20.0, 15.0, 15.0]
+
+
+def test_the_size_term_aligns_q_grams_that_frequency_and_co_occurrence_cannot_tell_apart() -> None:
+    rng = np.random.default_rng(7)
+    n = 3000
+    # two independent q-grams of the same frequency: only their sizes differ
+    present = rng.random((n, 2)) < 0.3
+    holders = present[:, [1, 0]] & (rng.random((n, 2)) < 0.99)
+    params = FrequencyAttackParams(first_accepted=1)
+    with_sizes = align_patterns(
+        holders,
+        sparse.csc_matrix(present.astype(np.float32)),
+        np.arange(2),
+        params,
+        pattern_sizes=np.array([40, 10]),
+        token_sizes=np.array([10.0, 40.0]),
+    )
+    assert with_sizes == {0: 1, 1: 0}
+    swapped = align_patterns(
+        holders,
+        sparse.csc_matrix(present.astype(np.float32)),
+        np.arange(2),
+        params,
+        pattern_sizes=np.array([10, 40]),
+        token_sizes=np.array([10.0, 40.0]),
+    )
+    assert swapped == {0: 0, 1: 1}
+
+
+def test_the_self_check_separates_standing_out_pairs_from_near_ties() -> None:
+    rng = np.random.default_rng(8)
+    n = 500
+    noise = rng.normal(size=(n, n)).astype(np.float32)
+    identity = np.arange(n, dtype=np.int64)
+    took_off = noise + 8.0 * np.eye(n, dtype=np.float32)
+    assert self_check(took_off, identity) > 0.9
+    # a failed run: the assignment is each row's best, but only by noise
+    failed_assignment = np.argmax(noise, axis=1).astype(np.int64)
+    assert self_check(noise, failed_assignment) < 0.3
+    assert self_check(noise, np.full(n, -1, dtype=np.int64)) == 0.0
+
+
+def test_the_attack_keeps_the_start_with_the_highest_self_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(9)
+    n, m, vocabulary = 800, 256, 30
+    frequencies = np.clip(0.4 / np.arange(1, vocabulary + 1) ** 0.6, 0.05, None)
+    present = rng.random((n, vocabulary)) < frequencies[None, :]
+    bits = (rng.random((n, m)) < 0.2).astype(np.uint8)
+    for t in range(vocabulary):
+        bits[np.ix_(np.nonzero(present[:, t])[0], rng.choice(m, size=16, replace=False))] = 1
+    table = TokenTable(
+        sparse.csr_matrix(present.astype(np.float32) * np.float32(4.0)),
+        present.sum(axis=1).astype(np.float64),
+        {("f", str(t)): t for t in range(vocabulary)},
+    )
+    checks = [0.05, 0.3, 0.1, 0.25]
+    seen: list[int] = []
+
+    def fake_run(*args: object, seed: int = 0, **kwargs: object) -> LearningRun:
+        seen.append(seed)
+        assignment = np.full(n, -1, dtype=np.int64)
+        assignment[seed] = seed  # marks which start the attack kept
+        return LearningRun(assignment, {}, [{"correct": 0.0}], checks[seed])
+
+    monkeypatch.setattr(frequency_attack_module, "match_and_learn", fake_run)
+    entities = [f"p{i}" for i in range(n)]
+    clks = np.packbits(bits, axis=1)
+    params = FrequencyAttackParams(starts=4, took_off=0.2)
+    everything = frequency_attack(clks, table, entities, entities, params, all_starts=True)
+    assert seen == [0, 1, 2, 3]
+    assert [s["self_check"] for s in everything.starts] == checks
+    assert np.nonzero(everything.assignment >= 0)[0].tolist() == [1]
+    seen.clear()
+    early = frequency_attack(clks, table, entities, entities, params)
+    assert seen == [0, 1]  # start 1 reached the took-off self-check
+    assert early.correct == 1
