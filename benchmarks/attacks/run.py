@@ -160,6 +160,7 @@ def run_attack(
                 "rounds": result.rounds,
                 "seconds": round(result.seconds, 1),
                 "max_anchor_fraction": graph_params.max_anchor_fraction,
+                "max_rounds": graph_params.max_rounds,
             }
             _log(
                 f"{pool.name} {overlap:.0%} {name:34s} graph     "
@@ -419,6 +420,12 @@ def main(argv: list[str] | None = None) -> int:
         "(a smaller cap keeps the anchors cleaner when the overlap is partial)",
     )
     a.add_argument(
+        "--graph-rounds",
+        type=int,
+        default=GraphAttackParams().max_rounds,
+        help="graph attack: refinement rounds at most",
+    )
+    a.add_argument(
         "--frequency-all-starts",
         action="store_true",
         help="frequency attack: run every start (not only until one takes off), to report "
@@ -463,7 +470,9 @@ def main(argv: list[str] | None = None) -> int:
             args.attacks,
             args.seed,
             args.out,
-            GraphAttackParams(max_anchor_fraction=args.graph_anchor_fraction),
+            GraphAttackParams(
+                max_anchor_fraction=args.graph_anchor_fraction, max_rounds=args.graph_rounds
+            ),
             args.frequency_all_starts,
         )
     if args.out:
