@@ -12,7 +12,7 @@ import pytest
 from scipy import sparse
 
 from benchmarks.attacks import frequency_attack as frequency_attack_module
-from benchmarks.attacks.data import febrl_pool, overlap_split
+from benchmarks.attacks.data import SyntheticSpec, febrl_pool, overlap_split, synthetic_pool
 from benchmarks.attacks.encodings import encode_rows, setting
 from benchmarks.attacks.frequency_attack import (
     FrequencyAttackParams,
@@ -25,7 +25,7 @@ from benchmarks.attacks.frequency_attack import (
     self_check,
 )
 from benchmarks.attacks.key_check import check_alignment, fewest_insertions, true_positions
-from benchmarks.attacks.run import make_table
+from benchmarks.attacks.run import SYNTHETIC_PEOPLE, make_table
 from benchmarks.attacks.similarity import TokenTable, token_table
 from linkage.encode import DEFAULT_FEATURES
 
@@ -157,6 +157,20 @@ def test_the_attack_re_identifies_most_plain_clks_of_2000_febrl_records() -> Non
     )
     assert check is not None
     assert check.alignment_precision > 0.6
+
+
+@pytest.mark.benchmark
+def test_the_attack_re_identifies_most_plain_clks_of_synthetic_records_at_half_overlap() -> None:
+    """The weak cell before the size term and restarts (it took off with some secrets only)."""
+    pool = synthetic_pool(SyntheticSpec(SYNTHETIC_PEOPLE))
+    plain, encoded, _ = overlap_split(pool, 3000, 0.5, seed=1)
+    schema = setting("plain").schema
+    clks = encode_rows(schema, encoded.rows, secrets.token_bytes(32))
+    result = frequency_attack(
+        clks, token_table(schema, plain.rows), plain.entities, encoded.entities
+    )
+    assert result.rate > 0.5
+    assert max(start["self_check"] for start in result.starts) >= 0.2
 
 
 def test_the_table_takes_the_latest_run_per_attack_and_skips_other_files(tmp_path: Path) -> None:
