@@ -37,7 +37,14 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from benchmarks.bench_service import Server, channel, consent_bytes, send_batches  # noqa: E402
+from benchmarks.bench_service import (  # noqa: E402
+    Server,
+    channel,
+    consent_bytes,
+    send_batches,
+    server_toml,
+    store_section,
+)
 from linkage.encode import default_segmented_schema  # noqa: E402
 from linkage.match import unpack_clks  # noqa: E402
 from linkage.pki import Principal, Role, create_demo_pki  # noqa: E402
@@ -97,25 +104,8 @@ def plan(person: np.ndarray, records: int, queries: int, ingest: int) -> dict[st
 
 def write_config(work: Path, pki_root: Path, blocking: str) -> Path:
     pki = create_demo_pki(pki_root, agency_ids=AGENCIES)
-    server = pki.server.paths
     path = work / "server.toml"
-    path.write_text(
-        f"""
-[server]
-listen = "127.0.0.1:0"
-max_workers = 16
-
-[tls]
-trust_domain = "coresponder.test"
-ca_cert = "{server.ca_certificate}"
-cert = "{server.certificate}"
-key = "{server.private_key}"
-crl = "{pki.directory.crl_path}"
-
-[store]
-engine = "sqlite"
-path = "index.db"
-
+    linkage = f"""
 [linkage]
 threshold = 0.5
 clk_bits = {31 * 64}
@@ -128,14 +118,8 @@ blocking = "{blocking}"
 
 [linkage.clustering]
 method = "average_link"
-
-[limits]
-max_batch_mutations = 10000
-max_message_bytes = 67108864
-lookup_rate_per_s = 1000000
-lookup_burst = 1000000
 """
-    )
+    path.write_text(server_toml(pki, store_section("sqlite"), linkage))
     return path
 
 

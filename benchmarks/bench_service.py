@@ -115,11 +115,12 @@ def open_store(work: Path, engine: str) -> LinkStore:
     return SqliteLinkStore(work / "index.db")
 
 
-def write_config(work: Path, pki: DemoPki, engine: str) -> Path:
+def server_toml(pki: DemoPki, store: str, linkage: str) -> str:
+    """A benchmark matcher's server.toml: loopback, the demo PKI's mTLS, generous limits;
+    ``store`` and ``linkage`` are the bodies of the [store] section and of the linkage
+    tables (from ``[linkage]`` on)."""
     server = pki.server.paths
-    path = work / "server.toml"
-    path.write_text(
-        f"""
+    return f"""
 [server]
 listen = "127.0.0.1:0"
 max_workers = 16
@@ -132,8 +133,21 @@ key = "{server.private_key}"
 crl = "{pki.directory.crl_path}"
 
 [store]
-{store_section(engine)}
+{store}
 
+{linkage.strip()}
+
+[limits]
+max_batch_mutations = 10000
+max_message_bytes = 67108864
+lookup_rate_per_s = 1000000
+lookup_burst = 1000000
+"""
+
+
+def write_config(work: Path, pki: DemoPki, engine: str) -> Path:
+    path = work / "server.toml"
+    linkage = f"""
 [linkage]
 threshold = 0.8
 clk_bits = {BITS}
@@ -145,14 +159,8 @@ method = "hamming_lsh"
 bands = {BLOCKING["bands"]}
 bits_per_band = {BLOCKING["bits_per_band"]}
 seed = {BLOCKING["seed"]}
-
-[limits]
-max_batch_mutations = 10000
-max_message_bytes = 67108864
-lookup_rate_per_s = 1000000
-lookup_burst = 1000000
 """
-    )
+    path.write_text(server_toml(pki, store_section(engine), linkage))
     return path
 
 

@@ -3,9 +3,7 @@ check, on planted data and on a small population (the 10,000-record runs are ben
 
 from __future__ import annotations
 
-import json
 import secrets
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,7 +23,7 @@ from benchmarks.attacks.frequency_attack import (
     self_check,
 )
 from benchmarks.attacks.key_check import check_alignment, fewest_insertions, true_positions
-from benchmarks.attacks.run import SYNTHETIC_PEOPLE, make_table
+from benchmarks.attacks.run import SYNTHETIC_PEOPLE
 from benchmarks.attacks.similarity import TokenTable, token_table
 from linkage.encode import DEFAULT_FEATURES
 
@@ -171,36 +169,6 @@ def test_the_attack_re_identifies_most_plain_clks_of_synthetic_records_at_half_o
     )
     assert result.rate > 0.5
     assert max(start["self_check"] for start in result.starts) >= 0.2
-
-
-def test_the_table_takes_the_latest_run_per_attack_and_skips_other_files(tmp_path: Path) -> None:
-    def attack_file(name: str, started: str, settings: dict[str, object]) -> Path:
-        path = tmp_path / name
-        document = {
-            "kind": "attack",
-            "meta": {"started": started},
-            "dataset": "D",
-            "size": 10_000,
-            "overlap": 1.0,
-            "settings": settings,
-        }
-        path.write_text(json.dumps(document))
-        return path
-
-    def cell(correct: int) -> dict[str, object]:
-        return {"correct": correct, "targets": 100, "rate": correct / 100}
-
-    old = attack_file(
-        "old.json", "2026-01-01T00:00:00Z", {"plain": {"graph": cell(90), "frequency": cell(1)}}
-    )
-    new = attack_file("new.json", "2026-02-01T00:00:00Z", {"plain": {"frequency": cell(80)}})
-    other = tmp_path / "other.json"
-    other.write_text(json.dumps({"pairs": 3}))
-    table = make_table([new, other, old])
-    row = next(line for line in table.splitlines() if line.startswith("| plain"))
-    assert "90.00% (90/100)" in row
-    assert "80.00% (80/100)" in row
-    assert "1.00% (1/100)" not in row
 
 
 def test_blocks_are_mined_separately_and_positions_keep_their_offsets() -> None:

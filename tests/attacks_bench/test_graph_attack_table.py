@@ -1,4 +1,4 @@
-"""The section-4 table: graph-attack runs with different attacker configurations."""
+"""The section-4 table merging attack runs, and the graph attack's anchor cap."""
 
 from __future__ import annotations
 
@@ -15,31 +15,46 @@ pytestmark = pytest.mark.unit
 
 
 def _attack_file(
-    tmp_path: Path, name: str, started: str, settings: dict[str, object], fraction: float
+    tmp_path: Path, name: str, started: str, settings: dict[str, object], overlap: float = 1.0
 ) -> Path:
     path = tmp_path / name
-    for entry in settings.values():
-        assert isinstance(entry, dict)
-        if "graph" in entry:
-            entry["graph"]["max_anchor_fraction"] = fraction
     document = {
         "kind": "attack",
         "meta": {"started": started},
         "dataset": "D",
         "size": 10_000,
-        "overlap": 0.5,
+        "overlap": overlap,
         "settings": settings,
     }
     path.write_text(json.dumps(document))
     return path
 
 
-def _cell(correct: int) -> dict[str, object]:
-    return {"correct": correct, "targets": 100, "rate": correct / 100}
+def _cell(correct: int, **extra: object) -> dict[str, object]:
+    return {"correct": correct, "targets": 100, "rate": correct / 100, **extra}
 
 
 def _row(table: str, name: str) -> str:
     return next(line for line in table.splitlines() if line.startswith(f"| {name} |"))
+
+
+def test_the_table_takes_the_latest_run_per_attack_and_skips_other_files(tmp_path: Path) -> None:
+    old = _attack_file(
+        tmp_path,
+        "old.json",
+        "2026-01-01T00:00:00Z",
+        {"plain": {"graph": _cell(90), "frequency": _cell(1)}},
+    )
+    new = _attack_file(
+        tmp_path, "new.json", "2026-02-01T00:00:00Z", {"plain": {"frequency": _cell(80)}}
+    )
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"pairs": 3}))
+    table = make_table([new, other, old])
+    row = _row(table, "plain")
+    assert "90.00% (90/100)" in row
+    assert "80.00% (80/100)" in row
+    assert "1.00% (1/100)" not in row
 
 
 def test_the_graph_cell_keeps_the_strongest_attacker_configuration(tmp_path: Path) -> None:
@@ -47,15 +62,21 @@ def test_the_graph_cell_keeps_the_strongest_attacker_configuration(tmp_path: Pat
         tmp_path,
         "a.json",
         "2026-01-01T00:00:00Z",
-        {"plain": {"graph": _cell(44)}, "shipped default": {"graph": _cell(10)}},
-        0.5,
+        {
+            "plain": {"graph": _cell(44, max_anchor_fraction=0.5)},
+            "shipped default": {"graph": _cell(10, max_anchor_fraction=0.5)},
+        },
+        overlap=0.5,
     )
     later = _attack_file(
         tmp_path,
         "b.json",
         "2026-02-01T00:00:00Z",
-        {"plain": {"graph": _cell(70)}, "shipped default": {"graph": _cell(3)}},
-        0.25,
+        {
+            "plain": {"graph": _cell(70, max_anchor_fraction=0.25)},
+            "shipped default": {"graph": _cell(3, max_anchor_fraction=0.25)},
+        },
+        overlap=0.5,
     )
     table = make_table([later, earlier])
     # plain: the later run is stronger and replaces the earlier one
