@@ -11,6 +11,9 @@ Each setting is a schema built from the shipped ones (linkage/encode/*.json):
 * ``diffusion t=N, 2048 bits``: the same filter diffused to 2048 bits (more taps need
   more output bits to keep linkage quality; how far the graph attack's success falls
   before FEBRL4 F1 leaves the 0.01 band);
+* ``diffusion t=24, 16384 bits``: many taps and as many output bits as filter bits (less
+  noise per pair lets matches stand out at a lower threshold, and shows the attacker the
+  same low-noise similarities);
 * ``shipped default``: linkage/encode/default-person-schema.json as it is.
 """
 
@@ -91,6 +94,7 @@ _BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "diffusion t=10, 1024-bit filter": lambda: _diffusion(10, plain_filter=True),
     "diffusion t=16, 2048 bits": lambda: _diffusion(16, output_bits=2048),
     "diffusion t=18, 2048 bits": lambda: _diffusion(18, output_bits=2048),
+    "diffusion t=24, 16384 bits": lambda: _diffusion(24, output_bits=16384),
     "shipped default": _default,
 }
 SETTINGS: tuple[str, ...] = tuple(_BUILDERS)

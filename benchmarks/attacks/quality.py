@@ -22,8 +22,15 @@ from linkage.match import CandidatePairs, dice_join, greedy_match, pack_clks
 
 __all__ = ["QualityResult", "febrl4_quality", "link_quality"]
 
-#: Thresholds tried for every setting (diffused CLKs sit near 0.5 for non-matches).
-THRESHOLDS: tuple[float, ...] = tuple(round(0.40 + 0.01 * i, 2) for i in range(56))
+#: Thresholds tried for every setting: 0.40 to 0.95 by 0.01, and by 0.0025 from 0.49 to
+#: 0.56, where diffused CLKs with many output bits separate matches from non-matches (their
+#: non-matches sit just under 0.5 with little spread).
+THRESHOLDS: tuple[float, ...] = tuple(
+    sorted(
+        {round(0.40 + 0.01 * i, 2) for i in range(56)}
+        | {round(0.49 + 0.0025 * i, 4) for i in range(29)}
+    )
+)
 
 
 @dataclass(frozen=True)

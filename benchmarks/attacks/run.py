@@ -20,6 +20,12 @@ in the plaintext at all.
 ``frequency-table``: the frequency attack's inner figures (patterns, alignment precision
 checked with the key, learned positions) per result file.
 
+``known-anchors``: the graph attack's refinement started from ``--known`` pairs the
+attacker already knows (random records of the overlap, each with its own plaintext
+record; a fresh random secret per setting), for each count given: how many of the other
+records the known pairs alone re-identify (one alignment) and how many the refinement
+rounds then reach. ``known-table`` prints those results as a Markdown table.
+
 ``table``: merges result files into the Markdown table of docs/hardening.md. Files that are
 not attack or quality results are skipped; for the same data set, overlap, setting and
 attack, the run that started last wins (so a frequency-only rerun, ``--attacks frequency``,
@@ -40,11 +46,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from benchmarks.attacks.data import SyntheticSpec, febrl4_sides, febrl_pool, overlap_split
 from benchmarks.attacks.data import synthetic_pool as _synthetic_pool
 from benchmarks.attacks.encodings import SETTINGS, encode_rows, setting
 from benchmarks.attacks.frequency_attack import frequency_attack
-from benchmarks.attacks.graph_attack import GraphAttackParams, graph_attack
+from benchmarks.attacks.graph_attack import (
+    GraphAttackParams,
+    centred_pair,
+    graph_attack,
+    known_anchor_attack,
+)
 from benchmarks.attacks.key_check import check_alignment, fewest_insertions
 from benchmarks.attacks.quality import febrl4_quality
 from benchmarks.attacks.similarity import (
@@ -230,6 +243,97 @@ def run_attack(
         _save(out, path)
         gc.collect()
     return out
+
+
+def run_known_anchors(
+    dataset: str,
+    size: int,
+    overlap: float,
+    names: list[str],
+    known_counts: list[int],
+    seed: int,
+    path: Path | None = None,
+    params: GraphAttackParams | None = None,
+) -> dict[str, Any]:
+    """The known-anchor attack for every setting and count; saved after each setting."""
+    params = params or GraphAttackParams()
+    pool = febrl_pool() if dataset == "febrl" else _synthetic_pool(SyntheticSpec(SYNTHETIC_PEOPLE))
+    plain_set, encoded_set, truth = overlap_split(pool, size, overlap, seed)
+    shared = np.array([e for e, p in enumerate(truth) if p >= 0], dtype=np.int64)
+    too_many = [k for k in known_counts if not 0 < k < len(shared)]
+    if too_many:
+        raise ValueError(
+            f"known pairs {too_many}: each count must be between 1 and the "
+            f"{len(shared) - 1} records the two sides share, less one"
+        )
+    out: dict[str, Any] = {
+        "kind": "known anchors",
+        "meta": _meta(),
+        "dataset": pool.name,
+        "pool": len(pool),
+        "size": size,
+        "overlap": overlap,
+        "seed": seed,
+        "settings": {},
+    }
+    rng = np.random.default_rng(seed)
+    for name in names:
+        schema = setting(name).schema
+        clks = encode_rows(schema, encoded_set.rows, secrets.token_bytes(32))
+        encoded_z, plain_z = centred_pair(
+            expected_similarity_matrix(token_table(schema, plain_set.rows), schema),
+            clk_dice_matrix(clks),
+            params.seed,
+        )
+        entry: dict[str, Any] = {}
+        for count in known_counts:
+            known = np.sort(rng.choice(shared, count, replace=False))
+            result = known_anchor_attack(
+                encoded_z,
+                plain_z,
+                known,
+                np.array([truth[e] for e in known.tolist()], dtype=np.int64),
+                plain_set.entities,
+                encoded_set.entities,
+                params,
+            )
+            entry[str(count)] = {
+                "known": result.known,
+                "targets": result.targets,
+                "one_step": result.one_step,
+                "one_step_rate": result.one_step_rate,
+                "propagated": result.propagated,
+                "propagated_rate": result.propagated_rate,
+                "rounds": result.rounds,
+                "seconds": round(result.seconds, 1),
+            }
+            _log(
+                f"{pool.name} {overlap:.0%} {name:34s} {count:5d} known: "
+                f"one step {result.one_step}/{result.targets} = {result.one_step_rate:.2%}, "
+                f"propagated {result.propagated_rate:.2%} ({result.seconds:.0f} s)"
+            )
+        del encoded_z, plain_z
+        gc.collect()
+        out["settings"][name] = entry
+        _save(out, path)
+    return out
+
+
+def known_anchor_table(paths: list[Path]) -> str:
+    """A Markdown table of known-anchor results: re-identified, one step / propagated."""
+    runs = [json.loads(p.read_text()) for p in paths]
+    runs = [r for r in runs if r.get("kind") == "known anchors"]
+    counts = sorted({int(k) for r in runs for entry in r["settings"].values() for k in entry})
+    header = ["data", "overlap", "records", "setting"] + [f"{k} known" for k in counts]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for run in runs:
+        for name, entry in run["settings"].items():
+            row = [run["dataset"], f"{run['overlap']:.0%}", str(run["size"]), name]
+            for k in counts:
+                r = entry.get(str(k))
+                row.append(f"{r['one_step_rate']:.1%} / {r['propagated_rate']:.1%}" if r else "–")
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
 
 
 _LOG_LINE = re.compile(
@@ -431,6 +535,17 @@ def main(argv: list[str] | None = None) -> int:
         help="frequency attack: run every start (not only until one takes off), to report "
         "how its self-check separates good from bad starts",
     )
+    k = sub.add_parser("known-anchors", help="the graph attack from pairs the attacker knows")
+    k.add_argument("--dataset", choices=("febrl", "synthetic"), required=True)
+    k.add_argument("--size", type=int, default=10_000)
+    k.add_argument("--overlap", type=float, default=1.0)
+    k.add_argument("--settings", nargs="*", default=["plain", "shipped default"])
+    k.add_argument("--known", type=int, nargs="+", default=[25, 50, 100, 250, 500])
+    k.add_argument("--seed", type=int, default=1)
+    k.add_argument("--rounds", type=int, default=10, help="refinement rounds at most")
+    k.add_argument("--out", type=Path)
+    kt = sub.add_parser("known-table", help="known-anchor results as a Markdown table")
+    kt.add_argument("paths", nargs="+", type=Path)
     t = sub.add_parser("table")
     t.add_argument("paths", nargs="+", type=Path)
     t.add_argument(
@@ -458,6 +573,26 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "frequency-table":
         print(frequency_details(args.paths))
+        return 0
+    if args.command == "known-table":
+        print(known_anchor_table(args.paths))
+        return 0
+    if args.command == "known-anchors":
+        try:
+            result = run_known_anchors(
+                args.dataset,
+                args.size,
+                args.overlap,
+                args.settings,
+                args.known,
+                args.seed,
+                args.out,
+                GraphAttackParams(max_rounds=args.rounds),
+            )
+        except ValueError as error:
+            parser.error(str(error))
+        if not args.out:
+            print(json.dumps(result, indent=1))
         return 0
     if args.command == "quality":
         result = run_quality(args.settings)
