@@ -320,19 +320,30 @@ def run_known_anchors(
 
 
 def known_anchor_table(paths: list[Path]) -> str:
-    """A Markdown table of known-anchor results: re-identified, one step / propagated."""
+    """A Markdown table of known-anchor results: re-identified, one step / propagated.
+
+    One row per data set, overlap, size and setting; runs with other counts of known
+    pairs fill in its columns (for the same count, the run that started last wins).
+    """
     runs = [json.loads(p.read_text()) for p in paths]
     runs = [r for r in runs if r.get("kind") == "known anchors"]
-    counts = sorted({int(k) for r in runs for entry in r["settings"].values() for k in entry})
-    header = ["data", "overlap", "records", "setting"] + [f"{k} known" for k in counts]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    runs.sort(key=lambda r: str(r.get("meta", {}).get("started", "")))
+    rows: dict[tuple[str, float, int, str], dict[str, Any]] = {}
     for run in runs:
         for name, entry in run["settings"].items():
-            row = [run["dataset"], f"{run['overlap']:.0%}", str(run["size"]), name]
-            for k in counts:
-                r = entry.get(str(k))
-                row.append(f"{r['one_step_rate']:.1%} / {r['propagated_rate']:.1%}" if r else "–")
-            lines.append("| " + " | ".join(row) + " |")
+            key = (run["dataset"], float(run["overlap"]), int(run["size"]), name)
+            rows.setdefault(key, {}).update(entry)
+    counts = sorted({int(k) for cells in rows.values() for k in cells})
+    order = {name: i for i, name in enumerate(SETTINGS)}
+    header = ["data", "overlap", "records", "setting"] + [f"{k} known" for k in counts]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for key in sorted(rows, key=lambda k: (k[0], -k[1], -k[2], order.get(k[3], len(order)))):
+        dataset, overlap, size, name = key
+        row = [dataset, f"{overlap:.0%}", f"{size:,}", name]
+        for k in counts:
+            r = rows[key].get(str(k))
+            row.append(f"{r['one_step_rate']:.1%} / {r['propagated_rate']:.1%}" if r else "–")
+        lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 

@@ -144,3 +144,32 @@ def test_the_runner_refuses_more_known_pairs_than_the_sides_share(
             ]
         )
     assert "known pairs [50]" in capsys.readouterr().err
+
+
+def _known_file(path: Path, started: str, counts: dict[str, float]) -> Path:
+    cells = {
+        k: {"one_step_rate": rate / 2, "propagated_rate": rate, "targets": 100}
+        for k, rate in counts.items()
+    }
+    path.write_text(
+        json.dumps(
+            {
+                "kind": "known anchors",
+                "meta": {"started": started},
+                "dataset": "FEBRL 1-4",
+                "overlap": 1.0,
+                "size": 10000,
+                "settings": {"shipped default": cells},
+            }
+        )
+    )
+    return path
+
+
+def test_the_table_merges_runs_of_one_setting_and_the_later_run_wins(tmp_path: Path) -> None:
+    early = _known_file(tmp_path / "a.json", "2026-01-01T00:00:00Z", {"10": 0.2, "100": 0.4})
+    late = _known_file(tmp_path / "b.json", "2026-02-01T00:00:00Z", {"100": 0.8, "250": 0.9})
+    table = known_anchor_table([late, early])
+    rows = [line for line in table.splitlines() if "shipped default" in line]
+    assert len(rows) == 1
+    assert rows[0].endswith("| 10.0% / 20.0% | 40.0% / 80.0% | 45.0% / 90.0% |")
