@@ -70,7 +70,7 @@ def link_quality(
     left_entities: Sequence[str],
     right_entities: Sequence[str],
     thresholds: Sequence[float],
-    max_pairs: int = 2_000_000,
+    max_pairs: int = 5_000_000,
 ) -> list[QualityResult]:
     """Pairwise precision / recall / F1 at each threshold (Dice join once, greedy 1:1 each).
 

@@ -263,8 +263,8 @@ def run_known_anchors(
     too_many = [k for k in known_counts if not 0 < k < len(shared)]
     if too_many:
         raise ValueError(
-            f"known pairs {too_many}: each count must be between 1 and the "
-            f"{len(shared) - 1} records the two sides share, less one"
+            f"known pairs {too_many}: each count must be at least 1 and below the "
+            f"{len(shared)} records the two sides share"
         )
     out: dict[str, Any] = {
         "kind": "known anchors",
@@ -417,16 +417,23 @@ def _merged_attacks(paths: list[Path], min_size: int) -> list[dict[str, Any]]:
     return list(merged.values())
 
 
+def _threshold(value: float) -> str:
+    """A grid threshold as written: two decimals, four on the fine part of the grid."""
+    return f"{value:.2f}" if abs(value - round(value, 2)) < 1e-9 else f"{value:.4f}"
+
+
 def make_table(paths: list[Path], min_size: int = 10_000) -> str:
     """The Markdown table of docs/hardening.md from result files (others are skipped).
 
     Attack runs on fewer than ``min_size`` records per side are left out.
     """
     quality: dict[str, Any] = {}
-    for path in paths:
-        data = json.loads(path.read_text())
-        if data.get("kind") == "quality":
-            quality.update(data["settings"])
+    quality_runs = [json.loads(path.read_text()) for path in paths]
+    quality_runs = [data for data in quality_runs if data.get("kind") == "quality"]
+    # a setting measured again: the run that started last wins
+    quality_runs.sort(key=lambda data: str(data.get("meta", {}).get("started", "")))
+    for data in quality_runs:
+        quality.update(data["settings"])
     attacks = _merged_attacks(paths, min_size)
     attacks.sort(key=lambda a: (a["dataset"], -a["overlap"]))
     header = ["setting", "FEBRL4 best F1 (at Dice)", "F1 at 0.54", "F1 at 0.80"]
@@ -438,7 +445,7 @@ def make_table(paths: list[Path], min_size: int = 10_000) -> str:
     for name in names:
         row = [name]
         q = quality.get(name)
-        row.append(f"{q['best']['f1']:.4f} ({q['best']['threshold']:.2f})" if q else "–")
+        row.append(f"{q['best']['f1']:.4f} ({_threshold(q['best']['threshold'])})" if q else "–")
         for threshold in (0.54, 0.8):
             hits = [r for r in q["sweep"] if abs(r["threshold"] - threshold) < 1e-9] if q else []
             row.append(f"{hits[0]['f1']:.4f}" if hits else "–")

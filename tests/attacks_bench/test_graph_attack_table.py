@@ -57,6 +57,29 @@ def test_the_table_takes_the_latest_run_per_attack_and_skips_other_files(tmp_pat
     assert "1.00% (1/100)" not in row
 
 
+def test_a_setting_measured_again_shows_the_later_quality_run(tmp_path: Path) -> None:
+    def quality_file(name: str, started: str, f1: float, threshold: float) -> Path:
+        best = {"threshold": threshold, "f1": f1}
+        path = tmp_path / name
+        path.write_text(
+            json.dumps(
+                {
+                    "kind": "quality",
+                    "meta": {"started": started},
+                    "settings": {"plain": {"best": best, "sweep": [best]}},
+                }
+            )
+        )
+        return path
+
+    # the later run's file name sorts first, as quality-fine.json sorts before quality.json
+    later = quality_file("a-later.json", "2026-02-01T00:00:00Z", 0.9921, 0.5025)
+    earlier = quality_file("b-earlier.json", "2026-01-01T00:00:00Z", 0.9904, 0.51)
+    row = _row(make_table([later, earlier]), "plain")
+    assert "0.9921 (0.5025)" in row
+    assert "0.9904" not in row
+
+
 def test_the_graph_cell_keeps_the_strongest_attacker_configuration(tmp_path: Path) -> None:
     earlier = _attack_file(
         tmp_path,
