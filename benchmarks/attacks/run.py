@@ -48,7 +48,13 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.attacks.data import SyntheticSpec, febrl4_sides, febrl_pool, overlap_split
+from benchmarks.attacks.data import (
+    Dataset,
+    SyntheticSpec,
+    febrl4_sides,
+    febrl_pool,
+    overlap_split,
+)
 from benchmarks.attacks.data import synthetic_pool as _synthetic_pool
 from benchmarks.attacks.encodings import SETTINGS, encode_rows, setting
 from benchmarks.attacks.frequency_attack import frequency_attack
@@ -121,6 +127,25 @@ def _save(result: dict[str, Any], path: Path | None) -> None:
         path.write_text(json.dumps(result, indent=1) + "\n")
 
 
+def _pool(dataset: str) -> Dataset:
+    """The record pool of ``dataset`` ("febrl" or "synthetic")."""
+    return febrl_pool() if dataset == "febrl" else _synthetic_pool(SyntheticSpec(SYNTHETIC_PEOPLE))
+
+
+def _run_document(kind: str, pool: Dataset, size: int, overlap: float, seed: int) -> dict[str, Any]:
+    """The head of an attack run's result file; ``settings`` is filled per setting."""
+    return {
+        "kind": kind,
+        "meta": _meta(),
+        "dataset": pool.name,
+        "pool": len(pool),
+        "size": size,
+        "overlap": overlap,
+        "seed": seed,
+        "settings": {},
+    }
+
+
 def run_attack(
     dataset: str,
     size: int,
@@ -134,18 +159,9 @@ def run_attack(
 ) -> dict[str, Any]:
     """Attack every setting; the results so far are saved to ``path`` after each one."""
     graph_params = graph_params or GraphAttackParams()
-    pool = febrl_pool() if dataset == "febrl" else _synthetic_pool(SyntheticSpec(SYNTHETIC_PEOPLE))
+    pool = _pool(dataset)
     plain_set, encoded_set, _ = overlap_split(pool, size, overlap, seed)
-    out: dict[str, Any] = {
-        "kind": "attack",
-        "meta": _meta(),
-        "dataset": pool.name,
-        "pool": len(pool),
-        "size": size,
-        "overlap": overlap,
-        "seed": seed,
-        "settings": {},
-    }
+    out = _run_document("attack", pool, size, overlap, seed)
     for name in names:
         schema = setting(name).schema
         secret = secrets.token_bytes(32)
@@ -257,7 +273,7 @@ def run_known_anchors(
 ) -> dict[str, Any]:
     """The known-anchor attack for every setting and count; saved after each setting."""
     params = params or GraphAttackParams()
-    pool = febrl_pool() if dataset == "febrl" else _synthetic_pool(SyntheticSpec(SYNTHETIC_PEOPLE))
+    pool = _pool(dataset)
     plain_set, encoded_set, truth = overlap_split(pool, size, overlap, seed)
     shared = np.array([e for e, p in enumerate(truth) if p >= 0], dtype=np.int64)
     too_many = [k for k in known_counts if not 0 < k < len(shared)]
@@ -266,16 +282,7 @@ def run_known_anchors(
             f"known pairs {too_many}: each count must be at least 1 and below the "
             f"{len(shared)} records the two sides share"
         )
-    out: dict[str, Any] = {
-        "kind": "known anchors",
-        "meta": _meta(),
-        "dataset": pool.name,
-        "pool": len(pool),
-        "size": size,
-        "overlap": overlap,
-        "seed": seed,
-        "settings": {},
-    }
+    out = _run_document("known anchors", pool, size, overlap, seed)
     rng = np.random.default_rng(seed)
     for name in names:
         schema = setting(name).schema
