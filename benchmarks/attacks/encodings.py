@@ -14,7 +14,10 @@ Each setting is a schema built from the shipped ones (linkage/encode/*.json):
 * ``diffusion t=24, 16384 bits``: many taps and as many output bits as filter bits (less
   noise per pair lets matches stand out at a lower threshold, and shows the attacker the
   same low-noise similarities);
-* ``shipped default``: linkage/encode/default-person-schema.json as it is.
+* ``shipped default``: linkage/encode/default-person-schema.json as it is;
+* ``majority XOR k=K, L bits``: not a Bloom filter, the SAUL-shaped encoding of
+  :mod:`benchmarks.attacks.majority_xor` (Armknecht & Schäfer, PoPETs 2026) over the shipped
+  default's tokens and weights, for comparison with the diffusion settings.
 """
 
 from __future__ import annotations
@@ -27,6 +30,13 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.attacks.majority_xor import MajorityXor, encode_table, expected_matrix
+from benchmarks.attacks.similarity import (
+    FloatMatrix,
+    TokenTable,
+    expected_similarity_matrix,
+    token_table,
+)
 from linkage.encode import (
     ClkEncoder,
     LinkageSchema,
@@ -45,10 +55,27 @@ SALTED_FEATURES = ("given_name", "surname", "street_address")
 
 @dataclass(frozen=True)
 class Setting:
-    """A named encoding setting: a schema and the Dice threshold its linkage uses."""
+    """A named encoding setting: a schema, and for a majority-XOR setting its parameters.
+
+    ``schema`` tokenises the records (both sides of the attack); a Bloom-filter setting also
+    encodes with it, a majority-XOR setting encodes its tokens with ``majority_xor``.
+    """
 
     name: str
     schema: LinkageSchema
+    majority_xor: MajorityXor | None = None
+
+    def encode(self, rows: tuple[tuple[str | None, ...], ...], secret: bytes) -> ClkBytes:
+        """Encode every row (all must be valid) with this setting."""
+        if self.majority_xor is None:
+            return encode_rows(self.schema, rows, secret)
+        return encode_table(token_table(self.schema, rows), secret, self.majority_xor)
+
+    def expected(self, table: TokenTable) -> FloatMatrix:
+        """The attacker's expected encoded Dice of every pair of ``table``'s records."""
+        if self.majority_xor is None:
+            return expected_similarity_matrix(table, self.schema)
+        return expected_matrix(table, self.majority_xor)
 
 
 def _plain() -> dict[str, Any]:
@@ -97,11 +124,17 @@ _BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "diffusion t=24, 16384 bits": lambda: _diffusion(24, output_bits=16384),
     "shipped default": _default,
 }
-SETTINGS: tuple[str, ...] = tuple(_BUILDERS)
+_MAJORITY_XOR: dict[str, MajorityXor] = {
+    "majority XOR k=2, 4096 bits": MajorityXor(output_bits=4096, votes=2),
+    "majority XOR k=3, 16384 bits": MajorityXor(output_bits=16384, votes=3),
+}
+SETTINGS: tuple[str, ...] = (*_BUILDERS, *_MAJORITY_XOR)
 
 
 def setting(name: str) -> Setting:
     """The setting called ``name`` (one of :data:`SETTINGS`)."""
+    if name in _MAJORITY_XOR:
+        return Setting(name, load_schema(_default()), _MAJORITY_XOR[name])
     return Setting(name, load_schema(_BUILDERS[name]()))
 
 

@@ -1,7 +1,7 @@
 """Linkage quality of an encoding setting on FEBRL4: Dice threshold + greedy 1:1 (linkage.match).
 
-Both FEBRL4 sides (5,000 originals, 5,000 duplicates) are encoded with the setting's schema
-and one random secret; ``dice_join`` finds every pair at or above the threshold and
+Both FEBRL4 sides (5,000 originals, 5,000 duplicates) are encoded with the setting and one
+random secret; ``dice_join`` finds every pair at or above the threshold and
 ``greedy_match`` solves them 1:1 (anonlink's greedy semantics). Truth: ``rec-N-org`` in A
 is ``rec-N-dup-0`` in B. Reported: precision, recall and F1 at each threshold of a grid,
 and the best F1 with its threshold.
@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.attacks.data import Dataset
-from benchmarks.attacks.encodings import encode_rows
-from linkage.encode import LinkageSchema
+from benchmarks.attacks.encodings import Setting
 from linkage.match import CandidatePairs, dice_join, greedy_match, pack_clks
 
 __all__ = ["QualityResult", "febrl4_quality", "link_quality"]
@@ -92,12 +91,12 @@ def link_quality(
 
 
 def febrl4_quality(
-    schema: LinkageSchema, sides: tuple[Dataset, Dataset], thresholds: Sequence[float] = THRESHOLDS
+    chosen: Setting, sides: tuple[Dataset, Dataset], thresholds: Sequence[float] = THRESHOLDS
 ) -> tuple[QualityResult, list[QualityResult]]:
-    """(best result, every result) over ``thresholds`` for one schema on FEBRL4."""
+    """(best result, every result) over ``thresholds`` for one setting on FEBRL4."""
     secret = secrets.token_bytes(32)
-    left = encode_rows(schema, sides[0].rows, secret)
-    right = encode_rows(schema, sides[1].rows, secret)
+    left = chosen.encode(sides[0].rows, secret)
+    right = chosen.encode(sides[1].rows, secret)
     results = link_quality(left, right, sides[0].entities, sides[1].entities, thresholds)
     best = max(results, key=lambda r: (r.f1, -abs(r.threshold - 0.8)))
     return best, results

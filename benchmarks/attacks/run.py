@@ -56,7 +56,7 @@ from benchmarks.attacks.data import (
     overlap_split,
 )
 from benchmarks.attacks.data import synthetic_pool as _synthetic_pool
-from benchmarks.attacks.encodings import SETTINGS, encode_rows, setting
+from benchmarks.attacks.encodings import SETTINGS, setting
 from benchmarks.attacks.frequency_attack import frequency_attack
 from benchmarks.attacks.graph_attack import (
     GraphAttackParams,
@@ -68,7 +68,6 @@ from benchmarks.attacks.key_check import check_alignment, fewest_insertions
 from benchmarks.attacks.quality import febrl4_quality
 from benchmarks.attacks.similarity import (
     clk_dice_matrix,
-    expected_similarity_matrix,
     popcounts_of,
     token_table,
 )
@@ -105,7 +104,7 @@ def run_quality(names: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"kind": "quality", "meta": _meta(), "settings": {}}
     for name in names:
         started = time.perf_counter()
-        best, results = febrl4_quality(setting(name).schema, sides)
+        best, results = febrl4_quality(setting(name), sides)
         at_08 = [r for r in results if abs(r.threshold - 0.8) < 1e-9]
         out["settings"][name] = {
             "best": vars(best),
@@ -163,13 +162,14 @@ def run_attack(
     plain_set, encoded_set, _ = overlap_split(pool, size, overlap, seed)
     out = _run_document("attack", pool, size, overlap, seed)
     for name in names:
-        schema = setting(name).schema
+        chosen = setting(name)
+        schema = chosen.schema
         secret = secrets.token_bytes(32)
-        clks = encode_rows(schema, encoded_set.rows, secret)
+        clks = chosen.encode(encoded_set.rows, secret)
         table = token_table(schema, plain_set.rows)
         entry: dict[str, Any] = {}
         if "graph" in attacks:
-            plain_matrix = expected_similarity_matrix(table, schema)
+            plain_matrix = chosen.expected(table)
             encoded_matrix = clk_dice_matrix(clks)
             result = graph_attack(
                 plain_matrix,
@@ -285,10 +285,10 @@ def run_known_anchors(
     out = _run_document("known anchors", pool, size, overlap, seed)
     rng = np.random.default_rng(seed)
     for name in names:
-        schema = setting(name).schema
-        clks = encode_rows(schema, encoded_set.rows, secrets.token_bytes(32))
+        chosen = setting(name)
+        clks = chosen.encode(encoded_set.rows, secrets.token_bytes(32))
         encoded_z, plain_z = centred_pair(
-            expected_similarity_matrix(token_table(schema, plain_set.rows), schema),
+            chosen.expected(token_table(chosen.schema, plain_set.rows)),
             clk_dice_matrix(clks),
             params.seed,
         )

@@ -41,6 +41,7 @@ __all__ = [
     "TokenTable",
     "clk_dice_matrix",
     "expected_similarity_matrix",
+    "neutral_diagonal",
     "plaintext_dice_matrix",
     "popcounts_of",
     "token_table",
@@ -127,7 +128,8 @@ def token_table(
     return TokenTable(matrix, sizes, vocab)
 
 
-def _neutral_diagonal(matrix: FloatMatrix) -> FloatMatrix:
+def neutral_diagonal(matrix: FloatMatrix) -> FloatMatrix:
+    """Set each row's diagonal entry to the mean of its other entries (in place)."""
     n = matrix.shape[0]
     np.fill_diagonal(matrix, 0.0)
     means = matrix.sum(axis=1) / max(1, n - 1)
@@ -148,7 +150,7 @@ def plaintext_dice_matrix(table: TokenTable, block: int = 1000) -> FloatMatrix:
         total = sizes[start:stop, None] + sizes[None, :]
         np.divide(2.0 * shared, total, out=out[start:stop], where=total > 0)
         out[start:stop][total <= 0] = 0.0
-    return _neutral_diagonal(out)
+    return neutral_diagonal(out)
 
 
 def _expected_block(
@@ -199,7 +201,7 @@ def expected_similarity_matrix(
         stop = min(n, start + block)
         shared = (matrix[start:stop] @ transposed).toarray().astype(np.float64)
         out[start:stop] = _expected_block(shared, table.sizes[start:stop], table.sizes, schema)
-    return _neutral_diagonal(out)
+    return neutral_diagonal(out)
 
 
 def popcounts_of(clks: ClkBytes) -> npt.NDArray[np.int64]:
@@ -219,4 +221,4 @@ def clk_dice_matrix(clks: ClkBytes, block: int = 2000) -> FloatMatrix:
         total = pops[start:stop, None] + pops[None, :]
         np.divide(2.0 * shared, total, out=out[start:stop], where=total > 0)
         out[start:stop][total <= 0] = 0.0
-    return _neutral_diagonal(out)
+    return neutral_diagonal(out)
