@@ -18,11 +18,12 @@ Encoding, with ``votes`` (k) and ``output_bits`` (L):
   (k - 1) L + j``.
 
 A vote's sign is a random-hyperplane (SimHash) bit of the weighted token vector, so two
-records agree on it with probability ``1 - theta / pi``, ``cos theta`` their weighted cosine;
-on the XOR of ``k`` independent ones with probability ``(1 + (1 - 2 theta / pi)^k) / 2``.
-Output bits are half set, so that is also the expected Dice (:func:`expected_matrix`): the
-attacker's closed form, as :func:`benchmarks.attacks.similarity.expected_similarity_matrix`
-is for Bloom filters.
+records agree on it with probability about ``1 - theta / pi``, ``cos theta`` their weighted
+cosine (exact for Gaussian hyperplanes; these +-1 signs make near-duplicates agree slightly
+less, by under 0.01 on the XOR); on the XOR of ``k`` independent ones with probability
+about ``(1 + (1 - 2 theta / pi)^k) / 2``. Output bits are half set, so that is also about
+the expected Dice (:func:`expected_matrix`): the attacker's closed form, as
+:func:`benchmarks.attacks.similarity.expected_similarity_matrix` is for Bloom filters.
 """
 
 from __future__ import annotations

@@ -145,6 +145,17 @@ def _run_document(kind: str, pool: Dataset, size: int, overlap: float, seed: int
     }
 
 
+def _frequency_refusal(names: list[str], attacks: list[str]) -> str | None:
+    """Why the frequency attack cannot run on these settings, or None if it can."""
+    not_bloom = [n for n in names if setting(n).majority_xor is not None]
+    if "frequency" in attacks and not_bloom:
+        return (
+            f"the frequency attack mines Bloom-filter bits, and {not_bloom} are not Bloom "
+            "filters; attack them with --attacks graph"
+        )
+    return None
+
+
 def run_attack(
     dataset: str,
     size: int,
@@ -156,7 +167,14 @@ def run_attack(
     graph_params: GraphAttackParams | None = None,
     frequency_all_starts: bool = False,
 ) -> dict[str, Any]:
-    """Attack every setting; the results so far are saved to ``path`` after each one."""
+    """Attack every setting; the results so far are saved to ``path`` after each one.
+
+    Raises ValueError, before any work, for the frequency attack on a setting that is not a
+    Bloom filter (it mines filter bits, and its key check reads them).
+    """
+    refusal = _frequency_refusal(names, attacks)
+    if refusal:
+        raise ValueError(refusal)
     graph_params = graph_params or GraphAttackParams()
     pool = _pool(dataset)
     plain_set, encoded_set, _ = overlap_split(pool, size, overlap, seed)
@@ -622,6 +640,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "quality":
         result = run_quality(args.settings)
     else:
+        refusal = _frequency_refusal(args.settings, args.attacks)
+        if refusal:
+            parser.error(refusal)
         result = run_attack(
             args.dataset,
             args.size,
