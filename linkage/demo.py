@@ -194,6 +194,9 @@ class DemoRun:
     _logs: list[IO[bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        # Absolute, because the servers and CLIs run with the work folder as their current
+        # directory and are handed paths inside it (./dev.sh demo passes "demo-run").
+        self.work_dir = self.work_dir.resolve()
         if self.linkage not in LINKAGE_MODES:
             raise DemoError(f"linkage must be one of {', '.join(LINKAGE_MODES)}")
         if self.threshold is None:

@@ -327,3 +327,20 @@ def test_no_log_line_holds_names_dates_of_birth_or_clks(
         assert clk.hex()[:32] not in logs
         assert base64.b64encode(clk).decode()[:24] not in logs
         assert base64.urlsafe_b64encode(clk).decode()[:24] not in logs
+
+
+def test_a_relative_work_folder_starts_the_matcher(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ./dev.sh demo runs with the default --work-dir "demo-run", relative to the checkout;
+    # the matcher runs inside the work folder and must still find its configuration.
+    monkeypatch.chdir(tmp_path)
+    demo = DemoRun(work_dir=Path("demo-run"), people=10)
+    assert demo.work_dir == tmp_path.resolve() / "demo-run"
+    try:
+        demo.prepare()
+        demo.start_matcher()
+        assert demo.matcher_port > 0
+        assert demo.index_status()["records"] == 0
+    finally:
+        demo.stop()
