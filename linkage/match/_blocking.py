@@ -181,10 +181,71 @@ def _lsh_join(
 def lsh_candidates(
     left: PackedClks, right: PackedClks, config: HammingLsh
 ) -> tuple[Int64Array, Int64Array]:
-    """Candidate pairs ``(i, j)`` sharing a band, each once, sorted by ``i`` then ``j``."""
-    result = _lsh_join(check_packed(left, "left"), check_packed(right, "right"), 0.0, config, False)
-    order = np.lexsort((result.pairs.right, result.pairs.left))
-    return result.pairs.left[order], result.pairs.right[order]
+    """Candidate pairs ``(i, j)`` sharing a band, each once, sorted by ``i`` then ``j``.
+
+    Built for a small batch against a large index (the service's incremental linkage): per
+    band only the smaller side's keys are sorted, and the larger side's keys are screened
+    against a bitmap of the smaller side's hashed keys before any search, so the larger
+    side costs one key computation and one bitmap lookup per band and record. The guard
+    (``config.max_candidates``, band matches counted before deduplication, as in
+    :func:`blocked_dice_join`) is checked band by band before that band's pairs are listed.
+    """
+    a = check_packed(left, "left")
+    b = check_packed(right, "right")
+    if a.shape[1] != b.shape[1]:
+        raise InvalidInputError("left and right CLKs differ in length")
+    if a.shape[0] == 0 or b.shape[0] == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    small_is_left = a.shape[0] <= b.shape[0]
+    small, large = (a, b) if small_is_left else (b, a)
+    small_rows, large_rows = _shared_band_rows(config.keys(small), config.keys(large), config)
+    i, j = (small_rows, large_rows) if small_is_left else (large_rows, small_rows)
+    width = b.shape[0]
+    unique = np.unique(i * width + j)
+    return (unique // width).astype(np.int64), (unique % width).astype(np.int64)
+
+
+#: Fibonacci hashing multiplier (2^64 / golden ratio), to spread band keys over the bitmap.
+_SPREAD = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _shared_band_rows(
+    small_keys: np.ndarray, large_keys: np.ndarray, config: HammingLsh
+) -> tuple[Int64Array, Int64Array]:
+    """Every (small row, large row) whose band keys agree, once per agreeing band."""
+    n_small = small_keys.shape[1]
+    # about 64 bitmap bits per small record: 1-2 % of unrelated large keys pass the screen
+    bits = int(min(27, max(10, int(np.ceil(np.log2(64 * n_small))))))
+    shift = np.uint64(64 - bits)
+    bitmap = np.zeros(1 << bits, dtype=np.bool_)
+    found_small: list[Int64Array] = []
+    found_large: list[Int64Array] = []
+    work = 0
+    for band in range(config.bands):
+        order = np.argsort(small_keys[band], kind="stable")
+        sorted_small = small_keys[band][order]
+        small_slots = (small_keys[band] * _SPREAD) >> shift
+        bitmap[small_slots] = True
+        screened = np.flatnonzero(bitmap[(large_keys[band] * _SPREAD) >> shift])
+        bitmap[small_slots] = False
+        needles = large_keys[band][screened]
+        lo = np.searchsorted(sorted_small, needles, side="left")
+        hi = np.searchsorted(sorted_small, needles, side="right")
+        counts = hi - lo
+        work += int(counts.sum())
+        if work > config.max_candidates:
+            raise ResourceExhaustedError(
+                f"blocking would verify up to {work} candidate pairs (limit"
+                f" {config.max_candidates}); use more bits per band"
+            )
+        hit = counts > 0
+        counts, lo = counts[hit], lo[hit]
+        found_large.append(np.repeat(screened[hit], counts).astype(np.int64))
+        # the j-th small record of a needle's bucket sits at lo + j in the sorted order
+        group_start = np.cumsum(counts) - counts
+        positions = np.repeat(lo - group_start, counts) + np.arange(int(counts.sum()))
+        found_small.append(order[positions].astype(np.int64))
+    return np.concatenate(found_small), np.concatenate(found_large)
 
 
 def lsh_self_candidates(clks: PackedClks, config: HammingLsh) -> tuple[Int64Array, Int64Array]:

@@ -132,3 +132,51 @@ def test_report_without_true_matches() -> None:
     report = blocking_report(np.array([0]), np.array([1]), 10, np.array([]), np.array([]))
     assert report.pair_completeness == 1.0
     assert report.reduction_ratio == 0.9
+
+
+def _old_style_candidates(
+    left: PackedClks, right: PackedClks, config: HammingLsh
+) -> set[tuple[int, int]]:
+    """The pairs sharing a band, from the band keys (a second, independent formulation)."""
+    keys_left, keys_right = config.keys(left), config.keys(right)
+    out: set[tuple[int, int]] = set()
+    for band in range(config.bands):
+        by_key: dict[int, list[int]] = {}
+        for j, key in enumerate(keys_right[band].tolist()):
+            by_key.setdefault(key, []).append(j)
+        for i, key in enumerate(keys_left[band].tolist()):
+            out.update((i, j) for j in by_key.get(key, ()))
+    return out
+
+
+@pytest.mark.parametrize(("n_left", "n_right"), [(30, 900), (900, 30), (1, 500), (400, 400)])
+def test_candidates_whichever_side_is_smaller(n_left: int, n_right: int) -> None:
+    rng = np.random.default_rng(n_left * 7 + n_right)
+    base = clks(rng, max(n_left, n_right), 256)
+    left = noisy(rng, base[:n_left], 0.02)
+    right = base[:n_right].copy()
+    right[: min(5, n_right)] = right[0]  # duplicate index records share every key
+    config = HammingLsh(bands=12, bits_per_band=10, seed=5)
+    i, j = lsh_candidates(left, right, config)
+    assert i.dtype == j.dtype == np.int64
+    got = list(zip(i.tolist(), j.tolist(), strict=True))
+    assert got == sorted(_old_style_candidates(left, right, config))
+    assert len(got) >= min(n_left, n_right) // 2  # the noisy copies are found
+
+
+def test_candidates_of_empty_sides_and_the_guard() -> None:
+    rng = np.random.default_rng(9)
+    data = clks(rng, 50, 128)
+    config = HammingLsh(bands=4, bits_per_band=8)
+    for left, right in ((data[:0], data), (data, data[:0])):
+        i, j = lsh_candidates(left, right, config)
+        assert i.shape == j.shape == (0,)
+    with pytest.raises(InvalidInputError, match="differ in length"):
+        lsh_candidates(data, clks(rng, 5, 256), config)
+    zeros = np.zeros((40, 2), dtype=np.uint64)  # every record shares every band
+    tight = HammingLsh(bands=4, bits_per_band=8, max_candidates=4 * 40 * 30 - 1)
+    with pytest.raises(ResourceExhaustedError, match="up to 4800 candidate pairs"):
+        lsh_candidates(zeros, zeros[:30].copy(), tight)
+    loose = HammingLsh(bands=4, bits_per_band=8, max_candidates=4 * 40 * 30)
+    i, j = lsh_candidates(zeros, zeros[:30].copy(), loose)
+    assert len(i) == 40 * 30

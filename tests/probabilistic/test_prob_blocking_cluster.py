@@ -16,6 +16,7 @@ from linkage.probabilistic import (
     BlockingRules,
     ExactRule,
     LshRule,
+    _blocking,
     greedy_one_per_agency,
 )
 
@@ -53,6 +54,33 @@ def test_exact_rule_equals_brute_force() -> None:
     assert len(a) > 0
     a, b = rules.candidate_pairs(packed, other, LAYOUT)
     assert set(zip(a.tolist(), b.tolist(), strict=True)) == _brute_exact(packed, other, False)
+
+
+def _same_partition(groups: np.ndarray, rows: np.ndarray) -> bool:
+    """Equal rows and only equal rows share a group id."""
+    _, exact = np.unique(rows, axis=0, return_inverse=True)
+    exact = exact.reshape(-1)
+    pairs = {(int(g), int(e)) for g, e in zip(groups, exact, strict=True)}
+    return len(pairs) == len(set(groups.tolist())) == len(set(exact.tolist()))
+
+
+def test_row_groups_are_the_rows_equality_classes(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(4)
+    rows = rng.integers(0, 4, size=(500, 3), dtype=np.uint64)  # many repeats
+    rows[::7] = rows[0]
+    groups = _blocking._row_groups(rows)
+    assert groups.dtype == np.int64
+    assert groups.shape == (500,)
+    assert _same_partition(groups, rows)
+    assert _blocking._row_groups(rows[:0]).shape == (0,)
+    # a hash that collides for every row must not merge different rows
+    monkeypatch.setattr(_blocking, "_row_hashes", lambda r: np.zeros(r.shape[0], np.uint64))
+    collided = _blocking._row_groups(rows)
+    assert _same_partition(collided, rows)
+    packed = _with_duplicates(3)
+    rules = BlockingRules((ExactRule(("dob",)),))
+    a, b = rules.candidate_pairs_within(packed, LAYOUT)
+    assert set(zip(a.tolist(), b.tolist(), strict=True)) == _brute_exact(packed, packed, True)
 
 
 def test_union_deduplicates_and_sorts() -> None:
