@@ -114,7 +114,8 @@ def _rpc_error(what: str, code: grpc.StatusCode, details: str | None) -> Linkage
         ),
         grpc.StatusCode.UNAUTHENTICATED: (
             AuthenticationError,
-            "the operator certificate was refused (revoked or expired?)",
+            "the operator certificate was refused (the details say why: revoked, expired,"
+            " another CA or trust domain)",
         ),
         grpc.StatusCode.PERMISSION_DENIED: (
             PermissionDeniedError,

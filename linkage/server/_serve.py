@@ -10,9 +10,16 @@ from collections.abc import Mapping
 import grpc
 from cryptography import x509
 
-from linkage.errors import ConfigError
+from linkage.errors import AuthenticationError, ConfigError
 from linkage.match import warm_up
-from linkage.pki import PeerAuthenticator, RevocationChecker
+from linkage.pki import (
+    PeerAuthenticator,
+    RevocationChecker,
+    Role,
+    load_certificate,
+    parse_spiffe_id,
+    principal_from_certificate,
+)
 from linkage.server._app import RunningServer, build_server
 from linkage.server._config import ServerConfig, StoreConfig, TlsConfig
 from linkage.server._interceptor import CallObserver, GatewayInterceptor
@@ -52,6 +59,34 @@ def _read(path_text: str, what: str) -> bytes:
         raise ConfigError(f"cannot read the {what} at {path_text}: {exc.strerror}") from None
 
 
+def _check_server_identity(server_pem: bytes, tls: TlsConfig) -> None:
+    """The server certificate must be a server identity in ``[tls] trust_domain``.
+
+    Every caller's certificate is checked against that trust domain, so a mismatch (a CA
+    made with another ``--trust-domain``) would refuse every call; say so at start instead.
+    """
+    try:
+        principal = principal_from_certificate(server_pem)
+    except AuthenticationError as exc:
+        raise ConfigError(f"[tls] cert {tls.cert}: {exc}") from None
+    if principal.role is not Role.SERVER:
+        raise ConfigError(
+            f"[tls] cert {tls.cert} is an {principal.role.value!r} certificate, not a server's;"
+            " issue one with `linkage-admin cert issue --role server ...`"
+        )
+    try:
+        principal_from_certificate(server_pem, trust_domain=tls.trust_domain)
+    except AuthenticationError:
+        cert = load_certificate(server_pem)
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        domain = parse_spiffe_id(san.get_values_for_type(x509.UniformResourceIdentifier)[0])[0]
+        raise ConfigError(
+            f"[tls] trust_domain is {tls.trust_domain!r}, but the server certificate {tls.cert}"
+            f" belongs to {domain!r} (the trust domain its CA was created with); every caller"
+            f" would be refused: set trust_domain = {domain!r}"
+        ) from None
+
+
 def server_credentials(tls: TlsConfig) -> tuple[grpc.ServerCredentials, PeerAuthenticator]:
     """Mutual-TLS credentials and the authenticator that checks each caller."""
     ca_pem = _read(str(tls.ca_cert), "CA certificate")
@@ -59,8 +94,10 @@ def server_credentials(tls: TlsConfig) -> tuple[grpc.ServerCredentials, PeerAuth
         ca_cert = x509.load_pem_x509_certificate(ca_pem)
     except ValueError:
         raise ConfigError(f"{tls.ca_cert} is not a PEM certificate") from None
+    server_pem = _read(str(tls.cert), "server certificate")
+    _check_server_identity(server_pem, tls)
     credentials = grpc.ssl_server_credentials(
-        [(_read(str(tls.key), "server key"), _read(str(tls.cert), "server certificate"))],
+        [(_read(str(tls.key), "server key"), server_pem)],
         root_certificates=ca_pem,
         require_client_auth=True,
     )

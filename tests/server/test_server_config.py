@@ -10,8 +10,11 @@ import pytest
 from linkage.encode import DEFAULT_SEGMENTS, default_schema_text, default_segmented_schema
 from linkage.errors import ConfigError
 from linkage.match import HammingLsh
+from linkage.pki import create_demo_pki
 from linkage.probabilistic import default_blocking
 from linkage.server import is_loopback_address, load_server_config, parse_server_config
+from linkage.server._config import TlsConfig
+from linkage.server._serve import server_credentials
 from linkage.service import ClusteringSettings
 
 pytestmark = pytest.mark.unit
@@ -231,3 +234,24 @@ def test_a_schema_file_without_segments_is_refused_with_its_path(tmp_path: Path)
     (problem,) = caught.value.problems
     assert problem.location.startswith("linkage.probabilistic.schema (plain.json)")
     assert "segments" in problem.location + problem.reason
+
+
+def test_the_server_certificate_must_be_a_server_in_the_configured_trust_domain(
+    tmp_path: Path,
+) -> None:
+    pki = create_demo_pki(tmp_path, trust_domain="coresponder.test", agency_ids=("valley-mhc",))
+    server = pki.server.paths
+    assert server.private_key is not None
+
+    def tls(cert: Path, key: Path, trust_domain: str) -> TlsConfig:
+        return TlsConfig(server.ca_certificate, cert, key, trust_domain)
+
+    server_credentials(tls(server.certificate, server.private_key, "coresponder.test"))
+    with pytest.raises(ConfigError) as mismatch:
+        server_credentials(tls(server.certificate, server.private_key, "example.org"))
+    assert "[tls] trust_domain is 'example.org'" in str(mismatch.value)
+    assert "set trust_domain = 'coresponder.test'" in str(mismatch.value)
+    operator = pki.operator.paths
+    assert operator.private_key is not None
+    with pytest.raises(ConfigError, match="is an 'operator' certificate, not a server's"):
+        server_credentials(tls(operator.certificate, operator.private_key, "coresponder.test"))
