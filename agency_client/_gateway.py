@@ -384,6 +384,9 @@ def start_gateway(
     app: GatewayApp, listen: str, *, allow_non_loopback: bool = False
 ) -> tuple[GatewayServer, threading.Thread]:
     """Bind and serve in a background thread; the caller calls ``shutdown()``."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(f"cannot listen on {listen!r}: give host:port with a port 0-65535")
     loopback = is_loopback_listen(listen)
     if not loopback:
         if not allow_non_loopback:
@@ -395,8 +398,10 @@ def start_gateway(
                 "serving beyond loopback needs local authentication: set [gateway] token_file "
                 "(mode 0600) or token_env"
             )
-    host, _, port = listen.rpartition(":")
-    server = GatewayServer((host.strip("[]"), int(port)), app, loopback_only=loopback)
+    try:
+        server = GatewayServer((host.strip("[]"), int(port)), app, loopback_only=loopback)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
     thread = threading.Thread(target=server.serve_forever, name="gateway-http", daemon=True)
     thread.start()
     return server, thread

@@ -302,3 +302,22 @@ def test_access_logs_never_hold_identifiers(
         assert value not in text
     assert "Whitfield" not in text
     assert "Jordan" not in text
+
+
+@pytest.mark.parametrize("listen", ["localhost", "127.0.0.1:99999", "127.0.0.1:http", ":8765"])
+def test_a_malformed_listen_address_is_named(tmp_path: Path, listen: str) -> None:
+    app, _lookup = _app(tmp_path)
+    with pytest.raises(ConfigError, match=f"cannot listen on '{listen}': give host:port"):
+        start_gateway(app, listen)
+
+
+def test_a_taken_port_is_named(tmp_path: Path) -> None:
+    app, _lookup = _app(tmp_path)
+    first, thread = start_gateway(app, "127.0.0.1:0")
+    try:
+        with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{first.port}: "):
+            start_gateway(app, f"127.0.0.1:{first.port}")
+    finally:
+        first.shutdown()
+        first.server_close()
+        thread.join(5)

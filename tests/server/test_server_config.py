@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -14,8 +15,9 @@ from linkage.pki import create_demo_pki
 from linkage.probabilistic import default_blocking
 from linkage.server import is_loopback_address, load_server_config, parse_server_config
 from linkage.server._config import TlsConfig
-from linkage.server._serve import server_credentials
+from linkage.server._serve import server_credentials, start_matcher
 from linkage.service import ClusteringSettings
+from tests.server.conftest import write_config
 
 pytestmark = pytest.mark.unit
 
@@ -255,3 +257,15 @@ def test_the_server_certificate_must_be_a_server_in_the_configured_trust_domain(
     assert operator.private_key is not None
     with pytest.raises(ConfigError, match="is an 'operator' certificate, not a server's"):
         server_credentials(tls(operator.certificate, operator.private_key, "coresponder.test"))
+
+
+def test_a_taken_port_is_a_named_configuration_problem(tmp_path: Path) -> None:
+    pki = create_demo_pki(tmp_path / "pki", agency_ids=("valley-mhc",))
+    config = load_server_config(write_config(tmp_path, pki), {})
+    first, _ = start_matcher(config)
+    try:
+        taken = dataclasses.replace(config, listen=f"127.0.0.1:{first.port}")
+        with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{first.port}"):
+            start_matcher(taken)
+    finally:
+        first.stop(0)
