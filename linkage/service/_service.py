@@ -1249,8 +1249,10 @@ class LinkageService:
             page = self._store.list_records(agency_id, after, 5000)
             for record in page:
                 consent = parse_consent(record.consent)
-                if consent.grants_disclosure and (
-                    consent.expires_at is None or consent.expires_at > now_dt
+                if (
+                    consent.grants_disclosure
+                    and not consent.revoked
+                    and (consent.expires_at is None or consent.expires_at > now_dt)
                 ):
                     count += 1
             if len(page) < 5000:

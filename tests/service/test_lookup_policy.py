@@ -164,3 +164,26 @@ def test_unknown_purposes_and_wrong_lengths_name_the_field(service: LinkageServi
     with pytest.raises(InvalidInputError) as caught:
         service.lookup(responder("police"), b"\x01" * 10, 1, FINGERPRINT, "curiosity", 0)
     assert {p.location for p in caught.value.problems} == {"purpose", "clk"}
+
+
+def test_the_disclosable_count_leaves_out_revoked_expired_and_unconsented_records(
+    service: LinkageService, clocks: FakeClocks
+) -> None:
+    rng = np.random.default_rng(43)
+    later = START + timedelta(days=30)
+    soon = START + timedelta(hours=1)
+    revoked = Consent.for_recipients(
+        roles=[Role.RESPONDER], purposes=[Purpose.CRISIS_RESPONSE], expires_at=later
+    ).revoke()
+    no_one = Consent(allow_linkage=True)
+    upserts = [
+        _expiring_upsert("open", person(rng), later),
+        _expiring_upsert("expiring", person(rng), soon),
+        RecordUpsert(b"revoked", clk_bytes(person(rng)), b"ptr", serialize_consent(revoked), True),
+        RecordUpsert(b"none", clk_bytes(person(rng)), b"ptr", serialize_consent(no_one), True),
+    ]
+    service.write_batch(agency("valley-mhc"), batch("valley-mhc", "m", *upserts))
+    assert service.disclosable_count("valley-mhc") == 2
+    clocks.now = soon
+    assert service.disclosable_count("valley-mhc") == 1
+    assert service.disclosable_count("police") == 0
