@@ -467,11 +467,11 @@ class LinkageService:
                 f"a batch may hold at most {self._limits.max_batch_mutations} mutations, "
                 f"this one holds {len(batch.mutations)}; split it"
             )
+        if self._agency(batch.agency_id) is None:
+            raise NotFoundError(f"agency {batch.agency_id!r} is not enrolled")
         problems: list[Problem] = []
         if not BATCH_ID_PATTERN.match(batch.batch_id):
             problems.append(Problem("batch_id", "must be 1-128 of [A-Za-z0-9._:-]"))
-        if self._agency(batch.agency_id) is None:
-            problems.append(Problem("parent", f"unknown agency {batch.agency_id!r}"))
         self._check_space(batch.key_epoch, batch.schema_fingerprint, problems)
         seen: dict[bytes, int] = {}
         clk_len = self._settings.clk_bytes

@@ -6,7 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from linkage.errors import FailedPreconditionError, InvalidInputError, ResourceExhaustedError
+from linkage.errors import (
+    FailedPreconditionError,
+    InvalidInputError,
+    NotFoundError,
+    ResourceExhaustedError,
+)
 from linkage.service import ConsentChange, LinkageService, RecordWithdrawal
 from linkage.store import EventKind, SqliteLinkStore
 from tests.service.factory import (
@@ -115,7 +120,7 @@ def test_wrong_length_epoch_fingerprint_and_unknown_agency_are_refused(
     with pytest.raises(InvalidInputError) as caught:
         service.write_batch(agency("police"), wrong_space)
     assert {p.location for p in caught.value.problems} == {"key_epoch", "schema_fingerprint"}
-    with pytest.raises(InvalidInputError, match="unknown agency"):
+    with pytest.raises(NotFoundError, match="agency 'nowhere' is not enrolled"):
         service.write_batch(agency("nowhere"), batch("nowhere", "b", bad))
 
 
