@@ -25,9 +25,10 @@ from linkage.server._convert import (
     timestamp_from_us,
 )
 from linkage.server._interceptor import current_principal
-from linkage.service import BatchOutcome, LinkageService, WriteBatch
+from linkage.service import BatchOutcome, DisclosedMember, LinkageService, WriteBatch
 from linkage.store import AgencyRow, EventKind
 from linkage.v1 import (
+    common_pb2,
     ingest_pb2,
     ingest_pb2_grpc,
     lookup_pb2,
@@ -229,7 +230,7 @@ class LookupServicer(lookup_pb2_grpc.LookupServiceServicer):
                     records=[
                         lookup_pb2.DisclosedRecord(
                             agency=f"agencies/{member.agency_id}",
-                            contact_card=contact_card_from_bytes(member.contact_card),
+                            contact_card=_card_naming_the_agency(member),
                             pointer_token=member.pointer_token,
                             consent=consent_to_proto(member.consent),
                         )
@@ -373,3 +374,11 @@ def registrars(service: LinkageService) -> list[Callable[[grpc.Server], str]]:
         return str(operator_pb2.DESCRIPTOR.services_by_name["OperatorService"].full_name)
 
     return [ingest, lookup, operator]
+
+
+def _card_naming_the_agency(member: DisclosedMember) -> common_pb2.ContactCard:
+    """The agency's contact card; one enrolled without a contact name shows the agency's."""
+    card = contact_card_from_bytes(member.contact_card)
+    if not card.display_name:
+        card.display_name = member.agency_display_name or member.agency_id
+    return card

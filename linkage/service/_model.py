@@ -113,12 +113,14 @@ class BatchOutcome:
 
 @dataclass(frozen=True, slots=True)
 class DisclosedMember:
-    """A record a lookup may disclose."""
+    """A record a lookup may disclose (``agency_display_name``: the holding agency's name,
+    for a contact card that names no one)."""
 
     agency_id: str
     contact_card: bytes
     pointer_token: bytes
     consent: bytes
+    agency_display_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)

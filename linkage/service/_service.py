@@ -1149,6 +1149,7 @@ class LinkageService:
                             contact_card=agency.contact_card if agency else b"",
                             pointer_token=member.pointer_token,
                             consent=member.consent,
+                            agency_display_name=agency.display_name if agency else "",
                         )
                     )
                     disclosed_rows.append((member, link))

@@ -10,7 +10,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
 
-from linkage.v1 import ingest_pb2, lookup_pb2, operator_pb2
+from linkage.v1 import common_pb2, ingest_pb2, lookup_pb2, operator_pb2
 from tests.server.conftest import Matcher
 from tests.server.protos import query, upsert, write
 from tests.service.factory import person, variant
@@ -188,3 +188,22 @@ def test_an_agency_cannot_touch_another_agencys_records(matcher: Matcher) -> Non
     with pytest.raises(grpc.RpcError) as caught:
         matcher.ingest("police").ListRecords(ingest_pb2.ListRecordsRequest(parent="agencies/sud"))
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_a_card_without_a_name_shows_the_agencys_name(matcher: Matcher) -> None:
+    # an agency enrolled with only --display-name: its card must still say who holds the record
+    matcher.operator().UpdateAgency(
+        operator_pb2.UpdateAgencyRequest(
+            agency=operator_pb2.Agency(
+                name="agencies/valley-mhc",
+                display_name="Valley Mental Health",
+                contact_card=common_pb2.ContactCard(phone_number="+1 555 0100"),
+            )
+        )
+    )
+    rng = np.random.default_rng(12)
+    ann = person(rng)
+    matcher.ingest("valley-mhc").WriteBatch(write("valley-mhc", "m1", upsert("a", ann)))
+    found = matcher.lookup("er").Lookup(query(variant(rng, ann)))
+    card = found.links[0].records[0].contact_card
+    assert (card.display_name, card.phone_number) == ("Valley Mental Health", "+1 555 0100")
