@@ -34,6 +34,7 @@ Example (every key is documented in agency_client/samples/agency.toml)::
 
 from __future__ import annotations
 
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -364,10 +365,20 @@ def _load_secret(
         if not isinstance(file_name, str) or not file_name:
             problems.append(Problem("secret.file", "must be a path"))
             return None
+        path = base / file_name
         try:
-            raw = (base / file_name).read_bytes()
+            raw = path.read_bytes()
+            mode = stat.S_IMODE(path.stat().st_mode)
         except OSError as exc:
             problems.append(Problem("secret.file", f"cannot be read: {exc.strerror}"))
+            return None
+        if mode & 0o077:
+            problems.append(
+                Problem(
+                    "secret.file",
+                    f"{path} is open to other users (mode {mode:04o}); run chmod 600 on it",
+                )
+            )
             return None
         raw = raw.rstrip(b"\r\n")
     else:

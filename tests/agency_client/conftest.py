@@ -16,4 +16,5 @@ def agency_dir(tmp_path: Path) -> Path:
     for name in ("agency.toml", "valley-mhc-export.csv"):
         shutil.copyfile(sample_path(name), tmp_path / name)
     (tmp_path / "linkage-secret.key").write_text(secrets.token_hex(32) + "\n")
+    (tmp_path / "linkage-secret.key").chmod(0o600)
     return tmp_path

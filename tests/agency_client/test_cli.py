@@ -131,6 +131,7 @@ def test_missing_column_and_short_secret_exit_2(agency_dir: Path) -> None:
     assert code == 2
     assert "column client_name: not in the header" in stderr
     (agency_dir / "linkage-secret.key").write_text("short")
+    (agency_dir / "linkage-secret.key").chmod(0o600)
     code, _, stderr = run(
         "encode",
         "--config",

@@ -131,6 +131,7 @@ def test_init_writes_a_working_directory(tmp_path: Path, matcher: Matcher) -> No
     assert it.private_key is not None
     secret = tmp_path / "secret.key"
     secret.write_text("s" * 40)
+    secret.chmod(0o600)
     mapping = tmp_path / "mapping.toml"
     mapping.write_text(MHC.mapping_toml)
     target = tmp_path / "site"

@@ -41,8 +41,23 @@ def test_secret_from_a_named_environment_variable(agency_dir: Path) -> None:
         load_agency_config(config_path, {})
 
 
+def test_a_secret_file_open_to_other_users_is_refused(agency_dir: Path) -> None:
+    secret = agency_dir / "linkage-secret.key"
+    for mode in (0o644, 0o640, 0o604):
+        secret.chmod(mode)
+        with pytest.raises(ConfigError) as info:
+            load_agency_config(agency_dir / "agency.toml", {})
+        problems = {p.location: p.reason for p in info.value.problems}
+        assert problems["secret.file"] == (
+            f"{secret} is open to other users (mode {mode:04o}); run chmod 600 on it"
+        )
+    secret.chmod(0o400)
+    assert load_agency_config(agency_dir / "agency.toml", {}).secret is not None
+
+
 def test_short_secret_is_refused_without_echoing_it(agency_dir: Path) -> None:
     (agency_dir / "linkage-secret.key").write_text("tooshort15bytes\n")
+    (agency_dir / "linkage-secret.key").chmod(0o600)
     with pytest.raises(ConfigError) as info:
         load_agency_config(agency_dir / "agency.toml", {})
     assert "shorter than 16 bytes" in str(info.value)

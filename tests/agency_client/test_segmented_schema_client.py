@@ -394,6 +394,7 @@ def _init_args(tmp_path: Path, target: Path, *extra: str) -> list[str]:
     for name in ("ca.pem", "cert.pem", "key.pem"):
         (tmp_path / name).write_text("placeholder\n")
     (tmp_path / "secret.key").write_text("s" * 40)
+    (tmp_path / "secret.key").chmod(0o600)
     return [
         "init", str(target), "--agency-id", "mhc-a", "--matcher", "localhost:50051",
         "--ca-cert", str(tmp_path / "ca.pem"), "--cert", str(tmp_path / "cert.pem"),

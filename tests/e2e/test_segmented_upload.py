@@ -71,6 +71,7 @@ class Site:
         )
         # One shared linkage secret, as the agencies of one programme have.
         (folder.root / "secret.key").write_bytes((self.root / "shared-secret.key").read_bytes())
+        (folder.root / "secret.key").chmod(0o600)
         return folder
 
 
