@@ -727,7 +727,9 @@ class PostgresLinkStore(LinkStore):
             row = conn.execute("SELECT current_schema()").fetchone()
         if row is None or row[0] is None:
             raise ConfigError(
-                "the PostgreSQL search_path names no existing schema; create one or pass schema="
+                "the PostgreSQL search_path names no existing schema: create the schema the"
+                " matcher's role should use (CREATE SCHEMA ... AUTHORIZATION ...), or set the"
+                " role's search_path to an existing one"
             )
         return str(row[0])
 
