@@ -135,9 +135,17 @@ class GatewayInterceptor(grpc.ServerInterceptor):
         except LinkageError as error:
             code = error.status_hint.name
             abort_for_error(context, error)
+        except GeneratorExit:  # a stream closed by grpc: the caller went away mid-stream
+            code = "CANCELLED"
+            raise
         except Exception:
             code = _aborted_code(context)
-            if code == "UNKNOWN":
+            if code == "UNKNOWN" and not context.is_active():
+                # the caller cancelled (or its deadline passed) while the call was reading
+                # or writing; grpc surfaces that as an error in the request stream
+                code = "CANCELLED"
+                _log.info("%s: the caller ended the call before it finished", method)
+            elif code == "UNKNOWN":
                 _log.exception("unexpected error in %s", method)
                 code = "INTERNAL"
                 context.abort(grpc.StatusCode.INTERNAL, "internal error; see the server log")

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
 import grpc
 import numpy as np
 import pytest
@@ -10,8 +15,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
 
+from linkage.pki import DemoPki
+from linkage.server import load_server_config
+from linkage.server._serve import start_matcher
 from linkage.v1 import common_pb2, ingest_pb2, lookup_pb2, operator_pb2
-from tests.server.conftest import Matcher
+from tests.server.conftest import Matcher, write_config
 from tests.server.protos import query, upsert, write
 from tests.service.factory import person, variant
 
@@ -207,3 +215,37 @@ def test_a_card_without_a_name_shows_the_agencys_name(matcher: Matcher) -> None:
     found = matcher.lookup("er").Lookup(query(variant(rng, ann)))
     card = found.links[0].records[0].contact_card
     assert (card.display_name, card.phone_number) == ("Valley Mental Health", "+1 555 0100")
+
+
+def test_a_stream_the_caller_cancels_is_counted_cancelled_not_internal(
+    tmp_path: Path, demo_pki: DemoPki, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[tuple[str, str]] = []
+    config = load_server_config(write_config(tmp_path, demo_pki), {})
+    running, _ = start_matcher(config, observer=lambda m, code, s: calls.append((m, code)))
+    matcher = Matcher(running, _, demo_pki, tmp_path)
+    try:
+        matcher.operator().CreateAgency(
+            operator_pb2.CreateAgencyRequest(
+                agency_id="er", agency=operator_pb2.Agency(display_name="ER")
+            )
+        )
+        rng = np.random.default_rng(17)
+        release = threading.Event()
+
+        def requests() -> Iterator[ingest_pb2.WriteBatchRequest]:
+            yield write("er", "c1", upsert("k1", person(rng)))
+            release.wait(10)  # the caller holds the stream open, then cancels it
+
+        call = matcher.ingest("er").StreamWriteBatches(requests())
+        assert next(call).name == "agencies/er/batches/c1"
+        call.cancel()
+        release.set()
+        method = "/linkage.v1.IngestService/StreamWriteBatches"
+        deadline = time.monotonic() + 10
+        while not any(m == method for m, _ in calls) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [code for m, code in calls if m == method] == ["CANCELLED"]
+        assert "unexpected error" not in caplog.text
+    finally:
+        running.stop(0)
