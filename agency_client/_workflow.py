@@ -584,7 +584,9 @@ def send_pending(
         try:
             requests = (ingest_pb2.WriteBatchRequest.FromString(p.request) for p in pending)
             acknowledged = 0
-            for batch, response in zip(pending, client.stream_batches(requests), strict=False):
+            # the stream first: zip then reads it to its end (the call's final status)
+            # instead of dropping it after the last batch, which cancelled the call
+            for response, batch in zip(client.stream_batches(requests), pending, strict=False):
                 if response.name and not response.name.endswith("/batches/" + batch.batch_id):
                     raise FailedPreconditionError(
                         "the matcher acknowledged a batch out of order; nothing more was "

@@ -52,6 +52,8 @@ class FakeMatcher:
         self.fail_after: int | None = None
         self.lose_ack = False
         self.streams = 0
+        #: streams the client read to their end (a dropped one is cancelled mid-call)
+        self.streams_read_to_the_end = 0
 
     def _commit(self, request: ingest_pb2.WriteBatchRequest) -> ingest_pb2.WriteBatchResponse:
         digest = hashlib.sha256(request.SerializeToString(deterministic=True)).digest()
@@ -103,6 +105,7 @@ class FakeMatcher:
                     self._commit(request)
                 raise UnavailableError("the network broke")
             yield self._commit(request)
+        self.streams_read_to_the_end += 1
 
 
 def _send(state: UploadState, matcher: FakeMatcher) -> SendReport:
@@ -130,6 +133,7 @@ def test_full_upload_sends_every_record_in_batches_and_records_them(folder: Agen
         assert state.pending_summary() == (0, 0)
         assert state.record_count() == plan.new
     assert report.inserted == len(matcher.records) == plan.new
+    assert matcher.streams_read_to_the_end == matcher.streams == 1
     keys = AgencyKeys.from_pointer_key(session.pointer_key, session.agency_id)
     for local_id in {row[0] for row in folder.rows()[1:]}:
         upsert = matcher.records[keys.record_key(local_id)]
