@@ -237,9 +237,12 @@ def load_agency_config(path: Path, environ: Mapping[str, str]) -> AgencyConfig:
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigError(f"cannot read the config file {path.name}: {exc.strerror}") from None
+        hint = ""
+        if isinstance(exc, FileNotFoundError) and path == Path("agency.toml"):
+            hint = " (pass --config site/agency.toml or set AGENCY_CLIENT_CONFIG)"
+        raise ConfigError(f"cannot read the config file {path}: {exc.strerror}{hint}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path.name} is not valid TOML: {exc}") from None
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     problems: list[Problem] = []
     base = path.resolve().parent
 

@@ -105,3 +105,17 @@ def test_custom_schema_file_is_validated(agency_dir: Path) -> None:
     locations = {p.location for p in info.value.problems}
     assert "$.clkConfig.kdf" in locations
     assert "$.features" in locations
+
+
+def test_a_missing_config_is_named_with_its_folder_and_the_default_gets_a_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as default:
+        load_agency_config(Path("agency.toml"), {})
+    assert str(default.value).startswith("cannot read the config file agency.toml: ")
+    assert "pass --config site/agency.toml or set AGENCY_CLIENT_CONFIG" in str(default.value)
+    with pytest.raises(ConfigError) as nested:
+        load_agency_config(Path("site") / "nope.toml", {})
+    assert f"cannot read the config file {Path('site') / 'nope.toml'}: " in str(nested.value)
+    assert "AGENCY_CLIENT_CONFIG" not in str(nested.value)
