@@ -132,6 +132,8 @@ class GatewayInterceptor(grpc.ServerInterceptor):
         try:
             token = _PRINCIPAL.set(self._enter(method, context))
             yield
+            if not context.is_active():  # the caller cancelled; the request stream just ended
+                code = "CANCELLED"
         except LinkageError as error:
             code = error.status_hint.name
             abort_for_error(context, error)

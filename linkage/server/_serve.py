@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 
 import grpc
 from cryptography import x509
 
+from linkage.channel import read_private_key
 from linkage.errors import AuthenticationError, ConfigError
 from linkage.match import warm_up
 from linkage.pki import (
@@ -97,7 +99,7 @@ def server_credentials(tls: TlsConfig) -> tuple[grpc.ServerCredentials, PeerAuth
     server_pem = _read(str(tls.cert), "server certificate")
     _check_server_identity(server_pem, tls)
     credentials = grpc.ssl_server_credentials(
-        [(_read(str(tls.key), "server key"), server_pem)],
+        [(read_private_key(Path(tls.key), "server key"), server_pem)],
         root_certificates=ca_pem,
         require_client_auth=True,
     )

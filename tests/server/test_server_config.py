@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from linkage.channel import mtls_channel
 from linkage.encode import DEFAULT_SEGMENTS, default_schema_text, default_segmented_schema
 from linkage.errors import ConfigError
 from linkage.match import HammingLsh
@@ -269,3 +270,32 @@ def test_a_taken_port_is_a_named_configuration_problem(tmp_path: Path) -> None:
             start_matcher(taken)
     finally:
         first.stop(0)
+
+
+def test_private_keys_open_to_other_users_are_refused(tmp_path: Path) -> None:
+    pki = create_demo_pki(tmp_path, agency_ids=("valley-mhc",))
+    server, agency = pki.server.paths, pki.agencies["valley-mhc"].paths
+    assert server.private_key is not None
+    assert agency.private_key is not None
+    server.private_key.chmod(0o644)
+    with pytest.raises(ConfigError, match=r"server key at .* is open to other users \(mode 0644\)"):
+        server_credentials(
+            TlsConfig(
+                server.ca_certificate, server.certificate, server.private_key, "coresponder.test"
+            )
+        )
+    agency.private_key.chmod(0o640)
+    with pytest.raises(ConfigError, match=r"private key at .* \(mode 0640\); run chmod 600"):
+        mtls_channel(
+            "127.0.0.1:1",
+            ca_certificate=agency.ca_certificate,
+            certificate=agency.certificate,
+            private_key=agency.private_key,
+        )
+    agency.private_key.chmod(0o600)
+    mtls_channel(
+        "127.0.0.1:1",
+        ca_certificate=agency.ca_certificate,
+        certificate=agency.certificate,
+        private_key=agency.private_key,
+    ).close()
