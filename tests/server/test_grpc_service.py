@@ -235,12 +235,13 @@ def test_a_stream_the_caller_cancels_is_counted_cancelled_not_internal(
 
         def requests() -> Iterator[ingest_pb2.WriteBatchRequest]:
             yield write("er", "c1", upsert("k1", person(rng)))
-            release.wait(10)  # the caller holds the stream open, then cancels it
+            release.wait(30)  # the caller holds the stream open and cancels it
 
         call = matcher.ingest("er").StreamWriteBatches(requests())
         assert next(call).name == "agencies/er/batches/c1"
+        # cancelled while the request stream is still open (released only at the end, so
+        # the stream cannot also end normally first)
         call.cancel()
-        release.set()
         method = "/linkage.v1.IngestService/StreamWriteBatches"
         deadline = time.monotonic() + 10
         while not any(m == method for m, _ in calls) and time.monotonic() < deadline:
@@ -248,4 +249,5 @@ def test_a_stream_the_caller_cancels_is_counted_cancelled_not_internal(
         assert [code for m, code in calls if m == method] == ["CANCELLED"]
         assert "unexpected error" not in caplog.text
     finally:
+        release.set()
         running.stop(0)
