@@ -96,7 +96,7 @@ class GatewaySettings:
 
     def __post_init__(self) -> None:
         host, sep, port = self.listen.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        if not (sep and host and port.isascii() and port.isdecimal() and int(port) < 65536):
             raise ConfigError("invalid gateway", problems=[Problem("gateway.listen", "host:port")])
         if self.token_file is not None and self.token_env is not None:
             raise ConfigError(

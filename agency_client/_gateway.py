@@ -385,7 +385,7 @@ def start_gateway(
 ) -> tuple[GatewayServer, threading.Thread]:
     """Bind and serve in a background thread; the caller calls ``shutdown()``."""
     host, sep, port = listen.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+    if not (sep and host and port.isascii() and port.isdecimal() and int(port) < 65536):
         raise ConfigError(f"cannot listen on {listen!r}: give host:port with a port 0-65535")
     loopback = is_loopback_listen(listen)
     if not loopback:

@@ -140,11 +140,12 @@ class GatewayInterceptor(grpc.ServerInterceptor):
         except GeneratorExit:  # a stream closed by grpc: the caller went away mid-stream
             code = "CANCELLED"
             raise
-        except Exception:
+        except Exception as exc:
             code = _aborted_code(context)
-            if code == "UNKNOWN" and not context.is_active():
+            if code == "UNKNOWN" and isinstance(exc, grpc.RpcError) and not context.is_active():
                 # the caller cancelled (or its deadline passed) while the call was reading
-                # or writing; grpc surfaces that as an error in the request stream
+                # or writing; grpc surfaces that as an RpcError in the request stream (any
+                # other exception is a fault of ours, whenever it happens)
                 code = "CANCELLED"
                 _log.info("%s: the caller ended the call before it finished", method)
             elif code == "UNKNOWN":

@@ -1252,6 +1252,7 @@ class LinkageService:
                 consent = parse_consent(record.consent)
                 if (
                     consent.grants_disclosure
+                    and consent.allow_linkage
                     and not consent.revoked
                     and (consent.expires_at is None or consent.expires_at > now_dt)
                 ):

@@ -304,7 +304,9 @@ def test_access_logs_never_hold_identifiers(
     assert "Jordan" not in text
 
 
-@pytest.mark.parametrize("listen", ["localhost", "127.0.0.1:99999", "127.0.0.1:http", ":8765"])
+@pytest.mark.parametrize(
+    "listen", ["localhost", "127.0.0.1:99999", "127.0.0.1:http", ":8765", "127.0.0.1:²"]
+)
 def test_a_malformed_listen_address_is_named(tmp_path: Path, listen: str) -> None:
     app, _lookup = _app(tmp_path)
     with pytest.raises(ConfigError, match=f"cannot listen on '{listen}': give host:port"):

@@ -217,7 +217,7 @@ def test_a_card_without_a_name_shows_the_agencys_name(matcher: Matcher) -> None:
     assert (card.display_name, card.phone_number) == ("Valley Mental Health", "+1 555 0100")
 
 
-def test_a_stream_the_caller_cancels_is_counted_cancelled_not_internal(
+def test_a_stream_the_caller_cancels_is_not_counted_as_a_fault(
     tmp_path: Path, demo_pki: DemoPki, caplog: pytest.LogCaptureFixture
 ) -> None:
     calls: list[tuple[str, str]] = []
@@ -246,7 +246,9 @@ def test_a_stream_the_caller_cancels_is_counted_cancelled_not_internal(
         deadline = time.monotonic() + 10
         while not any(m == method for m, _ in calls) and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert [code for m, code in calls if m == method] == ["CANCELLED"]
+        # grpc may deliver the end of the request stream before the cancellation, and then
+        # the call ends as OK on the matcher's side; it must never be a fault (INTERNAL)
+        assert [code for m, code in calls if m == method] in (["CANCELLED"], ["OK"])
         assert "unexpected error" not in caplog.text
     finally:
         release.set()

@@ -166,7 +166,7 @@ def test_unknown_purposes_and_wrong_lengths_name_the_field(service: LinkageServi
     assert {p.location for p in caught.value.problems} == {"purpose", "clk"}
 
 
-def test_the_disclosable_count_leaves_out_revoked_expired_and_unconsented_records(
+def test_the_disclosable_count_leaves_out_records_that_cannot_be_disclosed(
     service: LinkageService, clocks: FakeClocks
 ) -> None:
     rng = np.random.default_rng(43)
@@ -176,11 +176,18 @@ def test_the_disclosable_count_leaves_out_revoked_expired_and_unconsented_record
         roles=[Role.RESPONDER], purposes=[Purpose.CRISIS_RESPONSE], expires_at=later
     ).revoke()
     no_one = Consent(allow_linkage=True)
+    unlinked = Consent.for_recipients(
+        roles=[Role.RESPONDER],
+        purposes=[Purpose.CRISIS_RESPONSE],
+        expires_at=later,
+        allow_linkage=False,
+    )
     upserts = [
         _expiring_upsert("open", person(rng), later),
         _expiring_upsert("expiring", person(rng), soon),
         RecordUpsert(b"revoked", clk_bytes(person(rng)), b"ptr", serialize_consent(revoked), True),
         RecordUpsert(b"none", clk_bytes(person(rng)), b"ptr", serialize_consent(no_one), True),
+        RecordUpsert(b"apart", clk_bytes(person(rng)), b"ptr", serialize_consent(unlinked), True),
     ]
     service.write_batch(agency("valley-mhc"), batch("valley-mhc", "m", *upserts))
     assert service.disclosable_count("valley-mhc") == 2
