@@ -34,7 +34,6 @@ Example (every key is documented in agency_client/samples/agency.toml)::
 
 from __future__ import annotations
 
-import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -50,6 +49,7 @@ from agency_client._encoding import (
     builtin_encoding_schema,
     load_encoding_schema_file,
 )
+from linkage.channel import private_file_problem
 from linkage.encode import DATE_FORMATS, MIN_SECRET_BYTES, LinkageSchema, load_schema
 from linkage.errors import ConfigError, Problem, SchemaError
 
@@ -371,17 +371,12 @@ def _load_secret(
         path = base / file_name
         try:
             raw = path.read_bytes()
-            mode = stat.S_IMODE(path.stat().st_mode)
+            too_open = private_file_problem(path, "linkage secret")
         except OSError as exc:
             problems.append(Problem("secret.file", f"cannot be read: {exc.strerror}"))
             return None
-        if mode & 0o077:
-            problems.append(
-                Problem(
-                    "secret.file",
-                    f"{path} is open to other users (mode {mode:04o}); run chmod 600 on it",
-                )
-            )
+        if too_open is not None:
+            problems.append(Problem("secret.file", f"{too_open}; or name it by [secret] env"))
             return None
         raw = raw.rstrip(b"\r\n")
     else:

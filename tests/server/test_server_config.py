@@ -284,8 +284,8 @@ def test_private_keys_open_to_other_users_are_refused(tmp_path: Path) -> None:
                 server.ca_certificate, server.certificate, server.private_key, "coresponder.test"
             )
         )
-    agency.private_key.chmod(0o640)
-    with pytest.raises(ConfigError, match=r"private key at .* \(mode 0640\); run chmod 600"):
+    agency.private_key.chmod(0o604)
+    with pytest.raises(ConfigError, match=r"private key at .* \(mode 0604\); run chmod 600"):
         mtls_channel(
             "127.0.0.1:1",
             ca_certificate=agency.ca_certificate,
