@@ -186,9 +186,9 @@ def lsh_candidates(
     Built for a small batch against a large index (the service's incremental linkage): per
     band only the smaller side's keys are sorted, and the larger side's keys are screened
     against a bitmap of the smaller side's hashed keys before any search, so the larger
-    side costs one key computation and one bitmap lookup per band and record. The guard
-    (``config.max_candidates``, band matches counted before deduplication, as in
-    :func:`blocked_dice_join`) is checked band by band before that band's pairs are listed.
+    side costs one key computation and a bitmap lookup per band and record. The guard
+    (``config.max_candidates``: band matches counted before deduplication, as in
+    :func:`blocked_dice_join`) is checked over all bands before any pair is listed.
     """
     a = check_packed(left, "left")
     b = check_packed(right, "right")
@@ -198,10 +198,20 @@ def lsh_candidates(
         return np.empty(0, np.int64), np.empty(0, np.int64)
     small_is_left = a.shape[0] <= b.shape[0]
     small, large = (a, b) if small_is_left else (b, a)
-    small_rows, large_rows = _shared_band_rows(config.keys(small), config.keys(large), config)
-    i, j = (small_rows, large_rows) if small_is_left else (large_rows, small_rows)
+    bands = _BandScreen(config.keys(small), config.keys(large))
+    work = sum(bands.count(band) for band in range(config.bands))
+    if work > config.max_candidates:
+        raise ResourceExhaustedError(
+            f"blocking would verify up to {work} candidate pairs (limit"
+            f" {config.max_candidates}); use more bits per band"
+        )
     width = b.shape[0]
-    unique = np.unique(i * width + j)
+    found: list[Int64Array] = []
+    for band in range(config.bands):
+        small_rows, large_rows = bands.pairs(band)
+        i, j = (small_rows, large_rows) if small_is_left else (large_rows, small_rows)
+        found.append(i * width + j)  # one int64 per band match until deduplication
+    unique = np.unique(np.concatenate(found))
     return (unique // width).astype(np.int64), (unique % width).astype(np.int64)
 
 
@@ -209,43 +219,44 @@ def lsh_candidates(
 _SPREAD = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _shared_band_rows(
-    small_keys: np.ndarray, large_keys: np.ndarray, config: HammingLsh
-) -> tuple[Int64Array, Int64Array]:
-    """Every (small row, large row) whose band keys agree, once per agreeing band."""
-    n_small = small_keys.shape[1]
-    # about 64 bitmap bits per small record: 1-2 % of unrelated large keys pass the screen
-    bits = int(min(27, max(10, int(np.ceil(np.log2(64 * n_small))))))
-    shift = np.uint64(64 - bits)
-    bitmap = np.zeros(1 << bits, dtype=np.bool_)
-    found_small: list[Int64Array] = []
-    found_large: list[Int64Array] = []
-    work = 0
-    for band in range(config.bands):
-        order = np.argsort(small_keys[band], kind="stable")
-        sorted_small = small_keys[band][order]
-        small_slots = (small_keys[band] * _SPREAD) >> shift
-        bitmap[small_slots] = True
-        screened = np.flatnonzero(bitmap[(large_keys[band] * _SPREAD) >> shift])
-        bitmap[small_slots] = False
-        needles = large_keys[band][screened]
+class _BandScreen:
+    """Band-key matches between a small and a large set (``uint64[bands, n]`` keys)."""
+
+    def __init__(self, small_keys: np.ndarray, large_keys: np.ndarray) -> None:
+        self.small_keys = small_keys
+        self.large_keys = large_keys
+        # about 64 bitmap bits per small record: 1-2 % of unrelated large keys pass the screen
+        bits = int(min(27, max(10, int(np.ceil(np.log2(64 * small_keys.shape[1]))))))
+        self.shift = np.uint64(64 - bits)
+        self.bitmap = np.zeros(1 << bits, dtype=np.bool_)
+
+    def _matches(self, band: int) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array]:
+        """(the small side's sort order, large rows with a match, each one's first position
+        in the sorted small keys, and its number of matches) for one band."""
+        small, large = self.small_keys[band], self.large_keys[band]
+        order = np.argsort(small, kind="stable").astype(np.int64)
+        sorted_small = small[order]
+        slots = (small * _SPREAD) >> self.shift
+        self.bitmap[slots] = True
+        screened = np.flatnonzero(self.bitmap[(large * _SPREAD) >> self.shift])
+        self.bitmap[slots] = False
+        needles = large[screened]
         lo = np.searchsorted(sorted_small, needles, side="left")
-        hi = np.searchsorted(sorted_small, needles, side="right")
-        counts = hi - lo
-        work += int(counts.sum())
-        if work > config.max_candidates:
-            raise ResourceExhaustedError(
-                f"blocking would verify up to {work} candidate pairs (limit"
-                f" {config.max_candidates}); use more bits per band"
-            )
+        counts = np.searchsorted(sorted_small, needles, side="right") - lo
         hit = counts > 0
-        counts, lo = counts[hit], lo[hit]
-        found_large.append(np.repeat(screened[hit], counts).astype(np.int64))
-        # the j-th small record of a needle's bucket sits at lo + j in the sorted order
+        return order, screened[hit].astype(np.int64), lo[hit].astype(np.int64), counts[hit]
+
+    def count(self, band: int) -> int:
+        """The number of (small, large) pairs whose keys agree in ``band``."""
+        return int(self._matches(band)[3].sum())
+
+    def pairs(self, band: int) -> tuple[Int64Array, Int64Array]:
+        """Every (small row, large row) whose keys agree in ``band``."""
+        order, large_rows, lo, counts = self._matches(band)
+        # the k-th small record of a needle's bucket sits at lo + k in the sorted order
         group_start = np.cumsum(counts) - counts
         positions = np.repeat(lo - group_start, counts) + np.arange(int(counts.sum()))
-        found_small.append(order[positions].astype(np.int64))
-    return np.concatenate(found_small), np.concatenate(found_large)
+        return order[positions], np.repeat(large_rows, counts)
 
 
 def lsh_self_candidates(clks: PackedClks, config: HammingLsh) -> tuple[Int64Array, Int64Array]:

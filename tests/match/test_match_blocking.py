@@ -175,8 +175,12 @@ def test_candidates_of_empty_sides_and_the_guard() -> None:
         lsh_candidates(data, clks(rng, 5, 256), config)
     zeros = np.zeros((40, 2), dtype=np.uint64)  # every record shares every band
     tight = HammingLsh(bands=4, bits_per_band=8, max_candidates=4 * 40 * 30 - 1)
-    with pytest.raises(ResourceExhaustedError, match="up to 4800 candidate pairs"):
+    with pytest.raises(ResourceExhaustedError, match="up to 4800 candidate pairs \\(limit 4799\\)"):
         lsh_candidates(zeros, zeros[:30].copy(), tight)
+    # the guard counts every band before it refuses: the figure it names is the whole work
+    early = HammingLsh(bands=4, bits_per_band=8, max_candidates=1000)
+    with pytest.raises(ResourceExhaustedError, match="up to 4800 candidate pairs"):
+        lsh_candidates(zeros, zeros[:30].copy(), early)
     loose = HammingLsh(bands=4, bits_per_band=8, max_candidates=4 * 40 * 30)
     i, j = lsh_candidates(zeros, zeros[:30].copy(), loose)
     assert len(i) == 40 * 30
