@@ -21,8 +21,8 @@ from agency_client._client_config import load_client_config
 from agency_client._encoding import BUILTIN_SCHEMA_NAMES
 from agency_client.pointer import generate_pointer_key, write_pointer_key
 from linkage.consent import Purpose
-from linkage.errors import AlreadyExistsError, ConfigError, Problem
-from linkage.pki import validate_identifier
+from linkage.errors import AlreadyExistsError, ConfigError, InvalidInputError, Problem
+from linkage.service import AGENCY_ID_PATTERN
 
 __all__ = ["init_command"]
 
@@ -178,7 +178,11 @@ def init_command(
     force: bool,
 ) -> None:
     """Create an agency working directory: config, pointer key (0600) and state folder."""
-    validate_identifier(agency_id, "--agency-id")
+    if AGENCY_ID_PATTERN.fullmatch(agency_id) is None:
+        # the matcher enrols agencies by such IDs (linkage-admin agency create)
+        raise InvalidInputError(
+            "--agency-id: must be 2-63 characters of a-z, 0-9 and '-', starting with a letter"
+        )
     if (secret_file is None) == (secret_env is None):
         raise ConfigError("name exactly one of --secret-file or --secret-env")
     if (gateway_cert is None) != (gateway_key is None):
@@ -258,6 +262,13 @@ def init_command(
     temp.write_text(text, encoding="utf-8")
     try:
         load_client_config(temp, os.environ)  # the secret is loaded and checked here
+    except ConfigError as exc:
+        temp.unlink(missing_ok=True)
+        # name the options given, not the temporary file the check read
+        raise ConfigError(
+            "the agency.toml these options make is invalid",
+            problems=exc.problems or [Problem("agency.toml", exc.message)],
+        ) from None
     except BaseException:
         temp.unlink(missing_ok=True)
         raise

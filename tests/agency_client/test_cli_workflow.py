@@ -163,6 +163,18 @@ def test_init_writes_a_working_directory(tmp_path: Path, matcher: Matcher) -> No
     code, _, err = run(*[a for a in args if a != "--disclose"][:-2], "--secret-env", "X")
     assert code == EXIT_DOMAIN_ERROR
     assert "exactly one of --secret-file or --secret-env" in err
+    # an agency ID the matcher could not enrol, and a short secret, are named as options
+    upper = [("Valley_MHC" if a == "mhc-a" else a) for a in args]
+    code, _, err = run(*upper, "--force")
+    assert code != 0
+    assert "--agency-id: must be 2-63 characters of a-z, 0-9 and '-'" in err
+    secret.write_text("short")
+    code, _, err = run(*args, "--force")
+    assert code != 0
+    assert "the agency.toml these options make is invalid" in err
+    assert "shorter than 16 bytes" in err
+    assert ".tmp" not in err
+    assert not list(target.glob("*.tmp"))
 
 
 def test_upload_interrupted_then_resumed_then_delta(tmp_path: Path, matcher: Matcher) -> None:
