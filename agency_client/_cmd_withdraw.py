@@ -46,7 +46,14 @@ def withdraw_command(
     if everything == bool(ids):
         raise InvalidInputError("name record IDs (or --from-file), or pass --all; not both")
     if everything and not yes:
-        click.confirm("Withdraw EVERY record of this agency from the matcher?", abort=True)
+        try:
+            confirmed = click.confirm("Withdraw EVERY record of this agency from the matcher?")
+        except click.Abort:  # no answer (end of input): nothing was withdrawn
+            confirmed = False
+        if not confirmed:
+            raise InvalidInputError(
+                "nothing withdrawn: --all needs a 'y' at the prompt, or --yes in scripts"
+            )
     session = load_session(config_path)
     with session.state() as state:
         if state.pending_summary()[0]:

@@ -297,6 +297,10 @@ def test_consent_withdraw_deref_and_exit_codes(tmp_path: Path, matcher: Matcher)
     assert code == EXIT_NOT_FOUND
     assert "nothing was sent" in err
     assert local_id not in err
+    for answer in ("", "n\n"):  # no answer (end of input), and "no"
+        refused = CliRunner().invoke(cli, ["withdraw", "--config", config, "--all"], input=answer)
+        assert refused.exit_code == EXIT_DOMAIN_ERROR
+        assert "nothing withdrawn: --all needs a 'y' at the prompt, or --yes" in refused.stderr
     code, out, _ = run("withdraw", "--config", config, "--all", "--yes")
     assert code == 0
     assert f"withdrawn {len(rows) - 2}" in out
