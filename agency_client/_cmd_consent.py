@@ -103,6 +103,33 @@ def _split(value: str) -> list[str]:
     return [part.strip() for part in value.replace(",", ";").split(";") if part.strip()]
 
 
+#: problems reported at most from one consent file
+_MAX_PROBLEMS = 50
+
+
+def _row_plan(row: dict[str, str], where: str) -> ConsentPlan:
+    """One CSV row's consent change (``where`` prefixes each problem's location)."""
+    local_id = (row.get("record_id") or "").strip()
+    if not local_id:
+        raise InvalidInputError(
+            "invalid consent file", problems=[Problem(f"{where}record_id", "is empty")]
+        )
+    if _flag(row.get("revoked") or "", f"{where}revoked", False):
+        return ConsentPlan(local_id, None)
+    return ConsentPlan(
+        local_id,
+        _build(
+            disclose=_flag(row.get("disclose") or "", f"{where}disclose", True),
+            purposes=_split(row.get("purposes") or ""),
+            agencies=_split(row.get("recipient_agencies") or ""),
+            roles=_split(row.get("recipient_roles") or ""),
+            expires=(row.get("expires") or "").strip() or None,
+            allow_linkage=_flag(row.get("allow_linkage") or "", f"{where}allow_linkage", True),
+            where=where,
+        ),
+    )
+
+
 def read_consent_csv(path: Path) -> list[ConsentPlan]:
     """Parse the bulk consent CSV (see the module docstring)."""
     try:
@@ -114,32 +141,16 @@ def read_consent_csv(path: Path) -> list[ConsentPlan]:
         reader = csv.DictReader(stream)
         if reader.fieldnames is None or "record_id" not in reader.fieldnames:
             raise InvalidInputError(f"{path.name} needs a record_id column")
+        problems: list[Problem] = []
         for number, row in enumerate(reader, start=1):
-            where = f"row {number}, column "
-            local_id = (row.get("record_id") or "").strip()
-            if not local_id:
-                raise InvalidInputError(
-                    "invalid consent file", problems=[Problem(f"{where}record_id", "is empty")]
-                )
-            if _flag(row.get("revoked") or "", f"{where}revoked", False):
-                plans.append(ConsentPlan(local_id, None))
-                continue
-            plans.append(
-                ConsentPlan(
-                    local_id,
-                    _build(
-                        disclose=_flag(row.get("disclose") or "", f"{where}disclose", True),
-                        purposes=_split(row.get("purposes") or ""),
-                        agencies=_split(row.get("recipient_agencies") or ""),
-                        roles=_split(row.get("recipient_roles") or ""),
-                        expires=(row.get("expires") or "").strip() or None,
-                        allow_linkage=_flag(
-                            row.get("allow_linkage") or "", f"{where}allow_linkage", True
-                        ),
-                        where=where,
-                    ),
-                )
-            )
+            try:
+                plans.append(_row_plan(row, f"row {number}, column "))
+            except InvalidInputError as exc:  # every row's problems, not just the first
+                problems.extend(exc.problems or [Problem(f"row {number}", exc.message)])
+                if len(problems) >= _MAX_PROBLEMS:
+                    break
+    if problems:
+        raise InvalidInputError("invalid consent file", problems=problems[:_MAX_PROBLEMS])
     return plans
 
 

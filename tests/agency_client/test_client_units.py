@@ -208,6 +208,24 @@ def test_bulk_consent_csv_names_the_bad_cell(tmp_path: Path, row: str, location:
     assert "maybe" not in str(caught.value)
 
 
+def test_bulk_consent_csv_names_every_bad_row(tmp_path: Path) -> None:
+    path = tmp_path / "consent.csv"
+    path.write_text(
+        "record_id,disclose,purposes,recipient_agencies,expires,revoked\n"
+        "A-1,maybe,crisis_response,,2030-01-01,no\n"
+        "A-2,yes,crisis_response,,2030-01-01,no\n"
+        ",yes,crisis_response,,2030-01-01,no\n"
+        "A-4,yes,crisis_response,,,no\n"
+    )
+    with pytest.raises(InvalidInputError) as caught:
+        read_consent_csv(path)
+    assert [p.location for p in caught.value.problems] == [
+        "row 1, column disclose",
+        "row 3, column record_id",
+        "row 4, column expires",
+    ]
+
+
 # ---------------------------------------------------------------- export lookups, tokens
 
 
