@@ -62,6 +62,7 @@ __all__ = [
     "ClientConfig",
     "GatewaySettings",
     "TlsFiles",
+    "is_host_port",
     "is_loopback_listen",
     "load_client_config",
     "parse_consent_expiry",
@@ -95,8 +96,7 @@ class GatewaySettings:
     max_links: int = 5
 
     def __post_init__(self) -> None:
-        host, sep, port = self.listen.rpartition(":")
-        if not (sep and host and port.isascii() and port.isdecimal() and int(port) < 65536):
+        if not is_host_port(self.listen):
             raise ConfigError("invalid gateway", problems=[Problem("gateway.listen", "host:port")])
         if self.token_file is not None and self.token_env is not None:
             raise ConfigError(
@@ -136,6 +136,12 @@ class ClientConfig:
     def record_id_column(self) -> str | None:
         """The export column holding the local record ID (``[input] record_key``)."""
         return self.encoding.record_key
+
+
+def is_host_port(listen: str) -> bool:
+    """Whether ``listen`` is ``host:port`` with a decimal port 0-65535."""
+    host, sep, port = listen.rpartition(":")
+    return bool(sep and host and port.isascii() and port.isdecimal() and int(port) < 65536)
 
 
 def is_loopback_listen(listen: str) -> bool:

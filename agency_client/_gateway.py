@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from agency_client._client_config import GatewaySettings, is_loopback_listen
+from agency_client._client_config import GatewaySettings, is_host_port, is_loopback_listen
 from agency_client._gateway_page import NO_INFORMATION, render_page
 from agency_client._matcher import consent_from_proto
 from agency_client._query import QueryEncoder
@@ -384,9 +384,9 @@ def start_gateway(
     app: GatewayApp, listen: str, *, allow_non_loopback: bool = False
 ) -> tuple[GatewayServer, threading.Thread]:
     """Bind and serve in a background thread; the caller calls ``shutdown()``."""
-    host, sep, port = listen.rpartition(":")
-    if not (sep and host and port.isascii() and port.isdecimal() and int(port) < 65536):
+    if not is_host_port(listen):
         raise ConfigError(f"cannot listen on {listen!r}: give host:port with a port 0-65535")
+    host, _, port = listen.rpartition(":")
     loopback = is_loopback_listen(listen)
     if not loopback:
         if not allow_non_loopback:

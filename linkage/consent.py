@@ -123,6 +123,17 @@ class Consent:
         """Whether this consent names any recipient at all (ignoring time and revocation)."""
         return bool(self.recipient_roles)
 
+    def discloses_at(self, now: datetime) -> bool:
+        """Whether anyone at all may see the record at ``now``: linked, not revoked, a
+        recipient named and the consent not expired (:func:`may_disclose` then asks who)."""
+        return (
+            self.allow_linkage
+            and not self.revoked
+            and self.grants_disclosure
+            and self.expires_at is not None
+            and now < self.expires_at
+        )
+
     def to_bytes(self) -> bytes:
         return serialize_consent(self)
 
@@ -194,15 +205,13 @@ def may_disclose(consent: Consent, requester: Principal, purpose: Purpose, now: 
     """Whether ``requester`` may see this record's pointer for ``purpose`` at ``now``."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise InvalidInputError("now: must be a timezone-aware datetime")
-    if consent.revoked or not consent.allow_linkage:
+    if not consent.discloses_at(now):
         return False
     if requester.role not in DISCLOSABLE_ROLES or requester.role not in consent.recipient_roles:
         return False
     if consent.recipient_agencies and requester.agency_id not in consent.recipient_agencies:
         return False
-    if purpose not in consent.purposes:
-        return False
-    return consent.expires_at is not None and now < consent.expires_at
+    return purpose in consent.purposes
 
 
 def serialize_consent(consent: Consent) -> bytes:

@@ -1250,12 +1250,7 @@ class LinkageService:
             page = self._store.list_records(agency_id, after, 5000)
             for record in page:
                 consent = parse_consent(record.consent)
-                if (
-                    consent.grants_disclosure
-                    and consent.allow_linkage
-                    and not consent.revoked
-                    and (consent.expires_at is None or consent.expires_at > now_dt)
-                ):
+                if consent.discloses_at(now_dt):
                     count += 1
             if len(page) < 5000:
                 return count
