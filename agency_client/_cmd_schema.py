@@ -198,10 +198,16 @@ def _describe_segments(encoding: EncodingSchema, segmented: SegmentedSchema) -> 
         if spec is None:
             lines.append(f"  {part.name:<16} {where}  the record-level CLK (below)")
             continue
-        detail = (
-            ", ".join(spec.features)
-            + f"; {spec.filter_bits}-bit filter, {spec.bits_per_token} bits per token"
-        )
+        if spec.kind == "keys":
+            detail = (
+                ", ".join(spec.features)
+                + f"; derived keys ({spec.transform}), up to {spec.keys} keyed 64-bit words"
+            )
+        else:
+            detail = (
+                ", ".join(spec.features)
+                + f"; {spec.filter_bits}-bit filter, {spec.bits_per_token} bits per token"
+            )
         if spec.salt is not None:
             end = "" if spec.salt.end is None else str(spec.salt.end)
             detail += f", salted by {spec.salt.salt_from}[{spec.salt.start}:{end}]"

@@ -7,9 +7,15 @@ start from. This script fits that starting model on synthetic multi-agency data
 schema under a throwaway random secret: m and u probabilities describe how segments of
 the same person and of different people agree, which depends on the schema and on how
 messy data is, not on the key. ``hardened`` is the shipped default (diffused segments);
-``plain`` the same schema with plain Bloom-filter segments.
+``plain`` the same schema with plain Bloom-filter segments. Both carry the derived key
+segments of the default schema; the ``-nokeys`` files are the earlier models for layouts
+without them, kept for matchers configured with such a schema (this script no longer
+writes them).
 
     .venv/bin/python scripts/gen_prior_model.py            # rewrites both files
+
+The blocking is what the matcher plans for data of this size (``auto``), and the fit is
+the matcher's own (flat prior on m: this *is* the prior).
 
 The secret is random, so the fitted numbers vary slightly from run to run (EM on
 different hash collisions); the files record one run.
@@ -36,10 +42,11 @@ from linkage.encode._segments import (  # noqa: E402
 )
 from linkage.match import pack_clks  # noqa: E402
 from linkage.probabilistic import (  # noqa: E402
-    default_blocking,
+    default_blocking_ladder,
     default_comparisons,
     default_training_rules,
     fit_model,
+    plan_blocking,
 )
 
 OUT = ROOT / "linkage" / "service"
@@ -53,7 +60,8 @@ def _document(hardened: bool) -> dict[str, Any]:
     if not hardened:
         del segments["diffusion"]
         for item in segments["fields"]:
-            item["filterBits"] = item["bits"] = 512
+            if item.get("kind", "bloom") == "bloom":
+                item["filterBits"] = item["bits"] = 512
     document["segments"] = segments
     return document
 
@@ -61,10 +69,12 @@ def _document(hardened: bool) -> dict[str, Any]:
 def fitted(hardened: bool, rows: list[list[str | None]], secret: bytes) -> str:
     encoder = SegmentedEncoder(load_segmented_schema(_document(hardened)), secret, key_epoch=1)
     packed = pack_clks(encoder.encode(rows))
+    ladder, always = default_blocking_ladder(hardened)
+    plan = plan_blocking(ladder, packed, encoder.layout, always=always)
     model = fit_model(
         encoder.layout,
-        default_comparisons(hardened),
-        default_blocking(hardened),
+        default_comparisons(hardened, encoder.layout),
+        plan.rules,
         packed,
         training_rules=default_training_rules(),
     )

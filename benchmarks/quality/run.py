@@ -92,7 +92,9 @@ def estimated_join_pairs(data: LinkageData, packed: Any, layout: Any, threshold:
     return float((dice >= threshold).mean()) * total
 
 
-def run_splink(data: LinkageData, thresholds: list[float], work: Path) -> list[dict[str, Any]]:
+def run_splink(
+    data: LinkageData, thresholds: list[float], work: Path, *, quiet: bool = False
+) -> list[dict[str, Any]]:
     python = splink_python()
     work.mkdir(parents=True, exist_ok=True)
     source = work / "splink-input.csv"
@@ -115,6 +117,8 @@ def run_splink(data: LinkageData, thresholds: list[float], work: Path) -> list[d
             ",".join(str(t) for t in thresholds),
         ],
         check=True,
+        stdout=subprocess.DEVNULL if quiet else None,
+        stderr=subprocess.DEVNULL if quiet else None,
     )
     wall = time.perf_counter() - started
     output = json.loads(target.read_text(encoding="utf-8"))

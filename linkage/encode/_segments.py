@@ -43,6 +43,19 @@ How a segment is encoded, for one record:
   hardening: the matcher reads it as "missing", never as disagreement. (A present segment
   always has bits set: a Bloom filter by construction; a diffused one but with
   probability ``2**-bits``.)
+
+Key segments (``"kind": "keys"``) carry derived comparison keys instead of a Bloom filter::
+
+    {"name": "given_key", "kind": "keys", "features": ["given_name"],
+     "transform": "nicknames", "keys": 4}
+
+The transform (:mod:`linkage.encode._derived`: ``nicknames``, ``sorted-letters``,
+``name-parts``, ``day-month-sorted``) maps the formatted value to a set of strings; each
+string becomes one 64-bit word ``BLAKE2b(key=segment key, salt || string)`` (never 0), the
+words sorted ascending and the rest of the ``keys`` words zero. The matcher reads two key
+segments as agreeing when they share a word (the layout lists them as ``key_sets``); all
+zero is missing. A key segment is as hard to invert as an identical-value Bloom segment:
+equal values give equal words, unequal ones unrelated words, and nothing without the key.
 """
 
 from __future__ import annotations
@@ -60,10 +73,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from linkage.encode._defaults import default_schema_text
+from linkage.encode._derived import TRANSFORMS, derived_keys, transform_applies_to
 from linkage.encode._diffusion import diffuse_packed, diffusion_taps
 from linkage.encode._encoder import MIN_SECRET_BYTES, ClkEncoder, EncodedBatch, tokenize
 from linkage.encode._schema import (
     DateFormat,
+    EnumFormat,
     Feature,
     IgnoredFeature,
     IntegerFormat,
@@ -95,6 +110,9 @@ RECORD_PART: Final = "record"
 _KEY_SALT: Final = b"linkage/segment-key/1"
 _DIFFUSION_SALT: Final = b"linkage/segment-diffusion/1"
 _MAX_FILTER_BITS: Final = 1 << 20
+#: The most words (keys) a key segment may hold.
+_MAX_KEYS: Final = 8
+SEGMENT_KINDS: Final = ("bloom", "keys")
 
 
 def _default_segment(name: str, features: list[str], bits: int = 128) -> dict[str, Any]:
@@ -110,9 +128,22 @@ def _default_segment(name: str, features: list[str], bits: int = 128) -> dict[st
     return item
 
 
+def _key_segment_spec(name: str, feature: str, transform: str, keys: int) -> dict[str, Any]:
+    return {
+        "name": name,
+        "kind": "keys",
+        "features": [feature],
+        "transform": transform,
+        "keys": keys,
+    }
+
+
 #: The segments block of :func:`default_segmented_schema`: one segment per feature group of
 #: the default person features, each a 1024-bit filter diffused (t = 10) to 128 bits (sex
-#: to 64), given name and surname in one key group. docs/quality.md measures it.
+#: to 64), given name and surname in one key group; then the derived keys
+#: (:mod:`linkage.encode._derived`): the given name's nickname set and sorted letters, the
+#: surname's parts and sorted letters, the date of birth with day and month sorted.
+#: docs/quality.md measures it.
 DEFAULT_SEGMENTS: Final[dict[str, Any]] = {
     "diffusion": {"t": 10},
     "fields": [
@@ -124,6 +155,11 @@ DEFAULT_SEGMENTS: Final[dict[str, Any]] = {
         _default_segment("phone", ["phone"]),
         _default_segment("street", ["street_address", "address_line_2"]),
         _default_segment("locality", ["suburb", "postcode", "state"]),
+        _key_segment_spec("given_key", "given_name", "nicknames", 4),
+        _key_segment_spec("given_letters", "given_name", "sorted-letters", 1),
+        _key_segment_spec("surname_key", "surname", "name-parts", 3),
+        _key_segment_spec("surname_letters", "surname", "sorted-letters", 1),
+        _key_segment_spec("dob_key", "date_of_birth", "day-month-sorted", 1),
     ],
 }
 
@@ -139,7 +175,8 @@ class SegmentSalt:
 
 @dataclass(frozen=True, slots=True)
 class SegmentSpec:
-    """One feature group's segment."""
+    """One feature group's segment: a Bloom filter (``kind="bloom"``) or derived keys
+    (``kind="keys"``: ``transform`` and ``bits = 64 * keys``)."""
 
     name: str
     features: tuple[str, ...]
@@ -148,11 +185,18 @@ class SegmentSpec:
     bits: int
     salt: SegmentSalt | None = None
     key_group: str | None = None
+    kind: str = "bloom"
+    transform: str | None = None
 
     @property
     def key_name(self) -> str:
         """The name its keys derive from: the key group, else the segment's own name."""
         return self.name if self.key_group is None else self.key_group
+
+    @property
+    def keys(self) -> int:
+        """Words of a key segment (0 for a Bloom segment)."""
+        return self.bits // 64 if self.kind == "keys" else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,13 +209,23 @@ class Segmentation:
     def to_json_dict(self) -> dict[str, Any]:
         fields = []
         for spec in self.fields:
-            item: dict[str, Any] = {
-                "name": spec.name,
-                "features": list(spec.features),
-                "filterBits": spec.filter_bits,
-                "bitsPerToken": spec.bits_per_token,
-                "bits": spec.bits,
-            }
+            item: dict[str, Any]
+            if spec.kind == "keys":
+                item = {
+                    "name": spec.name,
+                    "kind": "keys",
+                    "features": list(spec.features),
+                    "transform": spec.transform,
+                    "keys": spec.keys,
+                }
+            else:
+                item = {
+                    "name": spec.name,
+                    "features": list(spec.features),
+                    "filterBits": spec.filter_bits,
+                    "bitsPerToken": spec.bits_per_token,
+                    "bits": spec.bits,
+                }
             if spec.salt is not None:
                 salt: dict[str, Any] = {"saltFrom": spec.salt.salt_from, "start": spec.salt.start}
                 if spec.salt.end is not None:
@@ -225,10 +279,20 @@ def parse_segmentation(
         problems.append(Problem(f"{path}.fields", "must be a non-empty array"))
         raw = []
     allowed = {"name", "features", "filterBits", "bitsPerToken", "bits", "salt", "keyGroup"}
+    allowed_keys = {"name", "kind", "features", "transform", "keys", "salt"}
     for index, item in enumerate(raw):
         where = f"{path}.fields[{index}]"
         if not isinstance(item, dict):
             problems.append(Problem(where, "must be an object"))
+            continue
+        kind = item.get("kind", "bloom")
+        if kind not in SEGMENT_KINDS:
+            problems.append(Problem(f"{where}.kind", f"must be one of {', '.join(SEGMENT_KINDS)}"))
+            continue
+        if kind == "keys":
+            spec = _key_segment(item, where, known, allowed_keys, problems)
+            if spec is not None:
+                specs.append(spec)
             continue
         for key in item:
             if key not in allowed:
@@ -293,7 +357,7 @@ def parse_segmentation(
         problems.append(Problem(f"{path}.fields", "segment names must be unique"))
     groups: dict[str, SegmentSpec] = {}
     for index, spec in enumerate(specs):
-        if spec.key_group is None:
+        if spec.key_group is None or spec.kind != "bloom":
             continue
         if spec.key_group in names:
             problems.append(
@@ -311,6 +375,82 @@ def parse_segmentation(
     if problems:
         raise SchemaError("the schema's segments block is invalid", problems=problems)
     return Segmentation(tuple(specs), taps)
+
+
+def _format_type(feature: Feature) -> str:
+    fmt = feature.format
+    if isinstance(fmt, DateFormat):
+        return "date"
+    if isinstance(fmt, IntegerFormat):
+        return "integer"
+    if isinstance(fmt, EnumFormat):
+        return "enum"
+    return "string"
+
+
+def _key_segment(
+    item: Mapping[str, Any],
+    where: str,
+    known: Mapping[str, Feature],
+    allowed: set[str],
+    problems: list[Problem],
+) -> SegmentSpec | None:
+    """A ``"kind": "keys"`` segment (derived keys), or None after naming its problems."""
+    before = len(problems)
+    for key in item:
+        if key not in allowed:
+            problems.append(Problem(f"{where}.{key}", "unknown key"))
+    name = item.get("name")
+    if not isinstance(name, str) or not name.isidentifier() or name == RECORD_PART:
+        problems.append(
+            Problem(f"{where}.name", f"must be an identifier other than {RECORD_PART!r}")
+        )
+    group = item.get("features")
+    if not isinstance(group, list) or len(group) != 1 or group[0] not in known:
+        problems.append(Problem(f"{where}.features", "must list exactly one hashed feature"))
+        group = None
+    transform = item.get("transform")
+    if not isinstance(transform, str) or transform not in TRANSFORMS:
+        problems.append(
+            Problem(f"{where}.transform", f"must be one of {', '.join(sorted(TRANSFORMS))}")
+        )
+    elif group is not None and not transform_applies_to(transform, _format_type(known[group[0]])):
+        problems.append(
+            Problem(f"{where}.transform", f"does not apply to the feature {group[0]}'s format")
+        )
+    keys = item.get("keys")
+    if not isinstance(keys, int) or isinstance(keys, bool) or not 1 <= keys <= _MAX_KEYS:
+        problems.append(Problem(f"{where}.keys", f"must be an integer in [1, {_MAX_KEYS}]"))
+    salt: SegmentSalt | None = None
+    if "salt" in item:
+        raw_salt = item["salt"]
+        if not isinstance(raw_salt, dict) or not set(raw_salt) <= {"saltFrom", "start", "end"}:
+            problems.append(Problem(f"{where}.salt", "must be {saltFrom, start, end}"))
+        else:
+            source = raw_salt.get("saltFrom")
+            start = raw_salt.get("start", 0)
+            end = raw_salt.get("end")
+            if not isinstance(source, str) or source not in known:
+                problems.append(Problem(f"{where}.salt.saltFrom", "must name a hashed feature"))
+            elif not isinstance(start, int) or (end is not None and not isinstance(end, int)):
+                problems.append(Problem(f"{where}.salt", "start and end must be integers"))
+            else:
+                salt = SegmentSalt(source, start, end)
+    if len(problems) != before:
+        return None
+    assert isinstance(name, str)
+    assert isinstance(keys, int)
+    assert group is not None
+    return SegmentSpec(
+        name,
+        (str(group[0]),),
+        filter_bits=64 * keys,
+        bits_per_token=1,
+        bits=64 * keys,
+        salt=salt,
+        kind="keys",
+        transform=str(transform),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,13 +513,14 @@ def segment_layout(record_bits: int, segmentation: Segmentation) -> SegmentLayou
         (a.name, b.name)
         for i, a in enumerate(specs)
         for b in specs[i + 1 :]
-        if a.key_group is not None and a.key_group == b.key_group
+        if a.key_group is not None and a.key_group == b.key_group and a.kind == b.kind == "bloom"
     )
     return SegmentLayout(
         fields=tuple(fields),
         total_words=word,
         record=SegmentRange(RECORD_PART, 0, record_bits // 64),
         swaps=swaps,
+        key_sets=tuple(spec.name for spec in specs if spec.kind == "keys"),
     )
 
 
@@ -447,6 +588,15 @@ class _SegmentCodec:
         self._cache[cache_key] = mask
         return mask
 
+    def key_word(self, key: str, salt: str) -> int:
+        """A derived key's 64-bit word (never 0)."""
+        encoded_salt = salt.encode("utf-8")
+        digest = self._base.copy()
+        digest.update(
+            b"key\x00" + len(encoded_salt).to_bytes(2, "big") + encoded_salt + key.encode("utf-8")
+        )
+        return int.from_bytes(digest.digest()[:8], "big") or 1
+
     def _indices(self, data: bytes) -> list[int]:
         out: list[int] = []
         counter = 0
@@ -480,7 +630,7 @@ class SegmentEncoder:
         self._groups: list[
             tuple[_SegmentCodec, list[tuple[int, Feature]], tuple[int, Feature] | None]
         ] = []
-        self._taps = []
+        self._taps: list[np.ndarray | None] = []
         for spec in segmentation.fields:
             codec = _SegmentCodec(spec, _segment_key(secret, key_epoch, spec.key_name, _KEY_SALT))
             members = []
@@ -494,11 +644,13 @@ class SegmentEncoder:
                 assert isinstance(source, Feature)
                 salt_source = (position[spec.salt.salt_from], source)
             self._groups.append((codec, members, salt_source))
-            if segmentation.diffusion_taps is not None:
+            if segmentation.diffusion_taps is not None and spec.kind == "bloom":
                 key = _segment_key(secret, key_epoch, spec.key_name, _DIFFUSION_SALT)
                 self._taps.append(
                     diffusion_taps(key, spec.filter_bits, spec.bits, segmentation.diffusion_taps)
                 )
+            else:
+                self._taps.append(None)
 
     @property
     def segment_bytes(self) -> int:
@@ -510,6 +662,9 @@ class SegmentEncoder:
         parts: list[np.ndarray] = []
         for index, (codec, members, salt_source) in enumerate(self._groups):
             spec = codec.spec
+            if spec.kind == "keys":
+                parts.append(self._encode_keys(codec, members, salt_source, rows))
+                continue
             out = bytearray()
             present = np.zeros(n, dtype=bool)
             for row_index, row in enumerate(rows):
@@ -530,8 +685,9 @@ class SegmentEncoder:
                 out += mask.to_bytes(spec.filter_bits // 8, "big")
             filters = np.frombuffer(bytes(out), dtype=np.uint8).reshape(n, spec.filter_bits // 8)
             packed = np.ascontiguousarray(filters).view(">u8").astype(np.uint64)
-            if self._taps and n:
-                packed = diffuse_packed(packed, self._taps[index])
+            taps = self._taps[index]
+            if taps is not None and n:
+                packed = diffuse_packed(packed, taps)
             packed[~present] = 0
             parts.append(packed)
         if not parts or n == 0:
@@ -539,6 +695,36 @@ class SegmentEncoder:
         joined = np.concatenate(parts, axis=1)
         result: ClkBytes = np.ascontiguousarray(joined.astype(">u8")).view(np.uint8)
         return result
+
+    def _encode_keys(
+        self,
+        codec: _SegmentCodec,
+        members: list[tuple[int, Feature]],
+        salt_source: tuple[int, Feature] | None,
+        rows: Sequence[Sequence[str | None]],
+    ) -> np.ndarray:
+        """``uint64[n, keys]``: each row's derived keys, hashed, sorted, zero-padded."""
+        spec = codec.spec
+        assert spec.transform is not None
+        out = np.zeros((len(rows), spec.keys), dtype=np.uint64)
+        position, feature = members[0]
+        for row_index, row in enumerate(rows):
+            if len(row) != self._width:
+                raise InvalidInputError(
+                    f"rows[{row_index}] has {len(row)} values, the schema {self._width}"
+                )
+            formatted = _formatted(feature, row[position])
+            if not formatted:
+                continue
+            salt = ""
+            if salt_source is not None and spec.salt is not None:
+                salt = _formatted(salt_source[1], row[salt_source[0]])[
+                    spec.salt.start : spec.salt.end
+                ]
+            keys = derived_keys(spec.transform, formatted, spec.keys)
+            words = sorted({codec.key_word(key, salt) for key in keys})
+            out[row_index, : len(words)] = words
+        return out
 
 
 class SegmentedEncoder:

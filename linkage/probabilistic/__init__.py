@@ -31,10 +31,14 @@ Clustering (:class:`linkage.match.ComponentClusterer`)
 from linkage.probabilistic._blocking import BlockingRule, BlockingRules, ExactRule, LshRule
 from linkage.probabilistic._cluster import AverageLinkClusterer, greedy_one_per_agency
 from linkage.probabilistic._defaults import (
+    KEY_SEGMENTS,
     default_blocking,
+    default_blocking_ladder,
     default_comparisons,
     default_training_rules,
+    has_key_segments,
 )
+from linkage.probabilistic._frequency import TermFrequencies, ValueCounts, segment_value_digests
 from linkage.probabilistic._layout import SegmentLayout, SegmentRange
 from linkage.probabilistic._linker import ProbabilisticLinker, fit_model, identical_segment_rate
 from linkage.probabilistic._model import (
@@ -43,8 +47,21 @@ from linkage.probabilistic._model import (
     FellegiSunterModel,
     FitReport,
     FitSettings,
+    LevelRule,
     comparison_levels,
     probability_of_weight,
+    similarity_columns,
+    suggest_threshold,
+)
+from linkage.probabilistic._plan import (
+    BlockingPlan,
+    applicable_rules,
+    estimate_pair_completeness,
+    estimate_rule_pairs,
+    plan_blocking,
+    rule_from_dict,
+    rule_name,
+    rule_to_dict,
 )
 from linkage.probabilistic._similarity import (
     segment_dice,
@@ -53,8 +70,10 @@ from linkage.probabilistic._similarity import (
 )
 
 __all__ = [
+    "KEY_SEGMENTS",
     "MODEL_FORMAT",
     "AverageLinkClusterer",
+    "BlockingPlan",
     "BlockingRule",
     "BlockingRules",
     "Comparison",
@@ -62,19 +81,34 @@ __all__ = [
     "FellegiSunterModel",
     "FitReport",
     "FitSettings",
+    "LevelRule",
     "LshRule",
     "ProbabilisticLinker",
     "SegmentLayout",
     "SegmentRange",
+    "TermFrequencies",
+    "ValueCounts",
+    "applicable_rules",
     "comparison_levels",
     "default_blocking",
+    "default_blocking_ladder",
     "default_comparisons",
     "default_training_rules",
+    "estimate_pair_completeness",
+    "estimate_rule_pairs",
     "fit_model",
     "greedy_one_per_agency",
+    "has_key_segments",
     "identical_segment_rate",
+    "plan_blocking",
     "probability_of_weight",
+    "rule_from_dict",
+    "rule_name",
+    "rule_to_dict",
     "segment_dice",
     "segment_dice_reference",
     "segment_popcounts",
+    "segment_value_digests",
+    "similarity_columns",
+    "suggest_threshold",
 ]

@@ -12,7 +12,9 @@ then among themselves) finds exactly the pairs a rebuild finds.
   (identical encodings of identical values: the date of birth, the phone, the names);
   with ``unordered`` the segments' values compare as a multiset, so a given name and
   surname written the other way round still block together (segments of one key group,
-  the layout's ``swaps``).
+  the layout's ``swaps``). A key segment (the layout's ``key_sets``: derived keys such as
+  a name's nicknames) blocks on *any* shared key: each record is filed under each of its
+  keys.
 
 Results are ``(left, right)`` index arrays sorted by ``left`` then ``right``; within one set
 ``left < right``.
@@ -86,6 +88,41 @@ class ExactRule:
         if not self.segments:
             raise ConfigError("invalid blocking rule", problems=[Problem("segments", "empty")])
 
+    def _entries(self, packed: PackedClks, layout: SegmentLayout) -> tuple[PackedClks, Int64Array]:
+        """The blocking values of the records that have every segment, and each value's
+        record: one value per record, or one per key for a rule on a key segment."""
+        values, present = self._keys(packed, layout)
+        # a one-word key segment holds one key: "any shared key" is "identical"
+        keyed = [
+            name
+            for name in self.segments
+            if name in layout.key_sets and layout.part(name).words > 1
+        ]
+        if not keyed:
+            rows = np.nonzero(present)[0].astype(np.int64)
+            return np.ascontiguousarray(values[rows]), rows
+        if len(keyed) > 1 or self.unordered:
+            raise ConfigError(
+                "invalid blocking rule",
+                problems=[
+                    Problem("segments", "at most one key segment of several keys, not unordered")
+                ],
+            )
+        part = layout.part(keyed[0])
+        others = [name for name in self.segments if name != keyed[0]]
+        base = (
+            np.ascontiguousarray(packed[:, _words(layout, tuple(others))])
+            if others
+            else np.zeros((packed.shape[0], 0), dtype=np.uint64)
+        )
+        chunks: list[PackedClks] = []
+        owners: list[Int64Array] = []
+        for word in range(part.start_word, part.stop_word):
+            rows = np.nonzero(present & (packed[:, word] != 0))[0].astype(np.int64)
+            chunks.append(np.concatenate([base[rows], packed[rows, word : word + 1]], axis=1))
+            owners.append(rows)
+        return np.ascontiguousarray(np.concatenate(chunks)), np.concatenate(owners)
+
     def _keys(self, packed: PackedClks, layout: SegmentLayout) -> tuple[PackedClks, np.ndarray]:
         present = np.ones(packed.shape[0], dtype=bool)
         for name in self.segments:
@@ -107,18 +144,15 @@ class ExactRule:
         return np.ascontiguousarray(values.reshape(n, k * width)), present
 
     def pairs(self, left: PackedClks, right: PackedClks, layout: SegmentLayout) -> Int64Array:
-        left_values, left_present = self._keys(left, layout)
-        right_values, right_present = self._keys(right, layout)
-        li = np.nonzero(left_present)[0]
-        ri = np.nonzero(right_present)[0]
-        inverse = _row_groups(np.concatenate([left_values[li], right_values[ri]]))
+        left_values, li = self._entries(left, layout)
+        right_values, ri = self._entries(right, layout)
+        inverse = _row_groups(np.concatenate([left_values, right_values]))
         left_group, right_group = inverse[: li.shape[0]], inverse[li.shape[0] :]
         return self._cross(li, left_group, ri, right_group, within=False)
 
     def pairs_within(self, packed: PackedClks, layout: SegmentLayout) -> Int64Array:
-        values, present = self._keys(packed, layout)
-        idx = np.nonzero(present)[0]
-        inverse = _row_groups(values[idx])
+        values, idx = self._entries(packed, layout)
+        inverse = _row_groups(values)
         return self._cross(idx, inverse, idx, inverse, within=True)
 
     def _cross(

@@ -14,6 +14,13 @@ agglomerative average-linkage clustering with two thresholds:
   smallest members (node order), so the result is a function of the component's edges only
   (link IDs stay stable in the incremental index).
 
+* with a ``scorer``, a cross pair without an edge is scored when the linkage needs it
+  (the records were never a candidate pair of the blocking, or scored below the edge
+  threshold): the linkage is then the mean of real match probabilities, so a third record
+  of one person is not kept apart merely because the blocking never compared it with the
+  second. The scorer must be a function of the two records alone, so the result still
+  depends only on the component's records and edges.
+
 Several records of one agency may share a group (duplicates within an agency).
 :func:`greedy_one_per_agency` keeps anonlink's greedy semantics (at most one record per
 agency in a group) for comparison.
@@ -22,13 +29,16 @@ agency in a group) for comparison.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from linkage.errors import ConfigError, Problem
 from linkage.match import CandidateEdges, Node, greedy_solve
 
-__all__ = ["AverageLinkClusterer", "greedy_one_per_agency"]
+__all__ = ["AverageLinkClusterer", "PairScorer", "greedy_one_per_agency"]
+
+#: Scores record pairs that have no edge: ``(left nodes, right nodes) -> probabilities``.
+PairScorer = Callable[[Sequence[Node], Sequence[Node]], Sequence[float]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +47,8 @@ class AverageLinkClusterer:
 
     join_threshold: float = 0.5
     merge_threshold: float = 0.5
+    #: scores cross pairs without an edge (module docstring); None counts them 0
+    scorer: PairScorer | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.join_threshold <= 1.0:
@@ -58,18 +70,46 @@ class AverageLinkClusterer:
         # cluster id = position of its smallest node; links[c] = {other cluster: score sum}
         members: dict[int, list[int]] = {i: [i] for i in range(len(nodes))}
         links: dict[int, dict[int, float]] = {i: {} for i in range(len(nodes))}
+        # pairs of records whose score is known (an edge, or scored): score by pair
+        known: dict[tuple[int, int], float] = {}
         for score, node_a, node_b in edges.as_tuples():
             i, j = position[node_a], position[node_b]
-            if i == j:
+            if i == j or (min(i, j), max(i, j)) in known:
                 continue
+            known[(min(i, j), max(i, j))] = score
             links[i][j] = links[i].get(j, 0.0) + score
             links[j][i] = links[j].get(i, 0.0) + score
+        # per cluster pair: how many of its record pairs the score sum in links covers
+        covered: dict[tuple[int, int], int] = dict.fromkeys(known, 1)
         version = dict.fromkeys(members, 0)
         heap: list[tuple[float, int, int, int, int]] = []
+        scorer = self.scorer
+
+        def complete(lo: int, hi: int) -> None:
+            """Score the cross pairs of two clusters that have no score yet."""
+            assert scorer is not None
+            missing = [
+                (min(i, j), max(i, j))
+                for i in members[lo]
+                for j in members[hi]
+                if (min(i, j), max(i, j)) not in known
+            ]
+            if missing:
+                scores = scorer([nodes[i] for i, _ in missing], [nodes[j] for _, j in missing])
+                total = 0.0
+                for pair, score in zip(missing, scores, strict=True):
+                    known[pair] = float(score)
+                    total += float(score)
+                links[lo][hi] += total
+                links[hi][lo] += total
+            covered[(lo, hi)] = len(members[lo]) * len(members[hi])
 
         def push(a: int, b: int) -> None:
             lo, hi = (a, b) if a < b else (b, a)
-            linkage = links[lo][hi] / (len(members[lo]) * len(members[hi]))
+            size = len(members[lo]) * len(members[hi])
+            if scorer is not None and covered.get((lo, hi), 0) < size:
+                complete(lo, hi)
+            linkage = links[lo][hi] / size
             heapq.heappush(heap, (-linkage, lo, hi, version[lo], version[hi]))
 
         for i in range(len(nodes)):
@@ -92,8 +132,12 @@ class AverageLinkClusterer:
                 del links[other][b]
                 if other == a:
                     continue
+                count_b = covered.pop((min(b, other), max(b, other)), 0)
+                count_a = covered.pop((min(a, other), max(a, other)), 0)
                 links[a][other] = links[a].get(other, 0.0) + total
                 links[other][a] = links[other].get(a, 0.0) + total
+                # pairs across (a + b, other): those across (a, other) and (b, other)
+                covered[(min(a, other), max(a, other))] = count_a + count_b
             del version[b]
             version[a] += 1
             for other in links[a]:

@@ -11,17 +11,44 @@ from __future__ import annotations
 
 from linkage.errors import ConfigError, Problem
 from linkage.match import HammingLsh
-from linkage.probabilistic._blocking import BlockingRules, ExactRule, LshRule
-from linkage.probabilistic._model import Comparison
+from linkage.probabilistic._blocking import BlockingRule, BlockingRules, ExactRule, LshRule
+from linkage.probabilistic._layout import SegmentLayout
+from linkage.probabilistic._model import Comparison, LevelRule
 
-__all__ = ["default_blocking", "default_comparisons", "default_training_rules"]
+__all__ = [
+    "KEY_SEGMENTS",
+    "default_blocking",
+    "default_blocking_ladder",
+    "default_comparisons",
+    "default_training_rules",
+    "has_key_segments",
+]
+
+#: The derived key segments of the default schema (linkage.encode's DEFAULT_SEGMENTS):
+#: nickname sets and sorted letters of the given name, name parts and sorted letters of the
+#: surname, the date of birth with day and month sorted.
+KEY_SEGMENTS = ("given_key", "given_letters", "surname_key", "surname_letters", "dob_key")
+
+
+def has_key_segments(layout: SegmentLayout | None) -> bool:
+    """Whether a layout carries the default schema's derived key segments."""
+    return layout is not None and all(name in layout.key_sets for name in KEY_SEGMENTS)
+
 
 #: The blocking rule sets :func:`default_blocking` offers, by the size they are made for.
 _SCALES = ("default", "large")
 
 
-def default_comparisons(hardened: bool = True) -> tuple[Comparison, ...]:
-    """Comparison levels per segment (cut points on the segment Dice)."""
+def default_comparisons(
+    hardened: bool = True, layout: SegmentLayout | None = None
+) -> tuple[Comparison, ...]:
+    """Comparison levels per segment (cut points on the segment Dice); with the derived key
+    segments in ``layout``, names and the date of birth also agree on their keys (a
+    nickname, transposed letters, one part of a double family name, day and month
+    swapped), and agreement on names, date of birth, phone and address is weighed by how
+    common the value is (term frequencies)."""
+    if hardened and has_key_segments(layout):
+        return _keyed_comparisons()
     if hardened:
         name = (1.0, 0.8, 0.7, 0.6)
         return (
@@ -45,6 +72,121 @@ def default_comparisons(hardened: bool = True) -> tuple[Comparison, ...]:
         Comparison("street", (1.0, 0.8, 0.6)),
         Comparison("locality", (1.0, 0.7, 0.4)),
     )
+
+
+def _keyed_comparisons() -> tuple[Comparison, ...]:
+    """The comparisons of the default schema with key segments (docs/quality.md)."""
+    return (
+        Comparison(
+            "given_name",
+            rules=(
+                LevelRule("given_name", 1.0),
+                LevelRule("given_key", 1.0),
+                LevelRule("given_letters", 1.0),
+                LevelRule("given_name", 0.8),
+                LevelRule("given_name", 0.7),
+                LevelRule("given_name", 0.6),
+            ),
+            term_frequency=True,
+        ),
+        Comparison("middle_name", (1.0, 0.7)),
+        Comparison(
+            "surname",
+            rules=(
+                LevelRule("surname", 1.0),
+                LevelRule("surname_letters", 1.0),
+                LevelRule("surname_key", 1.0),
+                LevelRule("surname", 0.8),
+                LevelRule("surname", 0.7),
+                LevelRule("surname", 0.6),
+            ),
+            term_frequency=True,
+        ),
+        Comparison(
+            "date_of_birth",
+            rules=(
+                LevelRule("date_of_birth", 1.0),
+                LevelRule("dob_key", 1.0),
+                LevelRule("date_of_birth", 0.8),
+                LevelRule("date_of_birth", 0.7),
+                LevelRule("date_of_birth", 0.6),
+            ),
+            term_frequency=True,
+        ),
+        Comparison("sex", (1.0,)),
+        Comparison("phone", (1.0, 0.7), term_frequency=True),
+        Comparison("street", (1.0, 0.75, 0.6), term_frequency=True),
+        Comparison("locality", (1.0, 0.75, 0.6), term_frequency=True),
+    )
+
+
+def default_blocking_ladder(hardened: bool = True) -> tuple[tuple[BlockingRule, ...], int]:
+    """The blocking ladder the matcher plans from (:func:`plan_blocking`) and how many of
+    its first rules are always kept.
+
+    The kept core suits any index size (the "large" rules, about 2 to 27 candidate pairs
+    per record from 5 * 10^4 to 10^6 records, plus exact rules on the derived keys: a
+    nickname or transposed letters with the date of birth or the other name); the rest,
+    from the strict to the loose, are added while the index size affords them: at a few
+    tens of thousands of records nearly all of them, which keeps 0.99 or more of the true
+    pairs on every scenario measured (docs/quality.md). Rules on key segments are skipped
+    for layouts without them.
+    """
+    wide = 12 if hardened else 20
+    core: tuple[BlockingRule, ...] = (
+        LshRule(("record",), HammingLsh(bands=64, bits_per_band=32, seed=11)),
+        ExactRule(("phone",)),
+        ExactRule(("date_of_birth", "given_name")),
+        ExactRule(("date_of_birth", "surname")),
+        ExactRule(("date_of_birth", "street")),
+        ExactRule(("surname", "street")),
+        ExactRule(("given_name", "street")),
+        ExactRule(("given_name", "surname", "date_of_birth"), unordered=True),
+        ExactRule(("given_key", "surname")),
+        ExactRule(("given_name", "surname_key")),
+        ExactRule(("given_key", "date_of_birth")),
+        ExactRule(("surname_key", "dob_key")),
+        ExactRule(("given_letters", "dob_key")),
+        ExactRule(("surname_letters", "dob_key")),
+        ExactRule(("given_letters", "surname_letters")),
+    ) + (
+        (
+            LshRule(
+                ("given_name", "surname", "date_of_birth"),
+                HammingLsh(bands=96, bits_per_band=56, seed=16),
+            ),
+            LshRule(("surname", "date_of_birth"), HammingLsh(bands=64, bits_per_band=56, seed=14)),
+        )
+        if hardened
+        else ()
+    )
+    optional: tuple[BlockingRule, ...] = (
+        ExactRule(("date_of_birth", "sex")),
+        ExactRule(("given_name", "surname", "sex")),
+        ExactRule(("given_name", "surname"), unordered=True),
+        ExactRule(("surname_letters", "sex")),
+        ExactRule(("date_of_birth",)),
+        ExactRule(("given_key", "locality")),
+        ExactRule(("surname", "locality")),
+        ExactRule(("street",)),
+    ) + (
+        (
+            LshRule(("given_name", "surname"), HammingLsh(bands=40, bits_per_band=20, seed=41)),
+            LshRule(("record",), HammingLsh(bands=64, bits_per_band=16, seed=17)),
+            LshRule(("date_of_birth", "street"), HammingLsh(bands=32, bits_per_band=24, seed=12)),
+            LshRule(("surname", "date_of_birth"), HammingLsh(bands=32, bits_per_band=24, seed=18)),
+            LshRule(
+                ("given_name", "date_of_birth"), HammingLsh(bands=32, bits_per_band=24, seed=15)
+            ),
+            ExactRule(("surname", "sex")),
+            LshRule(("record",), HammingLsh(bands=48, bits_per_band=14, seed=31)),
+            LshRule(("date_of_birth", "street"), HammingLsh(bands=24, bits_per_band=wide, seed=32)),
+            LshRule(("given_name", "surname"), HammingLsh(bands=24, bits_per_band=wide, seed=33)),
+        )
+        if hardened
+        else (ExactRule(("surname", "sex")),)
+    )
+    return core + optional, len(core)
 
 
 def default_blocking(

@@ -68,6 +68,9 @@ class SegmentLayout:
     total_words: int
     record: SegmentRange | None = None
     swaps: tuple[tuple[str, str], ...] = ()
+    #: field segments that hold derived keys (64-bit words, 0 = unused) rather than a Bloom
+    #: filter: two of them agree (similarity 1.0) when they share a word, else 0.0
+    key_sets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         problems: list[Problem] = []
@@ -91,6 +94,11 @@ class SegmentLayout:
                 problems.append(Problem("swaps", f"{first}/{second}: needs two field segments"))
             elif a.words != b.words:
                 problems.append(Problem("swaps", f"{first}/{second}: sizes differ"))
+            elif first in self.key_sets or second in self.key_sets:
+                problems.append(Problem("swaps", f"{first}/{second}: key segments do not swap"))
+        for name in self.key_sets:
+            if name not in by_name:
+                problems.append(Problem("key_sets", f"{name}: not a field segment"))
         if problems:
             raise ConfigError("invalid segment layout", problems=problems)
 
@@ -134,6 +142,8 @@ class SegmentLayout:
             out["record"] = one(self.record)
         if self.swaps:
             out["swaps"] = [list(pair) for pair in self.swaps]
+        if self.key_sets:
+            out["keySets"] = list(self.key_sets)
         return out
 
     def to_json(self) -> str:
@@ -146,12 +156,13 @@ class SegmentLayout:
             record = None if document.get("record") is None else _range(document["record"])
             total = int(document["totalWords"])
             swaps = tuple((str(a), str(b)) for a, b in document.get("swaps", ()))
+            key_sets = tuple(str(name) for name in document.get("keySets", ()))
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(
                 "invalid segment layout",
                 problems=[Problem("$", f"malformed ({type(exc).__name__})")],
             ) from None
-        return cls(fields=fields, total_words=total, record=record, swaps=swaps)
+        return cls(fields=fields, total_words=total, record=record, swaps=swaps, key_sets=key_sets)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> SegmentLayout:

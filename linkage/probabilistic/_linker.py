@@ -22,11 +22,13 @@ import numpy as np
 from linkage.errors import ConfigError, InvalidInputError, Problem
 from linkage.match import CandidatePairs
 from linkage.probabilistic._blocking import BlockingRule, BlockingRules, ExactRule
+from linkage.probabilistic._frequency import TermFrequencies
 from linkage.probabilistic._layout import SegmentLayout
 from linkage.probabilistic._model import (
     Comparison,
     FellegiSunterModel,
     FitSettings,
+    similarity_columns,
 )
 from linkage.probabilistic._similarity import segment_dice
 from linkage.types import Float64Array, Int64Array, PackedClks
@@ -53,7 +55,7 @@ class ProbabilisticLinker:
             raise ConfigError(
                 "invalid linker", problems=[Problem("threshold", "must be in (0, 1)")]
             )
-        missing = [s for s in self.model.segments if s not in self.layout.names]
+        missing = [s for s in self.model.similarity_columns if s not in self.layout.names]
         if missing:
             raise ConfigError(
                 "invalid linker",
@@ -78,9 +80,26 @@ class ProbabilisticLinker:
         left_idx: Int64Array,
         right_idx: Int64Array,
     ) -> Float64Array:
-        """Segment Dice of the pairs, in the model's comparison order (NaN = missing)."""
+        """Segment Dice of the pairs, in the model's :attr:`similarity_columns` order
+        (NaN = missing)."""
         sims = segment_dice(packed_left, packed_right, left_idx, right_idx, self.layout)
-        return np.ascontiguousarray(sims[:, _columns(self.layout, self.model.segments)])
+        return np.ascontiguousarray(sims[:, _columns(self.layout, self.model.similarity_columns)])
+
+    def term_frequency_u(
+        self, packed_left: PackedClks, left_idx: Int64Array, frequencies: TermFrequencies
+    ) -> Float64Array:
+        """``float64[pairs, comparisons]``: each pair's own u for the term-frequency
+        comparisons (the frequency of the left record's value; NaN elsewhere)."""
+        rows = np.asarray(left_idx, dtype=np.int64)
+        out = np.full((rows.shape[0], len(self.model.comparisons)), np.nan, dtype=np.float64)
+        if rows.shape[0] == 0:
+            return out
+        unique, inverse = np.unique(rows, return_inverse=True)
+        records = packed_left[unique]
+        for column, segment in enumerate(self.model.term_frequency_segments()):
+            if segment is not None and segment in frequencies.tables:
+                out[:, column] = frequencies.u_of(records, segment)[inverse.reshape(-1)]
+        return out
 
     def score(
         self,
@@ -88,20 +107,35 @@ class ProbabilisticLinker:
         packed_right: PackedClks,
         left_idx: Int64Array,
         right_idx: Int64Array,
+        frequencies: TermFrequencies | None = None,
     ) -> Float64Array:
-        """Match probabilities of the pairs ``(left_idx[p], right_idx[p])``."""
-        return self.model.score(self.similarities(packed_left, packed_right, left_idx, right_idx))
+        """Match probabilities of the pairs ``(left_idx[p], right_idx[p])``; with
+        ``frequencies``, agreement on a value is weighed by how common it is."""
+        sims = self.similarities(packed_left, packed_right, left_idx, right_idx)
+        tf_u = (
+            None
+            if frequencies is None
+            else self.term_frequency_u(packed_left, left_idx, frequencies)
+        )
+        return self.model.score(sims, tf_u)
 
-    def link(self, packed_left: PackedClks, packed_right: PackedClks) -> CandidatePairs:
+    def link(
+        self,
+        packed_left: PackedClks,
+        packed_right: PackedClks,
+        frequencies: TermFrequencies | None = None,
+    ) -> CandidatePairs:
         """Candidate pairs scoring at or above :attr:`threshold`, scored by probability, in
         the canonical order (probability descending, then left, then right)."""
         li, ri = self.candidate_pairs(packed_left, packed_right)
-        return self._keep(li, ri, self.score(packed_left, packed_right, li, ri))
+        return self._keep(li, ri, self.score(packed_left, packed_right, li, ri, frequencies))
 
-    def link_within(self, packed: PackedClks) -> CandidatePairs:
+    def link_within(
+        self, packed: PackedClks, frequencies: TermFrequencies | None = None
+    ) -> CandidatePairs:
         """:meth:`link` within one set (pairs ``i < j``)."""
         li, ri = self.candidate_pairs_within(packed)
-        return self._keep(li, ri, self.score(packed, packed, li, ri))
+        return self._keep(li, ri, self.score(packed, packed, li, ri, frequencies))
 
     def _keep(self, li: Int64Array, ri: Int64Array, probabilities: Float64Array) -> CandidatePairs:
         keep = probabilities >= self.threshold
@@ -176,6 +210,8 @@ def fit_model(
     seed: int = 0,
     settings: FitSettings | None = None,
     training_rules: Sequence[BlockingRule] = (),
+    start: FellegiSunterModel | None = None,
+    start_strength: float = 0.0,
 ) -> FellegiSunterModel:
     """Fit a :class:`FellegiSunterModel` on packed records alone.
 
@@ -186,9 +222,11 @@ def fit_model(
     or, with ``training_rules`` (Splink's way, recommended), by one EM session per rule
     over the pairs it finds, each leaving out the comparisons it blocks on
     (:meth:`FellegiSunterModel.fit`), the match rate then over the blocked candidates.
+    ``start`` and ``start_strength``: the model whose m the fit starts from and is drawn
+    towards (:meth:`FellegiSunterModel.fit`).
     """
     comparisons = tuple(comparisons)
-    columns = _columns(layout, [c.segment for c in comparisons])
+    columns = _columns(layout, similarity_columns(comparisons))
     n_left = int(packed_left.shape[0])
     if packed_right is None:
         if n_left < 2:
@@ -216,7 +254,7 @@ def fit_model(
     randoms = segment_dice(packed_left, right, ra, rb, layout)[:, columns]
     identical = [
         identical_segment_rate(packed_left, packed_right, layout, c.segment)
-        if c.cut_points[0] >= 1.0
+        if c.identical_level == 0
         else None
         for c in comparisons
     ]
@@ -228,4 +266,6 @@ def fit_model(
         identical_u=identical,
         settings=settings,
         sessions=sessions,
+        start=start,
+        start_strength=start_strength,
     )

@@ -29,7 +29,7 @@ from linkage.errors import InvalidInputError
 from linkage.probabilistic._layout import SegmentLayout
 from linkage.types import Float64Array, Int64Array, PackedClks
 
-__all__ = ["segment_dice", "segment_dice_reference", "segment_popcounts"]
+__all__ = ["key_set_agreement", "segment_dice", "segment_dice_reference", "segment_popcounts"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -172,7 +172,38 @@ def segment_dice(
     kernel = _dice_serial if li.shape[0] < _SERIAL_BELOW else _dice_kernel
     kernel(left, right, li, ri, left_pop, right_pop, starts, stops, out)
     _apply_swaps(out, left, right, li, ri, layout)
+    _apply_key_sets(out, left, right, li, ri, layout)
     return out
+
+
+def key_set_agreement(a: np.ndarray, b: np.ndarray) -> Float64Array:
+    """Per row: 1.0 when the key words ``a[r]`` and ``b[r]`` share a nonzero word, 0.0 when
+    both hold words but none is shared, NaN when either holds none (missing)."""
+    shared = np.zeros(a.shape[0], dtype=bool)
+    for i in range(a.shape[1]):
+        column = a[:, i]
+        nonzero = column != 0
+        for j in range(b.shape[1]):
+            shared |= nonzero & (column == b[:, j])
+    present = a.any(axis=1) & b.any(axis=1)
+    out: Float64Array = np.where(present, shared.astype(np.float64), np.nan)
+    return out
+
+
+def _apply_key_sets(
+    out: Float64Array,
+    left: PackedClks,
+    right: PackedClks,
+    li: Int64Array,
+    ri: Int64Array,
+    layout: SegmentLayout,
+) -> None:
+    """Key segments agree when they share a key, not by Dice (:attr:`SegmentLayout.key_sets`)."""
+    for name in layout.key_sets:
+        column = layout.index(name)
+        part = layout.fields[column]
+        words = slice(part.start_word, part.stop_word)
+        out[:, column] = key_set_agreement(left[li, words], right[ri, words])
 
 
 def _part_dice(
@@ -239,4 +270,5 @@ def segment_dice_reference(
         return np.empty((li.shape[0], 0), dtype=np.float64)
     out: Float64Array = np.stack(columns, axis=1)
     _apply_swaps(out, left, right, li, ri, layout)
+    _apply_key_sets(out, left, right, li, ri, layout)
     return out

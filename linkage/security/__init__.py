@@ -3,7 +3,8 @@
 * authorisation: a declarative role × RPC table (:data:`DEFAULT_POLICY`),
   :func:`authorize` and :func:`require_same_agency`;
 * rate limiting: :class:`RateLimiter`, a thread-safe token bucket per key;
-* query plausibility: :func:`band_from_popcounts`, :func:`check_query_plausible`;
+* query plausibility: :func:`band_from_popcounts` (or :func:`band_from_histogram`),
+  :func:`check_query_plausible`;
 * the audit hash chain: :class:`AuditEntry`, :func:`chain_hash`, :func:`verify_chain`
   (and :func:`verify_rows`, the same over plain tuples from a store cursor).
 
@@ -35,6 +36,7 @@ from linkage.security._authz import (
 )
 from linkage.security._plausibility import (
     PopcountBand,
+    band_from_histogram,
     band_from_popcounts,
     band_from_range,
     check_query_clk_plausible,
@@ -56,6 +58,7 @@ __all__ = [
     "RateLimiter",
     "VerificationResult",
     "authorize",
+    "band_from_histogram",
     "band_from_popcounts",
     "band_from_range",
     "canonical_details_json",

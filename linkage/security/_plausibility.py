@@ -86,6 +86,38 @@ def band_from_popcounts(
     return PopcountBand(bits=bits, low=low, high=high)
 
 
+def band_from_histogram(
+    fill: npt.ArrayLike,
+    bits: int,
+    *,
+    lower_quantile: float = 0.001,
+    upper_quantile: float = 0.999,
+    slack: float = 0.25,
+) -> PopcountBand:
+    """:func:`band_from_popcounts` from a histogram (``fill[c]`` = records with ``c`` bits
+    set), without one entry per record: quantiles by the inverted CDF (the smallest
+    popcount whose cumulative share reaches the quantile)."""
+    counts = np.asarray(fill, dtype=np.int64)
+    if counts.ndim != 1 or counts.shape[0] != bits + 1 or int(counts.min(initial=0)) < 0:
+        raise InvalidInputError("fill: need bits + 1 non-negative counts")
+    total = int(counts.sum())
+    if total == 0:
+        raise InvalidInputError("fill: the histogram is empty")
+    if not 0.0 <= lower_quantile <= upper_quantile <= 1.0:
+        raise InvalidInputError("quantiles: need 0 <= lower_quantile <= upper_quantile <= 1")
+    if not (math.isfinite(slack) and slack >= 0):
+        raise InvalidInputError("slack: must be a finite non-negative number")
+    cumulative = np.cumsum(counts)
+    lo_q = int(np.searchsorted(cumulative, max(1.0, lower_quantile * total)))
+    hi_q = int(np.searchsorted(cumulative, max(1.0, upper_quantile * total)))
+    width = float(hi_q - lo_q)
+    low = max(1, math.floor(lo_q - slack * width))
+    high = min(bits - 1, math.ceil(hi_q + slack * width))
+    if low > high:
+        raise InvalidInputError("fill: the index fill leaves no plausible band")
+    return PopcountBand(bits=bits, low=low, high=high)
+
+
 def popcounts(clks: npt.NDArray[np.uint8] | npt.NDArray[np.uint64]) -> Int64Array:
     """Set bits per row of ``uint8[n, l/8]`` or packed ``uint64[n, l/64]`` CLKs."""
     array = np.asarray(clks)

@@ -318,7 +318,9 @@ def _segmented_schema(
 def _probabilistic(
     value: Any, base_dir: Path, fingerprint: str | None, problems: list[Problem]
 ) -> ProbabilisticSettings | None:
-    """``[linkage.probabilistic]``: schema, refit_on_rebuild, min_fit_records, lookup_candidates."""
+    """``[linkage.probabilistic]``: schema, refit_on_rebuild, min_fit_records,
+    lookup_candidates, blocking, fit_sample_records, auto_refit, refit_growth,
+    background_refit_above, prior_strength."""
     if value is None:
         return None
     where = "linkage.probabilistic"
@@ -332,6 +334,10 @@ def _probabilistic(
         "lookup_candidates",
         "blocking",
         "fit_sample_records",
+        "auto_refit",
+        "refit_growth",
+        "background_refit_above",
+        "prior_strength",
     }
     for key in value:
         if key not in known:
@@ -346,6 +352,14 @@ def _probabilistic(
     preset = _take(value, where, "blocking", str, problems, defaults["blocking_preset"])
     sample = _take(
         value, where, "fit_sample_records", int, problems, defaults["fit_sample_records"]
+    )
+    auto_refit = _take(value, where, "auto_refit", bool, problems, defaults["auto_refit"])
+    growth = _take(value, where, "refit_growth", (int, float), problems, defaults["refit_growth"])
+    background = _take(
+        value, where, "background_refit_above", int, problems, defaults["background_refit_above"]
+    )
+    strength = _take(
+        value, where, "prior_strength", (int, float), problems, defaults["prior_strength"]
     )
     if source is None:
         return None
@@ -371,10 +385,18 @@ def _probabilistic(
             lookup_candidates=candidates,
             blocking_preset=preset,
             fit_sample_records=sample,
+            auto_refit=auto_refit,
+            refit_growth=float(growth),
+            background_refit_above=background,
+            prior_strength=float(strength),
         )
     except ConfigError as exc:
         problems.extend(exc.problems)
         return None
+
+
+#: With ``threshold = "auto"``: the match probability used until the first fit suggests one.
+AUTO_THRESHOLD_START = 0.5
 
 
 def parse_server_config(
@@ -423,7 +445,13 @@ def parse_server_config(
                 problems.append(Problem("store.dsn_env", f"environment variable {var} is not set"))
 
     lk = tables["linkage"]
-    threshold = _take(lk, "linkage", "threshold", (int, float), problems)
+    threshold = _take(lk, "linkage", "threshold", (int, float, str), problems)
+    auto_threshold = threshold == "auto"
+    if auto_threshold:
+        threshold = AUTO_THRESHOLD_START
+    elif isinstance(threshold, str):
+        problems.append(Problem("linkage.threshold", 'must be a number or "auto"'))
+        threshold = None
     clk_bits = _take(lk, "linkage", "clk_bits", int, problems)
     key_epoch = _take(lk, "linkage", "key_epoch", int, problems)
     fingerprint = _take(lk, "linkage", "schema_fingerprint", str, problems)
@@ -473,6 +501,7 @@ def parse_server_config(
                 dask=dask,
                 probabilistic=probabilistic,
                 lookup_threshold=None if lookup_threshold is None else float(lookup_threshold),
+                auto_threshold=auto_threshold,
             ),
             limits=ServiceLimits(
                 max_batch_mutations=limit_values["max_batch_mutations"],

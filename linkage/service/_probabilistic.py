@@ -12,13 +12,20 @@ The model:
 * starts as the shipped prior (:func:`prior_model`: fitted by scripts/gen_prior_model.py on
   synthetic multi-agency data; m and u describe the schema and messy data, not the key);
 * is refitted on the matcher's own records at every rebuild (no PII, no labels: u from
-  random pairs, m by EM), once enough records are held, and stored with the run, so the
-  run can be reproduced and the operator can read the fitted parameters;
+  random pairs, m by EM drawn towards the shipped prior's m), once enough records are
+  held, and stored with the run, so the run can be reproduced and the operator can read
+  the fitted parameters;
+* is refitted by the matcher itself as the index grows (``auto_refit``: once
+  ``min_fit_records`` are held, then whenever the index has grown by ``refit_growth``
+  since the last fit), which relinks every record with the new model, link IDs carried
+  over and every change in the event log, so incremental linkage does not stay on the
+  shipped prior until an operator thinks of rebuilding;
 * is reloaded from the latest run on start and whenever another process ran a rebuild.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from functools import cache
@@ -30,24 +37,36 @@ import numpy as np
 from linkage.errors import ConfigError, Problem
 from linkage.match import ClkIndex
 from linkage.probabilistic import (
+    BlockingPlan,
     BlockingRules,
     Comparison,
     FellegiSunterModel,
     ProbabilisticLinker,
     SegmentLayout,
+    TermFrequencies,
+    applicable_rules,
     default_blocking,
+    default_blocking_ladder,
     default_comparisons,
     default_training_rules,
+    estimate_pair_completeness,
     fit_model,
+    has_key_segments,
+    plan_blocking,
 )
 from linkage.types import PackedClks
 
 __all__ = [
+    "AUTO_THRESHOLD_BOUNDS",
     "LOOKUP_PREFILTER_DICE",
+    "FittedLinker",
     "ProbabilisticSettings",
+    "effective_threshold",
     "fit_linker",
+    "fitted_records",
     "prior_model",
     "search_index",
+    "stored_blocking_plan",
     "stored_model",
 ]
 
@@ -64,13 +83,24 @@ LOOKUP_CANDIDATES_DEFAULT = 200
 #: rest not among the nearest 200 at any cut), so 0.5 loses nothing the top-200 keeps and
 #: spares the scan most of its top-k bookkeeping (3x faster).
 LOOKUP_PREFILTER_DICE = 0.5
-#: The blocking rule sets, by the size of the index they suit (docs/quality.md, "Blocking
-#: at scale"): ``large`` (the default; measured from 5 * 10^4 to 10^6 records, a few to 27
-#: candidate pairs per record, pair completeness 0.998), ``medium`` (the quality
-#: benchmark's rules: 10^4 to 10^5 records; its candidates grow with the square of the
+#: The blocking rule sets (docs/quality.md, "Blocking"): ``auto`` (the default: planned by
+#: the matcher at every fit from the index size and its data, as many rules as a budget of
+#: candidate pairs per record affords, with an estimate of the true pairs kept),
+#: ``large`` (measured from 5 * 10^4 to 10^6 records, a few to 27 candidate pairs per
+#: record), ``medium`` (10^4 to 10^5 records; its candidates grow with the square of the
 #: records, 383 per record at 10^5) and ``small`` (medium plus looser LSH rules, for
 #: FEBRL4-sized data: tens of thousands of records).
-BLOCKING_PRESETS = ("large", "medium", "small")
+BLOCKING_PRESETS = ("auto", "large", "medium", "small")
+#: Bounds of the match-probability threshold a model may suggest (``threshold = "auto"``).
+AUTO_THRESHOLD_BOUNDS = (0.3, 0.8)
+#: Refit once the index holds this many times the records of the last fit.
+REFIT_GROWTH_DEFAULT = 1.5
+#: Above this many linkable records an automatic refit runs in a background thread
+#: instead of in the call of the batch that made it due.
+BACKGROUND_REFIT_ABOVE_DEFAULT = 200_000
+#: How many matches' worth of evidence the shipped prior's m counts for in a fit: with a
+#: few hundred matches among the records the data decide, with a handful the prior does.
+PRIOR_STRENGTH_DEFAULT = 50.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +125,23 @@ class ProbabilisticSettings:
     refit_on_rebuild: bool = True
     min_fit_records: int = MIN_FIT_RECORDS_DEFAULT
     lookup_candidates: int = LOOKUP_CANDIDATES_DEFAULT
-    blocking_preset: str = "large"
+    blocking_preset: str = "auto"
     fit_sample_records: int = FIT_SAMPLE_RECORDS_DEFAULT
+    auto_refit: bool = True
+    refit_growth: float = REFIT_GROWTH_DEFAULT
+    background_refit_above: int = BACKGROUND_REFIT_ABOVE_DEFAULT
+    prior_strength: float = PRIOR_STRENGTH_DEFAULT
 
     def __post_init__(self) -> None:
         problems = []
+        if not 1.05 <= self.refit_growth <= 100:
+            problems.append(Problem("linkage.probabilistic.refit_growth", "must be in [1.05, 100]"))
+        if self.background_refit_above < 0:
+            problems.append(
+                Problem("linkage.probabilistic.background_refit_above", "must be at least 0")
+            )
+        if not 0 <= self.prior_strength <= 1e6:
+            problems.append(Problem("linkage.probabilistic.prior_strength", "must be in [0, 1e6]"))
         if self.fit_sample_records < max(2, self.min_fit_records):
             problems.append(
                 Problem(
@@ -123,7 +165,9 @@ class ProbabilisticSettings:
         if problems:
             raise ConfigError("invalid probabilistic settings", problems=problems)
         try:
-            ProbabilisticLinker(self.layout, prior_model(self.hardened), self.blocking(), 0.5)
+            ProbabilisticLinker(
+                self.layout, prior_model(self.hardened, self.layout), self.blocking(), 0.5
+            )
         except ConfigError as exc:
             raise ConfigError(
                 "the segments schema does not have the default person segments",
@@ -132,10 +176,14 @@ class ProbabilisticSettings:
 
     def comparisons(self) -> tuple[Comparison, ...]:
         """The comparison levels of the model."""
-        return default_comparisons(self.hardened)
+        return default_comparisons(self.hardened, self.layout)
 
     def blocking(self) -> BlockingRules:
-        """The blocking rules that find candidate pairs."""
+        """The blocking rules that find candidate pairs (for ``auto``, until the first fit
+        plans them: the core of the ladder, which suits any index size)."""
+        if self.blocking_preset == "auto":
+            ladder, always = default_blocking_ladder(self.hardened)
+            return applicable_rules(ladder[:always], self.layout)
         if self.blocking_preset == "large":
             return default_blocking(self.hardened, scale="large")
         return default_blocking(self.hardened, wide=self.blocking_preset == "small")
@@ -151,38 +199,86 @@ class ProbabilisticSettings:
             "min_fit_records": self.min_fit_records,
             "lookup_candidates": self.lookup_candidates,
             "fit_sample_records": self.fit_sample_records,
+            "auto_refit": self.auto_refit,
+            "refit_growth": self.refit_growth,
+            "prior_strength": self.prior_strength,
         }
 
 
 @cache
-def _prior_text(hardened: bool) -> str:
-    name = "prior-model-hardened.json" if hardened else "prior-model-plain.json"
+def _prior_text(hardened: bool, keyed: bool) -> str:
+    name = "prior-model-hardened" if hardened else "prior-model-plain"
+    name += ".json" if keyed else "-nokeys.json"
     return resources.files("linkage.service").joinpath(name).read_text("utf-8")
 
 
-def prior_model(hardened: bool) -> FellegiSunterModel:
-    """The shipped starting model for the default person segments."""
-    return FellegiSunterModel.from_json(_prior_text(hardened))
+def prior_model(hardened: bool, layout: SegmentLayout | None = None) -> FellegiSunterModel:
+    """The shipped starting model for the default person segments (with the derived key
+    segments when ``layout`` has them; the earlier model without them otherwise)."""
+    return FellegiSunterModel.from_json(_prior_text(hardened, has_key_segments(layout)))
+
+
+def effective_threshold(model: FellegiSunterModel, configured: float, auto: bool) -> float:
+    """The linkage threshold in force: the configured one, or with ``auto`` the threshold
+    the model suggests (:func:`linkage.probabilistic.suggest_threshold`), kept within
+    :data:`AUTO_THRESHOLD_BOUNDS`; the configured one before any fit suggested one."""
+    suggested = None if model.report is None else model.report.suggested_threshold
+    if not auto or suggested is None:
+        return configured
+    low, high = AUTO_THRESHOLD_BOUNDS
+    return min(max(suggested, low), high)
+
+
+@dataclass(frozen=True, slots=True)
+class FittedLinker:
+    """What a fit gives: the linker (model, blocking, threshold) and, for ``auto``
+    blocking, the plan the rules came from."""
+
+    linker: ProbabilisticLinker
+    plan: BlockingPlan | None
 
 
 def fit_linker(
-    settings: ProbabilisticSettings, packed: PackedClks, threshold: float
-) -> ProbabilisticLinker:
+    settings: ProbabilisticSettings, packed: PackedClks, threshold: float, *, auto_threshold: bool
+) -> FittedLinker:
     """A linker with a model fitted on ``packed`` (every linkable record of the index, or
-    a seeded random sample of ``settings.fit_sample_records`` of them)."""
+    a seeded random sample of ``settings.fit_sample_records`` of them), its blocking
+    planned on all of ``packed`` for ``auto`` (with the pair completeness estimated)."""
+    plan: BlockingPlan | None = None
+    blocking = settings.blocking()
+    if settings.blocking_preset == "auto":
+        ladder, always = default_blocking_ladder(settings.hardened)
+        plan = plan_blocking(ladder, packed, settings.layout, always=always)
+        blocking = plan.rules
+    sample = packed
     if packed.shape[0] > settings.fit_sample_records:
         rows = np.random.default_rng(0).choice(
             packed.shape[0], size=settings.fit_sample_records, replace=False
         )
-        packed = np.ascontiguousarray(packed[np.sort(rows)])
+        sample = np.ascontiguousarray(packed[np.sort(rows)])
     model = fit_model(
         settings.layout,
         settings.comparisons(),
-        settings.blocking(),
-        packed,
+        blocking,
+        sample,
         training_rules=default_training_rules(),
+        start=prior_model(settings.hardened, settings.layout),
+        start_strength=settings.prior_strength,
     )
-    return ProbabilisticLinker(settings.layout, model, settings.blocking(), threshold)
+    linker = ProbabilisticLinker(
+        settings.layout, model, blocking, effective_threshold(model, threshold, auto_threshold)
+    )
+    if plan is not None:
+        segments = [s for s in model.term_frequency_segments() if s is not None]
+        frequencies = TermFrequencies.of(packed, settings.layout, segments) if segments else None
+        completeness = estimate_pair_completeness(
+            blocking,
+            packed,
+            settings.layout,
+            lambda a, b: linker.score(packed, packed, a, b, frequencies),
+        )
+        plan = dataclasses.replace(plan, pair_completeness=completeness)
+    return FittedLinker(linker, plan)
 
 
 def search_index(
@@ -193,6 +289,7 @@ def search_index(
     candidates: int,
     threshold: float,
     k: int,
+    frequencies: TermFrequencies | None = None,
 ) -> list[tuple[int, float]]:
     """A probabilistic lookup of one packed query: the ``candidates`` indexed records
     nearest by whole-CLK Dice (at least :data:`LOOKUP_PREFILTER_DICE`) scored by the
@@ -203,11 +300,34 @@ def search_index(
         return []
     keys = np.asarray(near.keys, dtype=np.int64)
     probabilities = linker.score(
-        query, index.get(keys), np.zeros(len(keys), dtype=np.int64), np.arange(len(keys))
+        query,
+        index.get(keys),
+        np.zeros(len(keys), dtype=np.int64),
+        np.arange(len(keys)),
+        frequencies,
     )
     keep = probabilities >= threshold
     order = np.lexsort((keys[keep], -probabilities[keep]))[:k]
     return list(zip(keys[keep][order].tolist(), probabilities[keep][order].tolist(), strict=True))
+
+
+def fitted_records(model_json: str) -> int:
+    """The linkable records a linkage run's model was fitted on (0: not recorded)."""
+    try:
+        document = json.loads(model_json)
+        value = document["probabilistic"]["fitted_records"]
+    except (ValueError, KeyError, TypeError):
+        return 0
+    return int(value) if isinstance(value, int) and value > 0 else 0
+
+
+def stored_blocking_plan(model_json: str) -> BlockingPlan | None:
+    """The blocking plan a linkage run recorded (``auto`` blocking), if any."""
+    try:
+        recorded = json.loads(model_json)["probabilistic"]["blocking_plan"]
+        return BlockingPlan.from_dict(recorded)
+    except (ValueError, KeyError, TypeError, ConfigError):
+        return None
 
 
 def stored_model(model_json: str, settings: ProbabilisticSettings) -> FellegiSunterModel | None:

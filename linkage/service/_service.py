@@ -26,6 +26,7 @@ import numpy as np
 from linkage.consent import Purpose, may_disclose, parse_consent
 from linkage.distributed import DaskJoiner
 from linkage.errors import (
+    ConfigError,
     FailedPreconditionError,
     InvalidInputError,
     NotFoundError,
@@ -35,7 +36,6 @@ from linkage.errors import (
 from linkage.match import (
     CandidateEdges,
     CandidatePairs,
-    ClkIndex,
     ComponentClusterer,
     LinkCreated,
     LinkDissolved,
@@ -43,6 +43,7 @@ from linkage.match import (
     LinksMerged,
     LinkSplit,
     LinkUpdate,
+    Node,
     RecordsJoined,
     RecordsWithdrawn,
     blocked_dice_join,
@@ -50,24 +51,27 @@ from linkage.match import (
     dice_join,
     dice_self_join,
     pack_clk_bytes,
-    popcounts,
     update_links,
 )
 from linkage.pki import Principal
-from linkage.probabilistic import ProbabilisticLinker, greedy_one_per_agency
+from linkage.probabilistic import (
+    AverageLinkClusterer,
+    BlockingPlan,
+    ProbabilisticLinker,
+    TermFrequencies,
+    greedy_one_per_agency,
+)
 from linkage.security import (
     AuditEntry,
     ChainedAuditEntry,
-    PopcountBand,
     RateLimiter,
     VerificationResult,
-    band_from_popcounts,
-    band_from_range,
     check_query_clk_plausible,
     seal,
     verify_rows,
 )
 from linkage.service._clock import Clock, datetime_from_us, system_clock_us
+from linkage.service._mirror import IndexMirror
 from linkage.service._model import (
     AGENCY_ID_PATTERN,
     BATCH_ID_PATTERN,
@@ -81,9 +85,12 @@ from linkage.service._model import (
 )
 from linkage.service._observer import LookupOutcome, NullObserver, ServiceObserver
 from linkage.service._probabilistic import (
+    effective_threshold,
     fit_linker,
+    fitted_records,
     prior_model,
     search_index,
+    stored_blocking_plan,
     stored_model,
 )
 from linkage.service._settings import LinkageSettings, ServiceLimits
@@ -118,6 +125,8 @@ _log = logging.getLogger("linkage.service")
 cross_agency_greedy: ComponentClusterer = greedy_one_per_agency
 
 
+#: Who the audit log names for the matcher's own automatic work (refits).
+_MATCHER_ACTOR = "matcher"
 _MAX_RECORD_KEY = 64
 _FEED_KEEP = 1_000_000  # index-change entries kept for other processes to replay
 _MAX_POINTER_TOKEN = 1024
@@ -206,25 +215,25 @@ class LinkageService:
             joiner = DaskJoiner(settings.dask)
         self._joiner = joiner
         self._writer = threading.Lock()
-        self._index = ClkIndex(settings.clk_bits)
-        self._indexed: set[int] = set()
         self._limiter = RateLimiter(
             limits.lookup_rate_per_s, limits.lookup_burst, monotonic or time.monotonic
         )
         # The popcount band a query must fall in: over the whole CLK, or over the record
         # CLK of a segmented one (a missing field empties its segment, legitimately).
         record = None if settings.probabilistic is None else settings.probabilistic.layout.record
-        self._band_words = (
+        self._mirror = IndexMirror(
+            settings.clk_bits,
             (0, settings.clk_bits // 64)
             if record is None
-            else (record.start_word, record.stop_word)
+            else (record.start_word, record.stop_word),
         )
-        self._band_bits = 64 * (self._band_words[1] - self._band_words[0])
-        self._fill = np.zeros(self._band_bits + 1, dtype=np.int64)
-        self._band: PopcountBand | None = None
         self._agency_cache: dict[str, AgencyRow] = {}
         self._linker: ProbabilisticLinker | None = None
         self._model_run_id = -1
+        #: linkable records the model in force was fitted on (0: the shipped prior)
+        self._fit_records = 0
+        self._blocking_plan: BlockingPlan | None = None
+        self._refit_thread: threading.Thread | None = None
         self._refresh_model()
         self._load_index()
 
@@ -242,7 +251,7 @@ class LinkageService:
     @property
     def indexed_count(self) -> int:
         """Linkable records in the in-memory index."""
-        return len(self._index)
+        return len(self._mirror)
 
     @property
     def linker(self) -> ProbabilisticLinker | None:
@@ -266,21 +275,38 @@ class LinkageService:
         if run_id == self._model_run_id and self._linker is not None:
             return
         model = stored_model(runs[0].model, probabilistic) if runs else None
+        plan = stored_blocking_plan(runs[0].model) if runs else None
         if model is None and self._linker is not None and runs:
             # The latest run kept the model in force (it recorded none for this layout).
             model = self._linker.model
+        elif model is not None and runs:
+            self._fit_records = fitted_records(runs[0].model)
+        if model is None:
+            model = prior_model(probabilistic.hardened, probabilistic.layout)
+        blocking = probabilistic.blocking()
+        if plan is not None and probabilistic.blocking_preset == "auto":
+            try:
+                plan.rules.check(probabilistic.layout)
+                blocking = plan.rules
+            except ConfigError:
+                plan = None
+        self._blocking_plan = plan
         self._linker = ProbabilisticLinker(
             probabilistic.layout,
-            model if model is not None else prior_model(probabilistic.hardened),
-            probabilistic.blocking(),
-            self._settings.threshold,
+            model,
+            blocking,
+            effective_threshold(model, self._settings.threshold, self._settings.auto_threshold),
         )
         self._model_run_id = run_id
+        self._track_frequencies(self._linker)
+
+    def _track_frequencies(self, linker: ProbabilisticLinker) -> None:
+        """Count the values the model weighs by frequency (recounts on a model change)."""
+        segments = [s for s in linker.model.term_frequency_segments() if s is not None]
+        self._mirror.track_frequencies(linker.layout, segments)
 
     def _reload_index(self) -> None:
-        self._index = ClkIndex(self._settings.clk_bits)
-        self._indexed = set()
-        self._fill[:] = 0
+        self._mirror.clear()
         self._load_index()
 
     def _load_index(self) -> None:
@@ -295,43 +321,12 @@ class LinkageService:
             node_ids.append(record.node_id)
             clks.append(record.clk)
             if len(clks) >= 65536:
-                self._index_add(node_ids, clks)
+                self._mirror.add(node_ids, clks)
                 node_ids, clks = [], []
-        self._index_add(node_ids, clks)
-        self._refresh_band()
-        self._observer.index_size(len(self._index), self._store.link_count())
-        _log.info("loaded %d linkable records into the index", len(self._index))
-
-    def _index_add(self, node_ids: Sequence[int], clks: Sequence[bytes]) -> None:
-        fresh = [(n, c) for n, c in zip(node_ids, clks, strict=True) if n not in self._indexed]
-        if len(fresh) != len(node_ids):
-            node_ids = [n for n, _ in fresh]
-            clks = [c for _, c in fresh]
-        if node_ids:
-            packed = pack_clk_bytes(clks, self._settings.clk_bits)
-            self._index.add(np.asarray(node_ids, dtype=np.int64), packed)
-            self._indexed.update(node_ids)
-            self._fill += np.bincount(self._band_popcounts(packed), minlength=self._fill.shape[0])
-
-    def _index_remove(self, node_ids: Sequence[int]) -> None:
-        present = [n for n in node_ids if n in self._index]
-        if present:
-            packed = self._index.get(present)
-            self._fill -= np.bincount(self._band_popcounts(packed), minlength=self._fill.shape[0])
-            self._index.remove(present)
-            self._indexed.difference_update(present)
-
-    def _band_popcounts(self, packed: PackedClks) -> np.ndarray:
-        start, stop = self._band_words
-        return popcounts(np.ascontiguousarray(packed[:, start:stop]))
-
-    def _refresh_band(self) -> None:
-        total = int(self._fill.sum())
-        if total < 50:
-            self._band = None
-            return
-        counts = np.repeat(np.arange(self._fill.shape[0], dtype=np.int64), self._fill)
-        self._band = band_from_popcounts(counts, self._band_bits)
+        self._mirror.add(node_ids, clks)
+        self._mirror.refresh_band()
+        self._observer.index_size(len(self._mirror), self._store.link_count())
+        _log.info("loaded %d linkable records into the index", len(self._mirror))
 
     # ---------------------------------------------------------------- audit
     def _audit(
@@ -637,18 +632,71 @@ class LinkageService:
                 if seen_after % 10_000 < len(mine):
                     tx.prune_index_changes(keep_last=_FEED_KEEP)
             # Phase 4: the committed state goes into the in-memory index.
-            self._index_remove(leaving)
+            self._mirror.remove(leaving)
             if index_adds:
                 nodes, clks = zip(*index_adds, strict=True)
-                self._index_add(nodes, clks)
+                self._mirror.add(nodes, clks)
             self._seen_change = seen_after
-            if self._band is None or len(index_adds) > 1000:
-                self._refresh_band()
+            self._mirror.refresh_band()
         self._observer.batch_committed(
             batch.agency_id, len(batch.mutations), time.perf_counter() - started
         )
-        self._observer.index_size(len(self._index), self._store.link_count())
+        self._observer.index_size(len(self._mirror), self._store.link_count())
+        self._refit_if_due()
         return outcome
+
+    # ------------------------------------------------------------ model upkeep
+    def refit_due(self) -> str | None:
+        """Why the model should be refitted now (the index grew by the configured factor
+        since the last fit, or holds enough records for a first one), else None."""
+        probabilistic = self._settings.probabilistic
+        if probabilistic is None or not probabilistic.auto_refit:
+            return None
+        held = len(self._mirror)
+        if held < probabilistic.min_fit_records:
+            return None
+        last = self._fit_records
+        if last and held < probabilistic.refit_growth * last:
+            return None
+        before = f"{last} at the last fit" if last else "the shipped prior model until now"
+        return f"automatic refit: {held} linkable records, {before}"
+
+    def _refit_if_due(self) -> None:
+        """Refit the model and relink with it when :meth:`refit_due` says so: in the
+        batch's own call while the index is small, in a background thread beyond
+        ``background_refit_above`` records (one at a time)."""
+        reason = self.refit_due()
+        probabilistic = self._settings.probabilistic
+        if reason is None or probabilistic is None:
+            return
+        if len(self._mirror) <= probabilistic.background_refit_above:
+            self._refit(reason)
+            return
+        if self._refit_thread is not None and self._refit_thread.is_alive():
+            return
+        self._refit_thread = threading.Thread(
+            target=self._refit, args=(reason,), name="linkage-refit", daemon=True
+        )
+        self._refit_thread.start()
+
+    def _refit(self, reason: str) -> None:
+        try:
+            run = self.rebuild(_MATCHER_ACTOR, reason)
+        except Exception:  # a failed refit keeps the model in force; ingest goes on
+            _log.exception("the automatic refit failed; the model in force is kept")
+            return
+        _log.info(
+            "refitted the linkage model on %d records (run %d, %d links changed)",
+            run.record_count,
+            run.run_id,
+            run.changed_link_count,
+        )
+
+    def wait_for_refit(self, timeout: float | None = None) -> None:
+        """Wait for a background refit to finish (tests, benchmarks, shutdown)."""
+        thread = self._refit_thread
+        if thread is not None:
+            thread.join(timeout)
 
     def _catch_up(self, changes: Sequence[IndexChange]) -> None:
         """Replay other processes' index changes (caller holds ``_writer``).
@@ -665,17 +713,17 @@ class LinkageService:
         final: dict[int, IndexChange] = {}
         for change in changes:
             final[change.node_id] = change
-        self._index_remove([node for node, c in final.items() if not c.added])
+        self._mirror.remove([node for node, c in final.items() if not c.added])
         adds = [
             (node, c.clk)
             for node, c in final.items()
-            if c.added and c.clk is not None and node not in self._indexed
+            if c.added and c.clk is not None and node not in self._mirror
         ]
         if adds:
             nodes, clks = zip(*adds, strict=True)
-            self._index_add(nodes, clks)
+            self._mirror.add(nodes, clks)
         self._seen_change = changes[-1].sequence
-        self._refresh_band()
+        self._mirror.refresh_band()
 
     def _catch_up_for_reads(self) -> None:
         """Before a lookup: pick up what other processes committed."""
@@ -691,15 +739,17 @@ class LinkageService:
         if not clks:
             return [], []
         packed = pack_clk_bytes(clks, self._settings.clk_bits)
-        keys = sorted(self._indexed - leaving)
-        against = self._pair_join(packed, self._index.get(keys)) if keys else CandidatePairs.empty()
+        keys = sorted(self._mirror.nodes - leaving)
+        against = (
+            self._pair_join(packed, self._mirror.packed(keys)) if keys else CandidatePairs.empty()
+        )
         against_index = [(row, keys[col], score) for score, row, col in against.as_tuples()]
         return against_index, _int_pairs(self._self_join(packed))
 
     def _pair_join(self, left: PackedClks, right: PackedClks) -> CandidatePairs:
         """Candidate pairs between two sets, blocked if configured."""
         if self._linker is not None:
-            return self._linker.link(left, right)
+            return self._linker.link(left, right, self._mirror.frequencies)
         blocking = self._settings.blocking
         if self._joiner is not None:
             return self._joiner.pair_join(left, right, self._settings.threshold, blocking)
@@ -710,7 +760,7 @@ class LinkageService:
     def _self_join(self, clks: PackedClks) -> CandidatePairs:
         """Candidate pairs within one set, blocked if configured."""
         if self._linker is not None:
-            return self._linker.link_within(clks)
+            return self._linker.link_within(clks, self._mirror.frequencies)
         blocking = self._settings.blocking
         if self._joiner is not None:
             return self._joiner.self_join(clks, self._settings.threshold, blocking)
@@ -749,6 +799,7 @@ class LinkageService:
         batch_nodes: list[int] = []
         joining_nodes: list[int] = []
         index_adds: list[tuple[int, bytes]] = []
+        pending: dict[int, bytes] = {}
         for upsert in plan.inserts:
             node = tx.insert_record(
                 NewRecord(
@@ -770,6 +821,7 @@ class LinkageService:
             if upsert.linkable:
                 joining_nodes.append(node)
                 index_adds.append((node, upsert.clk))
+                pending[node] = upsert.clk
         for ref, upsert in plan.updated_in_place:
             tx.update_record(
                 ref.node_id,
@@ -792,6 +844,7 @@ class LinkageService:
         for ref in graph.rejoining:
             joining_nodes.append(ref.node_id)
             index_adds.append((ref.node_id, ref.clk))
+            pending[ref.node_id] = ref.clk
         # Candidate edges of the joining nodes, now that they have node IDs.
         edges = [
             _edge(joining_nodes[row], node, score) for row, node, score in graph.pairs_vs_index
@@ -802,7 +855,8 @@ class LinkageService:
         tx.insert_edges(edges)
         # Re-cluster every component the batch touched.
         seeds = set(joining_nodes) | old_neighbours
-        changes, linked_nodes = self._relink(tx, seeds, leaving_nodes, now)
+        clusterer = self._clusterer_for(self._linker, self._mirror.frequencies, pending)
+        changes, linked_nodes = self._relink(tx, seeds, leaving_nodes, now, clusterer)
         outcome = BatchOutcome(
             agency_id=batch.agency_id,
             batch_id=batch.batch_id,
@@ -871,6 +925,53 @@ class LinkageService:
             nodes |= found
         return nodes, list(edges.values())
 
+    def _clusterer_for(
+        self,
+        linker: ProbabilisticLinker | None,
+        frequencies: TermFrequencies | None,
+        pending: Mapping[int, bytes],
+    ) -> ComponentClusterer:
+        """The clusterer, scoring the pairs without an edge with ``linker`` when it is
+        average-link in probabilistic mode (``pending``: CLKs of records not yet in the
+        in-memory index)."""
+        cluster = self._cluster
+        if linker is None or not isinstance(cluster, AverageLinkClusterer):
+            return cluster
+        clustering = self._settings.clustering
+        if self._settings.auto_threshold:
+            # the model's threshold, where the configuration sets none of its own
+            cluster = dataclasses.replace(
+                cluster,
+                join_threshold=clustering.join_threshold or linker.threshold,
+                merge_threshold=max(
+                    clustering.join_threshold or linker.threshold,
+                    clustering.merge_threshold or linker.threshold,
+                ),
+            )
+        mirror = self._mirror
+        bits = self._settings.clk_bits
+
+        def scorer(left: Sequence[Node], right: Sequence[Node]) -> list[float]:
+            wanted = sorted({n for _, n in left} | {n for _, n in right})
+            held = [n for n in wanted if n in mirror]
+            extra = [n for n in wanted if n not in mirror and n in pending]
+            parts = []
+            if held:
+                parts.append(mirror.packed(held))
+            if extra:
+                parts.append(pack_clk_bytes([pending[n] for n in extra], bits))
+            row = {n: i for i, n in enumerate(held + extra)}
+            li = np.array([row.get(n, -1) for _, n in left], dtype=np.int64)
+            ri = np.array([row.get(n, -1) for _, n in right], dtype=np.int64)
+            out = np.zeros(li.shape[0], dtype=np.float64)
+            known = (li >= 0) & (ri >= 0)
+            if parts and known.any():
+                packed = np.concatenate(parts)
+                out[known] = linker.score(packed, packed, li[known], ri[known], frequencies)
+            return out.tolist()
+
+        return dataclasses.replace(cluster, scorer=scorer)
+
     def _update_links(
         self,
         tx: WriteTransaction,
@@ -878,6 +979,7 @@ class LinkageService:
         edges: Sequence[EdgeRow],
         leaving: Mapping[int, tuple[int, int]],
         now: int,
+        clusterer: ComponentClusterer,
     ) -> tuple[LinkUpdate[int], dict[int, int]]:
         """Re-cluster ``nodes`` (closed under ``edges``) and carry link IDs over.
 
@@ -915,7 +1017,7 @@ class LinkageService:
             allocate,
             added=added,
             withdrawn=withdrawn,
-            clusterer=self._cluster,
+            clusterer=clusterer,
         )
         changed = [
             (node, link) for (_, node), link in update.assignment.items() if old.get(node) != link
@@ -932,9 +1034,10 @@ class LinkageService:
         seeds: set[int],
         leaving: Mapping[int, tuple[int, int]],
         now: int,
+        clusterer: ComponentClusterer,
     ) -> tuple[tuple[LinkEvent[int], ...], set[int]]:
         nodes, edges = self._component_edges(tx, seeds)
-        update, _ = self._update_links(tx, sorted(nodes), edges, leaving, now)
+        update, _ = self._update_links(tx, sorted(nodes), edges, leaving, now, clusterer)
         sizes: dict[int, int] = defaultdict(int)
         for link in update.assignment.values():
             sizes[link] += 1
@@ -942,7 +1045,7 @@ class LinkageService:
         return update.events, linked
 
     # -------------------------------------------------------------- rebuild
-    def rebuild(self, actor: Principal, reason: str) -> LinkageRunRow:
+    def rebuild(self, actor: Principal | str, reason: str) -> LinkageRunRow:
         """Rebuild every link from scratch and replace the old links atomically.
 
         The partition equals the one incremental linkage maintains (both
@@ -958,18 +1061,19 @@ class LinkageService:
             start = self._clock()
             seen = self._store.last_index_change()
             self._refresh_model()
-            node_list, edges, linker = self._full_graph()
+            node_list, edges, linker, frequencies, fitted, plan = self._full_graph()
             with self._store.write() as tx:
                 others = tx.index_changes_since(seen)
                 if others:
                     # Another matcher process changed the index meanwhile: redo
                     # the join while this transaction holds the writer lock.
                     self._catch_up(tx.index_changes_since(self._seen_change))
-                    node_list, edges, linker = self._full_graph()
+                    node_list, edges, linker, frequencies, fitted, plan = self._full_graph()
                 now = self._clock()
                 tx.delete_all_edges()
                 tx.insert_edges(edges)
-                update, old = self._update_links(tx, node_list, edges, {}, now)
+                clusterer = self._clusterer_for(linker, frequencies, {})
+                update, old = self._update_links(tx, node_list, edges, {}, now, clusterer)
                 sizes: dict[int, int] = defaultdict(int)
                 for link in update.assignment.values():
                     sizes[link] += 1
@@ -987,10 +1091,13 @@ class LinkageService:
                     candidate_pair_count=len(edges),
                     link_count=link_count,
                     changed_link_count=changed,
-                    threshold=self._settings.threshold,
+                    threshold=self._settings.threshold if linker is None else linker.threshold,
                     reason=reason,
                     model=self._settings.linkage_model_json(
-                        None if linker is None else linker.model
+                        None if linker is None else linker.model,
+                        fitted_records=fitted or self._fit_records or None,
+                        blocking_plan=None if plan is None else plan.to_dict(),
+                        threshold=None if linker is None else linker.threshold,
                     ),
                 )
                 run_id = tx.save_linkage_run(run)
@@ -1011,14 +1118,28 @@ class LinkageService:
             if linker is not None:
                 self._linker = linker
                 self._model_run_id = run_id
+                self._track_frequencies(linker)
+                self._blocking_plan = plan
+                if fitted:
+                    self._fit_records = fitted
         self._observer.links_rebuilt(len(node_list), time.perf_counter() - started)
-        self._observer.index_size(len(self._index), link_count)
+        self._observer.index_size(len(self._mirror), link_count)
         return dataclasses.replace(run, run_id=run_id)
 
-    def _full_graph(self) -> tuple[list[int], list[EdgeRow], ProbabilisticLinker | None]:
+    def _full_graph(
+        self,
+    ) -> tuple[
+        list[int],
+        list[EdgeRow],
+        ProbabilisticLinker | None,
+        TermFrequencies | None,
+        int,
+        BlockingPlan | None,
+    ]:
         """Every linkable record of the linkage space, all candidate pairs, and (in
         probabilistic mode) the linker that scored them: with a model refitted on these
-        records when the settings ask for it and enough are held.
+        records when the settings ask for it and enough are held; the term frequencies
+        it scored with and the records it was fitted on (0: not refitted).
 
         CLKs are packed chunk by chunk as they stream from the store, so the
         peak is the packed array (``clk_bits / 8`` bytes a record), not a list
@@ -1041,19 +1162,33 @@ class LinkageService:
         packed = np.concatenate(chunks) if chunks else np.zeros((0, bits // 64), dtype=np.uint64)
         del chunks
         linker = self._linker
+        plan = self._blocking_plan
         probabilistic = self._settings.probabilistic
+        fitted = 0
         if (
             probabilistic is not None
             and probabilistic.refit_on_rebuild
             and packed.shape[0] >= probabilistic.min_fit_records
         ):
             try:
-                linker = fit_linker(probabilistic, packed, self._settings.threshold)
+                result = fit_linker(
+                    probabilistic,
+                    packed,
+                    self._settings.threshold,
+                    auto_threshold=self._settings.auto_threshold,
+                )
+                linker, plan = result.linker, result.plan
+                fitted = int(packed.shape[0])
             except InvalidInputError as exc:
                 _log.warning("refitting the linkage model failed, keeping it: %s", exc.message)
-        pairs = self._self_join(packed) if linker is None else linker.link_within(packed)
+        if linker is None:
+            pairs, frequencies = self._self_join(packed), None
+        else:
+            segments = [s for s in linker.model.term_frequency_segments() if s is not None]
+            frequencies = TermFrequencies.of(packed, linker.layout, segments) if segments else None
+            pairs = linker.link_within(packed, frequencies)
         edges = [_edge(node_list[a], node_list[b], score) for a, b, score in _int_pairs(pairs)]
-        return node_list, edges, linker
+        return node_list, edges, linker, frequencies, fitted, plan
 
     # --------------------------------------------------------------- lookup
     def lookup(
@@ -1116,8 +1251,8 @@ class LinkageService:
         if problems:
             raise InvalidInputError("lookup refused", problems=problems)
         try:
-            start, stop = self._band_words
-            check_query_clk_plausible(clk[start * 8 : stop * 8], self._plausibility_band())
+            start, stop = self._mirror.band_words
+            check_query_clk_plausible(clk[start * 8 : stop * 8], self._mirror.plausibility_band())
         except InvalidInputError:
             self._audit_refusal(actor, "implausible_query")
             raise
@@ -1201,7 +1336,7 @@ class LinkageService:
         threshold = self._settings.effective_lookup_threshold
         probabilistic = self._settings.probabilistic
         if probabilistic is None:
-            (hits,) = self._index.search(query, threshold, k)
+            (hits,) = self._mirror.index.search(query, threshold, k)
             return [(node, score) for score, node in hits.as_tuples()]
         latest = self._store.list_linkage_runs(1)
         if latest and latest[0].run_id != self._model_run_id:
@@ -1211,18 +1346,14 @@ class LinkageService:
         if linker is None:  # pragma: no cover - set whenever the settings are probabilistic
             raise FailedPreconditionError("the probabilistic linker is not loaded")
         return search_index(
-            self._index,
+            self._mirror.index,
             linker,
             query,
             candidates=probabilistic.lookup_candidates,
             threshold=threshold,
             k=k,
+            frequencies=self._mirror.frequencies,
         )
-
-    def _plausibility_band(self) -> PopcountBand:
-        if self._band is not None:
-            return self._band
-        return band_from_range(self._band_bits, 1, self._band_bits - 1)
 
     def _audit_refusal(self, actor: Principal, reason: str) -> None:
         now = self._clock()

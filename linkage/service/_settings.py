@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from linkage.distributed import DaskJoinSettings
@@ -103,9 +104,16 @@ class LinkageSettings:
     clustering: ClusteringSettings = ClusteringSettings()
     probabilistic: ProbabilisticSettings | None = None
     lookup_threshold: float | None = None
+    #: probabilistic mode: the model chooses the threshold (``threshold = "auto"``);
+    #: ``threshold`` is then the one used before any fit suggested one
+    auto_threshold: bool = False
 
     def __post_init__(self) -> None:
         problems = []
+        if self.auto_threshold and self.probabilistic is None:
+            problems.append(
+                Problem("linkage.threshold", '"auto" needs linkage.probabilistic (a model)')
+            )
         if not 0.0 < self.threshold <= 1.0:
             problems.append(Problem("linkage.threshold", "must be in (0, 1]"))
         if self.lookup_threshold is not None and not 0.0 < self.lookup_threshold <= 1.0:
@@ -165,10 +173,18 @@ class LinkageSettings:
             return self.threshold
         return self.lookup_threshold
 
-    def linkage_model_json(self, model: FellegiSunterModel | None = None) -> str:
+    def linkage_model_json(
+        self,
+        model: FellegiSunterModel | None = None,
+        *,
+        fitted_records: int | None = None,
+        blocking_plan: Mapping[str, object] | None = None,
+        threshold: float | None = None,
+    ) -> str:
         """What decides the links, as canonical JSON (stored with every linkage run so
         its result can be reproduced): threshold, linkage space, blocking, clustering,
-        the lookup threshold and, for probabilistic linkage, its settings and ``model``."""
+        the lookup threshold and, for probabilistic linkage, its settings, ``model`` and
+        the linkable records it was fitted on."""
         blocking = self.blocking
         clustering = self.clustering
         clustering_json: dict[str, object] = {"method": clustering.method}
@@ -176,7 +192,8 @@ class LinkageSettings:
             join, merge = self._average_link_thresholds()
             clustering_json.update(join_threshold=join, merge_threshold=merge)
         document: dict[str, object] = {
-            "threshold": self.threshold,
+            "threshold": self.threshold if threshold is None else threshold,
+            "auto_threshold": self.auto_threshold,
             "clk_bits": self.clk_bits,
             "key_epoch": self.key_epoch,
             "schema_fingerprint": self.schema_fingerprint,
@@ -195,6 +212,10 @@ class LinkageSettings:
             recorded = self.probabilistic.to_json_dict()
             if model is not None:
                 recorded["model"] = model.to_dict()
+            if fitted_records:
+                recorded["fitted_records"] = int(fitted_records)
+            if blocking_plan is not None:
+                recorded["blocking_plan"] = dict(blocking_plan)
             document["probabilistic"] = recorded
         return json.dumps(document, sort_keys=True, separators=(",", ":"))
 

@@ -1,12 +1,12 @@
 """Segmented CLKs end to end against a real matcher in its existing (Dice) mode: agencies with
-``[schema] file = "default-segmented"`` upload 248-byte CLKs with the segmented fingerprint
-to a matcher configured with ``clk_bits = 1984`` and that fingerprint (the real
+``[schema] file = "default-segmented"`` upload 328-byte CLKs with the segmented fingerprint
+to a matcher configured with ``clk_bits = 2624`` and that fingerprint (the real
 ``agency-client upload``), a responder's lookup through the real ``agency-client gateway``
 (a subprocess) finds the consented record, and an agency encoding with the record-level
 default schema is refused by the matcher's existing fingerprint check.
 
 The matcher's probabilistic (Fellegi-Sunter) mode is not exercised here; this needs no
-server change: to the Dice matcher a segmented CLK is just a 1984-bit CLK.
+server change: to the Dice matcher a segmented CLK is just a 2624-bit CLK.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ engine = "sqlite"
 path = "{root / "index.sqlite"}"
 [linkage]
 threshold = 0.8
-clk_bits = 1984
+clk_bits = 2624
 key_epoch = 1
 schema_fingerprint = "{segmented.fingerprint}"
 [limits]
@@ -218,7 +218,7 @@ def test_an_agency_on_the_record_level_schema_is_refused(site: Site) -> None:
     code, _, err = run("upload", "--config", str(plain.config), str(plain.export))
     assert code == EXIT_DOMAIN_ERROR
     assert "schema_fingerprint: does not match the matcher's linkage schema" in err
-    assert "must be 248 bytes (1984 bits), got 128" in err
+    assert "must be 328 bytes (2624 bits), got 128" in err
     code, out, _ = run("status", "--config", str(plain.config), "--json")
     assert code == 0
     assert json.loads(out)["matcher"]["record_count"] == 0

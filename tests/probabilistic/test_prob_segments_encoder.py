@@ -237,8 +237,16 @@ def test_the_default_segmented_schema_fits_the_default_linker_settings() -> None
     default_blocking(hardened=False).check(layout)
     default_blocking(wide=True).check(layout)
     BlockingRules(default_training_rules()).check(layout)
-    comparisons = default_comparisons()
-    assert {c.segment for c in comparisons} == set(layout.names)
+    comparisons = default_comparisons(True, layout)
+    # every segment is read by some comparison: the base fields and the derived keys
+    assert {name for c in comparisons for name in c.segments} == set(layout.names)
+    assert set(layout.key_sets) == {
+        "given_key",
+        "given_letters",
+        "surname_key",
+        "surname_letters",
+        "dob_key",
+    }
     # a model with flat, plausible parameters is enough to wire the linker end to end
     model = FellegiSunterModel(
         comparisons,

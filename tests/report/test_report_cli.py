@@ -285,7 +285,7 @@ path = "index.db"
 
 [linkage]
 threshold = 0.5
-clk_bits = 1984
+clk_bits = 2624
 key_epoch = 1
 schema_fingerprint = "{default_segmented_schema().fingerprint}"
 

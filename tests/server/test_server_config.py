@@ -13,7 +13,7 @@ from linkage.encode import DEFAULT_SEGMENTS, default_schema_text, default_segmen
 from linkage.errors import ConfigError
 from linkage.match import HammingLsh
 from linkage.pki import create_demo_pki
-from linkage.probabilistic import default_blocking
+from linkage.probabilistic import default_blocking, default_blocking_ladder
 from linkage.server import is_loopback_address, load_server_config, parse_server_config
 from linkage.server._config import TlsConfig
 from linkage.server._serve import server_credentials, start_matcher
@@ -136,7 +136,7 @@ def _probabilistic(table: dict[str, object], **linkage: object) -> dict[str, obj
         "linkage": {
             **GOOD["linkage"],
             "threshold": 0.5,
-            "clk_bits": 1984,
+            "clk_bits": 2624,
             "schema_fingerprint": fingerprint,
             "probabilistic": table,
             **linkage,
@@ -157,7 +157,7 @@ def test_probabilistic_linkage_is_configurable(tmp_path: Path) -> None:
     )
     linkage = parse_server_config(data, tmp_path, {}).linkage
     assert linkage.probabilistic is not None
-    assert linkage.probabilistic.layout.total_words * 64 == 1984
+    assert linkage.probabilistic.layout.total_words * 64 == 2624
     assert linkage.probabilistic.hardened
     assert linkage.probabilistic.refit_on_rebuild
     assert (linkage.probabilistic.min_fit_records, linkage.probabilistic.lookup_candidates) == (
@@ -169,7 +169,10 @@ def test_probabilistic_linkage_is_configurable(tmp_path: Path) -> None:
     assert linkage.probabilistic.blocking() == default_blocking(True, wide=True)
     default = parse_server_config(_probabilistic({"schema": "default-segmented"}), tmp_path, {})
     assert default.linkage.probabilistic is not None
-    assert default.linkage.probabilistic.blocking() == default_blocking(True, scale="large")
+    # "auto" by default: planned at the first fit; until then the ladder's core
+    assert default.linkage.probabilistic.blocking_preset == "auto"
+    ladder, always = default_blocking_ladder(True)
+    assert default.linkage.probabilistic.blocking().rules == ladder[:always]
     assert linkage.effective_lookup_threshold == 0.9
     assert parse_server_config(GOOD, tmp_path, {}).linkage.effective_lookup_threshold == 0.8
 

@@ -25,6 +25,7 @@ from linkage.service import (
     WriteBatch,
     prior_model,
 )
+from linkage.service._probabilistic import stored_model
 from linkage.store import SqliteLinkStore
 from tests.service.factory import OPERATOR, agency, consent, responder
 from tests.service.prob_factory import (
@@ -141,20 +142,27 @@ def test_links_segmented_records_of_the_same_people(tmp_path: Path) -> None:
 
 def test_a_rebuild_refits_the_model_and_records_it(tmp_path: Path) -> None:
     records = segmented_records(400, 7)
-    settings = dataclasses.replace(PROB_SETTINGS, clustering=AVERAGE_LINK)
+    settings = dataclasses.replace(with_probabilistic(auto_refit=False), clustering=AVERAGE_LINK)
     service, store = _service(tmp_path / "r.db", settings)
     _upload(service, records, 250, "b")
     before = service.linker
     assert before is not None
-    assert before.model == prior_model(True)
+    assert before.model == prior_model(True, LAYOUT)
     run = service.rebuild(OPERATOR, "refit")
     fitted = service.linker
     assert fitted is not None
-    assert fitted.model != prior_model(True)
+    assert fitted.model != prior_model(True, LAYOUT)
     recorded = json.loads(run.model)["probabilistic"]
     assert recorded["layout"] == LAYOUT.to_dict()
     assert recorded["model"] == fitted.model.to_dict()
     assert recorded["model"]["fit"]["candidatePairs"] > 0
+    assert recorded["fitted_records"] == run.record_count
+    # the blocking was planned on the records ("auto"): every rule of the ladder's core,
+    # and an estimate of the true pairs kept
+    plan = recorded["blocking_plan"]
+    assert plan["records"] == run.record_count
+    assert len(plan["rules"]) >= 15
+    assert 0.5 <= plan["pairCompleteness"] <= 1.0
     precision, recall = _pair_quality(_groups(store), records)
     assert precision >= 0.93
     assert recall >= 0.95
@@ -171,8 +179,55 @@ def test_too_few_records_keep_the_current_model(tmp_path: Path) -> None:
     _upload(service, records, 100, "b")
     run = service.rebuild(OPERATOR, "too few to fit")
     assert service.linker is not None
-    assert service.linker.model == prior_model(True)
-    assert json.loads(run.model)["probabilistic"]["model"] == prior_model(True).to_dict()
+    assert service.linker.model == prior_model(True, LAYOUT)
+    assert json.loads(run.model)["probabilistic"]["model"] == prior_model(True, LAYOUT).to_dict()
+    assert "fitted_records" not in json.loads(run.model)["probabilistic"]
+
+
+def test_the_matcher_refits_by_itself_as_the_index_grows(tmp_path: Path) -> None:
+    """auto_refit: a fit once min_fit_records are held, then at every growth by
+    refit_growth; each is a linkage run with its model, and after the uploads the links
+    are those a rebuild with the last model gives (incremental == rebuild)."""
+    records = segmented_records(400, 7)
+    settings = dataclasses.replace(
+        with_probabilistic(min_fit_records=150, refit_growth=1.5, refit_on_rebuild=True),
+        clustering=AVERAGE_LINK,
+    )
+    service, store = _service(tmp_path / "auto.db", settings)
+    assert service.refit_due() is None
+    _upload(service, records, 100, "a")
+    runs = store.list_linkage_runs(100)
+    reasons = [run.reason for run in reversed(runs)]
+    assert len(reasons) >= 2
+    assert all(reason.startswith("automatic refit: ") for reason in reasons)
+    fitted = [json.loads(run.model)["probabilistic"]["fitted_records"] for run in reversed(runs)]
+    assert fitted[0] >= 150
+    # each refit waited for the index to grow by the factor since the one before
+    assert all(b >= 1.5 * a for a, b in itertools.pairwise(fitted))
+    assert service.linker is not None
+    assert service.linker.model != prior_model(True, LAYOUT)
+    assert service.linker.model == stored_model(runs[0].model, settings.probabilistic)
+    incremental = _groups(store)
+    # the audit log names the matcher itself for its refits
+    assert any(row.actor == "matcher" for row in store.iter_audit())
+    # a rebuild with the model in force changes nothing
+    frozen = dataclasses.replace(
+        settings,
+        probabilistic=dataclasses.replace(settings.probabilistic, refit_on_rebuild=False),
+    )
+    other = LinkageService(store, frozen, ServiceLimits())
+    check = other.rebuild(OPERATOR, "check")
+    assert check.changed_link_count == 0
+    assert _groups(store) == incremental
+
+
+def test_no_refit_is_due_when_auto_refit_is_off(tmp_path: Path) -> None:
+    records = segmented_records(200, 5)
+    settings = with_probabilistic(min_fit_records=50, auto_refit=False)
+    service, store = _service(tmp_path / "off.db", settings)
+    _upload(service, records, 100, "o")
+    assert service.refit_due() is None
+    assert store.list_linkage_runs(10) == []
 
 
 @pytest.mark.parametrize(

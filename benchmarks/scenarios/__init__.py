@@ -1,0 +1,1 @@
+"""Scenario generators for the quality benchmark (see README.md in this folder)."""

@@ -1,0 +1,148 @@
+"""The matcher's in-memory mirror of its linkable records.
+
+:class:`IndexMirror` holds what the service computes on without a database round trip:
+the packed CLKs of every linkable record of the linkage space (a :class:`ClkIndex` keyed
+by node ID), the popcount histogram that the query plausibility band follows, and, in
+probabilistic mode, the term frequencies of the segment values the model weighs by
+frequency. Everything here follows the store: records are added when a batch commits and
+removed when they leave, so the band and the frequencies always describe the index as it
+is (a band frozen at the first batches refused valid lookups).
+
+Not thread-safe on its own: the service changes it under its writer lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from linkage.match import ClkIndex, pack_clk_bytes, popcounts
+from linkage.probabilistic import SegmentLayout, TermFrequencies
+from linkage.security import PopcountBand, band_from_histogram, band_from_range
+from linkage.types import PackedClks
+
+__all__ = ["IndexMirror"]
+
+#: Fewest indexed records before the plausibility band follows the index (below it, any
+#: popcount but none and all is accepted).
+_MIN_BAND_RECORDS = 50
+
+
+class IndexMirror:
+    """Packed CLKs by node ID, their popcount histogram and their term frequencies."""
+
+    def __init__(self, clk_bits: int, band_words: tuple[int, int]) -> None:
+        self._clk_bits = clk_bits
+        self._band_words = band_words
+        self._band_bits = 64 * (band_words[1] - band_words[0])
+        self.clear()
+        self._layout: SegmentLayout | None = None
+        self._frequency_segments: tuple[str, ...] = ()
+        self._frequencies: TermFrequencies | None = None
+
+    def clear(self) -> None:
+        """Forget every record (before a reload from the store)."""
+        self._index = ClkIndex(self._clk_bits)
+        self._nodes: set[int] = set()
+        self._fill = np.zeros(self._band_bits + 1, dtype=np.int64)
+        self._band: PopcountBand | None = None
+        layout = getattr(self, "_layout", None)
+        if layout is not None and self._frequency_segments:
+            self._frequencies = TermFrequencies.empty(layout, self._frequency_segments)
+
+    # -- contents -------------------------------------------------------------
+
+    @property
+    def index(self) -> ClkIndex:
+        return self._index
+
+    @property
+    def nodes(self) -> set[int]:
+        """Node IDs of the records held (do not modify)."""
+        return self._nodes
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, node: object) -> bool:
+        return node in self._nodes
+
+    def add(self, node_ids: Sequence[int], clks: Sequence[bytes]) -> None:
+        """Records join (ones already held are skipped)."""
+        fresh = [(n, c) for n, c in zip(node_ids, clks, strict=True) if n not in self._nodes]
+        if not fresh:
+            return
+        nodes = [n for n, _ in fresh]
+        packed = pack_clk_bytes([c for _, c in fresh], self._clk_bits)
+        self._index.add(np.asarray(nodes, dtype=np.int64), packed)
+        self._nodes.update(nodes)
+        self._fill += np.bincount(self._band_popcounts(packed), minlength=self._fill.shape[0])
+        if self._frequencies is not None:
+            self._frequencies.add(packed)
+
+    def remove(self, node_ids: Iterable[int]) -> None:
+        """Records leave (ones not held are skipped)."""
+        present = [n for n in node_ids if n in self._nodes]
+        if not present:
+            return
+        packed = self._index.get(present)
+        self._fill -= np.bincount(self._band_popcounts(packed), minlength=self._fill.shape[0])
+        if self._frequencies is not None:
+            self._frequencies.remove(packed)
+        self._index.remove(present)
+        self._nodes.difference_update(present)
+
+    def packed(self, node_ids: Sequence[int]) -> PackedClks:
+        """The packed CLKs of held records, in the order asked."""
+        return self._index.get(node_ids)
+
+    def all_packed(self) -> tuple[list[int], PackedClks]:
+        """Every held record: sorted node IDs and their packed CLKs."""
+        nodes = sorted(self._nodes)
+        if not nodes:
+            return [], np.zeros((0, self._clk_bits // 64), dtype=np.uint64)
+        return nodes, self._index.get(nodes)
+
+    # -- plausibility band ------------------------------------------------------
+
+    def _band_popcounts(self, packed: PackedClks) -> np.ndarray:
+        start, stop = self._band_words
+        return popcounts(np.ascontiguousarray(packed[:, start:stop]))
+
+    def refresh_band(self) -> None:
+        """Recompute the plausible query band from the histogram (cheap: one pass over
+        ``bits + 1`` counters). Called after every change, so it follows the index."""
+        total = int(self._fill.sum())
+        if total < _MIN_BAND_RECORDS:
+            self._band = None
+            return
+        self._band = band_from_histogram(self._fill, self._band_bits)
+
+    @property
+    def band_words(self) -> tuple[int, int]:
+        """The words of a CLK the band checks (the record part of a segmented CLK)."""
+        return self._band_words
+
+    def plausibility_band(self) -> PopcountBand:
+        if self._band is not None:
+            return self._band
+        return band_from_range(self._band_bits, 1, self._band_bits - 1)
+
+    # -- term frequencies -------------------------------------------------------
+
+    def track_frequencies(self, layout: SegmentLayout, segments: Sequence[str]) -> None:
+        """Count the values of these segments (the model's term-frequency comparisons);
+        recounts the whole index when the set of segments changes."""
+        wanted = tuple(dict.fromkeys(segments))
+        if self._layout == layout and wanted == self._frequency_segments:
+            return
+        self._layout = layout
+        self._frequency_segments = wanted
+        _, packed = self.all_packed()
+        self._frequencies = TermFrequencies.of(packed, layout, wanted) if wanted else None
+
+    @property
+    def frequencies(self) -> TermFrequencies | None:
+        """The term frequencies of the held records, or None when none are tracked."""
+        return self._frequencies
