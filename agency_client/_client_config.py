@@ -32,11 +32,13 @@
 
     [gateway]
     listen = "127.0.0.1:8765"          # loopback by default
-    purpose = "crisis_response"
-    cert = "tls/gateway/cert.pem"      # the gateway's responder certificate
+    purpose = "crisis_response"        # every lookup's purpose; a request cannot change it
+    cert = "tls/gateway/cert.pem"      # the gateway's responder certificate (to the matcher)
     key = "tls/gateway/key.pem"
-    token_file = "gateway.token"       # bearer token (0600); required off loopback
+    token_file = "gateway.token"       # bearer token (0600); required, on loopback too
     # token_env = "GATEWAY_TOKEN"
+    # https_cert = "tls/web/fullchain.pem"  # the agency's web server certificate (and chain):
+    # https_key = "tls/web/key.pem"         # HTTPS, required beyond loopback; key mode 0600
 
 Relative paths are resolved against the config file's folder.
 """
@@ -61,6 +63,7 @@ __all__ = [
     "DEFAULT_GATEWAY_LISTEN",
     "ClientConfig",
     "GatewaySettings",
+    "HttpsFiles",
     "TlsFiles",
     "is_host_port",
     "is_loopback_listen",
@@ -85,6 +88,15 @@ class TlsFiles:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpsFiles:
+    """The gateway's own web server credential: the agency's certificate (with its chain,
+    leaf first) and its private key (a private file: mode 0600)."""
+
+    cert: Path
+    key: Path
+
+
+@dataclass(frozen=True, slots=True)
 class GatewaySettings:
     """How ``agency-client gateway`` serves and whom it calls as."""
 
@@ -94,6 +106,7 @@ class GatewaySettings:
     token_file: Path | None = None
     token_env: str | None = None
     max_links: int = 5
+    https: HttpsFiles | None = None
 
     def __post_init__(self) -> None:
         if not is_host_port(self.listen):
@@ -198,7 +211,17 @@ _ALLOWED: Final = {
         "purposes",
         "expires",
     ),
-    "gateway": ("listen", "purpose", "cert", "key", "token_file", "token_env", "max_links"),
+    "gateway": (
+        "listen",
+        "purpose",
+        "cert",
+        "key",
+        "token_file",
+        "token_env",
+        "max_links",
+        "https_cert",
+        "https_key",
+    ),
 }
 
 
@@ -312,6 +335,15 @@ def load_client_config(path: Path, environ: Mapping[str, str]) -> ClientConfig:
             Problem("gateway.purpose", "must be one of " + ", ".join(p.value for p in Purpose))
         )
         purpose = Purpose.CRISIS_RESPONSE
+    https = None
+    if "https_cert" in gateway_table or "https_key" in gateway_table:
+        if "https_cert" not in gateway_table or "https_key" not in gateway_table:
+            problems.append(Problem("gateway", "name https_cert and https_key together"))
+        else:
+            https = HttpsFiles(
+                base / text(gateway_table, "gateway", "https_cert"),
+                base / text(gateway_table, "gateway", "https_key"),
+            )
     token_file = gateway_table.get("token_file")
     token_env = gateway_table.get("token_env")
     max_links = gateway_table.get("max_links", 5)
@@ -328,6 +360,7 @@ def load_client_config(path: Path, environ: Mapping[str, str]) -> ClientConfig:
             token_file=base / token_file if isinstance(token_file, str) else None,
             token_env=token_env if isinstance(token_env, str) else None,
             max_links=max_links,
+            https=https,
         )
         return ClientConfig(
             encoding=encoding,

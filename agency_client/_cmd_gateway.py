@@ -1,4 +1,10 @@
-"""``agency-client gateway``: serve the responder lookup page and JSON endpoint."""
+"""``agency-client gateway``: serve the responder lookup page and JSON endpoint.
+
+Loopback by default; beyond loopback only with ``--allow-remote`` and HTTPS
+(``[gateway] https_cert`` and ``https_key``). A bearer token is required everywhere
+(``[gateway] token_file`` or ``token_env``). The web stack is in
+:mod:`agency_client._gateway_server`.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,8 @@ import click
 
 from agency_client._cli_options import config_option
 from agency_client._client_config import load_client_config
-from agency_client._gateway import GatewayApp, load_gateway_token, start_gateway, write_port_file
+from agency_client._gateway import GatewayApp, load_gateway_token, write_port_file
+from agency_client._gateway_server import start_gateway
 from agency_client._matcher import MatcherClient
 from agency_client._query import QueryEncoder
 from linkage.errors import ConfigError
@@ -27,7 +34,7 @@ __all__ = ["gateway_command"]
 @click.option(
     "--allow-remote",
     is_flag=True,
-    help="Allow a non-loopback address (requires [gateway] token_file or token_env).",
+    help="Allow a non-loopback address (requires HTTPS: [gateway] https_cert and https_key).",
 )
 @click.option(
     "--port-file",
@@ -56,33 +63,38 @@ def gateway_command(
             "the gateway needs its responder certificate: set [gateway] cert and key "
             "(agency-client init --gateway-cert/--gateway-key)"
         )
+    token = load_gateway_token(settings, os.environ)
     client = MatcherClient(config.matcher_address, settings.tls)
-    app = GatewayApp(
-        agency_name=config.encoding.agency_name,
-        encoder=QueryEncoder(config.encoding),
-        lookup=client.lookup,
-        key_epoch=config.encoding.key_epoch,
-        fingerprint=config.encoding.encoding_schema.fingerprint,
-        purpose=settings.purpose,
-        max_links=settings.max_links,
-        token=load_gateway_token(settings, os.environ),
-    )
-    server, thread = start_gateway(app, listen or settings.listen, allow_non_loopback=allow_remote)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    if port_file is not None:
-        write_port_file(port_file, server.port)
-    host = (listen or settings.listen).rpartition(":")[0]
-    click.echo(f"gateway for {config.agency_id} serving on http://{host}:{server.port}/", err=True)
     try:
-        stop.wait()
+        app = GatewayApp(
+            agency_name=config.encoding.agency_name,
+            encoder=QueryEncoder(config.encoding),
+            lookup=client.lookup,
+            key_epoch=config.encoding.key_epoch,
+            fingerprint=config.encoding.encoding_schema.fingerprint,
+            purpose=settings.purpose,
+            max_links=settings.max_links,
+            token=token,
+        )
+        listen_at = listen or settings.listen
+        with start_gateway(
+            app, listen_at, allow_non_loopback=allow_remote, https=settings.https
+        ) as server:
+            stop = threading.Event()
+
+            def on_signal(signum: int, frame: FrameType | None) -> None:
+                stop.set()
+
+            signal.signal(signal.SIGTERM, on_signal)
+            signal.signal(signal.SIGINT, on_signal)
+            if port_file is not None:
+                write_port_file(port_file, server.port)
+            host = listen_at.rpartition(":")[0]
+            click.echo(
+                f"gateway for {config.agency_id} serving on "
+                f"{server.scheme}://{host}:{server.port}/",
+                err=True,
+            )
+            stop.wait()
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
         client.close()

@@ -3,7 +3,8 @@
 Writes ``DIR/agency.toml`` (agency ID, matcher address, certificate paths, where
 the linkage secret comes from, the default consent, the schema when ``--schema``
 names one, and the column mapping), a
-fresh pointer key ``DIR/pointer.key`` (mode 0600) and ``DIR/state/`` (0700).
+fresh pointer key ``DIR/pointer.key`` (mode 0600), the responder gateway's bearer
+token ``DIR/gateway.token`` (mode 0600) and ``DIR/state/`` (0700).
 The secret is checked but never copied: the config names its file or variable.
 """
 
@@ -19,6 +20,7 @@ import click
 
 from agency_client._client_config import load_client_config
 from agency_client._encoding import BUILTIN_SCHEMA_NAMES
+from agency_client._gateway import write_gateway_token
 from agency_client.pointer import generate_pointer_key, write_pointer_key
 from linkage.consent import Purpose
 from linkage.errors import AlreadyExistsError, ConfigError, InvalidInputError, Problem
@@ -249,7 +251,13 @@ def init_command(
             f"purposes = [{', '.join(_q(p) for p in (purposes or ('crisis_response',)))}]",
             f"expires = {_q(str(consent_expires))}",
         ]
-    lines += ["", "[gateway]", f"listen = {_q(gateway_listen)}", 'purpose = "crisis_response"']
+    lines += [
+        "",
+        "[gateway]",
+        f"listen = {_q(gateway_listen)}",
+        'purpose = "crisis_response"',
+        'token_file = "gateway.token"',
+    ]
     if gateway_cert is not None and gateway_key is not None:
         lines += [
             f"cert = {_q(_path_text(gateway_cert, base))}",
@@ -277,11 +285,18 @@ def init_command(
     if not key_path.exists():
         write_pointer_key(key_path, generate_pointer_key())
         created_key = True
+    created_token = write_gateway_token(directory / "gateway.token")
     (directory / "state").mkdir(mode=0o700, exist_ok=True)
     click.echo(f"initialised {directory}: agency.toml for agency {agency_id}")
     click.echo(
         "  pointer.key: "
         + ("new key, mode 0600" if created_key else "kept the existing key")
         + "; it never leaves this site: back it up, or pointers cannot be opened"
+    )
+    click.echo(
+        "  gateway.token: "
+        + ("new bearer token, mode 0600" if created_token else "kept the existing token")
+        + "; the responder page asks for it as the access code, CAD systems send it as "
+        "Authorization: Bearer"
     )
     click.echo(f"  next: agency-client upload --config {config_path} EXPORT.csv")

@@ -527,15 +527,23 @@ schema_fingerprint = "{fingerprint}"
         self._wait_for(self.gateway, "gateway", port_file)
         self.gateway_port = int(port_file.read_text())
 
+    @property
+    def gateway_token(self) -> str:
+        """The police gateway's bearer token (``agency-client init`` wrote it, mode 0600)."""
+        return (self.agency_dir(_GATEWAY_AGENCY) / "gateway.token").read_text().strip()
+
     def lookup(self, query: Mapping[str, str] = PROTAGONIST_QUERY) -> dict[str, Any]:
-        """POST the query to the gateway's JSON endpoint."""
+        """POST the query to the gateway's JSON endpoint, with the gateway's bearer token."""
         connection = http.client.HTTPConnection("127.0.0.1", self.gateway_port, timeout=60)
         try:
             connection.request(
                 "POST",
                 "/api/v1/lookup",
                 body=json.dumps(dict(query)),
-                headers={"Content-Type": "application/json"},
+                headers={
+                    "Content-Type": "application/json",
+                    "Authorization": f"Bearer {self.gateway_token}",
+                },
             )
             response = connection.getresponse()
             payload: dict[str, Any] = json.loads(response.read())
@@ -682,7 +690,8 @@ def run_demo(
         demo.start_gateway()
         echo(
             f"[6] police responder gateway on http://127.0.0.1:{demo.gateway_port}/ "
-            f"(looking up {PROTAGONIST.given_name} {PROTAGONIST.surname})"
+            f"(looking up {PROTAGONIST.given_name} {PROTAGONIST.surname}; the page's access "
+            f"code is in {demo.agency_dir(_GATEWAY_AGENCY) / 'gateway.token'})"
         )
         first = demo.lookup()
         echo(f"    {_describe(first['results'])}")

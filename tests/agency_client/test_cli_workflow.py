@@ -22,6 +22,7 @@ from agency_client._cli_common import (
     EXIT_UNAVAILABLE,
 )
 from agency_client._client_config import load_client_config
+from agency_client._gateway import load_gateway_token
 from agency_client._matcher import MatcherClient
 from agency_client._workflow import plan_upload, send_pending
 from agency_client.cli import cli
@@ -146,9 +147,15 @@ def test_init_writes_a_working_directory(tmp_path: Path, matcher: Matcher) -> No
     assert "pointer.key: new key, mode 0600" in out
     assert stat.S_IMODE((target / "pointer.key").stat().st_mode) == 0o600
     assert stat.S_IMODE((target / "state").stat().st_mode) == 0o700
+    assert "gateway.token: new bearer token, mode 0600" in out
+    assert stat.S_IMODE((target / "gateway.token").stat().st_mode) == 0o600
+    token_before = (target / "gateway.token").read_text()
+    assert len(token_before.strip()) >= 32
     text = (target / "agency.toml").read_text()
+    assert token_before.strip() not in text, "the token is referenced, never copied"
     assert "s" * 40 not in text, "the secret is referenced, never copied"
     config = load_client_config(target / "agency.toml", {})
+    assert load_gateway_token(config.gateway, {}) == token_before.strip()
     assert config.agency_id == "mhc-a"
     assert config.matcher_address == matcher.address
     assert config.default_consent.expires_at == datetime(2031, 1, 1, 23, 59, 59, tzinfo=UTC)
@@ -160,6 +167,8 @@ def test_init_writes_a_working_directory(tmp_path: Path, matcher: Matcher) -> No
     assert code == 0
     assert "kept the existing key" in out
     assert (target / "pointer.key").read_bytes() == key_before
+    assert "gateway.token: kept the existing token" in out
+    assert (target / "gateway.token").read_text() == token_before
     code, _, err = run(*[a for a in args if a != "--disclose"][:-2], "--secret-env", "X")
     assert code == EXIT_DOMAIN_ERROR
     assert "exactly one of --secret-file or --secret-env" in err

@@ -1,152 +1,32 @@
 """The gateway over real HTTP with a stand-in for the matcher's Lookup: routes, answers that
-do not tell "not found" from "not permitted", authentication, origin checks and logs."""
+do not tell "not found" from "not permitted", authentication, origin checks and logs.
+
+Hardening (HTTPS, security headers, limits, idle connections) is in
+test_gateway_hardening.py."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
-import urllib.parse
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from agency_client._client_config import GatewaySettings, load_client_config
-from agency_client._gateway import GatewayApp, load_gateway_token, start_gateway
+from agency_client._client_config import GatewaySettings
+from agency_client._gateway import load_gateway_token
 from agency_client._gateway_page import NO_INFORMATION
-from agency_client._matcher import consent_to_proto
-from agency_client._query import QueryEncoder
-from linkage.consent import Consent, Purpose
+from agency_client._gateway_server import start_gateway
+from linkage.consent import Purpose
 from linkage.errors import ConfigError, InvalidInputError, UnavailableError
-from linkage.pki import Role
-from linkage.v1 import common_pb2, lookup_pb2
-from tests.agency_client.workflow_fixtures import make_agency_folder
+from tests.agency_client.gateway_fixtures import QUERY, TOKEN, Gateway, make_app
 
 pytestmark = pytest.mark.unit
-
-QUERY = {
-    "given_name": "Jordan",
-    "surname": "Whitfield-Okoro",
-    "date_of_birth": "1987-03-14",
-    "phone": "0412 555 019",
-    "suburb": "Brunswick",
-}
-TOKEN = "a-long-enough-gateway-token-0123"
-
-
-class FakeLookup:
-    """Answers like the matcher: the card when the CLK is the known one, else nothing."""
-
-    def __init__(self, known_clk: bytes, *, visible: bool = True) -> None:
-        self.known_clk = known_clk
-        self.visible = visible
-        self.requests: list[lookup_pb2.LookupRequest] = []
-        self.fail: Exception | None = None
-
-    def __call__(self, request: lookup_pb2.LookupRequest) -> lookup_pb2.LookupResponse:
-        self.requests.append(request)
-        if self.fail is not None:
-            raise self.fail
-        if request.clk != self.known_clk or not self.visible:
-            return lookup_pb2.LookupResponse()
-        consent = Consent.for_recipients(
-            roles=[Role.RESPONDER],
-            purposes=[Purpose.CRISIS_RESPONSE],
-            expires_at=datetime(2030, 1, 1, tzinfo=UTC),
-        )
-        return lookup_pb2.LookupResponse(
-            links=[
-                lookup_pb2.LinkMatch(
-                    link="links/7",
-                    records=[
-                        lookup_pb2.DisclosedRecord(
-                            agency="agencies/valley-mhc",
-                            contact_card=common_pb2.ContactCard(
-                                display_name="Valley <Mental> Health",
-                                instructions="crisis line, 24/7",
-                                phone_number="555 0100",
-                            ),
-                            pointer_token=b"\x01\x02token\xff",
-                            consent=consent_to_proto(consent),
-                        )
-                    ],
-                )
-            ]
-        )
-
-
-class Gateway:
-    def __init__(self, app: GatewayApp, lookup: FakeLookup, listen: str = "127.0.0.1:0") -> None:
-        self.app = app
-        self.lookup = lookup
-        self.server, self.thread = start_gateway(app, listen)
-
-    @property
-    def port(self) -> int:
-        return self.server.port
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, dict[str, str], bytes]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            connection.request(method, path, body=body, headers=headers or {})
-            response = connection.getresponse()
-            return response.status, dict(response.getheaders()), response.read()
-        finally:
-            connection.close()
-
-    def api(self, query: object, headers: dict[str, str] | None = None) -> tuple[int, dict]:  # type: ignore[type-arg]
-        status, _, body = self.request(
-            "POST",
-            "/api/v1/lookup",
-            json.dumps(query).encode(),
-            {"Content-Type": "application/json", **(headers or {})},
-        )
-        return status, json.loads(body)
-
-    def form(self, query: dict[str, str], headers: dict[str, str] | None = None) -> tuple[int, str]:
-        status, _, body = self.request(
-            "POST",
-            "/lookup",
-            urllib.parse.urlencode(query).encode(),
-            {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})},
-        )
-        return status, body.decode()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _app(
-    tmp_path: Path, *, visible: bool = True, token: str | None = None
-) -> tuple[GatewayApp, FakeLookup]:
-    folder = make_agency_folder(tmp_path / "police", people=3)
-    config = load_client_config(folder.config, {})
-    encoder = QueryEncoder(config.encoding)
-    lookup = FakeLookup(encoder.encode(QUERY), visible=visible)
-    app = GatewayApp(
-        agency_name="Metro Police",
-        encoder=encoder,
-        lookup=lookup,
-        key_epoch=1,
-        fingerprint="f" * 64,
-        purpose=Purpose.CRISIS_RESPONSE,
-        token=token,
-    )
-    return app, lookup
 
 
 @pytest.fixture
 def gateway(tmp_path: Path) -> Iterator[Gateway]:
-    app, lookup = _app(tmp_path)
+    app, lookup = make_app(tmp_path)
     gw = Gateway(app, lookup)
     yield gw
     gw.close()
@@ -172,7 +52,7 @@ def test_json_lookup_returns_cards_and_pointers_never_scores(gateway: Gateway) -
 def test_not_found_and_not_permitted_get_the_same_answer(tmp_path: Path) -> None:
     answers = []
     for visible, query in ((True, dict(QUERY, given_name="Someone")), (False, QUERY)):
-        app, lookup = _app(tmp_path / str(visible), visible=visible)
+        app, lookup = make_app(tmp_path / str(visible), visible=visible)
         gw = Gateway(app, lookup)
         try:
             answers.append((gw.api(query), gw.form(query)[1]))
@@ -191,14 +71,22 @@ def test_the_page_shows_a_card_per_disclosing_agency_escaped(gateway: Gateway) -
     assert status == 200
     assert 'name="viewport"' in page
     assert 'action="/lookup"' in page
-    assert headers["Cache-Control"] == "no-store"
-    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
     status, page = gateway.form(QUERY)
     assert status == 200
     assert "Known to: Valley &lt;Mental&gt; Health" in page
     assert "<Mental>" not in page
     assert 'href="tel:5550100"' in page
     assert "crisis line, 24/7" in page
+    assert TOKEN not in page, "the access code is never echoed into the page"
+
+
+def test_the_page_echoes_the_form_values_escaped(gateway: Gateway) -> None:
+    status, page = gateway.form(dict(QUERY, suburb='"><script>alert(1)</script>'))
+    assert status == 200
+    assert "<script>alert" not in page
+    assert 'value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in page
 
 
 def test_bad_queries_name_fields_not_values(gateway: Gateway) -> None:
@@ -211,14 +99,12 @@ def test_bad_queries_name_fields_not_values(gateway: Gateway) -> None:
     assert status == 400
     assert "Please check" in page
     assert gateway.api([1, 2])[0] == 400
-    assert (
-        gateway.request("POST", "/api/v1/lookup", b"{", {"Content-Type": "application/json"})[0]
-        == 400
-    )
-    assert (
-        gateway.request("POST", "/api/v1/lookup", b"{}", {"Content-Type": "text/plain"})[0] == 415
-    )
-    assert gateway.request("POST", "/api/v1/lookup", b"x" * 20000)[0] == 413
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    json_type = {"Content-Type": "application/json", **bearer}
+    assert gateway.request("POST", "/api/v1/lookup", b"{", json_type)[0] == 400
+    plain = {"Content-Type": "text/plain", **bearer}
+    assert gateway.request("POST", "/api/v1/lookup", b"{}", plain)[0] == 415
+    assert gateway.request("POST", "/api/v1/lookup", b"x" * 20000, json_type)[0] == 413
     assert gateway.request("GET", "/nothing")[0] == 404
     assert gateway.lookup.requests == [], "nothing invalid reached the matcher"
 
@@ -239,31 +125,67 @@ def test_cross_origin_posts_and_foreign_hosts_are_refused(gateway: Gateway) -> N
     assert gateway.api(QUERY, evil)[0] == 403
     assert gateway.form(QUERY, evil)[0] == 403
     assert gateway.request("GET", "/", headers={"Host": "rebind.example:80"})[0] == 403
+    # another site's page posting (browsers say so in Sec-Fetch-Site), or an opaque origin
+    assert gateway.form(QUERY, {"Sec-Fetch-Site": "cross-site"})[0] == 403
+    assert gateway.form(QUERY, {"Origin": "null"})[0] == 403
+    assert gateway.form(QUERY, {"Origin": "null", "Sec-Fetch-Site": "cross-site"})[0] == 403
     same = {"Origin": f"http://127.0.0.1:{gateway.port}"}
     assert gateway.api(QUERY, same)[0] == 200
-    assert len(gateway.lookup.requests) == 1
+    # the page's own form post under Referrer-Policy: no-referrer, as Chromium sends it
+    own = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
+    assert gateway.form(QUERY, own)[0] == 200
+    assert len(gateway.lookup.requests) == 2
 
 
-def test_authentication_when_a_token_is_configured(tmp_path: Path) -> None:
-    app, lookup = _app(tmp_path, token=TOKEN)
+def test_every_lookup_needs_the_token_on_loopback_too(gateway: Gateway) -> None:
+    assert gateway.api(QUERY, token=None)[0] == 401
+    status, headers, _ = gateway.request(
+        "POST", "/api/v1/lookup", json.dumps(QUERY).encode(), {"Content-Type": "application/json"}
+    )
+    assert status == 401
+    assert headers["www-authenticate"].startswith("Bearer")
+    assert gateway.api(QUERY, token="wrong-token-wrong-token")[0] == 401
+    assert gateway.api(QUERY)[0] == 200
+    assert 'name="access_code"' in gateway.request("GET", "/")[2].decode()
+    assert gateway.form(QUERY, access_code=None)[0] == 401
+    assert gateway.form(QUERY, access_code="wrong-token-wrong-token")[0] == 401
+    assert gateway.form(QUERY)[0] == 200
+    assert len(gateway.lookup.requests) == 2
+
+
+def test_a_gateway_without_a_token_does_not_start(tmp_path: Path) -> None:
+    app, _lookup = make_app(tmp_path, token=None)
+    with pytest.raises(ConfigError, match=r"bearer token, on loopback too: set \[gateway\]"):
+        start_gateway(app, "127.0.0.1:0")
+    assert not app.authorised(None)
+    assert not app.authorised("")
+
+
+def test_the_purpose_is_the_gateways_a_request_cannot_choose_it(tmp_path: Path) -> None:
+    app, lookup = make_app(tmp_path, purpose=Purpose.CARE_COORDINATION)
     gw = Gateway(app, lookup)
     try:
-        assert gw.api(QUERY)[0] == 401
-        assert gw.api(QUERY, {"Authorization": "Bearer wrong-token-wrong-token"})[0] == 401
-        assert gw.api(QUERY, {"Authorization": f"Bearer {TOKEN}"})[0] == 200
-        assert 'name="access_code"' in gw.request("GET", "/")[2].decode()
-        assert gw.form(QUERY)[0] == 401
-        assert gw.form(dict(QUERY, access_code=TOKEN))[0] == 200
+        status, answer = gw.api(dict(QUERY, purpose="crisis_response"))
+        assert status == 400
+        assert answer["problems"][0]["field"] == "purpose"
+        assert "[gateway] purpose" in answer["problems"][0]["reason"]
+        assert gw.form(dict(QUERY, purpose="crisis_response"))[0] == 400
+        assert lookup.requests == [], "a request naming a purpose never reaches the matcher"
+        assert gw.api(QUERY)[0] == 200
+        (sent,) = lookup.requests
+        assert sent.purpose == "care_coordination"
     finally:
         gw.close()
-    assert len(lookup.requests) == 2
 
 
-def test_non_loopback_needs_opt_in_and_a_token(tmp_path: Path) -> None:
-    app, _lookup = _app(tmp_path)
+def test_non_loopback_needs_opt_in_a_token_and_https(tmp_path: Path) -> None:
+    app, _lookup = make_app(tmp_path, token=None)
     with pytest.raises(ConfigError, match="--allow-remote"):
         start_gateway(app, "0.0.0.0:0")
     with pytest.raises(ConfigError, match="token"):
+        start_gateway(app, "0.0.0.0:0", allow_non_loopback=True)
+    app, _lookup = make_app(tmp_path / "with-token")
+    with pytest.raises(ConfigError, match=r"HTTPS only: set \[gateway\] https_cert and https_key"):
         start_gateway(app, "0.0.0.0:0", allow_non_loopback=True)
 
 
@@ -275,6 +197,10 @@ def test_gateway_tokens_come_from_a_private_file_or_the_environment(tmp_path: Pa
         load_gateway_token(GatewaySettings(token_file=path), {})
     path.chmod(0o600)
     assert load_gateway_token(GatewaySettings(token_file=path), {}) == TOKEN
+    link = tmp_path / "link.token"
+    link.symlink_to(path)
+    with pytest.raises(ConfigError, match="not a link"):
+        load_gateway_token(GatewaySettings(token_file=link), {})
     assert load_gateway_token(GatewaySettings(token_env="GW"), {"GW": TOKEN}) == TOKEN
     with pytest.raises(ConfigError, match="16 characters"):
         load_gateway_token(GatewaySettings(token_env="GW"), {"GW": "short"})
@@ -284,7 +210,7 @@ def test_gateway_tokens_come_from_a_private_file_or_the_environment(tmp_path: Pa
 def test_access_logs_never_hold_identifiers(
     gateway: Gateway, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="agency_client")
+    caplog.set_level(logging.DEBUG)
     logger = logging.getLogger("agency_client")
     previous = logger.propagate
     logger.propagate = True
@@ -292,12 +218,18 @@ def test_access_logs_never_hold_identifiers(
         gateway.api(QUERY)
         gateway.form(QUERY)
         gateway.request("GET", "/?given_name=Jordan&surname=Whitfield")
+        gateway.request("GET", "/Jordan-Whitfield")
         gateway.api({"given_name": "Jordan"})
+        gateway.lookup.fail = RuntimeError(f"unexpected, with {QUERY['surname']} in it")
+        assert gateway.api(QUERY) == (500, {"error": "the gateway failed; try again"})
     finally:
         logger.propagate = previous
     text = caplog.text
     assert "POST /api/v1/lookup 200" in text
     assert "GET / 200" in text
+    assert "GET (other) 404" in text
+    assert "a request failed unexpectedly: RuntimeError" in text
+    assert TOKEN not in text
     for value in QUERY.values():
         assert value not in text
     assert "Whitfield" not in text
@@ -308,18 +240,16 @@ def test_access_logs_never_hold_identifiers(
     "listen", ["localhost", "127.0.0.1:99999", "127.0.0.1:http", ":8765", "127.0.0.1:²"]
 )
 def test_a_malformed_listen_address_is_named(tmp_path: Path, listen: str) -> None:
-    app, _lookup = _app(tmp_path)
+    app, _lookup = make_app(tmp_path)
     with pytest.raises(ConfigError, match=f"cannot listen on '{listen}': give host:port"):
         start_gateway(app, listen)
 
 
 def test_a_taken_port_is_named(tmp_path: Path) -> None:
-    app, _lookup = _app(tmp_path)
-    first, thread = start_gateway(app, "127.0.0.1:0")
+    app, _lookup = make_app(tmp_path)
+    first = start_gateway(app, "127.0.0.1:0")
     try:
         with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{first.port}: "):
             start_gateway(app, f"127.0.0.1:{first.port}")
     finally:
-        first.shutdown()
-        first.server_close()
-        thread.join(5)
+        first.close()

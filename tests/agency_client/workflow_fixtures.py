@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from agency_client._gateway import write_gateway_token
 from agency_client._workflow import AgencySession, open_session
 from agency_client.pointer import generate_pointer_key, write_pointer_key
 from linkage.synth import DEFAULT_AGENCIES, AgencyFormat, Scenario, generate_scenario
@@ -63,6 +64,7 @@ def make_agency_folder(
     secret.write_text(secrets.token_hex(32) + "\n")
     secret.chmod(0o600)
     write_pointer_key(root / "pointer.key", generate_pointer_key())
+    write_gateway_token(root / "gateway.token")
     ca, cert, key = tls or (root / "ca.pem", root / "cert.pem", root / "key.pem")
     consent = (
         'disclose = true\npurposes = ["crisis_response"]\nexpires = "2099-01-01"\n'
@@ -96,6 +98,7 @@ key_file = "pointer.key"
 {consent}
 [gateway]
 listen = "127.0.0.1:0"
+token_file = "gateway.token"
 {gateway}
 {schema_table}
 {agency.mapping_toml}"""

@@ -260,9 +260,15 @@ def test_the_page_in_headless_chromium(run: tuple[DemoRun, dict[str, Any]], tmp_
         )  # fmt: skip
         try:
             page = context.new_page()
+            console: list[str] = []
+            page.on("console", lambda message: console.append(message.text))
             page.goto(url)
             assert page.title() == "Co-responder lookup"
             assert page.locator("#lookup-form").is_visible()
+            # the packaged stylesheet and script load under the page's strict CSP
+            button = "getComputedStyle(document.querySelector('#lookup-button'))"
+            assert page.evaluate(f"{button}.backgroundColor") == "rgb(11, 92, 173)"
+            assert page.evaluate("document.scripts[0].src").endswith("/static/gateway.js")
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, "no horizontal scrolling on a phone"
             for name in ("given_name", "surname", "phone", "street_address", "suburb",
@@ -270,6 +276,7 @@ def test_the_page_in_headless_chromium(run: tuple[DemoRun, dict[str, Any]], tmp_
                 page.fill(f"#{name}", PROTAGONIST_QUERY[name])
             page.fill("#date_of_birth", PROTAGONIST_QUERY["date_of_birth"])
             page.select_option("#sex", PROTAGONIST_QUERY["sex"])
+            page.fill("#access_code", demo.gateway_token)
             page.click("#lookup-button")
             page.wait_for_selector("#results")
             cards = page.locator(".result-card")
@@ -284,12 +291,14 @@ def test_the_page_in_headless_chromium(run: tuple[DemoRun, dict[str, Any]], tmp_
                     page.select_option("#sex", value)
                 else:
                     page.fill(f"#{name}", value)
+            page.fill("#access_code", demo.gateway_token)
             page.click("#lookup-button")
             page.wait_for_selector("#results")
             assert page.locator(".result-card").count() == 0
             assert "No information available" in page.locator("#no-information").inner_text()
             assert PROTAGONIST.surname not in page.url
             assert "?" not in page.url
+            assert not [m for m in console if "Content Security Policy" in m], console
         finally:
             context.close()
 

@@ -2,8 +2,9 @@
 ``[schema] file = "default-segmented"`` upload 328-byte CLKs with the segmented fingerprint
 to a matcher configured with ``clk_bits = 2624`` and that fingerprint (the real
 ``agency-client upload``), a responder's lookup through the real ``agency-client gateway``
-(a subprocess) finds the consented record, and an agency encoding with the record-level
-default schema is refused by the matcher's existing fingerprint check.
+(a subprocess, over HTTPS with the agency's web certificate) finds the consented record,
+and an agency encoding with the record-level default schema is refused by the matcher's
+existing fingerprint check.
 
 The matcher's probabilistic (Fellegi-Sunter) mode is not exercised here; this needs no
 server change: to the Dice matcher a segmented CLK is just a 2624-bit CLK.
@@ -34,6 +35,7 @@ from linkage.encode import default_schema, default_segmented_schema, schema_fing
 from linkage.pki import DemoPki, create_demo_pki
 from linkage.server import RunningServer, load_server_config, start_matcher
 from linkage.v1 import common_pb2, operator_pb2, operator_pb2_grpc
+from tests.agency_client.gateway_fixtures import WebCertificate, make_web_certificate
 from tests.agency_client.workflow_fixtures import MHC, AgencyFolder, make_agency_folder
 
 pytestmark = pytest.mark.integration
@@ -153,14 +155,18 @@ def _query_of_first_record(folder: AgencyFolder) -> dict[str, str]:
     }
 
 
-def _lookup(port: int, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+def _lookup(
+    port: int, query: dict[str, str], web: WebCertificate, token: str
+) -> tuple[int, dict[str, Any]]:
+    connection = http.client.HTTPSConnection(
+        "127.0.0.1", port, timeout=60, context=web.client_context()
+    )
     try:
         connection.request(
             "POST",
             "/api/v1/lookup",
             body=json.dumps(query),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
         )
         response = connection.getresponse()
         return response.status, json.loads(response.read())
@@ -183,7 +189,25 @@ def test_segmented_upload_and_gateway_lookup_against_a_dice_matcher(site: Site) 
     assert code == 0
     assert json.loads(out)["matcher"]["record_count"] == records
 
-    # The responder gateway, as operators run it: the real command in its own process.
+    # The responder gateway, as operators run it: the real command in its own process,
+    # serving HTTPS with the agency's own web certificate (plain HTTP beyond loopback is
+    # refused before anything listens).
+    code, _, err = run(
+        "gateway", "--config", str(police.config), "--listen", "0.0.0.0:0", "--allow-remote"
+    )
+    assert code == EXIT_DOMAIN_ERROR
+    assert "set [gateway] https_cert and https_key" in err
+    web = make_web_certificate(police.root / "web")
+    config_text = police.config.read_text()
+    police.config.write_text(
+        config_text.replace(
+            'listen = "127.0.0.1:0"\n',
+            f'listen = "127.0.0.1:0"\nhttps_cert = "{web.files.cert}"\n'
+            f'https_key = "{web.files.key}"\n',
+            1,
+        )
+    )
+    token = (police.root / "gateway.token").read_text().strip()
     port_file = police.root / "gateway.port"
     environment = {k: v for k, v in os.environ.items() if k != "AGENCY_CLIENT_CONFIG"}
     gateway = subprocess.Popen(
@@ -201,7 +225,7 @@ def test_segmented_upload_and_gateway_lookup_against_a_dice_matcher(site: Site) 
             assert time.monotonic() < deadline, "the gateway did not start in time"
             time.sleep(0.05)
         port = int(port_file.read_text())
-        status, answer = _lookup(port, _query_of_first_record(mhc))
+        status, answer = _lookup(port, _query_of_first_record(mhc), web, token)
         assert status == 200, answer
         assert answer["known"] is True
         agencies = {result["agency"] for result in answer["results"]}
