@@ -147,7 +147,8 @@ def server_tls_context(files: HttpsFiles) -> ssl.SSLContext:
     context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
     context.set_alpn_protocols(["http/1.1"])
     try:
-        context.load_cert_chain(files.cert, files.key)
+        # an encrypted key fails here instead of OpenSSL prompting on the terminal
+        context.load_cert_chain(files.cert, files.key, password=lambda: b"")
     except (ssl.SSLError, OSError, ValueError):
         raise ConfigError(
             f"[gateway] https_cert and https_key: {files.cert} and {files.key} are not a PEM "

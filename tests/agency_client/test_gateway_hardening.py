@@ -28,6 +28,7 @@ from agency_client._gateway_http import (
 )
 from agency_client._gateway_server import server_tls_context, start_gateway
 from linkage.errors import ConfigError
+from linkage.pki import generate_private_key, private_key_to_pem
 from tests.agency_client.gateway_fixtures import (
     QUERY,
     TOKEN,
@@ -267,6 +268,11 @@ def test_the_https_key_must_be_private_and_match_the_certificate(
     other = make_web_certificate(tmp_path / "other")
     with pytest.raises(ConfigError, match="not a PEM certificate chain"):
         server_tls_context(HttpsFiles(web.files.cert, other.files.key))
+    encrypted = tmp_path / "encrypted.pem"
+    encrypted.touch(mode=0o600)
+    encrypted.write_bytes(private_key_to_pem(generate_private_key(), passphrase=b"secret"))
+    with pytest.raises(ConfigError, match="its unencrypted private key"):
+        server_tls_context(HttpsFiles(web.files.cert, encrypted))
     with pytest.raises(ConfigError, match="no certificate file"):
         server_tls_context(HttpsFiles(tmp_path / "missing.pem", web.files.key))
     with pytest.raises(ConfigError, match="cannot read the gateway HTTPS key"):
