@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from linkage.errors import ConfigError, FailedPreconditionError
+from linkage.errors import ConfigError
 from linkage.server import ServerConfig, load_server_config, open_store
 from linkage.store import LinkStore
 
@@ -48,21 +48,9 @@ def ledger_path_for(config_path: Path, ledger_path: Path | None) -> Path:
     return ledger_path if ledger_path is not None else config_path.resolve().parent / LEDGER_NAME
 
 
-def open_existing_store(
-    config_path: Path, *, dice_scores_for: str | None = None
-) -> tuple[ServerConfig, LinkStore]:
-    """The configuration and its store; an SQLite store must exist already.
-
-    ``dice_scores_for`` names a command that works on record-level Dice scores: it is
-    refused, naming the setting, when the matcher links probabilistically (its edges'
-    scores are then match probabilities and its threshold a probability)."""
+def open_existing_store(config_path: Path) -> tuple[ServerConfig, LinkStore]:
+    """The configuration and its store; an SQLite store must exist already."""
     config = load_server_config(config_path, os.environ)
-    if dice_scores_for is not None and config.linkage.probabilistic is not None:
-        raise FailedPreconditionError(
-            f"{dice_scores_for} works on Dice scores, and {config_path.name} links "
-            "probabilistically ([linkage.probabilistic]: scores are match probabilities); "
-            "the fitted model and its weights are shown by `linkage-admin index status`"
-        )
     if config.store.engine == "sqlite" and (
         config.store.path is None or not config.store.path.exists()
     ):
@@ -91,21 +79,22 @@ def open_existing_store(
     type=click.FloatRange(0.0, 1.0, min_open=True),
     default=None,
     help="Evaluate this threshold (marked on the charts; quality at it) instead of the "
-    "configured one. Nothing on the matcher changes.",
+    "one in force (a match probability below 1 for a probabilistic matcher). Nothing on "
+    "the matcher changes.",
 )
 @click.option(
     "--floor",
     type=click.FloatRange(0.0, 1.0, max_open=True),
     default=0.5,
     show_default=True,
-    help="Lowest best-match score the histogram shows.",
+    help="Lowest best-match Dice score the histogram shows (Dice mode).",
 )
 @click.option(
     "--max-comparisons",
     type=click.IntRange(min=1),
     default=2_000_000_000,
     show_default=True,
-    help="CLK comparisons the report may spend; beyond it, best matches below the "
+    help="CLK comparisons the report may spend (Dice mode); beyond it, best matches below the "
     "threshold are computed for a random sample of records.",
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
@@ -120,8 +109,9 @@ def report(
     seed: int,
     ledger_path: Path | None,
 ) -> None:
-    """Write the linkage quality report: threshold evidence, overlap between agencies,
-    weekly activity and (with labels) precision and recall. Counts and scores only."""
+    """Write the linkage quality report: threshold evidence (and, for a probabilistic
+    matcher, its fitted model and blocking), overlap between agencies, weekly activity
+    and (with labels) precision and recall. Counts and scores only."""
     from linkage.report import (
         ReportOptions,
         collect_report_data,
@@ -140,20 +130,22 @@ def report(
     truth = read_truth_csv(truth_path) if truth_path is not None else None
     ledger_file = ledger_path_for(config_path, ledger_path)
     ledger = load_ledger(ledger_file) if ledger_file.exists() else None
-    config, store = open_existing_store(config_path, dice_scores_for="linkage-admin report")
+    config, store = open_existing_store(config_path)
     try:
         data = collect_report_data(store, config.linkage, options, truth=truth, ledger=ledger)
     finally:
         store.close()
     files = write_report(data, out_dir)
     seconds = time.perf_counter() - started
-    suggestion = data.suggestion
+    suggested = data.suggested_threshold
+    none = "none (no clear valley)" if data.model is None else "none (the model suggests none)"
+    scores = "match probability " if data.model is not None else ""
     click.echo(f"report: {files.html}")
     click.echo(f"figures: {', '.join(str(p) for p in files.figures.values())}")
     click.echo(
         f"{int(data.overlap.records.sum()):,} records, {data.overlap.link_count:,} links; "
-        f"threshold {config.linkage.threshold:.3f}, suggested "
-        + ("none (no clear valley)" if suggestion is None else f"{suggestion.threshold:.3f}")
+        f"{scores}threshold {data.threshold:.3f}, suggested "
+        + (none if suggested is None else f"{suggested:.3f}")
     )
     if data.quality is not None:
         chosen = data.quality.chosen

@@ -52,14 +52,16 @@ def review() -> None:
     type=click.FloatRange(0.0, 0.5, min_open=True),
     default=0.05,
     show_default=True,
-    help="Sample pairs scoring within this distance of the threshold, on both sides.",
+    help="Sample pairs scoring within this distance of the threshold, on both sides "
+    "(Dice score, or match probability for a probabilistic matcher).",
 )
 @click.option(
     "--max-comparisons",
     type=click.IntRange(min=1),
     default=2_000_000_000,
     show_default=True,
-    help="Above this many comparisons, candidate pairs are found with LSH blocking.",
+    help="Dice mode: above this many comparisons, candidate pairs are found with LSH "
+    "blocking (a probabilistic matcher's candidates come from its own blocking).",
 )
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="For a repeatable draw.")
 @ledger_option
@@ -72,13 +74,19 @@ def review_sample(
     seed: int | None,
     ledger_path: Path | None,
 ) -> None:
-    """Sample up to N cross-agency pairs near the threshold, half on each side,
-    shuffled, as pointer tokens each agency opens with 'agency-client deref'."""
+    """Sample up to N pairs near the threshold (Dice score, or match probability for a
+    probabilistic matcher), half on each side, shuffled, as pointer tokens each agency
+    opens with 'agency-client deref'."""
     from linkage.report import (
+        SCORE_DICE,
+        SCORE_PROBABILITY,
         band_candidates,
         draw_review_sample,
+        links_within_agency,
         load_index,
         load_ledger,
+        load_linker,
+        model_band_candidates,
         pointer_tokens,
         save_ledger,
         write_review_csv,
@@ -86,13 +94,26 @@ def review_sample(
 
     ledger_file = ledger_path_for(config_path, ledger_path)
     ledger = load_ledger(ledger_file)
-    config, store = open_existing_store(config_path, dice_scores_for="linkage-admin review sample")
-    threshold = config.linkage.threshold
+    config, store = open_existing_store(config_path)
+    settings = config.linkage
     try:
-        snapshot = load_index(store, config.linkage)
-        candidates, method = band_candidates(
-            snapshot, max(0.0, threshold - band), min(1.0, threshold + band), max_comparisons
-        )
+        snapshot = load_index(store, settings)
+        within = links_within_agency(settings)
+        if settings.probabilistic is None:
+            threshold, kind = settings.threshold, SCORE_DICE
+            candidates, method = band_candidates(
+                snapshot, max(0.0, threshold - band), min(1.0, threshold + band), max_comparisons
+            )
+        else:
+            linker = load_linker(settings, store.list_linkage_runs(1)).linker
+            threshold, kind, method = linker.threshold, SCORE_PROBABILITY, "model"
+            candidates = model_band_candidates(
+                snapshot,
+                linker,
+                max(0.0, threshold - band),
+                min(1.0, threshold + band),
+                within_agency=within,
+            )
         node_agency = {
             int(node): snapshot.agencies[int(a)]
             for node, a in zip(snapshot.node_ids, snapshot.agency, strict=True)
@@ -107,14 +128,17 @@ def review_sample(
             method=method,
             rng=np.random.default_rng(seed),
             now_us=int(time.time() * 1e6),
+            score_kind=kind,
+            cross_agency_only=not within,
         )
         tokens = pointer_tokens(store, [n for p in pairs for n in (p.node_a, p.node_b)])
     finally:
         store.close()
     if not pairs:
+        scope = "pairs" if within else "cross-agency pairs"
         raise InvalidInputError(
-            f"no unsampled cross-agency pairs score within {band} of the threshold {threshold}; "
-            "widen --band"
+            f"no unsampled {scope} score within {band} of the threshold {threshold:.3f}"
+            f"{' (a match probability)' if kind == SCORE_PROBABILITY else ''}; widen --band"
         )
     missing = [p.pair_id for p in pairs if p.node_a not in tokens or p.node_b not in tokens]
     if missing:
@@ -139,7 +163,12 @@ def review_sample(
     sample = grown.samples[-1]
     click.echo(
         f"wrote {len(pairs)} pairs to {out_path} (sample S{sample.sample_id}: {above} at or above "
-        f"{threshold:.3f}, {len(pairs) - above} below; {method} candidate search)"
+        f"{threshold:.3f}, {len(pairs) - above} below"
+        + (
+            f"; {method} candidate search)"
+            if kind == SCORE_DICE
+            else "; match probabilities of the blocking's candidate pairs)"
+        )
     )
     click.echo(
         "send each agency the file: it opens its own pointer tokens with 'agency-client deref' "

@@ -12,6 +12,11 @@ Report
 Threshold evidence (pure)
     :func:`score_histogram`, :func:`suggest_threshold` -> :class:`ThresholdSuggestion`,
     :func:`best_matches` -> :class:`BestMatches`.
+Probabilistic mode
+    :func:`load_linker` -> :class:`LoadedLinker` (the model, blocking and threshold in
+    force, from the latest linkage run), :func:`model_band_candidates`; the report's
+    model section is :class:`ModelEvidence`. Scores are then match probabilities
+    (:data:`SCORE_PROBABILITY`), not Dice scores (:data:`SCORE_DICE`).
 Quality (pure)
     :func:`threshold_sweep` -> :class:`ThresholdSweep`, :func:`confusion_at` ->
     :class:`Confusion`, :func:`truth_evidence`, :func:`clerical_evidence` ->
@@ -23,7 +28,8 @@ Clerical review
     files: :func:`load_ledger`, :func:`save_ledger`, :func:`write_review_csv`,
     :func:`read_label_csv`; ground truth: :func:`read_truth_csv` -> :class:`TruthLabels`.
 
-Charts need the ``report`` extra (matplotlib); nothing else here does.
+Charts and the HTML page need the ``report`` extra (matplotlib, jinja2; the page comes
+from the templates in ``linkage/report/templates``); nothing else here does.
 """
 
 from linkage.report._activity import Activity, ActivityCounter
@@ -35,6 +41,7 @@ from linkage.report._collect import (
     band_candidates,
     collect_report_data,
     load_index,
+    model_band_candidates,
     pointer_tokens,
 )
 from linkage.report._evaluate import QualityEvidence, truth_evidence
@@ -48,6 +55,14 @@ from linkage.report._files import (
     write_review_csv,
 )
 from linkage.report._overlap import LinkOverlap, link_overlap
+from linkage.report._probabilistic import (
+    SCORE_DICE,
+    SCORE_PROBABILITY,
+    LoadedLinker,
+    ModelEvidence,
+    links_within_agency,
+    load_linker,
+)
 from linkage.report._quality import Confusion, ThresholdSweep, confusion_at, threshold_sweep
 from linkage.report._review import (
     Label,
@@ -67,6 +82,8 @@ from linkage.report._threshold import (
 from linkage.report._truth import TruthLabels, parse_truth_rows
 
 __all__ = [
+    "SCORE_DICE",
+    "SCORE_PROBABILITY",
     "Activity",
     "ActivityCounter",
     "BestMatches",
@@ -74,6 +91,8 @@ __all__ = [
     "IndexSnapshot",
     "Label",
     "LinkOverlap",
+    "LoadedLinker",
+    "ModelEvidence",
     "QualityEvidence",
     "ReportData",
     "ReportFiles",
@@ -92,8 +111,11 @@ __all__ = [
     "confusion_at",
     "draw_review_sample",
     "link_overlap",
+    "links_within_agency",
     "load_index",
     "load_ledger",
+    "load_linker",
+    "model_band_candidates",
     "parse_label_rows",
     "parse_truth_rows",
     "pointer_tokens",

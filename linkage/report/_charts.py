@@ -4,8 +4,10 @@ backend): each function returns PNG bytes. Only counts and scores are drawn."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
+import math
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,20 +28,25 @@ except ImportError:  # pragma: no cover - exercised only without the report extr
         "linkage-admin report needs matplotlib: pip install 'coresponder-linkage[report]'"
     ) from None
 
+from linkage.probabilistic import FellegiSunterModel
 from linkage.report._activity import METRICS, Activity
 from linkage.report._evaluate import QualityEvidence
 from linkage.report._overlap import LinkOverlap
+from linkage.report._probabilistic import SCORE_DICE, WeightHistogram
 from linkage.report._quality import Confusion
-from linkage.report._threshold import ScoreHistogram, ThresholdSuggestion
+from linkage.report._threshold import ScoreHistogram
 
 __all__ = [
     "AGENCY_COLOURS",
+    "Thresholds",
     "activity_chart",
     "best_match_chart",
     "confusion_chart",
     "link_size_chart",
+    "model_chart",
     "overlap_chart",
     "quality_chart",
+    "weight_chart",
 ]
 
 INK = "#1f2933"
@@ -49,6 +56,7 @@ NON_MATCH = "#9aa5b1"
 MATCH = "#0f8b8d"
 SUGGESTED = "#e8833a"
 CHOSEN = "#7c5cbf"
+NEGATIVE = "#c94c6e"
 AGENCY_COLOURS = (
     "#3b6fb6",
     "#e07b39",
@@ -117,28 +125,49 @@ def agency_colour(index: int) -> str:
     return AGENCY_COLOURS[index % len(AGENCY_COLOURS)]
 
 
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """The thresholds a chart marks: the one in force, a suggested one and an evaluated
+    override, with the words their legend uses (Dice: "configured" and the histogram's
+    valley; probabilistic: "in force" and the model's own suggestion)."""
+
+    configured: float
+    suggested: float | None
+    chosen: float
+    configured_words: str = "configured threshold"
+    suggested_words: str = "(valley)"
+
+    @classmethod
+    def of(cls, configured: float, suggested: float | None, chosen: float, kind: str) -> Thresholds:
+        if kind == SCORE_DICE:
+            return cls(configured, suggested, chosen)
+        return cls(configured, suggested, chosen, "threshold in force", "(the model's)")
+
+
 def _threshold_lines(
-    ax: Axes, configured: float, suggestion: ThresholdSuggestion | None, chosen: float
+    ax: Axes, lines: Thresholds, to_x: Callable[[float], float] = lambda t: t
 ) -> list[Line2D]:
-    """Vertical lines at the configured, suggested and evaluated thresholds; returns
-    their legend handles (labels in a legend never collide when thresholds are close)."""
+    """Vertical lines at the configured, suggested and evaluated thresholds (``to_x``
+    places a threshold on the x axis); returns their legend handles (labels in a legend
+    never collide when thresholds are close)."""
+    configured, chosen = lines.configured, lines.chosen
     handles = [
         ax.axvline(
-            configured, color=INK, linestyle="--", linewidth=1.6, zorder=5,
-            label=f"configured threshold {configured:.2f}",
+            to_x(configured), color=INK, linestyle="--", linewidth=1.6, zorder=5,
+            label=f"{lines.configured_words} {configured:.2f}",
         )
     ]  # fmt: skip
-    if suggestion is not None:
+    if lines.suggested is not None:
         handles.append(
             ax.axvline(
-                suggestion.threshold, color=SUGGESTED, linestyle=":", linewidth=2.4, zorder=5,
-                label=f"suggested {suggestion.threshold:.3f} (valley)",
+                to_x(lines.suggested), color=SUGGESTED, linestyle=":", linewidth=2.4, zorder=5,
+                label=f"suggested {lines.suggested:.3f} {lines.suggested_words}",
             )
         )  # fmt: skip
     if abs(chosen - configured) > 1e-9:
         handles.append(
             ax.axvline(
-                chosen, color=CHOSEN, linestyle="-.", linewidth=1.6, zorder=5,
+                to_x(chosen), color=CHOSEN, linestyle="-.", linewidth=1.6, zorder=5,
                 label=f"evaluated {chosen:.2f}",
             )
         )  # fmt: skip
@@ -146,18 +175,15 @@ def _threshold_lines(
 
 
 def best_match_chart(
-    histogram: ScoreHistogram,
-    configured: float,
-    suggestion: ThresholdSuggestion | None,
-    chosen: float,
-    *,
-    estimated: bool,
+    histogram: ScoreHistogram, lines: Thresholds, *, estimated: bool, kind: str = SCORE_DICE
 ) -> bytes:
-    """Records by the score of their best match in another agency."""
+    """Records by the score of their best match (Dice: in another agency; probabilistic:
+    their best candidate pair, match probabilities on a log scale)."""
+    probabilistic = kind != SCORE_DICE
     with _figure(10, 4.4) as figure:
         ax = figure.add_subplot()
         centers, width = histogram.centers, histogram.width
-        above = centers >= configured
+        above = centers >= lines.configured
         ax.bar(
             centers[~above],
             histogram.counts[~above],
@@ -170,21 +196,126 @@ def best_match_chart(
             histogram.counts[above],
             width=width * 0.92,
             color=MATCH,
-            label="at or above: linked (one record per agency)",
+            label="at or above: linked"
+            + (" (one record per agency)" if not probabilistic else " (clustering decides)"),
         )
-        if histogram.counts.max(initial=0) > 0:
+        if histogram.counts.max(initial=0) > 0 and not probabilistic:
             # A light smoothed outline helps the eye find the two modes.
             kernel = np.exp(-0.5 * (np.arange(-4, 5) / 1.5) ** 2)
             smooth = np.convolve(histogram.counts, kernel / kernel.sum(), mode="same")
             ax.plot(centers, smooth, color=INK, linewidth=1.0, alpha=0.45)
-        _threshold_lines(ax, configured, suggestion, chosen)
+        _threshold_lines(ax, lines)
         ax.set_xlim(histogram.edges[0], 1.0)
-        ax.set_xlabel("Dice similarity of each record's best match in another agency")
-        ax.set_ylabel("records (estimated)" if estimated else "records")
+        if probabilistic:
+            ax.set_xlabel("match probability of each record's best candidate pair")
+            if histogram.counts.max(initial=0) > 0:
+                ax.set_yscale("log")
+            ax.set_ylabel("records (log scale)")
+            if histogram.below_floor > 0:
+                ax.text(
+                    0.99, 0.97, f"{histogram.below_floor:,.0f} records have no candidate pair",
+                    transform=ax.transAxes, ha="right", va="top", fontsize=9, color=MUTED,
+                )  # fmt: skip
+            ax.set_title("Best match probability per record")
+        else:
+            ax.set_xlabel("Dice similarity of each record's best match in another agency")
+            ax.set_ylabel("records (estimated)" if estimated else "records")
+            ax.set_title("Best-match similarity per record")
         ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
-        ax.set_title("Best-match similarity per record")
-        ax.legend(loc="upper left", fontsize=9)
+        if probabilistic:
+            # Bars pile up at both ends: the legend goes below the chart.
+            figure.legend(loc="outside lower center", ncols=2, fontsize=9)
+        else:
+            ax.legend(loc="upper left", fontsize=9)
         ax.grid(axis="x", visible=False)
+        return _png(figure)
+
+
+def _probability_weight(probability: float) -> float:
+    p = min(max(probability, 1e-12), 1 - 1e-12)
+    return math.log2(p / (1 - p))
+
+
+def weight_chart(histogram: WeightHistogram, lines: Thresholds) -> bytes:
+    """Candidate pairs by match weight (log2 of the odds that they are one person)."""
+    with _figure(10, 4.2) as figure:
+        ax = figure.add_subplot()
+        centers, width = histogram.centers, histogram.width
+        ax.bar(
+            centers, histogram.below, width=width * 0.92, color=NON_MATCH,
+            label="below the threshold: no edge",
+        )  # fmt: skip
+        ax.bar(
+            centers, histogram.above, width=width * 0.92, color=MATCH,
+            label="at or above: an edge of the link graph",
+        )  # fmt: skip
+        if histogram.total > 0:
+            ax.set_yscale("log")
+        _threshold_lines(ax, lines, _probability_weight)
+        ax.set_xlim(float(histogram.edges[0]), float(histogram.edges[-1]))
+        ax.set_xlabel("match weight of each candidate pair (bits: log2 of the match odds)")
+        ax.set_ylabel("candidate pairs (log scale)")
+        ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
+        ax.grid(axis="x", visible=False)
+        figure.legend(loc="outside lower center", ncols=2, fontsize=9)
+        ax.set_title("Match weights of the candidate pairs")
+        return _png(figure)
+
+
+def model_chart(model: FellegiSunterModel) -> bytes:
+    """The fitted model as Splink draws its match weights: the prior (the weight of two
+    random records) and one bar per comparison level, grouped by comparison."""
+    groups: list[tuple[str, tuple[str, ...], tuple[float, ...]]] = [
+        ("prior (two random records)", ("match rate",), (model.prior_weight,))
+    ]
+    for comparison, row in zip(model.comparisons, model.level_weights(), strict=True):
+        name = comparison.segment.replace("_", " ")
+        if comparison.term_frequency:
+            name += " (term frequency)"
+        groups.append((name, comparison.level_labels(), row))
+    # Two columns with about the same number of bars.
+    total = sum(len(g[1]) + 1 for g in groups)
+    columns: list[list[int]] = [[], []]
+    filled = 0
+    for index, group in enumerate(groups):
+        columns[0 if filled < total / 2 else 1].append(index)
+        filled += len(group[1]) + 1
+    everything = [w for g in groups for w in g[2]]
+    low = min(0.0, min(everything)) - 3.0
+    high = max(0.0, max(everything)) + 3.0
+    rows = max(sum(len(groups[i][1]) + 1.4 for i in column) for column in columns)
+    with _figure(11, max(4.0, 0.27 * rows + 1.2)) as figure:
+        outer = figure.add_gridspec(1, 2, wspace=0.08)
+        for side, column in enumerate(columns):
+            if not column:
+                continue
+            inner = outer[side].subgridspec(
+                len(column), 1, height_ratios=[len(groups[i][1]) + 0.4 for i in column]
+            )
+            for position, index in enumerate(column):
+                title, labels, weights = groups[index]
+                ax = figure.add_subplot(inner[position])
+                y = np.arange(len(labels))
+                colours = [MATCH if w >= 0 else NEGATIVE for w in weights]
+                if index == 0:
+                    colours = [MUTED]
+                ax.barh(y, weights, color=colours, height=0.7)
+                for yy, w in zip(y.tolist(), weights, strict=True):
+                    ax.text(
+                        w + (0.25 if w >= 0 else -0.25), yy, f"{w:+.1f}", va="center",
+                        ha="left" if w >= 0 else "right", fontsize=7.5, color=INK,
+                    )  # fmt: skip
+                ax.set_yticks(y, labels, fontsize=8)
+                ax.invert_yaxis()
+                ax.set_xlim(low, high)
+                ax.axvline(0, color=INK, linewidth=0.8)
+                ax.grid(axis="y", visible=False)
+                ax.set_title(title, fontsize=9.5, pad=3)
+                last = position == len(column) - 1
+                ax.tick_params(axis="x", labelbottom=last, labelsize=8)
+                if last:
+                    ax.set_xlabel("match weight (bits: log2 of m / u)", fontsize=9)
+        figure.suptitle("Match weights of the fitted model", x=0.01, ha="left", fontweight="bold")
         return _png(figure)
 
 
@@ -352,12 +483,7 @@ def activity_chart(activity: Activity, agencies: Sequence[str]) -> bytes:
         return _png(figure)
 
 
-def quality_chart(
-    evidence: QualityEvidence,
-    configured: float,
-    suggestion: ThresholdSuggestion | None,
-    chosen: float,
-) -> bytes:
+def quality_chart(evidence: QualityEvidence, lines: Thresholds, kind: str = SCORE_DICE) -> bytes:
     """Precision, recall and F1 against the threshold."""
     sweep = evidence.sweep
     with _figure(10, 4.8) as figure:
@@ -383,11 +509,12 @@ def quality_chart(
             )
         lo = float(sweep.thresholds.min()) if sweep.thresholds.size else 0.0
         low_y = np.nanmin(np.concatenate([sweep.precision, sweep.recall, sweep.f1, [1.0]]))
-        handles += _threshold_lines(ax, configured, suggestion, chosen)
+        handles += _threshold_lines(ax, lines)
         ax.set_xlim(lo, 1.0)
         ax.set_ylim(max(0.0, min(0.9, float(low_y)) - 0.05), 1.02)
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-        ax.set_xlabel("threshold (a pair is linked when its Dice score is at or above it)")
+        score = "Dice score" if kind == SCORE_DICE else kind
+        ax.set_xlabel(f"threshold (a pair is linked when its {score} is at or above it)")
         ax.set_title(f"Precision, recall and F1 against the threshold ({evidence.source})")
         figure.legend(
             handles=handles, loc="outside lower center", ncols=min(len(handles), 4), fontsize=9

@@ -21,10 +21,28 @@ from linkage.match import (
     dice_join,
     pack_clk_bytes,
 )
+from linkage.probabilistic import ProbabilisticLinker, probability_of_weight
 from linkage.report._activity import Activity, ActivityCounter
 from linkage.report._bestmatch import BestMatches, best_matches, edge_best_scores
-from linkage.report._evaluate import QualityEvidence, truth_evidence
+from linkage.report._evaluate import (
+    QualityEvidence,
+    scored_truth_evidence,
+    sweep_grid,
+    truth_evidence,
+)
 from linkage.report._overlap import LinkOverlap, link_overlap
+from linkage.report._probabilistic import (
+    SCORE_DICE,
+    SCORE_PROBABILITY,
+    ModelEvidence,
+    best_candidate_weights,
+    links_within_agency,
+    load_linker,
+    probability_weight,
+    score_candidate_pairs,
+    term_frequencies,
+    weight_histogram,
+)
 from linkage.report._review import ReviewLedger, clerical_evidence
 from linkage.report._threshold import (
     ScoreHistogram,
@@ -45,6 +63,7 @@ __all__ = [
     "collect_report_data",
     "load_edges",
     "load_index",
+    "model_band_candidates",
     "pointer_tokens",
 ]
 
@@ -72,10 +91,19 @@ class ReportOptions:
 
 @dataclass(frozen=True, slots=True)
 class ReportData:
-    """Everything the report shows: counts and scores only."""
+    """Everything the report shows: counts and scores only.
+
+    ``score_kind`` is :data:`SCORE_DICE` (record-level Dice scores) or
+    :data:`SCORE_PROBABILITY` (match probabilities of the matcher's Fellegi-Sunter
+    model, whose evidence is ``model``); ``threshold`` is the threshold in force (in
+    probabilistic mode with ``threshold = "auto"``, the model's), ``chosen_threshold``
+    the one evaluated. ``best`` holds each record's best match (Dice: in another
+    agency, searched exactly or sampled; probabilistic: its best candidate pair)."""
 
     generated_at: datetime
     settings: LinkageSettings
+    score_kind: str
+    threshold: float
     chosen_threshold: float
     agencies: tuple[str, ...]
     best: BestMatches
@@ -87,6 +115,32 @@ class ReportData:
     last_rebuild: LinkageRunRow | None
     notes: tuple[str, ...]
     timings: dict[str, float] = field(default_factory=dict)
+    model: ModelEvidence | None = None
+
+    @property
+    def probabilistic(self) -> bool:
+        return self.model is not None
+
+    @property
+    def suggested_threshold(self) -> float | None:
+        """The valley of the best-match histogram (Dice), or the threshold the fitted
+        model expects the best F1 at (probabilistic)."""
+        if self.model is not None:
+            return self.model.suggested_threshold
+        return None if self.suggestion is None else self.suggestion.threshold
+
+
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    """The mode-specific part of the report."""
+
+    threshold: float
+    chosen: float
+    best: BestMatches
+    histogram: ScoreHistogram
+    suggestion: ThresholdSuggestion | None
+    quality: QualityEvidence | None
+    model: ModelEvidence | None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -236,10 +290,64 @@ def collect_report_data(
         started = now
 
     options = options or ReportOptions()
-    chosen = options.chosen_threshold or settings.threshold
-    floor = min(options.floor, settings.threshold, chosen)
     snapshot = load_index(store, settings)
     lap("read index")
+    runs = store.list_linkage_runs(1)
+    last = runs[0] if runs else None
+    entity = None if truth is None else _entities(store, snapshot, truth)
+    if entity is not None and not (entity >= 0).any():
+        raise InvalidInputError(
+            "no record in the ground truth file is in the index; check agency IDs and "
+            "that record keys are the uploaded ones, in hex"
+        )
+    if settings.probabilistic is None:
+        evidence = _dice_evidence(store, settings, snapshot, options, entity, ledger, lap, notes)
+    else:
+        evidence = _model_evidence(settings, snapshot, runs, options, entity, ledger, lap, notes)
+    overlap = link_overlap(snapshot.agencies, snapshot.agency, snapshot.link)
+    lap("links")
+    activity = _activity(store, snapshot.agencies)
+    lap("activity")
+    if last is not None and abs(last.threshold - evidence.threshold) > 1e-9:
+        what = "the configuration says" if evidence.model is None else "in force now:"
+        notes.append(
+            f"The last rebuild used threshold {last.threshold:.3f}, {what} "
+            f"{evidence.threshold:.3f}: run 'linkage-admin links rebuild' so that stored links "
+            "follow the threshold in force."
+        )
+    return ReportData(
+        generated_at=clock(),
+        settings=settings,
+        score_kind=SCORE_DICE if evidence.model is None else SCORE_PROBABILITY,
+        threshold=evidence.threshold,
+        chosen_threshold=evidence.chosen,
+        agencies=snapshot.agencies,
+        best=evidence.best,
+        histogram=evidence.histogram,
+        suggestion=evidence.suggestion,
+        overlap=overlap,
+        activity=activity,
+        quality=evidence.quality,
+        last_rebuild=last,
+        notes=tuple(notes),
+        timings=timings,
+        model=evidence.model,
+    )
+
+
+def _dice_evidence(
+    store: LinkStore,
+    settings: LinkageSettings,
+    snapshot: IndexSnapshot,
+    options: ReportOptions,
+    entity: Int64Array | None,
+    ledger: ReviewLedger | None,
+    lap: Callable[[str], None],
+    notes: list[str],
+) -> _Evidence:
+    """Best matches by record-level Dice, the valley between the modes, and quality."""
+    chosen = options.chosen_threshold or settings.threshold
+    floor = min(options.floor, settings.threshold, chosen)
     edges = load_edges(store, snapshot)
     lap("read edges")
     known = edge_best_scores(snapshot.node_ids.shape[0], *edges, snapshot.agency)
@@ -262,18 +370,8 @@ def collect_report_data(
             f"(comparison budget {options.max_comparisons:,}); each stands for "
             f"{(best.records - best.from_edges) / max(1, best.searched):,.1f} records."
         )
-    overlap = link_overlap(snapshot.agencies, snapshot.agency, snapshot.link)
-    lap("links")
-    activity = _activity(store, snapshot.agencies)
-    lap("activity")
     quality: QualityEvidence | None = None
-    if truth is not None:
-        entity = _entities(store, snapshot, truth)
-        if not (entity >= 0).any():
-            raise InvalidInputError(
-                "no record in the ground truth file is in the index; check agency IDs and "
-                "that record keys are the uploaded ones, in hex"
-            )
+    if entity is not None:
         quality = truth_evidence(
             snapshot.packed,
             snapshot.agency,
@@ -286,31 +384,101 @@ def collect_report_data(
             max_comparisons=options.max_comparisons,
         )
     elif ledger is not None:
-        quality = clerical_evidence(ledger, chosen)
+        quality = clerical_evidence(ledger, chosen, SCORE_DICE)
     lap("quality")
-    runs = store.list_linkage_runs(1)
-    last = runs[0] if runs else None
-    if last is not None and abs(last.threshold - settings.threshold) > 1e-9:
-        notes.append(
-            f"The last rebuild used threshold {last.threshold:.3f}, the configuration says "
-            f"{settings.threshold:.3f}: run 'linkage-admin links rebuild' so that stored links "
-            "follow the configured threshold."
+    return _Evidence(settings.threshold, chosen, best, histogram, suggestion, quality, None)
+
+
+def _model_evidence(
+    settings: LinkageSettings,
+    snapshot: IndexSnapshot,
+    runs: list[LinkageRunRow],
+    options: ReportOptions,
+    entity: Int64Array | None,
+    ledger: ReviewLedger | None,
+    lap: Callable[[str], None],
+    notes: list[str],
+) -> _Evidence:
+    """The model in force scoring every candidate pair of its blocking: best candidate
+    per record, match weights, the model's own suggestion, and quality."""
+    loaded = load_linker(settings, runs)
+    linker = loaded.linker
+    threshold = linker.threshold
+    chosen = options.chosen_threshold or threshold
+    if chosen >= 1.0:
+        raise InvalidInputError(
+            "this matcher scores pairs by match probability: the threshold override must be below 1"
         )
-    return ReportData(
-        generated_at=clock(),
-        settings=settings,
-        chosen_threshold=chosen,
-        agencies=snapshot.agencies,
-        best=best,
-        histogram=histogram,
-        suggestion=suggestion,
-        overlap=overlap,
-        activity=activity,
-        quality=quality,
-        last_rebuild=last,
-        notes=tuple(notes),
-        timings=timings,
+    within = links_within_agency(settings)
+    records = int(snapshot.node_ids.shape[0])
+    frequencies = term_frequencies(linker, snapshot.packed)
+    pairs = score_candidate_pairs(
+        linker, snapshot.packed, snapshot.agency, within_agency=within, frequencies=frequencies
     )
+    lap("score candidate pairs")
+    probabilities = pairs.probabilities
+    best_p = probability_of_weight(best_candidate_weights(records, pairs))
+    best = BestMatches(
+        scores=best_p,
+        weights=np.ones(records),
+        agency=snapshot.agency,
+        floor=0.0,
+        records=records,
+        from_edges=0,
+        searched=records,
+        sampled=False,
+        comparisons=len(pairs),
+    )
+    histogram = score_histogram(best_p, floor=0.0, bin_width=0.01)
+    weights = weight_histogram(pairs.weights, probability_weight(threshold))
+    lap("best matches")
+    quality: QualityEvidence | None = None
+    completeness: float | None = None
+    if entity is not None:
+        grid = np.unique(np.concatenate((sweep_grid(0.005, 0.995), [threshold, chosen])))
+        quality, completeness = scored_truth_evidence(
+            (pairs.left, pairs.right, probabilities),
+            snapshot.agency,
+            entity,
+            snapshot.link,
+            within_agency=within,
+            threshold=threshold,
+            chosen_threshold=chosen,
+            thresholds=grid,
+        )
+    elif ledger is not None:
+        quality = clerical_evidence(ledger, chosen, SCORE_PROBABILITY)
+    lap("quality")
+    run = loaded.run
+    if loaded.source == "prior":
+        notes.append(
+            "No linkage run has fitted a model for this segment layout yet: the matcher "
+            "scores pairs with the shipped prior model. A rebuild ('linkage-admin links "
+            "rebuild') fits one on the records held."
+        )
+    report = linker.model.report
+    model = ModelEvidence(
+        model=linker.model,
+        source=loaded.source,
+        run_id=None if run is None else run.run_id,
+        run_reason="" if run is None else run.reason,
+        fitted_records=loaded.fitted_records,
+        threshold=threshold,
+        configured_threshold=settings.threshold,
+        auto_threshold=settings.auto_threshold,
+        suggested_threshold=None if report is None else report.suggested_threshold,
+        blocking_preset=loaded.blocking_preset,
+        rules=ModelEvidence.rule_names(linker),
+        plan=loaded.plan,
+        within_agency=within,
+        records=records,
+        candidate_pairs=len(pairs),
+        pairs_at_threshold=int((probabilities >= threshold).sum()),
+        records_with_candidate=int(np.isfinite(best_p).sum()),
+        weights=weights,
+        measured_completeness=completeness,
+    )
+    return _Evidence(threshold, chosen, best, histogram, None, quality, model)
 
 
 def band_candidates(
@@ -343,6 +511,33 @@ def band_candidates(
             parts_b.append(snapshot.node_ids[groups[j][found.right[keep]]])
             parts_s.append(found.scores[keep])
     return (np.concatenate(parts_a), np.concatenate(parts_b), np.concatenate(parts_s)), method
+
+
+def model_band_candidates(
+    snapshot: IndexSnapshot,
+    linker: ProbabilisticLinker,
+    low: float,
+    high: float,
+    *,
+    within_agency: bool,
+) -> tuple[Int64Array, Int64Array, np.ndarray]:
+    """Candidate pairs of the matcher's blocking whose match probability (by ``linker``,
+    with the index's term frequencies) lies in ``[low, high]``, as ``(node_a, node_b,
+    probability)``; pairs of one agency only when ``within_agency``."""
+    pairs = score_candidate_pairs(
+        linker,
+        snapshot.packed,
+        snapshot.agency,
+        within_agency=within_agency,
+        frequencies=term_frequencies(linker, snapshot.packed),
+    )
+    p = pairs.probabilities
+    keep = (p >= low) & (p <= high)
+    return (
+        snapshot.node_ids[pairs.left[keep]],
+        snapshot.node_ids[pairs.right[keep]],
+        p[keep],
+    )
 
 
 def _blocked(left: PackedClks, right: PackedClks, low: float, lsh: HammingLsh) -> CandidatePairs:

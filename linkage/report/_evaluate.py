@@ -16,6 +16,7 @@ from linkage.types import Float64Array, Int64Array, PackedClks
 __all__ = [
     "QualityEvidence",
     "dice_of_pairs",
+    "scored_truth_evidence",
     "sweep_grid",
     "truth_evidence",
 ]
@@ -153,6 +154,70 @@ def truth_evidence(
         f"cross-agency pairs, {all_pairs:,} cross-agency pairs in all"
     )
     return QualityEvidence("ground truth", sweep, chosen, linked, tuple(notes))
+
+
+def scored_truth_evidence(
+    scored: tuple[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike],
+    agency: npt.ArrayLike,
+    entity: npt.ArrayLike,
+    link: npt.ArrayLike,
+    *,
+    within_agency: bool,
+    threshold: float,
+    chosen_threshold: float,
+    thresholds: npt.ArrayLike,
+    score_name: str = "match probability",
+) -> tuple[QualityEvidence, float | None]:
+    """Judge scored candidate pairs (``scored``: rows, rows, scores) against ground truth
+    (``entity[r]``: negative when unlabelled), over the pairs the matcher may link: every
+    pair when ``within_agency``, else pairs of different agencies. True pairs that are
+    not among the scored pairs count as missed at every threshold. Returns the evidence
+    and the share of true pairs among the scored ones (None without true pairs)."""
+    ag = np.asarray(agency, dtype=np.int64)
+    ent = np.asarray(entity, dtype=np.int64)
+    lk = np.asarray(link, dtype=np.int64)
+    n = ag.shape[0]
+    if ent.shape != (n,) or lk.shape != (n,):
+        raise InvalidInputError("agency, entity and link must have the same length")
+    labelled = ent >= 0
+    # Every record its own "agency" makes every pair a cross pair.
+    scope = np.arange(n, dtype=np.int64) if within_agency else ag
+    true_left, true_right = _true_pairs(ent, scope)
+    true_codes = np.unique(_codes(true_left, true_right, n))
+    count = int(labelled.sum())
+    if within_agency:
+        all_pairs = count * (count - 1) // 2
+    else:
+        sizes = np.bincount(ag[labelled]).astype(np.int64)
+        all_pairs = int((int(sizes.sum()) ** 2 - int((sizes * sizes).sum())) // 2)
+    left = np.asarray(scored[0], dtype=np.int64)
+    right = np.asarray(scored[1], dtype=np.int64)
+    scores = np.asarray(scored[2], dtype=np.float64)
+    keep = labelled[left] & labelled[right] & (scope[left] != scope[right])
+    left, right, scores = left[keep], right[keep], scores[keep]
+    pair_codes = _codes(left, right, n)
+    is_match = np.isin(pair_codes, true_codes)
+    found = int(np.isin(true_codes, pair_codes).sum())
+    missed = int(true_codes.shape[0]) - found
+    sweep = threshold_sweep(
+        scores,
+        is_match,
+        np.asarray(thresholds, dtype=np.float64),
+        extra_positives=float(missed),
+        pairs=float(all_pairs),
+    )
+    chosen = confusion_at(sweep, chosen_threshold)
+    linked = _linked_confusion(lk, scope, labelled, true_codes, n, all_pairs, threshold)
+    scope_words = "pairs" if within_agency else "cross-agency pairs"
+    notes = (
+        f"every candidate pair of the blocking was scored by the model; {missed:,} of "
+        f"{true_codes.shape[0]:,} true {scope_words} were never candidates and count as "
+        "missed at every threshold",
+        f"{count:,} labelled records, {all_pairs:,} {scope_words} in all; a pair is linked "
+        f"at threshold t when its {score_name} is t or more",
+    )
+    completeness = found / true_codes.shape[0] if true_codes.shape[0] else None
+    return QualityEvidence("ground truth", sweep, chosen, linked, notes), completeness
 
 
 def _linked_confusion(

@@ -64,22 +64,22 @@ def render_figures(data: ReportData) -> dict[str, bytes]:
     """Every figure the data supports, as PNG bytes by name."""
     from linkage.report import _charts as charts
 
+    lines = charts.Thresholds.of(
+        data.threshold, data.suggested_threshold, data.chosen_threshold, data.score_kind
+    )
     figures = {
         "best-match": charts.best_match_chart(
-            data.histogram,
-            data.settings.threshold,
-            data.suggestion,
-            data.chosen_threshold,
-            estimated=data.best.sampled,
+            data.histogram, lines, estimated=data.best.sampled, kind=data.score_kind
         ),
-        "agency-overlap": charts.overlap_chart(data.overlap),
-        "link-sizes": charts.link_size_chart(data.overlap),
-        "activity": charts.activity_chart(data.activity, data.agencies),
     }
+    if data.model is not None:
+        figures["match-weights"] = charts.weight_chart(data.model.weights, lines)
+        figures["model"] = charts.model_chart(data.model.model)
+    figures["agency-overlap"] = charts.overlap_chart(data.overlap)
+    figures["link-sizes"] = charts.link_size_chart(data.overlap)
+    figures["activity"] = charts.activity_chart(data.activity, data.agencies)
     if data.quality is not None:
-        figures["quality-curves"] = charts.quality_chart(
-            data.quality, data.settings.threshold, data.suggestion, data.chosen_threshold
-        )
+        figures["quality-curves"] = charts.quality_chart(data.quality, lines, data.score_kind)
         figures["confusion-matrix"] = charts.confusion_chart(data.quality)
     return figures
 

@@ -84,10 +84,12 @@ class ReviewSample:
     created_us: int
     threshold: float
     band: float
-    method: str  # "exact" or "blocked"
+    method: str  # "exact" or "blocked" (Dice), "model" (blocked candidates, scored)
     population_above: int
     population_below: int
     size: int
+    #: what the pairs' scores are: "dice" or "match probability" (older ledgers: dice)
+    score_kind: str = "dice"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +125,7 @@ class ReviewLedger:
                         "population_above": s.population_above,
                         "population_below": s.population_below,
                         "size": s.size,
+                        "score_kind": s.score_kind,
                     }
                     for s in self.samples
                 ],
@@ -188,11 +191,15 @@ def draw_review_sample(
     method: str,
     rng: np.random.Generator,
     now_us: int,
+    score_kind: str = "dice",
+    cross_agency_only: bool = True,
 ) -> tuple[ReviewLedger, list[ReviewPair]]:
     """Sample up to ``size`` cross-agency pairs scoring within ``band`` of the
     threshold, half at or above it and half below (the other side fills in when
     one runs short), leaving out pairs sampled before. ``candidates`` are
-    ``(node_a, node_b, score)`` arrays. Returns the grown ledger and the new
+    ``(node_a, node_b, score)`` arrays, scores of ``score_kind`` ("dice" or "match
+    probability"). Pairs of one agency count only without ``cross_agency_only`` (a
+    matcher that links an agency's duplicates). Returns the grown ledger and the new
     pairs in shuffled order (pair IDs follow that order, not the score)."""
     if size < 1:
         raise InvalidInputError("the sample size must be at least 1")
@@ -203,7 +210,10 @@ def draw_review_sample(
     s = np.asarray(candidates[2], dtype=np.float64)
     in_band = (s >= threshold - band) & (s <= threshold + band)
     cross = np.array(
-        [node_agency[x] != node_agency[y] for x, y in zip(a.tolist(), b.tolist(), strict=True)],
+        [
+            not cross_agency_only or node_agency[x] != node_agency[y]
+            for x, y in zip(a.tolist(), b.tolist(), strict=True)
+        ],
         bool,
     )
     keep = in_band & cross
@@ -247,6 +257,7 @@ def draw_review_sample(
         population_above=int(above.size),
         population_below=int(below.size),
         size=len(pairs),
+        score_kind=score_kind,
     )
     return ledger.with_sample(sample, pairs), pairs
 
@@ -285,17 +296,24 @@ def parse_label_rows(
     return labels
 
 
-def clerical_evidence(ledger: ReviewLedger, chosen_threshold: float) -> QualityEvidence | None:
+def clerical_evidence(
+    ledger: ReviewLedger, chosen_threshold: float, score_kind: str = "dice"
+) -> QualityEvidence | None:
     """Precision, recall and F1 within the latest sample's band, from every labelled
-    pair in it, weighted by how many pairs each side of the threshold held."""
-    if not ledger.samples:
+    pair in it, weighted by how many pairs each side of the threshold held. Only
+    samples of ``score_kind`` count (a ledger kept across a change of linkage mode
+    holds samples of Dice scores and of match probabilities)."""
+    samples = [x for x in ledger.samples if x.score_kind == score_kind]
+    if not samples:
         return None
-    latest = max(ledger.samples, key=lambda x: x.sample_id)
+    latest = max(samples, key=lambda x: x.sample_id)
+    of_kind = {x.sample_id for x in samples}
     t, band = latest.threshold, latest.band
     decided = [
         (pair.score, label is Label.MATCH)
         for pair in ledger.pairs
-        if (entry := ledger.labels.get(pair.pair_id)) is not None
+        if pair.sample_id in of_kind
+        and (entry := ledger.labels.get(pair.pair_id)) is not None
         and (label := entry[0]) is not Label.UNSURE
         and t - band <= pair.score <= t + band
     ]
@@ -310,7 +328,9 @@ def clerical_evidence(ledger: ReviewLedger, chosen_threshold: float) -> QualityE
     )
     unsure = sum(1 for label, _ in ledger.labels.values() if label is Label.UNSURE)
     notes = (
-        f"{len(decided)} reviewed pairs with scores {t - band:.2f}-{t + band:.2f} "
+        f"{len(decided)} reviewed pairs with "
+        f"{'scores' if score_kind == 'dice' else 'match probabilities'} "
+        f"{max(0.0, t - band):.2f}-{min(1.0, t + band):.2f} "
         f"({int(is_match.sum())} matches), weighted to the "
         f"{latest.population_above:,} pairs at or above {t:.2f} and the "
         f"{latest.population_below:,} below it in that band",

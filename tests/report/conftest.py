@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.report.prob_scenario import ProbScenario, build_prob_scenario, prob_server_toml
 from tests.report.scenario import FINGERPRINT, build_scenario
 
 
@@ -103,3 +104,32 @@ def matcher_dir(tmp_path: Path, built_store: BuiltStore) -> MatcherDir:
     )
     config = write_server_toml(tmp_path, built_store.threshold)
     return MatcherDir(tmp_path, config, truth, built_store)
+
+
+@dataclass(frozen=True)
+class ProbMatcherDir:
+    """A probabilistic matcher's directory: server.toml, index.db and truth.csv."""
+
+    root: Path
+    config: Path
+    truth: Path
+    built: ProbScenario
+
+
+@pytest.fixture(scope="session")
+def prob_built(tmp_path_factory: pytest.TempPathFactory) -> ProbScenario:
+    return build_prob_scenario(tmp_path_factory.mktemp("prob-built"), people=400, weeks=4)
+
+
+@pytest.fixture
+def prob_matcher_dir(tmp_path: Path, prob_built: ProbScenario) -> ProbMatcherDir:
+    for suffix in ("", "-wal", "-shm"):
+        source = prob_built.root / f"index.db{suffix}"
+        if source.exists():
+            shutil.copy(source, tmp_path / f"index.db{suffix}")
+    truth = tmp_path / "truth.csv"
+    truth.write_text(
+        "agency_id,record_key,entity_id\n"
+        + "".join(f"{a},{k},{e}\n" for a, k, e in prob_built.truth_rows)
+    )
+    return ProbMatcherDir(tmp_path, prob_server_toml(tmp_path), truth, prob_built)

@@ -8,19 +8,16 @@ import base64
 import csv
 import io
 import json
-import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner, Result
 from PIL import Image
 
-from linkage.admin.cli import main
-from linkage.encode import default_segmented_schema
 from linkage.report import load_ledger
 from linkage.service import LinkageService, LinkageSettings, ServiceLimits
 from linkage.store import SqliteLinkStore
+from tests.report.cli_helpers import assert_no_secret, dump, run_cli
 from tests.report.conftest import MatcherDir, write_server_toml
 from tests.report.scenario import FINGERPRINT, OPERATOR
 
@@ -32,34 +29,6 @@ pytestmark = pytest.mark.integration
 
 BASE_FIGURES = {"best-match", "agency-overlap", "link-sizes", "activity"}
 QUALITY_FIGURES = {"quality-curves", "confusion-matrix"}
-
-
-def _run(*args: str | Path) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def _forms(secret: bytes) -> set[str]:
-    forms = {
-        secret.hex(),
-        base64.b64encode(secret).decode(),
-        base64.urlsafe_b64encode(secret).decode().rstrip("="),
-    }
-    return {form for form in forms if len(form) >= 12}
-
-
-def _assert_no_secret(text: str, secrets: list[bytes]) -> None:
-    for secret in secrets:
-        for form in _forms(secret):
-            assert form not in text, "a pointer token, record key or CLK was written out"
-
-
-def _dump(path: Path) -> list[str]:
-    """Every table's rows, as SQL text (what the store holds, not how the file looks)."""
-    connection = sqlite3.connect(path)
-    try:
-        return list(connection.iterdump())
-    finally:
-        connection.close()
 
 
 def _store_counts(path: Path) -> tuple[int, int]:
@@ -78,10 +47,10 @@ def test_report_writes_a_self_contained_page_figures_and_true_numbers(
     matcher_dir: MatcherDir, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    before = _dump(matcher_dir.root / "index.db")
-    result = _run("report", "--config", matcher_dir.config, "--out", out)
+    before = dump(matcher_dir.root / "index.db")
+    result = run_cli("report", "--config", matcher_dir.config, "--out", out)
     assert result.exit_code == 0, result.output
-    assert _dump(matcher_dir.root / "index.db") == before  # read, never written
+    assert dump(matcher_dir.root / "index.db") == before  # read, never written
     assert "report: " in result.output
     assert "suggested" in result.output
     pngs = {p.stem for p in out.glob("*.png")}
@@ -111,16 +80,16 @@ def test_report_writes_a_self_contained_page_figures_and_true_numbers(
     assert "https://" not in page
     assert "No labels yet" in page
     for written in [page, (out / "summary.json").read_text()]:
-        _assert_no_secret(written, built.secrets)
+        assert_no_secret(written, built.secrets)
     for png in out.glob("*.png"):
-        _assert_no_secret(png.read_bytes().decode("latin-1"), built.secrets)
+        assert_no_secret(png.read_bytes().decode("latin-1"), built.secrets)
 
 
 def test_ground_truth_adds_quality_curves_and_a_confusion_matrix(
     matcher_dir: MatcherDir, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    result = _run(
+    result = run_cli(
         "report", "--config", matcher_dir.config, "--out", out, "--truth", matcher_dir.truth,
         "--threshold-override", "0.76",
     )  # fmt: skip
@@ -137,21 +106,21 @@ def test_ground_truth_adds_quality_curves_and_a_confusion_matrix(
     page = (out / "report.html").read_text()
     assert page.count('class="chart"') == len(BASE_FIGURES | QUALITY_FIGURES)
     assert "evaluated" in page or "0.76" in page
-    _assert_no_secret(page, matcher_dir.built.secrets)
+    assert_no_secret(page, matcher_dir.built.secrets)
 
 
 def test_a_review_sample_goes_out_as_pointer_tokens_and_its_labels_come_back(
     matcher_dir: MatcherDir, tmp_path: Path
 ) -> None:
     sample_csv = tmp_path / "review.csv"
-    before = _dump(matcher_dir.root / "index.db")
-    sampled = _run(
+    before = dump(matcher_dir.root / "index.db")
+    sampled = run_cli(
         "review", "sample", "--config", matcher_dir.config, "--out", sample_csv,
         "--n", "40", "--band", "0.05", "--seed", "7",
     )  # fmt: skip
     assert sampled.exit_code == 0, sampled.output
     assert "wrote 40 pairs" in sampled.output
-    assert _dump(matcher_dir.root / "index.db") == before
+    assert dump(matcher_dir.root / "index.db") == before
     assert sample_csv.stat().st_mode & 0o777 == 0o600
     rows = list(csv.DictReader(io.StringIO(sample_csv.read_text())))
     assert len(rows) == 40
@@ -171,17 +140,17 @@ def test_a_review_sample_goes_out_as_pointer_tokens_and_its_labels_come_back(
     ledger = load_ledger(ledger_path)
     assert len(ledger.pairs) == 40
     assert all(0.75 <= p.score <= 0.85 for p in ledger.pairs)
-    _assert_no_secret(ledger_path.read_text(), matcher_dir.built.secrets)
+    assert_no_secret(ledger_path.read_text(), matcher_dir.built.secrets)
 
     labels_csv = tmp_path / "labels.csv"
     labels_csv.write_text("pair_id,label\n" + "".join(f"{p},{lab}\n" for p, lab in labels))
-    imported = _run("review", "import", labels_csv, "--config", matcher_dir.config)
+    imported = run_cli("review", "import", labels_csv, "--config", matcher_dir.config)
     assert imported.exit_code == 0, imported.output
     assert "imported 40 labels" in imported.output
     assert len(load_ledger(ledger_path).labels) == 40
 
     out = tmp_path / "out"
-    reported = _run("report", "--config", matcher_dir.config, "--out", out)
+    reported = run_cli("report", "--config", matcher_dir.config, "--out", out)
     assert reported.exit_code == 0, reported.output
     quality = json.loads((out / "summary.json").read_text())["quality"]
     assert quality["source"] == "clerical review"
@@ -194,7 +163,7 @@ def test_a_review_sample_goes_out_as_pointer_tokens_and_its_labels_come_back(
     assert "clerical review" in (out / "report.html").read_text()
 
     # A second sample leaves out the pairs of the first.
-    again = _run(
+    again = run_cli(
         "review", "sample", "--config", matcher_dir.config, "--out", tmp_path / "r2.csv",
         "--n", "10", "--seed", "8",
     )  # fmt: skip
@@ -214,18 +183,18 @@ def test_domain_errors_exit_2_and_change_nothing(matcher_dir: MatcherDir, tmp_pa
     missing = tmp_path / "elsewhere"
     missing.mkdir()
     (missing / "server.toml").write_text(matcher_dir.config.read_text())
-    result = _run("report", "--config", missing / "server.toml", "--out", tmp_path / "o")
+    result = run_cli("report", "--config", missing / "server.toml", "--out", tmp_path / "o")
     assert result.exit_code == 2
     assert "no store at" in result.output
 
-    empty = _run("review", "import", matcher_dir.truth, "--config", matcher_dir.config)
+    empty = run_cli("review", "import", matcher_dir.truth, "--config", matcher_dir.config)
     assert empty.exit_code == 2
     assert "run 'review sample' first" in empty.output
 
-    neither = _run("review", "import", matcher_dir.truth)  # no --config, no --ledger
+    neither = run_cli("review", "import", matcher_dir.truth)  # no --config, no --ledger
     assert neither.exit_code == 2
 
-    sampled = _run(
+    sampled = run_cli(
         "review", "sample", "--config", matcher_dir.config, "--out", tmp_path / "s.csv", "--n", "5"
     )
     assert sampled.exit_code == 0, sampled.output
@@ -233,14 +202,14 @@ def test_domain_errors_exit_2_and_change_nothing(matcher_dir: MatcherDir, tmp_pa
     before = ledger_path.read_bytes()
     bad = tmp_path / "bad.csv"
     bad.write_text("pair_id,label\nS1-0001,match\nS7-0001,match\n")
-    refused = _run("review", "import", bad, "--ledger", ledger_path)
+    refused = run_cli("review", "import", bad, "--ledger", ledger_path)
     assert refused.exit_code == 2
     assert "bad.csv:3.pair_id: was never sampled" in refused.output
     assert ledger_path.read_bytes() == before
 
     stranger = tmp_path / "stranger.csv"
     stranger.write_text("agency_id,record_key,entity_id\npolice,00ff00ff,x\n")
-    unknown = _run(
+    unknown = run_cli(
         "report", "--config", matcher_dir.config, "--out", tmp_path / "o2", "--truth", stranger
     )
     assert unknown.exit_code == 2
@@ -260,7 +229,7 @@ def test_a_fresh_matcher_gets_a_complete_report(tmp_path: Path) -> None:
             )
             store.close()
         out = tmp_path / step
-        result = _run("report", "--config", config, "--out", out)
+        result = run_cli("report", "--config", config, "--out", out)
         assert result.exit_code == 0, result.output
         assert {p.stem for p in out.glob("*.png")} == BASE_FIGURES
         summary = json.loads((out / "summary.json").read_text())
@@ -270,39 +239,3 @@ def test_a_fresh_matcher_gets_a_complete_report(tmp_path: Path) -> None:
         page = (out / "report.html").read_text()
         assert "no clear valley" in page
         assert "No activity recorded yet." in page
-
-
-def test_dice_score_commands_refuse_a_probabilistic_matcher(tmp_path: Path) -> None:
-    config = tmp_path / "server.toml"
-    config.write_text(
-        f"""
-[server]
-listen = "127.0.0.1:0"
-
-[store]
-engine = "sqlite"
-path = "index.db"
-
-[linkage]
-threshold = 0.5
-clk_bits = 2624
-key_epoch = 1
-schema_fingerprint = "{default_segmented_schema().fingerprint}"
-
-[linkage.probabilistic]
-schema = "default-segmented"
-"""
-    )
-    SqliteLinkStore(tmp_path / "index.db").close()
-    before = _dump(tmp_path / "index.db")
-    for args in (
-        ("report", "--config", config, "--out", tmp_path / "out"),
-        ("review", "sample", "--config", config, "--out", tmp_path / "s.csv", "--n", "5"),
-    ):
-        result = _run(*args)
-        assert result.exit_code != 0
-        assert "links probabilistically" in result.output
-        assert "linkage-admin index status" in result.output
-    assert not (tmp_path / "out").exists()
-    assert not (tmp_path / "s.csv").exists()
-    assert _dump(tmp_path / "index.db") == before
