@@ -1,4 +1,6 @@
-"""``agency-client schema validate FILE`` and ``agency-client schema describe FILE``.
+"""``agency-client schema validate FILE`` and ``agency-client schema describe FILE``;
+``agency-client schema validate --config agency.toml [--input EXPORT.csv]`` checks an
+agency's column mapping and dry-runs it (:mod:`agency_client._dryrun`).
 
 FILE is a schema JSON file (record-level, plain or hardened, or with a ``segments``
 block), a CLK file or clkhash JSON (describe only), or the name of a built-in schema
@@ -7,12 +9,15 @@ block), a CLK file or clkhash JSON (describe only), or the name of a built-in sc
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 import numpy as np
 
 from agency_client._clkfile import detect_file_kind, read_clk_batches, read_clk_file_header
+from agency_client._config import load_agency_config
+from agency_client._dryrun import DEFAULT_SHOWN_ROWS, describe_mapping, dry_run, render_dry_run
 from agency_client._encoding import (
     BUILTIN_SCHEMA_NAMES,
     EncodingSchema,
@@ -64,10 +69,66 @@ def _schema_argument(file: Path) -> EncodingSchema | None:
 
 
 @schema_group.command("validate")
-@click.argument("file", type=click.Path(path_type=Path))
-def validate_command(file: Path) -> None:
+@click.argument("file", type=click.Path(path_type=Path), required=False)
+@click.option(
+    "--config",
+    "config_path",
+    envvar="AGENCY_CLIENT_CONFIG",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Check an agency.toml instead: its schema and its column mapping (transforms, "
+    "missing values) with every problem by path. Default when FILE is not given: "
+    "$AGENCY_CLIENT_CONFIG, else ./agency.toml.",
+)
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --config: dry-run the mapping over this export (nothing is encoded or "
+    "sent): the first rows side by side with their source values (PERSONAL DATA: run it "
+    "at the agency), and counts of rows that would be skipped per column and reason.",
+)
+@click.option(
+    "--rows",
+    "shown_rows",
+    type=click.IntRange(min=0),
+    default=DEFAULT_SHOWN_ROWS,
+    show_default=True,
+    help="With --input: how many rows to show side by side; 0 prints counts only (no "
+    "personal data).",
+)
+@click.pass_context
+def validate_command(
+    ctx: click.Context,
+    file: Path | None,
+    config_path: Path | None,
+    input_path: Path | None,
+    shown_rows: int,
+) -> None:
     """Check that FILE is a valid linkage schema v3: plain, hardened or with a segments block
-    (problems by JSON path). A built-in name (default, plain, default-segmented) also works."""
+    (problems by JSON path). A built-in name (default, plain, default-segmented) also works.
+
+    Without FILE, check the agency's agency.toml (--config): its schema and column mapping,
+    and with --input EXPORT.csv dry-run the mapping over the export."""
+    from_command_line = (
+        ctx.get_parameter_source("config_path") == click.core.ParameterSource.COMMANDLINE
+    )
+    if file is not None:
+        if from_command_line or input_path is not None:
+            raise click.UsageError(
+                "give either a schema FILE or --config agency.toml [--input EXPORT.csv], not both"
+            )
+        _validate_schema_file(file)
+        return
+    config = load_agency_config(config_path or Path("agency.toml"), os.environ)
+    click.echo("\n".join(describe_mapping(config, suggest_dry_run=input_path is None)))
+    if input_path is not None:
+        report = dry_run(config, input_path, shown_rows=shown_rows)
+        click.echo("\n".join(render_dry_run(report)))
+
+
+def _validate_schema_file(file: Path) -> None:
     encoding = _schema_argument(file) or load_encoding_schema_file(file)
     schema = encoding.schema
     kind = (

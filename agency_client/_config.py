@@ -27,6 +27,15 @@ Example (every key is documented in agency_client/samples/agency.toml)::
     [features.date_of_birth]
     column = "dob"
     date_format = "MM/DD/YYYY"      # declared, never guessed
+    missing_values = ["99/99/9999"] # this export's own "unknown" codes
+
+    [features.postcode]
+    column = "zip"
+    transforms = [{ op = "keep_first", characters = 5 }]   # ZIP+4 -> ZIP
+
+Transforms (split, match, join, first_non_empty, substring, keep_first, map) are in
+:mod:`agency_client._transforms`; the built-in placeholders that read as missing
+(``builtin_placeholders``, default true) in :mod:`linkage.encode._placeholders`.
 
 :func:`load_agency_config` takes the environment as an argument (tests never patch
 ``os.environ``); relative paths are resolved against the config file's folder.
@@ -34,6 +43,7 @@ Example (every key is documented in agency_client/samples/agency.toml)::
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -49,14 +59,23 @@ from agency_client._encoding import (
     builtin_encoding_schema,
     load_encoding_schema_file,
 )
+from agency_client._transforms import (
+    FirstNonEmpty,
+    Join,
+    Transform,
+    parse_patterns,
+    parse_transforms,
+    unknown_key_reason,
+)
 from linkage.channel import private_file_problem
-from linkage.encode import DATE_FORMATS, MIN_SECRET_BYTES, LinkageSchema, load_schema
+from linkage.encode import DATE_FORMATS, MIN_SECRET_BYTES, LinkageSchema, fold_text, load_schema
 from linkage.errors import ConfigError, Problem, SchemaError
 
 __all__ = [
     "BUILTIN_SCHEMA_NAMES",
     "DEFAULT_SCHEMA_NAME",
     "DEFAULT_SEGMENTED_SCHEMA_NAME",
+    "FEATURE_KEYS",
     "PLAIN_SCHEMA_NAME",
     "AgencyConfig",
     "FeatureSource",
@@ -96,6 +115,20 @@ DEFAULT_NORMALISERS: Final[dict[str, Normaliser]] = {
     "phone": "phone",
     "postcode": "postcode",
 }
+_DATE_FORMAT_LIST: Final = ", ".join((*DATE_FORMATS, "ISO"))
+#: The keys of a ``[features.NAME]`` table.
+FEATURE_KEYS: Final = (
+    "column",
+    "columns",
+    "transforms",
+    "name_part",
+    "normalise",
+    "date_format",
+    "keep_last",
+    "missing_values",
+    "builtin_placeholders",
+    "on_invalid",
+)
 #: Tables of agency.toml that the upload/consent/gateway workflow reads (see _client_config).
 WORKFLOW_TABLES: Final = ("matcher", "pointer", "state", "consent", "gateway")
 
@@ -127,7 +160,13 @@ class LinkageSecret:
 
 @dataclass(frozen=True, slots=True)
 class FeatureSource:
-    """Where one schema feature comes from in the export, and how it is normalised."""
+    """Where one schema feature comes from in the export, and how it is normalised.
+
+    The cells of ``columns`` go through ``transforms`` in order, then ``name_part``, then
+    the normaliser. A cell or a transformed value equal to one of ``missing_values``
+    (stored folded: case, accents and spaces ignored) is missing; with
+    ``builtin_placeholders`` so is a built-in placeholder (``linkage.encode._placeholders``).
+    """
 
     feature: str
     columns: tuple[str, ...]
@@ -136,6 +175,9 @@ class FeatureSource:
     name_part: NamePart | None = None
     keep_last: int | None = None
     on_invalid: OnInvalid = "reject"
+    transforms: tuple[Transform, ...] = ()
+    missing_values: tuple[str, ...] = ()
+    builtin_placeholders: bool = True
 
     def __post_init__(self) -> None:
         where = f"features.{self.feature}"
@@ -144,22 +186,28 @@ class FeatureSource:
         if self.normaliser == "date" and self.date_format is None:
             raise ConfigError(
                 "invalid feature mapping",
-                problems=[Problem(f"{where}.date_format", "dates need a declared date_format")],
+                problems=[
+                    Problem(
+                        f"{where}.date_format",
+                        "dates need a declared date_format (one of " + _DATE_FORMAT_LIST + ")",
+                    )
+                ],
             )
         if self.date_format is not None and self.date_format not in (*DATE_FORMATS, "ISO"):
             raise ConfigError(
                 "invalid feature mapping",
-                problems=[
-                    Problem(
-                        f"{where}.date_format",
-                        "must be one of " + ", ".join((*DATE_FORMATS, "ISO")),
-                    )
-                ],
+                problems=[Problem(f"{where}.date_format", "must be one of " + _DATE_FORMAT_LIST)],
             )
-        if self.name_part is not None and len(self.columns) != 1:
+        combines = any(isinstance(step, Join | FirstNonEmpty) for step in self.transforms)
+        if self.name_part is not None and len(self.columns) != 1 and not combines:
             raise ConfigError(
                 "invalid feature mapping",
-                problems=[Problem(f"{where}.name_part", "needs exactly one column")],
+                problems=[
+                    Problem(
+                        f"{where}.name_part",
+                        "needs exactly one column (or a join / first_non_empty transform)",
+                    )
+                ],
             )
         if self.keep_last is not None and self.keep_last < 1:
             raise ConfigError(
@@ -251,19 +299,24 @@ def load_agency_config(path: Path, environ: Mapping[str, str]) -> AgencyConfig:
         if not isinstance(value, dict):
             problems.append(Problem(key, "must be a table"))
             return {}
-        problems.extend(Problem(f"{key}.{k}", "unknown key") for k in value if k not in allowed)
+        problems.extend(
+            Problem(f"{key}.{k}", unknown_key_reason(k, allowed, f"[{key}]"))
+            for k in value
+            if k not in allowed
+        )
         return value
 
+    known_tables = ("agency", "secret", "schema", "input", "output", "features", *WORKFLOW_TABLES)
     problems.extend(
-        Problem(k, "unknown table")
+        Problem(k, unknown_key_reason(k, known_tables, "agency.toml").replace("key", "table", 1))
         for k in document
-        if k not in ("agency", "secret", "schema", "input", "output", "features", *WORKFLOW_TABLES)
+        if k not in known_tables
     )
     # agency.id and the workflow tables are read by agency_client._client_config.
     agency = table(document, "agency", ("id", "name", "key_epoch"))
     secret_table = table(document, "secret", ("file", "env"))
     schema_table = table(document, "schema", ("file",))
-    input_table = table(document, "input", ("delimiter", "encoding", "record_key"))
+    input_table = table(document, "input", ("delimiter", "encoding", "record_key", "patterns"))
     output_table = table(document, "output", ("format",))
     features_table = document.get("features", {})
 
@@ -305,13 +358,15 @@ def load_agency_config(path: Path, environ: Mapping[str, str]) -> AgencyConfig:
     if output_format not in ("clk", "clkhash-json"):
         problems.append(Problem("output.format", "must be clk or clkhash-json"))
 
+    patterns = parse_patterns(input_table.get("patterns", {}), problems)
+
     sources: list[FeatureSource] = []
     if not isinstance(features_table, dict):
         problems.append(Problem("features", "must be a table of feature tables"))
     else:
         for feature, spec in features_table.items():
             try:
-                source = _feature_source(feature, spec, problems)
+                source = _feature_source(feature, spec, patterns, problems)
             except ConfigError as exc:
                 problems.extend(exc.problems)
                 continue
@@ -395,25 +450,28 @@ def _load_secret(
         return None
 
 
-def _feature_source(feature: str, spec: object, problems: list[Problem]) -> FeatureSource | None:
+def _feature_source(
+    feature: str, spec: object, patterns: Mapping[str, re.Pattern[str]], problems: list[Problem]
+) -> FeatureSource | None:
     where = f"features.{feature}"
     if not isinstance(spec, dict):
         problems.append(Problem(where, "must be a table"))
         return None
-    allowed = (
-        "column",
-        "columns",
-        "normalise",
-        "date_format",
-        "name_part",
-        "keep_last",
-        "on_invalid",
-    )
     before = len(problems)
-    problems.extend(Problem(f"{where}.{k}", "unknown key") for k in spec if k not in allowed)
+    problems.extend(
+        Problem(f"{where}.{k}", unknown_key_reason(k, FEATURE_KEYS, "a feature table"))
+        for k in spec
+        if k not in FEATURE_KEYS
+    )
     columns: tuple[str, ...] = ()
     if ("column" in spec) == ("columns" in spec):
-        problems.append(Problem(where, "name exactly one of column or columns"))
+        problems.append(
+            Problem(
+                where,
+                'name exactly one of column = "NAME" or columns = ["NAME", ...] '
+                "(the export's column, or several)",
+            )
+        )
     elif "column" in spec:
         if isinstance(spec["column"], str) and spec["column"]:
             columns = (spec["column"],)
@@ -430,12 +488,44 @@ def _feature_source(feature: str, spec: object, problems: list[Problem]) -> Feat
         problems.append(Problem(f"{where}.normalise", "must be one of " + ", ".join(_NORMALISERS)))
     name_part = spec.get("name_part")
     if name_part is not None and name_part not in ("first", "middle", "last"):
-        problems.append(Problem(f"{where}.name_part", "must be first, middle or last"))
+        problems.append(
+            Problem(
+                f"{where}.name_part",
+                "must be first, middle or last (of a 'LAST, FIRST MIDDLE' value)",
+            )
+        )
     on_invalid = spec.get("on_invalid", "reject")
     if on_invalid not in ("reject", "missing"):
-        problems.append(Problem(f"{where}.on_invalid", "must be reject or missing"))
+        problems.append(
+            Problem(
+                f"{where}.on_invalid",
+                "must be reject (skip the row) or missing (encode the row without this value)",
+            )
+        )
     date_format = _get(spec, "date_format", str, f"{where}.date_format", problems, default=None)
     keep_last = _get(spec, "keep_last", int, f"{where}.keep_last", problems, default=None)
+    transforms = parse_transforms(
+        spec.get("transforms", []), f"{where}.transforms", patterns, problems
+    )
+    missing_values: tuple[str, ...] = ()
+    declared = spec.get("missing_values", [])
+    if isinstance(declared, list) and all(isinstance(v, str) for v in declared):
+        missing_values = tuple(dict.fromkeys(fold_text(v) for v in declared if fold_text(v)))
+    else:
+        problems.append(
+            Problem(
+                f"{where}.missing_values",
+                'must be a list of strings, e.g. missing_values = ["UNKNOWN", "N/A"]',
+            )
+        )
+    builtin = spec.get("builtin_placeholders", True)
+    if not isinstance(builtin, bool):
+        problems.append(
+            Problem(
+                f"{where}.builtin_placeholders",
+                "must be true (read the built-in placeholders as missing) or false",
+            )
+        )
     if len(problems) != before:
         return None
     return FeatureSource(
@@ -446,4 +536,7 @@ def _feature_source(feature: str, spec: object, problems: list[Problem]) -> Feat
         name_part=name_part,
         keep_last=keep_last,
         on_invalid=on_invalid,
+        transforms=transforms,
+        missing_values=missing_values,
+        builtin_placeholders=bool(builtin),
     )

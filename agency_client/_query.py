@@ -9,6 +9,14 @@ through the same :class:`~agency_client._mapping.RowMapper` and
 :class:`~linkage.encode.SegmentedEncoder`: same secret and key epoch) as
 ``agency-client encode``, so the matcher compares the query with what was uploaded.
 Problems name fields, never values.
+
+Queries arrive as clean feature values, so the export's ``transforms``, ``name_part`` and
+``date_format`` are not applied (a query's date is ``YYYY-MM-DD``). What decides whether a
+value reads as missing is: the feature's declared ``missing_values`` and the built-in
+placeholders (``builtin_placeholders``), exactly as for the export, so a query's
+``UNKNOWN``, ``JOHN DOE`` or ``1900-01-01`` never agrees with an export's. A required
+field (name, date of birth) that is a placeholder is refused with that reason: a lookup
+on placeholders would be answered by whichever record shares the other details.
 """
 
 from __future__ import annotations
@@ -43,8 +51,21 @@ class QueryEncoder:
             normaliser = (
                 own.normaliser if own is not None else DEFAULT_NORMALISERS.get(name, "text")
             )
+            # What decides "missing" comes from the agency's own mapping; transforms,
+            # name_part and date_format are for export columns, not for clean query values.
+            missing_values = own.missing_values if own is not None else ()
+            builtin = own.builtin_placeholders if own is not None else True
             if normaliser == "date" or name == "date_of_birth":
-                sources.append(FeatureSource(name, (name,), "date", date_format="ISO"))
+                sources.append(
+                    FeatureSource(
+                        name,
+                        (name,),
+                        "date",
+                        date_format="ISO",
+                        missing_values=missing_values,
+                        builtin_placeholders=builtin,
+                    )
+                )
             else:
                 sources.append(
                     FeatureSource(
@@ -52,6 +73,8 @@ class QueryEncoder:
                         (name,),
                         normaliser,
                         keep_last=own.keep_last if own is not None else None,
+                        missing_values=missing_values,
+                        builtin_placeholders=builtin,
                     )
                 )
         self.fields: tuple[str, ...] = tuple(source.feature for source in sources)
@@ -78,9 +101,25 @@ class QueryEncoder:
                 problems.append(Problem(name, f"is longer than {_MAX_VALUE_CHARS} characters"))
                 value = ""
             row.append(value)
-        for name in REQUIRED_FIELDS:
-            if name in self.fields and not str(query.get(name) or "").strip():
-                problems.append(Problem(name, "is required"))
+        required = [
+            name
+            for name in REQUIRED_FIELDS
+            if name in self.fields and not str(query.get(name) or "").strip()
+        ]
+        problems.extend(Problem(name, "is required") for name in required)
+        explained = self._worker.mapper.explain_row(row)
+        if not isinstance(explained, str):
+            problems.extend(
+                Problem(
+                    outcome.feature,
+                    "is a placeholder (such as UNKNOWN, JOHN DOE or 1900-01-01), which "
+                    "never counts as agreement; give the person's own details",
+                )
+                for outcome in explained
+                if outcome.feature in REQUIRED_FIELDS
+                and outcome.feature not in required
+                and outcome.status in ("placeholder", "declared")
+            )
         result = self._worker((1, [row]))
         problems.extend(
             Problem(p.location.split("column ", 1)[-1], p.reason.split(";")[0])

@@ -46,7 +46,7 @@ from agency_client._state import (
 )
 from agency_client.pointer import PointerKey, load_pointer_key, seal_pointer
 from linkage.consent import Consent, parse_consent, serialize_consent
-from linkage.encode import map_ordered
+from linkage.encode import PLACEHOLDER_RULES_VERSION, map_ordered
 from linkage.errors import (
     ConfigError,
     FailedPreconditionError,
@@ -232,8 +232,17 @@ class _Candidate:
 
 
 def _mapping_signature(config: AgencyConfig, fingerprint: str) -> bytes:
-    """Everything besides the cells that decides a CLK: schema, epoch and column mapping."""
-    text = repr((fingerprint, config.key_epoch, config.record_key, config.features))
+    """Everything besides the cells that decides a CLK: schema, epoch, column mapping (its
+    transforms and declared missing values included) and the built-in placeholder rules."""
+    text = repr(
+        (
+            fingerprint,
+            config.key_epoch,
+            config.record_key,
+            config.features,
+            ("placeholders", PLACEHOLDER_RULES_VERSION),
+        )
+    )
     return hashlib.sha256(text.encode("utf-8")).digest()
 
 

@@ -26,7 +26,14 @@ Public API:
   ``layout``: the :class:`linkage.probabilistic.SegmentLayout`), :func:`segment_layout`.
 * :func:`map_ordered`: run picklable per-chunk work on all cores, results in input order.
 * Normalisation functions for agency exports (pure): :func:`fold_text`, :func:`normalise_name`,
-  :func:`split_last_first`, :func:`parse_date`, :func:`normalise_sex`, :func:`phone_digits`.
+  :func:`split_last_first`, :func:`parse_date` (:data:`DATE_FORMATS`), :func:`calendar_date`,
+  :func:`normalise_sex`, :func:`phone_digits`.
+* Built-in placeholders that read as missing (``1900-01-01``, ``UNKNOWN``, ``JOHN DOE``,
+  ``HOMELESS``, ``000-000-0000``, ...), kept in one documented list
+  (:mod:`linkage.encode._placeholders`): :func:`is_placeholder`, :func:`placeholder_kind`,
+  :func:`parse_date_unless_placeholder`, :func:`unidentified_name_parts`.
+* :class:`ValueChecker`: the encoder's own checks of a row's values (no secret, no hashing),
+  for dry runs that must reject exactly what encoding would.
 """
 
 from linkage.encode._defaults import (
@@ -49,12 +56,14 @@ from linkage.encode._encoder import (
     ClkEncoder,
     EncodedBatch,
     RowProblem,
+    ValueChecker,
     derive_feature_keys,
     tokenize,
 )
 from linkage.encode._hardening import Hardener, derive_epoch_secret, derive_hardening_key
 from linkage.encode._normalise import (
     DATE_FORMATS,
+    calendar_date,
     fold_text,
     normalise_digits,
     normalise_name,
@@ -64,6 +73,14 @@ from linkage.encode._normalise import (
     split_last_first,
 )
 from linkage.encode._parallel import map_ordered
+from linkage.encode._placeholders import (
+    PLACEHOLDER_RULES_VERSION,
+    PlaceholderKind,
+    is_placeholder,
+    parse_date_unless_placeholder,
+    placeholder_kind,
+    unidentified_name_parts,
+)
 from linkage.encode._schema import (
     HARDENED_SCHEMA_VERSION,
     RECOMMENDED_MIN_TAPS,
@@ -107,6 +124,7 @@ __all__ = [
     "DEFAULT_SEGMENTS",
     "HARDENED_SCHEMA_VERSION",
     "MIN_SECRET_BYTES",
+    "PLACEHOLDER_RULES_VERSION",
     "RECOMMENDED_MIN_TAPS",
     "BitsPerFeature",
     "BitsPerToken",
@@ -132,13 +150,16 @@ __all__ = [
     "NgramComparison",
     "NumericComparison",
     "PatternFormat",
+    "PlaceholderKind",
     "RowProblem",
     "SaltRule",
     "SegmentedEncoder",
     "SegmentedSchema",
     "StringFormat",
+    "ValueChecker",
     "balance_packed",
     "balance_permutation",
+    "calendar_date",
     "default_schema",
     "default_schema_text",
     "default_segmented_schema",
@@ -149,6 +170,7 @@ __all__ = [
     "diffuse_reference",
     "diffusion_taps",
     "fold_text",
+    "is_placeholder",
     "load_schema",
     "load_segmented_schema",
     "map_ordered",
@@ -156,11 +178,14 @@ __all__ = [
     "normalise_name",
     "normalise_sex",
     "parse_date",
+    "parse_date_unless_placeholder",
     "phone_digits",
+    "placeholder_kind",
     "plain_schema",
     "plain_schema_text",
     "schema_fingerprint",
     "segment_layout",
     "split_last_first",
     "tokenize",
+    "unidentified_name_parts",
 ]

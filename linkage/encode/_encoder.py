@@ -79,6 +79,7 @@ __all__ = [
     "ClkEncoder",
     "EncodedBatch",
     "RowProblem",
+    "ValueChecker",
     "derive_feature_keys",
     "tokenize",
 ]
@@ -474,6 +475,62 @@ def _formatter(feature: Feature) -> Callable[[str], str]:
 
         return format_date
     return lambda value: value
+
+
+class ValueChecker:
+    """The encoder's own checks of a row's values, without a secret and without hashing.
+
+    For dry runs (``agency-client schema validate --input``): :meth:`problems` lists every
+    value of a row that :class:`ClkEncoder` would refuse (the missing-value sentinel,
+    the feature's format and its formatting, numeric tokens), with the same reasons, so a
+    row the checker passes is a row the encoder encodes.
+    """
+
+    def __init__(self, schema: LinkageSchema) -> None:
+        self._width = len(schema.features)
+        self._checks: list[
+            tuple[int, Feature, str | None, Callable[[str], str | None], Callable[[str], str]]
+        ] = []
+        for index, feature in enumerate(schema.features):
+            if isinstance(feature, IgnoredFeature):
+                continue
+            missing = feature.hashing.missing_value
+            self._checks.append(
+                (
+                    index,
+                    feature,
+                    None if missing is None else missing.sentinel,
+                    _validator(feature),
+                    _formatter(feature),
+                )
+            )
+
+    def problems(self, row: Sequence[str | None], row_index: int = 0) -> list[RowProblem]:
+        """Every value of ``row`` (schema order, ``None`` = missing) that cannot be encoded."""
+        if len(row) != self._width:
+            return [
+                RowProblem(row_index, "", f"has {len(row)} values, the schema has {self._width}")
+            ]
+        found: list[RowProblem] = []
+        for index, feature, sentinel, validate, format_value in self._checks:
+            value = row[index]
+            if value is None:
+                value = "" if sentinel is None else sentinel
+            if sentinel is not None and value == sentinel:
+                continue
+            reason = validate(value)
+            if reason is None:
+                try:
+                    formatted = format_value(value)
+                except ValueError:
+                    formatted, reason = "", "cannot be formatted"
+                try:
+                    tokenize(feature, formatted)
+                except (ValueError, OverflowError):
+                    reason = "not a finite number"
+            if reason is not None:
+                found.append(RowProblem(row_index, feature.identifier, reason))
+        return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,12 +18,14 @@ from linkage.errors import RowError
 
 __all__ = [
     "DATE_FORMATS",
+    "calendar_date",
     "fold_text",
     "normalise_digits",
     "normalise_name",
     "normalise_sex",
     "parse_date",
     "phone_digits",
+    "plausible_date",
     "split_last_first",
 ]
 
@@ -41,6 +43,8 @@ def fold_text(value: str) -> str:
 
     ``"  Zoë  Ångström "`` -> ``"zoe angstrom"``.
     """
+    if value.isascii():  # the common case; the same result, without decomposing
+        return _WHITESPACE.sub(" ", value.lower()).strip()
     decomposed = unicodedata.normalize("NFKD", value.casefold())
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _WHITESPACE.sub(" ", stripped.translate(_EXTRA_FOLDS)).strip()
@@ -71,20 +75,68 @@ def split_last_first(value: str) -> tuple[str, str, str]:
     return last.strip(), parts[0], " ".join(parts[1:])
 
 
-#: Declared date formats and the regular expressions that parse them (year, month, day groups).
+#: Declared date formats and the regular expressions that parse them (year, month or month
+#: name, day groups). Formats are declared per feature in agency.toml, never guessed.
+#: ``M`` and ``D`` (one or two digits) are accepted wherever ``MM`` and ``DD`` are, so
+#: ``M/D/YYYY`` and ``MM/DD/YYYY`` parse the same values; ``MON`` is an English month name
+#: or its abbreviation in any case (``MAR``, ``Mar``, ``March``, ``Sept``).
+_D: Final = r"(?P<d>\d{1,2})"
+_M: Final = r"(?P<m>\d{1,2})"
+_Y: Final = r"(?P<y>\d{4})"
+_MON: Final = r"(?P<mon>[A-Za-z]{3,9})\.?"
 DATE_FORMATS: Final[dict[str, re.Pattern[str]]] = {
-    "MM/DD/YYYY": re.compile(r"(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})"),
-    "DD/MM/YYYY": re.compile(r"(?P<d>\d{1,2})/(?P<m>\d{1,2})/(?P<y>\d{4})"),
+    "MM/DD/YYYY": re.compile(rf"{_M}/{_D}/{_Y}"),
+    "M/D/YYYY": re.compile(rf"{_M}/{_D}/{_Y}"),
+    "DD/MM/YYYY": re.compile(rf"{_D}/{_M}/{_Y}"),
+    "D/M/YYYY": re.compile(rf"{_D}/{_M}/{_Y}"),
+    "MM-DD-YYYY": re.compile(rf"{_M}-{_D}-{_Y}"),
+    "DD-MM-YYYY": re.compile(rf"{_D}-{_M}-{_Y}"),
+    "DD.MM.YYYY": re.compile(rf"{_D}\.{_M}\.{_Y}"),
     "YYYYMMDD": re.compile(r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})"),
+    "DDMMYYYY": re.compile(r"(?P<d>\d{2})(?P<m>\d{2})(?P<y>\d{4})"),
+    "MMDDYYYY": re.compile(r"(?P<m>\d{2})(?P<d>\d{2})(?P<y>\d{4})"),
     "YYYY-MM-DD": re.compile(r"(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})"),
-    "DD.MM.YYYY": re.compile(r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})"),
+    "YYYY/MM/DD": re.compile(rf"{_Y}/{_M}/{_D}"),
+    # A timestamp column (SQL exports): the date part is taken, the time is ignored.
+    "YYYY-MM-DD HH:MM:SS": re.compile(
+        r"(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})[T ]\d{1,2}:\d{2}"
+        r"(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?"
+    ),
+    "DD-MON-YYYY": re.compile(rf"{_D}-{_MON}-{_Y}"),
+    "DD MON YYYY": re.compile(rf"{_D}\s+{_MON}\s+{_Y}"),
+    "MON DD, YYYY": re.compile(rf"{_MON}\s+{_D},?\s+{_Y}"),
 }
 _DATE_ALIASES: Final = {"ISO": "YYYY-MM-DD"}
 _MIN_YEAR: Final = 1800
+_MONTHS: Final = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ),
+        start=1,
+    )
+    for name in names
+}
 
 
-def parse_date(value: str, declared_format: str) -> str:
-    """Parse a date in its declared format (never guessed) and return it as ISO ``YYYY-MM-DD``.
+def calendar_date(value: str, declared_format: str) -> date:
+    """Parse a date in its declared format into a :class:`datetime.date`, any year.
+
+    :func:`parse_date` is this plus the plausibility check on the year; the built-in
+    placeholder rules (:mod:`linkage.encode._placeholders`) look at the date first, so that
+    ``0001-01-01`` reads as missing rather than as an implausible year.
 
     :raises RowError: if the value does not have the declared format or is not a real date.
     :raises ValueError: if the declared format is not one of :data:`DATE_FORMATS` (or ``ISO``).
@@ -97,12 +149,32 @@ def parse_date(value: str, declared_format: str) -> str:
     match = pattern.fullmatch(value.strip())
     if match is None:
         raise RowError(f"not a date in the declared format {name}")
-    year, month, day = int(match["y"]), int(match["m"]), int(match["d"])
+    groups = match.groupdict()
+    if groups.get("mon") is not None:
+        month = _MONTHS.get(groups["mon"].lower())
+        if month is None:
+            raise RowError(f"not a month name (format {name})")
+    else:
+        month = int(groups["m"])
     try:
-        parsed = date(year, month, day)
+        return date(int(groups["y"]), month, int(groups["d"]))
     except ValueError:
         raise RowError(f"not a real calendar date (format {name})") from None
-    if year < _MIN_YEAR:
+
+
+def parse_date(value: str, declared_format: str) -> str:
+    """Parse a date in its declared format (never guessed) and return it as ISO ``YYYY-MM-DD``.
+
+    :raises RowError: if the value does not have the declared format, is not a real date,
+        or its year is before 1800.
+    :raises ValueError: if the declared format is not one of :data:`DATE_FORMATS` (or ``ISO``).
+    """
+    return plausible_date(calendar_date(value, declared_format))
+
+
+def plausible_date(parsed: date) -> str:
+    """A parsed date as ISO ``YYYY-MM-DD``; :class:`RowError` for a year before 1800."""
+    if parsed.year < _MIN_YEAR:
         raise RowError(f"year before {_MIN_YEAR}")
     return parsed.isoformat()
 

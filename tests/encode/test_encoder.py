@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from linkage.encode import (
     ClkEncoder,
+    ValueChecker,
+    default_schema,
     derive_feature_keys,
     load_schema,
     map_ordered,
@@ -178,3 +180,39 @@ def test_short_inputs_run_inline_and_long_ones_in_worker_processes() -> None:
     long = list(map_ordered(_Pid(), range(10), workers=2, inline_below=4))
     assert [chunk for chunk, _ in long] == list(range(10))
     assert os.getpid() not in {pid for _, pid in long}
+
+
+# ---------------------------------------------------------------- ValueChecker
+
+
+def test_the_value_checker_refuses_exactly_what_the_encoder_refuses() -> None:
+    schema = default_schema()
+    encoder = ClkEncoder(schema, b"s" * 32, key_epoch=1)
+    checker = ValueChecker(schema)
+    good: list[str | None] = [
+        *("ann", None, "lee", "1980-01-02", "f", "0412555019"),
+        *("1 main st", None, "x", "3056", "vic"),
+    ]
+    variants: list[list[str | None]] = [good]
+    bad_values = {
+        3: ["1980-13-01", "02/01/1980", "", "1980-1-2"],
+        4: ["F", "u", ""],
+        5: ["12345", "0412 555 019", "a" * 6],
+        0: ["ANN", "a" * 129],
+        9: ["x" * 17],
+    }
+    for index, values in bad_values.items():
+        for value in values:
+            row = list(good)
+            row[index] = value
+            variants.append(row)
+    variants.append(good[:5])
+    batch = encoder.encode_valid(variants)
+    refused = {p.row_index: (p.feature, p.reason) for p in batch.problems}
+    for index, row in enumerate(variants):
+        found = checker.problems(row, index)
+        if index in refused:
+            assert found, row
+            assert (found[0].feature, found[0].reason) == refused[index]
+        else:
+            assert found == [], row

@@ -67,6 +67,25 @@ def test_split_last_first() -> None:
         ("1980-01-02", "YYYY-MM-DD", "1980-01-02"),
         ("02.01.1980", "DD.MM.YYYY", "1980-01-02"),
         ("29.02.2004", "DD.MM.YYYY", "2004-02-29"),
+        ("3/7/1985", "M/D/YYYY", "1985-03-07"),
+        ("03/07/1985", "M/D/YYYY", "1985-03-07"),
+        ("7/3/1985", "D/M/YYYY", "1985-03-07"),
+        ("03-07-1985", "MM-DD-YYYY", "1985-03-07"),
+        ("07-03-1985", "DD-MM-YYYY", "1985-03-07"),
+        ("1985/03/07", "YYYY/MM/DD", "1985-03-07"),
+        ("1985/3/7", "YYYY/MM/DD", "1985-03-07"),
+        ("07031985", "DDMMYYYY", "1985-03-07"),
+        ("03071985", "MMDDYYYY", "1985-03-07"),
+        ("12-MAR-1985", "DD-MON-YYYY", "1985-03-12"),
+        ("12-Mar-1985", "DD-MON-YYYY", "1985-03-12"),
+        ("5-sept-1985", "DD-MON-YYYY", "1985-09-05"),
+        ("12 March 1985", "DD MON YYYY", "1985-03-12"),
+        ("Mar 12, 1985", "MON DD, YYYY", "1985-03-12"),
+        ("March 12 1985", "MON DD, YYYY", "1985-03-12"),
+        ("Sept. 5, 1985", "MON DD, YYYY", "1985-09-05"),
+        ("1985-03-12 00:00:00", "YYYY-MM-DD HH:MM:SS", "1985-03-12"),
+        ("1985-03-12T13:45:10.123Z", "YYYY-MM-DD HH:MM:SS", "1985-03-12"),
+        ("1985-03-12 13:45", "YYYY-MM-DD HH:MM:SS", "1985-03-12"),
     ],
 )
 def test_parse_date_in_the_declared_format(value: str, declared: str, iso: str) -> None:
@@ -82,6 +101,11 @@ def test_parse_date_in_the_declared_format(value: str, declared: str, iso: str) 
         ("29.02.2001", "DD.MM.YYYY"),
         ("1980012", "YYYYMMDD"),
         ("07/04/1776", "MM/DD/YYYY"),
+        ("12-MRZ-1985", "DD-MON-YYYY"),  # not an English month name
+        ("31-FEB-1985", "DD-MON-YYYY"),
+        ("12-03-1985", "DD-MON-YYYY"),
+        ("1985-03-12", "YYYY-MM-DD HH:MM:SS"),  # the time is part of the declared format
+        ("12-MAR-85", "DD-MON-YYYY"),  # two-digit years are never guessed
     ],
 )
 def test_parse_date_rejects_without_echoing(value: str, declared: str) -> None:
