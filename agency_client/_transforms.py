@@ -39,9 +39,9 @@ Steps (``op`` and its keys):
     missing. ``unmapped``: ``keep`` (default), ``missing`` or ``reject``.
 
 Problems raised while applying a step are :class:`~linkage.errors.RowError` reasons that
-name the step (``transforms[0] (match): the value does not match the pattern``), never a
-value. Configuration problems name their path (``features.suburb.transforms[0].group``)
-and the fix.
+name the step and the fix (``transforms[0] (match): the value does not match the pattern
+(or set on_invalid = "missing")``), never a value. Configuration problems name their path
+(``features.suburb.transforms[0].group``) and the fix.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ class Match:
     def apply(self, value: str) -> str:
         found = self.pattern.search(value)
         if found is None:
-            raise RowError("the value does not match the pattern")
+            raise RowError('the value does not match the pattern (or set on_invalid = "missing")')
         return (found.group(self.group) or "").strip()
 
     def describe(self) -> str:
@@ -249,7 +249,7 @@ class MapCodes:
         if self.unmapped == "missing":
             return ""
         if self.unmapped == "reject":
-            raise RowError("the code is not in the map's table")
+            raise RowError('the code is not in the map\'s table (add it, or set unmapped = "keep")')
         return value
 
     def describe(self) -> str:

@@ -85,7 +85,10 @@ def test_match_searches_and_a_value_it_misses_is_a_row_error_without_the_value()
     parsed, _ = parse([{"op": "match", "pattern": r"^\d{5}$"}])
     with pytest.raises(RowError) as info:
         apply_transforms(parsed, ["TRANSIENT"])
-    assert str(info.value) == "transforms[0] (match): the value does not match the pattern"
+    assert str(info.value) == (
+        "transforms[0] (match): the value does not match the pattern "
+        '(or set on_invalid = "missing")'
+    )
 
 
 def test_join_and_first_non_empty_combine_the_columns() -> None:

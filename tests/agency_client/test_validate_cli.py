@@ -141,7 +141,8 @@ def test_validate_describes_the_mapping_and_dry_runs_the_export(police: Path) ->
     # counts: per column and reason, never a value
     tail = out[out.index("END OF PERSONAL DATA") :]
     assert (
-        "column ADDRESS: transforms[0] (match): the value does not match the pattern: 1 row" in tail
+        "column ADDRESS: transforms[0] (match): the value does not match the pattern "
+        '(or set on_invalid = "missing"): 1 row' in tail
     )
     assert "values read as missing, per feature:" in tail
     assert "1 declared missing value" in tail
