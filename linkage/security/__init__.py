@@ -41,6 +41,7 @@ from linkage.security._plausibility import (
     band_from_range,
     check_query_clk_plausible,
     check_query_plausible,
+    check_segments_plausible,
     popcounts,
 )
 from linkage.security._ratelimit import RateLimit, RateLimiter
@@ -65,6 +66,7 @@ __all__ = [
     "chain_hash",
     "check_query_clk_plausible",
     "check_query_plausible",
+    "check_segments_plausible",
     "encode_entry",
     "is_authorized",
     "popcounts",

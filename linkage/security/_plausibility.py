@@ -8,6 +8,7 @@ comparison is made, so nobody can map the index with synthetic filters.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,6 +117,51 @@ def band_from_histogram(
     if low > high:
         raise InvalidInputError("fill: the index fill leaves no plausible band")
     return PopcountBand(bits=bits, low=low, high=high)
+
+
+#: A Bloom or diffused segment with more than this share of its bits set is no real
+#: encoding (a diffused segment sets about half, a Bloom filter segment far fewer).
+_MAX_SEGMENT_FILL = 0.85
+#: A key word is a keyed 64-bit hash (about 32 bits set): fewer than 8 or more than 56
+#: set bits is no real key.
+_KEY_WORD_BITS = (8, 56)
+
+
+def check_segments_plausible(
+    words: npt.NDArray[np.uint64],
+    segments: Sequence[tuple[str, int, int, bool]],
+    required: Sequence[Sequence[str]] = (),
+) -> None:
+    """Check the per-field segments of one packed segmented query CLK.
+
+    ``segments`` lists ``(name, start_word, stop_word, is_key_segment)``; ``required``
+    lists groups of segment names of which at least one must be present (e.g. a name and
+    the date of birth). Raises :class:`InvalidInputError` naming every segment that is
+    implausible (more bits set than any real encoding: an all-ones probe) or missing.
+    """
+    problems: list[Problem] = []
+    present: set[str] = set()
+    for name, start, stop, is_key in segments:
+        part = np.asarray(words[start:stop], dtype=np.uint64)
+        counts = np.bitwise_count(part)
+        total = int(counts.sum())
+        if total == 0:
+            continue
+        present.add(name)
+        if is_key:
+            used = counts[part != 0]
+            low, high = _KEY_WORD_BITS
+            if int(used.min()) < low or int(used.max()) > high:
+                problems.append(Problem(f"{_LOCATION}.{name}", "not a derived key"))
+        elif total > _MAX_SEGMENT_FILL * 64 * (stop - start):
+            problems.append(Problem(f"{_LOCATION}.{name}", "more bits set than any real encoding"))
+    for group in required:
+        if not present.intersection(group):
+            problems.append(
+                Problem(f"{_LOCATION}.{'|'.join(group)}", "missing: the query needs it")
+            )
+    if problems:
+        raise InvalidInputError("query CLK refused as implausible", problems=problems)
 
 
 def popcounts(clks: npt.NDArray[np.uint8] | npt.NDArray[np.uint64]) -> Int64Array:

@@ -95,6 +95,7 @@ from linkage.service import (
     ProbabilisticSettings,
     ServiceLimits,
 )
+from linkage.service._probabilistic import LOOKUP_REQUIRES_DEFAULT
 
 __all__ = [
     "ServerConfig",
@@ -320,7 +321,7 @@ def _probabilistic(
 ) -> ProbabilisticSettings | None:
     """``[linkage.probabilistic]``: schema, refit_on_rebuild, min_fit_records,
     lookup_candidates, blocking, fit_sample_records, auto_refit, refit_growth,
-    background_refit_above, prior_strength."""
+    background_refit_above, prior_strength, lookup_requires, lookup_scan."""
     if value is None:
         return None
     where = "linkage.probabilistic"
@@ -338,6 +339,8 @@ def _probabilistic(
         "refit_growth",
         "background_refit_above",
         "prior_strength",
+        "lookup_requires",
+        "lookup_scan",
     }
     for key in value:
         if key not in known:
@@ -361,6 +364,11 @@ def _probabilistic(
     strength = _take(
         value, where, "prior_strength", (int, float), problems, defaults["prior_strength"]
     )
+    requires = _take(value, where, "lookup_requires", list, problems, list(LOOKUP_REQUIRES_DEFAULT))
+    if not all(isinstance(name, str) for name in requires):
+        problems.append(Problem(f"{where}.lookup_requires", "must be a list of comparison names"))
+        requires = list(LOOKUP_REQUIRES_DEFAULT)
+    lookup_scan = _take(value, where, "lookup_scan", bool, problems, defaults["lookup_scan"])
     if source is None:
         return None
     segmented = _segmented_schema(source, base_dir, problems)
@@ -389,6 +397,8 @@ def _probabilistic(
             refit_growth=float(growth),
             background_refit_above=background,
             prior_strength=float(strength),
+            lookup_requires=tuple(requires),
+            lookup_scan=lookup_scan,
         )
     except ConfigError as exc:
         problems.extend(exc.problems)

@@ -4,9 +4,11 @@
 the packed CLKs of every linkable record of the linkage space (a :class:`ClkIndex` keyed
 by node ID), the popcount histogram that the query plausibility band follows, and, in
 probabilistic mode, the term frequencies of the segment values the model weighs by
-frequency. Everything here follows the store: records are added when a batch commits and
-removed when they leave, so the band and the frequencies always describe the index as it
-is (a band frozen at the first batches refused valid lookups).
+frequency and an inverted index of the exact blocking keys (:class:`KeyIndex`), from
+which a lookup finds its candidates without scanning every record. Everything here follows
+the store: records are added when a batch commits and removed when they leave, so the
+band, the frequencies and the keys always describe the index as it is (a band frozen at
+the first batches refused valid lookups).
 
 Not thread-safe on its own: the service changes it under its writer lock.
 """
@@ -18,7 +20,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from linkage.match import ClkIndex, pack_clk_bytes, popcounts
-from linkage.probabilistic import SegmentLayout, TermFrequencies
+from linkage.probabilistic import BlockingRules, ExactRule, SegmentLayout, TermFrequencies
+from linkage.probabilistic._keyindex import KeyIndex
 from linkage.security import PopcountBand, band_from_histogram, band_from_range
 from linkage.types import PackedClks
 
@@ -40,6 +43,8 @@ class IndexMirror:
         self._layout: SegmentLayout | None = None
         self._frequency_segments: tuple[str, ...] = ()
         self._frequencies: TermFrequencies | None = None
+        self._key_rules: tuple[ExactRule, ...] = ()
+        self._keys: KeyIndex | None = None
 
     def clear(self) -> None:
         """Forget every record (before a reload from the store)."""
@@ -50,6 +55,8 @@ class IndexMirror:
         layout = getattr(self, "_layout", None)
         if layout is not None and self._frequency_segments:
             self._frequencies = TermFrequencies.empty(layout, self._frequency_segments)
+        if layout is not None and self._key_rules:
+            self._keys = KeyIndex(layout, self._key_rules)
 
     # -- contents -------------------------------------------------------------
 
@@ -80,6 +87,8 @@ class IndexMirror:
         self._fill += np.bincount(self._band_popcounts(packed), minlength=self._fill.shape[0])
         if self._frequencies is not None:
             self._frequencies.add(packed)
+        if self._keys is not None:
+            self._keys.add(np.asarray(nodes, dtype=np.int64), packed)
 
     def remove(self, node_ids: Iterable[int]) -> None:
         """Records leave (ones not held are skipped)."""
@@ -90,6 +99,8 @@ class IndexMirror:
         self._fill -= np.bincount(self._band_popcounts(packed), minlength=self._fill.shape[0])
         if self._frequencies is not None:
             self._frequencies.remove(packed)
+        if self._keys is not None:
+            self._keys.remove(present)
         self._index.remove(present)
         self._nodes.difference_update(present)
 
@@ -141,6 +152,24 @@ class IndexMirror:
         self._frequency_segments = wanted
         _, packed = self.all_packed()
         self._frequencies = TermFrequencies.of(packed, layout, wanted) if wanted else None
+
+    def track_keys(self, layout: SegmentLayout, rules: BlockingRules) -> None:
+        """Index the exact rules' keys of every record (re-indexes when the rules change)."""
+        wanted = tuple(rule for rule in rules.rules if isinstance(rule, ExactRule))
+        if self._layout == layout and wanted == self._key_rules and self._keys is not None:
+            return
+        self._layout = layout
+        self._key_rules = wanted
+        nodes, packed = self.all_packed()
+        self._keys = KeyIndex(layout, wanted) if wanted else None
+        if self._keys is not None and nodes:
+            self._keys.add(np.asarray(nodes, dtype=np.int64), packed)
+
+    def key_candidates(self, query: PackedClks) -> list[int]:
+        """Held records sharing an exact blocking key with the query, by node ID."""
+        if self._keys is None:
+            return []
+        return [n for n in self._keys.candidates(query).tolist() if n in self._nodes]
 
     @property
     def frequencies(self) -> TermFrequencies | None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -45,6 +46,7 @@ from linkage.probabilistic import (
     SegmentLayout,
     TermFrequencies,
     applicable_rules,
+    comparison_levels,
     default_blocking,
     default_blocking_ladder,
     default_comparisons,
@@ -93,6 +95,12 @@ LOOKUP_PREFILTER_DICE = 0.5
 BLOCKING_PRESETS = ("auto", "large", "medium", "small")
 #: Bounds of the match-probability threshold a model may suggest (``threshold = "auto"``).
 AUTO_THRESHOLD_BOUNDS = (0.3, 0.8)
+#: Comparisons a lookup's match may not disagree on outright (twins and family members
+#: agree on the rest): the given name and the date of birth.
+LOOKUP_REQUIRES_DEFAULT = ("given_name", "date_of_birth")
+#: A probabilistic lookup's match probability when ``lookup_threshold`` is not set: a
+#: lookup discloses on one query alone, so it asks for more than linkage does.
+LOOKUP_THRESHOLD_DEFAULT = 0.9
 #: Refit once the index holds this many times the records of the last fit.
 REFIT_GROWTH_DEFAULT = 1.5
 #: Above this many linkable records an automatic refit runs in a background thread
@@ -129,6 +137,11 @@ class ProbabilisticSettings:
     fit_sample_records: int = FIT_SAMPLE_RECORDS_DEFAULT
     auto_refit: bool = True
     refit_growth: float = REFIT_GROWTH_DEFAULT
+    #: comparisons a responder lookup's match must not disagree on (:func:`search_index`)
+    lookup_requires: tuple[str, ...] = LOOKUP_REQUIRES_DEFAULT
+    #: also scan the whole index for the nearest records by Dice (a lookup's candidates
+    #: are otherwise the records sharing an exact blocking key with the query)
+    lookup_scan: bool = False
     background_refit_above: int = BACKGROUND_REFIT_ABOVE_DEFAULT
     prior_strength: float = PRIOR_STRENGTH_DEFAULT
 
@@ -139,6 +152,18 @@ class ProbabilisticSettings:
         if self.background_refit_above < 0:
             problems.append(
                 Problem("linkage.probabilistic.background_refit_above", "must be at least 0")
+            )
+        unknown = [
+            name
+            for name in self.lookup_requires
+            if name not in {c.segment for c in default_comparisons(self.hardened, self.layout)}
+        ]
+        if unknown:
+            problems.append(
+                Problem(
+                    "linkage.probabilistic.lookup_requires",
+                    f"names no comparison: {', '.join(unknown)}",
+                )
             )
         if not 0 <= self.prior_strength <= 1e6:
             problems.append(Problem("linkage.probabilistic.prior_strength", "must be in [0, 1e6]"))
@@ -201,6 +226,8 @@ class ProbabilisticSettings:
             "fit_sample_records": self.fit_sample_records,
             "auto_refit": self.auto_refit,
             "refit_growth": self.refit_growth,
+            "lookup_requires": list(self.lookup_requires),
+            "lookup_scan": self.lookup_scan,
             "prior_strength": self.prior_strength,
         }
 
@@ -290,15 +317,29 @@ def search_index(
     threshold: float,
     k: int,
     frequencies: TermFrequencies | None = None,
+    require: Sequence[str] = (),
+    keyed: Sequence[int] = (),
+    scan: bool = True,
 ) -> list[tuple[int, float]]:
-    """A probabilistic lookup of one packed query: the ``candidates`` indexed records
-    nearest by whole-CLK Dice (at least :data:`LOOKUP_PREFILTER_DICE`) scored by the
-    model; the best ``k`` with a match probability of at least ``threshold``, as
-    ``(key, probability)``, best first (ties: lower key first)."""
-    (near,) = index.search(query, LOOKUP_PREFILTER_DICE, candidates)
-    if len(near) == 0:
+    """A probabilistic lookup of one packed query: its candidates are ``keyed`` (the
+    indexed records sharing an exact blocking key with the query, from the mirror's key
+    index) and, with ``scan``, the ``candidates`` indexed records nearest by whole-CLK
+    Dice (at least :data:`LOOKUP_PREFILTER_DICE`); each is scored by the model; the best
+    ``k`` with a match probability of at least ``threshold`` are returned as ``(key,
+    probability)``, best first (ties: lower key first).
+
+    ``require`` names comparisons (base segments) that must not disagree outright: a
+    record whose comparison is at its last level ("none of the agreement levels") while
+    both sides have the field is not reported, whatever its probability. A twin (same
+    family name and date of birth, another given name) or a family member at the same
+    address scores high on the rest; a responder lookup discloses on one query alone, so
+    it asks for an agreeing given name and date of birth."""
+    keys = np.unique(np.asarray(keyed, dtype=np.int64))
+    if scan:
+        (near,) = index.search(query, LOOKUP_PREFILTER_DICE, candidates)
+        keys = np.union1d(keys, np.asarray(near.keys, dtype=np.int64))
+    if keys.shape[0] == 0:
         return []
-    keys = np.asarray(near.keys, dtype=np.int64)
     probabilities = linker.score(
         query,
         index.get(keys),
@@ -307,8 +348,27 @@ def search_index(
         frequencies,
     )
     keep = probabilities >= threshold
+    if require and keep.any():
+        keep &= consistent_on(linker, query, index.get(keys), require)
     order = np.lexsort((keys[keep], -probabilities[keep]))[:k]
     return list(zip(keys[keep][order].tolist(), probabilities[keep][order].tolist(), strict=True))
+
+
+def consistent_on(
+    linker: ProbabilisticLinker, query: PackedClks, records: PackedClks, require: Sequence[str]
+) -> np.ndarray:
+    """``bool[records]``: no comparison in ``require`` is at its disagreement (last)
+    level between the query and the record (missing on either side is fine)."""
+    model = linker.model
+    sims = linker.similarities(
+        query, records, np.zeros(records.shape[0], dtype=np.int64), np.arange(records.shape[0])
+    )
+    levels = comparison_levels(sims, model.comparisons)
+    out = np.ones(records.shape[0], dtype=bool)
+    for column, comparison in enumerate(model.comparisons):
+        if comparison.segment in require:
+            out &= levels[:, column] != comparison.levels - 1
+    return out
 
 
 def fitted_records(model_json: str) -> int:

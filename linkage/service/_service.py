@@ -66,7 +66,9 @@ from linkage.security import (
     ChainedAuditEntry,
     RateLimiter,
     VerificationResult,
+    band_from_range,
     check_query_clk_plausible,
+    check_segments_plausible,
     seal,
     verify_rows,
 )
@@ -301,9 +303,11 @@ class LinkageService:
         self._track_frequencies(self._linker)
 
     def _track_frequencies(self, linker: ProbabilisticLinker) -> None:
-        """Count the values the model weighs by frequency (recounts on a model change)."""
+        """Count the values the model weighs by frequency and index the blocking's exact
+        keys for lookups (both redone when the model or the rules change)."""
         segments = [s for s in linker.model.term_frequency_segments() if s is not None]
         self._mirror.track_frequencies(linker.layout, segments)
+        self._mirror.track_keys(linker.layout, linker.blocking)
 
     def _reload_index(self) -> None:
         self._mirror.clear()
@@ -1251,8 +1255,7 @@ class LinkageService:
         if problems:
             raise InvalidInputError("lookup refused", problems=problems)
         try:
-            start, stop = self._mirror.band_words
-            check_query_clk_plausible(clk[start * 8 : stop * 8], self._mirror.plausibility_band())
+            self._check_plausible(clk)
         except InvalidInputError:
             self._audit_refusal(actor, "implausible_query")
             raise
@@ -1325,6 +1328,39 @@ class LinkageService:
             )
         return hits
 
+    def _check_plausible(self, clk: bytes) -> None:
+        """Refuse a query CLK no real query encodes to (an all-ones probe, a foreign
+        encoding), naming what is wrong.
+
+        Dice mode: the CLK's popcount must lie in the band the index's fill suggests.
+        Probabilistic mode: the record part may have fewer bits than any indexed record
+        (a query with a name and date of birth only is valid), but not more than the
+        band allows; every field segment must look like a real encoding, and the names
+        and the date of birth must be there.
+        """
+        start, stop = self._mirror.band_words
+        band = self._mirror.plausibility_band()
+        probabilistic = self._settings.probabilistic
+        if probabilistic is None:
+            check_query_clk_plausible(clk[start * 8 : stop * 8], band)
+            return
+        check_query_clk_plausible(
+            clk[start * 8 : stop * 8], band_from_range(band.bits, 1, band.high)
+        )
+        layout = probabilistic.layout
+        words = pack_clk_bytes([clk], self._settings.clk_bits)[0]
+        check_segments_plausible(
+            words,
+            [
+                (part.name, part.start_word, part.stop_word, part.name in layout.key_sets)
+                for part in layout.fields
+            ],
+            required=[
+                tuple(n for n in ("given_name", "surname") if n in layout.names),
+                tuple(n for n in ("date_of_birth",) if n in layout.names),
+            ],
+        )
+
     def _search(self, query: PackedClks, k: int) -> list[tuple[int, float]]:
         """The best ``k`` indexed records for one packed query, ``(node, score)`` with the
         score at or above the lookup threshold, best first (ties: lower node first).
@@ -1349,10 +1385,13 @@ class LinkageService:
             self._mirror.index,
             linker,
             query,
+            keyed=self._mirror.key_candidates(query),
+            scan=probabilistic.lookup_scan,
             candidates=probabilistic.lookup_candidates,
             threshold=threshold,
             k=k,
             frequencies=self._mirror.frequencies,
+            require=probabilistic.lookup_requires,
         )
 
     def _audit_refusal(self, actor: Principal, reason: str) -> None:

@@ -11,7 +11,7 @@ from linkage.distributed import DaskJoinSettings
 from linkage.errors import ConfigError, Problem
 from linkage.match import ComponentClusterer, HammingLsh
 from linkage.probabilistic import AverageLinkClusterer, FellegiSunterModel, greedy_one_per_agency
-from linkage.service._probabilistic import ProbabilisticSettings
+from linkage.service._probabilistic import LOOKUP_THRESHOLD_DEFAULT, ProbabilisticSettings
 
 __all__ = [
     "CLUSTERING_METHODS",
@@ -168,7 +168,11 @@ class LinkageSettings:
 
     @property
     def effective_lookup_threshold(self) -> float:
-        """The score a lookup needs: ``lookup_threshold``, or ``threshold`` when unset."""
+        """The score a lookup needs: ``lookup_threshold``; when unset, ``threshold`` in
+        Dice mode and :data:`LOOKUP_THRESHOLD_DEFAULT` (or the linkage threshold if that
+        is higher) in probabilistic mode."""
+        if self.lookup_threshold is None and self.probabilistic is not None:
+            return max(LOOKUP_THRESHOLD_DEFAULT, self.threshold)
         if self.lookup_threshold is None:
             return self.threshold
         return self.lookup_threshold
