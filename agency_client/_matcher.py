@@ -114,10 +114,28 @@ def translate_rpc_error(what: str, error: grpc.RpcError) -> LinkageError:
     details = error.details() if hasattr(error, "details") else None
     cls, advice = _ADVICE.get(code, (LinkageError, "see the matcher's log; then run it again"))
     name = code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
-    return cls(
-        f"{what} failed ({name}: {details or 'no details'}); {advice}",
-        problems=_violations(error),
-    )
+    problems = _violations(error)
+    for problem in problems:
+        hint = _schema_hint(problem)
+        if hint:
+            advice = hint
+    return cls(f"{what} failed ({name}: {details or 'no details'}); {advice}", problems=problems)
+
+
+def _schema_hint(problem: Problem) -> str | None:
+    """For a schema mismatch: the built-in schema whose fingerprint the matcher takes."""
+    if problem.location != "schema_fingerprint" or "is not the matcher's" not in problem.reason:
+        return None
+    from agency_client._encoding import BUILTIN_SCHEMA_NAMES, builtin_encoding_schema
+
+    for name in BUILTIN_SCHEMA_NAMES:
+        schema = builtin_encoding_schema(name)
+        if schema is not None and f"linkage schema {schema.fingerprint[:16]}" in problem.reason:
+            return (
+                f"the matcher takes the built-in schema {name!r}: set [schema] file = "
+                f"{name!r} in agency.toml (agency-client init --schema {name}) and encode again"
+            )
+    return "encode with the schema the operator configured the matcher with ([schema] file)"
 
 
 def consent_to_proto(consent: Consent) -> common_pb2.Consent:

@@ -456,8 +456,21 @@ class LinkageService:
                 Problem("key_epoch", f"must be the matcher's key epoch {self._settings.key_epoch}")
             )
         if fingerprint != self._settings.schema_fingerprint:
+            probabilistic = self._settings.probabilistic
+            schema = (
+                ""
+                if probabilistic is None
+                else f" (schema {probabilistic.schema_source!r}: agency-client init --schema "
+                f"{probabilistic.schema_source}, or [schema] file = "
+                f"{probabilistic.schema_source!r} in agency.toml)"
+            )
             problems.append(
-                Problem("schema_fingerprint", "does not match the matcher's linkage schema")
+                Problem(
+                    "schema_fingerprint",
+                    f"{fingerprint[:16] or 'none'}... is not the matcher's linkage schema "
+                    f"{self._settings.schema_fingerprint[:16]}...{schema}: encode with the "
+                    "matcher's schema",
+                )
             )
 
     def _validate(self, batch: WriteBatch) -> None:
@@ -472,6 +485,12 @@ class LinkageService:
         if not BATCH_ID_PATTERN.match(batch.batch_id):
             problems.append(Problem("batch_id", "must be 1-128 of [A-Za-z0-9._:-]"))
         self._check_space(batch.key_epoch, batch.schema_fingerprint, problems)
+        if problems:
+            # another linkage space: one line says why, not one per record's CLK length
+            raise InvalidInputError(
+                f"batch {batch.batch_id!r} was refused; nothing of it was stored",
+                problems=problems,
+            )
         seen: dict[bytes, int] = {}
         clk_len = self._settings.clk_bytes
         for i, mutation in enumerate(batch.mutations):

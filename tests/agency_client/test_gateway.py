@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -222,6 +223,11 @@ def test_access_logs_never_hold_identifiers(
         gateway.api({"given_name": "Jordan"})
         gateway.lookup.fail = RuntimeError(f"unexpected, with {QUERY['surname']} in it")
         assert gateway.api(QUERY) == (500, {"error": "the gateway failed; try again"})
+        # the server thread logs after the answer has left: wait for its last lines
+        expected = ("POST /api/v1/lookup 200", "GET / 200", "GET (other) 404", "RuntimeError")
+        deadline = time.monotonic() + 10
+        while not all(line in caplog.text for line in expected) and time.monotonic() < deadline:
+            time.sleep(0.02)
     finally:
         logger.propagate = previous
     text = caplog.text
