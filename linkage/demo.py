@@ -199,7 +199,7 @@ class DemoRun:
         self.work_dir = self.work_dir.resolve()
         if self.linkage not in LINKAGE_MODES:
             raise DemoError(f"linkage must be one of {', '.join(LINKAGE_MODES)}")
-        if self.threshold is None:
+        if self.threshold is None and self.linkage == "dice":
             self.threshold = default_threshold(self.linkage)
 
     # ------------------------------------------------------------------ paths
@@ -331,50 +331,31 @@ class DemoRun:
             (self.data_dir / f"{agency.agency_id}.mapping.toml").write_text(agency.mapping_toml)
 
     def launch_matcher(self) -> None:
-        """Write server.toml and start ``linkage-server serve`` (without waiting)."""
-        from linkage.encode import (
-            default_schema,
-            default_segmented_schema,
-            schema_fingerprint,
-            segment_layout,
-        )
+        """Write server.toml (the shipped sample of the linkage mode, as
+        ``linkage-server init-config`` writes it) and start ``linkage-server serve``
+        (without waiting)."""
+        from linkage.server._sample_config import SampleSettings, sample_server_config
 
-        if self.linkage == "probabilistic":
-            segmented = default_segmented_schema()
-            layout = segment_layout(segmented.schema.length, segmented.segmentation)
-            clk_bits = layout.total_words * 64
-            fingerprint = segmented.fingerprint
-            linkage_tables = (
-                '\n[linkage.probabilistic]\nschema = "default-segmented"\n'
-                '\n[linkage.clustering]\nmethod = "average_link"\n'
-            )
-        else:
-            schema = default_schema()
-            clk_bits, fingerprint, linkage_tables = schema.length, schema_fingerprint(schema), ""
         server = self.pki.server.paths
         config = self.work_dir / "server.toml"
+        fixed = self.threshold if self.linkage == "probabilistic" else None
         config.write_text(
-            f"""[server]
-listen = "127.0.0.1:0"
-grace_period_s = 5
-
-[tls]
-trust_domain = "coresponder.test"
-ca_cert = "{server.ca_certificate}"
-cert = "{server.certificate}"
-key = "{server.private_key}"
-crl = "{self.pki.directory.crl_path}"
-
-[store]
-engine = "sqlite"
-path = "matcher/index.sqlite"
-
-[linkage]
-threshold = {self.threshold}
-clk_bits = {clk_bits}
-key_epoch = 1
-schema_fingerprint = "{fingerprint}"
-{linkage_tables}"""
+            sample_server_config(
+                self.linkage,
+                SampleSettings(
+                    listen="127.0.0.1:0",
+                    trust_domain="coresponder.test",
+                    ca_cert=str(server.ca_certificate),
+                    cert=str(server.certificate),
+                    key=str(server.private_key),
+                    crl=str(self.pki.directory.crl_path),
+                    store_path="matcher/index.sqlite",
+                    dice_threshold=self.threshold or DEFAULT_THRESHOLD,
+                    probability_threshold=fixed,
+                    grace_period_s=5,
+                ),
+            ),
+            encoding="utf-8",
         )
         (self.work_dir / "matcher").mkdir(exist_ok=True)
         port_file = self.work_dir / "matcher" / "port"
@@ -661,8 +642,9 @@ def run_demo(
             "nicknames, typos, swapped day/month, moves, missing fields, twins and duplicates"
         )
         demo.start_matcher()
+        probability = "the model's suggestion" if demo.threshold is None else demo.threshold
         how = (
-            f"per-field segments, Fellegi-Sunter match probability >= {demo.threshold}, "
+            f"per-field segments, Fellegi-Sunter match probability >= {probability}, "
             "average-link clusters"
             if demo.linkage == "probabilistic"
             else f"record-level Dice >= {demo.threshold}, greedy"
@@ -766,8 +748,9 @@ def run_demo(
     "--threshold",
     type=click.FloatRange(0.01, 0.99),
     default=None,
-    help=f"The matcher's threshold: a match probability for probabilistic linkage (default "
-    f"{DEFAULT_PROBABILITY_THRESHOLD}), a Dice score for dice (default {DEFAULT_THRESHOLD}).",
+    help="The matcher's threshold: a match probability for probabilistic linkage (default: "
+    f'"auto", the fitted model\'s suggestion), a Dice score for dice (default '
+    f"{DEFAULT_THRESHOLD}).",
 )
 def main(work_dir: Path, people: int, linkage: str, threshold: float | None) -> None:
     """Run the co-responder scenario end to end on the embedded defaults."""

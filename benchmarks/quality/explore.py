@@ -387,3 +387,24 @@ def v3_comparisons(tf: bool = True) -> tuple[Comparison, ...]:
         v2["date_of_birth"],
         v2["sex"],
     )
+
+
+def v4_document() -> dict[str, Any]:
+    """The default schema plus a given-name initial key."""
+    document: dict[str, Any] = json.loads(default_schema_text())
+    from linkage.encode._segments import DEFAULT_SEGMENTS
+
+    document["segments"] = json.loads(json.dumps(DEFAULT_SEGMENTS))
+    document["segments"]["fields"].append(
+        {"name": "given_initial", "kind": "keys", "features": ["given_name"], "transform": "initial", "keys": 1}
+    )
+    return document
+
+
+def v4_comparisons(tf: bool = True) -> tuple[Comparison, ...]:
+    from linkage.probabilistic import LevelRule as R
+
+    out = list(v2_comparisons(tf))
+    given = out[0]
+    out[0] = Comparison("given_name", rules=(*given.rules, R("given_initial", 1.0)), term_frequency=tf)
+    return tuple(out)

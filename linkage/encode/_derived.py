@@ -24,7 +24,10 @@ Transforms (the names a schema's ``segments`` block uses):
     agrees with either part (``garcia lopez`` / ``garcia``);
 ``day-month-sorted``
     a date ``YYYYMMDD`` with day and month in ascending order: the same for a date whose
-    day and month were swapped.
+    day and month were swapped;
+``initial``
+    the first letter of the first word: a name recorded as an initial (``J`` for
+    ``James``) agrees with the full name at this level only.
 
 Pure functions of the value; every agency computes the same set.
 """
@@ -94,12 +97,18 @@ def _day_month_sorted(value: str) -> tuple[str, ...]:
     return (year + low + high,)
 
 
+def _initial(value: str) -> tuple[str, ...]:
+    first = _first_word(value)
+    return (first[0],) if first else ()
+
+
 #: Transform name -> (function, the feature formats it applies to).
 TRANSFORMS: Final[dict[str, tuple[Callable[[str], tuple[str, ...]], frozenset[str]]]] = {
     "nicknames": (_nicknames, frozenset({"string"})),
     "sorted-letters": (_sorted_letters, frozenset({"string"})),
     "name-parts": (_name_parts, frozenset({"string"})),
     "day-month-sorted": (_day_month_sorted, frozenset({"date"})),
+    "initial": (_initial, frozenset({"string"})),
 }
 
 

@@ -141,8 +141,9 @@ def _key_segment_spec(name: str, feature: str, transform: str, keys: int) -> dic
 #: The segments block of :func:`default_segmented_schema`: one segment per feature group of
 #: the default person features, each a 1024-bit filter diffused (t = 10) to 128 bits (sex
 #: to 64), given name and surname in one key group; then the derived keys
-#: (:mod:`linkage.encode._derived`): the given name's nickname set and sorted letters, the
-#: surname's parts and sorted letters, the date of birth with day and month sorted.
+#: (:mod:`linkage.encode._derived`): the given name's nickname set, sorted letters and
+#: initial, the surname's parts and sorted letters, the date of birth with day and month
+#: sorted.
 #: docs/quality.md measures it.
 DEFAULT_SEGMENTS: Final[dict[str, Any]] = {
     "diffusion": {"t": 10},
@@ -160,6 +161,7 @@ DEFAULT_SEGMENTS: Final[dict[str, Any]] = {
         _key_segment_spec("surname_key", "surname", "name-parts", 3),
         _key_segment_spec("surname_letters", "surname", "sorted-letters", 1),
         _key_segment_spec("dob_key", "date_of_birth", "day-month-sorted", 1),
+        _key_segment_spec("given_initial", "given_name", "initial", 1),
     ],
 }
 
@@ -406,7 +408,12 @@ def _key_segment(
             Problem(f"{where}.name", f"must be an identifier other than {RECORD_PART!r}")
         )
     group = item.get("features")
-    if not isinstance(group, list) or len(group) != 1 or group[0] not in known:
+    if (
+        not isinstance(group, list)
+        or len(group) != 1
+        or not isinstance(group[0], str)
+        or group[0] not in known
+    ):
         problems.append(Problem(f"{where}.features", "must list exactly one hashed feature"))
         group = None
     transform = item.get("transform")

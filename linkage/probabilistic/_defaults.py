@@ -26,8 +26,15 @@ __all__ = [
 
 #: The derived key segments of the default schema (linkage.encode's DEFAULT_SEGMENTS):
 #: nickname sets and sorted letters of the given name, name parts and sorted letters of the
-#: surname, the date of birth with day and month sorted.
-KEY_SEGMENTS = ("given_key", "given_letters", "surname_key", "surname_letters", "dob_key")
+#: surname, the date of birth with day and month sorted, the given name's initial.
+KEY_SEGMENTS = (
+    "given_key",
+    "given_letters",
+    "surname_key",
+    "surname_letters",
+    "dob_key",
+    "given_initial",
+)
 
 
 def has_key_segments(layout: SegmentLayout | None) -> bool:
@@ -86,6 +93,7 @@ def _keyed_comparisons() -> tuple[Comparison, ...]:
                 LevelRule("given_name", 0.8),
                 LevelRule("given_name", 0.7),
                 LevelRule("given_name", 0.6),
+                LevelRule("given_initial", 1.0),
             ),
             term_frequency=True,
         ),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from linkage.errors import LinkageError
+from linkage.errors import ConfigError, LinkageError
 from linkage.server._config import load_server_config
 from linkage.server._serve import open_store, start_matcher
 
@@ -103,6 +103,59 @@ def migrate(config_path: Path) -> None:
     config = load_server_config(config_path, os.environ)
     open_store(config.store).close()
     click.echo(f"the {config.store.engine} store's schema is up to date")
+
+
+@cli.command("init-config")
+@click.option(
+    "--linkage",
+    type=click.Choice(["probabilistic", "dice"]),
+    default="probabilistic",
+    show_default=True,
+    help="probabilistic: per-field segments and a Fellegi-Sunter model (recommended); "
+    "dice: one Dice score per record-level CLK.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("server.toml"),
+    show_default=True,
+    help="Where to write it (refused if it exists, unless --force).",
+)
+@click.option("--trust-domain", default="coresponder.example", show_default=True)
+@click.option(
+    "--pki",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("pki"),
+    show_default=True,
+    help="The folder `linkage-admin pki init` wrote (paths are written relative to it).",
+)
+@click.option("--listen", default="127.0.0.1:50051", show_default=True)
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init_config(
+    linkage: str, out: Path, trust_domain: str, pki: Path, listen: str, force: bool
+) -> None:
+    """Write the shipped, commented server.toml for a linkage mode, with the built-in
+    schema's CLK length and fingerprint filled in."""
+    from linkage.server._sample_config import SampleSettings, sample_server_config
+
+    if out.exists() and not force:
+        raise ConfigError(f"{out} exists; pass --force to overwrite it")
+    text = sample_server_config(
+        linkage,
+        SampleSettings(
+            listen=listen,
+            trust_domain=trust_domain,
+            ca_cert=f"{pki.as_posix()}/ca.cert.pem",
+            cert=f"{pki.as_posix()}/server/matcher.cert.pem",
+            key=f"{pki.as_posix()}/server/matcher.key.pem",
+            crl=f"{pki.as_posix()}/crl.pem",
+        ),
+    )
+    out.write_text(text, encoding="utf-8")
+    click.echo(
+        f"wrote {out} ({linkage} linkage); check its [tls] paths, then: "
+        f"linkage-server serve --config {out}"
+    )
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
 """The agency client with per-field segment schemas: every ``[schema] file`` form, the errors,
-encoding an export with ``default-segmented`` (328-byte CLKs, the segmented fingerprint, equal
+encoding an export with ``default-segmented`` (336-byte CLKs, the segmented fingerprint, equal
 to :class:`SegmentedEncoder`'s output), the gateway's query encoding and ``schema describe``."""
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def test_built_in_schema_names(agency_dir: Path) -> None:
     expected = {
         "default": ("hardened", schema_fingerprint(default_schema()), 1024),
         "plain": ("plain", schema_fingerprint(plain_schema()), 1024),
-        "default-segmented": ("segmented", segmented.fingerprint, 2624),
+        "default-segmented": ("segmented", segmented.fingerprint, 2688),
     }
     for name, (kind, fingerprint, bits) in expected.items():
         config = load_agency_config(use_schema(agency_dir, name), {})
@@ -123,7 +123,7 @@ def test_built_in_schema_names(agency_dir: Path) -> None:
     built_in = builtin_encoding_schema("default-segmented")
     assert built_in is not None
     assert built_in.segmented == segmented
-    assert built_in.clk_bytes == 328
+    assert built_in.clk_bytes == 336
     assert built_in.fingerprint != schema_fingerprint(default_schema())
     assert builtin_encoding_schema("nonsense") is None
 
@@ -213,7 +213,7 @@ def test_the_cli_reports_a_bad_segments_block_as_a_config_error(agency_dir: Path
 # --------------------------------------------------------------------------- encode
 
 
-def test_encode_with_default_segmented_gives_328_byte_segmented_clks(agency_dir: Path) -> None:
+def test_encode_with_default_segmented_gives_336_byte_segmented_clks(agency_dir: Path) -> None:
     config = load_agency_config(use_schema(agency_dir, "default-segmented"), {})
     export = agency_dir / "valley-mhc-export.csv"
     out = agency_dir / "seg.clk"
@@ -223,13 +223,13 @@ def test_encode_with_default_segmented_gives_328_byte_segmented_clks(agency_dir:
     assert report.schema_fingerprint == segmented.fingerprint
     assert report.rows_encoded == 57
     header = read_clk_file_header(out)
-    assert header.clk_bits == 2624
+    assert header.clk_bits == 2688
     assert header.schema_fingerprint == segmented.fingerprint
     assert header.key_epoch == config.key_epoch
     assert header.count == 57
     batches = list(read_clk_batches(out))
     clks = np.concatenate([b.clks for b in batches])
-    assert clks.shape == (57, 328)
+    assert clks.shape == (57, 336)
     # Equal to SegmentedEncoder's output for the same (mapped, normalised) rows.
     encoder = SegmentedEncoder(segmented, config.secret.reveal(), key_epoch=config.key_epoch)
     assert bytes(clks[1]) == bytes(encoder.encode([TAYLOR])[0])
@@ -263,11 +263,11 @@ def test_a_segmented_file_differs_from_a_record_level_one(agency_dir: Path) -> N
     assert record.clk_bits == 1024
     assert record.schema_fingerprint != config.encoding_schema.fingerprint
     (json_batch,) = read_clk_batches(agency_dir / "seg.clk")
-    assert json_batch.clks.shape == (57, 328)
+    assert json_batch.clks.shape == (57, 336)
     code, stdout, _ = run("schema", "describe", str(agency_dir / "seg.clk"))
     assert code == 0
     assert "(fill" in stdout
-    assert "of 2624)" in stdout
+    assert "of 2688)" in stdout
 
 
 def test_the_pickled_config_encodes_the_same(agency_dir: Path) -> None:
@@ -299,7 +299,7 @@ def test_the_gateway_encodes_queries_with_the_segmented_encoder(agency_dir: Path
     config = load_agency_config(use_schema(agency_dir, "default-segmented"), {})
     encoder = QueryEncoder(config)
     clk = encoder.encode(TAYLOR_QUERY)
-    assert len(clk) == 328
+    assert len(clk) == 336
     segmented = SegmentedEncoder(
         default_segmented_schema(), config.secret.reveal(), key_epoch=config.key_epoch
     )
@@ -337,7 +337,7 @@ def test_upload_planning_sends_segmented_clks_and_fingerprint(tmp_path: Path) ->
     assert {r.schema_fingerprint for r in requests} == {default_segmented_schema().fingerprint}
     clks = [m.upsert.clk for r in requests for m in r.mutations if m.HasField("upsert")]
     assert len(clks) == plan.new
-    assert {len(c) for c in clks} == {328}
+    assert {len(c) for c in clks} == {336}
 
 
 # --------------------------------------------------------------------------- schema command
@@ -348,9 +348,9 @@ def test_schema_describe_shows_the_segment_layout(tmp_path: Path) -> None:
     assert code == 0, stderr
     fingerprint = default_segmented_schema().fingerprint
     assert f"fingerprint {fingerprint}" in stdout
-    assert "2624-bit CLKs (328 bytes) = 1024-bit record CLK + 13 segments (1600 bits)" in stdout
+    assert "2688-bit CLKs (336 bytes) = 1024-bit record CLK + 14 segments (1664 bits)" in stdout
     assert "segment diffusion: t = 10 filter bits per output bit" in stdout
-    assert "layout (14 parts, 41 64-bit words):" in stdout
+    assert "layout (15 parts, 42 64-bit words):" in stdout
     lines = stdout.splitlines()
     assert any(line.split()[:3] == ["record", "words", "0-15"] for line in lines)
     given = next(line for line in lines if line.strip().startswith("given_name "))

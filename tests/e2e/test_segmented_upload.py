@@ -1,13 +1,13 @@
 """Segmented CLKs end to end against a real matcher in its existing (Dice) mode: agencies with
-``[schema] file = "default-segmented"`` upload 328-byte CLKs with the segmented fingerprint
-to a matcher configured with ``clk_bits = 2624`` and that fingerprint (the real
+``[schema] file = "default-segmented"`` upload 336-byte CLKs with the segmented fingerprint
+to a matcher configured with ``clk_bits = 2688`` and that fingerprint (the real
 ``agency-client upload``), a responder's lookup through the real ``agency-client gateway``
 (a subprocess, over HTTPS with the agency's web certificate) finds the consented record,
 and an agency encoding with the record-level default schema is refused by the matcher's
 existing fingerprint check.
 
 The matcher's probabilistic (Fellegi-Sunter) mode is not exercised here; this needs no
-server change: to the Dice matcher a segmented CLK is just a 2624-bit CLK.
+server change: to the Dice matcher a segmented CLK is just a 2688-bit CLK.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ engine = "sqlite"
 path = "{root / "index.sqlite"}"
 [linkage]
 threshold = 0.8
-clk_bits = 2624
+clk_bits = 2688
 key_epoch = 1
 schema_fingerprint = "{segmented.fingerprint}"
 [limits]
@@ -246,7 +246,7 @@ def test_an_agency_on_the_record_level_schema_is_refused(site: Site) -> None:
     assert "is not the matcher's linkage schema" in err
     assert default_segmented_schema().fingerprint[:16] in err
     assert "agency-client init --schema default-segmented" in err  # the client's hint
-    assert "must be 328 bytes" not in err
+    assert "must be 336 bytes" not in err
     assert "mutations[" not in err
     code, out, _ = run("status", "--config", str(plain.config), "--json")
     assert code == 0

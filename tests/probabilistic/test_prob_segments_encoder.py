@@ -246,6 +246,7 @@ def test_the_default_segmented_schema_fits_the_default_linker_settings() -> None
         "surname_key",
         "surname_letters",
         "dob_key",
+        "given_initial",
     }
     # a model with flat, plausible parameters is enough to wire the linker end to end
     model = FellegiSunterModel(

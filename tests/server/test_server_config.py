@@ -136,7 +136,7 @@ def _probabilistic(table: dict[str, object], **linkage: object) -> dict[str, obj
         "linkage": {
             **GOOD["linkage"],
             "threshold": 0.5,
-            "clk_bits": 2624,
+            "clk_bits": 2688,
             "schema_fingerprint": fingerprint,
             "probabilistic": table,
             **linkage,
@@ -157,7 +157,7 @@ def test_probabilistic_linkage_is_configurable(tmp_path: Path) -> None:
     )
     linkage = parse_server_config(data, tmp_path, {}).linkage
     assert linkage.probabilistic is not None
-    assert linkage.probabilistic.layout.total_words * 64 == 2624
+    assert linkage.probabilistic.layout.total_words * 64 == 2688
     assert linkage.probabilistic.hardened
     assert linkage.probabilistic.refit_on_rebuild
     assert (linkage.probabilistic.min_fit_records, linkage.probabilistic.lookup_candidates) == (
