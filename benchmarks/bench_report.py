@@ -3,6 +3,27 @@
     .venv/bin/python benchmarks/bench_report.py [--records 1000000] [--weeks 26]
         [--lookups 2000] [--work DIR] [--screenshot docs/report-screenshot.png]
     .venv/bin/python benchmarks/bench_report.py --demo-run demo-run [--screenshot PNG]   # a demo run with --linkage dice
+    .venv/bin/python benchmarks/bench_report.py --linkage probabilistic [--records 1000000]
+        [--weeks 26] [--lookups 2000] [--work DIR] [--data build/prob-blocking] [--blocking large]
+    .venv/bin/python benchmarks/bench_report.py --linkage probabilistic --scenario faker_us
+        [--people 20000] [--seed 1] [--work DIR] [--screenshot PNG]
+
+Probabilistic mode (``--linkage probabilistic``, the matcher's default: segmented CLKs
+scored by its Fellegi-Sunter model):
+
+* a million-record index from the realistic multi-agency records that
+  ``benchmarks/bench_prob_blocking.py generate`` caches under ``--data`` (segmented CLKs of
+  the shipped schema, hardened; person ids; agencies): records stored in weekly batches
+  per agency with a BATCH_COMMITTED event each, then the matcher's own rebuild (fits the
+  model on a 200,000-record sample, plans the blocking, links every record, average-link
+  clusters; its link events all fall in the week after the last upload), then
+  ``--lookups`` lookups through the service, spread over the weeks by a fake clock;
+* or, with ``--scenario NAME``, a scenario folder (``benchmarks/quality/scenarios.py``,
+  generated under build/scenarios if absent): every agency's export mapped and encoded as
+  the agency would (``benchmarks/quality/service_quality.py``'s pieces and its default
+  probabilistic server.toml), uploaded through the service in batches of 1,000 spread over
+  ``--weeks`` weeks, the scenario's responder queries as lookups, then a rebuild; the
+  truth file comes from the scenario's truth.
 
 Builds the index directly through the store and service APIs (no gRPC, no
 per-batch similarity join, which is what keeps a million records affordable):
@@ -34,7 +55,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import secrets
 import subprocess
 import sys
@@ -73,6 +93,9 @@ from tests.service.factory import consent  # noqa: E402
 FINGERPRINT = "be" * 16
 THRESHOLD = 0.8
 START = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)  # a Monday
+OPERATOR = Principal(Role.OPERATOR, None, "bench-operator", 1)
+#: The agencies of the cached probabilistic records, in the order of their indices.
+PROB_AGENCIES = ("harbour-sud", "metro-police", "riverside-er", "valley-mhc")
 
 
 def _us(when: datetime) -> int:
@@ -256,6 +279,254 @@ def build_index(db: Path, records: SyntheticRecords, weeks: int, lookups: int) -
     return {"timings_s": timings, "counts": counts}
 
 
+def prob_config_text(threshold: str = "0.5", blocking: str = "auto") -> str:
+    """The server.toml of a probabilistic matcher on ``index.db`` (the demo's settings:
+    the shipped segmented schema, average-link clusters; ``blocking``: the rule set)."""
+    from linkage.encode import default_segmented_schema, segment_layout
+
+    segmented = default_segmented_schema()
+    layout = segment_layout(segmented.schema.length, segmented.segmentation)
+    return f"""[server]
+listen = "127.0.0.1:0"
+
+[store]
+engine = "sqlite"
+path = "index.db"
+
+[linkage]
+threshold = {threshold}
+clk_bits = {layout.total_words * 64}
+key_epoch = 1
+schema_fingerprint = "{segmented.fingerprint}"
+
+[linkage.probabilistic]
+schema = "default-segmented"
+blocking = "{blocking}"
+
+[linkage.clustering]
+method = "average_link"
+"""
+
+
+def _weekly_batches(
+    agency: np.ndarray, names: tuple[str, ...], weeks: int
+) -> list[tuple[int, str, np.ndarray]]:
+    """Each agency's rows in ``weeks`` weekly batches: ``(week, agency, rows)``, by week."""
+    batches = []
+    for a, agency_id in enumerate(names):
+        rows = np.flatnonzero(agency == a)
+        for week, chunk in enumerate(np.array_split(rows, weeks)):
+            batches.append((week, agency_id, chunk))
+    batches.sort(key=lambda b: (b[0], b[1]))
+    return batches
+
+
+def build_prob_index(
+    work: Path, data: Path, records: int, weeks: int, lookups: int, blocking: str
+) -> dict[str, Any]:
+    """A probabilistic matcher's store of ``records`` cached realistic records: weekly
+    batches stored directly, then the matcher's rebuild and audited lookups. Writes
+    ``server.toml`` and ``truth.csv`` into ``work``."""
+    from benchmarks.bench_prob_blocking import CACHE, load
+    from linkage.match import unpack_clks
+    from linkage.server import load_server_config
+
+    if data.resolve() != CACHE.resolve():
+        raise SystemExit(f"--data must be {CACHE} (bench_prob_blocking.py's cache)")
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    packed, person, agency = load(records)
+    agency = agency.astype(np.int64)
+    n = packed.shape[0]
+    timings["load cached records"] = time.perf_counter() - t0
+    config_path = work / "server.toml"
+    config_path.write_text(prob_config_text(blocking=blocking))
+    config = load_server_config(config_path, {})
+    settings = config.linkage
+    store = SqliteLinkStore(work / "index.db")
+    t1 = time.perf_counter()
+    now0 = _us(START)
+    with store.write() as tx:
+        for agency_id in PROB_AGENCIES:
+            tx.insert_agency(agency_id, agency_id.upper(), b"", now0)
+    consents = [consent(disclose=True), consent(disclose=False)]
+    for week, agency_id, chunk in _weekly_batches(agency, PROB_AGENCIES, weeks):
+        when = _us(START + timedelta(weeks=week, hours=6 * PROB_AGENCIES.index(agency_id)))
+        for start in range(0, chunk.size, 50_000):
+            part = chunk[start : start + 50_000]
+            clks = unpack_clks(np.ascontiguousarray(packed[part]))
+            with store.write() as tx:
+                for row, clk in zip(part.tolist(), clks, strict=True):
+                    key = f"r{row:07d}".encode()
+                    tx.insert_record(
+                        NewRecord(
+                            agency_id=agency_id,
+                            record_key=key,
+                            key_epoch=1,
+                            schema_fingerprint=settings.schema_fingerprint,
+                            clk=clk.tobytes(),
+                            pointer_token=secrets.token_bytes(32),
+                            consent=consents[row % 9 == 0],
+                            linkable=True,
+                            content_digest=key,
+                            update_time_us=when,
+                        )
+                    )
+        with store.write() as tx:
+            tx.save_batch(BatchRow(agency_id, f"week-{week:02d}", b"", b"{}", when))
+            tx.append_events(
+                [
+                    EventRow(
+                        EventKind.BATCH_COMMITTED,
+                        when,
+                        agency_id=agency_id,
+                        batch_id=f"week-{week:02d}",
+                        record_count=int(chunk.size),
+                    )
+                ]
+            )
+    timings["records"] = time.perf_counter() - t1
+    clock_now = [_us(START + timedelta(weeks=weeks))]
+    t2 = time.perf_counter()
+    service = LinkageService(
+        store,
+        settings,
+        ServiceLimits(lookup_rate_per_s=1e6, lookup_burst=10**9),
+        clock=lambda: clock_now[0],
+    )
+    timings["service start (index load)"] = time.perf_counter() - t2
+    t3 = time.perf_counter()
+    run = service.rebuild(OPERATOR, "benchmark: link the bulk-loaded records")
+    timings["rebuild (fit, plan, link, cluster)"] = time.perf_counter() - t3
+    t4 = time.perf_counter()
+    rng = np.random.default_rng(7)
+    span_us = weeks * 7 * 86400 * 1_000_000
+    times = np.sort(rng.integers(0, span_us, lookups)) + now0
+    for when in times.tolist():
+        clock_now[0] = when
+        row = int(rng.integers(0, n))
+        asking = PROB_AGENCIES[int(rng.integers(0, len(PROB_AGENCIES)))]
+        responder = Principal(Role.RESPONDER, asking, "gateway", 3)
+        clk = unpack_clks(np.ascontiguousarray(packed[row : row + 1]))[0].tobytes()
+        service.lookup(responder, clk, 1, settings.schema_fingerprint, "crisis_response", 5)
+    timings["lookups"] = time.perf_counter() - t4
+    counts = {
+        "records": n,
+        "people": int(np.unique(person).size),
+        "rebuild_candidate_pairs": run.candidate_pair_count,
+        "links": store.link_count(),
+        "lookups": lookups,
+        "disclosures": sum(len(store.list_disclosures(a, None, 10**7)) for a in PROB_AGENCIES),
+    }
+    store.close()
+    with (work / "truth.csv").open("w") as stream:
+        stream.write("agency_id,record_key,entity_id\n")
+        for row in range(n):
+            agency_id = PROB_AGENCIES[int(agency[row])]
+            stream.write(f"{agency_id},{f'r{row:07d}'.encode().hex()},{int(person[row])}\n")
+    return {"timings_s": timings, "counts": counts}
+
+
+def build_scenario_index(
+    work: Path, name: str, people: int, seed: int, weeks: int, blocking: str
+) -> dict[str, Any]:
+    """A probabilistic matcher's store of a scenario's agencies, uploaded through the
+    service in batches of 1,000 over ``weeks`` weeks, with the scenario's responder
+    queries as lookups and a final rebuild. Writes ``server.toml`` and ``truth.csv``."""
+    from benchmarks.quality.scenarios import generate, load_scenario
+    from benchmarks.quality.service_quality import (
+        DEFAULT_SERVER_TOML,
+        encode_scenario,
+        load_settings,
+        run_lookups,
+    )
+    from linkage.server import load_server_config
+    from linkage.service import RecordUpsert, WriteBatch
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    settings, schema = load_settings(DEFAULT_SERVER_TOML, work)
+    scenario = load_scenario(generate(name, people, seed), schema=schema)
+    secret = secrets.token_bytes(32)
+    clks = encode_scenario(scenario, schema, secret)
+    timings["map and encode"] = time.perf_counter() - t0
+    config_path = work / "server.toml"
+    config_path.write_text(prob_config_text('"auto"', blocking))
+    settings = load_server_config(config_path, {}).linkage
+    data = scenario.data
+    clock_now = [_us(START)]
+    store = SqliteLinkStore(work / "index.db")
+    service = LinkageService(
+        store,
+        settings,
+        ServiceLimits(max_batch_mutations=10_000, lookup_rate_per_s=1e9, lookup_burst=10**9),
+        clock=lambda: clock_now[0],
+    )
+    for agency_id in scenario.agency_ids:
+        service.create_agency(OPERATOR, agency_id, scenario.display_names[agency_id], b"")
+    sources = np.asarray(data.sources, dtype=np.int64)
+    index_of: dict[tuple[str, bytes], int] = {}
+    consents = [consent(disclose=True), consent(disclose=False)]
+    t1 = time.perf_counter()
+    for week, agency_id, chunk in _weekly_batches(sources, scenario.agency_ids, weeks):
+        clock_now[0] = _us(
+            START + timedelta(weeks=week, hours=6 * scenario.agency_ids.index(agency_id))
+        )
+        principal = Principal(Role.AGENCY, agency_id, "bench-it", 2)
+        for number, start in enumerate(range(0, chunk.size, 1000)):
+            mutations = []
+            for i in chunk[start : start + 1000].tolist():
+                key = scenario.local_ids[i].encode()
+                index_of[(agency_id, key)] = i
+                mutations.append(
+                    RecordUpsert(
+                        record_key=key,
+                        clk=clks[i].tobytes(),
+                        pointer_token=secrets.token_bytes(32),
+                        consent=consents[i % 9 == 0],
+                        linkable=True,
+                    )
+                )
+            service.write_batch(
+                principal,
+                WriteBatch(
+                    agency_id=agency_id,
+                    batch_id=f"w{week}-{number}",
+                    key_epoch=settings.key_epoch,
+                    schema_fingerprint=settings.schema_fingerprint,
+                    mutations=tuple(mutations),
+                ),
+            )
+            clock_now[0] += 60_000_000
+    timings["ingest (linked batch by batch)"] = time.perf_counter() - t1
+    clock_now[0] = _us(START + timedelta(weeks=weeks - 1, days=5))
+    t2 = time.perf_counter()
+    answered = run_lookups(scenario, service, settings, schema, secret, store, index_of)
+    timings["lookups"] = time.perf_counter() - t2
+    clock_now[0] = _us(START + timedelta(weeks=weeks - 1, days=6))
+    t3 = time.perf_counter()
+    run = service.rebuild(OPERATOR, "benchmark: rebuild after the uploads")
+    timings["rebuild"] = time.perf_counter() - t3
+    counts = {
+        "records": len(data),
+        "scenario": f"{name}-{people}-{seed}",
+        "rebuild_candidate_pairs": run.candidate_pair_count,
+        "links": store.link_count(),
+        "lookups": {k: v for k, v in answered.items() if not k.endswith("_ms")},
+        "disclosures": sum(
+            len(store.list_disclosures(a, None, 10**7)) for a in scenario.agency_ids
+        ),
+    }
+    store.close()
+    with (work / "truth.csv").open("w") as stream:
+        stream.write("agency_id,record_key,entity_id\n")
+        for i in range(len(data)):
+            agency_id = scenario.agency_ids[int(sources[i])]
+            key = scenario.local_ids[i].encode().hex()
+            stream.write(f"{agency_id},{key},{data.entities[i]}\n")
+    return {"timings_s": timings, "counts": counts}
+
+
 def write_config(root: Path) -> Path:
     path = root / "server.toml"
     path.write_text(
@@ -277,20 +548,23 @@ schema_fingerprint = "{FINGERPRINT}"
 
 
 def run_report(config: Path, out: Path, extra: list[str]) -> dict[str, Any]:
-    """The real CLI in a fresh process: wall time, peak RSS and what it wrote."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+    """The real CLI in a fresh process: wall time, its own CPU time and peak RSS (from
+    ``wait4``, so no other child of this process counts), and what it wrote."""
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "linkage.admin", "report", "--config", str(config),
-         "--out", str(out), *extra],
-        capture_output=True, text=True, check=False, cwd=REPO,
-    )  # fmt: skip
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"report failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    peak, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime - cpu_before
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "linkage.admin", "report", "--config", str(config),
+             "--out", str(out), *extra],
+            stdout=stdout, stderr=stderr, text=True, cwd=REPO,
+        )  # fmt: skip
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - started
+        stdout.seek(0)
+        stderr.seek(0)
+        output, errors = stdout.read(), stderr.read()
+    if process.returncode != 0:
+        raise SystemExit(f"report failed ({process.returncode}):\n{output}\n{errors}")
     html = out / "report.html"
     pngs = {p.name: p.stat().st_size for p in sorted(out.glob("*.png"))}
     footer = html.read_text().split("Computed in: ", 1)[-1].split(".</li>", 1)[0]
@@ -299,13 +573,13 @@ def run_report(config: Path, out: Path, extra: list[str]) -> dict[str, Any]:
         "wall_s": round(wall, 2),
         # CPU time of the report process (user + system): less sensitive than wall
         # time to other work on a shared machine.
-        "cpu_s": round(cpu, 2),
-        "peak_rss_mb": round(max(peak, before) / 1024, 1),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "html_bytes": html.stat().st_size,
         "png_bytes": pngs,
         "phases": footer,
         "summary": json.loads((out / "summary.json").read_text()),
-        "stdout": done.stdout.strip().splitlines(),
+        "stdout": output.strip().splitlines(),
     }
 
 
@@ -367,6 +641,25 @@ def main() -> None:
     parser.add_argument("--lookups", type=int, default=2000)
     parser.add_argument("--work", type=Path, default=None, help="Keep the store here.")
     parser.add_argument("--screenshot", type=Path, default=None)
+    parser.add_argument("--linkage", choices=("dice", "probabilistic"), default="dice")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=REPO / "build" / "prob-blocking",
+        help="probabilistic: the records cached by bench_prob_blocking.py generate",
+    )
+    parser.add_argument(
+        "--scenario",
+        default=None,
+        help="probabilistic: a scenario generator (e.g. faker_us) instead of the cache",
+    )
+    parser.add_argument(
+        "--blocking",
+        default="auto",
+        help="probabilistic: the matcher's [linkage.probabilistic] blocking (auto, large, ...)",
+    )
+    parser.add_argument("--people", type=int, default=20_000, help="with --scenario")
+    parser.add_argument("--seed", type=int, default=1, help="with --scenario")
     parser.add_argument(
         "--demo-run",
         type=Path,
@@ -390,9 +683,25 @@ def main() -> None:
     db = work / "index.db"
     result: dict[str, Any] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared with other work)",
+        "load_average_before": os.getloadavg(),
+        "linkage": args.linkage,
         "records_requested": args.records,
     }
-    if not db.exists():
+    if args.linkage == "probabilistic":
+        if not db.exists():
+            if args.scenario is not None:
+                built = build_scenario_index(
+                    work, args.scenario, args.people, args.seed, args.weeks, args.blocking
+                )
+            else:
+                built = build_prob_index(
+                    work, args.data, args.records, args.weeks, args.lookups, args.blocking
+                )
+            (work / "build.json").write_text(json.dumps(built, indent=1))
+            print(f"built the index: {json.dumps(built)}", flush=True)
+        result["build"] = json.loads((work / "build.json").read_text())
+        config = work / "server.toml"
+    elif not db.exists():
         t = time.perf_counter()
         people = int(args.records / 1.55) + 1000
         records = synthetic_records(people=people, seed=1)
@@ -418,7 +727,8 @@ def main() -> None:
                 agency = records.agencies[int(records.agency[row])]
                 stream.write(f"{agency},{records.record_key(row).hex()},{records.entity[row]}\n")
         print(f"built the index: {json.dumps(result['build'])}", flush=True)
-    config = write_config(work)
+    if args.linkage == "dice":
+        config = write_config(work)
     result["db_bytes"] = db.stat().st_size
     result["report"] = run_report(config, work / "report", [])
     print(json.dumps(result["report"], indent=1), flush=True)
@@ -426,10 +736,14 @@ def main() -> None:
         config, work / "report-truth", ["--truth", str(work / "truth.csv")]
     )
     print(json.dumps(result["report_with_truth"], indent=1), flush=True)
+    result["load_average_after"] = os.getloadavg()
     if args.screenshot is not None:
         screenshot(work / "report-truth" / "report.html", args.screenshot)
         result["screenshot"] = str(args.screenshot)
-    out = REPO / "build" / "bench_report.json"
+    name = "bench_report.json" if args.linkage == "dice" else "bench_report_probabilistic.json"
+    if args.scenario is not None:
+        name = f"bench_report_{args.scenario}.json"
+    out = REPO / "build" / name
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"written {out}")

@@ -432,9 +432,9 @@ def link_size_chart(overlap: LinkOverlap, *, max_shown: int = 5) -> bytes:
         ax.set_xlim(0, max(1.0, float(left.max(initial=0))) * 1.12)
         ax.set_xlabel("links holding records of both agencies")
         ax.grid(axis="y", visible=False)
-        ax.legend(
-            loc="lower right",
-            bbox_to_anchor=(1.0, 1.0),
+        # Below the bars: above them a wide legend ran into the title.
+        figure.legend(
+            loc="outside lower center",
             ncols=len(sizes),
             fontsize=9,
             title="link size (records)",

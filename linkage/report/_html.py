@@ -190,9 +190,9 @@ def _model_context(data: ReportData) -> dict[str, Any] | None:
     estimate = None if plan is None else plan.pair_completeness
     measured = evidence.measured_completeness
     if measured is not None:
-        completeness, detail = measured, "true pairs among the candidates (ground truth)"
+        completeness, detail = measured, "true pairs that are candidates (ground truth)"
         if estimate is not None:
-            detail += f"; estimated without labels: {estimate:.3f}"
+            detail += f"; estimate {estimate:.3f}"
     elif estimate is not None:
         completeness, detail = estimate, "estimated without labels at the last fit"
     else:

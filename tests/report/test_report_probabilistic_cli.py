@@ -362,3 +362,15 @@ def test_greedy_clustering_judges_cross_agency_pairs_only(
     assert sampled.exit_code == 0, sampled.output
     for pair in load_ledger(prob_matcher_dir.root / "clerical-review.json").pairs:
         assert pair.agency_a != pair.agency_b
+
+
+def test_a_threshold_changed_since_the_last_run_is_pointed_out(
+    prob_matcher_dir: ProbMatcherDir, tmp_path: Path
+) -> None:
+    config = prob_server_toml(prob_matcher_dir.root, threshold="0.6")
+    out = tmp_path / "out"
+    result = run_cli("report", "--config", config, "--out", out)
+    assert result.exit_code == 0, result.output
+    page = (out / "report.html").read_text()
+    assert "The last rebuild used threshold 0.500, in force now: 0.600" in page
+    assert json.loads((out / "summary.json").read_text())["threshold"] == pytest.approx(0.6)
