@@ -26,7 +26,7 @@ STATIC_PREFIX: Final = "/static"
 _FIELDS: Final = (
     ("given_name", "Given name", "text", True),
     ("surname", "Family name", "text", True),
-    ("date_of_birth", "Date of birth", "date", True),
+    ("date_of_birth", "Date of birth", "date", False),
     ("sex", "Sex", "select", False),
     ("middle_name", "Middle name", "text", False),
     ("phone", "Phone", "tel", False),

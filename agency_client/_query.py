@@ -30,10 +30,13 @@ from agency_client._mapping import EncodeChunkWorker
 from linkage.encode import IgnoredFeature
 from linkage.errors import InvalidInputError, Problem
 
-__all__ = ["REQUIRED_FIELDS", "QueryEncoder"]
+__all__ = ["ONE_OF_FIELDS", "REQUIRED_FIELDS", "QueryEncoder"]
 
-#: A query needs at least a name and a date of birth.
-REQUIRED_FIELDS: Final = ("given_name", "surname", "date_of_birth")
+#: A query needs the person's names ...
+REQUIRED_FIELDS: Final = ("given_name", "surname")
+#: ... and at least one of these (a responder does not always know the date of birth; the
+#: matcher never answers through a record whose given name or date of birth disagrees).
+ONE_OF_FIELDS: Final = ("date_of_birth", "phone", "street_address")
 _MAX_VALUE_CHARS: Final = 200
 
 
@@ -107,6 +110,16 @@ class QueryEncoder:
             if name in self.fields and not str(query.get(name) or "").strip()
         ]
         problems.extend(Problem(name, "is required") for name in required)
+        wanted = [name for name in ONE_OF_FIELDS if name in self.fields]
+        if wanted and not any(str(query.get(name) or "").strip() for name in wanted):
+            problems.append(
+                Problem(
+                    wanted[0],
+                    "is required unless a "
+                    + " or ".join(n.replace("_", " ") for n in wanted[1:])
+                    + " is given",
+                )
+            )
         explained = self._worker.mapper.explain_row(row)
         if not isinstance(explained, str):
             problems.extend(
@@ -116,7 +129,7 @@ class QueryEncoder:
                     "never counts as agreement; give the person's own details",
                 )
                 for outcome in explained
-                if outcome.feature in REQUIRED_FIELDS
+                if outcome.feature in (*REQUIRED_FIELDS, "date_of_birth")
                 and outcome.feature not in required
                 and outcome.status in ("placeholder", "declared")
             )

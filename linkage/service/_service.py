@@ -1354,8 +1354,8 @@ class LinkageService:
         Dice mode: the CLK's popcount must lie in the band the index's fill suggests.
         Probabilistic mode: the record part may have fewer bits than any indexed record
         (a query with a name and date of birth only is valid), but not more than the
-        band allows; every field segment must look like a real encoding, and the names
-        and the date of birth must be there.
+        band allows; every field segment must look like a real encoding, a name must be
+        there and the date of birth, the phone or the street.
         """
         start, stop = self._mirror.band_words
         band = self._mirror.plausibility_band()
@@ -1376,7 +1376,7 @@ class LinkageService:
             ],
             required=[
                 tuple(n for n in ("given_name", "surname") if n in layout.names),
-                tuple(n for n in ("date_of_birth",) if n in layout.names),
+                tuple(n for n in ("date_of_birth", "phone", "street") if n in layout.names),
             ],
         )
 

@@ -373,3 +373,20 @@ def test_environment_is_not_read_by_the_loader(folder: AgencyFolder) -> None:
         load_client_config(folder.config, {})
     config = load_client_config(folder.config, {"DEMO_SECRET_VAR": "x" * 32})
     assert config.encoding.secret.reveal() == b"x" * 32
+
+
+def test_a_query_needs_the_names_and_a_date_of_birth_phone_or_street(folder: AgencyFolder) -> None:
+    encoder = QueryEncoder(load_client_config(folder.config, {}).encoding)
+    names = {"given_name": "Ada", "surname": "Quill"}
+    with pytest.raises(InvalidInputError) as caught:
+        encoder.encode(names)
+    assert [(p.location, p.reason) for p in caught.value.problems] == [
+        ("date_of_birth", "is required unless a phone or street address is given")
+    ]
+    # a responder who does not know the date of birth may give a phone or a street instead
+    with_phone = encoder.encode({**names, "phone": "0412 345 678"})
+    with_street = encoder.encode({**names, "street_address": "12 Elm Street"})
+    with_dob = encoder.encode({**names, "date_of_birth": "1980-02-03"})
+    assert len({with_phone, with_street, with_dob}) == 3
+    with pytest.raises(InvalidInputError, match="surname: is required"):
+        encoder.encode({"given_name": "Ada", "phone": "0412 345 678"})
