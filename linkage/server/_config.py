@@ -1,5 +1,10 @@
 """The matcher's configuration file (``server.toml``), validated on load.
 
+One pydantic model per table (:class:`ServerToml` and the tables it holds) checks the
+file's shape and types, naming every problem by its dotted path; the domain objects
+built from it (:class:`ServerConfig`, :class:`~linkage.service.LinkageSettings`, ...)
+check the values.
+
 Secrets never live in this file: the TLS private key is named by path, and a
 PostgreSQL DSN comes from the environment variable the file names. Relative
 paths are resolved against the directory of the configuration file.
@@ -72,15 +77,16 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, TypeAlias
 
-from linkage.distributed import DaskJoinSettings, parse_dask_table
+from pydantic import Field, PlainValidator, StringConstraints
+
+from linkage.distributed import DaskJoinSettings, DaskTable
 from linkage.encode import (
     SegmentedSchema,
     default_segmented_schema,
@@ -96,9 +102,11 @@ from linkage.service import (
     ServiceLimits,
 )
 from linkage.service._probabilistic import LOOKUP_REQUIRES_DEFAULT
+from linkage.validation import Findings, Table, check, dataclass_default
 
 __all__ = [
     "ServerConfig",
+    "ServerToml",
     "StoreConfig",
     "TlsConfig",
     "is_loopback_address",
@@ -184,198 +192,175 @@ class ServerConfig:
             raise ConfigError("invalid server settings", problems=problems)
 
 
-def _table(data: Mapping[str, Any], name: str, problems: list[Problem]) -> Mapping[str, Any]:
-    value = data.get(name, {})
-    if not isinstance(value, Mapping):
-        problems.append(Problem(name, "must be a table"))
-        return {}
-    return value
+# -- the tables of server.toml -----------------------------------------------------------
 
-
-def _take(
-    table: Mapping[str, Any],
-    where: str,
-    key: str,
-    kind: type | tuple[type, ...],
-    problems: list[Problem],
-    default: Any = None,
-) -> Any:
-    if key not in table:
-        if default is None:
-            problems.append(Problem(f"{where}.{key}", "is required"))
-        return default
-    value = table[key]
-    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-        problems.append(Problem(f"{where}.{key}", "has the wrong type"))
-        return default
-    if not isinstance(value, kind):
-        problems.append(Problem(f"{where}.{key}", "has the wrong type"))
-        return default
-    return value
-
-
-_KNOWN = {
-    "server": {"listen", "max_workers", "grace_period_s"},
-    "tls": {"ca_cert", "cert", "key", "crl", "trust_domain"},
-    "store": {"engine", "path", "dsn_env"},
-    "linkage": {
-        "threshold",
-        "clk_bits",
-        "key_epoch",
-        "schema_fingerprint",
-        "blocking",
-        "clustering",
-        "dask",
-        "lookup_threshold",
-        "probabilistic",
-    },
-    "limits": {
-        "max_batch_mutations",
-        "max_message_bytes",
-        "lookup_rate_per_s",
-        "lookup_burst",
-        "max_links_per_lookup",
-    },
-    "metrics": {"listen"},
-}
-
-
-def _blocking(value: Any, problems: list[Problem]) -> HammingLsh | None:
-    """``[linkage.blocking]``: method (hamming_lsh), bands, bits_per_band, seed."""
-    if value is None:
-        return None
-    where = "linkage.blocking"
-    if not isinstance(value, Mapping):
-        problems.append(Problem(where, "must be a table"))
-        return None
-    known = {"method", "bands", "bits_per_band", "seed"}
-    for key in value:
-        if key not in known:
-            problems.append(Problem(f"{where}.{key}", "unknown setting"))
-    method = _take(value, where, "method", str, problems)
-    if method is not None and method != "hamming_lsh":
-        problems.append(Problem(f"{where}.method", "must be hamming_lsh"))
-        return None
-    bands = _take(value, where, "bands", int, problems, 32)
-    bits = _take(value, where, "bits_per_band", int, problems, 16)
-    seed = _take(value, where, "seed", int, problems, 0)
-    try:
-        return HammingLsh(bands=bands, bits_per_band=bits, seed=seed)
-    except InvalidInputError as exc:
-        problems.append(Problem(where, exc.message))
-        return None
-
-
-def _clustering(value: Any, problems: list[Problem]) -> ClusteringSettings:
-    """``[linkage.clustering]``: method, join_threshold, merge_threshold."""
-    if value is None:
-        return ClusteringSettings()
-    where = "linkage.clustering"
-    if not isinstance(value, Mapping):
-        problems.append(Problem(where, "must be a table"))
-        return ClusteringSettings()
-    for key in value:
-        if key not in {"method", "join_threshold", "merge_threshold"}:
-            problems.append(Problem(f"{where}.{key}", "unknown setting"))
-    method = _take(value, where, "method", str, problems, "greedy")
-    join, merge = (
-        _take(value, where, key, (int, float), problems) if key in value else None
-        for key in ("join_threshold", "merge_threshold")
-    )
-    try:
-        return ClusteringSettings(
-            method=method or "greedy",
-            join_threshold=None if join is None else float(join),
-            merge_threshold=None if merge is None else float(merge),
-        )
-    except ConfigError as exc:
-        problems.extend(exc.problems)
-        return ClusteringSettings()
-
+#: A file path as written (relative paths are resolved against the file's folder).
+FilePath: TypeAlias = Annotated[str, StringConstraints(min_length=1)]
 
 #: ``[linkage.probabilistic] schema``: the shipped segmented default.
 DEFAULT_SEGMENTED_SCHEMA = "default-segmented"
 
+#: With ``threshold = "auto"``: the match probability used until the first fit suggests one.
+AUTO_THRESHOLD_START = 0.5
 
-def _segmented_schema(
-    source: str, base_dir: Path, problems: list[Problem]
-) -> SegmentedSchema | None:
+
+def _threshold(value: object) -> float | Literal["auto"]:
+    if value == "auto":
+        return "auto"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise ValueError('must be a number or "auto"')
+
+
+#: ``[linkage] threshold``: a number, or ``"auto"`` (the model chooses it).
+Threshold: TypeAlias = Annotated[float | Literal["auto"], PlainValidator(_threshold)]
+
+
+class ServerTable(Table):
+    """``[server]``."""
+
+    listen: str = Field(description="host:port")
+    max_workers: int = dataclass_default(ServerConfig, "max_workers")
+    grace_period_s: float = dataclass_default(ServerConfig, "grace_period_s")
+
+
+class TlsTable(Table):
+    """``[tls]``: the server's mTLS material, by path."""
+
+    ca_cert: FilePath
+    cert: FilePath
+    key: FilePath
+    crl: FilePath | None = None
+    trust_domain: str
+
+
+class StoreTable(Table):
+    """``[store]``."""
+
+    engine: Literal["sqlite", "postgres"] = "sqlite"
+    path: FilePath | None = None
+    dsn_env: str | None = Field(default=None, description="the name of an environment variable")
+
+
+class BlockingTable(Table):
+    """``[linkage.blocking]``: Hamming-LSH blocking."""
+
+    method: Literal["hamming_lsh"]
+    bands: int = dataclass_default(HammingLsh, "bands")
+    bits_per_band: int = dataclass_default(HammingLsh, "bits_per_band")
+    seed: int = dataclass_default(HammingLsh, "seed")
+
+
+class ClusteringTable(Table):
+    """``[linkage.clustering]``."""
+
+    method: str = dataclass_default(ClusteringSettings, "method")
+    join_threshold: float | None = None
+    merge_threshold: float | None = None
+
+
+def _probabilistic_default(name: str) -> Any:
+    return dataclass_default(ProbabilisticSettings, name)
+
+
+class ProbabilisticTable(Table):
+    """``[linkage.probabilistic]``: segmented CLKs scored by a Fellegi-Sunter model."""
+
+    schema_: str = Field(
+        alias="schema",
+        description=f'"{DEFAULT_SEGMENTED_SCHEMA}" or the path of a segmented schema file',
+    )
+    refit_on_rebuild: bool = _probabilistic_default("refit_on_rebuild")
+    min_fit_records: int = _probabilistic_default("min_fit_records")
+    lookup_candidates: int = _probabilistic_default("lookup_candidates")
+    blocking: str = _probabilistic_default("blocking_preset")
+    fit_sample_records: int = _probabilistic_default("fit_sample_records")
+    auto_refit: bool = _probabilistic_default("auto_refit")
+    refit_growth: float = _probabilistic_default("refit_growth")
+    background_refit_above: int = _probabilistic_default("background_refit_above")
+    prior_strength: float = _probabilistic_default("prior_strength")
+    lookup_requires: tuple[str, ...] = Field(
+        default=LOOKUP_REQUIRES_DEFAULT, description="a list of comparison names"
+    )
+    lookup_scan: bool = _probabilistic_default("lookup_scan")
+
+
+class LinkageTable(Table):
+    """``[linkage]`` and its sub-tables."""
+
+    threshold: Threshold = Field(description='a number or "auto"')
+    clk_bits: int
+    key_epoch: int
+    schema_fingerprint: str
+    lookup_threshold: float | None = None
+    blocking: BlockingTable | None = None
+    clustering: ClusteringTable = ClusteringTable()
+    dask: DaskTable | None = None
+    probabilistic: ProbabilisticTable | None = None
+
+
+_LIMITS = ServiceLimits()
+
+
+class LimitsTable(Table):
+    """``[limits]``."""
+
+    max_batch_mutations: int = _LIMITS.max_batch_mutations
+    max_message_bytes: int = _LIMITS.max_message_bytes
+    lookup_rate_per_s: float = _LIMITS.lookup_rate_per_s
+    lookup_burst: int = _LIMITS.lookup_burst
+    max_links_per_lookup: int = _LIMITS.max_links_per_lookup
+
+
+class MetricsTable(Table):
+    """``[metrics]``: Prometheus metrics on their own port."""
+
+    listen: str = Field(description="host:port")
+
+
+class ServerToml(Table):
+    """The whole of ``server.toml``. A table left out is read as empty, so its required
+    keys are named one by one (``server.listen: is required``)."""
+
+    model_config = Table.model_config | {"title": "server.toml"}
+
+    server: ServerTable = Field(default_factory=dict, validate_default=True)
+    tls: TlsTable | None = None
+    store: StoreTable = StoreTable()
+    linkage: LinkageTable = Field(default_factory=dict, validate_default=True)
+    limits: LimitsTable = LimitsTable()
+    metrics: MetricsTable | None = None
+
+
+# -- from the tables to the domain objects ----------------------------------------------
+
+
+def _segmented_schema(source: str, base_dir: Path, findings: Findings) -> SegmentedSchema | None:
     where = "linkage.probabilistic.schema"
     if source == DEFAULT_SEGMENTED_SCHEMA:
         return default_segmented_schema()
     try:
         text = (base_dir / source).read_text(encoding="utf-8")
     except OSError as exc:
-        problems.append(Problem(where, f"cannot read {source}: {exc.strerror}"))
+        findings.add(Problem(where, f"cannot read {source}: {exc.strerror}"))
         return None
     try:
         return load_segmented_schema(text)
     except InvalidInputError as exc:
         found = [Problem(f"{where} ({source}) {p.location}", p.reason) for p in exc.problems]
-        problems.extend(found or [Problem(where, f"{source}: {exc.message}")])
+        findings.extend(found or [Problem(where, f"{source}: {exc.message}")])
         return None
 
 
 def _probabilistic(
-    value: Any, base_dir: Path, fingerprint: str | None, problems: list[Problem]
+    table: ProbabilisticTable, base_dir: Path, fingerprint: str, findings: Findings
 ) -> ProbabilisticSettings | None:
-    """``[linkage.probabilistic]``: schema, refit_on_rebuild, min_fit_records,
-    lookup_candidates, blocking, fit_sample_records, auto_refit, refit_growth,
-    background_refit_above, prior_strength, lookup_requires, lookup_scan."""
-    if value is None:
-        return None
-    where = "linkage.probabilistic"
-    if not isinstance(value, Mapping):
-        problems.append(Problem(where, "must be a table"))
-        return None
-    known = {
-        "schema",
-        "refit_on_rebuild",
-        "min_fit_records",
-        "lookup_candidates",
-        "blocking",
-        "fit_sample_records",
-        "auto_refit",
-        "refit_growth",
-        "background_refit_above",
-        "prior_strength",
-        "lookup_requires",
-        "lookup_scan",
-    }
-    for key in value:
-        if key not in known:
-            problems.append(Problem(f"{where}.{key}", "unknown setting"))
-    defaults = {f.name: f.default for f in dataclasses.fields(ProbabilisticSettings)}
-    source = _take(value, where, "schema", str, problems)
-    refit = _take(value, where, "refit_on_rebuild", bool, problems, defaults["refit_on_rebuild"])
-    min_fit = _take(value, where, "min_fit_records", int, problems, defaults["min_fit_records"])
-    candidates = _take(
-        value, where, "lookup_candidates", int, problems, defaults["lookup_candidates"]
-    )
-    preset = _take(value, where, "blocking", str, problems, defaults["blocking_preset"])
-    sample = _take(
-        value, where, "fit_sample_records", int, problems, defaults["fit_sample_records"]
-    )
-    auto_refit = _take(value, where, "auto_refit", bool, problems, defaults["auto_refit"])
-    growth = _take(value, where, "refit_growth", (int, float), problems, defaults["refit_growth"])
-    background = _take(
-        value, where, "background_refit_above", int, problems, defaults["background_refit_above"]
-    )
-    strength = _take(
-        value, where, "prior_strength", (int, float), problems, defaults["prior_strength"]
-    )
-    requires = _take(value, where, "lookup_requires", list, problems, list(LOOKUP_REQUIRES_DEFAULT))
-    if not all(isinstance(name, str) for name in requires):
-        problems.append(Problem(f"{where}.lookup_requires", "must be a list of comparison names"))
-        requires = list(LOOKUP_REQUIRES_DEFAULT)
-    lookup_scan = _take(value, where, "lookup_scan", bool, problems, defaults["lookup_scan"])
-    if source is None:
-        return None
-    segmented = _segmented_schema(source, base_dir, problems)
+    source = table.schema_
+    segmented = _segmented_schema(source, base_dir, findings)
     if segmented is None:
         return None
-    if fingerprint is not None and segmented.fingerprint != fingerprint:
-        problems.append(
+    if segmented.fingerprint != fingerprint:
+        findings.add(
             Problem(
                 "linkage.schema_fingerprint",
                 f"must be the fingerprint of linkage.probabilistic.schema ({source}): "
@@ -383,150 +368,143 @@ def _probabilistic(
             )
         )
     layout = segment_layout(segmented.schema.length, segmented.segmentation)
-    try:
-        return ProbabilisticSettings(
+    return findings.build(
+        lambda: ProbabilisticSettings(
             layout=layout,
             hardened=segmented.segmentation.diffusion_taps is not None,
             schema_source=source,
-            refit_on_rebuild=refit,
-            min_fit_records=min_fit,
-            lookup_candidates=candidates,
-            blocking_preset=preset,
-            fit_sample_records=sample,
-            auto_refit=auto_refit,
-            refit_growth=float(growth),
-            background_refit_above=background,
-            prior_strength=float(strength),
-            lookup_requires=tuple(requires),
-            lookup_scan=lookup_scan,
+            refit_on_rebuild=table.refit_on_rebuild,
+            min_fit_records=table.min_fit_records,
+            lookup_candidates=table.lookup_candidates,
+            blocking_preset=table.blocking,
+            fit_sample_records=table.fit_sample_records,
+            auto_refit=table.auto_refit,
+            refit_growth=table.refit_growth,
+            background_refit_above=table.background_refit_above,
+            prior_strength=table.prior_strength,
+            lookup_requires=table.lookup_requires,
+            lookup_scan=table.lookup_scan,
         )
-    except ConfigError as exc:
-        problems.extend(exc.problems)
+    )
+
+
+def _linkage(table: LinkageTable, base_dir: Path, findings: Findings) -> LinkageSettings | None:
+    """The linkage settings; ``None`` when they or a sub-table's settings are invalid."""
+    blocking: HammingLsh | None = None
+    if table.blocking is not None:
+        lsh = table.blocking
+        blocking = findings.build(
+            lambda: HammingLsh(bands=lsh.bands, bits_per_band=lsh.bits_per_band, seed=lsh.seed),
+            "linkage.blocking",
+        )
+    cluster = table.clustering
+    clustering = findings.build(
+        lambda: ClusteringSettings(cluster.method, cluster.join_threshold, cluster.merge_threshold)
+    )
+    dask: DaskJoinSettings | None = None
+    if table.dask is not None:
+        dask_table = table.dask
+        dask = findings.build(lambda: dask_table.settings(base_dir))
+    probabilistic: ProbabilisticSettings | None = None
+    if table.probabilistic is not None:
+        probabilistic = _probabilistic(
+            table.probabilistic, base_dir, table.schema_fingerprint, findings
+        )
+    configured = (
+        (table.blocking, blocking),
+        (table.dask, dask),
+        (table.probabilistic, probabilistic),
+        (cluster, clustering),
+    )
+    if clustering is None or any(
+        given is not None and built is None for given, built in configured
+    ):
         return None
+    threshold = table.threshold
+    auto = threshold == "auto"
+    return findings.build(
+        lambda: LinkageSettings(
+            threshold=AUTO_THRESHOLD_START if threshold == "auto" else threshold,
+            clk_bits=table.clk_bits,
+            key_epoch=table.key_epoch,
+            schema_fingerprint=table.schema_fingerprint,
+            blocking=blocking,
+            clustering=clustering,
+            dask=dask,
+            probabilistic=probabilistic,
+            lookup_threshold=table.lookup_threshold,
+            auto_threshold=auto,
+        )
+    )
 
 
-#: With ``threshold = "auto"``: the match probability used until the first fit suggests one.
-AUTO_THRESHOLD_START = 0.5
+def _store(
+    table: StoreTable, base_dir: Path, environ: Mapping[str, str], findings: Findings
+) -> StoreConfig | None:
+    dsn: str | None = None
+    if table.engine == "postgres" and table.dsn_env is not None:
+        dsn = environ.get(table.dsn_env)
+        if not dsn:
+            findings.add(
+                Problem("store.dsn_env", f"environment variable {table.dsn_env} is not set")
+            )
+            return None
+    path = None if table.path is None else base_dir / table.path
+    return findings.build(lambda: StoreConfig(engine=table.engine, path=path, dsn=dsn))
+
+
+def _server_config(
+    document: ServerToml, base_dir: Path, environ: Mapping[str, str], findings: Findings
+) -> ServerConfig | None:
+    tls: TlsConfig | None = None
+    if document.tls is not None:
+        t = document.tls
+        tls = TlsConfig(
+            ca_cert=base_dir / t.ca_cert,
+            cert=base_dir / t.cert,
+            key=base_dir / t.key,
+            trust_domain=t.trust_domain,
+            crl=None if t.crl is None else base_dir / t.crl,
+        )
+    store = _store(document.store, base_dir, environ, findings)
+    linkage = _linkage(document.linkage, base_dir, findings)
+    lim = document.limits
+    limits = findings.build(
+        lambda: ServiceLimits(
+            max_batch_mutations=lim.max_batch_mutations,
+            max_message_bytes=lim.max_message_bytes,
+            lookup_rate_per_s=lim.lookup_rate_per_s,
+            lookup_burst=lim.lookup_burst,
+            max_links_per_lookup=lim.max_links_per_lookup,
+        )
+    )
+    if store is None or linkage is None or limits is None:
+        return None
+    server = document.server
+    return findings.build(
+        lambda: ServerConfig(
+            listen=server.listen,
+            store=store,
+            linkage=linkage,
+            limits=limits,
+            tls=tls,
+            max_workers=server.max_workers,
+            grace_period_s=server.grace_period_s,
+            metrics_listen=None if document.metrics is None else document.metrics.listen,
+        )
+    )
 
 
 def parse_server_config(
     data: Mapping[str, Any], base_dir: Path, environ: Mapping[str, str]
 ) -> ServerConfig:
     """Build a :class:`ServerConfig` from parsed TOML, naming every problem."""
-    problems: list[Problem] = []
-    for name in data:
-        if name not in _KNOWN:
-            problems.append(Problem(name, "unknown section"))
-    tables = {name: _table(data, name, problems) for name in _KNOWN}
-    for name, table in tables.items():
-        for key in table:
-            if key not in _KNOWN[name]:
-                problems.append(Problem(f"{name}.{key}", "unknown setting"))
-
-    def path(where: str, key: str, table: Mapping[str, Any], required: bool) -> Path | None:
-        if key not in table and not required:
-            return None
-        value = _take(table, where, key, str, problems)
-        return None if value is None else (base_dir / value)
-
-    srv = tables["server"]
-    listen = _take(srv, "server", "listen", str, problems)
-    max_workers = _take(srv, "server", "max_workers", int, problems, 16)
-    grace = _take(srv, "server", "grace_period_s", (int, float), problems, 10.0)
-
-    tls: TlsConfig | None = None
-    if "tls" in data:
-        t = tables["tls"]
-        ca, cert, private_key = (path("tls", k, t, True) for k in ("ca_cert", "cert", "key"))
-        crl = path("tls", "crl", t, False)
-        trust_domain = _take(t, "tls", "trust_domain", str, problems)
-        if ca and cert and private_key and trust_domain:
-            tls = TlsConfig(ca, cert, private_key, trust_domain, crl)
-
-    st = tables["store"]
-    engine = _take(st, "store", "engine", str, problems, "sqlite")
-    store_path = path("store", "path", st, False)
-    dsn: str | None = None
-    if engine == "postgres":
-        var = _take(st, "store", "dsn_env", str, problems)
-        if var is not None:
-            dsn = environ.get(var)
-            if not dsn:
-                problems.append(Problem("store.dsn_env", f"environment variable {var} is not set"))
-
-    lk = tables["linkage"]
-    threshold = _take(lk, "linkage", "threshold", (int, float, str), problems)
-    auto_threshold = threshold == "auto"
-    if auto_threshold:
-        threshold = AUTO_THRESHOLD_START
-    elif isinstance(threshold, str):
-        problems.append(Problem("linkage.threshold", 'must be a number or "auto"'))
-        threshold = None
-    clk_bits = _take(lk, "linkage", "clk_bits", int, problems)
-    key_epoch = _take(lk, "linkage", "key_epoch", int, problems)
-    fingerprint = _take(lk, "linkage", "schema_fingerprint", str, problems)
-    blocking = _blocking(lk.get("blocking"), problems)
-    clustering = _clustering(lk.get("clustering"), problems)
-    lookup_threshold = (
-        _take(lk, "linkage", "lookup_threshold", (int, float), problems)
-        if "lookup_threshold" in lk
-        else None
-    )
-    probabilistic = _probabilistic(lk.get("probabilistic"), base_dir, fingerprint, problems)
-    dask: DaskJoinSettings | None = None
-    if "dask" in lk:
-        try:
-            dask = parse_dask_table(lk["dask"], base_dir)
-        except ConfigError as exc:
-            problems.extend(exc.problems)
-
-    lim = tables["limits"]
-    defaults = ServiceLimits()
-    limit_values = {
-        key: _take(lim, "limits", key, kind, problems, getattr(defaults, key))
-        for key, kind in (
-            ("max_batch_mutations", int),
-            ("max_message_bytes", int),
-            ("lookup_rate_per_s", (int, float)),
-            ("lookup_burst", int),
-            ("max_links_per_lookup", int),
-        )
-    }
-    metrics_listen = (
-        _take(tables["metrics"], "metrics", "listen", str, problems) if "metrics" in data else None
-    )
-    if problems:
-        raise ConfigError("invalid server configuration", problems=problems)
-    try:
-        return ServerConfig(
-            listen=listen,
-            store=StoreConfig(engine=engine, path=store_path, dsn=dsn),
-            linkage=LinkageSettings(
-                threshold=float(threshold),
-                clk_bits=clk_bits,
-                key_epoch=key_epoch,
-                schema_fingerprint=fingerprint,
-                blocking=blocking,
-                clustering=clustering,
-                dask=dask,
-                probabilistic=probabilistic,
-                lookup_threshold=None if lookup_threshold is None else float(lookup_threshold),
-                auto_threshold=auto_threshold,
-            ),
-            limits=ServiceLimits(
-                max_batch_mutations=limit_values["max_batch_mutations"],
-                max_message_bytes=limit_values["max_message_bytes"],
-                lookup_rate_per_s=float(limit_values["lookup_rate_per_s"]),
-                lookup_burst=limit_values["lookup_burst"],
-                max_links_per_lookup=limit_values["max_links_per_lookup"],
-            ),
-            tls=tls,
-            max_workers=max_workers,
-            grace_period_s=float(grace),
-            metrics_listen=metrics_listen,
-        )
-    except ConfigError as exc:
-        raise ConfigError("invalid server configuration", problems=exc.problems) from None
+    document, problems = check(ServerToml, data)
+    findings = Findings(problems)
+    config = None if document is None else _server_config(document, base_dir, environ, findings)
+    if findings or config is None:
+        raise ConfigError("invalid server configuration", problems=findings.problems)
+    return config
 
 
 def load_server_config(path: Path, environ: Mapping[str, str]) -> ServerConfig:

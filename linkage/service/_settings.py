@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -33,7 +34,9 @@ _FINGERPRINT = re.compile(r"^[0-9a-f]{16,128}$")
 class ClusteringSettings:
     """How each connected component of the candidate graph becomes links.
 
-    ``method`` is one of :data:`CLUSTERING_METHODS`. For ``average_link`` the
+    ``method`` is one of :data:`CLUSTERING_METHODS`, or ``auto`` (the default):
+    ``average_link`` in probabilistic mode, ``greedy`` in Dice mode (resolved by
+    :class:`LinkageSettings`). For ``average_link`` the
     linkage of two clusters is the mean Dice score over all their cross pairs,
     a pair below the linkage threshold counting as 0: a record joins a link (or
     another record) at ``join_threshold`` or above, and two links of two or more
@@ -43,18 +46,18 @@ class ClusteringSettings:
     rebuild the links.
     """
 
-    method: str = "greedy"
+    method: str = "auto"
     join_threshold: float | None = None
     merge_threshold: float | None = None
 
     def __post_init__(self) -> None:
         problems = []
-        if self.method not in CLUSTERING_METHODS:
-            allowed = ", ".join(CLUSTERING_METHODS)
+        if self.method not in (*CLUSTERING_METHODS, "auto"):
+            allowed = ", ".join((*CLUSTERING_METHODS, "auto"))
             problems.append(Problem("linkage.clustering.method", f"must be one of {allowed}"))
         for name in ("join_threshold", "merge_threshold"):
             value = getattr(self, name)
-            if value is not None and self.method != "average_link":
+            if value is not None and self.method == "greedy":
                 problems.append(
                     Problem(f"linkage.clustering.{name}", "applies to average_link only")
                 )
@@ -110,6 +113,19 @@ class LinkageSettings:
 
     def __post_init__(self) -> None:
         problems = []
+        if self.clustering.method == "auto":
+            resolved = "average_link" if self.probabilistic is not None else "greedy"
+            if resolved == "greedy" and (
+                self.clustering.join_threshold is not None
+                or self.clustering.merge_threshold is not None
+            ):
+                problems.append(
+                    Problem("linkage.clustering", "join and merge thresholds apply to average_link")
+                )
+                resolved = "average_link"
+            object.__setattr__(
+                self, "clustering", dataclasses.replace(self.clustering, method=resolved)
+            )
         if self.auto_threshold and self.probabilistic is None:
             problems.append(
                 Problem("linkage.threshold", '"auto" needs linkage.probabilistic (a model)')

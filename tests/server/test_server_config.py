@@ -52,7 +52,9 @@ def test_blocking_is_configurable(tmp_path: Path) -> None:
 
 
 def test_clustering_is_configurable(tmp_path: Path) -> None:
-    assert parse_server_config(GOOD, tmp_path, {}).linkage.clustering == ClusteringSettings()
+    # Dice mode resolves the default ("auto") to anonlink's greedy solving
+    default = parse_server_config(GOOD, tmp_path, {}).linkage.clustering
+    assert default == ClusteringSettings("greedy")
     table = {"method": "average_link", "join_threshold": 0.8, "merge_threshold": 0.9}
     data = {**GOOD, "linkage": {**GOOD["linkage"], "clustering": table}}
     clustering = parse_server_config(data, tmp_path, {}).linkage.clustering

@@ -108,7 +108,7 @@ def test_the_run_records_greedy_and_the_blocking_it_used(tmp_path: Path) -> None
     ("kwargs", "path"),
     [
         ({"method": "single_link"}, "linkage.clustering.method"),
-        ({"join_threshold": 0.9}, "linkage.clustering.join_threshold"),
+        ({"method": "greedy", "join_threshold": 0.9}, "linkage.clustering.join_threshold"),
         ({"method": "average_link", "join_threshold": 0.0}, "linkage.clustering.join_threshold"),
         (
             {"method": "average_link", "join_threshold": 0.9, "merge_threshold": 0.8},
@@ -120,3 +120,23 @@ def test_bad_clustering_settings_name_the_setting(kwargs: dict[str, object], pat
     with pytest.raises(ConfigError) as caught:
         ClusteringSettings(**kwargs)  # type: ignore[arg-type]
     assert path in [p.location for p in caught.value.problems]
+
+
+def test_auto_clustering_is_average_link_in_probabilistic_mode_and_greedy_in_dice_mode() -> None:
+    from tests.service.prob_factory import PROB_SETTINGS
+
+    assert ClusteringSettings().method == "auto"
+    assert PROB_SETTINGS.clustering.method == "average_link"
+    dice = dataclasses.replace(
+        PROB_SETTINGS, probabilistic=None, clk_bits=1024, clustering=ClusteringSettings()
+    )
+    assert dice.clustering.method == "greedy"
+    # thresholds given without a method mean average_link; in Dice mode they are named
+    with pytest.raises(ConfigError) as caught:
+        dataclasses.replace(
+            PROB_SETTINGS,
+            probabilistic=None,
+            clk_bits=1024,
+            clustering=ClusteringSettings(join_threshold=0.9),
+        )
+    assert "linkage.clustering" in [p.location for p in caught.value.problems]
