@@ -435,13 +435,14 @@ def _key_segment(
             problems.append(Problem(f"{where}.salt", "must be {saltFrom, start, end}"))
         else:
             source = raw_salt.get("saltFrom")
-            start = raw_salt.get("start", 0)
-            end = raw_salt.get("end")
+            spath = f"{where}.salt"
+            before_salt = len(problems)
             if not isinstance(source, str) or source not in known:
-                problems.append(Problem(f"{where}.salt.saltFrom", "must name a hashed feature"))
-            elif not isinstance(start, int) or (end is not None and not isinstance(end, int)):
-                problems.append(Problem(f"{where}.salt", "start and end must be integers"))
-            else:
+                problems.append(Problem(f"{spath}.saltFrom", "must name a hashed feature"))
+            # the same slice rules as a Bloom segment's salt
+            start = _int(raw_salt, "start", spath, problems, 0) if "start" in raw_salt else 0
+            end = _int(raw_salt, "end", spath, problems, start + 1) if "end" in raw_salt else None
+            if len(problems) == before_salt and isinstance(source, str):
                 salt = SegmentSalt(source, start, end)
     if len(problems) != before:
         return None

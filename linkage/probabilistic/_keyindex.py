@@ -88,7 +88,9 @@ class KeyIndex:
         nodes = np.asarray(node_ids, dtype=np.int64)
         if nodes.shape[0] == 0:
             return
-        self._removed.difference_update(nodes.tolist())
+        if self._removed.intersection(nodes.tolist()):
+            # a node removed and added again: drop its old keys before indexing the new
+            self._merge()
         for rule, index in zip(self.rules, self._indexes, strict=True):
             digests, owners = self._digests(rule, packed)
             index.pending_digests.append(digests)

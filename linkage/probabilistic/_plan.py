@@ -85,6 +85,9 @@ def rule_to_dict(rule: BlockingRule) -> dict[str, Any]:
 
 def rule_from_dict(document: Mapping[str, Any]) -> BlockingRule:
     try:
+        names = document["exact"] if "exact" in document else document["lsh"]
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise TypeError("segment names must be a list of strings")
         if "exact" in document:
             return ExactRule(
                 tuple(str(s) for s in document["exact"]),

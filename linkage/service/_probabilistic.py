@@ -245,12 +245,16 @@ def prior_model(hardened: bool, layout: SegmentLayout | None = None) -> FellegiS
     return FellegiSunterModel.from_json(_prior_text(hardened, has_key_segments(layout)))
 
 
-def effective_threshold(model: FellegiSunterModel, configured: float, auto: bool) -> float:
+def effective_threshold(
+    model: FellegiSunterModel, configured: float, auto: bool, *, fitted: bool = True
+) -> float:
     """The linkage threshold in force: the configured one, or with ``auto`` the threshold
-    the model suggests (:func:`linkage.probabilistic.suggest_threshold`), kept within
-    :data:`AUTO_THRESHOLD_BOUNDS`; the configured one before any fit suggested one."""
+    a model fitted on the matcher's own records suggests
+    (:func:`linkage.probabilistic.suggest_threshold`), kept within
+    :data:`AUTO_THRESHOLD_BOUNDS`; the configured one (0.5 for ``auto``) while the shipped
+    prior is in force (``fitted=False``: its suggestion is about other data)."""
     suggested = None if model.report is None else model.report.suggested_threshold
-    if not auto or suggested is None:
+    if not auto or not fitted or suggested is None:
         return configured
     low, high = AUTO_THRESHOLD_BOUNDS
     return min(max(suggested, low), high)

@@ -168,11 +168,6 @@ def test_a_removed_node_added_again_is_found_again() -> None:
     assert 0 in index.candidates(packed[:1]).tolist()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KeyIndex.add un-removes a node ID without dropping its entries: a node removed"
-    " and added again (new value) before the next lookup keeps its old keys",
-)
 def test_a_node_removed_and_added_again_with_another_value_loses_its_old_keys() -> None:
     old = np.zeros((1, KEYED_LAYOUT.total_words), dtype=np.uint64)
     old[0, 1] = 7

@@ -142,10 +142,11 @@ def test_the_threshold_follows_the_model_after_a_refit(tmp_path: Path) -> None:
     for agency_id in sorted({r.row.agency_id for r in records}):
         service.create_agency(OPERATOR, agency_id, agency_id, b"")
     assert service.linker is not None
-    # before the matcher's own fit: the shipped prior's suggestion, if it carries one
+    # before the matcher's own fit: the configured threshold (the shipped prior's own
+    # suggestion is about the data it was fitted on, not this matcher's)
     prior = prior_model(True, LAYOUT)
     assert service.linker.model == prior
-    assert service.linker.threshold == _clamped(service)
+    assert service.linker.threshold == settings.threshold
     upload_by_agency(service, records, "all")
     run = service.rebuild(OPERATOR, "refit")
     linker = service.linker

@@ -1,0 +1,249 @@
+"""What every part of the linkage service shares, and the rules for changing it.
+
+One :class:`ServiceState` per :class:`~linkage.service.LinkageService`. It holds:
+
+* the store, the settings, the limits, the clock and the observer;
+* the **writer lock** (``writer``): one writer at a time per process. Ingest, rebuilds,
+  agency changes and every change of the in-memory state below take it;
+* the **index mirror** (:class:`~linkage.service._mirror.IndexMirror`) and its position
+  in the store's index-change feed (``seen_change``). Other processes sharing the store
+  (a PostgreSQL store) append to the feed; :meth:`catch_up` replays their changes into
+  the mirror, and a gap (the feed was pruned past this process) reloads it;
+* in probabilistic mode, the **model in force**: the linker (model, blocking rules,
+  threshold) of the latest linkage run, the run it came from, the records it was fitted
+  on and the blocking plan. :meth:`refresh_model` picks up a run another process saved.
+
+The parts of the service (:mod:`._agencies`, :mod:`._ingest`, :mod:`._rebuild`,
+:mod:`._lookup`) read and change this state; none keeps a copy of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+
+from linkage.errors import ConfigError, Problem
+from linkage.pki import Principal
+from linkage.probabilistic import BlockingPlan, ProbabilisticLinker
+from linkage.security import DetailValue, append_audit_entry
+from linkage.service._clock import Clock
+from linkage.service._mirror import IndexMirror
+from linkage.service._observer import ServiceObserver
+from linkage.service._probabilistic import (
+    effective_threshold,
+    fitted_records,
+    prior_model,
+    stored_blocking_plan,
+    stored_model,
+)
+from linkage.service._settings import LinkageSettings, ServiceLimits
+from linkage.store import IndexChange, LinkStore, WriteTransaction
+
+__all__ = ["ServiceState"]
+
+_log = logging.getLogger("linkage.service")
+
+#: Records handed to the mirror at once while the index loads.
+_LOAD_CHUNK = 65536
+
+
+class ServiceState:
+    """The shared state of one linkage service (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: LinkStore,
+        settings: LinkageSettings,
+        limits: ServiceLimits,
+        clock: Clock,
+        observer: ServiceObserver,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.limits = limits
+        self.clock = clock
+        self.observer = observer
+        self.writer = threading.Lock()
+        # The popcount band a query must fall in: over the whole CLK, or over the record
+        # CLK of a segmented one (a missing field empties its segment, legitimately).
+        record = None if settings.probabilistic is None else settings.probabilistic.layout.record
+        self.mirror = IndexMirror(
+            settings.clk_bits,
+            (0, settings.clk_bits // 64)
+            if record is None
+            else (record.start_word, record.stop_word),
+        )
+        #: the last index change of the store's feed that the mirror holds
+        self.seen_change = 0
+        self.linker: ProbabilisticLinker | None = None
+        self.model_run_id = -1
+        #: linkable records the model in force was fitted on (0: the shipped prior)
+        self.fit_records = 0
+        self.blocking_plan: BlockingPlan | None = None
+
+    # ------------------------------------------------------------- linkage space
+    def check_space(self, key_epoch: int, fingerprint: str, problems: list[Problem]) -> None:
+        """Add a problem for a key epoch or schema fingerprint of another linkage space."""
+        settings = self.settings
+        if key_epoch != settings.key_epoch:
+            problems.append(
+                Problem("key_epoch", f"must be the matcher's key epoch {settings.key_epoch}")
+            )
+        if fingerprint != settings.schema_fingerprint:
+            probabilistic = settings.probabilistic
+            schema = (
+                ""
+                if probabilistic is None
+                else f" (schema {probabilistic.schema_source!r}: agency-client init --schema "
+                f"{probabilistic.schema_source}, or [schema] file = "
+                f"{probabilistic.schema_source!r} in agency.toml)"
+            )
+            problems.append(
+                Problem(
+                    "schema_fingerprint",
+                    f"{fingerprint[:16] or 'none'}... is not the matcher's linkage schema "
+                    f"{settings.schema_fingerprint[:16]}...{schema}: encode with the "
+                    "matcher's schema",
+                )
+            )
+
+    # ------------------------------------------------------------- the model
+    def refresh_model(self) -> None:
+        """Probabilistic mode: take the model of the latest linkage run (this process's or
+        another's), or the shipped prior before any run fitted one."""
+        probabilistic = self.settings.probabilistic
+        if probabilistic is None:
+            return
+        runs = self.store.list_linkage_runs(1)
+        run_id = runs[0].run_id if runs else 0
+        if run_id == self.model_run_id and self.linker is not None:
+            return
+        model = stored_model(runs[0].model, probabilistic) if runs else None
+        plan = stored_blocking_plan(runs[0].model) if runs else None
+        if model is None and self.linker is not None and runs:
+            # The latest run kept the model in force (it recorded none for this layout).
+            model = self.linker.model
+        elif model is not None and runs:
+            self.fit_records = fitted_records(runs[0].model)
+        prior = prior_model(probabilistic.hardened, probabilistic.layout)
+        if model is None:
+            model = prior
+        blocking = probabilistic.blocking()
+        if plan is not None and probabilistic.blocking_preset == "auto":
+            try:
+                plan.rules.check(probabilistic.layout)
+                blocking = plan.rules
+            except ConfigError:
+                plan = None
+        self.blocking_plan = plan
+        self.linker = ProbabilisticLinker(
+            probabilistic.layout,
+            model,
+            blocking,
+            # the prior's own suggestion is about other data: "auto" waits for a fit
+            effective_threshold(
+                model,
+                self.settings.threshold,
+                self.settings.auto_threshold,
+                fitted=model != prior,
+            ),
+        )
+        self.model_run_id = run_id
+        self.track_frequencies(self.linker)
+
+    def adopt_model(
+        self,
+        linker: ProbabilisticLinker,
+        run_id: int,
+        plan: BlockingPlan | None,
+        fitted: int,
+    ) -> None:
+        """A rebuild of this process saved run ``run_id`` with ``linker``: it is in force
+        now (``fitted``: the records it was refitted on, 0 when it was not refitted)."""
+        self.linker = linker
+        self.model_run_id = run_id
+        self.track_frequencies(linker)
+        self.blocking_plan = plan
+        if fitted:
+            self.fit_records = fitted
+
+    def track_frequencies(self, linker: ProbabilisticLinker) -> None:
+        """Count the values the model weighs by frequency and index the blocking's exact
+        keys for lookups (both redone when the model or the rules change)."""
+        segments = [s for s in linker.model.term_frequency_segments() if s is not None]
+        self.mirror.track_frequencies(linker.layout, segments)
+        self.mirror.track_keys(linker.layout, linker.blocking)
+
+    # ------------------------------------------------------------- the mirror
+    def load_index(self) -> None:
+        """Load every linkable record of the linkage space into the mirror."""
+        # Read the feed position first: changes committed while loading are
+        # replayed later, and replaying is idempotent.
+        self.seen_change = self.store.last_index_change()
+        node_ids: list[int] = []
+        clks: list[bytes] = []
+        for record in self.store.iter_index_records(
+            self.settings.key_epoch, self.settings.schema_fingerprint
+        ):
+            node_ids.append(record.node_id)
+            clks.append(record.clk)
+            if len(clks) >= _LOAD_CHUNK:
+                self.mirror.add(node_ids, clks)
+                node_ids, clks = [], []
+        self.mirror.add(node_ids, clks)
+        self.mirror.refresh_band()
+        self.observer.index_size(len(self.mirror), self.store.link_count())
+        _log.info("loaded %d linkable records into the index", len(self.mirror))
+
+    def reload_index(self) -> None:
+        """Forget the mirror and load it again from the store."""
+        self.mirror.clear()
+        self.load_index()
+
+    def catch_up(self, changes: Sequence[IndexChange]) -> None:
+        """Replay other processes' index changes (caller holds ``writer``).
+
+        A gap (the feed was pruned past what this process has seen) reloads
+        the whole index from the store.
+        """
+        if not changes:
+            return
+        if changes[0].sequence != self.seen_change + 1:
+            _log.warning("index change feed was pruned past this process; reloading the index")
+            self.reload_index()
+            return
+        final: dict[int, IndexChange] = {}
+        for change in changes:
+            final[change.node_id] = change
+        self.mirror.remove([node for node, c in final.items() if not c.added])
+        adds = [
+            (node, c.clk)
+            for node, c in final.items()
+            if c.added and c.clk is not None and node not in self.mirror
+        ]
+        if adds:
+            nodes, clks = zip(*adds, strict=True)
+            self.mirror.add(nodes, clks)
+        self.seen_change = changes[-1].sequence
+        self.mirror.refresh_band()
+
+    def catch_up_for_reads(self) -> None:
+        """Before a lookup: pick up what other processes committed."""
+        if self.store.last_index_change() != self.seen_change:
+            with self.writer:
+                self.catch_up(self.store.read_index_changes_since(self.seen_change))
+
+    # ------------------------------------------------------------- the audit log
+    def audit(
+        self,
+        tx: WriteTransaction,
+        actor: Principal | str,
+        action: str,
+        targets: Iterable[str],
+        details: Mapping[str, DetailValue],
+        now_us: int,
+    ) -> int:
+        """Seal an audit entry into ``tx`` (see :func:`linkage.security.append_audit_entry`)."""
+        name = actor if isinstance(actor, str) else actor.actor
+        return append_audit_entry(tx, name, action, targets, details, now_us)
