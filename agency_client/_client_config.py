@@ -40,23 +40,33 @@
     # https_cert = "tls/web/fullchain.pem"  # the agency's web server certificate (and chain):
     # https_key = "tls/web/key.pem"         # HTTPS, required beyond loopback; key mode 0600
 
-Relative paths are resolved against the config file's folder.
+Relative paths are resolved against the config file's folder. The file is parsed once and
+validated as a whole (:class:`agency_client._tables.ClientToml`), the encoding half
+included, so every problem of either half is named at once.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-from agency_client._config import AgencyConfig, load_agency_config
+from agency_client._config import AgencyConfig, agency_config_from
+from agency_client._tables import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_GATEWAY_LISTEN,
+    ClientToml,
+    ConsentTable,
+    GatewayTable,
+    read_agency_toml,
+)
 from linkage.consent import Consent, Purpose
 from linkage.errors import ConfigError, InvalidInputError, Problem
 from linkage.pki import Role, validate_identifier
+from linkage.validation import Findings, check
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -69,13 +79,11 @@ __all__ = [
     "is_loopback_listen",
     "load_client_config",
     "parse_consent_expiry",
-    "parse_roles",
 ]
 
-DEFAULT_BATCH_SIZE: Final = 1000
 MAX_BATCH_SIZE: Final = 10000
-DEFAULT_GATEWAY_LISTEN: Final = "127.0.0.1:8765"
-DEFAULT_STATE_FILE: Final = "state/upload-state.sqlite"
+#: Most links one gateway lookup shows.
+MAX_GATEWAY_LINKS: Final = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,13 +117,15 @@ class GatewaySettings:
     https: HttpsFiles | None = None
 
     def __post_init__(self) -> None:
+        problems = []
         if not is_host_port(self.listen):
-            raise ConfigError("invalid gateway", problems=[Problem("gateway.listen", "host:port")])
+            problems.append(Problem("gateway.listen", "must be host:port"))
         if self.token_file is not None and self.token_env is not None:
-            raise ConfigError(
-                "invalid gateway",
-                problems=[Problem("gateway", "name at most one of token_file or token_env")],
-            )
+            problems.append(Problem("gateway", "name at most one of token_file or token_env"))
+        if not 1 <= self.max_links <= MAX_GATEWAY_LINKS:
+            problems.append(Problem("gateway.max_links", f"must be in 1..{MAX_GATEWAY_LINKS}"))
+        if problems:
+            raise ConfigError("invalid gateway", problems=problems)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,20 +178,6 @@ def is_loopback_listen(listen: str) -> bool:
         return False
 
 
-def parse_roles(values: object, where: str, problems: list[Problem]) -> frozenset[Role]:
-    """Role names (``responder``, ``agency``) from a TOML list."""
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        problems.append(Problem(where, "must be a list of role names"))
-        return frozenset()
-    roles: set[Role] = set()
-    for value in values:
-        try:
-            roles.add(Role(value))
-        except ValueError:
-            problems.append(Problem(where, "roles are responder or agency"))
-    return frozenset(roles)
-
-
 def parse_consent_expiry(text: str, where: str) -> datetime:
     """``YYYY-MM-DD`` (end of that day, UTC) or ``YYYY-MM-DDTHH:MM:SSZ``."""
     try:
@@ -199,181 +195,126 @@ def parse_consent_expiry(text: str, where: str) -> datetime:
     return parsed.astimezone(UTC).replace(microsecond=0)
 
 
-_ALLOWED: Final = {
-    "matcher": ("address", "ca_cert", "cert", "key", "batch_size"),
-    "pointer": ("key_file",),
-    "state": ("file",),
-    "consent": (
-        "disclose",
-        "allow_linkage",
-        "recipient_roles",
-        "recipient_agencies",
-        "purposes",
-        "expires",
-    ),
-    "gateway": (
-        "listen",
-        "purpose",
-        "cert",
-        "key",
-        "token_file",
-        "token_env",
-        "max_links",
-        "https_cert",
-        "https_key",
-    ),
-}
+def _roles(values: list[str], problems: list[Problem]) -> frozenset[Role]:
+    roles: set[Role] = set()
+    for value in values:
+        try:
+            roles.add(Role(value))
+        except ValueError:
+            problems.append(Problem("consent.recipient_roles", "roles are responder or agency"))
+    return frozenset(roles)
 
 
-def _consent(table: Mapping[str, Any], problems: list[Problem]) -> Consent:
-    allow = table.get("allow_linkage", True)
-    if not isinstance(allow, bool):
-        problems.append(Problem("consent.allow_linkage", "must be true or false"))
-        allow = True
-    disclose = table.get("disclose", False)
-    if not isinstance(disclose, bool):
-        problems.append(Problem("consent.disclose", "must be true or false"))
-        return Consent.no_disclosure()
-    if not disclose:
-        return Consent.no_disclosure(allow_linkage=allow)
-    roles = parse_roles(
-        table.get("recipient_roles", ["responder"]), "consent.recipient_roles", problems
-    )
-    agencies = table.get("recipient_agencies", [])
-    if not isinstance(agencies, list) or not all(isinstance(a, str) for a in agencies):
-        problems.append(Problem("consent.recipient_agencies", "must be a list of agency IDs"))
-        agencies = []
+def _purposes(values: list[str], problems: list[Problem]) -> frozenset[Purpose]:
     purposes: set[Purpose] = set()
-    raw_purposes = table.get("purposes", ["crisis_response"])
-    if not isinstance(raw_purposes, list):
-        raw_purposes = []
-        problems.append(Problem("consent.purposes", "must be a list"))
-    for value in raw_purposes:
+    for value in values:
         try:
             purposes.add(Purpose(value))
         except ValueError:
             known = ", ".join(p.value for p in Purpose)
             problems.append(Problem("consent.purposes", f"must be among {known}"))
-    expires_text = table.get("expires")
-    if not isinstance(expires_text, str):
+    return frozenset(purposes)
+
+
+def _consent(table: ConsentTable, findings: Findings) -> Consent | None:
+    if not table.disclose:
+        return Consent.no_disclosure(allow_linkage=table.allow_linkage)
+    problems: list[Problem] = []
+    roles = _roles(table.recipient_roles, problems)
+    purposes = _purposes(table.purposes, problems)
+    if table.expires is None:
         problems.append(Problem("consent.expires", "is required when disclose = true"))
-        return Consent.no_disclosure()
+    findings.extend(problems)
+    if problems or table.expires is None:
+        return None
+    expires_text = table.expires
     try:
-        expires = parse_consent_expiry(expires_text, "consent.expires")
         return Consent(
-            allow_linkage=allow,
+            allow_linkage=table.allow_linkage,
             recipient_roles=roles,
-            recipient_agencies=frozenset(agencies),
-            purposes=frozenset(purposes),
-            expires_at=expires,
+            recipient_agencies=frozenset(table.recipient_agencies),
+            purposes=purposes,
+            expires_at=parse_consent_expiry(expires_text, "consent.expires"),
         )
     except InvalidInputError as exc:
-        problems.extend(
+        findings.extend(
             Problem(f"consent.{p.location.removeprefix('$.')}", p.reason) for p in exc.problems
         )
-        return Consent.no_disclosure()
+        return None
 
 
-def load_client_config(path: Path, environ: Mapping[str, str]) -> ClientConfig:
-    """Load ``agency.toml`` with its workflow tables (``ConfigError`` names each problem)."""
-    encoding = load_agency_config(path, environ)
-    document = tomllib.loads(path.read_text(encoding="utf-8"))
-    base = path.resolve().parent
+def _gateway(
+    table: GatewayTable, base: Path, ca_cert: Path, findings: Findings
+) -> GatewaySettings | None:
     problems: list[Problem] = []
-
-    def table(name: str) -> Mapping[str, Any]:
-        value = document.get(name, {})
-        if not isinstance(value, dict):
-            problems.append(Problem(name, "must be a table"))
-            return {}
-        problems.extend(
-            Problem(f"{name}.{k}", "unknown key") for k in value if k not in _ALLOWED[name]
-        )
-        return value
-
-    def text(tbl: Mapping[str, Any], where: str, key: str, default: str | None = None) -> str:
-        value = tbl.get(key, default)
-        if not isinstance(value, str) or not value:
-            problems.append(Problem(f"{where}.{key}", "is required (a non-empty string)"))
-            return ""
-        return value
-
-    agency_table = document.get("agency", {})
-    agency_id = agency_table.get("id") if isinstance(agency_table, dict) else None
-    if not isinstance(agency_id, str) or not agency_id:
-        problems.append(Problem("agency.id", "is required: the agency ID enrolled at the matcher"))
-        agency_id = "unknown"
-    matcher = table("matcher")
-    pointer = table("pointer")
-    state = table("state")
-    consent_table = table("consent")
-    gateway_table = table("gateway")
-    address = text(matcher, "matcher", "address")
-    ca_cert = base / text(matcher, "matcher", "ca_cert")
-    agency_tls = TlsFiles(
-        ca_cert, base / text(matcher, "matcher", "cert"), base / text(matcher, "matcher", "key")
-    )
-    batch_size = matcher.get("batch_size", DEFAULT_BATCH_SIZE)
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool):
-        problems.append(Problem("matcher.batch_size", "must be an integer"))
-        batch_size = DEFAULT_BATCH_SIZE
-    key_file = base / text(pointer, "pointer", "key_file", "pointer.key")
-    state_file = base / text(state, "state", "file", DEFAULT_STATE_FILE)
-    consent = _consent(consent_table, problems)
-    gateway_tls = None
-    if "cert" in gateway_table or "key" in gateway_table:
-        gateway_tls = TlsFiles(
-            ca_cert,
-            base / text(gateway_table, "gateway", "cert"),
-            base / text(gateway_table, "gateway", "key"),
-        )
-    purpose_text = gateway_table.get("purpose", Purpose.CRISIS_RESPONSE.value)
+    tls: TlsFiles | None = None
+    if table.cert is not None or table.key is not None:
+        if table.cert is None or table.key is None:
+            problems.append(Problem("gateway", "name cert and key together"))
+        else:
+            tls = TlsFiles(ca_cert, base / table.cert, base / table.key)
+    https: HttpsFiles | None = None
+    if table.https_cert is not None or table.https_key is not None:
+        if table.https_cert is None or table.https_key is None:
+            problems.append(Problem("gateway", "name https_cert and https_key together"))
+        else:
+            https = HttpsFiles(base / table.https_cert, base / table.https_key)
     try:
-        purpose = Purpose(purpose_text)
+        purpose = Purpose(table.purpose)
     except ValueError:
         problems.append(
             Problem("gateway.purpose", "must be one of " + ", ".join(p.value for p in Purpose))
         )
         purpose = Purpose.CRISIS_RESPONSE
-    https = None
-    if "https_cert" in gateway_table or "https_key" in gateway_table:
-        if "https_cert" not in gateway_table or "https_key" not in gateway_table:
-            problems.append(Problem("gateway", "name https_cert and https_key together"))
-        else:
-            https = HttpsFiles(
-                base / text(gateway_table, "gateway", "https_cert"),
-                base / text(gateway_table, "gateway", "https_key"),
-            )
-    token_file = gateway_table.get("token_file")
-    token_env = gateway_table.get("token_env")
-    max_links = gateway_table.get("max_links", 5)
-    if not isinstance(max_links, int) or not 1 <= max_links <= 20:
-        problems.append(Problem("gateway.max_links", "must be an integer in 1..20"))
-        max_links = 5
+    findings.extend(problems)
     if problems:
-        raise ConfigError(f"{path.name} is invalid", problems=problems)
-    try:
-        gateway = GatewaySettings(
-            listen=str(gateway_table.get("listen", DEFAULT_GATEWAY_LISTEN)),
+        return None
+    return findings.build(
+        lambda: GatewaySettings(
+            listen=table.listen,
             purpose=purpose,
-            tls=gateway_tls,
-            token_file=base / token_file if isinstance(token_file, str) else None,
-            token_env=token_env if isinstance(token_env, str) else None,
-            max_links=max_links,
+            tls=tls,
+            token_file=None if table.token_file is None else base / table.token_file,
+            token_env=table.token_env,
+            max_links=table.max_links,
             https=https,
         )
-        return ClientConfig(
+    )
+
+
+def load_client_config(path: Path, environ: Mapping[str, str]) -> ClientConfig:
+    """Load ``agency.toml`` with its workflow tables (``ConfigError`` names each problem of
+    either half, the file parsed once)."""
+    document, problems = check(ClientToml, read_agency_toml(path))
+    findings = Findings(problems)
+    config = None if document is None else _client_config(document, path, environ, findings)
+    if findings or config is None:
+        raise ConfigError(f"{path.name} is invalid", problems=findings.problems)
+    return config
+
+
+def _client_config(
+    document: ClientToml, path: Path, environ: Mapping[str, str], findings: Findings
+) -> ClientConfig | None:
+    base = path.resolve().parent
+    encoding = agency_config_from(document, path, environ, findings)
+    matcher = document.matcher
+    ca_cert = base / matcher.ca_cert
+    consent = _consent(document.consent, findings)
+    gateway = _gateway(document.gateway, base, ca_cert, findings)
+    if encoding is None or consent is None or gateway is None:
+        return None
+    return findings.build(
+        lambda: ClientConfig(
             encoding=encoding,
-            agency_id=agency_id,
-            matcher_address=address,
-            agency_tls=agency_tls,
-            pointer_key_file=key_file,
-            state_file=state_file,
-            batch_size=batch_size,
+            agency_id=document.agency.id,
+            matcher_address=matcher.address,
+            agency_tls=TlsFiles(ca_cert, base / matcher.cert, base / matcher.key),
+            pointer_key_file=base / document.pointer.key_file,
+            state_file=base / document.state.file,
+            batch_size=matcher.batch_size,
             default_consent=consent,
             gateway=gateway,
-        )
-    except InvalidInputError as exc:
-        raise ConfigError(
-            f"{path.name} is invalid", problems=exc.problems or [Problem("agency.id", exc.message)]
-        ) from None
+        ),
+        "agency.id",
+    )

@@ -39,16 +39,21 @@ Transforms (split, match, join, first_non_empty, substring, keep_first, map) are
 
 :func:`load_agency_config` takes the environment as an argument (tests never patch
 ``os.environ``); relative paths are resolved against the config file's folder.
+
+The file is parsed once (:func:`read_agency_toml`) and validated by one pydantic model per
+table (:class:`AgencyToml`; the workflow commands use :class:`ClientToml`, which also
+requires ``agency.id`` and ``[matcher]``): unknown keys and tables are errors named with the
+closest valid key, every problem is reported at once by its dotted path. The domain objects
+built from it (:class:`AgencyConfig`, :class:`FeatureSource`) check the values.
 """
 
 from __future__ import annotations
 
-import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, Final, Literal, TypeAlias
+from typing import Final
 
 from agency_client._encoding import (
     BUILTIN_SCHEMA_NAMES,
@@ -59,17 +64,28 @@ from agency_client._encoding import (
     builtin_encoding_schema,
     load_encoding_schema_file,
 )
+from agency_client._tables import (
+    FEATURE_KEYS,
+    AgencyToml,
+    FeatureTable,
+    NamePart,
+    Normaliser,
+    OnInvalid,
+    OutputFormat,
+    SecretTable,
+    read_agency_toml,
+)
 from agency_client._transforms import (
     FirstNonEmpty,
     Join,
     Transform,
     parse_patterns,
     parse_transforms,
-    unknown_key_reason,
 )
 from linkage.channel import private_file_problem
 from linkage.encode import DATE_FORMATS, MIN_SECRET_BYTES, LinkageSchema, fold_text, load_schema
 from linkage.errors import ConfigError, Problem, SchemaError
+from linkage.validation import Findings, check
 
 __all__ = [
     "BUILTIN_SCHEMA_NAMES",
@@ -82,25 +98,11 @@ __all__ = [
     "LinkageSecret",
     "Normaliser",
     "OutputFormat",
+    "agency_config_from",
     "load_agency_config",
     "load_schema_file",
 ]
 
-Normaliser: TypeAlias = Literal["name", "text", "date", "sex", "phone", "digits", "postcode", "raw"]
-NamePart: TypeAlias = Literal["first", "middle", "last"]
-OutputFormat: TypeAlias = Literal["clk", "clkhash-json"]
-OnInvalid: TypeAlias = Literal["reject", "missing"]
-
-_NORMALISERS: Final[tuple[Normaliser, ...]] = (
-    "name",
-    "text",
-    "date",
-    "sex",
-    "phone",
-    "digits",
-    "postcode",
-    "raw",
-)
 #: The normaliser a feature gets when its config does not name one.
 DEFAULT_NORMALISERS: Final[dict[str, Normaliser]] = {
     "given_name": "name",
@@ -116,21 +118,6 @@ DEFAULT_NORMALISERS: Final[dict[str, Normaliser]] = {
     "postcode": "postcode",
 }
 _DATE_FORMAT_LIST: Final = ", ".join((*DATE_FORMATS, "ISO"))
-#: The keys of a ``[features.NAME]`` table.
-FEATURE_KEYS: Final = (
-    "column",
-    "columns",
-    "transforms",
-    "name_part",
-    "normalise",
-    "date_format",
-    "keep_last",
-    "missing_values",
-    "builtin_placeholders",
-    "on_invalid",
-)
-#: Tables of agency.toml that the upload/consent/gateway workflow reads (see _client_config).
-WORKFLOW_TABLES: Final = ("matcher", "pointer", "state", "consent", "gateway")
 
 
 class LinkageSecret:
@@ -277,266 +264,131 @@ def load_schema_file(path: Path) -> LinkageSchema:
     return load_schema(text)
 
 
+# -- from the tables to the domain objects ----------------------------------------------
+
+
 def load_agency_config(path: Path, environ: Mapping[str, str]) -> AgencyConfig:
     """Load ``agency.toml``; the secret comes from the file or environment variable it names.
 
     :raises ConfigError: naming every problem (keys, never values or secrets).
     """
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        hint = ""
-        if isinstance(exc, FileNotFoundError) and path == Path("agency.toml"):
-            hint = " (pass --config site/agency.toml or set AGENCY_CLIENT_CONFIG)"
-        raise ConfigError(f"cannot read the config file {path}: {exc.strerror}{hint}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    problems: list[Problem] = []
+    document, problems = check(AgencyToml, read_agency_toml(path))
+    findings = Findings(problems)
+    config = None if document is None else agency_config_from(document, path, environ, findings)
+    if findings or config is None:
+        raise ConfigError(f"{path.name} is invalid", problems=findings.problems)
+    return config
+
+
+def agency_config_from(
+    document: AgencyToml, path: Path, environ: Mapping[str, str], findings: Findings
+) -> AgencyConfig | None:
+    """The encoding half of a validated ``agency.toml`` (``None`` with its problems added
+    to ``findings`` when it is invalid)."""
     base = path.resolve().parent
-
-    def table(parent: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> dict[str, Any]:
-        value = parent.get(key, {})
-        if not isinstance(value, dict):
-            problems.append(Problem(key, "must be a table"))
-            return {}
-        problems.extend(
-            Problem(f"{key}.{k}", unknown_key_reason(k, allowed, f"[{key}]"))
-            for k in value
-            if k not in allowed
-        )
-        return value
-
-    known_tables = ("agency", "secret", "schema", "input", "output", "features", *WORKFLOW_TABLES)
-    problems.extend(
-        Problem(k, unknown_key_reason(k, known_tables, "agency.toml").replace("key", "table", 1))
-        for k in document
-        if k not in known_tables
-    )
-    # agency.id and the workflow tables are read by agency_client._client_config.
-    agency = table(document, "agency", ("id", "name", "key_epoch"))
-    secret_table = table(document, "secret", ("file", "env"))
-    schema_table = table(document, "schema", ("file",))
-    input_table = table(document, "input", ("delimiter", "encoding", "record_key", "patterns"))
-    output_table = table(document, "output", ("format",))
-    features_table = document.get("features", {})
-
-    name = _get(agency, "name", str, "agency.name", problems, default="agency")
-    epoch = _get(agency, "key_epoch", int, "agency.key_epoch", problems, default=1)
-
-    secret = _load_secret(secret_table, base, environ, problems)
-
-    schema: EncodingSchema | None = None
-    schema_source = _get(
-        schema_table, "file", str, "schema.file", problems, default=DEFAULT_SCHEMA_NAME
-    )
-    if schema_source in BUILTIN_SCHEMA_NAMES:
-        schema = builtin_encoding_schema(schema_source)
-    elif schema_source:
-        try:
-            schema = load_encoding_schema_file(base / schema_source)
-        except (SchemaError, ConfigError) as exc:
-            problems.append(Problem("schema.file", exc.message))
-            problems.extend(exc.problems)
-    else:
-        problems.append(
-            Problem(
-                "schema.file",
-                "must name a built-in schema ("
-                + ", ".join(BUILTIN_SCHEMA_NAMES)
-                + ") or a schema file",
-            )
-        )
-
-    delimiter = _get(input_table, "delimiter", str, "input.delimiter", problems, default=",")
-    encoding = _get(input_table, "encoding", str, "input.encoding", problems, default="utf-8-sig")
+    secret = _load_secret(document.secret, base, environ, findings)
+    schema = _load_encoding_schema(document.schema_.file, base, findings)
+    source = document.input
     try:
-        "".encode(encoding)
+        "".encode(source.encoding)
     except LookupError:
-        problems.append(Problem("input.encoding", "unknown text encoding"))
-    record_key = _get(input_table, "record_key", str, "input.record_key", problems, default=None)
-    output_format = _get(output_table, "format", str, "output.format", problems, default="clk")
-    if output_format not in ("clk", "clkhash-json"):
-        problems.append(Problem("output.format", "must be clk or clkhash-json"))
-
-    patterns = parse_patterns(input_table.get("patterns", {}), problems)
-
+        findings.add(Problem("input.encoding", "unknown text encoding"))
+    pattern_problems: list[Problem] = []
+    patterns = parse_patterns(source.patterns, pattern_problems)
+    findings.extend(pattern_problems)
     sources: list[FeatureSource] = []
-    if not isinstance(features_table, dict):
-        problems.append(Problem("features", "must be a table of feature tables"))
-    else:
-        for feature, spec in features_table.items():
-            try:
-                source = _feature_source(feature, spec, patterns, problems)
-            except ConfigError as exc:
-                problems.extend(exc.problems)
-                continue
-            if source is not None:
-                sources.append(source)
-        if not sources and not problems:
-            problems.append(Problem("features", "maps no feature to a column"))
-
-    if problems or secret is None or schema is None:
-        raise ConfigError(f"{path.name} is invalid", problems=problems)
-    return AgencyConfig(
-        path=path,
-        agency_name=str(name),
-        key_epoch=int(epoch),
-        secret=secret,
-        encoding_schema=schema,
-        schema_source=str(schema_source),
-        features=tuple(sources),
-        delimiter=str(delimiter),
-        encoding=str(encoding),
-        record_key=record_key,
-        output_format="clkhash-json" if output_format == "clkhash-json" else "clk",
+    failed = False
+    for feature, table in document.features.items():
+        step_problems: list[Problem] = []
+        transforms = parse_transforms(
+            table.transforms, f"features.{feature}.transforms", patterns, step_problems
+        )
+        findings.extend(step_problems)
+        built = (
+            None
+            if step_problems
+            else findings.build(partial(_feature_source, feature, table, transforms))
+        )
+        if built is None:
+            failed = True
+        else:
+            sources.append(built)
+    if not document.features and not findings:
+        findings.add(Problem("features", "maps no feature to a column"))
+    if secret is None or schema is None or failed or not sources:
+        return None
+    agency = document.agency
+    return findings.build(
+        lambda: AgencyConfig(
+            path=path,
+            agency_name=agency.name,
+            key_epoch=agency.key_epoch,
+            secret=secret,
+            encoding_schema=schema,
+            schema_source=document.schema_.file,
+            features=tuple(sources),
+            delimiter=source.delimiter,
+            encoding=source.encoding,
+            record_key=source.record_key,
+            output_format=document.output.format,
+        )
     )
 
 
-def _get(
-    table: Mapping[str, Any],
-    key: str,
-    kind: type,
-    where: str,
-    problems: list[Problem],
-    *,
-    default: Any,
-) -> Any:
-    if key not in table:
-        return default
-    value = table[key]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        problems.append(Problem(where, f"must be {'an integer' if kind is int else 'a string'}"))
-        return default
-    return value
+def _load_encoding_schema(source: str, base: Path, findings: Findings) -> EncodingSchema | None:
+    if source in BUILTIN_SCHEMA_NAMES:
+        return builtin_encoding_schema(source)
+    try:
+        return load_encoding_schema_file(base / source)
+    except (SchemaError, ConfigError) as exc:
+        findings.add(Problem("schema.file", exc.message))
+        findings.extend(exc.problems)
+        return None
 
 
 def _load_secret(
-    table: Mapping[str, Any], base: Path, environ: Mapping[str, str], problems: list[Problem]
+    table: SecretTable, base: Path, environ: Mapping[str, str], findings: Findings
 ) -> LinkageSecret | None:
-    has_file, has_env = "file" in table, "env" in table
-    if has_file == has_env:
-        problems.append(Problem("secret", "name exactly one of file or env"))
-        return None
     raw: bytes
-    if has_file:
-        file_name = table["file"]
-        if not isinstance(file_name, str) or not file_name:
-            problems.append(Problem("secret.file", "must be a path"))
-            return None
-        path = base / file_name
+    if (table.file is None) == (table.env is None):
+        findings.add(Problem("secret", "name exactly one of file or env"))
+        return None
+    if table.file is not None:
+        path = base / table.file
         try:
             raw = path.read_bytes()
             too_open = private_file_problem(path, "linkage secret")
         except OSError as exc:
-            problems.append(Problem("secret.file", f"cannot be read: {exc.strerror}"))
+            findings.add(Problem("secret.file", f"cannot be read: {exc.strerror}"))
             return None
         if too_open is not None:
-            problems.append(Problem("secret.file", f"{too_open}; or name it by [secret] env"))
+            findings.add(Problem("secret.file", f"{too_open}; or name it by [secret] env"))
             return None
         raw = raw.rstrip(b"\r\n")
     else:
-        variable = table["env"]
-        if not isinstance(variable, str) or not variable:
-            problems.append(Problem("secret.env", "must name an environment variable"))
+        assert table.env is not None
+        if table.env not in environ:
+            findings.add(Problem("secret.env", "the named environment variable is not set"))
             return None
-        if variable not in environ:
-            problems.append(Problem("secret.env", "the named environment variable is not set"))
-            return None
-        raw = environ[variable].encode("utf-8")
-    try:
-        return LinkageSecret(raw)
-    except ConfigError as exc:
-        problems.append(Problem("secret", exc.message))
-        return None
+        raw = environ[table.env].encode("utf-8")
+    return findings.build(lambda: LinkageSecret(raw), "secret")
 
 
 def _feature_source(
-    feature: str, spec: object, patterns: Mapping[str, re.Pattern[str]], problems: list[Problem]
-) -> FeatureSource | None:
-    where = f"features.{feature}"
-    if not isinstance(spec, dict):
-        problems.append(Problem(where, "must be a table"))
-        return None
-    before = len(problems)
-    problems.extend(
-        Problem(f"{where}.{k}", unknown_key_reason(k, FEATURE_KEYS, "a feature table"))
-        for k in spec
-        if k not in FEATURE_KEYS
-    )
-    columns: tuple[str, ...] = ()
-    if ("column" in spec) == ("columns" in spec):
-        problems.append(
-            Problem(
-                where,
-                'name exactly one of column = "NAME" or columns = ["NAME", ...] '
-                "(the export's column, or several)",
-            )
-        )
-    elif "column" in spec:
-        if isinstance(spec["column"], str) and spec["column"]:
-            columns = (spec["column"],)
-        else:
-            problems.append(Problem(f"{where}.column", "must be a column name"))
-    else:
-        value = spec["columns"]
-        if isinstance(value, list) and value and all(isinstance(c, str) and c for c in value):
-            columns = tuple(value)
-        else:
-            problems.append(Problem(f"{where}.columns", "must be a list of column names"))
-    normaliser = spec.get("normalise", DEFAULT_NORMALISERS.get(feature, "text"))
-    if normaliser not in _NORMALISERS:
-        problems.append(Problem(f"{where}.normalise", "must be one of " + ", ".join(_NORMALISERS)))
-    name_part = spec.get("name_part")
-    if name_part is not None and name_part not in ("first", "middle", "last"):
-        problems.append(
-            Problem(
-                f"{where}.name_part",
-                "must be first, middle or last (of a 'LAST, FIRST MIDDLE' value)",
-            )
-        )
-    on_invalid = spec.get("on_invalid", "reject")
-    if on_invalid not in ("reject", "missing"):
-        problems.append(
-            Problem(
-                f"{where}.on_invalid",
-                "must be reject (skip the row) or missing (encode the row without this value)",
-            )
-        )
-    date_format = _get(spec, "date_format", str, f"{where}.date_format", problems, default=None)
-    keep_last = _get(spec, "keep_last", int, f"{where}.keep_last", problems, default=None)
-    transforms = parse_transforms(
-        spec.get("transforms", []), f"{where}.transforms", patterns, problems
-    )
-    missing_values: tuple[str, ...] = ()
-    declared = spec.get("missing_values", [])
-    if isinstance(declared, list) and all(isinstance(v, str) for v in declared):
-        missing_values = tuple(dict.fromkeys(fold_text(v) for v in declared if fold_text(v)))
-    else:
-        problems.append(
-            Problem(
-                f"{where}.missing_values",
-                'must be a list of strings, e.g. missing_values = ["UNKNOWN", "N/A"]',
-            )
-        )
-    builtin = spec.get("builtin_placeholders", True)
-    if not isinstance(builtin, bool):
-        problems.append(
-            Problem(
-                f"{where}.builtin_placeholders",
-                "must be true (read the built-in placeholders as missing) or false",
-            )
-        )
-    if len(problems) != before:
-        return None
+    feature: str, table: FeatureTable, transforms: tuple[Transform, ...]
+) -> FeatureSource:
+    columns = (table.column,) if table.column is not None else tuple(table.columns or ())
     return FeatureSource(
         feature=feature,
         columns=columns,
-        normaliser=normaliser,
-        date_format=date_format,
-        name_part=name_part,
-        keep_last=keep_last,
-        on_invalid=on_invalid,
+        normaliser=table.normalise or DEFAULT_NORMALISERS.get(feature, "text"),
+        date_format=table.date_format,
+        name_part=table.name_part,
+        keep_last=table.keep_last,
+        on_invalid=table.on_invalid,
         transforms=transforms,
-        missing_values=missing_values,
-        builtin_placeholders=bool(builtin),
+        missing_values=tuple(
+            dict.fromkeys(fold_text(v) for v in table.missing_values if fold_text(v))
+        ),
+        builtin_placeholders=table.builtin_placeholders,
     )

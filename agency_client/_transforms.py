@@ -46,7 +46,6 @@ name the step and the fix (``transforms[0] (match): the value does not match the
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -54,6 +53,8 @@ from typing import Any, ClassVar, Final, Literal, TypeAlias
 
 from linkage.encode import fold_text
 from linkage.errors import Problem, RowError
+from linkage.validation import close_match as _close_match
+from linkage.validation import unknown_key_reason
 
 __all__ = [
     "BUILTIN_TABLES",
@@ -69,7 +70,6 @@ __all__ = [
     "apply_transforms",
     "parse_patterns",
     "parse_transforms",
-    "unknown_key_reason",
 ]
 
 Unmapped: TypeAlias = Literal["keep", "missing", "reject"]
@@ -306,23 +306,6 @@ def apply_transforms(
 
 
 # -- parsing ------------------------------------------------------------------------------
-
-
-def _close_match(word: str, known: Sequence[str]) -> str | None:
-    """The known word a typo most likely meant: a close spelling, or one it begins."""
-    starts = [k for k in known if len(word) >= 3 and k.startswith(word)]
-    if len(starts) == 1:
-        return starts[0]
-    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
-    return close[0] if close else None
-
-
-def unknown_key_reason(key: str, allowed: Sequence[str], what: str) -> str:
-    """``unknown key; did you mean X? (WHAT takes a, b, c)``: the reason for an unknown key."""
-    close = _close_match(key, allowed)
-    hint = f"did you mean {close}? " if close else ""
-    takes = ", ".join(allowed) if allowed else "no other keys"
-    return f"unknown key; {hint}({what} takes {takes})"
 
 
 def _compile(pattern: object, where: str, problems: list[Problem]) -> re.Pattern[str] | None:

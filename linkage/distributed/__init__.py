@@ -22,7 +22,7 @@ The pure pieces (for tests and custom drivers)
 
 from linkage.distributed._joiner import DaskJoiner, JoinReport
 from linkage.distributed._plan import BlockPair, BlockPairResult, JoinPlan, merge_results
-from linkage.distributed._settings import DaskJoinSettings, parse_dask_table
+from linkage.distributed._settings import DaskJoinSettings, DaskTable, parse_dask_table
 from linkage.distributed._tasks import join_block_pair
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "BlockPairResult",
     "DaskJoinSettings",
     "DaskJoiner",
+    "DaskTable",
     "JoinPlan",
     "JoinReport",
     "join_block_pair",

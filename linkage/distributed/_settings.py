@@ -5,12 +5,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, TypeAlias
+
+from pydantic import Field, StringConstraints
 
 from linkage.errors import ConfigError, Problem
+from linkage.validation import Findings, Table, check, dataclass_default
 
-__all__ = ["DaskJoinSettings", "parse_dask_table"]
+__all__ = ["DaskJoinSettings", "DaskTable", "parse_dask_table"]
 
 _ADDRESS = re.compile(r"^(tcp|tls)://(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}$")
+#: A file path as written in the TOML file (relative to the file's folder).
+FilePath: TypeAlias = Annotated[str, StringConstraints(min_length=1)]
 #: Row indices inside a block travel back as ``int32``.
 MAX_BLOCK_SIZE = 2**31 - 1
 
@@ -87,9 +93,40 @@ class DaskJoinSettings:
         return self.scheduler.startswith("tls://")
 
 
-_INTEGER_KEYS = ("block_size", "min_comparisons", "max_resubmits")
-_NUMBER_KEYS = ("timeout_s", "connect_timeout_s")
-_PATH_KEYS = ("tls_ca_file", "tls_cert_file", "tls_key_file")
+class DaskTable(Table):
+    """``[linkage.dask]`` as written: the shapes and types of its keys (their values are
+    checked by :class:`DaskJoinSettings`)."""
+
+    scheduler: str = Field(description="tcp://host:port or tls://host:port")
+    block_size: int = dataclass_default(DaskJoinSettings, "block_size")
+    min_comparisons: int = dataclass_default(DaskJoinSettings, "min_comparisons")
+    timeout_s: float = dataclass_default(DaskJoinSettings, "timeout_s")
+    connect_timeout_s: float = dataclass_default(DaskJoinSettings, "connect_timeout_s")
+    max_resubmits: int = dataclass_default(DaskJoinSettings, "max_resubmits")
+    tls_ca_file: FilePath | None = None
+    tls_cert_file: FilePath | None = None
+    tls_key_file: FilePath | None = None
+
+    def settings(self, base_dir: Path) -> DaskJoinSettings:
+        """The settings, relative TLS file paths resolved against ``base_dir``."""
+
+        def resolve(name: str | None) -> Path | None:
+            return None if name is None else base_dir / name
+
+        return DaskJoinSettings(
+            self.scheduler,
+            block_size=self.block_size,
+            min_comparisons=self.min_comparisons,
+            timeout_s=self.timeout_s,
+            connect_timeout_s=self.connect_timeout_s,
+            max_resubmits=self.max_resubmits,
+            tls_ca_file=resolve(self.tls_ca_file),
+            tls_cert_file=resolve(self.tls_cert_file),
+            tls_key_file=resolve(self.tls_key_file),
+        )
+
+
+_WHERE = ("linkage", "dask")
 
 
 def parse_dask_table(table: object, base_dir: Path) -> DaskJoinSettings:
@@ -98,39 +135,9 @@ def parse_dask_table(table: object, base_dir: Path) -> DaskJoinSettings:
     Relative TLS file paths are resolved against ``base_dir`` (the configuration
     file's directory). Raises :class:`~linkage.errors.ConfigError` naming every problem.
     """
-    where = "linkage.dask"
-    if not isinstance(table, dict):
-        raise ConfigError("invalid Dask settings", problems=[Problem(where, "must be a table")])
-    problems: list[Problem] = []
-    known = {"scheduler", *_INTEGER_KEYS, *_NUMBER_KEYS, *_PATH_KEYS}
-    problems.extend(
-        Problem(f"{where}.{key}", "unknown setting") for key in table if key not in known
-    )
-    values: dict[str, object] = {}
-    scheduler = table.get("scheduler")
-    if not isinstance(scheduler, str):
-        problems.append(Problem(f"{where}.scheduler", "is required (tcp://host:port)"))
-    for key in _INTEGER_KEYS:
-        if key in table:
-            value = table[key]
-            if isinstance(value, bool) or not isinstance(value, int):
-                problems.append(Problem(f"{where}.{key}", "must be an integer"))
-            else:
-                values[key] = value
-    for key in _NUMBER_KEYS:
-        if key in table:
-            value = table[key]
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                problems.append(Problem(f"{where}.{key}", "must be a number"))
-            else:
-                values[key] = float(value)
-    for key in _PATH_KEYS:
-        if key in table:
-            value = table[key]
-            if not isinstance(value, str) or not value:
-                problems.append(Problem(f"{where}.{key}", "must be a file path"))
-            else:
-                values[key] = base_dir / value
-    if problems or not isinstance(scheduler, str):
-        raise ConfigError("invalid Dask settings", problems=problems)
-    return DaskJoinSettings(scheduler, **values)  # type: ignore[arg-type]
+    parsed, problems = check(DaskTable, table, prefix=_WHERE)
+    findings = Findings(problems)
+    settings = None if parsed is None else findings.build(lambda: parsed.settings(base_dir))
+    if findings or settings is None:
+        raise ConfigError("invalid Dask settings", problems=findings.problems)
+    return settings

@@ -279,8 +279,9 @@ class ProbabilisticTable(Table):
     refit_growth: float = _probabilistic_default("refit_growth")
     background_refit_above: int = _probabilistic_default("background_refit_above")
     prior_strength: float = _probabilistic_default("prior_strength")
-    lookup_requires: tuple[str, ...] = Field(
-        default=LOOKUP_REQUIRES_DEFAULT, description="a list of comparison names"
+    lookup_requires: list[str] = Field(
+        default_factory=lambda: list(LOOKUP_REQUIRES_DEFAULT),
+        description="a list of comparison names",
     )
     lookup_scan: bool = _probabilistic_default("lookup_scan")
 
@@ -382,7 +383,7 @@ def _probabilistic(
             refit_growth=table.refit_growth,
             background_refit_above=table.background_refit_above,
             prior_strength=table.prior_strength,
-            lookup_requires=table.lookup_requires,
+            lookup_requires=tuple(table.lookup_requires),
             lookup_scan=table.lookup_scan,
         )
     )
