@@ -15,10 +15,12 @@ key as required). Values never appear in a reason.
 
 So that every problem is reported at once, :func:`check` also tries to go on past the
 problems it found: it drops each offending key (an unknown key, or a value of the wrong
-type where the key has a default) and validates again. When that succeeds, the caller
-gets a model as well as the problems and can build its domain objects from it, to find
-the value problems too (:class:`Findings` collects them, leaving out those that only
-follow from a value already named). A missing required key gives no model.
+type where the key has a default) and validates again, a few rounds at most (a table's
+own rule, a ``model_validator``, only runs once its keys are valid, so its problem is
+found then). When that succeeds, the caller gets a model as well as the problems and can
+build its domain objects from it, to find the value problems too (:class:`Findings`
+collects them, leaving out those that only follow from a value already named). A missing
+required key gives no model.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ import dataclasses
 import difflib
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Final, Literal, TypeAlias, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Tag, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
@@ -50,6 +52,10 @@ M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
 Segment = str | int
+#: The language of an input: TOML (tables, lists) or JSON (objects, arrays).
+Style: TypeAlias = Literal["toml", "json"]
+#: How often :func:`check` drops the keys of the problems it found and tries again.
+_MAX_ROUNDS: Final = 4
 
 
 class Table(BaseModel):
@@ -150,6 +156,18 @@ class _Place:
     field: FieldInfo | None
     #: the type expected at the end of ``path`` (``None``: unknown)
     annotation: Any
+    #: the length of the path to ``field``
+    field_depth: int = 0
+
+
+def _tagged(union: Any, tag: str) -> Any:
+    """The member of a tagged union (``Annotated[Model, Tag("x")]``) whose tag is ``tag``."""
+    for member in get_args(union):
+        if get_origin(member) is Annotated and any(
+            isinstance(m, Tag) and m.tag == tag for m in member.__metadata__
+        ):
+            return member
+    return None
 
 
 def _place(root: type[BaseModel], loc: Sequence[Segment]) -> _Place:
@@ -158,60 +176,85 @@ def _place(root: type[BaseModel], loc: Sequence[Segment]) -> _Place:
     table: type[BaseModel] | None = None
     table_path: tuple[Segment, ...] = ()
     field: FieldInfo | None = None
+    field_depth = 0
     for segment in loc:
         annotation = _unwrap(annotation)
+        origin = get_origin(annotation)
         if _is_model(annotation) and isinstance(segment, str):
             table, table_path = annotation, tuple(path)
             path.append(segment)
-            field = _field_named(annotation, segment)
+            field, field_depth = _field_named(annotation, segment), len(path)
             annotation = None if field is None else field.annotation
-        elif get_origin(annotation) in (dict, Mapping) and isinstance(segment, str):
+        elif origin in (dict, Mapping) and isinstance(segment, str):
             path.append(segment)
             annotation = get_args(annotation)[1]
-        elif get_origin(annotation) in (list, tuple, Sequence) and isinstance(segment, int):
+        elif origin in (list, tuple, Sequence) and isinstance(segment, int):
             path.append(segment)
             annotation = get_args(annotation)[0]
-        # else: a union member's tag or a validator's name, not a key of the input
-    return _Place(tuple(path), table, table_path, field, annotation)
+        elif origin in (Union, types.UnionType) and isinstance(segment, str):
+            # a tagged union names its member: go on in that member
+            member = _tagged(annotation, segment)
+            annotation = annotation if member is None else member
+        # else: a validator's name, not a key of the input
+    return _Place(tuple(path), table, table_path, field, annotation, field_depth)
 
 
 # -- reasons -----------------------------------------------------------------------------
 
-_TYPE_REASONS = {
+#: What a TOML file and a JSON document call a table and a list.
+_WORDS: Final = {
+    "toml": {"a_table": "a table", "a_list": "a list"},
+    "json": {"a_table": "an object", "a_list": "an array"},
+}
+
+_TYPE_REASONS: Final = {
     "string_type": "must be a string",
     "int_type": "must be an integer",
     "int_from_float": "must be an integer",
     "float_type": "must be a number",
+    "finite_number": "must be finite",
     "bool_type": "must be true or false",
-    "list_type": "must be a list",
-    "tuple_type": "must be a list",
-    "dict_type": "must be a table",
-    "model_type": "must be a table",
-    "model_attributes_type": "must be a table",
-    "literal_error": "",
+    "list_type": "must be {a_list}",
+    "tuple_type": "must be {a_list}",
+    "dict_type": "must be {a_table}",
+    "model_type": "must be {a_table}",
+    "model_attributes_type": "must be {a_table}",
     "string_too_short": "must not be empty",
     "too_short": "must not be empty",
+    "greater_than_equal": "must be >= {ge}",
+    "greater_than": "must be > {gt}",
+    "less_than_equal": "must be <= {le}",
+    "less_than": "must be < {lt}",
+    "multiple_of": "must be a multiple of {multiple_of}",
 }
 
 
-def _what(table: type[BaseModel], table_path: tuple[Segment, ...]) -> str:
+def _what(table: type[BaseModel], table_path: tuple[Segment, ...], style: Style) -> str:
     title = table.model_config.get("title")
     if title:
         return str(title)
-    return f"[{format_location(table_path)}]"
+    where = format_location(table_path)
+    return where if style == "json" else f"[{where}]"
 
 
-def _reason(error: ErrorDetails, place: _Place, root: type[BaseModel]) -> str:
+def _reason(
+    error: ErrorDetails,
+    place: _Place,
+    path: tuple[Segment, ...],
+    prefix: tuple[Segment, ...],
+    style: Style,
+) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
-    description = None if place.field is None else place.field.description
+    # a field's description says what its own value must be, not what a nested one must
+    own = place.field is not None and len(path) == place.field_depth
+    description = place.field.description if own and place.field is not None else None
     if kind == "extra_forbidden" and place.table is not None:
-        key = str(place.path[-1])
-        at_top = place.table is root and not place.table_path
+        at_top = style == "toml" and not prefix and not place.table_path
         return unknown_key_reason(
-            key,
+            str(place.path[-1]),
             keys_of(place.table),
-            _what(place.table, place.table_path),
+            _what(place.table, (*prefix, *place.table_path), style),
             kind="table" if at_top else "key",
         )
     if kind == "missing":
@@ -222,22 +265,21 @@ def _reason(error: ErrorDetails, place: _Place, root: type[BaseModel]) -> str:
         return f"must be {description}"
     if kind == "literal_error":
         return "must be " + str(ctx.get("expected", "one of the allowed values")).replace("'", "")
-    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        words = {
-            "greater_than_equal": "at least",
-            "greater_than": "more than",
-            "less_than_equal": "at most",
-            "less_than": "less than",
-        }
-        bound = next(iter(ctx.values()), "")
-        return f"must be {words[kind]} {bound}"
-    return _TYPE_REASONS.get(kind) or "is not valid"
+    template = _TYPE_REASONS.get(kind)
+    if template is None:
+        return "is not valid"
+    return template.format(**_WORDS[style], **{k: str(v) for k, v in ctx.items()})
 
 
 def _problems(
-    exc: ValidationError, root: type[BaseModel], prefix: tuple[Segment, ...]
+    exc: ValidationError,
+    root: type[BaseModel],
+    prefix: tuple[Segment, ...],
+    style: Style,
+    dropped: Sequence[tuple[Segment, ...]],
 ) -> tuple[list[Problem], list[tuple[Segment, ...]], bool]:
-    """The problems of ``exc``, the paths to drop to go on, and whether it can go on."""
+    """The problems of ``exc`` (none at or below a path dropped before: those only follow
+    from dropping it), the paths to drop to go on, and whether it can go on."""
     problems: list[Problem] = []
     drop: list[tuple[Segment, ...]] = []
     can_go_on = True
@@ -247,7 +289,12 @@ def _problems(
         # an item of a list of values is named by its list ("consent.purposes")
         if path and isinstance(path[-1], int) and not _is_model(_unwrap(place.annotation)):
             path = path[:-1]
-        problem = Problem(format_location((*prefix, *path)), _reason(error, place, root))
+        if any(path[: len(gone)] == gone for gone in dropped):
+            can_go_on = False
+            continue
+        problem = Problem(
+            format_location((*prefix, *path)), _reason(error, place, path, prefix, style)
+        )
         if problem not in problems:
             problems.append(problem)
         if error["type"] == "missing" or not path:
@@ -257,46 +304,60 @@ def _problems(
     return problems, drop, can_go_on
 
 
-def _drop(data: dict[str, Any], path: tuple[Segment, ...]) -> None:
-    """Remove the key at ``path`` from the nested tables of ``data``; a key inside a list
-    takes the whole list with it (dropping one item would renumber the others)."""
-    holder: Any = data
-    key: Segment = path[0]
-    for segment in path[1:]:
+def _drop(data: dict[str, Any], path: tuple[Segment, ...]) -> tuple[Segment, ...]:
+    """Remove the key at ``path`` from ``data`` (items of lists keep their places); an
+    item that is itself bad takes its whole list with it, since removing it would
+    renumber the others. Returns the path of what was removed."""
+    chain: list[Any] = [data]
+    for segment in path[:-1]:
         try:
-            child = holder[key]
+            chain.append(chain[-1][segment])
         except (KeyError, IndexError, TypeError):
-            return
-        if isinstance(child, list):
-            break
-        holder, key = child, segment
+            return path
+    depth = len(path)
+    while depth > 1 and not isinstance(chain[depth - 1], dict):
+        depth -= 1  # the holder is a list: remove the list from its own holder
+    holder = chain[depth - 1]
     if isinstance(holder, dict):
-        holder.pop(key, None)
+        holder.pop(path[depth - 1], None)
+    return path[:depth]
 
 
 def check(
-    model: type[M], data: object, *, prefix: Sequence[Segment] = ()
+    model: type[M],
+    data: object,
+    *,
+    prefix: Sequence[Segment] = (),
+    style: Style = "toml",
+    context: Mapping[str, Any] | None = None,
 ) -> tuple[M | None, list[Problem]]:
     """Validate ``data`` against ``model``: the model (``None`` when it cannot be built)
-    and every problem found, each named by its dotted path below ``prefix``.
+    and every problem found, each named by its path below ``prefix``.
+
+    ``style`` is the input's language: ``"toml"`` (tables and lists; an unknown key of the
+    document itself is an unknown table) or ``"json"`` (objects and arrays; give
+    ``prefix=("$",)`` for ``$.features[2].format`` paths). ``context`` reaches the models'
+    validators (what they check against: the features a schema declares, ...).
 
     With problems that only concern keys which can be dropped, the model built without
     those keys is returned beside the problems, so the caller can report value problems
     of the rest as well; it must not use that model for anything else."""
     location_prefix = tuple(prefix)
-    try:
-        return model.model_validate(data), []
-    except ValidationError as exc:
-        problems, drop, can_go_on = _problems(exc, model, location_prefix)
-    if not can_go_on or not isinstance(data, dict):
-        return None, problems
-    pruned = copy.deepcopy(data)
-    for path in drop:
-        _drop(pruned, path)
-    try:
-        return model.model_validate(pruned), problems
-    except ValidationError:
-        return None, problems
+    problems: list[Problem] = []
+    dropped: list[tuple[Segment, ...]] = []
+    current = data
+    for _ in range(_MAX_ROUNDS):
+        try:
+            return model.model_validate(current, context=context), problems
+        except ValidationError as exc:
+            found, drop, can_go_on = _problems(exc, model, location_prefix, style, dropped)
+        problems.extend(p for p in found if p not in problems)
+        if not can_go_on or not drop or not isinstance(current, dict):
+            break
+        pruned = copy.deepcopy(current)
+        dropped.extend(_drop(pruned, path) for path in drop)
+        current = pruned
+    return None, problems
 
 
 class Findings:

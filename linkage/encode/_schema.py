@@ -6,6 +6,10 @@ collects *every* problem it finds (each named by its JSON path, e.g.
 
 Where clkhash's JSON schema is loose, this reader is stricter, on purpose:
 
+The document's shape is declared by pydantic models in :mod:`linkage.encode._schema_json`
+(clkhash's JSON Schema route, with models instead of a schema file); the rules across keys
+and objects are the model's own checks below.
+
 * unknown keys are errors at every level (a typo such as ``prevent_singularty``
   would otherwise silently change the encoding; and extensions such as the
   later hardening block must be rejected clearly by a plain v3 reader);
@@ -32,7 +36,6 @@ keep exactly the canonical JSON and fingerprint they always had.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 import math
@@ -41,7 +44,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeAlias
 
+from linkage.encode._schema_json import (
+    DEFAULT_KEY_SIZE,
+    BlakeHashDocument,
+    ComparisonDocument,
+    DateFormatDocument,
+    DoubleHashDocument,
+    EnumFormatDocument,
+    ExactDocument,
+    FeatureDocument,
+    FeatureItem,
+    FormatDocument,
+    HashDocument,
+    IgnoredFeatureDocument,
+    IntegerFormatDocument,
+    NgramDocument,
+    NumericDocument,
+    PatternFormatDocument,
+    SchemaDocument,
+    StringFormatDocument,
+)
 from linkage.errors import Problem, SchemaError
+from linkage.validation import Findings, check
 
 __all__ = [
     "HARDENED_SCHEMA_VERSION",
@@ -81,7 +105,6 @@ SCHEMA_VERSION: Final = 3
 HARDENED_SCHEMA_VERSION: Final = "3-hardened-1"
 #: The smallest number of XORed inputs per diffused bit that the project recommends.
 RECOMMENDED_MIN_TAPS: Final = 8
-DEFAULT_KEY_SIZE: Final = 64
 _BLAKE2B_MAX_KEY: Final = 64
 _HKDF_DIGEST_SIZE: Final = {"SHA256": 32, "SHA512": 64}
 _ENCODINGS: Final = ("ascii", "utf-8", "utf-16", "utf-32")
@@ -589,84 +612,16 @@ def _check_feature(feature: Feature, clk: ClkConfig, path: str) -> list[Problem]
 # --------------------------------------------------------------------------- parsing
 
 
-class _Reader:
-    """Collects problems while walking a parsed JSON document."""
-
-    def __init__(self) -> None:
-        self.problems: list[Problem] = []
-
-    def fail(self, path: str, reason: str) -> None:
-        self.problems.append(Problem(path, reason))
-
-    def obj(self, value: object, path: str, allowed: tuple[str, ...]) -> dict[str, Any] | None:
-        if not isinstance(value, dict):
-            self.fail(path, "must be an object")
-            return None
-        for key in value:
-            if key not in allowed:
-                self.fail(f"{path}.{key}", "unknown key (not part of linkage schema v3)")
-        return value
-
-    def has(self, obj: Mapping[str, Any], key: str, path: str) -> bool:
-        if key not in obj:
-            self.fail(f"{path}.{key}", "is required")
-            return False
-        return True
-
-    def integer(
-        self, obj: Mapping[str, Any], key: str, path: str, *, minimum: int | None = None
-    ) -> int | None:
-        value = obj[key]
-        if not isinstance(value, int) or isinstance(value, bool):
-            self.fail(f"{path}.{key}", "must be an integer")
-            return None
-        if minimum is not None and value < minimum:
-            self.fail(f"{path}.{key}", f"must be >= {minimum}")
-            return None
-        return value
-
-    def string(self, obj: Mapping[str, Any], key: str, path: str) -> str | None:
-        value = obj[key]
-        if not isinstance(value, str):
-            self.fail(f"{path}.{key}", "must be a string")
-            return None
-        return value
-
-    def boolean(self, obj: Mapping[str, Any], key: str, path: str) -> bool | None:
-        value = obj[key]
-        if not isinstance(value, bool):
-            self.fail(f"{path}.{key}", "must be true or false")
-            return None
-        return value
-
-    def choice(
-        self, obj: Mapping[str, Any], key: str, path: str, options: tuple[str, ...]
-    ) -> str | None:
-        value = obj[key]
-        if value not in options:
-            self.fail(f"{path}.{key}", "must be one of " + ", ".join(options))
-            return None
-        return str(value)
-
-    def base64(self, obj: Mapping[str, Any], key: str, path: str) -> bytes | None:
-        text = self.string(obj, key, path)
-        if text is None:
-            return None
-        try:
-            # Same (lenient) decoding as clkhash, which uses base64.b64decode.
-            return base64.b64decode(text)
-        except (binascii.Error, ValueError):
-            self.fail(f"{path}.{key}", "must be base64-encoded bytes")
-            return None
-
-
 def load_schema(
     source: str | bytes | Mapping[str, Any], *, allow_hardening: bool = True
 ) -> LinkageSchema:
     """Parse and validate a linkage schema v3 (or a hardened one) from JSON or a parsed object.
 
-    With ``allow_hardening=False`` this is a strict plain-v3 reader: a hardened schema
-    is refused at ``$.version`` rather than read as something else.
+    The document's shape and types are checked by its pydantic models
+    (:mod:`linkage.encode._schema_json`), the rules across keys and objects by the
+    :class:`LinkageSchema` built from it. With ``allow_hardening=False`` this is a strict
+    plain-v3 reader: a hardened schema is refused at ``$.version`` rather than read as
+    something else.
 
     :raises SchemaError: with one :class:`Problem` per problem, each naming its JSON path.
     """
@@ -682,416 +637,165 @@ def load_schema(
             ) from None
     else:
         document = source
-    reader = _Reader()
-    schema = _parse_schema(reader, document, allow_hardening=allow_hardening)
-    if reader.problems or schema is None:
-        raise SchemaError("the linkage schema is invalid", problems=reader.problems)
+    parsed, problems = check(SchemaDocument, document, prefix=("$",), style="json")
+    findings = Findings(problems)
+    hardened = _check_version(document, allow_hardening, findings)
+    schema = None
+    # the rules across objects also run past problems that were dropped to go on, unless
+    # one is in clkConfig, whose settings every other rule depends on
+    if parsed is not None and not any(p.location.startswith("$.clkConfig") for p in problems):
+        schema = _schema_of(parsed, hardened and allow_hardening, findings)
+    if findings or schema is None:
+        raise SchemaError("the linkage schema is invalid", problems=findings.problems)
     return schema
 
 
-def _parse_schema(r: _Reader, document: object, *, allow_hardening: bool) -> LinkageSchema | None:
-    top = r.obj(document, "$", ("version", "clkConfig", "features", "hardening"))
-    if top is None:
-        return None
-    hardened = False
-    if r.has(top, "version", "$"):
-        version = top["version"]
-        if version == HARDENED_SCHEMA_VERSION:
-            hardened = True
-            if not allow_hardening:
-                r.fail(
-                    "$.version",
-                    f"{HARDENED_SCHEMA_VERSION!r} is a hardened schema (linkage schema v3 plus "
-                    "a hardening block); this reader accepts only plain linkage schema v3",
-                )
-        elif isinstance(version, bool) or version != SCHEMA_VERSION:
-            r.fail(
+def _check_version(document: object, allow_hardening: bool, findings: Findings) -> bool:
+    """Whether the document declares the hardened version; its ``version`` and whether
+    that version allows a ``hardening`` block are checked here."""
+    if not isinstance(document, Mapping) or "version" not in document:
+        return False
+    version = document["version"]
+    hardened: bool = version == HARDENED_SCHEMA_VERSION
+    if hardened and not allow_hardening:
+        findings.add(
+            Problem(
+                "$.version",
+                f"{HARDENED_SCHEMA_VERSION!r} is a hardened schema (linkage schema v3 plus "
+                "a hardening block); this reader accepts only plain linkage schema v3",
+            )
+        )
+    elif not hardened and (isinstance(version, bool) or version != SCHEMA_VERSION):
+        findings.add(
+            Problem(
                 "$.version",
                 f"must be {SCHEMA_VERSION} (linkage schema v3)"
                 + (f" or {HARDENED_SCHEMA_VERSION!r} (hardened)" if allow_hardening else ""),
             )
-    hardening_document = top.get("hardening")
-    if "hardening" in top and not hardened:
-        r.fail(
-            "$.hardening",
-            f'is only allowed with "version": "{HARDENED_SCHEMA_VERSION}"; under version 3 '
-            "a plain reader would ignore it and encode unhardened CLKs",
         )
-    elif hardened and "hardening" not in top:
-        r.fail("$.hardening", f"is required with version {HARDENED_SCHEMA_VERSION!r}")
-    hardening = (
-        _parse_hardening(r, hardening_document)
-        if hardened and "hardening" in top and allow_hardening
-        else None
-    )
-    clk = _parse_clk_config(r, top["clkConfig"]) if r.has(top, "clkConfig", "$") else None
-    features: list[Feature | IgnoredFeature] = []
-    if r.has(top, "features", "$"):
-        raw = top["features"]
-        if not isinstance(raw, list):
-            r.fail("$.features", "must be an array")
-        elif not raw:
-            r.fail("$.features", "must hold at least one feature")
-        else:
-            for index, item in enumerate(raw):
-                parsed = _parse_feature(r, item, f"$.features[{index}]")
-                if parsed is not None:
-                    features.append(parsed)
-    if r.problems or clk is None:
-        return None
-    try:
-        return LinkageSchema(clk_config=clk, features=tuple(features), hardening=hardening)
-    except SchemaError as exc:
-        r.problems.extend(exc.problems)
-        return None
-
-
-def _parse_hardening(r: _Reader, value: object) -> Hardening | None:
-    path = "$.hardening"
-    obj = r.obj(value, path, ("salting", "balance", "diffusion"))
-    if obj is None:
-        return None
-    before = len(r.problems)
-    rules: list[SaltRule] = []
-    if "salting" in obj:
-        raw = obj["salting"]
-        if not isinstance(raw, list):
-            r.fail(f"{path}.salting", "must be an array")
-        else:
-            for index, item in enumerate(raw):
-                rule = _parse_salt_rule(r, item, f"{path}.salting[{index}]")
-                if rule is not None:
-                    rules.append(rule)
-    balance = r.boolean(obj, "balance", path) if "balance" in obj else False
-    diffusion: Diffusion | None = None
-    if "diffusion" in obj:
-        dpath = f"{path}.diffusion"
-        dobj = r.obj(obj["diffusion"], dpath, ("outputBits", "t"))
-        if dobj is not None:
-            bits = (
-                r.integer(dobj, "outputBits", dpath, minimum=64) if "outputBits" in dobj else 1024
+    if "hardening" in document and not hardened:
+        findings.add(
+            Problem(
+                "$.hardening",
+                f'is only allowed with "version": "{HARDENED_SCHEMA_VERSION}"; under version 3 '
+                "a plain reader would ignore it and encode unhardened CLKs",
             )
-            taps = r.integer(dobj, "t", dpath, minimum=1) if "t" in dobj else 10
-            if bits is not None and bits % 64:
-                r.fail(f"{dpath}.outputBits", "must be a multiple of 64")
-            elif bits is not None and taps is not None:
-                diffusion = Diffusion(output_bits=bits, taps=taps)
-    if len(r.problems) != before or balance is None:
-        return None
-    return Hardening(salting=tuple(rules), balance=balance, diffusion=diffusion)
+        )
+    elif hardened and "hardening" not in document:
+        findings.add(
+            Problem("$.hardening", f"is required with version {HARDENED_SCHEMA_VERSION!r}")
+        )
+    return hardened
 
 
-def _parse_salt_rule(r: _Reader, value: object, path: str) -> SaltRule | None:
-    obj = r.obj(value, path, ("feature", "saltFrom", "start", "end"))
-    if obj is None:
-        return None
-    before = len(r.problems)
-    feature = r.string(obj, "feature", path) if r.has(obj, "feature", path) else None
-    salt_from = r.string(obj, "saltFrom", path) if r.has(obj, "saltFrom", path) else None
-    start = r.integer(obj, "start", path, minimum=0) if "start" in obj else 0
-    end = r.integer(obj, "end", path, minimum=1) if "end" in obj else None
-    if feature is None or salt_from is None or start is None or len(r.problems) != before:
-        return None
-    return SaltRule(feature=feature, salt_from=salt_from, start=start, end=end)
-
-
-def _parse_clk_config(r: _Reader, value: object) -> ClkConfig | None:
-    path = "$.clkConfig"
-    obj = r.obj(value, path, ("l", "kdf", "xor_folds", "xorFolds"))
-    if obj is None:
-        return None
-    length = None
-    if r.has(obj, "l", path):
-        length = r.integer(obj, "l", path, minimum=1)
-        if length is not None and length % 8:
-            r.fail(f"{path}.l", "must be a multiple of 8 (a whole number of bytes)")
-            length = None
-    folds: int | None = 0
-    if "xor_folds" in obj:
-        folds = r.integer(obj, "xor_folds", path, minimum=0)
-    if "xorFolds" in obj:
-        documented = r.integer(obj, "xorFolds", path, minimum=0)
-        if documented is not None and folds is not None and documented != folds:
-            r.fail(
-                f"{path}.xorFolds",
+def _schema_of(
+    document: SchemaDocument, hardened: bool, findings: Findings
+) -> LinkageSchema | None:
+    clk = document.clk_config
+    if clk.xor_folds_documented is not None and clk.xor_folds_documented != clk.xor_folds:
+        findings.add(
+            Problem(
+                "$.clkConfig.xorFolds",
                 "clkhash 0.18.3 ignores 'xorFolds' and folds by 'xor_folds'; "
                 "set 'xor_folds' to the same value so that both encoders agree",
             )
-    kdf = _parse_kdf(r, obj["kdf"]) if r.has(obj, "kdf", path) else None
-    if length is None or folds is None or kdf is None:
+        )
         return None
-    return ClkConfig(length=length, kdf=kdf, xor_folds=folds)
-
-
-def _parse_kdf(r: _Reader, value: object) -> KdfConfig | None:
-    path = "$.clkConfig.kdf"
-    obj = r.obj(value, path, ("type", "hash", "salt", "info", "keySize"))
-    if obj is None:
-        return None
-    before = len(r.problems)
-    if r.has(obj, "type", path) and obj["type"] != "HKDF":
-        r.fail(f"{path}.type", "must be HKDF")
-    kdf_hash = r.choice(obj, "hash", path, ("SHA256", "SHA512")) if "hash" in obj else "SHA256"
-    salt = r.base64(obj, "salt", path) if "salt" in obj else None
-    info = r.base64(obj, "info", path) if "info" in obj else None
-    key_size = r.integer(obj, "keySize", path, minimum=1) if "keySize" in obj else DEFAULT_KEY_SIZE
-    if len(r.problems) != before or kdf_hash is None or key_size is None:
-        return None
-    return KdfConfig(
-        hash="SHA512" if kdf_hash == "SHA512" else "SHA256",
-        salt=salt,
-        info=info,
-        key_size=key_size,
+    kdf = clk.kdf
+    clk_config = ClkConfig(
+        length=clk.length,
+        kdf=KdfConfig(hash=kdf.hash, salt=kdf.salt, info=kdf.info, key_size=kdf.key_size),
+        xor_folds=clk.xor_folds,
+    )
+    features = tuple(_feature_of(item) for item in document.features)
+    hardening = None
+    if hardened and document.hardening is not None:
+        block = document.hardening
+        diffusion = block.diffusion
+        hardening = Hardening(
+            salting=tuple(
+                SaltRule(feature=r.feature, salt_from=r.salt_from, start=r.start, end=r.end)
+                for r in block.salting
+            ),
+            balance=block.balance,
+            diffusion=None
+            if diffusion is None
+            else Diffusion(output_bits=diffusion.output_bits, taps=diffusion.t),
+        )
+    return findings.build(
+        lambda: LinkageSchema(clk_config=clk_config, features=features, hardening=hardening)
     )
 
 
-def _parse_feature(r: _Reader, value: object, path: str) -> Feature | IgnoredFeature | None:
-    if not isinstance(value, dict):
-        r.fail(path, "must be an object")
-        return None
-    ignored = value.get("ignored", False)
-    is_plain_ignore = ignored is True and "format" not in value and "hashing" not in value
-    allowed: tuple[str, ...] = (
-        ("identifier", "ignored", "description")
-        if is_plain_ignore
-        else ("identifier", "description", "ignored", "format", "hashing")
-    )
-    obj = r.obj(value, path, allowed)
-    if obj is None:
-        return None
-    before = len(r.problems)
-    identifier = r.string(obj, "identifier", path) if r.has(obj, "identifier", path) else None
-    description = r.string(obj, "description", path) if "description" in obj else None
-    if "ignored" in obj:
-        r.boolean(obj, "ignored", path)
-    if is_plain_ignore:
-        if identifier is None or len(r.problems) != before:
-            return None
-        return IgnoredFeature(identifier=identifier, description=description)
-    fmt = _parse_format(r, obj["format"], f"{path}.format") if r.has(obj, "format", path) else None
-    hashing = (
-        _parse_hashing(r, obj["hashing"], f"{path}.hashing")
-        if r.has(obj, "hashing", path)
-        else None
-    )
-    if identifier is None or fmt is None or hashing is None or len(r.problems) != before:
-        return None
-    if ignored is True:
+def _feature_of(item: FeatureItem) -> Feature | IgnoredFeature:
+    if isinstance(item, IgnoredFeatureDocument) or (
+        isinstance(item, FeatureDocument) and item.ignored
+    ):
         # clkhash treats a fully specified feature with "ignored": true as ignored.
-        return IgnoredFeature(identifier=identifier, description=description)
-    return Feature(identifier=identifier, format=fmt, hashing=hashing, description=description)
+        return IgnoredFeature(identifier=item.identifier, description=item.description)
+    if not isinstance(item, FeatureDocument):
+        raise TypeError("not a feature")  # never: validation refused it
+    hashing = item.hashing
+    strategy: Strategy = (
+        BitsPerToken(hashing.strategy.bits_per_token)
+        if hashing.strategy.bits_per_token is not None
+        else BitsPerFeature(hashing.strategy.bits_per_feature or 0)
+    )
+    missing = hashing.missing_value
+    return Feature(
+        identifier=item.identifier,
+        format=_format_of(item.format),
+        hashing=Hashing(
+            comparison=_comparison_of(hashing.comparison),
+            strategy=strategy,
+            hash=_hash_of(hashing.hash),
+            missing_value=None
+            if missing is None
+            else MissingValue(sentinel=missing.sentinel, replace_with=missing.replace_with),
+        ),
+        description=item.description,
+    )
 
 
-def _parse_format(r: _Reader, value: object, path: str) -> FeatureFormat | None:
-    if not isinstance(value, dict):
-        r.fail(path, "must be an object")
-        return None
-    if not r.has(value, "type", path):
-        return None
-    kind = value["type"]
-    before = len(r.problems)
-    if kind == "string":
-        if "pattern" in value:
-            obj = r.obj(value, path, ("type", "encoding", "pattern", "description"))
-            assert obj is not None
-            encoding = _encoding(r, obj, path)
-            pattern = r.string(obj, "pattern", path)
-            if pattern is not None:
-                try:
-                    re.compile(pattern)
-                except re.error:
-                    r.fail(f"{path}.pattern", "is not a valid regular expression")
-                    pattern = None
-            if len(r.problems) != before or pattern is None or encoding is None:
-                return None
-            return PatternFormat(pattern=pattern, encoding=encoding)
-        obj = r.obj(
-            value, path, ("type", "encoding", "case", "minLength", "maxLength", "description")
-        )
-        assert obj is not None
-        encoding = _encoding(r, obj, path)
-        case = r.choice(obj, "case", path, _CASES) if "case" in obj else "mixed"
-        min_length = r.integer(obj, "minLength", path, minimum=0) if "minLength" in obj else None
-        max_length = r.integer(obj, "maxLength", path, minimum=1) if "maxLength" in obj else None
-        if len(r.problems) != before or encoding is None or case is None:
-            return None
+def _format_of(document: FormatDocument) -> FeatureFormat:
+    if isinstance(document, StringFormatDocument):
         return StringFormat(
-            encoding=encoding,
-            case="upper" if case == "upper" else "lower" if case == "lower" else "mixed",
-            min_length=min_length,
-            max_length=max_length,
+            encoding=document.encoding,
+            case=document.case,
+            min_length=document.min_length,
+            max_length=document.max_length,
         )
-    if kind == "integer":
-        obj = r.obj(value, path, ("type", "minimum", "maximum", "description"))
-        assert obj is not None
-        minimum = r.integer(obj, "minimum", path) if "minimum" in obj else None
-        maximum = r.integer(obj, "maximum", path) if "maximum" in obj else None
-        if len(r.problems) != before:
-            return None
-        return IntegerFormat(minimum=minimum, maximum=maximum)
-    if kind == "date":
-        obj = r.obj(value, path, ("type", "format", "description"))
-        assert obj is not None
-        date_format = r.string(obj, "format", path) if r.has(obj, "format", path) else None
-        if date_format is None or len(r.problems) != before:
-            return None
-        return DateFormat(format=date_format)
-    if kind == "enum":
-        obj = r.obj(value, path, ("type", "values", "description"))
-        assert obj is not None
-        if not r.has(obj, "values", path):
-            return None
-        values = obj["values"]
-        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            r.fail(f"{path}.values", "must be an array of strings")
-            return None
-        return EnumFormat(values=tuple(values))
-    r.fail(f"{path}.type", "must be one of string, integer, date, enum")
-    return None
+    if isinstance(document, PatternFormatDocument):
+        return PatternFormat(pattern=document.pattern, encoding=document.encoding)
+    if isinstance(document, IntegerFormatDocument):
+        return IntegerFormat(minimum=document.minimum, maximum=document.maximum)
+    if isinstance(document, DateFormatDocument):
+        return DateFormat(format=document.format)
+    if isinstance(document, EnumFormatDocument):
+        return EnumFormat(values=tuple(document.values))
+    raise TypeError("not a format")  # never: validation refused it
 
 
-def _encoding(r: _Reader, obj: Mapping[str, Any], path: str) -> Encoding | None:
-    if "encoding" not in obj:
-        return "utf-8"
-    value = r.choice(obj, "encoding", path, _ENCODINGS)
-    if value == "ascii":
-        return "ascii"
-    if value == "utf-16":
-        return "utf-16"
-    if value == "utf-32":
-        return "utf-32"
-    return "utf-8" if value == "utf-8" else None
-
-
-def _parse_hashing(r: _Reader, value: object, path: str) -> Hashing | None:
-    obj = r.obj(value, path, ("comparison", "strategy", "hash", "missingValue"))
-    if obj is None:
-        return None
-    comparison = (
-        _parse_comparison(r, obj["comparison"], f"{path}.comparison")
-        if r.has(obj, "comparison", path)
-        else None
-    )
-    strategy = (
-        _parse_strategy(r, obj["strategy"], f"{path}.strategy")
-        if r.has(obj, "strategy", path)
-        else None
-    )
-    hash_function: HashFunction | None = BlakeHash()
-    if "hash" in obj:
-        hash_function = _parse_hash(r, obj["hash"], f"{path}.hash")
-    missing: MissingValue | None = None
-    if "missingValue" in obj:
-        mpath = f"{path}.missingValue"
-        mobj = r.obj(obj["missingValue"], mpath, ("sentinel", "replaceWith"))
-        if mobj is not None and r.has(mobj, "sentinel", mpath):
-            sentinel = r.string(mobj, "sentinel", mpath)
-            replace = r.string(mobj, "replaceWith", mpath) if "replaceWith" in mobj else None
-            if sentinel is not None:
-                missing = MissingValue(sentinel=sentinel, replace_with=replace)
-    if comparison is None or strategy is None or hash_function is None:
-        return None
-    return Hashing(
-        comparison=comparison, strategy=strategy, hash=hash_function, missing_value=missing
-    )
-
-
-def _parse_comparison(r: _Reader, value: object, path: str) -> Comparison | None:
-    if not isinstance(value, dict):
-        r.fail(path, "must be an object")
-        return None
-    if not r.has(value, "type", path):
-        return None
-    kind = value["type"]
-    before = len(r.problems)
-    if kind == "ngram":
-        obj = r.obj(value, path, ("type", "n", "positional"))
-        assert obj is not None
-        n = r.integer(obj, "n", path, minimum=1) if r.has(obj, "n", path) else None
-        positional = r.boolean(obj, "positional", path) if "positional" in obj else False
-        if n is None or positional is None or len(r.problems) != before:
-            return None
-        return NgramComparison(n=n, positional=positional)
-    if kind == "exact":
-        r.obj(value, path, ("type",))
-        return None if len(r.problems) != before else ExactComparison()
-    if kind == "numeric":
-        obj = r.obj(
-            value, path, ("type", "thresholdDistance", "resolution", "fractional_precision")
-        )
-        assert obj is not None
-        threshold: float | None = None
-        if r.has(obj, "thresholdDistance", path):
-            raw = obj["thresholdDistance"]
-            if isinstance(raw, bool) or not isinstance(raw, int | float) or not raw > 0:
-                r.fail(f"{path}.thresholdDistance", "must be a number > 0")
-            elif not math.isfinite(raw):
-                r.fail(f"{path}.thresholdDistance", "must be finite")
-            else:
-                threshold = raw
-        resolution = (
-            r.integer(obj, "resolution", path, minimum=1)
-            if r.has(obj, "resolution", path)
-            else None
-        )
-        precision = (
-            r.integer(obj, "fractional_precision", path, minimum=0)
-            if "fractional_precision" in obj
-            else 0
-        )
-        if threshold is None or resolution is None or precision is None:
-            return None
-        if round(threshold * 10**precision) == 0:
-            r.fail(f"{path}.thresholdDistance", "rounds to zero at this fractional_precision")
-            return None
+def _comparison_of(document: ComparisonDocument) -> Comparison:
+    if isinstance(document, NgramDocument):
+        return NgramComparison(n=document.n, positional=document.positional)
+    if isinstance(document, ExactDocument):
+        return ExactComparison()
+    if isinstance(document, NumericDocument):
         return NumericComparison(
-            threshold_distance=threshold, resolution=resolution, fractional_precision=precision
+            threshold_distance=document.threshold_distance,
+            resolution=document.resolution,
+            fractional_precision=document.fractional_precision,
         )
-    r.fail(f"{path}.type", "must be one of ngram, exact, numeric")
-    return None
+    raise TypeError("not a comparison")  # never: validation refused it
 
 
-def _parse_strategy(r: _Reader, value: object, path: str) -> Strategy | None:
-    if not isinstance(value, dict):
-        r.fail(path, "must be an object")
-        return None
-    keys = [k for k in ("bitsPerToken", "bitsPerFeature") if k in value]
-    if len(keys) != 1:
-        r.fail(path, "must hold exactly one of bitsPerToken, bitsPerFeature")
-        return None
-    obj = r.obj(value, path, (keys[0],))
-    assert obj is not None
-    bits = r.integer(obj, keys[0], path, minimum=1)
-    if bits is None:
-        return None
-    return BitsPerToken(bits) if keys[0] == "bitsPerToken" else BitsPerFeature(bits)
-
-
-def _parse_hash(r: _Reader, value: object, path: str) -> HashFunction | None:
-    if not isinstance(value, dict):
-        r.fail(path, "must be an object")
-        return None
-    if not r.has(value, "type", path):
-        return None
-    kind = value["type"]
-    before = len(r.problems)
-    if kind == "blakeHash":
-        if "prevent_singularity" in value:
-            r.fail(f"{path}.prevent_singularity", "may only be given with doubleHash")
-            return None
-        r.obj(value, path, ("type",))
-        return None if len(r.problems) != before else BlakeHash()
-    if kind == "doubleHash":
-        obj = r.obj(value, path, ("type", "prevent_singularity"))
-        assert obj is not None
-        prevent = (
-            r.boolean(obj, "prevent_singularity", path) if "prevent_singularity" in obj else False
-        )
-        if prevent is None or len(r.problems) != before:
-            return None
-        return DoubleHash(prevent_singularity=prevent)
-    r.fail(f"{path}.type", "must be blakeHash or doubleHash")
-    return None
+def _hash_of(document: HashDocument | None) -> HashFunction:
+    if document is None or isinstance(document, BlakeHashDocument):
+        return BlakeHash()
+    if isinstance(document, DoubleHashDocument):
+        return DoubleHash(prevent_singularity=document.prevent_singularity)
+    raise TypeError("not a hash function")  # never: validation refused it
 
 
 # --------------------------------------------------------------------------- dumping

@@ -73,7 +73,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from linkage.encode._defaults import default_schema_text
-from linkage.encode._derived import TRANSFORMS, derived_keys, transform_applies_to
+from linkage.encode._derived import derived_keys, transform_applies_to
 from linkage.encode._diffusion import diffuse_packed, diffusion_taps
 from linkage.encode._encoder import MIN_SECRET_BYTES, ClkEncoder, EncodedBatch, tokenize
 from linkage.encode._schema import (
@@ -86,9 +86,18 @@ from linkage.encode._schema import (
     load_schema,
     schema_fingerprint,
 )
+from linkage.encode._segments_json import (
+    RECORD_PART,
+    BloomSegmentDocument,
+    KeySegmentDocument,
+    SegmentItem,
+    SegmentSaltDocument,
+    SegmentsDocument,
+)
 from linkage.errors import InvalidInputError, Problem, SchemaError
 from linkage.probabilistic import SegmentLayout, SegmentRange
 from linkage.types import ClkBytes
+from linkage.validation import Findings, check
 
 __all__ = [
     "DEFAULT_SEGMENTS",
@@ -105,14 +114,8 @@ __all__ = [
     "segment_layout",
 ]
 
-#: The name of the record-level CLK part in a segmented layout.
-RECORD_PART: Final = "record"
 _KEY_SALT: Final = b"linkage/segment-key/1"
 _DIFFUSION_SALT: Final = b"linkage/segment-diffusion/1"
-_MAX_FILTER_BITS: Final = 1 << 20
-#: The most words (keys) a key segment may hold.
-_MAX_KEYS: Final = 8
-SEGMENT_KINDS: Final = ("bloom", "keys")
 
 
 def _default_segment(name: str, features: list[str], bits: int = 128) -> dict[str, Any]:
@@ -246,137 +249,107 @@ class Segmentation:
         return sum(spec.bits // 64 for spec in self.fields)
 
 
-def _int(obj: Mapping[str, Any], key: str, path: str, problems: list[Problem], low: int) -> int:
-    value = obj.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        problems.append(Problem(f"{path}.{key}", f"must be an integer >= {low}"))
-        return low
-    return value
-
-
 def parse_segmentation(
     block: object, features: Sequence[Feature | IgnoredFeature], path: str = "$.segments"
 ) -> Segmentation:
-    """Validate a ``segments`` block against the schema's features.
+    """Validate a ``segments`` block against the schema's features: its shape by
+    :class:`~linkage.encode._segments_json.SegmentsDocument`, the rules across segments here.
 
     :raises SchemaError: with one problem per JSON path.
     """
-    problems: list[Problem] = []
     known = {f.identifier: f for f in features if isinstance(f, Feature)}
-    if not isinstance(block, dict):
-        raise SchemaError("invalid segments", problems=[Problem(path, "must be an object")])
-    for key in block:
-        if key not in ("fields", "diffusion"):
-            problems.append(Problem(f"{path}.{key}", "unknown key"))
-    taps: int | None = None
-    if "diffusion" in block:
-        diffusion = block["diffusion"]
-        if not isinstance(diffusion, dict) or set(diffusion) != {"t"}:
-            problems.append(Problem(f"{path}.diffusion", 'must be {"t": <integer>}'))
-        else:
-            taps = _int(diffusion, "t", f"{path}.diffusion", problems, 1)
-    raw = block.get("fields")
+    context = {"features": {name: _format_type(feature) for name, feature in known.items()}}
+    prefix = tuple(path.split("."))
+    parsed, problems = check(SegmentsDocument, block, prefix=prefix, style="json", context=context)
+    findings = Findings(problems)
     specs: list[SegmentSpec] = []
-    if not isinstance(raw, list) or not raw:
-        problems.append(Problem(f"{path}.fields", "must be a non-empty array"))
-        raw = []
-    allowed = {"name", "features", "filterBits", "bitsPerToken", "bits", "salt", "keyGroup"}
-    allowed_keys = {"name", "kind", "features", "transform", "keys", "salt"}
-    for index, item in enumerate(raw):
-        where = f"{path}.fields[{index}]"
-        if not isinstance(item, dict):
-            problems.append(Problem(where, "must be an object"))
-            continue
-        kind = item.get("kind", "bloom")
-        if kind not in SEGMENT_KINDS:
-            problems.append(Problem(f"{where}.kind", f"must be one of {', '.join(SEGMENT_KINDS)}"))
-            continue
-        if kind == "keys":
-            spec = _key_segment(item, where, known, allowed_keys, problems)
+    taps: int | None = None
+    if parsed is not None:
+        taps = None if parsed.diffusion is None else parsed.diffusion.t
+        for index, item in enumerate(parsed.fields):
+            spec = _segment_spec(item, f"{path}.fields[{index}]", known, taps, path, findings)
             if spec is not None:
                 specs.append(spec)
-            continue
-        for key in item:
-            if key not in allowed:
-                problems.append(Problem(f"{where}.{key}", "unknown key"))
-        name = item.get("name")
-        if not isinstance(name, str) or not name.isidentifier() or name == RECORD_PART:
-            problems.append(
-                Problem(f"{where}.name", f"must be an identifier other than {RECORD_PART!r}")
+        _check_segments(specs, path, findings)
+    if findings or parsed is None:
+        raise SchemaError("the schema's segments block is invalid", problems=findings.problems)
+    return Segmentation(tuple(specs), taps)
+
+
+def _salt(
+    document: SegmentSaltDocument | None, where: str, findings: Findings
+) -> SegmentSalt | None:
+    if document is None:
+        return None
+    if document.end is not None and document.end <= document.start:
+        findings.add(Problem(f"{where}.salt.end", f"must be an integer >= {document.start + 1}"))
+    return SegmentSalt(document.salt_from, document.start, document.end)
+
+
+def _segment_spec(
+    item: SegmentItem,
+    where: str,
+    known: Mapping[str, Feature],
+    taps: int | None,
+    path: str,
+    findings: Findings,
+) -> SegmentSpec | None:
+    if not isinstance(item, KeySegmentDocument | BloomSegmentDocument):
+        return None  # never: validation refused it
+    salt = _salt(item.salt, where, findings)
+    if isinstance(item, KeySegmentDocument):
+        (feature,) = item.features
+        if not transform_applies_to(item.transform, _format_type(known[feature])):
+            findings.add(
+                Problem(f"{where}.transform", f"does not apply to the feature {feature}'s format")
             )
-            name = f"segment{index}"
-        group = item.get("features")
-        if (
-            not isinstance(group, list)
-            or not group
-            or not all(isinstance(f, str) and f in known for f in group)
-            or len(set(group)) != len(group)
-        ):
-            problems.append(
-                Problem(f"{where}.features", "must list distinct hashed features of the schema")
-            )
-            group = []
-        filter_bits = _int(item, "filterBits", where, problems, 64)
-        bits = _int(item, "bits", where, problems, 64)
-        per_token = _int(item, "bitsPerToken", where, problems, 1)
-        if filter_bits % 64 or filter_bits > _MAX_FILTER_BITS:
-            problems.append(
-                Problem(
-                    f"{where}.filterBits", f"must be a multiple of 64, at most {_MAX_FILTER_BITS}"
-                )
-            )
-        if bits % 64:
-            problems.append(Problem(f"{where}.bits", "must be a multiple of 64"))
-        if taps is None and bits != filter_bits:
-            problems.append(Problem(f"{where}.bits", "must equal filterBits without diffusion"))
-        if taps is not None and taps > filter_bits:
-            problems.append(Problem(f"{path}.diffusion.t", "exceeds a segment's filterBits"))
-        salt: SegmentSalt | None = None
-        if "salt" in item:
-            raw_salt = item["salt"]
-            spath = f"{where}.salt"
-            if not isinstance(raw_salt, dict) or not set(raw_salt) <= {"saltFrom", "start", "end"}:
-                problems.append(Problem(spath, "must be {saltFrom, start, end}"))
-            else:
-                source = raw_salt.get("saltFrom")
-                if not isinstance(source, str) or source not in known:
-                    problems.append(Problem(f"{spath}.saltFrom", "must name a hashed feature"))
-                start = _int(raw_salt, "start", spath, problems, 0) if "start" in raw_salt else 0
-                end = (
-                    _int(raw_salt, "end", spath, problems, start + 1) if "end" in raw_salt else None
-                )
-                if isinstance(source, str):
-                    salt = SegmentSalt(source, start, end)
-        key_group = item.get("keyGroup")
-        if key_group is not None and (
-            not isinstance(key_group, str) or not key_group.isidentifier()
-        ):
-            problems.append(Problem(f"{where}.keyGroup", "must be an identifier"))
-            key_group = None
-        specs.append(SegmentSpec(name, tuple(group), filter_bits, per_token, bits, salt, key_group))
+        return SegmentSpec(
+            item.name,
+            (feature,),
+            filter_bits=64 * item.keys,
+            bits_per_token=1,
+            bits=64 * item.keys,
+            salt=salt,
+            kind="keys",
+            transform=item.transform,
+        )
+    if taps is None and item.bits != item.filter_bits:
+        findings.add(Problem(f"{where}.bits", "must equal filterBits without diffusion"))
+    if taps is not None and taps > item.filter_bits:
+        findings.add(Problem(f"{path}.diffusion.t", "exceeds a segment's filterBits"))
+    return SegmentSpec(
+        item.name,
+        tuple(item.features),
+        item.filter_bits,
+        item.bits_per_token,
+        item.bits,
+        salt,
+        item.key_group,
+    )
+
+
+def _check_segments(specs: Sequence[SegmentSpec], path: str, findings: Findings) -> None:
+    """Unique names; a key group's segments alike and named apart from every segment."""
     names = [spec.name for spec in specs]
     if len(set(names)) != len(names):
-        problems.append(Problem(f"{path}.fields", "segment names must be unique"))
+        findings.add(Problem(f"{path}.fields", "segment names must be unique"))
     groups: dict[str, SegmentSpec] = {}
     for index, spec in enumerate(specs):
         if spec.key_group is None or spec.kind != "bloom":
             continue
         if spec.key_group in names:
-            problems.append(
+            findings.add(
                 Problem(f"{path}.fields[{index}].keyGroup", "must differ from every segment name")
             )
         first = groups.setdefault(spec.key_group, spec)
         shape = (spec.filter_bits, spec.bits_per_token, spec.bits, spec.salt)
         if shape != (first.filter_bits, first.bits_per_token, first.bits, first.salt):
-            problems.append(
+            findings.add(
                 Problem(
                     f"{path}.fields[{index}].keyGroup",
                     "segments of one key group need equal filterBits, bitsPerToken, bits, salt",
                 )
             )
-    if problems:
-        raise SchemaError("the schema's segments block is invalid", problems=problems)
-    return Segmentation(tuple(specs), taps)
 
 
 def _format_type(feature: Feature) -> str:
@@ -388,77 +361,6 @@ def _format_type(feature: Feature) -> str:
     if isinstance(fmt, EnumFormat):
         return "enum"
     return "string"
-
-
-def _key_segment(
-    item: Mapping[str, Any],
-    where: str,
-    known: Mapping[str, Feature],
-    allowed: set[str],
-    problems: list[Problem],
-) -> SegmentSpec | None:
-    """A ``"kind": "keys"`` segment (derived keys), or None after naming its problems."""
-    before = len(problems)
-    for key in item:
-        if key not in allowed:
-            problems.append(Problem(f"{where}.{key}", "unknown key"))
-    name = item.get("name")
-    if not isinstance(name, str) or not name.isidentifier() or name == RECORD_PART:
-        problems.append(
-            Problem(f"{where}.name", f"must be an identifier other than {RECORD_PART!r}")
-        )
-    group = item.get("features")
-    if (
-        not isinstance(group, list)
-        or len(group) != 1
-        or not isinstance(group[0], str)
-        or group[0] not in known
-    ):
-        problems.append(Problem(f"{where}.features", "must list exactly one hashed feature"))
-        group = None
-    transform = item.get("transform")
-    if not isinstance(transform, str) or transform not in TRANSFORMS:
-        problems.append(
-            Problem(f"{where}.transform", f"must be one of {', '.join(sorted(TRANSFORMS))}")
-        )
-    elif group is not None and not transform_applies_to(transform, _format_type(known[group[0]])):
-        problems.append(
-            Problem(f"{where}.transform", f"does not apply to the feature {group[0]}'s format")
-        )
-    keys = item.get("keys")
-    if not isinstance(keys, int) or isinstance(keys, bool) or not 1 <= keys <= _MAX_KEYS:
-        problems.append(Problem(f"{where}.keys", f"must be an integer in [1, {_MAX_KEYS}]"))
-    salt: SegmentSalt | None = None
-    if "salt" in item:
-        raw_salt = item["salt"]
-        if not isinstance(raw_salt, dict) or not set(raw_salt) <= {"saltFrom", "start", "end"}:
-            problems.append(Problem(f"{where}.salt", "must be {saltFrom, start, end}"))
-        else:
-            source = raw_salt.get("saltFrom")
-            spath = f"{where}.salt"
-            before_salt = len(problems)
-            if not isinstance(source, str) or source not in known:
-                problems.append(Problem(f"{spath}.saltFrom", "must name a hashed feature"))
-            # the same slice rules as a Bloom segment's salt
-            start = _int(raw_salt, "start", spath, problems, 0) if "start" in raw_salt else 0
-            end = _int(raw_salt, "end", spath, problems, start + 1) if "end" in raw_salt else None
-            if len(problems) == before_salt and isinstance(source, str):
-                salt = SegmentSalt(source, start, end)
-    if len(problems) != before:
-        return None
-    assert isinstance(name, str)
-    assert isinstance(keys, int)
-    assert group is not None
-    return SegmentSpec(
-        name,
-        (str(group[0]),),
-        filter_bits=64 * keys,
-        bits_per_token=1,
-        bits=64 * keys,
-        salt=salt,
-        kind="keys",
-        transform=str(transform),
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -179,7 +179,7 @@ def _with(**changes: Any) -> dict[str, Any]:
         (_with(bitsPerToken=1), "$.segments.fields[1].bitsPerToken", "unknown key"),
         (_with(keyGroup="names"), "$.segments.fields[1].keyGroup", "unknown key"),
         (_with(transform="soundex"), "$.segments.fields[1].transform", "must be one of"),
-        (_with(transform=None), "$.segments.fields[1].transform", "must be one of"),
+        (_with(transform=None), "$.segments.fields[1].transform", "is required (one of"),
         (_with(transform=3), "$.segments.fields[1].transform", "must be one of"),
         (
             _with(features=["date_of_birth"]),
@@ -210,7 +210,11 @@ def _with(**changes: Any) -> dict[str, Any]:
         (_with(name="given"), "$.segments.fields", "unique"),
         (_with(kind="hash"), "$.segments.fields[1].kind", "bloom, keys"),
         (_with(salt={"saltFrom": "nope"}), "$.segments.fields[1].salt.saltFrom", "hashed"),
-        (_with(salt={"saltFrom": "date_of_birth", "x": 1}), "$.segments.fields[1].salt", "{"),
+        (
+            _with(salt={"saltFrom": "date_of_birth", "x": 1}),
+            "$.segments.fields[1].salt.x",
+            "unknown key; ($.segments.fields[1].salt takes saltFrom, start, end)",
+        ),
     ],
 )
 def test_an_invalid_key_segment_is_named_by_its_json_path(
