@@ -23,8 +23,13 @@ Solving
     :class:`ComponentClusterer` (the pluggable clustering protocol).
 Lookup
     :class:`ClkIndex` (add, remove, search -> :class:`LookupHits`).
+Kernel paths
+    :func:`kernel_path` names the code path the joins run on (``vpopcnt512`` with AVX-512
+    VPOPCNTDQ, ``nibble`` on AVX2, ``portable`` elsewhere; ``cuda`` only when asked for and
+    a GPU is found), chosen once from the CPU and ``LINKAGE_MATCH_KERNEL``;
+    :func:`set_kernel_path` forces one, :func:`kernel_path_problems` says which can run here.
 Start-up
-    :func:`warm_up` loads or compiles every kernel.
+    :func:`warm_up` loads or compiles every kernel of the path in force.
 References (pure Python, same signatures, for tests)
     :mod:`linkage.match.reference`.
 """
@@ -59,6 +64,8 @@ from linkage.match._incremental import (
 from linkage.match._index import ClkIndex, LookupHits
 from linkage.match._join import dice_join, dice_join_multiparty, dice_self_join
 from linkage.match._packing import pack_clk_bytes, pack_clks, popcounts, unpack_clks
+from linkage.match._paths import kernel_path, set_kernel_path
+from linkage.match._paths import path_problems as kernel_path_problems
 from linkage.match._results import CandidateEdges, CandidatePairs, Node
 from linkage.match._warmup import warm_up
 
@@ -93,11 +100,14 @@ __all__ = [
     "dice_self_join",
     "greedy_match",
     "greedy_solve",
+    "kernel_path",
+    "kernel_path_problems",
     "lsh_candidates",
     "lsh_self_candidates",
     "pack_clk_bytes",
     "pack_clks",
     "popcounts",
+    "set_kernel_path",
     "solve_components",
     "unpack_clks",
     "update_links",

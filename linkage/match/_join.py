@@ -4,12 +4,15 @@ Every function here returns exactly the pairs and scores anonlink 0.15.3's
 ``find_candidate_pairs(..., dice_coefficient_accelerated, threshold, k)`` returns on the same
 input (see :mod:`linkage.match._dice` for the acceptance rule), in anonlink's order.
 
-How: both sides are sorted by popcount (stable), the left is nibble-split and the right is
-transposed into groups of ``LANES`` records; work is cut into tiles of (``_TILE_BLOCKS``
-blocks of ``ROWS`` left rows) x (``_TILE_GROUPS`` right groups), a right slab that stays in
-L2 cache; tiles outside every row's feasible popcount window are never created; numba runs
-the tiles on all cores. Memory is the inputs' copies (``3 *`` left + right bytes) plus a
-bounded tile buffer, never an ``n x m`` matrix.
+How: both sides are sorted by popcount (stable); the left is laid out in blocks of
+``rows`` rows (nibble-split on the ``nibble`` path) and the right is transposed into groups
+of ``lanes`` records, as the code path in force wants (:mod:`linkage.match._paths`); work is
+cut into tiles of ``_TILE_ROWS`` left rows x ``_TILE_RECORDS`` right records, a right slab
+that stays in L2 cache; tiles outside every row's feasible popcount window are never
+created; numba runs the tiles on all cores. Memory is the inputs' copies (at most ``3 *``
+left + right bytes) plus a bounded tile buffer, never an ``n x m`` matrix. On the ``cuda``
+path, joins without ``k`` run on the GPU (:mod:`linkage.match._cuda`) from the same sorted
+sides and end in the same canonical ordering.
 """
 
 from __future__ import annotations
@@ -23,32 +26,38 @@ import numba
 import numpy as np
 
 from linkage.errors import InvalidInputError, ResourceExhaustedError
-from linkage.match import _kernels
+from linkage.match import _paths
 from linkage.match._dice import DiceRule, dice_rule, score_ranks
-from linkage.match._kernels import CHUNK_WORDS, LANES, ROWS
+from linkage.match._kernels import CHUNK_WORDS, JOIN_KERNELS, LANES, JoinKernels
 from linkage.match._packing import check_packed, popcounts
 from linkage.match._results import CandidateEdges, CandidatePairs
 from linkage.types import Int64Array, PackedClks
 
 __all__ = [
+    "JoinSides",
     "Launch",
+    "block_windows",
     "canonical_pairs",
     "collect_pairs",
     "dice_join",
     "dice_join_multiparty",
     "dice_self_join",
     "enforce_k",
+    "join_kernels",
     "kernel_launch",
+    "left_layout",
     "nibble_split",
     "padded_words",
+    "prepare_sides",
+    "run_pairs",
     "transpose_groups",
     "work_queue",
 ]
 
-#: Row blocks per tile (``_TILE_BLOCKS * ROWS`` left rows).
-_TILE_BLOCKS = 16
-#: Right groups per tile: ``_TILE_GROUPS * LANES`` records of 128 bytes = 256 KiB at 1024 bits.
-_TILE_GROUPS = 512
+#: Left rows per tile.
+_TILE_ROWS = 64
+#: Right records per tile: 2048 records of 128 bytes = 256 KiB at 1024 bits.
+_TILE_RECORDS = 2048
 #: Pairs each thread may buffer per launch, at first and at most (12 bytes a pair).
 _BUFFER_START = 1 << 16
 _BUFFER_MAX = 1 << 22
@@ -113,14 +122,27 @@ def nibble_split(packed: PackedClks, rows_multiple: int) -> np.ndarray:
     return out
 
 
-def transpose_groups(packed: PackedClks) -> np.ndarray:
+def left_layout(packed: PackedClks, kernels: JoinKernels) -> np.ndarray:
+    """The left-hand side as ``kernels`` read it: nibble-split rows, or blocks of
+    ``kernels.rows`` rows transposed like the right side (``[block, word, row]``)."""
+    if kernels.split:
+        return nibble_split(packed, kernels.rows)
+    return transpose_groups(packed, kernels.rows)
+
+
+def transpose_groups(packed: PackedClks, lanes: int = LANES) -> np.ndarray:
     """Right-hand layout ``[group, word, lane]`` (words padded to a multiple of
-    ``CHUNK_WORDS``, records zero-padded to a multiple of ``LANES``)."""
+    ``CHUNK_WORDS``, records zero-padded to a multiple of ``lanes``)."""
     n, words = packed.shape
-    groups = -(-max(n, 1) // LANES)
-    out = np.zeros((groups * LANES, padded_words(words)), dtype=np.uint64)
+    groups = -(-max(n, 1) // lanes)
+    out = np.zeros((groups * lanes, padded_words(words)), dtype=np.uint64)
     out[:n, :words] = packed
-    return np.ascontiguousarray(out.reshape(groups, LANES, -1).transpose(0, 2, 1))
+    return np.ascontiguousarray(out.reshape(groups, lanes, -1).transpose(0, 2, 1))
+
+
+def join_kernels() -> JoinKernels:
+    """The CPU join kernels of the path in force."""
+    return JOIN_KERNELS[_paths.cpu_join_path()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,22 +165,30 @@ def _padded(values: Int64Array, length: int, fill: int) -> Int64Array:
     return out
 
 
-def _block_groups(
-    rule: DiceRule, a_pop_sorted: Int64Array, b_pop_sorted: Int64Array, either_role: bool
+def block_windows(
+    rule: DiceRule,
+    a_pop_sorted: Int64Array,
+    b_pop_sorted: Int64Array,
+    either_role: bool,
+    rows: int,
+    lanes: int,
 ) -> tuple[Int64Array, Int64Array]:
-    """For each block of ``ROWS`` sorted left rows, the right groups it must visit."""
+    """For each block of ``rows`` sorted left rows, the right groups of ``lanes`` records it
+    must visit, ``g0 .. g1`` (empty: ``0 .. 0``); with ``lanes == 1``, right records.
+    ``either_role`` (a self join) widens each window to the popcounts accepted with the left
+    row on either side."""
     n = a_pop_sorted.shape[0]
-    blocks = -(-n // ROWS)
+    blocks = -(-n // rows)
     low, high = rule.low, rule.high
     if either_role:
         low = np.minimum(low, rule.low_as_right)
         high = np.maximum(high, rule.high_as_right)
-    lo = _padded(low[a_pop_sorted], blocks * ROWS, rule.bits + 1).reshape(blocks, ROWS).min(1)
-    hi = _padded(high[a_pop_sorted], blocks * ROWS, -1).reshape(blocks, ROWS).max(1)
+    lo = _padded(low[a_pop_sorted], blocks * rows, rule.bits + 1).reshape(blocks, rows).min(1)
+    hi = _padded(high[a_pop_sorted], blocks * rows, -1).reshape(blocks, rows).max(1)
     j0 = np.searchsorted(b_pop_sorted, lo, side="left")
     j1 = np.searchsorted(b_pop_sorted, hi, side="right")
-    g0 = (j0 // LANES).astype(np.int64)
-    g1 = (-(-j1 // LANES)).astype(np.int64)
+    g0 = (j0 // lanes).astype(np.int64)
+    g1 = (-(-j1 // lanes)).astype(np.int64)
     empty = (lo > hi) | (g1 <= g0)
     g0[empty] = 0
     g1[empty] = 0
@@ -166,28 +196,30 @@ def _block_groups(
 
 
 def _tiles(
-    block_g0: Int64Array, block_g1: Int64Array, self_join: bool
+    block_g0: Int64Array, block_g1: Int64Array, self_join: bool, rows: int, lanes: int
 ) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array]:
     blocks = block_g0.shape[0]
+    tile_blocks = max(1, _TILE_ROWS // rows)
+    tile_groups = max(1, _TILE_RECORDS // lanes)
     t_b0: list[int] = []
     t_b1: list[int] = []
     t_g0: list[int] = []
     t_g1: list[int] = []
-    for b0 in range(0, blocks, _TILE_BLOCKS):
-        b1 = min(blocks, b0 + _TILE_BLOCKS)
+    for b0 in range(0, blocks, tile_blocks):
+        b1 = min(blocks, b0 + tile_blocks)
         nonempty = block_g1[b0:b1] > block_g0[b0:b1]
         if not nonempty.any():
             continue
         g_lo = int(block_g0[b0:b1][nonempty].min())
         g_hi = int(block_g1[b0:b1][nonempty].max())
         if self_join:
-            g_lo = max(g_lo, (b0 * ROWS + 1) // LANES)
-        s0 = g_lo // _TILE_GROUPS
-        for s in range(s0, -(-g_hi // _TILE_GROUPS)):
+            g_lo = max(g_lo, (b0 * rows + 1) // lanes)
+        s0 = g_lo // tile_groups
+        for s in range(s0, -(-g_hi // tile_groups)):
             t_b0.append(b0)
             t_b1.append(b1)
-            t_g0.append(max(g_lo, s * _TILE_GROUPS))
-            t_g1.append(min(g_hi, (s + 1) * _TILE_GROUPS))
+            t_g0.append(max(g_lo, s * tile_groups))
+            t_g1.append(min(g_hi, (s + 1) * tile_groups))
     as_array = [np.array(x, dtype=np.int64) for x in (t_b0, t_b1, t_g0, t_g1)]
     return as_array[0], as_array[1], as_array[2], as_array[3]
 
@@ -267,23 +299,73 @@ def collect_pairs(
     return i, j, c
 
 
-def _run_pairs(
-    a_split: np.ndarray,
-    a_pop: Int64Array,
-    a_n: int,
-    bt: np.ndarray,
-    b_pop: Int64Array,
-    b_n: int,
+@dataclass(frozen=True, slots=True, eq=False)
+class JoinSides:
+    """Both sides of a join sorted by popcount and laid out for one path's kernels.
+
+    ``a_key`` / ``b_key`` map sorted positions to original rows; ``a_pop`` / ``b_pop`` are
+    the sorted popcounts, zero-padded to the layouts' lengths; ``block_g0[b] ..
+    block_g1[b]`` are the right groups that left block ``b`` must visit.
+    """
+
+    kernels: JoinKernels
+    a_rows: np.ndarray
+    a_pop: Int64Array
+    a_n: int
+    bt: np.ndarray
+    b_pop: Int64Array
+    b_n: int
+    a_key: Int64Array
+    b_key: Int64Array
+    self_join: bool
+    block_g0: Int64Array
+    block_g1: Int64Array
+
+    def visited(self) -> int:
+        """Comparisons the kernels make (tiles outside the popcount window are skipped)."""
+        return int((self.block_g1 - self.block_g0).sum()) * self.kernels.rows * self.kernels.lanes
+
+
+def prepare_sides(
+    kernels: JoinKernels,
+    rule: DiceRule,
+    a_sorted: PackedClks,
+    pa_sorted: Int64Array,
     a_key: Int64Array,
+    b_sorted: PackedClks,
+    pb_sorted: Int64Array,
     b_key: Int64Array,
     self_join: bool,
-    rule: DiceRule,
-    block_g0: Int64Array,
-    block_g1: Int64Array,
-    max_pairs: int | None,
+) -> JoinSides:
+    """Lay out two popcount-sorted sides for ``kernels`` (the same array twice when
+    ``self_join``)."""
+    a_rows = left_layout(a_sorted, kernels)
+    bt = transpose_groups(b_sorted, kernels.lanes)
+    block_g0, block_g1 = block_windows(
+        rule, pa_sorted, pb_sorted, self_join, kernels.rows, kernels.lanes
+    )
+    return JoinSides(
+        kernels=kernels,
+        a_rows=a_rows,
+        a_pop=_padded(pa_sorted, -(-max(a_sorted.shape[0], 1) // kernels.rows) * kernels.rows, 0),
+        a_n=a_sorted.shape[0],
+        bt=bt,
+        b_pop=_padded(pb_sorted, bt.shape[0] * kernels.lanes, 0),
+        b_n=b_sorted.shape[0],
+        a_key=a_key,
+        b_key=b_key,
+        self_join=self_join,
+        block_g0=block_g0,
+        block_g1=block_g1,
+    )
+
+
+def run_pairs(
+    sides: JoinSides, rule: DiceRule, max_pairs: int | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All accepted ``(i, j, count)`` (``int32``, sorted positions), in no particular order."""
-    tiles = _tiles(block_g0, block_g1, self_join)
+    k = sides.kernels
+    tiles = _tiles(sides.block_g0, sides.block_g1, sides.self_join, k.rows, k.lanes)
 
     def launch(
         chosen: Int64Array,
@@ -293,9 +375,10 @@ def _run_pairs(
         out_n: np.ndarray,
         failed: np.ndarray,
     ) -> None:
-        _kernels.pairs_kernel(
-            work_queue(), a_split, a_pop, a_n, bt, b_pop, b_n, a_key, b_key, self_join,
-            rule.min_count, rule.count_floor, rule.max_delta, block_g0, block_g1,
+        k.pairs(
+            work_queue(), sides.a_rows, sides.a_pop, sides.a_n, sides.bt, sides.b_pop,
+            sides.b_n, sides.a_key, sides.b_key, sides.self_join,
+            rule.min_count, rule.count_floor, rule.max_delta, sides.block_g0, sides.block_g1,
             tiles[0][chosen], tiles[1][chosen], tiles[2][chosen], tiles[3][chosen],
             out_i, out_j, out_c, out_n, failed,
         )  # fmt: skip
@@ -304,36 +387,27 @@ def _run_pairs(
 
 
 def _run_topk(
-    a_split: np.ndarray,
-    a_pop: Int64Array,
-    a_n: int,
-    bt: np.ndarray,
-    b_pop: Int64Array,
-    b_n: int,
-    a_key: Int64Array,
-    b_key: Int64Array,
-    self_join: bool,
-    rule: DiceRule,
-    block_g0: Int64Array,
-    block_g1: Int64Array,
-    k: int,
+    sides: JoinSides, rule: DiceRule, k: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per sorted left row, its best ``k`` (score, right key), best first."""
-    blocks = block_g0.shape[0]
-    per_tile = 1 if blocks < 64 else _TILE_BLOCKS // 4
+    kernels = sides.kernels
+    blocks = sides.block_g0.shape[0]
+    per_tile = 1 if blocks < 64 else max(1, 16 // kernels.rows)
     tile_b0 = np.arange(0, blocks, per_tile, dtype=np.int64)
     tile_b1 = np.minimum(tile_b0 + per_tile, blocks)
-    rows = a_split.shape[0]
+    rows = sides.a_pop.shape[0]
     top_score = np.zeros((rows, k), dtype=np.float64)
     top_key = np.zeros((rows, k), dtype=np.int64)
     top_n = np.zeros(rows, dtype=np.int64)
     with kernel_launch():
-        _kernels.topk_kernel(
-            work_queue(), a_split, a_pop, a_n, bt, b_pop, b_n, a_key, b_key, self_join,
-            rule.min_count, rule.count_floor, rule.max_delta, block_g0, block_g1, tile_b0, tile_b1,
-            k, top_score, top_key, top_n,
+        kernels.topk(
+            work_queue(), sides.a_rows, sides.a_pop, sides.a_n, sides.bt, sides.b_pop,
+            sides.b_n, sides.a_key, sides.b_key, sides.self_join,
+            rule.min_count, rule.count_floor, rule.max_delta, sides.block_g0, sides.block_g1,
+            tile_b0, tile_b1, k, top_score, top_key, top_n,
         )  # fmt: skip
-    return top_score[:a_n], top_key[:a_n], top_n[:a_n]
+    n = sides.a_n
+    return top_score[:n], top_key[:n], top_n[:n]
 
 
 def _canonical(scores: np.ndarray, left: np.ndarray, right: np.ndarray) -> CandidatePairs:
@@ -481,23 +555,23 @@ def dice_join(
     pb = popcounts(b)
     order_a, pa_sorted = _sorted_side(pa)
     order_b, pb_sorted = _sorted_side(pb)
-    a_split = nibble_split(a[order_a], ROWS)
-    bt = transpose_groups(b[order_b])
-    a_pop = _padded(pa_sorted, a_split.shape[0], 0)
-    b_pop = _padded(pb_sorted, bt.shape[0] * LANES, 0)
-    block_g0, block_g1 = _block_groups(rule, pa_sorted, pb_sorted, either_role=False)
+    if k is None and _paths.kernel_path() == _paths.CUDA:
+        from linkage.match import _cuda
+
+        found = _cuda.cuda_pairs(
+            rule, a[order_a], pa_sorted, order_a, b[order_b], pb_sorted, order_b, False,
+            max_pairs,
+        )  # fmt: skip
+        return _pairs_from_sorted_positions(*found, order_a, order_b, pa, pb, rule, self_join=False)
+    sides = prepare_sides(
+        join_kernels(), rule, a[order_a], pa_sorted, order_a, b[order_b], pb_sorted, order_b,
+        self_join=False,
+    )  # fmt: skip
     if k is None:
         return _pairs_from_sorted_positions(
-            *_run_pairs(
-                a_split, a_pop, n_a, bt, b_pop, n_b, order_a, order_b, False, rule,
-                block_g0, block_g1, max_pairs,
-            ),
-            order_a, order_b, pa, pb, rule, self_join=False,
-        )  # fmt: skip
-    top_score, top_key, top_n = _run_topk(
-        a_split, a_pop, n_a, bt, b_pop, n_b, order_a, order_b, False, rule,
-        block_g0, block_g1, min(k, n_b),
-    )  # fmt: skip
+            *run_pairs(sides, rule, max_pairs), order_a, order_b, pa, pb, rule, self_join=False
+        )
+    top_score, top_key, top_n = _run_topk(sides, rule, min(k, n_b))
     width = top_score.shape[1]
     valid = np.arange(width)[None, :] < top_n[:, None]
     left_rows = np.broadcast_to(order_a[:n_a, None], (n_a, width))[valid]
@@ -532,23 +606,22 @@ def dice_self_join(
     pop = popcounts(a)
     order, pop_sorted = _sorted_side(pop)
     sorted_clks = a[order]
-    a_split = nibble_split(sorted_clks, ROWS)
-    bt = transpose_groups(sorted_clks)
-    a_pop = _padded(pop_sorted, a_split.shape[0], 0)
-    b_pop = _padded(pop_sorted, bt.shape[0] * LANES, 0)
-    block_g0, block_g1 = _block_groups(rule, pop_sorted, pop_sorted, either_role=True)
+    if k is None and _paths.kernel_path() == _paths.CUDA:
+        from linkage.match import _cuda
+
+        found = _cuda.cuda_pairs(
+            rule, sorted_clks, pop_sorted, order, sorted_clks, pop_sorted, order, True, max_pairs
+        )
+        return _pairs_from_sorted_positions(*found, order, order, pop, pop, rule, self_join=True)
+    sides = prepare_sides(
+        join_kernels(), rule, sorted_clks, pop_sorted, order, sorted_clks, pop_sorted, order,
+        self_join=True,
+    )  # fmt: skip
     if k is None:
         return _pairs_from_sorted_positions(
-            *_run_pairs(
-                a_split, a_pop, n, bt, b_pop, n, order, order, True, rule, block_g0, block_g1,
-                max_pairs,
-            ),
-            order, order, pop, pop, rule, self_join=True,
-        )  # fmt: skip
-    top_score, top_key, top_n = _run_topk(
-        a_split, a_pop, n, bt, b_pop, n, order, order, True, rule, block_g0, block_g1,
-        min(k, n - 1),
-    )  # fmt: skip
+            *run_pairs(sides, rule, max_pairs), order, order, pop, pop, rule, self_join=True
+        )
+    top_score, top_key, top_n = _run_topk(sides, rule, min(k, n - 1))
     width = top_score.shape[1]
     valid = np.arange(width)[None, :] < top_n[:, None]
     rows = np.broadcast_to(order[:n, None], (n, width))[valid]

@@ -1,31 +1,49 @@
-"""numba kernels of the Dice join and the lookup (internal; see ``_join`` and ``_index``).
+"""numba kernels of the Dice join and the lookup (internal; see ``_join``, ``_index`` and
+``_paths``).
 
-Layout and code shape (DESIGN.md section 8, adapted to AVX2):
+Layout and code shape (DESIGN.md section 8): the right-hand side is stored transposed in
+groups of ``lanes`` records, ``bt[group, word, lane]``, so one vector load fetches the same
+word of ``lanes`` records; each left word is broadcast and ANDed against a group; ``rows``
+left rows share every right-hand load (register blocking); the threshold test is integer: a
+tile is discarded unless some count reaches ``count_floor[min_pa + min_pb]``, a lower bound
+of every pair's exact ``min_count``, and the rare survivors are checked exactly against
+:class:`linkage.match._dice.DiceRule`. CLKs are padded with zero words to a multiple of
+``CHUNK_WORDS`` (16 words, 1024 bits), which changes no count.
 
-* The right-hand side is stored transposed in groups of ``LANES`` records,
-  ``bt[group, word, lane]``, so one vector load fetches the same word of ``LANES`` records.
-* The left-hand side is stored *nibble-split*: per row, its ``W`` words masked to their low
-  nibbles (``x & 0x0f..``), then its ``W`` words shifted down by four and masked. The popcount
-  of ``a & b`` is then ``LUT[a_lo & b_lo] + LUT[a_hi & b_hi]`` per byte, and LLVM, which knows
-  the high nibble of each byte is zero, lowers each ``ctpop <32 x i8>`` to a single
-  ``vpshufb`` on AVX2 (``vpopcntb`` on AVX-512 BITALG, ``cnt`` on NEON). The right-hand
-  side is split on the fly, once per load, shared by ``ROWS`` left rows (register blocking).
-* Byte counts are summed over 16 words (at most 128 per byte), then widened once; CLKs are
-  padded with zero words to a multiple of 16 words (1024 bits), which changes no count.
-* The threshold test is integer: a tile is discarded unless some count reaches
-  ``count_floor[min_pa + min_pb]``, a lower bound of every pair's exact ``min_count``; the rare
-  survivors are checked exactly against :class:`linkage.match._dice.DiceRule`.
+The join comes in three code paths (:mod:`linkage.match._paths` picks one by the CPU):
 
-The tile primitive is an ``@intrinsic`` emitting generic LLVM vector IR, so there is no
-CPU-specific code and no ``NUMBA_CPU_FEATURES`` setting: the host's LLVM backend picks the
-instructions, and numba's cache is keyed by the host CPU. The intrinsics live in this
-module, beside the kernels that use them, so that numba's on-disk cache (keyed by this
-file) is invalidated whenever either changes.
+* ``vpopcnt512`` (AVX-512 VPOPCNTDQ): groups of 8 records, one 512-bit vector per word;
+  per left row and word one ``vpandq`` (the broadcast folds into its memory operand), one
+  ``vpopcntq`` and one ``vpaddq`` into a 64-bit accumulator: 6 vector instructions per
+  1024-bit comparison. The tile primitive emits ``llvm.ctpop.v8i64`` and marks the function
+  ``"min-legal-vector-width"="512"``, so LLVM keeps 512-bit registers even on CPUs whose
+  tuning prefers 256-bit vectors; no ``NUMBA_CPU_FEATURES`` setting is needed (numba gives
+  its functions no vector-width attribute, and an explicit ``<8 x i64>`` operation is legal
+  in zmm registers wherever the target has AVX-512).
+* ``nibble`` (AVX2): groups of 4 records; the left-hand side is stored *nibble-split*: per
+  row, its ``W`` words masked to their low nibbles (``x & 0x0f..``), then its ``W`` words
+  shifted down by four and masked. The popcount of ``a & b`` is then ``LUT[a_lo & b_lo] +
+  LUT[a_hi & b_hi]`` per byte, and LLVM, which knows the high nibble of each byte is zero,
+  lowers each ``ctpop <32 x i8>`` to a single ``vpshufb`` on AVX2. The right-hand side is
+  split on the fly, once per load, shared by the left rows. Byte counts are summed over 16
+  words (at most 128 per byte), then widened once.
+* ``portable``: groups of 4 records and plain left words, ``ctpop <4 x i64>`` left to LLVM,
+  which lowers it to whatever the target has (``vpopcntq``, ``cnt`` on NEON, a bit-twiddling
+  sequence on a baseline x86-64): correct on any CPU numba supports.
+
+The tile primitives are numba intrinsics emitting generic LLVM vector IR: the host's LLVM
+backend picks the instructions, and numba's cache is keyed by the host CPU. The intrinsics
+live in this module, beside the kernels that use them, so that numba's on-disk cache (keyed
+by this file) is invalidated whenever either changes. Each path's kernels are copies of one
+Python function with the path's constants and tile primitive in their globals, compiled
+(and cached) under their own names.
 """
 
 from __future__ import annotations
 
+import types as _pytypes
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import numba
@@ -37,23 +55,25 @@ from numba.extending import intrinsic as _intrinsic
 
 __all__ = [
     "CHUNK_WORDS",
+    "JOIN_KERNELS",
     "LANES",
     "ROWS",
+    "JoinKernels",
     "greedy_bipartite_kernel",
     "lookup_kernel_1",
     "lookup_kernel_4",
     "lsh_join_kernel",
     "lsh_keys_kernel",
-    "pairs_kernel",
-    "topk_kernel",
 ]
 
-#: Records per transposed group of the right-hand side (one 256-bit vector of words).
+#: Records per transposed group of the lookup index and the ``nibble`` join (one 256-bit
+#: vector of words).
 LANES = 4
-#: Left rows that share each right-hand load (register blocking).
+#: Left rows that share each right-hand load (register blocking) in the lookup and the
+#: ``nibble`` join.
 ROWS = 4
-#: Words summed in bytes before widening (16 * 8 = 128 fits in a byte). The kernels' layouts
-#: pad every CLK with zero words to a multiple of this.
+#: Words per unrolled chunk of a tile (16 * 8 = 128 fits in a byte for the nibble counts).
+#: The kernels' layouts pad every CLK with zero words to a multiple of this.
 CHUNK_WORDS = 16
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -80,19 +100,25 @@ def _jit(*, parallel: bool = False, inline: bool = False) -> Callable[[_F], _F]:
     return cast(Callable[[_F], _F], decorator)
 
 
-def _make_tile_intrinsic(rows: int, lanes: int, words: int, accumulate: bool) -> Any:
-    """Build ``tile(a_split, a_row, bt, group, first_word, min_count, counts) -> int64 mask``.
+def _make_tile_intrinsic(rows: int, lanes: int, words: int, accumulate: bool, split: bool) -> Any:
+    """Build ``tile(a, a_row, bt, group, first_word, min_count, counts) -> int64 mask``.
 
     It adds ``popcount(a[a_row + r] & b[group * lanes + l])`` over the ``words`` words from
     ``first_word`` to ``counts[r, l]`` (or stores it there, unless ``accumulate``), and sets
     bit ``r * lanes + l`` of the returned mask iff the resulting count is ``>= min_count``.
-    The words are unrolled: LLVM sees straight-line vector code.
+    With ``split`` the left rows are nibble-split (``2 * W`` words a row) and counted with
+    byte lookups; otherwise the left side is transposed in blocks of ``rows`` rows
+    (``[block, word, row]``, as the right side is in groups) and counted with
+    ``ctpop <lanes x i64>``. The words are unrolled: LLVM sees straight-line vector code.
     """
+    if rows * lanes > 64:
+        raise ValueError("a tile's mask has at most 64 bits")
     vec = ir.VectorType(_I64, lanes)
     bytes_vec = ir.VectorType(_I8, 8 * lanes)
     splat_mask = ir.Constant(ir.VectorType(_I32, lanes), [0] * lanes)
     nibbles = ir.Constant(vec, [0x0F0F0F0F0F0F0F0F] * lanes)
     byte_pairs = ir.Constant(vec, [0x00FF00FF00FF00FF] * lanes)
+    width_attribute = f'"min-legal-vector-width"="{64 * lanes}"'
 
     def const(value: int) -> Any:
         return ir.Constant(vec, [value] * lanes)
@@ -100,7 +126,7 @@ def _make_tile_intrinsic(rows: int, lanes: int, words: int, accumulate: bool) ->
     @intrinsic
     def tile(
         typingctx: Any,
-        a_split: Any,
+        a_rows: Any,
         a_row: Any,
         bt: Any,
         group: Any,
@@ -108,61 +134,126 @@ def _make_tile_intrinsic(rows: int, lanes: int, words: int, accumulate: bool) ->
         min_count: Any,
         counts: Any,
     ) -> Any:
-        sig = types.int64(a_split, a_row, bt, group, first_word, min_count, counts)
+        sig = types.int64(a_rows, a_row, bt, group, first_word, min_count, counts)
 
         def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
             a_val, row_val, bt_val, group_val, word_val, min_val, counts_val = args
             a_arr = context.make_array(signature.args[0])(context, builder, a_val)
             b_arr = context.make_array(signature.args[2])(context, builder, bt_val)
             c_arr = context.make_array(signature.args[6])(context, builder, counts_val)
+            if 64 * lanes > 256:
+                # Keep <8 x i64> in zmm registers even where the CPU's tuning prefers 256-bit
+                # vectors (llvmlite only knows a fixed list of attribute names: add the
+                # string attribute to the set directly).
+                set.add(builder.function.attributes, width_attribute)
+
+            n_words = builder.extract_value(b_arr.shape, 1)
+            b_first = builder.mul(
+                builder.add(builder.mul(group_val, n_words), word_val), ir.Constant(_I64, lanes)
+            )
+            b_base = builder.gep(b_arr.data, [b_first])
+            if split:
+                # rows of 2 * W words: W low-nibble words, then W high-nibble words
+                row_stride = builder.mul(n_words, ir.Constant(_I64, 2))
+                a_first = builder.add(builder.mul(row_val, row_stride), word_val)
+                a_lo_rows = []
+                a_hi_rows = []
+                for r in range(rows):
+                    lo = builder.add(a_first, builder.mul(ir.Constant(_I64, r), row_stride))
+                    a_lo_rows.append(builder.gep(a_arr.data, [lo]))
+                    a_hi_rows.append(builder.gep(a_arr.data, [builder.add(lo, n_words)]))
+                totals = _nibble_counts(builder, a_lo_rows, a_hi_rows, b_base)
+            else:
+                # blocks transposed like the right side, [block, word, row]: every word of
+                # the block's rows is a constant offset from one pointer
+                a_first = builder.add(
+                    builder.mul(row_val, n_words),
+                    builder.mul(word_val, ir.Constant(_I64, rows)),
+                )
+                totals = _vector_counts(builder, builder.gep(a_arr.data, [a_first]), b_base)
+
+            limit = _splat(builder, min_val)
+            for r in range(rows):
+                out_ptr = builder.bitcast(
+                    builder.gep(c_arr.data, [ir.Constant(_I64, r * lanes)]), vec.as_pointer()
+                )
+                if accumulate:
+                    totals[r] = builder.add(totals[r], builder.load(out_ptr, align=8))
+                builder.store(totals[r], out_ptr, align=8)
+
+            def hit_mask() -> Any:
+                mask = ir.Constant(_I64, 0)
+                for r in range(rows):
+                    hits = builder.icmp_signed(">=", totals[r], limit)
+                    bits = builder.zext(builder.bitcast(hits, ir.IntType(lanes)), _I64)
+                    mask = builder.or_(mask, builder.shl(bits, ir.Constant(_I64, r * lanes)))
+                return mask
+
+            if split or rows == 1:
+                return hit_mask()
+            # Most tiles have no hit: test the rows' lane-wise maximum first (one compare
+            # instead of one per row), and build the mask only where something reached it.
+            peak = totals[0]
+            for r in range(1, rows):
+                peak = builder.select(builder.icmp_signed(">", peak, totals[r]), peak, totals[r])
+            reached = builder.bitcast(builder.icmp_signed(">=", peak, limit), ir.IntType(lanes))
+            any_hit = builder.icmp_unsigned("!=", reached, ir.Constant(ir.IntType(lanes), 0))
+            entry = builder.block
+            with builder.if_then(any_hit, likely=False):
+                mask = hit_mask()
+                hit_block = builder.block
+            result = builder.phi(_I64)
+            result.add_incoming(ir.Constant(_I64, 0), entry)
+            result.add_incoming(mask, hit_block)
+            return result
+
+        def _load_b(builder: Any, b_base: Any, w: int) -> Any:
+            b_ptr = builder.gep(b_base, [ir.Constant(_I64, w * lanes)])
+            return builder.load(builder.bitcast(b_ptr, vec.as_pointer()), align=8)
+
+        def _splat(builder: Any, value: Any) -> Any:
+            vector = builder.insert_element(
+                ir.Constant(vec, ir.Undefined), value, ir.Constant(_I32, 0)
+            )
+            return builder.shuffle_vector(vector, ir.Constant(vec, ir.Undefined), splat_mask)
+
+        def _vector_counts(builder: Any, a_base: Any, b_base: Any) -> list[Any]:
+            ctpop = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vec, [vec]), f"llvm.ctpop.v{lanes}i64"
+            )
+            acc = [ir.Constant(vec, None)] * rows
+            for w in range(words):
+                b_vec = _load_b(builder, b_base, w)
+                for r in range(rows):
+                    a_ptr = builder.gep(a_base, [ir.Constant(_I64, w * rows + r)])
+                    x = builder.and_(_splat(builder, builder.load(a_ptr, align=8)), b_vec)
+                    acc[r] = builder.add(acc[r], builder.call(ctpop, [x]))
+            return acc
+
+        def _nibble_counts(
+            builder: Any, a_lo_ptr: list[Any], a_hi_ptr: list[Any], b_base: Any
+        ) -> list[Any]:
             ctpop = cgutils.get_or_insert_function(
                 builder.module,
                 ir.FunctionType(bytes_vec, [bytes_vec]),
                 f"llvm.ctpop.v{8 * lanes}i8",
             )
-
-            def nibble_count(x: Any) -> Any:
-                # x has zero high nibbles (it is ANDed with a masked operand), so LLVM
-                # lowers this ctpop to one table lookup (vpshufb) on SSSE3/AVX2.
-                return builder.call(ctpop, [x])
-
-            n_words = builder.extract_value(b_arr.shape, 1)
-            row_stride = builder.mul(n_words, ir.Constant(_I64, 2))
-            a_first = builder.add(builder.mul(row_val, row_stride), word_val)
-            a_lo_rows = []
-            a_hi_rows = []
-            for r in range(rows):
-                lo = builder.add(a_first, builder.mul(ir.Constant(_I64, r), row_stride))
-                a_lo_rows.append(builder.gep(a_arr.data, [lo]))
-                a_hi_rows.append(builder.gep(a_arr.data, [builder.add(lo, n_words)]))
-            b_first = builder.mul(
-                builder.add(builder.mul(group_val, n_words), word_val), ir.Constant(_I64, lanes)
-            )
-            b_base = builder.gep(b_arr.data, [b_first])
-
-            def splat(value: Any) -> Any:
-                vector = builder.insert_element(
-                    ir.Constant(vec, ir.Undefined), value, ir.Constant(_I32, 0)
-                )
-                return builder.shuffle_vector(vector, ir.Constant(vec, ir.Undefined), splat_mask)
-
             acc8 = [ir.Constant(bytes_vec, None)] * rows
             for w in range(words):
-                b_ptr = builder.gep(b_base, [ir.Constant(_I64, w * lanes)])
-                b_vec = builder.load(builder.bitcast(b_ptr, vec.as_pointer()), align=8)
+                b_vec = _load_b(builder, b_base, w)
                 b_lo = builder.and_(b_vec, nibbles)
                 b_hi = builder.and_(builder.lshr(b_vec, const(4)), nibbles)
                 offset = ir.Constant(_I64, w)
                 for r in range(rows):
-                    a_lo = builder.load(builder.gep(a_lo_rows[r], [offset]), align=8)
-                    a_hi = builder.load(builder.gep(a_hi_rows[r], [offset]), align=8)
-                    x_lo = builder.bitcast(builder.and_(splat(a_lo), b_lo), bytes_vec)
-                    x_hi = builder.bitcast(builder.and_(splat(a_hi), b_hi), bytes_vec)
-                    pair = builder.add(nibble_count(x_lo), nibble_count(x_hi))
+                    a_lo = builder.load(builder.gep(a_lo_ptr[r], [offset]), align=8)
+                    a_hi = builder.load(builder.gep(a_hi_ptr[r], [offset]), align=8)
+                    x_lo = builder.bitcast(builder.and_(_splat(builder, a_lo), b_lo), bytes_vec)
+                    x_hi = builder.bitcast(builder.and_(_splat(builder, a_hi), b_hi), bytes_vec)
+                    # x has zero high nibbles (it is ANDed with a masked operand), so LLVM
+                    # lowers this ctpop to one table lookup (vpshufb) on SSSE3/AVX2.
+                    pair = builder.add(builder.call(ctpop, [x_lo]), builder.call(ctpop, [x_hi]))
                     acc8[r] = builder.add(acc8[r], pair)
-
-            limit = splat(min_val)
-            mask = ir.Constant(_I64, 0)
+            totals = []
             for r in range(rows):
                 x = builder.bitcast(acc8[r], vec)
                 x = builder.add(
@@ -170,50 +261,73 @@ def _make_tile_intrinsic(rows: int, lanes: int, words: int, accumulate: bool) ->
                 )
                 x = builder.add(x, builder.lshr(x, const(16)))
                 x = builder.add(x, builder.lshr(x, const(32)))
-                total = builder.and_(x, const(0xFFFF))
-                out_ptr = builder.bitcast(
-                    builder.gep(c_arr.data, [ir.Constant(_I64, r * lanes)]), vec.as_pointer()
-                )
-                if accumulate:
-                    total = builder.add(total, builder.load(out_ptr, align=8))
-                builder.store(total, out_ptr, align=8)
-                hits = builder.bitcast(builder.icmp_signed(">=", total, limit), ir.IntType(lanes))
-                bits = builder.shl(builder.zext(hits, _I64), ir.Constant(_I64, r * lanes))
-                mask = builder.or_(mask, bits)
-            return mask
+                totals.append(builder.and_(x, const(0xFFFF)))
+            return totals
 
         return sig, codegen
 
     return tile
 
 
-_tile4_first = _make_tile_intrinsic(ROWS, LANES, CHUNK_WORDS, accumulate=False)
-_tile4_add = _make_tile_intrinsic(ROWS, LANES, CHUNK_WORDS, accumulate=True)
-_tile1_first = _make_tile_intrinsic(1, LANES, CHUNK_WORDS, accumulate=False)
-_tile1_add = _make_tile_intrinsic(1, LANES, CHUNK_WORDS, accumulate=True)
+# The chunk primitives that :func:`_tiles_impl` calls: each copy of it (``_tile_function``)
+# replaces them in its globals.
+_tile_first: Any = None
+_tile_add: Any = None
 
 
-@_jit(inline=True)
-def _tile4(a_split: Any, a_row: int, bt: Any, group: int, min_count: int, counts: Any) -> Any:
+def _tiles_impl(a_rows: Any, a_row: int, bt: Any, group: int, min_count: int, counts: Any) -> Any:
     """Counts of ``ROWS`` left rows against one group over all words; mask of hits.
 
     The word count is a multiple of ``CHUNK_WORDS`` (the layouts pad with zero words): the
     hot loop has no branch, so LLVM keeps each chunk in one basic block, where it can see
-    that the bytes fed to ``ctpop`` have zero high nibbles.
+    that the bytes fed to a nibble ``ctpop`` have zero high nibbles.
     """
-    mask = _tile4_first(a_split, a_row, bt, group, 0, min_count, counts)
+    mask = _tile_first(a_rows, a_row, bt, group, 0, min_count, counts)
     for w in range(CHUNK_WORDS, bt.shape[1], CHUNK_WORDS):
-        mask = _tile4_add(a_split, a_row, bt, group, w, min_count, counts)
+        mask = _tile_add(a_rows, a_row, bt, group, w, min_count, counts)
     return mask
 
 
-@_jit(inline=True)
-def _tile1(a_split: Any, a_row: int, bt: Any, group: int, min_count: int, counts: Any) -> Any:
-    """:func:`_tile4` for a single left row."""
-    mask = _tile1_first(a_split, a_row, bt, group, 0, min_count, counts)
-    for w in range(CHUNK_WORDS, bt.shape[1], CHUNK_WORDS):
-        mask = _tile1_add(a_split, a_row, bt, group, w, min_count, counts)
-    return mask
+def _variant(function: _F, name: str, **overrides: Any) -> _F:
+    """A copy of ``function`` named ``name`` whose globals are the module's with
+    ``overrides``. numba treats globals as compile-time constants and keys its on-disk cache
+    by the function's qualified name, so each copy compiles and caches its own machine code."""
+    namespace = dict(function.__globals__)
+    namespace.update(overrides)
+    clone = _pytypes.FunctionType(
+        function.__code__, namespace, name, function.__defaults__, function.__closure__
+    )
+    clone.__qualname__ = name
+    clone.__doc__ = function.__doc__
+    return cast(_F, clone)
+
+
+def _tile_function(name: str, rows: int, lanes: int, split: bool) -> Any:
+    """The inlined ``tile`` of ``rows`` left rows against one group of ``lanes`` records."""
+    first = _make_tile_intrinsic(rows, lanes, CHUNK_WORDS, accumulate=False, split=split)
+    add = _make_tile_intrinsic(rows, lanes, CHUNK_WORDS, accumulate=True, split=split)
+    return _jit(inline=True)(_variant(_tiles_impl, name, _tile_first=first, _tile_add=add))
+
+
+_tile4 = _tile_function("_tile4", ROWS, LANES, split=True)
+_tile1 = _tile_function("_tile1", 1, LANES, split=True)
+#: The tile primitive that :func:`_pairs_impl` and :func:`_topk_impl` call: each path's
+#: copies of them replace it (and ``ROWS`` and ``LANES``) in their globals.
+_tile = _tile4
+
+
+@intrinsic
+def _lowest_bit(typingctx: Any, value: Any) -> Any:
+    """Index of the lowest set bit of a non-zero ``int64`` (``llvm.cttz``: one ``tzcnt``)."""
+    sig = types.int64(types.int64)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(_I64, [_I64, ir.IntType(1)]), "llvm.cttz.i64"
+        )
+        return builder.call(fn, [args[0], ir.Constant(ir.IntType(1), 1)])
+
+    return sig, codegen
 
 
 @intrinsic
@@ -236,10 +350,9 @@ def _accepts(pa: int, pb: int, count: int, min_count: Any, max_delta: Any) -> An
     return abs(pa - pb) <= max_delta[pa] and count >= min_count[pa + pb]
 
 
-@_jit(parallel=True)
-def pairs_kernel(
+def _pairs_impl(
     queue: Any,
-    a_split: Any,
+    a_rows: Any,
     a_pop: Any,
     a_n: int,
     bt: Any,
@@ -262,7 +375,7 @@ def pairs_kernel(
     out_c: Any,
     out_n: Any,
     failed: Any,
-) -> None:
+) -> None:  # pragma: no cover - compiled; its twin is dice_join_reference
     """Every accepted pair of a left row and a right record, tile by tile.
 
     Tile ``t`` covers row blocks ``tile_block0[t] .. tile_block1[t]`` against groups
@@ -293,34 +406,29 @@ def pairs_kernel(
                 pa_min = a_pop[row0]
                 for g in range(g0, g1):
                     bound = count_floor[pa_min + b_pop[g * LANES]]
-                    mask = _tile4(a_split, row0, bt, g, bound, counts)
-                    if mask == 0:
-                        continue
-                    for r in range(ROWS):
+                    mask = _tile(a_rows, row0, bt, g, bound, counts)
+                    while mask != 0:  # each hit, lowest bit first (row, then lane)
+                        bit = _lowest_bit(mask)
+                        mask &= mask - 1
+                        r = bit // LANES
+                        lane = bit - r * LANES
                         i = row0 + r
-                        if i >= a_n:
-                            break
-                        for lane in range(LANES):
-                            if (mask >> (r * LANES + lane)) & 1 == 0:
-                                continue
-                            j = g * LANES + lane
-                            if j >= b_n or (self_join and j <= i):
-                                continue
-                            count = counts[r, lane]
-                            if self_join and b_key[j] < a_key[i]:
-                                ok = _accepts(b_pop[j], a_pop[i], count, min_count, max_delta)
-                            else:
-                                ok = _accepts(a_pop[i], b_pop[j], count, min_count, max_delta)
-                            if ok:
-                                if pos == cap:
-                                    full = True
-                                    break
-                                out_i[thread, pos] = i
-                                out_j[thread, pos] = j
-                                out_c[thread, pos] = count
-                                pos += 1
-                        if full:
-                            break
+                        j = g * LANES + lane
+                        if i >= a_n or j >= b_n or (self_join and j <= i):
+                            continue
+                        count = counts[r, lane]
+                        if self_join and b_key[j] < a_key[i]:
+                            ok = _accepts(b_pop[j], a_pop[i], count, min_count, max_delta)
+                        else:
+                            ok = _accepts(a_pop[i], b_pop[j], count, min_count, max_delta)
+                        if ok:
+                            if pos == cap:
+                                full = True
+                                break
+                            out_i[thread, pos] = i
+                            out_j[thread, pos] = j
+                            out_c[thread, pos] = count
+                            pos += 1
                     if full:
                         break
                 if full:
@@ -355,10 +463,9 @@ def _heap_insert(
     sizes[row] = n + 1
 
 
-@_jit(parallel=True)
-def topk_kernel(
+def _topk_impl(
     queue: Any,
-    a_split: Any,
+    a_rows: Any,
     a_pop: Any,
     a_n: int,
     bt: Any,
@@ -378,7 +485,7 @@ def topk_kernel(
     top_score: Any,
     top_key: Any,
     top_n: Any,
-) -> None:
+) -> None:  # pragma: no cover - compiled; its twin is dice_join_reference
     """The best ``k`` accepted right records of every left row (by score desc, key asc).
 
     With ``self_join`` the two sides are the same sorted array; a row never pairs with itself
@@ -395,31 +502,28 @@ def topk_kernel(
                 pa_min = a_pop[row0]
                 for g in range(block_g0[block], block_g1[block]):
                     bound = count_floor[pa_min + b_pop[g * LANES]]
-                    mask = _tile4(a_split, row0, bt, g, bound, counts)
-                    if mask == 0:
-                        continue
-                    for r in range(ROWS):
+                    mask = _tile(a_rows, row0, bt, g, bound, counts)
+                    while mask != 0:  # each hit, lowest bit first (row, then lane)
+                        bit = _lowest_bit(mask)
+                        mask &= mask - 1
+                        r = bit // LANES
+                        lane = bit - r * LANES
                         i = row0 + r
-                        if i >= a_n:
-                            break
-                        for lane in range(LANES):
-                            if (mask >> (r * LANES + lane)) & 1 == 0:
-                                continue
-                            j = g * LANES + lane
-                            if j >= b_n or (self_join and j == i):
-                                continue
-                            count = counts[r, lane]
-                            pa = a_pop[i]
-                            pb = b_pop[j]
-                            if self_join and b_key[j] < a_key[i]:
-                                ok = _accepts(pb, pa, count, min_count, max_delta)
-                                left_pop = pb
-                            else:
-                                ok = _accepts(pa, pb, count, min_count, max_delta)
-                                left_pop = pa
-                            if ok:
-                                score = 0.0 if left_pop == 0 else (2.0 * count) / (pa + pb)
-                                _heap_insert(top_score, top_key, top_n, i, k, score, b_key[j])
+                        j = g * LANES + lane
+                        if i >= a_n or j >= b_n or (self_join and j == i):
+                            continue
+                        count = counts[r, lane]
+                        pa = a_pop[i]
+                        pb = b_pop[j]
+                        if self_join and b_key[j] < a_key[i]:
+                            ok = _accepts(pb, pa, count, min_count, max_delta)
+                            left_pop = pb
+                        else:
+                            ok = _accepts(pa, pb, count, min_count, max_delta)
+                            left_pop = pa
+                        if ok:
+                            score = 0.0 if left_pop == 0 else (2.0 * count) / (pa + pb)
+                            _heap_insert(top_score, top_key, top_n, i, k, score, b_key[j])
 
 
 @_jit(parallel=True)
@@ -650,3 +754,42 @@ def greedy_bipartite_kernel(left: Any, right: Any, n_left: int, n_right: int, ke
             used_left[a] = True
             used_right[b] = True
             keep[e] = True
+
+
+@dataclass(frozen=True, slots=True)
+class JoinKernels:
+    """One code path of the Dice join: its layout and its compiled kernels.
+
+    The left-hand side is transposed in blocks of ``rows`` rows, ``[block, word, row]`` (or,
+    with ``split``, nibble-split rows); the right-hand side is transposed in groups of
+    ``lanes`` records, ``[group, word, lane]``.
+    ``pairs`` has the signature of :func:`_pairs_impl`, ``topk`` that of :func:`_topk_impl`.
+    """
+
+    name: str
+    rows: int
+    lanes: int
+    split: bool
+    pairs: Any
+    topk: Any
+
+
+def _join_kernels(name: str, rows: int, lanes: int, split: bool) -> JoinKernels:
+    tile = _tile_function(f"_tile_{name}", rows, lanes, split)
+    constants = {"_tile": tile, "ROWS": rows, "LANES": lanes}
+    return JoinKernels(
+        name=name,
+        rows=rows,
+        lanes=lanes,
+        split=split,
+        pairs=_jit(parallel=True)(_variant(_pairs_impl, f"pairs_kernel_{name}", **constants)),
+        topk=_jit(parallel=True)(_variant(_topk_impl, f"topk_kernel_{name}", **constants)),
+    )
+
+
+#: The join's code paths by name (see :mod:`linkage.match._paths` for which runs where).
+JOIN_KERNELS: dict[str, JoinKernels] = {
+    "vpopcnt512": _join_kernels("vpopcnt512", rows=8, lanes=8, split=False),
+    "nibble": _join_kernels("nibble", rows=ROWS, lanes=LANES, split=True),
+    "portable": _join_kernels("portable", rows=4, lanes=4, split=False),
+}

@@ -1,4 +1,7 @@
-"""Dice joins: the fast kernels and the references against anonlink 0.15.3, pair for pair."""
+"""Dice joins: the fast kernels and the references against anonlink 0.15.3, pair for pair.
+
+Every fast join runs on every CPU kernel path (``vpopcnt512``, ``nibble``, ``portable``);
+a path this machine's CPU lacks is skipped with the reason."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import linkage.match._join as join_module
 from linkage.errors import InvalidInputError, ResourceExhaustedError
 from linkage.match import (
     CandidatePairs,
+    _paths,
     dice_join,
     dice_join_multiparty,
     dice_self_join,
@@ -28,11 +32,40 @@ from linkage.types import PackedClks
 pytestmark = pytest.mark.unit
 
 Join = Callable[..., CandidatePairs]
-JOINS = [pytest.param(dice_join, id="fast"), pytest.param(dice_join_reference, id="reference")]
+
+
+def on_path(path: str, join: Join) -> Join:
+    """``join`` run with the kernel path ``path`` forced."""
+
+    def run(*args: object, **kwargs: object) -> CandidatePairs:
+        with _paths.forced_kernel_path(path):
+            return join(*args, **kwargs)
+
+    return run
+
+
+def path_params(join: Join, prefix: str) -> list[object]:
+    target = _paths.compile_target()
+    params = []
+    for path in _paths.CPU_PATHS:
+        problem = _paths.path_problem(path, target, lambda: None)
+        params.append(
+            pytest.param(
+                on_path(path, join),
+                id=f"{prefix}-{path}",
+                marks=pytest.mark.skipif(problem is not None, reason=f"{path}: {problem}"),
+            )
+        )
+    return params
+
+
+JOINS = [*path_params(dice_join, "fast"), pytest.param(dice_join_reference, id="reference")]
 SELF_JOINS = [
-    pytest.param(dice_self_join, id="fast"),
+    *path_params(dice_self_join, "fast"),
     pytest.param(dice_self_join_reference, id="reference"),
 ]
+FAST_JOINS = path_params(dice_join, "fast")
+FAST_SELF_JOINS = path_params(dice_self_join, "fast")
 
 
 def random_clks(rng: np.random.Generator, n: int, bits: int, fill: float) -> PackedClks:
@@ -131,27 +164,28 @@ def test_self_join_equals_anonlink_upper_triangle(self_join: Join, threshold: fl
     assert same(self_join(clks, threshold), expected)
 
 
+@pytest.mark.parametrize("self_join", FAST_SELF_JOINS)
 @pytest.mark.parametrize("threshold", [0.5, 0.8])
 @pytest.mark.parametrize("k", [1, 3])
-def test_self_join_top_k_fast_equals_reference(threshold: float, k: int) -> None:
+def test_self_join_top_k_fast_equals_reference(self_join: Join, threshold: float, k: int) -> None:
     rng = np.random.default_rng(k)
     base = random_clks(rng, 25, 128, 0.3)
     clks = np.vstack([base, with_near_copies(rng, base, 25, 0.06), base[:5]])
-    assert same(
-        dice_self_join(clks, threshold, k=k), dice_self_join_reference(clks, threshold, k=k)
-    )
+    assert same(self_join(clks, threshold, k=k), dice_self_join_reference(clks, threshold, k=k))
 
 
+@pytest.mark.parametrize("self_join", FAST_SELF_JOINS)
 @given(data=sparse_clks, threshold=thresholds, k=st.none() | st.integers(1, 3))
 @settings(max_examples=40, deadline=None)
 def test_self_join_fast_equals_reference_on_ties(
-    data: tuple[list[list[int]], list[list[int]]], threshold: float, k: int | None
+    self_join: Join,
+    data: tuple[list[list[int]], list[list[int]]],
+    threshold: float,
+    k: int | None,
 ) -> None:
     words = len((data[0] or data[1] or [[0]])[0])
     clks = as_packed(data[0] + data[1], words)
-    assert same(
-        dice_self_join(clks, threshold, k=k), dice_self_join_reference(clks, threshold, k=k)
-    )
+    assert same(self_join(clks, threshold, k=k), dice_self_join_reference(clks, threshold, k=k))
 
 
 @pytest.mark.parametrize(
@@ -171,7 +205,10 @@ def test_multiparty_equals_anonlink(multiparty: Callable[..., object], k: int | 
     assert got.as_tuples() == expected.as_tuples()  # type: ignore[attr-defined]
 
 
-def test_large_join_spans_many_tiles_and_overflowing_tiles(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("join", FAST_JOINS)
+def test_large_join_spans_many_tiles_and_overflowing_tiles(
+    join: Join, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rng = np.random.default_rng(11)
     left = random_clks(rng, 700, 1024, 0.35)
     right = with_near_copies(rng, left, 2600, 0.05)  # more than one slab of right groups
@@ -179,7 +216,7 @@ def test_large_join_spans_many_tiles_and_overflowing_tiles(monkeypatch: pytest.M
     right[2500:2540] = left[100]
     monkeypatch.setattr(join_module, "_MAX_UNITS_PER_LAUNCH", 7)  # several kernel launches
     monkeypatch.setattr(join_module, "_BUFFER_START", 16)  # tiles overflow and are rerun
-    got = dice_join(left, right, 0.8)
+    got = join(left, right, 0.8)
     assert same(got, anonlink_join(left, right, 0.8))
     assert len(got) > 1600
 
@@ -219,11 +256,16 @@ def test_invalid_arguments_are_rejected() -> None:
         dice_join_multiparty([a], 0.5)
 
 
-def test_max_pairs_bounds_the_result() -> None:
+@pytest.mark.parametrize("path", _paths.CPU_PATHS)
+def test_max_pairs_bounds_the_result(path: str) -> None:
+    problem = _paths.path_problem(path, _paths.compile_target(), lambda: None)
+    if problem is not None:
+        pytest.skip(f"{path}: {problem}")
     rng = np.random.default_rng(12)
     left = random_clks(rng, 100, 256, 0.4)
-    assert len(dice_join(left, left, 0.0, max_pairs=10_000)) == 10_000
-    with pytest.raises(ResourceExhaustedError, match="more than 9999"):
-        dice_join(left, left, 0.0, max_pairs=9_999)
-    with pytest.raises(ResourceExhaustedError):
-        dice_self_join(left, 0.0, max_pairs=100)
+    with _paths.forced_kernel_path(path):
+        assert len(dice_join(left, left, 0.0, max_pairs=10_000)) == 10_000
+        with pytest.raises(ResourceExhaustedError, match="more than 9999"):
+            dice_join(left, left, 0.0, max_pairs=9_999)
+        with pytest.raises(ResourceExhaustedError):
+            dice_self_join(left, 0.0, max_pairs=100)
