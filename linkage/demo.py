@@ -642,7 +642,11 @@ def run_demo(
             "nicknames, typos, swapped day/month, moves, missing fields, twins and duplicates"
         )
         demo.start_matcher()
-        probability = "the model's suggestion" if demo.threshold is None else demo.threshold
+        probability = (
+            "\"auto\" (0.5 until the matcher's own fit, then the model's suggestion)"
+            if demo.threshold is None
+            else demo.threshold
+        )
         how = (
             f"per-field segments, Fellegi-Sunter match probability >= {probability}, "
             "average-link clusters"

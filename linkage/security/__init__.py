@@ -1,4 +1,5 @@
-"""Pure security building blocks the server wires in (no I/O, no gRPC).
+"""Security building blocks the server wires in (no gRPC; only the audit log touches the
+store, through its write-transaction interface).
 
 * authorisation: a declarative role × RPC table (:data:`DEFAULT_POLICY`),
   :func:`authorize` and :func:`require_same_agency`;
@@ -6,7 +7,9 @@
 * query plausibility: :func:`band_from_popcounts` (or :func:`band_from_histogram`),
   :func:`check_query_plausible`;
 * the audit hash chain: :class:`AuditEntry`, :func:`chain_hash`, :func:`verify_chain`
-  (and :func:`verify_rows`, the same over plain tuples from a store cursor).
+  (and :func:`verify_rows`, the same over plain tuples from a store cursor);
+* the audit log as the store keeps it: :func:`append_audit_entry` seals an entry onto the
+  chain inside a write transaction, :func:`verify_audit_log` verifies a store's log.
 
 Certificates and principals live in :mod:`linkage.pki`, consent in
 :mod:`linkage.consent`.
@@ -26,6 +29,7 @@ from linkage.security._audit_chain import (
     verify_chain,
     verify_rows,
 )
+from linkage.security._audit_log import append_audit_entry, verify_audit_log
 from linkage.security._authz import (
     DEFAULT_POLICY,
     AuthorizationPolicy,
@@ -58,6 +62,7 @@ __all__ = [
     "RateLimit",
     "RateLimiter",
     "VerificationResult",
+    "append_audit_entry",
     "authorize",
     "band_from_histogram",
     "band_from_popcounts",
@@ -73,6 +78,7 @@ __all__ = [
     "require_same_agency",
     "seal",
     "split_method_name",
+    "verify_audit_log",
     "verify_chain",
     "verify_rows",
 ]

@@ -1,0 +1,293 @@
+"""Linking: candidate pairs, clustering and link IDs, shared by ingest and rebuilds.
+
+* :meth:`Linking.join` finds the candidate pairs of joining CLKs against the in-memory
+  index and among themselves: the model's blocking and Fellegi-Sunter score in
+  probabilistic mode, a (blocked) Dice join in Dice mode, on a Dask cluster when one is
+  configured.
+* :meth:`Linking.clusterer_for` is the configured clusterer; average-link in
+  probabilistic mode scores the pairs without an edge with the model.
+* :meth:`Linking.update_links` re-clusters nodes closed under their edges and carries
+  link IDs over (:func:`linkage.match.update_links`); :meth:`Linking.relink` does it for
+  the components a batch touched.
+* :func:`link_event` turns a link change into its event-log row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from linkage.distributed import DaskJoiner
+from linkage.match import (
+    CandidateEdges,
+    CandidatePairs,
+    ComponentClusterer,
+    LinkCreated,
+    LinkDissolved,
+    LinkEvent,
+    LinksMerged,
+    LinkSplit,
+    LinkUpdate,
+    Node,
+    RecordsJoined,
+    RecordsWithdrawn,
+    blocked_dice_join,
+    blocked_dice_self_join,
+    dice_join,
+    dice_self_join,
+    pack_clk_bytes,
+    update_links,
+)
+from linkage.probabilistic import AverageLinkClusterer, ProbabilisticLinker, TermFrequencies
+from linkage.service._state import ServiceState
+from linkage.store import EdgeRow, EventKind, EventRow, WriteTransaction
+from linkage.types import PackedClks
+
+__all__ = ["Linking", "edge", "int_pairs", "link_event"]
+
+#: Pairs as ``(left, right, score)``: rows or node IDs.
+Pairs = list[tuple[int, int, float]]
+
+
+class Linking:
+    """Joins, clustering and link-ID upkeep over one service's state."""
+
+    def __init__(
+        self, state: ServiceState, cluster: ComponentClusterer, joiner: DaskJoiner | None
+    ) -> None:
+        self._state = state
+        self._cluster = cluster
+        self._joiner = joiner
+
+    # ------------------------------------------------------------------ joins
+    def join(self, clks: list[bytes], leaving: set[int]) -> tuple[Pairs, Pairs]:
+        """Candidate pairs of joining CLKs: ``(row, node_id, score)`` against the
+        index (minus ``leaving``) and ``(row, row, score)`` among themselves."""
+        if not clks:
+            return [], []
+        state = self._state
+        packed = pack_clk_bytes(clks, state.settings.clk_bits)
+        keys = sorted(state.mirror.nodes - leaving)
+        against = (
+            self.pair_join(packed, state.mirror.packed(keys)) if keys else CandidatePairs.empty()
+        )
+        against_index = [(row, keys[col], score) for score, row, col in against.as_tuples()]
+        return against_index, int_pairs(self.self_join(packed))
+
+    def pair_join(self, left: PackedClks, right: PackedClks) -> CandidatePairs:
+        """Candidate pairs between two sets, blocked if configured."""
+        state = self._state
+        if state.linker is not None:
+            return state.linker.link(left, right, state.mirror.frequencies)
+        settings = state.settings
+        blocking = settings.blocking
+        if self._joiner is not None:
+            return self._joiner.pair_join(left, right, settings.threshold, blocking)
+        if blocking is None:
+            return dice_join(left, right, settings.threshold)
+        return blocked_dice_join(left, right, settings.threshold, blocking).pairs
+
+    def self_join(self, clks: PackedClks) -> CandidatePairs:
+        """Candidate pairs within one set, blocked if configured."""
+        state = self._state
+        if state.linker is not None:
+            return state.linker.link_within(clks, state.mirror.frequencies)
+        settings = state.settings
+        blocking = settings.blocking
+        if self._joiner is not None:
+            return self._joiner.self_join(clks, settings.threshold, blocking)
+        if blocking is None:
+            return dice_self_join(clks, settings.threshold)
+        return blocked_dice_self_join(clks, settings.threshold, blocking).pairs
+
+    # ------------------------------------------------------------- clustering
+    def clusterer_for(
+        self,
+        linker: ProbabilisticLinker | None,
+        frequencies: TermFrequencies | None,
+        pending: Mapping[int, bytes],
+    ) -> ComponentClusterer:
+        """The clusterer, scoring the pairs without an edge with ``linker`` when it is
+        average-link in probabilistic mode (``pending``: CLKs of records not yet in the
+        in-memory index)."""
+        cluster = self._cluster
+        if linker is None or not isinstance(cluster, AverageLinkClusterer):
+            return cluster
+        settings = self._state.settings
+        clustering = settings.clustering
+        if settings.auto_threshold:
+            # the model's threshold, where the configuration sets none of its own
+            cluster = dataclasses.replace(
+                cluster,
+                join_threshold=clustering.join_threshold or linker.threshold,
+                merge_threshold=max(
+                    clustering.join_threshold or linker.threshold,
+                    clustering.merge_threshold or linker.threshold,
+                ),
+            )
+        mirror = self._state.mirror
+        bits = settings.clk_bits
+
+        def scorer(left: Sequence[Node], right: Sequence[Node]) -> list[float]:
+            wanted = sorted({n for _, n in left} | {n for _, n in right})
+            held = [n for n in wanted if n in mirror]
+            extra = [n for n in wanted if n not in mirror and n in pending]
+            parts = []
+            if held:
+                parts.append(mirror.packed(held))
+            if extra:
+                parts.append(pack_clk_bytes([pending[n] for n in extra], bits))
+            row = {n: i for i, n in enumerate(held + extra)}
+            li = np.array([row.get(n, -1) for _, n in left], dtype=np.int64)
+            ri = np.array([row.get(n, -1) for _, n in right], dtype=np.int64)
+            out = np.zeros(li.shape[0], dtype=np.float64)
+            known = (li >= 0) & (ri >= 0)
+            if parts and known.any():
+                packed = np.concatenate(parts)
+                out[known] = linker.score(packed, packed, li[known], ri[known], frequencies)
+            return out.tolist()
+
+        return dataclasses.replace(cluster, scorer=scorer)
+
+    # -------------------------------------------------------------- link IDs
+    def component_edges(
+        self, tx: WriteTransaction, seeds: set[int]
+    ) -> tuple[set[int], list[EdgeRow]]:
+        """Close ``seeds`` under stored edges: every node and edge reachable."""
+        nodes = set(seeds)
+        edges: dict[tuple[int, int], EdgeRow] = {}
+        frontier = sorted(seeds)
+        while frontier:
+            found: set[int] = set()
+            for row in tx.edges_touching(frontier):
+                edges[(row.node_a, row.node_b)] = row
+                found.update((row.node_a, row.node_b))
+            frontier = sorted(found - nodes)
+            nodes |= found
+        return nodes, list(edges.values())
+
+    def update_links(
+        self,
+        tx: WriteTransaction,
+        nodes: Sequence[int],
+        edges: Sequence[EdgeRow],
+        leaving: Mapping[int, tuple[int, int]],
+        now: int,
+        clusterer: ComponentClusterer,
+    ) -> tuple[LinkUpdate[int], dict[int, int]]:
+        """Re-cluster ``nodes`` (closed under ``edges``) and carry link IDs over.
+
+        ``leaving`` maps nodes that left the graph to ``(agency_no, old link)``.
+        Returns the update and the old link of every node that had one.
+        """
+        agency_of = tx.node_agency_nos(nodes)
+        old = tx.node_links(nodes)
+        existing: dict[tuple[int, int], int] = {(agency_of[n], n): link for n, link in old.items()}
+        withdrawn = [(agency, node) for node, (agency, _) in leaving.items()]
+        existing.update({(agency, node): link for node, (agency, link) in leaving.items()})
+        added = [(agency_of[n], n) for n in nodes if n not in old]
+        candidate_edges = CandidateEdges.from_tuples(
+            [
+                (e.score, (agency_of[e.node_a], e.node_a), (agency_of[e.node_b], e.node_b))
+                for e in edges
+            ]
+        )
+
+        # Fresh link IDs come from the store in growing blocks; unused ones are
+        # deleted again below (link IDs are never reused either way).
+        spare: list[int] = []
+        allocated: list[int] = []
+
+        def allocate() -> int:
+            if not spare:
+                block = tx.allocate_link_ids(max(1, min(4096, 2 * len(allocated))), now)
+                allocated.extend(block)
+                spare.extend(reversed(block))
+            return spare.pop()
+
+        update = update_links(
+            existing,
+            candidate_edges,
+            allocate,
+            added=added,
+            withdrawn=withdrawn,
+            clusterer=clusterer,
+        )
+        changed = [
+            (node, link) for (_, node), link in update.assignment.items() if old.get(node) != link
+        ]
+        tx.assign_links(changed, now)
+        surviving = set(update.assignment.values())
+        gone = (set(old.values()) | {link for _, link in leaving.values()}) - surviving
+        tx.delete_links(sorted(gone | set(spare)))
+        return update, old
+
+    def relink(
+        self,
+        tx: WriteTransaction,
+        seeds: set[int],
+        leaving: Mapping[int, tuple[int, int]],
+        now: int,
+        clusterer: ComponentClusterer,
+    ) -> tuple[tuple[LinkEvent[int], ...], set[int]]:
+        """Re-cluster every component reachable from ``seeds``: the link events and the
+        nodes now in a link of two or more records."""
+        nodes, edges = self.component_edges(tx, seeds)
+        update, _ = self.update_links(tx, sorted(nodes), edges, leaving, now, clusterer)
+        sizes: dict[int, int] = defaultdict(int)
+        for link in update.assignment.values():
+            sizes[link] += 1
+        linked = {node for (_, node), link in update.assignment.items() if sizes[link] > 1}
+        return update.events, linked
+
+
+def int_pairs(pairs: CandidatePairs) -> Pairs:
+    """Candidate pairs as ``(left, right, score)`` tuples."""
+    return [(left, right, score) for score, left, right in pairs.as_tuples()]
+
+
+def edge(a: int, b: int, score: float) -> EdgeRow:
+    """The stored edge between two nodes (lower node ID first)."""
+    return EdgeRow(a, b, score) if a < b else EdgeRow(b, a, score)
+
+
+def link_event(
+    event: LinkEvent[int], now: int, agency_id: str | None, batch_id: str | None
+) -> EventRow:
+    """The event-log row for one link change."""
+    kind: EventKind
+    sources: tuple[int, ...]
+    targets: tuple[int, ...]
+    count = 0
+    match event:
+        case LinkCreated():
+            kind, sources, targets, count = (
+                EventKind.LINK_CREATED,
+                (),
+                (event.link_id,),
+                len(event.members),
+            )
+        case RecordsJoined():
+            kind, sources, targets = EventKind.LINK_JOINED, (event.link_id,), (event.link_id,)
+            count = len(event.records)
+        case LinksMerged():
+            kind, sources, targets = EventKind.LINK_MERGED, event.from_ids, (event.into_id,)
+        case LinkSplit():
+            kind, sources, targets = EventKind.LINK_SPLIT, (event.from_id,), event.into_ids
+        case LinkDissolved():
+            kind, sources, targets = EventKind.LINK_DISSOLVED, (event.link_id,), ()
+        case RecordsWithdrawn():
+            kind, sources, targets = EventKind.LINK_LEFT, (event.link_id,), (event.link_id,)
+            count = len(event.records)
+    return EventRow(
+        kind,
+        now,
+        agency_id=agency_id,
+        batch_id=batch_id,
+        source_links=tuple(sources),
+        target_links=tuple(targets),
+        record_count=count,
+    )
