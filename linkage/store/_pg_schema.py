@@ -1,6 +1,6 @@
 """The PostgreSQL schema of the link index, as versioned migrations.
 
-The logical schema is the SQLite engine's (``_sqlite._MIGRATIONS``); this is
+The logical schema is the SQLite engine's (``_sqlite_schema.MIGRATIONS``); this is
 its PostgreSQL spelling. Differences that keep behaviour identical:
 
 * Text keys that are paged through (``agency_id``) use ``COLLATE "C"``, the
