@@ -10,8 +10,8 @@ holds what does not depend on either:
 * The lookup purpose is the gateway's configuration (``[gateway] purpose``): a request
   cannot choose it; a request naming one is refused.
 * :func:`load_gateway_token`: the bearer token every lookup needs, on loopback too, from
-  a private file (the project's one permission rule,
-  :func:`linkage.channel.private_file_problem`) or an environment variable.
+  a private file (the project's one rule for files that hold secrets,
+  :func:`linkage.private_files.read_private_file`) or an environment variable.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from agency_client._client_config import GatewaySettings
 from agency_client._gateway_page import NO_INFORMATION
 from agency_client._matcher import consent_from_proto
 from agency_client._query import QueryEncoder
-from linkage.channel import private_file_problem
 from linkage.consent import Purpose
-from linkage.errors import ConfigError, InvalidInputError, Problem
+from linkage.errors import ConfigError, InvalidInputError, NotFoundError, Problem
+from linkage.private_files import read_private_file
 from linkage.v1 import lookup_pb2
 
 __all__ = [
@@ -67,19 +67,12 @@ def load_gateway_token(settings: GatewaySettings, environ: Mapping[str, str]) ->
         return None
     path = settings.token_file
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        with os.fdopen(fd, "rb") as stream:
-            text = stream.read(4096).decode("utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(
-            f"{path}: cannot read the gateway token ({exc.strerror or exc}); "
-            "[gateway] token_file must name a regular file, not a link"
-        ) from None
+        data = read_private_file(path, "gateway token file", root_group=True, max_bytes=4096)
+        text = data.decode("utf-8").strip()
+    except NotFoundError as exc:
+        raise ConfigError(f"{exc.message} ([gateway] token_file)") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: the gateway token must be UTF-8 text") from None
-    problem = private_file_problem(path, "gateway token file")
-    if problem is not None:
-        raise ConfigError(problem)
     if len(text) < MIN_TOKEN_CHARS:
         raise ConfigError(
             f"{path}: the gateway token must be at least {MIN_TOKEN_CHARS} characters"

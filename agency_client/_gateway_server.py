@@ -5,7 +5,7 @@
 * a bearer token is required, on loopback too (``[gateway] token_file`` or ``token_env``);
 * an address beyond loopback needs ``--allow-remote`` **and** HTTPS with the agency's own
   certificate (``[gateway] https_cert`` and ``https_key``; the key a private file under
-  the project's one rule, :func:`linkage.channel.private_file_problem`). Plain HTTP
+  the project's one rule, :mod:`linkage.private_files`). Plain HTTP
   beyond loopback is refused. A reverse proxy that terminates TLS must forward to a
   gateway listening on loopback.
 

@@ -25,7 +25,6 @@ import binascii
 import hashlib
 import os
 import secrets
-import stat
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,8 +33,9 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from linkage.errors import AlreadyExistsError, ConfigError, InvalidInputError, NotFoundError
+from linkage.errors import AlreadyExistsError, ConfigError, InvalidInputError
 from linkage.pki import validate_identifier
+from linkage.private_files import read_private_file
 
 __all__ = [
     "MAX_RECORD_ID_BYTES",
@@ -209,27 +209,10 @@ def write_pointer_key(path: Path, key: PointerKey) -> None:
 
 
 def load_pointer_key(path: Path) -> PointerKey:
-    """Load a key file, refusing it if group or others can access it, or if it is malformed."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        raise NotFoundError(f"{path}: pointer key file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot open pointer key file ({exc.strerror})") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(f"{path}: pointer key file is not a regular file")
-        if info.st_mode & 0o077:
-            raise ConfigError(
-                f"{path}: pointer key file is accessible by group or others "
-                f"(mode {stat.S_IMODE(info.st_mode):04o}); run chmod 600 on it"
-            )
-        if info.st_size > _MAX_KEY_FILE:
-            raise ConfigError(f"{path}: pointer key file is too large to be a key")
-        data = os.read(fd, _MAX_KEY_FILE + 1)
-    finally:
-        os.close(fd)
+    """Load a key file, refusing it if group or others can access it, if it is a link or
+    not a regular file (the project's one rule, :mod:`linkage.private_files`), or if it is
+    malformed."""
+    data = read_private_file(path, "pointer key file", max_bytes=_MAX_KEY_FILE)
     return parse_pointer_key(data, str(path))
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 
 import grpc
 
-from linkage.errors import ConfigError
+from linkage.errors import ConfigError, NotFoundError
+from linkage.private_files import private_file_problem, read_private_file
 
 __all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "mtls_channel", "private_file_problem", "read_private_key"]
 
@@ -22,33 +21,13 @@ def _read(path: Path, what: str) -> bytes:
         raise ConfigError(f"cannot read the {what} at {path}: {exc.strerror}") from None
 
 
-def private_file_problem(path: Path, what: str) -> str | None:
-    """Why ``path`` is too open to hold a secret, or None (PostgreSQL's rule for its key).
-
-    A file owned by its user may give no permission to group or others (0600, 0400); a
-    root-owned file may also be read by its group (0640, 0440: a service account reading a
-    key through a group). Not checked on Windows, whose modes say nothing about this.
-    """
-    if os.name == "nt":
-        return None
-    info = path.stat()
-    mode = stat.S_IMODE(info.st_mode)
-    group_read_by_root = info.st_uid == 0 and not mode & 0o037
-    if mode & 0o077 and not group_read_by_root:
-        return (
-            f"the {what} at {path} is open to other users (mode {mode:04o}); run chmod 600 on"
-            " it (0640 is accepted for a file owned by root and read through its group)"
-        )
-    return None
-
-
 def read_private_key(path: Path, what: str = "private key") -> bytes:
-    """A TLS private key file's bytes; refused if it is open to other users."""
-    data = _read(path, what)
-    problem = private_file_problem(path, what)
-    if problem is not None:
-        raise ConfigError(problem)
-    return data
+    """A TLS private key file's bytes; refused if it is open to other users or a link
+    (:func:`linkage.private_files.read_private_file`, root-owned 0640 accepted)."""
+    try:
+        return read_private_file(path, what, root_group=True)
+    except NotFoundError as exc:
+        raise ConfigError(exc.message) from None
 
 
 def mtls_channel(

@@ -1,15 +1,19 @@
-"""Small file helpers for key material: 0600 private files, atomic public files, a lock."""
+"""Small file helpers for key material: 0600 private files, atomic public files, a lock.
+
+Private files are read by :func:`linkage.private_files.read_private_file` (the
+project's one rule for files that hold secrets), re-exported here.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import os
-import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from linkage.errors import AlreadyExistsError, ConfigError, NotFoundError, StorageError
+from linkage.errors import AlreadyExistsError, StorageError
+from linkage.private_files import read_private_file
 
 __all__ = ["exclusive_lock", "read_private_file", "write_private_file", "write_public_file"]
 
@@ -36,29 +40,6 @@ def write_private_file(path: Path, data: bytes) -> None:
         path.unlink(missing_ok=True)
         raise StorageError(f"{path}: cannot write ({exc.strerror})") from None
     os.close(fd)
-
-
-def read_private_file(path: Path, what: str) -> bytes:
-    """Read a private key file, refusing one that group or others can access."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        raise NotFoundError(f"{path}: {what} not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot open {what} ({exc.strerror})") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(f"{path}: {what} is not a regular file")
-        if info.st_mode & 0o077:
-            raise ConfigError(
-                f"{path}: {what} is accessible by group or others "
-                f"(mode {stat.S_IMODE(info.st_mode):04o}); run chmod 600 on it"
-            )
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            return handle.read()
-    finally:
-        os.close(fd)
 
 
 def write_public_file(path: Path, data: bytes, mode: int = 0o644) -> None:
