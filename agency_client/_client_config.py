@@ -47,7 +47,6 @@ included, so every problem of either half is named at once.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -63,6 +62,7 @@ from agency_client._tables import (
     GatewayTable,
     read_agency_toml,
 )
+from linkage.addresses import is_loopback as is_loopback_listen
 from linkage.consent import Consent, Purpose
 from linkage.errors import ConfigError, InvalidInputError, Problem
 from linkage.pki import Role, validate_identifier
@@ -165,17 +165,6 @@ def is_host_port(listen: str) -> bool:
     """Whether ``listen`` is ``host:port`` with a decimal port 0-65535."""
     host, sep, port = listen.rpartition(":")
     return bool(sep and host and port.isascii() and port.isdecimal() and int(port) < 65536)
-
-
-def is_loopback_listen(listen: str) -> bool:
-    """Whether ``host:port`` binds to loopback only."""
-    host = listen.rsplit(":", 1)[0].strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def parse_consent_expiry(text: str, where: str) -> datetime:

@@ -77,7 +77,6 @@ Example::
 
 from __future__ import annotations
 
-import ipaddress
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -86,6 +85,7 @@ from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import Field, PlainValidator, StringConstraints
 
+from linkage.addresses import is_loopback as is_loopback_address
 from linkage.distributed import DaskJoinSettings, DaskTable
 from linkage.encode import (
     SegmentedSchema,
@@ -146,17 +146,6 @@ class StoreConfig:
                 "invalid store",
                 problems=[Problem("store.dsn_env", "must name a set environment variable")],
             )
-
-
-def is_loopback_address(listen: str) -> bool:
-    """Whether a ``host:port`` address binds to loopback only."""
-    host = listen.rsplit(":", 1)[0].strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True, slots=True)
