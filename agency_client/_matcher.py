@@ -30,8 +30,8 @@ from linkage.errors import (
     ResourceExhaustedError,
     UnavailableError,
 )
-from linkage.pki import Role
 from linkage.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc, lookup_pb2, lookup_pb2_grpc
+from linkage.wire import ROLE_FROM_PROTO, consent_to_proto
 
 __all__ = [
     "MatcherClient",
@@ -41,12 +41,6 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
-_ROLE_TO_PROTO: Final = {
-    Role.AGENCY: common_pb2.ROLE_AGENCY,
-    Role.RESPONDER: common_pb2.ROLE_RESPONDER,
-    Role.OPERATOR: common_pb2.ROLE_OPERATOR,
-}
-_ROLE_FROM_PROTO: Final = {value: role for role, value in _ROLE_TO_PROTO.items()}
 _UNARY_TIMEOUT_S: Final = 60.0
 
 _ADVICE: Final[dict[grpc.StatusCode, tuple[type[LinkageError], str]]] = {
@@ -138,26 +132,12 @@ def _schema_hint(problem: Problem) -> str | None:
     return "encode with the schema the operator configured the matcher with ([schema] file)"
 
 
-def consent_to_proto(consent: Consent) -> common_pb2.Consent:
-    """The proto form of a domain consent."""
-    message = common_pb2.Consent(
-        allow_linkage=consent.allow_linkage,
-        recipient_agencies=sorted(consent.recipient_agencies),
-        recipient_roles=sorted(_ROLE_TO_PROTO[r] for r in consent.recipient_roles),
-        purposes=sorted(p.value for p in consent.purposes),
-        revoked=consent.revoked,
-    )
-    if consent.expires_at is not None:
-        message.expire_time.FromDatetime(consent.expires_at.astimezone(UTC).replace(tzinfo=None))
-    return message
-
-
 def consent_from_proto(message: common_pb2.Consent) -> Consent:
     """The domain form of a consent the matcher returned."""
     return Consent(
         allow_linkage=message.allow_linkage,
         recipient_roles=frozenset(
-            _ROLE_FROM_PROTO[r] for r in message.recipient_roles if r in _ROLE_FROM_PROTO
+            ROLE_FROM_PROTO[r] for r in message.recipient_roles if r in ROLE_FROM_PROTO
         ),
         recipient_agencies=frozenset(message.recipient_agencies),
         purposes=frozenset(Purpose(p) for p in message.purposes),

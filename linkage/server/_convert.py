@@ -11,27 +11,20 @@ from google.protobuf import timestamp_pb2
 
 from linkage.consent import Consent, Purpose, parse_consent, serialize_consent
 from linkage.errors import InvalidInputError, Problem
-from linkage.pki import Role
 from linkage.service import ConsentChange, Mutation, RecordUpsert, RecordWithdrawal
 from linkage.v1 import common_pb2, ingest_pb2
+from linkage.wire import ROLE_FROM_PROTO, consent_to_proto
 
 __all__ = [
     "agency_id_from_name",
     "consent_from_proto",
-    "consent_to_proto",
     "contact_card_from_bytes",
     "contact_card_to_bytes",
     "mutation_from_proto",
     "record_key_name",
+    "stored_consent_to_proto",
     "timestamp_from_us",
 ]
-
-_ROLE_FROM_PROTO = {
-    common_pb2.ROLE_AGENCY: Role.AGENCY,
-    common_pb2.ROLE_RESPONDER: Role.RESPONDER,
-    common_pb2.ROLE_OPERATOR: Role.OPERATOR,
-}
-_ROLE_TO_PROTO = {role: value for value, role in _ROLE_FROM_PROTO.items()}
 
 
 def timestamp_from_us(us: int) -> timestamp_pb2.Timestamp:
@@ -77,7 +70,7 @@ def consent_from_proto(message: common_pb2.Consent, where: str) -> Consent:
     problems: list[Problem] = []
     roles = set()
     for i, value in enumerate(message.recipient_roles):
-        role = _ROLE_FROM_PROTO.get(value)
+        role = ROLE_FROM_PROTO.get(value)
         if role is None:
             problems.append(Problem(f"{where}.recipient_roles[{i}]", "unknown or unset role"))
         else:
@@ -111,19 +104,9 @@ def consent_from_proto(message: common_pb2.Consent, where: str) -> Consent:
         ) from None
 
 
-def consent_to_proto(data: bytes) -> common_pb2.Consent:
+def stored_consent_to_proto(data: bytes) -> common_pb2.Consent:
     """The proto form of stored canonical consent bytes."""
-    consent = parse_consent(data)
-    message = common_pb2.Consent(
-        allow_linkage=consent.allow_linkage,
-        recipient_agencies=sorted(consent.recipient_agencies),
-        recipient_roles=sorted(_ROLE_TO_PROTO[r] for r in consent.recipient_roles),
-        purposes=sorted(p.value for p in consent.purposes),
-        revoked=consent.revoked,
-    )
-    if consent.expires_at is not None:
-        message.expire_time.FromDatetime(consent.expires_at.astimezone(UTC).replace(tzinfo=None))
-    return message
+    return consent_to_proto(parse_consent(data))
 
 
 def mutation_from_proto(message: ingest_pb2.RecordMutation, index: int) -> Mutation:

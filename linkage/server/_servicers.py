@@ -16,12 +16,12 @@ from linkage.security import require_same_agency
 from linkage.server._convert import (
     agency_id_from_name,
     bytes_to_page_token,
-    consent_to_proto,
     contact_card_from_bytes,
     contact_card_to_bytes,
     mutation_from_proto,
     page_token_to_bytes,
     record_key_name,
+    stored_consent_to_proto,
     timestamp_from_us,
 )
 from linkage.server._interceptor import current_principal
@@ -142,7 +142,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                 ingest_pb2.RecordInfo(
                     name=record_key_name(agency_id, row.record_key),
                     record_key=row.record_key,
-                    consent=consent_to_proto(row.consent),
+                    consent=stored_consent_to_proto(row.consent),
                     linked=row.linked,
                     update_time=timestamp_from_us(row.update_time_us),
                 )
@@ -232,7 +232,7 @@ class LookupServicer(lookup_pb2_grpc.LookupServiceServicer):
                             agency=f"agencies/{member.agency_id}",
                             contact_card=_card_naming_the_agency(member),
                             pointer_token=member.pointer_token,
-                            consent=consent_to_proto(member.consent),
+                            consent=stored_consent_to_proto(member.consent),
                         )
                         for member in hit.members
                     ],
