@@ -31,6 +31,7 @@ from agency_client._matcher import consent_from_proto
 from agency_client._query import QueryEncoder
 from linkage.consent import Purpose
 from linkage.errors import ConfigError, InvalidInputError, NotFoundError, Problem
+from linkage.portfile import write_port_file
 from linkage.private_files import read_private_file
 from linkage.v1 import lookup_pb2
 
@@ -184,10 +185,3 @@ class GatewayApp:
             "message": "" if results else NO_INFORMATION,
             "results": results,
         }
-
-
-def write_port_file(path: Path, port: int) -> None:
-    """Write the bound port atomically (for scripts that start on port 0)."""
-    temp = path.with_suffix(path.suffix + ".tmp")
-    temp.write_text(f"{port}\n")
-    os.replace(temp, path)

@@ -46,6 +46,7 @@ import numpy as np
 from linkage.channel import mtls_channel
 from linkage.consent import Consent, Purpose, serialize_consent
 from linkage.pki import DemoPki, Role, create_demo_pki
+from linkage.portfile import wait_for_port_file
 from linkage.server import load_server_config
 from linkage.service import LinkageService, ServiceLimits
 from linkage.store import LinkStore, NewRecord, SqliteLinkStore
@@ -248,12 +249,10 @@ class Server:
         started = time.perf_counter()
         with open(work / "server.log", "ab") as log:
             self.proc = subprocess.Popen(args, cwd=work, stdout=log, stderr=log)
-        while not port_file.exists():
-            if self.proc.poll() is not None:
-                raise SystemExit((work / "server.log").read_text()[-2000:])
-            time.sleep(0.1)
+        self.port = wait_for_port_file(
+            port_file, self.proc, "matcher", timeout_s=None, log=work / "server.log"
+        )
         self.start_s = time.perf_counter() - started
-        self.port = int(port_file.read_text())
 
     def memory_mib(self) -> dict[str, float]:
         status = Path(f"/proc/{self.proc.pid}/status").read_text().splitlines()

@@ -43,7 +43,8 @@ from typing import IO, Any, Final
 
 import click
 
-from linkage.errors import LinkageError
+from linkage.errors import LinkageError, UnavailableError
+from linkage.portfile import wait_for_port_file
 
 __all__ = [
     "PROTAGONIST",
@@ -292,17 +293,12 @@ class DemoRun:
             stderr=log,
         )
 
-    def _wait_for(self, process: subprocess.Popen[bytes], name: str, port_file: Path) -> None:
-        deadline = time.monotonic() + _SERVER_START_TIMEOUT_S
-        while not port_file.exists():
-            if process.poll() is not None:
-                raise DemoError(
-                    f"the {name} exited at start; see {self.logs_dir / (name + '.log')}"
-                )
-            if time.monotonic() > deadline:
-                process.kill()
-                raise DemoError(f"the {name} did not start in time; see its log")
-            time.sleep(0.05)
+    def _wait_for(self, process: subprocess.Popen[bytes], name: str, port_file: Path) -> int:
+        """The port the process bound, once its port file is written."""
+        try:
+            return wait_for_port_file(port_file, process, name, timeout_s=_SERVER_START_TIMEOUT_S)
+        except UnavailableError as exc:
+            raise DemoError(f"{exc.message}; see {self.logs_dir / (name + '.log')}") from None
 
     # ------------------------------------------------------------------ steps
     def prepare(self) -> None:
@@ -369,8 +365,7 @@ class DemoRun:
         """Wait until the matcher launched by :meth:`prepare` serves."""
         assert self.server is not None
         port_file = self.work_dir / "matcher" / "port"
-        self._wait_for(self.server, "matcher", port_file)
-        self.matcher_port = int(port_file.read_text())
+        self.matcher_port = self._wait_for(self.server, "matcher", port_file)
 
     def enrol_agencies(self) -> None:
         from linkage.synth import DEFAULT_AGENCIES
@@ -505,8 +500,7 @@ class DemoRun:
         if self.verbose_logs:
             command.append("--verbose")
         self.gateway = self._launch("gateway", command, port_file)
-        self._wait_for(self.gateway, "gateway", port_file)
-        self.gateway_port = int(port_file.read_text())
+        self.gateway_port = self._wait_for(self.gateway, "gateway", port_file)
 
     @property
     def gateway_token(self) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from linkage.errors import ConfigError, LinkageError
+from linkage.portfile import write_port_file
 from linkage.server._config import load_server_config
 from linkage.server._serve import open_store, start_matcher
 
@@ -77,9 +78,7 @@ def serve(config_path: Path, insecure_dev: bool, port_file: Path | None) -> None
     running.stop_on_signals()
     log.info("serving on port %d (%s)", running.port, ", ".join(running.service_names))
     if port_file is not None:
-        tmp = port_file.with_suffix(port_file.suffix + ".tmp")
-        tmp.write_text(f"{running.port}\n")
-        tmp.replace(port_file)
+        write_port_file(port_file, running.port)
     try:
         running.wait_for_termination()
     finally:

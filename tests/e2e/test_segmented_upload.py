@@ -19,7 +19,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from agency_client.cli import cli
 from linkage.channel import mtls_channel
 from linkage.encode import default_schema, default_segmented_schema, schema_fingerprint
 from linkage.pki import DemoPki, create_demo_pki
+from linkage.portfile import wait_for_port_file
 from linkage.server import RunningServer, load_server_config, start_matcher
 from linkage.v1 import common_pb2, operator_pb2, operator_pb2_grpc
 from tests.agency_client.gateway_fixtures import WebCertificate, make_web_certificate
@@ -219,12 +219,7 @@ def test_segmented_upload_and_gateway_lookup_against_a_dice_matcher(site: Site) 
         stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while not port_file.exists() or not port_file.read_text().strip():
-            assert gateway.poll() is None, "the gateway exited at start"
-            assert time.monotonic() < deadline, "the gateway did not start in time"
-            time.sleep(0.05)
-        port = int(port_file.read_text())
+        port = wait_for_port_file(port_file, gateway, "gateway", timeout_s=_START_TIMEOUT_S)
         status, answer = _lookup(port, _query_of_first_record(mhc), web, token)
         assert status == 200, answer
         assert answer["known"] is True

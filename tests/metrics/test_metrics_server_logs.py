@@ -11,7 +11,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 
 import grpc
@@ -20,6 +19,7 @@ import pytest
 
 from linkage.channel import mtls_channel
 from linkage.pki import DemoCredentials, DemoPki, create_demo_pki
+from linkage.portfile import wait_for_port_file
 from linkage.v1 import (
     common_pb2,
     ingest_pb2,
@@ -143,12 +143,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Served:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while not port_file.exists():
-            assert proc.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
-        port = int(port_file.read_text())
+        port = wait_for_port_file(port_file, proc, "server", log=log_path)
         sent = _exercise(port, pki, np.random.default_rng(4))
         scraped = scrape(metrics_port)
         proc.send_signal(signal.SIGTERM)

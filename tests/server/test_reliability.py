@@ -18,6 +18,7 @@ import pytest
 
 from linkage.channel import mtls_channel
 from linkage.pki import DemoCredentials, DemoPki
+from linkage.portfile import wait_for_port_file
 from linkage.v1 import (
     common_pb2,
     ingest_pb2,
@@ -52,12 +53,7 @@ class ServerProcess:
                 stdout=subprocess.DEVNULL,
                 stderr=log,
             )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while not port_file.exists():
-            assert self.proc.poll() is None, (self.root / "server.log").read_text()
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
-        self.port = int(port_file.read_text())
+        self.port = wait_for_port_file(port_file, self.proc, "server", log=self.root / "server.log")
 
     def channel(self, creds: DemoCredentials) -> grpc.Channel:
         assert creds.paths.private_key is not None
