@@ -1,4 +1,4 @@
-"""The batch join on a Dask distributed cluster (DESIGN.md section 7).
+"""The batch join on a Dask distributed cluster (docs/scale-out.md).
 
 Joins are cut into block-pair tasks; each task runs the matching core
 (:mod:`linkage.match`) on one block pair of packed CLKs, and the driver merges the

@@ -1,7 +1,7 @@
 """numba kernels of the Dice join and the lookup (internal; see ``_join``, ``_index`` and
 ``_paths``).
 
-Layout and code shape (DESIGN.md section 8): the right-hand side is stored transposed in
+Layout and code shape (docs/architecture.md, section 5): the right-hand side is stored transposed in
 groups of ``lanes`` records, ``bt[group, word, lane]``, so one vector load fetches the same
 word of ``lanes`` records; each left word is broadcast and ANDed against a group; ``rows``
 left rows share every right-hand load (register blocking); the threshold test is integer: a
