@@ -1,7 +1,7 @@
 """The query plausibility band follows the index in probabilistic mode, batch after batch,
 and a probabilistic lookup is checked per segment: a query with only names and a date of
 birth is valid, an all-ones segment or a query without a date of birth is refused naming
-the segment (linkage/service/_mirror.py, LinkageService._check_plausible)."""
+the segment (linkage/service/_mirror.py, Lookups.check_plausible in _lookup.py)."""
 
 from __future__ import annotations
 
