@@ -33,10 +33,16 @@ from linkage.store._rows import (
     BATCH_COLUMNS,
     REF_COLUMNS,
     agency_row,
+    audit_params,
     audit_row,
+    batch_params,
     batch_row,
+    disclosure_params,
+    event_params,
     index_change,
+    record_params,
     record_ref,
+    run_params,
 )
 
 __all__ = ["CHANGES_SINCE", "Conn", "PgWriteTransaction", "read_node_links"]
@@ -151,34 +157,14 @@ class PgWriteTransaction(WriteTransaction):
         self._exec(
             "INSERT INTO batches (agency_id, batch_id, request_digest, response, commit_time_us) "
             "VALUES (%s, %s, %s, %s, %s)",
-            (
-                batch.agency_id,
-                batch.batch_id,
-                batch.request_digest,
-                batch.response,
-                batch.commit_time_us,
-            ),
+            batch_params(batch),
         )
 
     def insert_record(self, record: NewRecord) -> int:
         if not self._free_ids:
             self._reserve_ids()
         node_id = self._free_ids.pop()
-        self._pending.append(
-            (
-                node_id,
-                record.agency_id,
-                record.record_key,
-                record.key_epoch,
-                record.schema_fingerprint,
-                record.clk,
-                record.pointer_token,
-                record.consent,
-                record.linkable,
-                record.content_digest,
-                record.update_time_us,
-            )
-        )
+        self._pending.append((node_id, *record_params(record)))
         if len(self._pending) >= _FLUSH_ROWS:
             self.flush()
         return node_id
@@ -290,19 +276,7 @@ class PgWriteTransaction(WriteTransaction):
                 "INSERT INTO events (sequence, event_time_us, kind, agency_id, batch_id, "
                 "source_links, target_links, record_count) "
                 "VALUES (%s, %s, %s, %s, %s, %s::bigint[], %s::bigint[], %s)",
-                [
-                    (
-                        first + i,
-                        e.event_time_us,
-                        e.kind.value,
-                        e.agency_id,
-                        e.batch_id,
-                        list(e.source_links),
-                        list(e.target_links),
-                        e.record_count,
-                    )
-                    for i, e in enumerate(rows)
-                ],
+                [(first + i, *event_params(e)) for i, e in enumerate(rows)],
             )
 
     def save_linkage_run(self, run: LinkageRunRow) -> int:
@@ -310,17 +284,7 @@ class PgWriteTransaction(WriteTransaction):
             "INSERT INTO linkage_runs (start_time_us, end_time_us, record_count, "
             "candidate_pair_count, link_count, changed_link_count, threshold, reason, model) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING run_id",
-            (
-                run.start_time_us,
-                run.end_time_us,
-                run.record_count,
-                run.candidate_pair_count,
-                run.link_count,
-                run.changed_link_count,
-                run.threshold,
-                run.reason,
-                run.model,
-            ),
+            run_params(run),
         )
         assert row is not None
         return int(row[0])
@@ -341,33 +305,12 @@ class PgWriteTransaction(WriteTransaction):
         self._exec(
             "INSERT INTO audit_log (sequence, entry_time_us, actor, action, target_ids, details, "
             "prev_hash, entry_hash) VALUES (%s, %s, %s, %s, %s::text[], %s, %s, %s)",
-            (
-                row.sequence,
-                row.entry_time_us,
-                row.actor,
-                row.action,
-                list(row.target_ids),
-                row.details,
-                row.prev_hash,
-                row.entry_hash,
-            ),
+            audit_params(row),
         )
         self._last_audit_sequence = row.sequence
 
     def insert_disclosures(self, rows: Iterable[DisclosureRow]) -> None:
-        params = [
-            (
-                r.agency_id,
-                r.record_key,
-                r.link_id,
-                r.recipient,
-                r.recipient_agency,
-                r.purpose,
-                r.disclose_time_us,
-                r.audit_sequence,
-            )
-            for r in rows
-        ]
+        params = [disclosure_params(r) for r in rows]
         if not params:
             return
         self.flush()

@@ -1,10 +1,12 @@
-"""The row mappers and column lists both engines share.
+"""The row mappers and column lists both engines share, in both directions.
 
-Each ``*_COLUMNS`` constant is the select list of one kind of row, in the order its
-mapper reads; both engines select with it, so one mapper turns a SQLite row and a
+Reading: each ``*_COLUMNS`` constant is the select list of one kind of row, in the order
+its mapper reads; both engines select with it, so one mapper turns a SQLite row and a
 PostgreSQL row alike (both index by position) into the plain types of
-:mod:`linkage.store._model`. The only difference between the engines, how a list column
-is stored (JSON text in SQLite, an array in PostgreSQL), is the ``decode_list`` argument.
+:mod:`linkage.store._model`. Writing: each ``*_params`` function gives the values of one
+row in the order of its table's columns (as both engines' INSERT statements name them).
+The only difference between the engines, how a list column is stored (JSON text in
+SQLite, an array in PostgreSQL), is the ``decode_list`` / ``encode_list`` argument.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from linkage.store._model import (
     IndexChange,
     LinkageRunRow,
     LinkMember,
+    NewRecord,
     RecordListing,
     StoredRecordRef,
 )
@@ -39,21 +42,28 @@ __all__ = [
     "Row",
     "agency_counts",
     "agency_row",
+    "audit_params",
     "audit_row",
+    "batch_params",
     "batch_row",
     "disclosure",
+    "disclosure_params",
+    "event_params",
     "event_row",
     "index_change",
     "link_member",
     "linkage_run",
     "record_listing",
+    "record_params",
     "record_ref",
+    "run_params",
 ]
 
 #: A result row of either engine (``sqlite3.Row`` or a psycopg tuple), read by position.
 Row: TypeAlias = Sequence[Any]
 #: How an engine stores a list column: JSON text (SQLite) or an array (PostgreSQL).
 ListDecoder: TypeAlias = Callable[[Any], Sequence[Any]]
+ListEncoder: TypeAlias = Callable[[list[Any]], Any]
 
 AGENCY_COLUMNS = (
     "SELECT agency_id, agency_no, display_name, contact_card, create_time_us, update_time_us "
@@ -214,3 +224,93 @@ def index_change(row: Row) -> IndexChange:
     an added record still stored, else NULL)."""
     clk = row[3]
     return IndexChange(int(row[0]), int(row[1]), bool(row[2]), None if clk is None else bytes(clk))
+
+
+# -- writing: one row's values in its table's column order ------------------------------
+
+
+def batch_params(batch: BatchRow) -> tuple[object, ...]:
+    """``agency_id, batch_id, request_digest, response, commit_time_us``."""
+    return (
+        batch.agency_id,
+        batch.batch_id,
+        batch.request_digest,
+        batch.response,
+        batch.commit_time_us,
+    )
+
+
+def record_params(record: NewRecord) -> tuple[object, ...]:
+    """``agency_id, record_key, key_epoch, schema_fingerprint, clk, pointer_token, consent,
+    linkable, content_digest, update_time_us`` (the node ID and link are the store's)."""
+    return (
+        record.agency_id,
+        record.record_key,
+        record.key_epoch,
+        record.schema_fingerprint,
+        record.clk,
+        record.pointer_token,
+        record.consent,
+        record.linkable,
+        record.content_digest,
+        record.update_time_us,
+    )
+
+
+def event_params(event: EventRow, encode_list: ListEncoder = list) -> tuple[object, ...]:
+    """``event_time_us, kind, agency_id, batch_id, source_links, target_links,
+    record_count`` (the sequence number is the store's)."""
+    return (
+        event.event_time_us,
+        event.kind.value,
+        event.agency_id,
+        event.batch_id,
+        encode_list(list(event.source_links)),
+        encode_list(list(event.target_links)),
+        event.record_count,
+    )
+
+
+def run_params(run: LinkageRunRow) -> tuple[object, ...]:
+    """``start_time_us, end_time_us, record_count, candidate_pair_count, link_count,
+    changed_link_count, threshold, reason, model`` (the run ID is the store's)."""
+    return (
+        run.start_time_us,
+        run.end_time_us,
+        run.record_count,
+        run.candidate_pair_count,
+        run.link_count,
+        run.changed_link_count,
+        run.threshold,
+        run.reason,
+        run.model,
+    )
+
+
+def audit_params(row: AuditRow, encode_list: ListEncoder = list) -> tuple[object, ...]:
+    """An audit entry's values in :data:`AUDIT_COLUMNS` order."""
+    return (
+        row.sequence,
+        row.entry_time_us,
+        row.actor,
+        row.action,
+        encode_list(list(row.target_ids)),
+        row.details,
+        row.prev_hash,
+        row.entry_hash,
+    )
+
+
+def disclosure_params(row: DisclosureRow) -> tuple[object, ...]:
+    """``agency_id, record_key, link_id, recipient, recipient_agency, purpose,
+    disclose_time_us, audit_sequence`` (the disclosure ID is the store's)."""
+    return (
+        row.agency_id,
+        row.record_key,
+        row.link_id,
+        row.recipient,
+        row.recipient_agency,
+        row.purpose,
+        row.disclose_time_us,
+        row.audit_sequence,
+    )

@@ -30,10 +30,16 @@ from linkage.store._rows import (
     BATCH_COLUMNS,
     REF_COLUMNS,
     agency_row,
+    audit_params,
     audit_row,
+    batch_params,
     batch_row,
+    disclosure_params,
+    event_params,
     index_change,
+    record_params,
     record_ref,
+    run_params,
 )
 
 __all__ = [
@@ -103,34 +109,14 @@ class SqliteWriteTransaction(WriteTransaction):
         return None if row is None else batch_row(row)
 
     def save_batch(self, batch: BatchRow) -> None:
-        self._conn.execute(
-            "INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
-            (
-                batch.agency_id,
-                batch.batch_id,
-                batch.request_digest,
-                batch.response,
-                batch.commit_time_us,
-            ),
-        )
+        self._conn.execute("INSERT INTO batches VALUES (?, ?, ?, ?, ?)", batch_params(batch))
 
     def insert_record(self, record: NewRecord) -> int:
         cur = self._conn.execute(
             "INSERT INTO records (agency_id, record_key, key_epoch, schema_fingerprint, clk, "
             "pointer_token, consent, linkable, content_digest, link_id, update_time_us) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-            (
-                record.agency_id,
-                record.record_key,
-                record.key_epoch,
-                record.schema_fingerprint,
-                record.clk,
-                record.pointer_token,
-                record.consent,
-                int(record.linkable),
-                record.content_digest,
-                record.update_time_us,
-            ),
+            record_params(record),
         )
         node_id = cur.lastrowid
         assert node_id is not None
@@ -216,18 +202,7 @@ class SqliteWriteTransaction(WriteTransaction):
         self._conn.executemany(
             "INSERT INTO events (event_time_us, kind, agency_id, batch_id, source_links, "
             "target_links, record_count) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                (
-                    e.event_time_us,
-                    e.kind.value,
-                    e.agency_id,
-                    e.batch_id,
-                    json.dumps(list(e.source_links)),
-                    json.dumps(list(e.target_links)),
-                    e.record_count,
-                )
-                for e in events
-            ),
+            (event_params(e, json.dumps) for e in events),
         )
 
     def save_linkage_run(self, run: LinkageRunRow) -> int:
@@ -235,17 +210,7 @@ class SqliteWriteTransaction(WriteTransaction):
             "INSERT INTO linkage_runs (start_time_us, end_time_us, record_count, "
             "candidate_pair_count, link_count, changed_link_count, threshold, reason, model) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                run.start_time_us,
-                run.end_time_us,
-                run.record_count,
-                run.candidate_pair_count,
-                run.link_count,
-                run.changed_link_count,
-                run.threshold,
-                run.reason,
-                run.model,
-            ),
+            run_params(run),
         )
         assert cur.lastrowid is not None
         return cur.lastrowid
@@ -261,16 +226,7 @@ class SqliteWriteTransaction(WriteTransaction):
             raise StorageError("audit entries must be appended in sequence")
         self._conn.execute(
             "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                row.sequence,
-                row.entry_time_us,
-                row.actor,
-                row.action,
-                json.dumps(list(row.target_ids)),
-                row.details,
-                row.prev_hash,
-                row.entry_hash,
-            ),
+            audit_params(row, json.dumps),
         )
 
     def insert_disclosures(self, rows: Iterable[DisclosureRow]) -> None:
@@ -278,19 +234,7 @@ class SqliteWriteTransaction(WriteTransaction):
             "INSERT INTO disclosures (agency_id, record_key, link_id, recipient, "
             "recipient_agency, purpose, disclose_time_us, audit_sequence) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                (
-                    r.agency_id,
-                    r.record_key,
-                    r.link_id,
-                    r.recipient,
-                    r.recipient_agency,
-                    r.purpose,
-                    r.disclose_time_us,
-                    r.audit_sequence,
-                )
-                for r in rows
-            ),
+            (disclosure_params(r) for r in rows),
         )
 
     def record_index_changes(self, changes: Iterable[tuple[int, bool]]) -> None:
