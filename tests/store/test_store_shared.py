@@ -11,9 +11,16 @@ from typing import Any
 import pytest
 
 from linkage.errors import StorageError
-from linkage.store import EventKind, SqliteLinkStore
+from linkage.store import AuditRow, EventKind, EventRow, SqliteLinkStore
 from linkage.store._migrate import migrate
-from linkage.store._rows import audit_row, event_row, index_change, record_listing
+from linkage.store._rows import (
+    audit_params,
+    audit_row,
+    event_params,
+    event_row,
+    index_change,
+    record_listing,
+)
 from linkage.store._sqlite_schema import SCHEMA_VERSION
 
 pytestmark = pytest.mark.unit
@@ -92,3 +99,12 @@ def test_one_mapper_reads_both_engines_list_columns() -> None:
     assert record_listing((b"k", b"c", 7, 1)).linked is True
     assert index_change((4, 9, 1, memoryview(b"clk"))).clk == b"clk"
     assert index_change((5, 9, 0, None)).clk is None
+
+
+def test_the_write_side_matches_the_read_side() -> None:
+    event = EventRow(EventKind.LINK_SPLIT, 10, "police", "b1", (7,), (7, 9), 0, sequence=3)
+    for encode, decode in ((json.dumps, json.loads), (list, tuple)):
+        row = (event.sequence, *event_params(event, encode))
+        assert event_row(row, decode) == event
+    audit = AuditRow(1, 5, "op", "lookup", ("links/1",), "{}", b"p", b"h")
+    assert audit_row(audit_params(audit, json.dumps), json.loads) == audit
