@@ -3,15 +3,20 @@
     .venv/bin/python benchmarks/bench_match.py                 # everything (about 10 minutes)
     .venv/bin/python benchmarks/bench_match.py --only join --sizes 20000
     .venv/bin/python benchmarks/bench_match.py --only lookup quality
+    .venv/bin/python benchmarks/bench_match.py --copies 1 --sizes 5000 \
+        --lookup-records 20000 --queries 20        # smoke run (tests), about 20 s
 
-Data: FEBRL4 x copies per side (``benchmarks/match_data.py``), encoded with the encoder's
-shipped default schema. Sections:
+Data: FEBRL4 x copies per side (``benchmarks/match_data.py``; 20 copies, 100,000 records a
+side, unless ``--copies``), encoded with the encoder's shipped default schema. The join
+runs on the kernel path chosen for this CPU (``LINKAGE_MATCH_KERNEL`` forces one; the
+results name it). Sections:
 
 * ``join``: ``dice_join`` against anonlink 0.15.3 ``find_candidate_pairs(...,
   dice_coefficient_accelerated, 0.8)`` at 20k x 20k, 50k x 50k and 100k x 100k, side by side
   in one process, checking that pairs, scores and order are identical; plus the peak RSS of
   the 100k join, measured in a fresh child process.
-* ``lookup``: one query (and batches of 4) against 1,000,000 indexed CLKs, kernel alone.
+* ``lookup``: one query (and batches of 4) against 1,000,000 indexed CLKs
+  (``--lookup-records``), kernel alone.
 * ``blocking``: Hamming-LSH at 100k x 100k: time, pair completeness, reduction ratio, and the
   share of the unblocked join's pairs it keeps.
 * ``quality``: precision, recall and F1 of Dice >= threshold (``--thresholds``, default 0.8)
@@ -49,6 +54,7 @@ from linkage.match import (
     blocked_dice_join,
     dice_join,
     greedy_match,
+    kernel_path,
     popcounts,
     unpack_clks,
     warm_up,
@@ -193,18 +199,22 @@ def run_peak_rss(copies: int, schema: str) -> dict[str, Any]:
     return result
 
 
-def million_records(data: match_data.FebrlData) -> tuple[np.ndarray, np.ndarray]:
-    """1,000,000 distinct CLKs with FEBRL's popcount profile: both 100k sides and four
-    word rotations of each (a rotation keeps the popcount, and looks unrelated)."""
+def million_records(
+    data: match_data.FebrlData, count: int = 1_000_000
+) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` (1,000,000) distinct CLKs with FEBRL's popcount profile: both 100k sides and
+    four word rotations of each (a rotation keeps the popcount, and looks unrelated)."""
     base = np.vstack([data.left, data.right])
     parts = [base] + [np.roll(base, shift, axis=1) for shift in (3, 6, 9, 12)]
-    records = np.vstack(parts)[:1_000_000]
+    records = np.vstack(parts)[:count]
     keys = np.arange(records.shape[0], dtype=np.int64)
     return records, keys
 
 
-def run_lookup(data: match_data.FebrlData, queries: int = 300) -> dict[str, Any]:
-    records, keys = million_records(data)
+def run_lookup(
+    data: match_data.FebrlData, queries: int = 300, count: int = 1_000_000
+) -> dict[str, Any]:
+    records, keys = million_records(data, count)
     index = ClkIndex(1024, capacity=records.shape[0])
     _, add_s, _ = timed(index.add, keys, records)
     rng = np.random.default_rng(0)
@@ -220,7 +230,7 @@ def run_lookup(data: match_data.FebrlData, queries: int = 300) -> dict[str, Any]
         single.append(time.perf_counter() - start)
         hits += len(found[0]) > 0
     batched = []
-    for start_row in range(0, 80, 4):
+    for start_row in range(0, min(80, queries), 4):
         start = time.perf_counter()
         index.search(probes[start_row : start_row + 4], THRESHOLD, 10)
         batched.append(time.perf_counter() - start)
@@ -366,6 +376,14 @@ def main() -> None:
         default=THRESHOLD,
         help="Dice threshold of the join section (default 0.8, the issue's figure)",
     )
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=20,
+        help="FEBRL4 copies per side for the RSS, blocking and quality sections (default 20)",
+    )
+    parser.add_argument("--lookup-records", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=300, help="lookup queries (default 300)")
     parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
@@ -374,15 +392,21 @@ def main() -> None:
     sections = set(args.only or ["join", "rss", "lookup", "blocking", "quality"])
     copies = max(args.sizes) // match_data.FEBRL_SIDE
     print("loading FEBRL4-derived data (encoded once, then cached under build/) ...", flush=True)
-    data = match_data.load(max(copies, 20), schema=args.schema)
+    data = match_data.load(max(copies, args.copies), schema=args.schema)
     popcount = popcounts(data.left)
-    print(f"warm-up (compile or load cached kernels): {warm_up():.1f} s", flush=True)
+    print(
+        f"warm-up (compile or load cached kernels): {warm_up():.1f} s;"
+        f" kernel path {kernel_path()}; {numba.get_num_threads()} numba threads",
+        flush=True,
+    )
     results: dict[str, Any] = {
         "machine": {
             "cpus": os.cpu_count(),
             "numba_threads": numba.get_num_threads(),
             "threading_layer": str(numba.threading_layer()),  # type: ignore[attr-defined]
             "cpu": _cpu_name(),
+            "kernel_path": kernel_path(),
+            "load_average": os.getloadavg()[0],
         },
         "schema": args.schema,
         "schema_fingerprint": schema_fingerprint(
@@ -401,14 +425,14 @@ def main() -> None:
         )
         results["join"] = run_join(data, args.sizes, args.join_threshold)
     if "rss" in sections:
-        results["peak_rss"] = run_peak_rss(20, args.schema)
+        results["peak_rss"] = run_peak_rss(args.copies, args.schema)
     if "lookup" in sections:
         print("lookup (kernel alone, warm index):")
-        results["lookup"] = run_lookup(data)
+        results["lookup"] = run_lookup(data, args.queries, args.lookup_records)
     if "blocking" in sections:
         print("blocking at 100k x 100k:")
         results["blocking"] = run_blocking(
-            data.head(20),
+            data.head(args.copies),
             [
                 HammingLsh(bands=32, bits_per_band=24),
                 HammingLsh(bands=64, bits_per_band=24),
@@ -418,7 +442,7 @@ def main() -> None:
     if "quality" in sections:
         print("linkage quality (Dice >= threshold, greedy 1:1):")
         results["quality"] = run_quality(data, 1, args.thresholds) + run_quality(
-            data, 20, args.thresholds
+            data, args.copies, args.thresholds
         )
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     name = args.schema if args.schema in ("default", "plain") else "custom"

@@ -6,7 +6,7 @@
 The records are the cached realistic multi-agency segmented CLKs that
 ``benchmarks/bench_prob_blocking.py`` generates (``chunk-*.npz`` with ``packed``, ``person``
 and ``agency``). One record of each of ``--queries`` people with several records is held
-out as the query; the rest go into a :class:`linkage.match.ClkIndex` of 1,984-bit CLKs.
+out as the query; the rest go into a :class:`linkage.match.ClkIndex` of segmented CLKs.
 Each query runs ``search_index``, what ``LinkageService`` runs for a probabilistic lookup:
 the nearest ``lookup_candidates`` records by whole-CLK Dice, then their segment
 similarities scored by the shipped prior model, kept at probability 0.5 or more.

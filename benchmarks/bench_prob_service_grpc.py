@@ -1,11 +1,12 @@
 """The matcher in probabilistic mode over gRPC on a large realistic index (issue 10 at scale).
 
     python benchmarks/bench_prob_service_grpc.py --records 1000000 [--queries 1000]
-        [--ingest-batches 3] [--blocking large] [--data build/prob-blocking]
+        [--ingest-batches 3] [--batch-records 10000] [--blocking large]
+        [--data build/prob-blocking]
 
 Like ``benchmarks/bench_service.py`` (whose server runner, channels and consent it uses),
 but with realistic segmented CLKs instead of random ones: the multi-agency records that
-``benchmarks/bench_prob_blocking.py generate`` caches (1,984-bit CLKs of the shipped
+``benchmarks/bench_prob_blocking.py generate`` caches (CLKs of the shipped
 segmented schema, person ids, agencies).
 
 1. Prepare (cached in --work, keyed by --records and --blocking): a demo PKI; a server.toml
@@ -17,8 +18,8 @@ segmented schema, person ids, agencies).
    on that store: half the queries are a held-out record of a person whose other records
    are indexed (counted: a link came back), half records of people held out entirely
    (counted: an answer is a false disclosure).
-3. Ingest: batches of 10,000 records of people not yet indexed or partly indexed, over
-   gRPC with mTLS, each linked before it is acknowledged.
+3. Ingest: batches of 10,000 records (``--batch-records``) of people not yet indexed or
+   partly indexed, over gRPC with mTLS, each linked before it is acknowledged.
 4. The server's resident memory.
 """
 
@@ -45,7 +46,7 @@ from benchmarks.bench_service import (  # noqa: E402
     server_toml,
     store_section,
 )
-from linkage.encode import default_segmented_schema  # noqa: E402
+from linkage.encode import default_segmented_schema, segment_layout  # noqa: E402
 from linkage.match import unpack_clks  # noqa: E402
 from linkage.pki import Principal, Role, create_demo_pki  # noqa: E402
 from linkage.server import load_server_config  # noqa: E402
@@ -55,6 +56,8 @@ from linkage.v1 import lookup_pb2, lookup_pb2_grpc  # noqa: E402
 
 AGENCIES = ("metro-police", "valley-mhc", "riverside-er", "harbour-sud")
 SEGMENTED = default_segmented_schema()
+#: Bits of a segmented CLK: the record CLK and its segments (the layout's words).
+SEGMENTED_BITS = segment_layout(SEGMENTED.schema.length, SEGMENTED.segmentation).total_words * 64
 
 
 def load_data(data: Path, needed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -108,7 +111,7 @@ def write_config(work: Path, pki_root: Path, blocking: str) -> Path:
     linkage = f"""
 [linkage]
 threshold = 0.5
-clk_bits = {31 * 64}
+clk_bits = {SEGMENTED_BITS}
 key_epoch = 1
 schema_fingerprint = "{SEGMENTED.fingerprint}"
 
@@ -230,14 +233,16 @@ def lookups(work: Path, packed: np.ndarray, split: dict[str, np.ndarray]) -> dic
         server.stop()
 
 
-def ingest(work: Path, packed: np.ndarray, rows: np.ndarray, batches: int) -> dict[str, object]:
+def ingest(
+    work: Path, packed: np.ndarray, rows: np.ndarray, batches: int, size: int = 10_000
+) -> dict[str, object]:
     return send_batches(
         work,
         "metro-police-it",
         "metro-police",
         SEGMENTED.fingerprint,
         (
-            unpack_clks(np.ascontiguousarray(packed[rows[b * 10_000 : (b + 1) * 10_000]]))
+            unpack_clks(np.ascontiguousarray(packed[rows[b * size : (b + 1) * size]]))
             for b in range(batches)
         ),
     )
@@ -248,6 +253,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--ingest-batches", type=int, default=3)
+    parser.add_argument("--batch-records", type=int, default=10_000)
     parser.add_argument("--blocking", choices=("large", "medium", "small"), default="large")
     parser.add_argument("--data", type=Path, default=REPO / "build" / "prob-blocking")
     parser.add_argument("--work", type=Path, default=None)
@@ -256,7 +262,7 @@ def main() -> None:
         args.work or REPO / "build" / f"bench-prob-grpc-{args.records}-{args.blocking}"
     ).resolve()
     os.environ.setdefault("PYTHONPATH", str(REPO))
-    ingest_rows = 10_000 * args.ingest_batches
+    ingest_rows = args.batch_records * args.ingest_batches
     packed, person, _ = load_data(args.data, args.records + ingest_rows)
     split = plan(person, args.records, args.queries, ingest_rows)
     results: dict[str, object] = {"load_average_start": os.getloadavg()[0]}
@@ -264,7 +270,9 @@ def main() -> None:
     print("prepare", json.dumps(results["prepare"]), flush=True)
     results["lookup_mtls_audit"] = lookups(work, packed, split)
     print("lookup", json.dumps(results["lookup_mtls_audit"]), flush=True)
-    results["ingest"] = ingest(work, packed, split["ingest"], args.ingest_batches)
+    results["ingest"] = ingest(
+        work, packed, split["ingest"], args.ingest_batches, args.batch_records
+    )
     print("ingest", json.dumps(results["ingest"]), flush=True)
     results["load_average_end"] = os.getloadavg()[0]
     (work / "results.json").write_text(json.dumps(results, indent=2))

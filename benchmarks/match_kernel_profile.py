@@ -15,7 +15,10 @@ they do not count the time other processes held the cores.
 
 The issue-rate limit printed beside each path is the count of vector instructions its tile
 needs per comparison divided by the vector ports that can run them (see
-docs/benchmarks-match.md); the share is limit / measured cycles.
+docs/benchmarks-match.md); the share is limit / measured cycles. Beside it, the *tile
+ceiling*: the same path's tile primitive alone, in a loop over 64 x 64 L1-resident records
+that never reach the threshold (no pair emitted, no memory traffic), i.e. the best this
+code reaches on this core.
 
 ``--synthetic`` uses random CLKs (no encoding, no cache) instead: for a quick smoke run.
 """
@@ -34,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from linkage.match import _join, _paths, warm_up
+from linkage.match import _join, _kernels, _paths, warm_up
 from linkage.match._dice import dice_rule
 from linkage.match._kernels import JOIN_KERNELS
 
@@ -72,6 +75,39 @@ def measured_ghz(iterations: int = 200_000_000) -> float:
         _clock_chain(iterations)
         best = min(best, time.process_time() - start)
     return 4 * iterations / best / 1e9
+
+
+def _ceiling_loop_impl(a_rows: Any, bt: Any, reps: int, counts: Any) -> int:  # pragma: no cover
+    total = 0
+    blocks = a_rows.shape[0] if a_rows.ndim == 3 else a_rows.shape[0] // ROWS  # noqa: F821
+    for _ in range(reps):
+        for block in range(blocks):
+            for g in range(bt.shape[0]):
+                total += _tile(a_rows, block * ROWS, bt, g, 1 << 40, counts)  # noqa: F821
+    return total
+
+
+def tile_ceiling(path: str, reps: int = 4000) -> float:
+    """Comparisons per CPU second of ``path``'s tile primitive alone (see the docstring)."""
+    kernels = JOIN_KERNELS[path]
+    tile = _kernels._tile_function(
+        f"_tile_ceiling_{path}", kernels.rows, kernels.lanes, kernels.split
+    )
+    loop = numba.njit(
+        _kernels._variant(_ceiling_loop_impl, f"_ceiling_{path}", _tile=tile, ROWS=kernels.rows)
+    )
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 2**63, size=(64, 16), dtype=np.int64).astype(np.uint64)
+    a_rows = _join.left_layout(a, kernels)
+    bt = _join.transpose_groups(a, kernels.lanes)
+    counts = np.empty((kernels.rows, kernels.lanes), dtype=np.int64)
+    loop(a_rows, bt, 1, counts)
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        loop(a_rows, bt, reps, counts)
+        best = min(best, time.process_time() - start)
+    return reps * 64 * 64 / best
 
 
 def synthetic(size: int, fill: float) -> tuple[np.ndarray, np.ndarray]:
@@ -148,6 +184,15 @@ def main() -> None:
         f" {numba.get_num_threads()} numba thread(s); load {os.getloadavg()[0]:.2f}",
         flush=True,
     )
+    ceilings = {path: tile_ceiling(path) for path in paths}
+    for path, rate in ceilings.items():
+        ops, ports = ISSUE_MODEL[path]
+        cycles = ghz * 1e9 / rate
+        print(
+            f"{path:>10} tile ceiling: {rate / 1e6:.0f} M comparisons per CPU s,"
+            f" {cycles:.2f} cycles per comparison (issue limit {ops / ports:.2f})",
+            flush=True,
+        )
     n = a.shape[0] * b.shape[0]
     for _ in range(args.repeats):
         for path in paths:
@@ -163,7 +208,8 @@ def main() -> None:
                 f" order {r['order_s']:.3f} s (CPU {r['order_cpu_s']:.3f}); {r['pairs']:,} pairs;"
                 f" visits {r['visited'] / n:.3f} of all pairs: {per_cpu_s / 1e6:.0f} M per CPU s,"
                 f" {cycles:.2f} cycles per comparison (issue limit {limit:.2f}:"
-                f" {100 * limit / cycles:.0f} %); load {os.getloadavg()[0]:.2f}",
+                f" {100 * limit / cycles:.0f} %; tile ceiling"
+                f" {100 * per_cpu_s / ceilings[path]:.0f} %); load {os.getloadavg()[0]:.2f}",
                 flush=True,
             )
 

@@ -99,8 +99,14 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def run_quality(names: list[str]) -> dict[str, Any]:
+def run_quality(names: list[str], size: int | None = None) -> dict[str, Any]:
+    """FEBRL4 linkage quality per setting (the first ``size`` rows of each side: smoke runs)."""
     sides = febrl4_sides()
+    if size is not None:
+        sides = (
+            Dataset(sides[0].name, sides[0].rows[:size], sides[0].entities[:size]),
+            Dataset(sides[1].name, sides[1].rows[:size], sides[1].entities[:size]),
+        )
     out: dict[str, Any] = {"kind": "quality", "meta": _meta(), "settings": {}}
     for name in names:
         started = time.perf_counter()
@@ -551,6 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     q = sub.add_parser("quality")
     q.add_argument("--settings", nargs="*", default=list(SETTINGS))
     q.add_argument("--out", type=Path)
+    q.add_argument("--size", type=int, default=None, help="the first N rows of each side")
     a = sub.add_parser("attack")
     a.add_argument("--dataset", choices=("febrl", "synthetic"), required=True)
     a.add_argument("--size", type=int, default=10_000)
@@ -638,7 +645,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(result, indent=1))
         return 0
     if args.command == "quality":
-        result = run_quality(args.settings)
+        result = run_quality(args.settings, args.size)
     else:
         refusal = _frequency_refusal(args.settings, args.attacks)
         if refusal:
