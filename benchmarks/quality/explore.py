@@ -396,7 +396,13 @@ def v4_document() -> dict[str, Any]:
 
     document["segments"] = json.loads(json.dumps(DEFAULT_SEGMENTS))
     document["segments"]["fields"].append(
-        {"name": "given_initial", "kind": "keys", "features": ["given_name"], "transform": "initial", "keys": 1}
+        {
+            "name": "given_initial",
+            "kind": "keys",
+            "features": ["given_name"],
+            "transform": "initial",
+            "keys": 1,
+        }
     )
     return document
 
@@ -406,5 +412,7 @@ def v4_comparisons(tf: bool = True) -> tuple[Comparison, ...]:
 
     out = list(v2_comparisons(tf))
     given = out[0]
-    out[0] = Comparison("given_name", rules=(*given.rules, R("given_initial", 1.0)), term_frequency=tf)
+    out[0] = Comparison(
+        "given_name", rules=(*given.rules, R("given_initial", 1.0)), term_frequency=tf
+    )
     return tuple(out)
