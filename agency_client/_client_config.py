@@ -65,7 +65,7 @@ from agency_client._tables import (
 from linkage.addresses import is_loopback as is_loopback_listen
 from linkage.consent import Consent, Purpose
 from linkage.errors import ConfigError, InvalidInputError, Problem
-from linkage.pki import Role, validate_identifier
+from linkage.identity import Role, validate_identifier
 from linkage.validation import Findings, check
 
 __all__ = [

@@ -30,7 +30,7 @@ from agency_client._matcher import consent_from_proto
 from agency_client._workflow import ConsentPlan, plan_consent
 from linkage.consent import Consent, Purpose
 from linkage.errors import InvalidInputError, Problem
-from linkage.pki import Role
+from linkage.identity import Role
 
 __all__ = ["consent_group", "describe_consent", "read_consent_csv"]
 

@@ -24,7 +24,7 @@ from agency_client._gateway import write_gateway_token
 from agency_client.pointer import generate_pointer_key, write_pointer_key
 from linkage.consent import Purpose
 from linkage.errors import AlreadyExistsError, ConfigError, InvalidInputError, Problem
-from linkage.service import AGENCY_ID_PATTERN
+from linkage.identity import AGENCY_ID_PATTERN
 
 __all__ = ["init_command"]
 

@@ -36,7 +36,7 @@ from linkage.encode import (
     segment_layout,
 )
 from linkage.errors import ConfigError, Problem, SchemaError
-from linkage.probabilistic import SegmentLayout
+from linkage.layout import SegmentLayout
 
 __all__ = [
     "BUILTIN_SCHEMA_NAMES",

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from agency_client.pointer import PointerKey
 from linkage.errors import InvalidInputError
-from linkage.pki import validate_identifier
+from linkage.identity import validate_identifier
 
 __all__ = ["RECORD_KEY_BYTES", "AgencyKeys"]
 

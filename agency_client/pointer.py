@@ -34,7 +34,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from linkage.errors import AlreadyExistsError, ConfigError, InvalidInputError
-from linkage.pki import validate_identifier
+from linkage.identity import validate_identifier
 from linkage.private_files import read_private_file
 
 __all__ = [

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from linkage.errors import InvalidInputError, Problem
-from linkage.pki import Principal, Role, validate_identifier
+from linkage.identity import Principal, Role, validate_identifier
 
 __all__ = [
     "DISCLOSABLE_ROLES",

@@ -13,7 +13,7 @@ from datetime import UTC
 from typing import Final
 
 from linkage.consent import Consent
-from linkage.pki import Role
+from linkage.identity import Role
 from linkage.v1 import common_pb2
 
 __all__ = ["ROLE_FROM_PROTO", "ROLE_TO_PROTO", "consent_to_proto"]

@@ -95,7 +95,7 @@ from linkage.encode._segments_json import (
     SegmentsDocument,
 )
 from linkage.errors import InvalidInputError, Problem, SchemaError
-from linkage.probabilistic import SegmentLayout, SegmentRange
+from linkage.layout import SegmentLayout, SegmentRange
 from linkage.types import ClkBytes
 from linkage.validation import Findings, check
 

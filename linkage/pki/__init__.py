@@ -1,7 +1,7 @@
 """The operator's PKI: CA, certificates naming principals, CRL-based revocation.
 
 Principals are named by one SAN URI per certificate (see
-:mod:`linkage.pki._identity` and docs/security.md)::
+:mod:`linkage.identity` and docs/security.md)::
 
     spiffe://<trust-domain>/agency/<agency-id>/{agency|responder}/<name>
     spiffe://<trust-domain>/{operator|server}/<name>
@@ -13,17 +13,7 @@ Typical server wiring::
     principal = authenticator.authenticate(context.auth_context()["x509_pem_cert"][0])
 """
 
-from linkage.pki._authenticate import PeerAuthenticator
-from linkage.pki._demo import DemoCredentials, DemoPki, create_demo_pki
-from linkage.pki._directory import (
-    CredentialPaths,
-    IssuedCertificateRecord,
-    PkiDirectory,
-    format_serial,
-    parse_serial,
-    write_credentials,
-)
-from linkage.pki._identity import (
+from linkage.identity import (
     AGENCY_SCOPED_ROLES,
     Principal,
     Role,
@@ -34,6 +24,16 @@ from linkage.pki._identity import (
     spiffe_id,
     validate_identifier,
     validate_trust_domain,
+)
+from linkage.pki._authenticate import PeerAuthenticator
+from linkage.pki._demo import DemoCredentials, DemoPki, create_demo_pki
+from linkage.pki._directory import (
+    CredentialPaths,
+    IssuedCertificateRecord,
+    PkiDirectory,
+    format_serial,
+    parse_serial,
+    write_credentials,
 )
 from linkage.pki._issue import (
     CertificateAuthority,

@@ -9,7 +9,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
 from linkage.errors import AuthenticationError
-from linkage.pki._identity import (
+from linkage.identity import (
     Principal,
     check_validity,
     load_certificate,

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from linkage.identity import Principal, Role, validate_identifier
 from linkage.pki._directory import CredentialPaths, PkiDirectory, write_credentials
-from linkage.pki._identity import Principal, Role, validate_identifier
 from linkage.pki._issue import generate_private_key
 
 __all__ = ["DemoCredentials", "DemoPki", "create_demo_pki"]

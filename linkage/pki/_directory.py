@@ -34,13 +34,13 @@ from linkage.errors import (
     NotFoundError,
     StorageError,
 )
+from linkage.identity import Principal, Role, validate_identifier
 from linkage.pki._files import (
     exclusive_lock,
     read_private_file,
     write_private_file,
     write_public_file,
 )
-from linkage.pki._identity import Principal, Role, validate_identifier
 from linkage.pki._issue import (
     CertificateAuthority,
     KeyAlgorithm,

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from linkage.errors import InvalidInputError
-from linkage.pki._identity import (
+from linkage.identity import (
     AGENCY_SCOPED_ROLES,
     Role,
     spiffe_id,
@@ -176,7 +176,7 @@ def issue_certificate(
     """Issue a leaf certificate naming one principal, with explicit validity.
 
     The principal is carried as the certificate's only URI SAN (see
-    :mod:`linkage.pki._identity`). Server certificates get ``serverAuth`` and
+    :mod:`linkage.identity`). Server certificates get ``serverAuth`` and
     need at least one DNS name or IP address; every other role gets
     ``clientAuth`` and must not carry DNS or IP names. ``not_before`` may lie
     in the past and ``not_after`` may lie before now, so tests can build

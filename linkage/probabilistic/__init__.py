@@ -28,6 +28,7 @@ Clustering (:class:`linkage.match.ComponentClusterer`)
     one weak edge) and :func:`greedy_one_per_agency` (anonlink's greedy, for comparison).
 """
 
+from linkage.layout import SegmentLayout, SegmentRange
 from linkage.probabilistic._blocking import BlockingRule, BlockingRules, ExactRule, LshRule
 from linkage.probabilistic._cluster import AverageLinkClusterer, greedy_one_per_agency
 from linkage.probabilistic._defaults import (
@@ -39,7 +40,6 @@ from linkage.probabilistic._defaults import (
     has_key_segments,
 )
 from linkage.probabilistic._frequency import TermFrequencies, ValueCounts, segment_value_digests
-from linkage.probabilistic._layout import SegmentLayout, SegmentRange
 from linkage.probabilistic._linker import ProbabilisticLinker, fit_model, identical_segment_rate
 from linkage.probabilistic._model import (
     MODEL_FORMAT,

@@ -28,8 +28,8 @@ from typing import TypeAlias
 import numpy as np
 
 from linkage.errors import ConfigError, InvalidInputError, Problem, ResourceExhaustedError
+from linkage.layout import SegmentLayout
 from linkage.match import HammingLsh, lsh_candidates, lsh_self_candidates
-from linkage.probabilistic._layout import SegmentLayout
 from linkage.types import Int64Array, PackedClks
 
 __all__ = ["BlockingRule", "BlockingRules", "ExactRule", "LshRule"]

@@ -10,9 +10,9 @@ filter segments. docs/quality.md gives the figures behind them.
 from __future__ import annotations
 
 from linkage.errors import ConfigError, Problem
+from linkage.layout import SegmentLayout
 from linkage.match import HammingLsh
 from linkage.probabilistic._blocking import BlockingRule, BlockingRules, ExactRule, LshRule
-from linkage.probabilistic._layout import SegmentLayout
 from linkage.probabilistic._model import Comparison, LevelRule
 
 __all__ = [

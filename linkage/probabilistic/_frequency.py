@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from linkage.probabilistic._layout import SegmentLayout
+from linkage.layout import SegmentLayout
 from linkage.types import Float64Array, Int64Array, PackedClks
 
 __all__ = ["TermFrequencies", "ValueCounts", "segment_value_digests"]

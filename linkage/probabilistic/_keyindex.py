@@ -24,8 +24,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from linkage.layout import SegmentLayout
 from linkage.probabilistic._blocking import ExactRule, _row_hashes
-from linkage.probabilistic._layout import SegmentLayout
 from linkage.types import Int64Array, PackedClks
 
 __all__ = ["KeyIndex"]

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from linkage.errors import ConfigError, InvalidInputError, Problem
+from linkage.layout import SegmentLayout
 from linkage.match import CandidatePairs
 from linkage.probabilistic._blocking import BlockingRule, BlockingRules, ExactRule
 from linkage.probabilistic._frequency import TermFrequencies
-from linkage.probabilistic._layout import SegmentLayout
 from linkage.probabilistic._model import (
     Comparison,
     FellegiSunterModel,

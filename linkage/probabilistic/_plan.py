@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from linkage.errors import ConfigError, Problem
+from linkage.layout import SegmentLayout
 from linkage.match import HammingLsh, dice_join
 from linkage.probabilistic._blocking import (
     BlockingRule,
@@ -40,7 +41,6 @@ from linkage.probabilistic._blocking import (
     LshRule,
     _row_groups,
 )
-from linkage.probabilistic._layout import SegmentLayout
 from linkage.types import Float64Array, Int64Array, PackedClks
 
 __all__ = [

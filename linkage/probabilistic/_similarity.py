@@ -26,7 +26,7 @@ import numpy as np
 from numba import prange
 
 from linkage.errors import InvalidInputError
-from linkage.probabilistic._layout import SegmentLayout
+from linkage.layout import SegmentLayout
 from linkage.types import Float64Array, Int64Array, PackedClks
 
 __all__ = ["key_set_agreement", "segment_dice", "segment_dice_reference", "segment_popcounts"]

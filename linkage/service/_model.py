@@ -8,6 +8,8 @@ import struct
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from linkage.identity import AGENCY_ID_PATTERN
+
 __all__ = [
     "AGENCY_ID_PATTERN",
     "BATCH_ID_PATTERN",
@@ -21,7 +23,6 @@ __all__ = [
     "WriteBatch",
 ]
 
-AGENCY_ID_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 BATCH_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 

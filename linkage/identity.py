@@ -1,4 +1,8 @@
-"""Who a certificate names: roles, principals and the SPIFFE-style SAN URI scheme.
+"""Identifiers both sides share: roles, principals, agency IDs and the SPIFFE-style SAN URIs.
+
+Part of the shared core (docs/architecture.md, section 1): the agency client validates
+its own agency ID and principal names with these rules, and the matcher's PKI
+(:mod:`linkage.pki`, which re-exports this module) names principals with them.
 
 Every certificate this PKI issues carries exactly one URI in its
 subjectAltName, and that URI is the only thing authorisation trusts (the
@@ -29,6 +33,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from linkage.errors import AuthenticationError, InvalidInputError
 
 __all__ = [
+    "AGENCY_ID_PATTERN",
     "AGENCY_SCOPED_ROLES",
     "Principal",
     "Role",
@@ -40,6 +45,10 @@ __all__ = [
     "validate_identifier",
     "validate_trust_domain",
 ]
+
+#: An agency ID the matcher enrols: lower-case letters, digits and ``-``, starting with a
+#: letter, 2-63 characters (stricter than :func:`validate_identifier`, which certificates use).
+AGENCY_ID_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _TRUST_DOMAIN = re.compile(r"[a-z0-9][a-z0-9._-]{0,252}")
