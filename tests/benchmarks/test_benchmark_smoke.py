@@ -267,6 +267,16 @@ def test_quality_run_and_table(tree: Path) -> None:
     run(tree, "benchmarks/quality/table.py", "build/quality/smoke.json")
 
 
+def test_quality_service_quality(tree: Path) -> None:
+    out = run(
+        tree,
+        "benchmarks/quality/service_quality.py",
+        "--scenarios", "faker_us", "--people", "100", "--batch", "100",
+        "--out", "build/quality/service.json",
+    )  # fmt: skip
+    assert "results written to" in out
+
+
 def test_attacks_quality(tree: Path) -> None:
     out = run(
         tree,
@@ -330,6 +340,7 @@ SMOKED = {
     "benchmarks/bench_report.py": "test_bench_report",
     "benchmarks/quality/run.py": "test_quality_run_and_table",
     "benchmarks/quality/table.py": "test_quality_run_and_table",
+    "benchmarks/quality/service_quality.py": "test_quality_service_quality",
     "benchmarks/attacks/run.py": "test_attacks_attack_and_tables",
     "benchmarks/attacks/segments_attack.py": "test_attacks_segments",
     "benchmarks/attacks/segments_frequency.py": "test_attacks_segments",
@@ -350,7 +361,7 @@ def named_benchmarks() -> set[str]:
     names: set[str] = set()
     for doc in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
         text = doc.read_text(encoding="utf-8")
-        names.update(re.findall(r"\bbenchmarks/[A-Za-z0-9_/]+\.(?:py|toml)\b", text))
+        names.update(re.findall(r"(?<![/\w])benchmarks/[A-Za-z0-9_/]+\.(?:py|toml)\b", text))
         for module in re.findall(r"python -m (benchmarks(?:\.[A-Za-z0-9_]+)+)", text):
             names.add(module.replace(".", "/") + ".py")
     return {name for name in names if not name.startswith("benchmarks/attacks/results/")}
