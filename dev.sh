@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's two entry points, as shown at the top of the README:
 #   ./dev.sh demo   set up a virtualenv and run the main job on the embedded defaults
-#   ./dev.sh test   set up a virtualenv and run ruff, mypy --strict and the test suite
+#   ./dev.sh test   set up a virtualenv and run ruff, mypy --strict, the import contracts
+#                   and the test suite
 # Both need only Python 3.11+ with pip and venv. Extra arguments go to the job.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -40,6 +41,8 @@ case "$cmd" in
         ruff format --check .
         echo "== mypy (strict)"
         mypy linkage agency_client
+        echo "== import contracts (pyproject.toml [tool.importlinter])"
+        lint-imports --no-cache
         echo "== pytest"
         # A throwaway PostgreSQL server (installed from Debian's packages if
         # missing) runs for the store tests; it is stopped however pytest ends.
