@@ -7,8 +7,11 @@ collects *every* problem it finds (each named by its JSON path, e.g.
 Where clkhash's JSON schema is loose, this reader is stricter, on purpose:
 
 The document's shape is declared by pydantic models in :mod:`linkage.encode._schema_json`
-(clkhash's JSON Schema route, with models instead of a schema file); the rules across keys
-and objects are the model's own checks below.
+(clkhash's JSON Schema route, with models instead of a schema file); the parts are the
+dataclasses of :mod:`linkage.encode._schema_parts`, each checking its own fields; the rules
+across keys and objects are :mod:`linkage.encode._schema_checks`; the way back to JSON (and
+so the fingerprint) is :mod:`linkage.encode._schema_dump`. This module holds the schema
+itself and the parsing.
 
 * unknown keys are errors at every level (a typo such as ``prevent_singularty``
   would otherwise silently change the encoding; and extensions such as the
@@ -35,17 +38,15 @@ keep exactly the canonical JSON and fingerprint they always had.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import math
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal, TypeAlias
+from dataclasses import dataclass
+from typing import Any
 
+from linkage.encode._schema_checks import check_whole
+from linkage.encode._schema_dump import dump_schema
 from linkage.encode._schema_json import (
-    DEFAULT_KEY_SIZE,
     BlakeHashDocument,
     ComparisonDocument,
     DateFormatDocument,
@@ -63,6 +64,36 @@ from linkage.encode._schema_json import (
     PatternFormatDocument,
     SchemaDocument,
     StringFormatDocument,
+)
+from linkage.encode._schema_parts import (
+    HARDENED_SCHEMA_VERSION,
+    RECOMMENDED_MIN_TAPS,
+    SCHEMA_VERSION,
+    BitsPerFeature,
+    BitsPerToken,
+    BlakeHash,
+    ClkConfig,
+    Comparison,
+    DateFormat,
+    Diffusion,
+    DoubleHash,
+    EnumFormat,
+    ExactComparison,
+    Feature,
+    FeatureFormat,
+    Hardening,
+    HashFunction,
+    Hashing,
+    IgnoredFeature,
+    IntegerFormat,
+    KdfConfig,
+    MissingValue,
+    NgramComparison,
+    NumericComparison,
+    PatternFormat,
+    SaltRule,
+    Strategy,
+    StringFormat,
 )
 from linkage.errors import Problem, SchemaError
 from linkage.validation import Findings, check
@@ -100,290 +131,6 @@ __all__ = [
     "schema_fingerprint",
 ]
 
-SCHEMA_VERSION: Final = 3
-#: The ``version`` of a hardened schema: linkage schema v3 plus the ``hardening`` block, v1.
-HARDENED_SCHEMA_VERSION: Final = "3-hardened-1"
-#: The smallest number of XORed inputs per diffused bit that the project recommends.
-RECOMMENDED_MIN_TAPS: Final = 8
-_BLAKE2B_MAX_KEY: Final = 64
-_HKDF_DIGEST_SIZE: Final = {"SHA256": 32, "SHA512": 64}
-_ENCODINGS: Final = ("ascii", "utf-8", "utf-16", "utf-32")
-_CASES: Final = ("upper", "lower", "mixed")
-
-Encoding: TypeAlias = Literal["ascii", "utf-8", "utf-16", "utf-32"]
-KdfHash: TypeAlias = Literal["SHA256", "SHA512"]
-Case: TypeAlias = Literal["upper", "lower", "mixed"]
-
-
-# --------------------------------------------------------------------------- model
-
-
-@dataclass(frozen=True, slots=True)
-class KdfConfig:
-    """HKDF settings: hash, optional salt and info (raw bytes) and key size."""
-
-    hash: KdfHash = "SHA256"
-    salt: bytes | None = None
-    info: bytes | None = None
-    key_size: int = DEFAULT_KEY_SIZE
-
-    def __post_init__(self) -> None:
-        if self.hash not in _HKDF_DIGEST_SIZE:
-            raise SchemaError("invalid KDF", problems=[Problem("$.clkConfig.kdf.hash", "unknown")])
-        if self.key_size < 1:
-            raise SchemaError(
-                "invalid KDF", problems=[Problem("$.clkConfig.kdf.keySize", "must be >= 1")]
-            )
-
-
-@dataclass(frozen=True, slots=True)
-class ClkConfig:
-    """CLK-wide settings: ``length`` is the CLK length in bits after folding."""
-
-    length: int
-    kdf: KdfConfig
-    xor_folds: int = 0
-
-    def __post_init__(self) -> None:
-        if self.length < 8 or self.length % 8:
-            raise SchemaError(
-                "invalid clkConfig",
-                problems=[Problem("$.clkConfig.l", "must be a positive multiple of 8")],
-            )
-        if self.xor_folds < 0:
-            raise SchemaError(
-                "invalid clkConfig", problems=[Problem("$.clkConfig.xor_folds", "must be >= 0")]
-            )
-
-    @property
-    def hash_length(self) -> int:
-        """Length in bits of the filter before XOR folding."""
-        return int(self.length * 2**self.xor_folds)
-
-
-@dataclass(frozen=True, slots=True)
-class StringFormat:
-    """A free string with optional case and length constraints."""
-
-    encoding: Encoding = "utf-8"
-    case: Case = "mixed"
-    min_length: int | None = None
-    max_length: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PatternFormat:
-    """A string that must fully match a Python regular expression."""
-
-    pattern: str
-    encoding: Encoding = "utf-8"
-    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "regex", re.compile(self.pattern))
-
-
-@dataclass(frozen=True, slots=True)
-class IntegerFormat:
-    """A base-10 integer, formatted as ``str(int(value))`` before hashing."""
-
-    minimum: int | None = None
-    maximum: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DateFormat:
-    """A date parsed with a ``strptime`` format and hashed as ``%Y%m%d``."""
-
-    format: str
-
-
-@dataclass(frozen=True, slots=True)
-class EnumFormat:
-    """One of a fixed set of strings (kept in schema order)."""
-
-    values: tuple[str, ...]
-
-
-FeatureFormat: TypeAlias = StringFormat | PatternFormat | IntegerFormat | DateFormat | EnumFormat
-
-
-@dataclass(frozen=True, slots=True)
-class NgramComparison:
-    """n-grams padded with ``n - 1`` spaces; positional ones are ``"{i} {gram}"``."""
-
-    n: int
-    positional: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ExactComparison:
-    """The whole (formatted) value is one token."""
-
-
-@dataclass(frozen=True, slots=True)
-class NumericComparison:
-    """Vatsalan and Christen's neighbourhood tokens for numbers."""
-
-    threshold_distance: float
-    resolution: int
-    fractional_precision: int = 0
-
-    @property
-    def distance_interval(self) -> int:
-        scale: int = 10**self.fractional_precision
-        return round(self.threshold_distance * scale)
-
-
-Comparison: TypeAlias = NgramComparison | ExactComparison | NumericComparison
-
-
-@dataclass(frozen=True, slots=True)
-class BitsPerToken:
-    """Every token is inserted ``bits`` times."""
-
-    bits: int
-
-    def bits_per_token(self, num_tokens: int) -> list[int]:
-        return [self.bits] * num_tokens
-
-
-@dataclass(frozen=True, slots=True)
-class BitsPerFeature:
-    """``bits`` insertions spread over the tokens, the first ones getting the remainder."""
-
-    bits: int
-
-    def bits_per_token(self, num_tokens: int) -> list[int]:
-        if num_tokens == 0:
-            return []
-        k = int(self.bits / num_tokens)
-        residue = self.bits % num_tokens
-        return [k + 1] * residue + [k] * (num_tokens - residue)
-
-
-Strategy: TypeAlias = BitsPerToken | BitsPerFeature
-
-
-@dataclass(frozen=True, slots=True)
-class BlakeHash:
-    """Keyed BLAKE2b, sliced into 16-bit indices (clkhash's default)."""
-
-
-@dataclass(frozen=True, slots=True)
-class DoubleHash:
-    """HMAC-SHA1 + i * HMAC-MD5 (Schnell 2011); ``prevent_singularity`` as in clkhash."""
-
-    prevent_singularity: bool = False
-
-
-HashFunction: TypeAlias = BlakeHash | DoubleHash
-
-
-@dataclass(frozen=True, slots=True)
-class MissingValue:
-    """A value equal to ``sentinel`` is replaced by ``replace_with`` and not validated."""
-
-    sentinel: str
-    replace_with: str | None = None
-
-    @property
-    def replacement(self) -> str:
-        return self.sentinel if self.replace_with is None else self.replace_with
-
-
-@dataclass(frozen=True, slots=True)
-class Hashing:
-    """How one feature is tokenised and inserted into the filter."""
-
-    comparison: Comparison
-    strategy: Strategy
-    hash: HashFunction = BlakeHash()
-    missing_value: MissingValue | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Feature:
-    """A feature that contributes to the CLK."""
-
-    identifier: str
-    format: FeatureFormat
-    hashing: Hashing
-    description: str | None = None
-
-    @property
-    def encoding(self) -> Encoding:
-        """The encoding tokens are hashed in (only string formats may change it)."""
-        if isinstance(self.format, StringFormat | PatternFormat):
-            return self.format.encoding
-        return "utf-8"
-
-
-@dataclass(frozen=True, slots=True)
-class IgnoredFeature:
-    """A column that is present in rows but never hashed (it still consumes keys)."""
-
-    identifier: str
-    description: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SaltRule:
-    """Salt every token of ``feature`` with (a slice of) the record's ``salt_from`` value.
-
-    The salt is the *formatted* value of ``salt_from`` (dates as ``YYYYMMDD``), sliced as
-    ``value[start:end]``; ``start=0, end=4`` of a date of birth is the year of birth. A
-    missing ``salt_from`` value gives the empty salt.
-    """
-
-    feature: str
-    salt_from: str
-    start: int = 0
-    end: int | None = None
-
-    def salt_of(self, formatted: str) -> str:
-        return formatted[self.start : self.end]
-
-
-@dataclass(frozen=True, slots=True)
-class Diffusion:
-    """Armknecht-Heng-Schnell diffusion: output bit ``j`` is the XOR of ``taps`` input bits.
-
-    The inputs of each output bit are ``taps`` distinct positions chosen by a key derived
-    from the linkage secret and the key epoch (never stored in the schema).
-    """
-
-    output_bits: int = 1024
-    taps: int = 10
-
-
-@dataclass(frozen=True, slots=True)
-class Hardening:
-    """The hardening steps of a hardened schema, applied in this order.
-
-    1. ``salting``: per-record salts of chosen features, while hashing;
-    2. ``balance``: the filter followed by its complement (constant popcount), with the
-       ``2 l`` bits permuted by a secret key;
-    3. ``diffusion``: the diffusion layer, whose output is the CLK.
-
-    XOR folding is ``clkConfig.xor_folds`` (applied to the filter, before step 2).
-    """
-
-    salting: tuple[SaltRule, ...] = ()
-    balance: bool = False
-    diffusion: Diffusion | None = None
-
-    def __post_init__(self) -> None:
-        ordered = tuple(sorted(self.salting, key=lambda rule: rule.feature))
-        object.__setattr__(self, "salting", ordered)
-
-    def salt_rule(self, feature: str) -> SaltRule | None:
-        """The salt rule of ``feature``, if it is salted."""
-        for rule in self.salting:
-            if rule.feature == feature:
-                return rule
-        return None
-
 
 @dataclass(frozen=True, slots=True)
 class LinkageSchema:
@@ -395,7 +142,7 @@ class LinkageSchema:
     hardening: Hardening | None = None
 
     def __post_init__(self) -> None:
-        problems = _check_whole(self)
+        problems = check_whole(self)
         if problems:
             raise SchemaError("the linkage schema is invalid", problems=problems)
 
@@ -429,12 +176,12 @@ class LinkageSchema:
 
     def to_json_dict(self) -> dict[str, Any]:
         """The schema as clkhash-compatible JSON with every default written out."""
-        return _dump_schema(self, with_descriptions=True)
+        return dump_schema(self, with_descriptions=True)
 
     def canonical_json(self) -> str:
         """Canonical JSON: defaults filled in, descriptions dropped, keys sorted."""
         return json.dumps(
-            _dump_schema(self, with_descriptions=False),
+            dump_schema(self, with_descriptions=False),
             sort_keys=True,
             separators=(",", ":"),
             ensure_ascii=False,
@@ -450,163 +197,6 @@ def schema_fingerprint(schema: LinkageSchema) -> str:
     """
     payload = b"linkage-schema-fingerprint/1\n" + schema.canonical_json().encode("utf-8")
     return hashlib.sha256(payload).hexdigest()
-
-
-# --------------------------------------------------------------------------- checks
-
-
-def _check_whole(schema: LinkageSchema) -> list[Problem]:
-    problems: list[Problem] = []
-    if schema.version != SCHEMA_VERSION:
-        problems.append(Problem("$.version", f"must be {SCHEMA_VERSION}"))
-    if not schema.features:
-        problems.append(Problem("$.features", "must hold at least one feature"))
-    seen: dict[str, int] = {}
-    for index, feature in enumerate(schema.features):
-        path = f"$.features[{index}]"
-        if feature.identifier in seen:
-            problems.append(
-                Problem(
-                    f"{path}.identifier",
-                    f"duplicates the identifier of $.features[{seen[feature.identifier]}]",
-                )
-            )
-        else:
-            seen[feature.identifier] = index
-        if isinstance(feature, Feature):
-            problems.extend(_check_feature(feature, schema.clk_config, path))
-    if schema.hardening is not None:
-        problems.extend(_check_hardening(schema, schema.hardening))
-    kdf = schema.clk_config.kdf
-    key_bytes = 2 * len(schema.features) * kdf.key_size
-    limit = 255 * _HKDF_DIGEST_SIZE[kdf.hash]
-    if schema.features and key_bytes > limit:
-        problems.append(
-            Problem(
-                "$.clkConfig.kdf.keySize",
-                f"{len(schema.features)} features need {key_bytes} bytes of key material, "
-                f"more than HKDF-{kdf.hash} can derive ({limit})",
-            )
-        )
-    return problems
-
-
-def _check_hardening(schema: LinkageSchema, hardening: Hardening) -> list[Problem]:
-    problems: list[Problem] = []
-    path = "$.hardening"
-    if not hardening.salting and not hardening.balance and hardening.diffusion is None:
-        problems.append(Problem(path, "declares no hardening step (salting, balance or diffusion)"))
-    kinds = {f.identifier: isinstance(f, Feature) for f in schema.features}
-    salted = {rule.feature for rule in hardening.salting}
-    seen: set[str] = set()
-    for index, rule in enumerate(hardening.salting):
-        rpath = f"{path}.salting[{index}]"
-        if rule.feature in seen:
-            problems.append(Problem(f"{rpath}.feature", "is salted twice"))
-        seen.add(rule.feature)
-        for key, name in (("feature", rule.feature), ("saltFrom", rule.salt_from)):
-            if name not in kinds:
-                problems.append(Problem(f"{rpath}.{key}", "is not a feature of the schema"))
-            elif not kinds[name]:
-                problems.append(Problem(f"{rpath}.{key}", "names an ignored feature"))
-        if rule.salt_from == rule.feature:
-            problems.append(Problem(f"{rpath}.saltFrom", "must differ from the salted feature"))
-        elif rule.salt_from in salted:
-            problems.append(
-                Problem(f"{rpath}.saltFrom", "is itself salted (salts are never chained)")
-            )
-        if rule.start < 0:
-            problems.append(Problem(f"{rpath}.start", "must be >= 0"))
-        if rule.end is not None and rule.end <= rule.start:
-            problems.append(Problem(f"{rpath}.end", "must be greater than start"))
-    length = schema.clk_config.length
-    if (hardening.balance or hardening.diffusion is not None) and length % 64:
-        problems.append(
-            Problem(
-                "$.clkConfig.l",
-                "must be a multiple of 64 when the schema balances or diffuses the filter",
-            )
-        )
-    diffusion = hardening.diffusion
-    if diffusion is not None:
-        inputs = 2 * length if hardening.balance else length
-        if diffusion.output_bits < 64 or diffusion.output_bits % 64:
-            problems.append(
-                Problem(f"{path}.diffusion.outputBits", "must be a positive multiple of 64")
-            )
-        if diffusion.taps < 1:
-            problems.append(Problem(f"{path}.diffusion.t", "must be >= 1"))
-        elif diffusion.taps > inputs:
-            problems.append(
-                Problem(f"{path}.diffusion.t", f"exceeds the {inputs} bits it diffuses")
-            )
-    return problems
-
-
-def _check_feature(feature: Feature, clk: ClkConfig, path: str) -> list[Problem]:
-    problems: list[Problem] = []
-    fmt = feature.format
-    if isinstance(fmt, StringFormat):
-        if fmt.min_length is not None and fmt.min_length < 0:
-            problems.append(Problem(f"{path}.format.minLength", "must be >= 0"))
-        if fmt.max_length is not None and fmt.max_length < 1:
-            problems.append(Problem(f"{path}.format.maxLength", "must be >= 1"))
-        if (
-            fmt.min_length is not None
-            and fmt.max_length is not None
-            and fmt.min_length > fmt.max_length
-        ):
-            problems.append(Problem(f"{path}.format.minLength", "is greater than maxLength"))
-    elif isinstance(fmt, IntegerFormat):
-        if fmt.minimum is not None and fmt.maximum is not None and fmt.minimum > fmt.maximum:
-            problems.append(Problem(f"{path}.format.minimum", "is greater than maximum"))
-    elif isinstance(fmt, EnumFormat):
-        if len(set(fmt.values)) != len(fmt.values):
-            problems.append(Problem(f"{path}.format.values", "holds duplicate values"))
-    elif isinstance(fmt, DateFormat) and not fmt.format:
-        problems.append(Problem(f"{path}.format.format", "must not be empty"))
-    hashing = feature.hashing
-    comparison = hashing.comparison
-    cpath = f"{path}.hashing.comparison"
-    if isinstance(comparison, NgramComparison) and comparison.n < 1:
-        problems.append(Problem(f"{cpath}.n", "must be >= 1"))
-    if isinstance(comparison, NumericComparison):
-        if not comparison.threshold_distance > 0 or not math.isfinite(
-            comparison.threshold_distance
-        ):
-            problems.append(Problem(f"{cpath}.thresholdDistance", "must be a positive number"))
-        elif comparison.fractional_precision >= 0 and comparison.distance_interval == 0:
-            problems.append(
-                Problem(
-                    f"{cpath}.thresholdDistance",
-                    "rounds to zero at this fractional_precision",
-                )
-            )
-        if comparison.resolution < 1:
-            problems.append(Problem(f"{cpath}.resolution", "must be >= 1"))
-        if comparison.fractional_precision < 0:
-            problems.append(Problem(f"{cpath}.fractional_precision", "must be >= 0"))
-    if hashing.strategy.bits < 1:
-        key = "bitsPerToken" if isinstance(hashing.strategy, BitsPerToken) else "bitsPerFeature"
-        problems.append(Problem(f"{path}.hashing.strategy.{key}", "must be >= 1"))
-    if isinstance(hashing.hash, BlakeHash):
-        hash_length = clk.hash_length
-        if 2 ** int(math.log(hash_length, 2)) != hash_length:
-            problems.append(
-                Problem(
-                    f"{path}.hashing.hash.type",
-                    "blakeHash needs l * 2**xor_folds to be a power of two",
-                )
-            )
-        if clk.kdf.key_size > _BLAKE2B_MAX_KEY:
-            problems.append(
-                Problem(
-                    f"{path}.hashing.hash.type",
-                    f"blakeHash takes keys of at most {_BLAKE2B_MAX_KEY} bytes; "
-                    "$.clkConfig.kdf.keySize is larger",
-                )
-            )
-    return problems
 
 
 # --------------------------------------------------------------------------- parsing
@@ -796,115 +386,3 @@ def _hash_of(document: HashDocument | None) -> HashFunction:
     if isinstance(document, DoubleHashDocument):
         return DoubleHash(prevent_singularity=document.prevent_singularity)
     raise TypeError("not a hash function")  # never: validation refused it
-
-
-# --------------------------------------------------------------------------- dumping
-
-
-def _dump_schema(schema: LinkageSchema, *, with_descriptions: bool) -> dict[str, Any]:
-    clk = schema.clk_config
-    kdf: dict[str, Any] = {"type": "HKDF", "hash": clk.kdf.hash, "keySize": clk.kdf.key_size}
-    if clk.kdf.salt is not None:
-        kdf["salt"] = base64.b64encode(clk.kdf.salt).decode("ascii")
-    if clk.kdf.info is not None:
-        kdf["info"] = base64.b64encode(clk.kdf.info).decode("ascii")
-    features: list[dict[str, Any]] = []
-    for feature in schema.features:
-        item: dict[str, Any] = {"identifier": feature.identifier}
-        if with_descriptions and feature.description is not None:
-            item["description"] = feature.description
-        if isinstance(feature, IgnoredFeature):
-            item["ignored"] = True
-        else:
-            item["format"] = _dump_format(feature.format)
-            item["hashing"] = _dump_hashing(feature.hashing)
-        features.append(item)
-    document: dict[str, Any] = {
-        "version": schema.version_marker,
-        "clkConfig": {"l": clk.length, "xor_folds": clk.xor_folds, "kdf": kdf},
-        "features": features,
-    }
-    if schema.hardening is not None:
-        document["hardening"] = _dump_hardening(schema.hardening)
-    return document
-
-
-def _dump_hardening(hardening: Hardening) -> dict[str, Any]:
-    salting: list[dict[str, Any]] = []
-    for rule in hardening.salting:
-        item: dict[str, Any] = {
-            "feature": rule.feature,
-            "saltFrom": rule.salt_from,
-            "start": rule.start,
-        }
-        if rule.end is not None:
-            item["end"] = rule.end
-        salting.append(item)
-    out: dict[str, Any] = {"salting": salting, "balance": hardening.balance}
-    if hardening.diffusion is not None:
-        out["diffusion"] = {
-            "outputBits": hardening.diffusion.output_bits,
-            "t": hardening.diffusion.taps,
-        }
-    return out
-
-
-def _dump_format(fmt: FeatureFormat) -> dict[str, Any]:
-    if isinstance(fmt, StringFormat):
-        out: dict[str, Any] = {"type": "string", "encoding": fmt.encoding, "case": fmt.case}
-        if fmt.min_length is not None:
-            out["minLength"] = fmt.min_length
-        if fmt.max_length is not None:
-            out["maxLength"] = fmt.max_length
-        return out
-    if isinstance(fmt, PatternFormat):
-        return {"type": "string", "encoding": fmt.encoding, "pattern": fmt.pattern}
-    if isinstance(fmt, IntegerFormat):
-        out = {"type": "integer"}
-        if fmt.minimum is not None:
-            out["minimum"] = fmt.minimum
-        if fmt.maximum is not None:
-            out["maximum"] = fmt.maximum
-        return out
-    if isinstance(fmt, DateFormat):
-        return {"type": "date", "format": fmt.format}
-    return {"type": "enum", "values": list(fmt.values)}
-
-
-def _dump_hashing(hashing: Hashing) -> dict[str, Any]:
-    comparison = hashing.comparison
-    if isinstance(comparison, NgramComparison):
-        comp: dict[str, Any] = {
-            "type": "ngram",
-            "n": comparison.n,
-            "positional": comparison.positional,
-        }
-    elif isinstance(comparison, ExactComparison):
-        comp = {"type": "exact"}
-    else:
-        threshold = comparison.threshold_distance
-        comp = {
-            "type": "numeric",
-            # 2 and 2.0 encode identically, so they dump (and fingerprint) identically.
-            "thresholdDistance": int(threshold) if float(threshold).is_integer() else threshold,
-            "resolution": comparison.resolution,
-            "fractional_precision": comparison.fractional_precision,
-        }
-    strategy = hashing.strategy
-    strat = (
-        {"bitsPerToken": strategy.bits}
-        if isinstance(strategy, BitsPerToken)
-        else {"bitsPerFeature": strategy.bits}
-    )
-    hash_dict: dict[str, Any] = (
-        {"type": "doubleHash", "prevent_singularity": hashing.hash.prevent_singularity}
-        if isinstance(hashing.hash, DoubleHash)
-        else {"type": "blakeHash"}
-    )
-    out: dict[str, Any] = {"comparison": comp, "strategy": strat, "hash": hash_dict}
-    if hashing.missing_value is not None:
-        missing: dict[str, Any] = {"sentinel": hashing.missing_value.sentinel}
-        if hashing.missing_value.replace_with is not None:
-            missing["replaceWith"] = hashing.missing_value.replace_with
-        out["missingValue"] = missing
-    return out
