@@ -23,7 +23,7 @@ Public API:
   :func:`default_segmented_schema` (the default schema plus :data:`DEFAULT_SEGMENTS`),
   :class:`SegmentedSchema`, :class:`SegmentedEncoder` ``(segmented, secret, *, key_epoch)``
   (``encode`` / ``encode_valid``: record CLK followed by one segment per feature group;
-  ``layout``: the :class:`linkage.probabilistic.SegmentLayout`), :func:`segment_layout`.
+  ``layout``: the :class:`linkage.layout.SegmentLayout`), :func:`segment_layout`.
 * :func:`map_ordered`: run picklable per-chunk work on all cores, results in input order.
 * Normalisation functions for agency exports (pure): :func:`fold_text`, :func:`normalise_name`,
   :func:`split_last_first`, :func:`parse_date` (:data:`DATE_FORMATS`), :func:`calendar_date`,
@@ -109,9 +109,9 @@ from linkage.encode._schema import (
     load_schema,
     schema_fingerprint,
 )
-from linkage.encode._segments import (
+from linkage.encode._segments import SegmentedEncoder
+from linkage.encode._segments_schema import (
     DEFAULT_SEGMENTS,
-    SegmentedEncoder,
     SegmentedSchema,
     default_segmented_schema,
     load_segmented_schema,

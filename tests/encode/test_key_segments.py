@@ -19,14 +19,16 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkage.encode import DEFAULT_FEATURES, DEFAULT_SEGMENTS, default_schema_text
-from linkage.encode._derived import derived_keys
-from linkage.encode._segments import (
+from linkage.encode import (
+    DEFAULT_FEATURES,
+    DEFAULT_SEGMENTS,
     SegmentedEncoder,
+    default_schema_text,
     default_segmented_schema,
     load_segmented_schema,
     segment_layout,
 )
+from linkage.encode._derived import derived_keys
 from linkage.errors import SchemaError
 from linkage.match import pack_clks
 from linkage.types import PackedClks

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from linkage.encode import DEFAULT_SEGMENTS, default_schema_text, load_schema
-from linkage.encode._segments import load_segmented_schema
+from linkage.encode import DEFAULT_SEGMENTS, default_schema_text, load_schema, load_segmented_schema
 from linkage.errors import SchemaError
 
 pytestmark = pytest.mark.unit

@@ -8,13 +8,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from linkage.encode import DEFAULT_FEATURES, default_schema_text
-from linkage.encode._segments import (
-    RECORD_PART,
+from linkage.encode import (
+    DEFAULT_FEATURES,
     SegmentedEncoder,
+    default_schema_text,
     load_segmented_schema,
     segment_layout,
 )
+from linkage.encode._segments_schema import RECORD_PART
 from linkage.errors import SchemaError
 from linkage.match import pack_clks
 from linkage.probabilistic import ExactRule, SegmentLayout, segment_dice, segment_dice_reference
