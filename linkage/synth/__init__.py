@@ -14,21 +14,16 @@ Public API:
   fields, duplicates within an agency and twins.
 """
 
+from linkage.synth._agencies import DEFAULT_AGENCIES, AgencyFormat, ContactInfo
 from linkage.synth._generator import (
-    DEFAULT_AGENCIES,
     AgencyExport,
-    AgencyFormat,
-    ContactInfo,
-    Messiness,
-    Person,
     Scenario,
     TruthRow,
-    Variant,
-    generate_people,
     generate_scenario,
     true_pairs,
     write_scenario,
 )
+from linkage.synth._people import Messiness, Person, Variant, generate_people
 
 __all__ = [
     "DEFAULT_AGENCIES",

@@ -16,8 +16,8 @@ import random
 from dataclasses import replace
 from pathlib import Path
 
-from linkage.synth import Messiness, Person, generate_people, generate_scenario, write_scenario
-from linkage.synth._generator import Variant, _variant
+from linkage.synth import Messiness, generate_people, generate_scenario, write_scenario
+from linkage.synth._people import Variant, exact_variant, messy_variant
 
 __all__ = ["generate"]
 
@@ -62,23 +62,6 @@ def _fields(person_id: str, v: Variant, *, name_dob_only: bool) -> dict[str, str
     return out
 
 
-def _exact(person: Person) -> Variant:
-    return Variant(
-        person.given_name,
-        person.middle_name or None,
-        person.surname,
-        person.date_of_birth,
-        False,
-        person.sex,
-        person.mobile,
-        person.street_no,
-        person.street,
-        person.suburb,
-        person.postcode,
-        person.state,
-    )
-
-
 def generate(people: int, seed: int, out_dir: Path, queries_per_kind: int = 300) -> None:
     """Write the scenario folder (agencies, exports, mappings, truth, queries, meta)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -113,7 +96,11 @@ def generate(people: int, seed: int, out_dir: Path, queries_per_kind: int = 300)
                 offset = 0 if kind == "stranger_full" else queries_per_kind
                 stranger = strangers[offset + number]
                 person = replace(stranger, person_id=f"S{offset + number:06d}")
-            variant = _variant(person, rates, rng) if kind == "known_noisy" else _exact(person)
+            variant = (
+                messy_variant(person, rates, rng)
+                if kind == "known_noisy"
+                else exact_variant(person)
+            )
             fields = _fields(
                 "" if kind.startswith("stranger") else person.person_id,
                 variant,
