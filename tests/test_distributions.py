@@ -251,7 +251,11 @@ def test_the_agency_wheel_runs_and_encodes_alone(tmp_path: Path) -> None:
     source = tmp_path / "src"
     for name in ("linkage", "agency_client"):
         shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(AGENCY_PROJECT, source / "packaging" / "agency-client")
+    shutil.copytree(
+        AGENCY_PROJECT,
+        source / "packaging" / "agency-client",
+        ignore=shutil.ignore_patterns("build", "*.egg-info"),
+    )
     wheels = tmp_path / "wheels"
     built = subprocess.run(
         [

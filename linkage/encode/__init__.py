@@ -51,15 +51,7 @@ from linkage.encode._diffusion import (
     diffuse_reference,
     diffusion_taps,
 )
-from linkage.encode._encoder import (
-    MIN_SECRET_BYTES,
-    ClkEncoder,
-    EncodedBatch,
-    RowProblem,
-    ValueChecker,
-    derive_feature_keys,
-    tokenize,
-)
+from linkage.encode._encoder import MIN_SECRET_BYTES, ClkEncoder, EncodedBatch, derive_feature_keys
 from linkage.encode._hardening import Hardener, derive_epoch_secret, derive_hardening_key
 from linkage.encode._normalise import (
     DATE_FORMATS,
@@ -117,6 +109,7 @@ from linkage.encode._segments_schema import (
     load_segmented_schema,
     segment_layout,
 )
+from linkage.encode._values import RowProblem, ValueChecker, tokenize
 
 __all__ = [
     "DATE_FORMATS",

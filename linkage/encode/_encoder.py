@@ -32,6 +32,10 @@ Hardened schemas (docs/hardening.md) change three things, and only for them:
   set unrelated bits;
 * after folding, the filters are balanced and/or diffused (vectorised, per batch).
 
+Step 2's checks and formatting and step 3's tokens are :mod:`linkage.encode._values`
+(shared with :class:`~linkage.encode.ValueChecker`); this module derives the keys, hashes
+the tokens, folds and hardens.
+
 Speed comes from caching: a feature's whole value -> its bit mask (names,
 dates and suburbs repeat), and a token -> its bit mask. Masks are Python
 integers whose bit ``length - 1 - i`` is filter bit ``i``, so ORing, folding
@@ -42,12 +46,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from functools import lru_cache
 from typing import Final
 
 import numpy as np
@@ -57,19 +58,18 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from linkage.encode._hardening import Hardener, derive_epoch_secret
 from linkage.encode._schema import (
     BlakeHash,
-    DateFormat,
-    EnumFormat,
-    ExactComparison,
     Feature,
     IgnoredFeature,
-    IntegerFormat,
     LinkageSchema,
-    NgramComparison,
-    NumericComparison,
-    PatternFormat,
     SaltRule,
-    StringFormat,
     schema_fingerprint,
+)
+from linkage.encode._values import (
+    InvalidValue,
+    RowProblem,
+    formatter,
+    tokenize,
+    validator,
 )
 from linkage.errors import InvalidInputError, Problem, RowError
 from linkage.types import ClkBytes, Int64Array
@@ -78,10 +78,7 @@ __all__ = [
     "MIN_SECRET_BYTES",
     "ClkEncoder",
     "EncodedBatch",
-    "RowProblem",
-    "ValueChecker",
     "derive_feature_keys",
-    "tokenize",
 ]
 
 #: The shortest linkage secret accepted (128 bits).
@@ -94,30 +91,12 @@ _SHORTS: Final = struct.Struct("<32H")
 
 
 @dataclass(frozen=True, slots=True)
-class RowProblem:
-    """Why one row of a batch could not be encoded: its index, feature and a reason (no value)."""
-
-    row_index: int
-    feature: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
 class EncodedBatch:
     """The CLKs of the valid rows of a batch, which rows they are, and the problems of the rest."""
 
     clks: ClkBytes
     accepted: Int64Array
     problems: tuple[RowProblem, ...]
-
-
-class _InvalidValue:
-    """A cached verdict that a value cannot be encoded, with the reason."""
-
-    __slots__ = ("reason",)
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
 
 
 def derive_feature_keys(schema: LinkageSchema, secret: bytes) -> tuple[tuple[bytes, bytes], ...]:
@@ -133,48 +112,6 @@ def derive_feature_keys(schema: LinkageSchema, secret: bytes) -> tuple[tuple[byt
     return tuple((keys[2 * i], keys[2 * i + 1]) for i in range(len(schema.features)))
 
 
-def tokenize(feature: Feature, formatted: str) -> list[str]:
-    """The tokens clkhash derives from an already formatted value (may raise ValueError)."""
-    if not formatted:
-        return []
-    comparison = feature.hashing.comparison
-    if isinstance(comparison, NgramComparison):
-        n = comparison.n
-        word = formatted
-        if n > 1:
-            pad = " " * (n - 1)
-            word = f"{pad}{word}{pad}"
-        count = len(word) - n + 1
-        if comparison.positional:
-            return [f"{i + 1} {word[i : i + n]}" for i in range(count)]
-        return [word[i : i + n] for i in range(count)]
-    if isinstance(comparison, ExactComparison):
-        return [formatted]
-    return _numeric_tokens(comparison, formatted)
-
-
-def _numeric_tokens(comparison: NumericComparison, word: str) -> list[str]:
-    precision = comparison.fractional_precision
-    interval = comparison.distance_interval
-    try:
-        value = int(word, base=10)
-        if precision > 0:
-            value *= 10**precision
-    except ValueError:
-        as_float = float(word)
-        value = round(as_float * 10**precision) if precision > 0 else int(as_float)
-    value = value * 2 * comparison.resolution
-    residue = value % interval
-    if residue == 0:
-        pass
-    elif residue < interval / 2:
-        value = value - residue
-    else:
-        value = value + (interval - residue)
-    resolution = comparison.resolution
-    return [str(value + i * interval) for i in range(-resolution, resolution + 1)]
-
-
 class _FeatureCodec:
     """Validates, formats, tokenises and hashes the values of one feature, with caches."""
 
@@ -187,13 +124,13 @@ class _FeatureCodec:
         missing = feature.hashing.missing_value
         self.sentinel: str | None = None if missing is None else missing.sentinel
         self.replacement: str | None = None if missing is None else missing.replacement
-        self._values: dict[str | None, int | _InvalidValue] = {}
+        self._values: dict[str | None, int | InvalidValue] = {}
         self._tokens: dict[tuple[str, int], int] = {}
-        self._formatted: dict[str | None, str | _InvalidValue] = {}
-        self._salted_values: dict[tuple[str | None, str], int | _InvalidValue] = {}
+        self._formatted: dict[str | None, str | InvalidValue] = {}
+        self._salted_values: dict[tuple[str | None, str], int | InvalidValue] = {}
         self._salted_tokens: dict[tuple[str, int, str], int] = {}
-        self._validate = _validator(feature)
-        self._format = _formatter(feature)
+        self._validate = validator(feature)
+        self._format = formatter(feature)
         hash_function = feature.hashing.hash
         self._indices: Callable[[bytes, int], list[int]]
         if isinstance(hash_function, BlakeHash):
@@ -274,7 +211,7 @@ class _FeatureCodec:
 
     # -- values ----------------------------------------------------------------
 
-    def mask(self, value: str | None) -> int | _InvalidValue:
+    def mask(self, value: str | None) -> int | InvalidValue:
         """The bit mask of one value (cached), or why it cannot be encoded."""
         cached = self._values.get(value)
         if cached is None:
@@ -284,7 +221,7 @@ class _FeatureCodec:
             self._values[value] = cached
         return cached
 
-    def formatted(self, value: str | None) -> str | _InvalidValue:
+    def formatted(self, value: str | None) -> str | InvalidValue:
         """The value as it is tokenised (missing-value replacement, formatting), cached."""
         cached = self._formatted.get(value)
         if cached is None:
@@ -294,7 +231,7 @@ class _FeatureCodec:
             self._formatted[value] = cached
         return cached
 
-    def _format_value(self, value: str | None) -> str | _InvalidValue:
+    def _format_value(self, value: str | None) -> str | InvalidValue:
         if value is None:
             value = "" if self.sentinel is None else self.sentinel
         if self.sentinel is not None and value == self.sentinel:
@@ -302,13 +239,13 @@ class _FeatureCodec:
             return self.replacement
         reason = self._validate(value)
         if reason is not None:
-            return _InvalidValue(reason)
+            return InvalidValue(reason)
         try:
             return self._format(value)
         except ValueError:
-            return _InvalidValue("cannot be formatted")
+            return InvalidValue("cannot be formatted")
 
-    def salted_mask(self, value: str | None, salt: str) -> int | _InvalidValue:
+    def salted_mask(self, value: str | None, salt: str) -> int | InvalidValue:
         """The bit mask of one value under a per-record salt (cached by value and salt)."""
         cache_key = (value, salt)
         cached = self._salted_values.get(cache_key)
@@ -319,31 +256,31 @@ class _FeatureCodec:
             self._salted_values[cache_key] = cached
         return cached
 
-    def _compute_salted(self, value: str | None, salt: str) -> int | _InvalidValue:
+    def _compute_salted(self, value: str | None, salt: str) -> int | InvalidValue:
         formatted = self.formatted(value)
-        if isinstance(formatted, _InvalidValue):
+        if isinstance(formatted, InvalidValue):
             return formatted
         try:
             tokens = tokenize(self.feature, formatted)
         except (ValueError, OverflowError):
-            return _InvalidValue("not a finite number")
+            return InvalidValue("not a finite number")
         mask = 0
         try:
             for token, k in zip(tokens, self.strategy.bits_per_token(len(tokens)), strict=True):
                 if k:
                     mask |= self._salted_token_mask(token, k, salt)
         except UnicodeEncodeError:
-            return _InvalidValue(f"cannot be encoded in {self.encoding}")
+            return InvalidValue(f"cannot be encoded in {self.encoding}")
         return mask
 
-    def _compute(self, value: str | None) -> int | _InvalidValue:
+    def _compute(self, value: str | None) -> int | InvalidValue:
         formatted = self._format_value(value)  # the value itself is cached by mask()
-        if isinstance(formatted, _InvalidValue):
+        if isinstance(formatted, InvalidValue):
             return formatted
         try:
             tokens = tokenize(self.feature, formatted)
         except (ValueError, OverflowError):
-            return _InvalidValue("not a finite number")
+            return InvalidValue("not a finite number")
         mask = 0
         cache = self._tokens
         try:
@@ -353,184 +290,8 @@ class _FeatureCodec:
                     part = cache.get((token, k))
                     mask |= self._token_mask(token, k) if part is None else part
         except UnicodeEncodeError:
-            return _InvalidValue(f"cannot be encoded in {self.encoding}")
+            return InvalidValue(f"cannot be encoded in {self.encoding}")
         return mask
-
-
-def _validator(feature: Feature) -> Callable[[str], str | None]:
-    """A function returning why a (non-missing) value is invalid, or None, as clkhash checks."""
-    encoding = feature.encoding
-    fmt = feature.format
-
-    def encodable(value: str) -> str | None:
-        try:
-            value.encode(encoding)
-        except UnicodeEncodeError:
-            return f"cannot be encoded in {encoding}"
-        return None
-
-    if isinstance(fmt, PatternFormat):
-        regex = fmt.regex
-
-        def check_pattern(value: str) -> str | None:
-            problem = encodable(value)
-            if problem is None and regex.fullmatch(value) is None:
-                problem = "does not match the feature's pattern"
-            return problem
-
-        return check_pattern
-    if isinstance(fmt, StringFormat):
-        string_format = fmt
-
-        def check_string(value: str) -> str | None:
-            problem = encodable(value)
-            if problem is not None:
-                return problem
-            if string_format.min_length is not None and len(value) < string_format.min_length:
-                return f"shorter than {string_format.min_length} characters"
-            if string_format.max_length is not None and len(value) > string_format.max_length:
-                return f"longer than {string_format.max_length} characters"
-            if string_format.case == "upper" and value.upper() != value:
-                return "not upper case"
-            if string_format.case == "lower" and value.lower() != value:
-                return "not lower case"
-            return None
-
-        return check_string
-    if isinstance(fmt, IntegerFormat):
-        integer_format = fmt
-
-        def check_integer(value: str) -> str | None:
-            try:
-                number = int(value, base=10)
-            except ValueError:
-                return "not an integer"
-            if integer_format.minimum is not None and number < integer_format.minimum:
-                return f"less than the minimum {integer_format.minimum}"
-            if integer_format.maximum is not None and number > integer_format.maximum:
-                return f"greater than the maximum {integer_format.maximum}"
-            return None
-
-        return check_integer
-    if isinstance(fmt, DateFormat):
-        date_format = fmt.format
-
-        def check_date(value: str) -> str | None:
-            if _format_date(value, date_format) is None:
-                return f"not a valid date in the format {date_format}"
-            return None
-
-        return check_date
-    assert isinstance(fmt, EnumFormat)
-    allowed = frozenset(fmt.values)
-
-    def check_enum(value: str) -> str | None:
-        problem = encodable(value)
-        if problem is None and value not in allowed:
-            problem = "not one of the feature's values"
-        return problem
-
-    return check_enum
-
-
-_ISO_DATE: Final = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
-
-
-@lru_cache(maxsize=4096)
-def _format_date(value: str, date_format: str) -> str | None:
-    """clkhash's ``strftime(strptime(value, date_format), "%Y%m%d")``, or None if invalid.
-
-    ``%Y-%m-%d`` with zero-padded digits and a year >= 1000 takes an exact fast path
-    (strptime accepts every such real date and strftime prints it unchanged); anything
-    else, including unpadded fields and years < 1000 (which glibc prints unpadded),
-    goes through strptime/strftime exactly as clkhash does.
-    """
-    if date_format == "%Y-%m-%d":
-        match = _ISO_DATE.fullmatch(value)
-        if match is not None and match[1] >= "1000":
-            try:
-                date(int(match[1]), int(match[2]), int(match[3]))
-            except ValueError:
-                return None
-            return match[1] + match[2] + match[3]
-    try:
-        parsed = datetime.strptime(value, date_format)
-    except ValueError:
-        return None
-    return parsed.strftime(_DATE_OUTPUT_FORMAT)
-
-
-def _formatter(feature: Feature) -> Callable[[str], str]:
-    fmt = feature.format
-    if isinstance(fmt, IntegerFormat):
-        return lambda value: str(int(value, base=10))
-    if isinstance(fmt, DateFormat):
-        date_format = fmt.format
-
-        def format_date(value: str) -> str:
-            formatted = _format_date(value, date_format)
-            if formatted is None:
-                raise ValueError("invalid date")
-            return formatted
-
-        return format_date
-    return lambda value: value
-
-
-class ValueChecker:
-    """The encoder's own checks of a row's values, without a secret and without hashing.
-
-    For dry runs (``agency-client schema validate --input``): :meth:`problems` lists every
-    value of a row that :class:`ClkEncoder` would refuse (the missing-value sentinel,
-    the feature's format and its formatting, numeric tokens), with the same reasons, so a
-    row the checker passes is a row the encoder encodes.
-    """
-
-    def __init__(self, schema: LinkageSchema) -> None:
-        self._width = len(schema.features)
-        self._checks: list[
-            tuple[int, Feature, str | None, Callable[[str], str | None], Callable[[str], str]]
-        ] = []
-        for index, feature in enumerate(schema.features):
-            if isinstance(feature, IgnoredFeature):
-                continue
-            missing = feature.hashing.missing_value
-            self._checks.append(
-                (
-                    index,
-                    feature,
-                    None if missing is None else missing.sentinel,
-                    _validator(feature),
-                    _formatter(feature),
-                )
-            )
-
-    def problems(self, row: Sequence[str | None], row_index: int = 0) -> list[RowProblem]:
-        """Every value of ``row`` (schema order, ``None`` = missing) that cannot be encoded."""
-        if len(row) != self._width:
-            return [
-                RowProblem(row_index, "", f"has {len(row)} values, the schema has {self._width}")
-            ]
-        found: list[RowProblem] = []
-        for index, feature, sentinel, validate, format_value in self._checks:
-            value = row[index]
-            if value is None:
-                value = "" if sentinel is None else sentinel
-            if sentinel is not None and value == sentinel:
-                continue
-            reason = validate(value)
-            if reason is None:
-                try:
-                    formatted = format_value(value)
-                except ValueError:
-                    formatted, reason = "", "cannot be formatted"
-                try:
-                    tokenize(feature, formatted)
-                except (ValueError, OverflowError):
-                    reason = "not a finite number"
-            if reason is not None:
-                found.append(RowProblem(row_index, feature.identifier, reason))
-        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -616,15 +377,15 @@ class ClkEncoder:
         mask = 0
         for index, codec in self._codecs:
             part = codec.mask(row[index])
-            if isinstance(part, _InvalidValue):
+            if isinstance(part, InvalidValue):
                 return RowProblem(-1, codec.identifier, part.reason)
             mask |= part
         for salted in self._salted:
             source = salted.source.formatted(row[salted.source_index])
-            if isinstance(source, _InvalidValue):
+            if isinstance(source, InvalidValue):
                 return RowProblem(-1, salted.source.identifier, source.reason)
             part = salted.codec.salted_mask(row[salted.index], salted.rule.salt_of(source))
-            if isinstance(part, _InvalidValue):
+            if isinstance(part, InvalidValue):
                 return RowProblem(-1, salted.codec.identifier, part.reason)
             mask |= part
         return mask

@@ -76,7 +76,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from linkage.encode._derived import derived_keys
 from linkage.encode._diffusion import diffuse_packed, diffusion_taps
-from linkage.encode._encoder import MIN_SECRET_BYTES, ClkEncoder, EncodedBatch, tokenize
+from linkage.encode._encoder import MIN_SECRET_BYTES, ClkEncoder, EncodedBatch
 from linkage.encode._schema import (
     DateFormat,
     Feature,
@@ -95,6 +95,7 @@ from linkage.encode._segments_schema import (
     parse_segmentation,
     segment_layout,
 )
+from linkage.encode._values import tokenize
 from linkage.errors import InvalidInputError
 from linkage.types import ClkBytes
 
