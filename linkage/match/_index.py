@@ -169,6 +169,17 @@ class ClkIndex:
             self._size = 0
             self.add(keys, clks)
 
+    def sample_keys(self, count: int, rng: np.random.Generator) -> Int64Array:
+        """Up to ``count`` keys of live records drawn at random (fewer when the index holds
+        fewer, or when a draw hits removed slots): constant work for a lookup that has
+        few candidates of its own."""
+        with self._lock:
+            if not self._slot_of or count <= 0:
+                return np.zeros(0, dtype=np.int64)
+            slots = rng.integers(0, self._size, size=count)
+            live = slots[self._alive[slots]]
+            return np.unique(self._keys[live]).astype(np.int64)
+
     def get(self, keys: Sequence[int] | Int64Array) -> PackedClks:
         """The packed CLKs of the given keys (for verification and rebuilds)."""
         key_list = np.asarray(keys, dtype=np.int64).tolist()

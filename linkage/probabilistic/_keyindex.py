@@ -25,13 +25,28 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from linkage.layout import SegmentLayout
-from linkage.probabilistic._blocking import ExactRule, _row_hashes
+from linkage.probabilistic._blocking import _SPREAD, ExactRule, _row_hashes, _words
 from linkage.types import Int64Array, PackedClks
 
 __all__ = ["KeyIndex"]
 
 #: Records sharing one key beyond which the key is treated as a placeholder.
 MAX_BLOCK_DEFAULT = 2000
+
+
+_MASK = (1 << 64) - 1
+_SPREAD_INT = int(_SPREAD)
+_SEED = 0x243F6A8885A308D3
+
+
+def _hash_words(words: Sequence[int]) -> int:
+    """:func:`_row_hashes` of one row, in Python integers (equal results)."""
+    digest = _SEED
+    for word in words:
+        digest ^= word
+        digest = (digest * _SPREAD_INT) & _MASK
+        digest ^= digest >> 31
+    return digest
 
 
 class _RuleIndex:
@@ -72,6 +87,43 @@ class KeyIndex:
         self._indexes = [_RuleIndex() for _ in self.rules]
         self._removed: set[int] = set()
         self._size = 0
+        # per rule, for one query row without numpy's per-call cost: the words of its
+        # plain segments and, for a rule on a multi-word key segment, that segment's words
+        self._plans = [self._query_plan(rule) for rule in self.rules]
+
+    def _query_plan(self, rule: ExactRule) -> tuple[tuple[int, ...], tuple[int, ...], bool]:
+        keyed = [
+            name
+            for name in rule.segments
+            if name in self.layout.key_sets and self.layout.part(name).words > 1
+        ]
+        if rule.unordered or len(keyed) > 1:
+            return (), (), False
+        others = tuple(name for name in rule.segments if name not in keyed)
+        base = tuple(int(w) for w in _words(self.layout, others)) if others else ()
+        key_words: tuple[int, ...] = ()
+        if keyed:
+            part = self.layout.part(keyed[0])
+            key_words = tuple(range(part.start_word, part.stop_word))
+        return base, key_words, True
+
+    def _query_digests(self, position: int, row: list[int]) -> list[int] | None:
+        """The digests of one query row for rule ``position``, as :func:`_row_hashes`
+        computes them (None: the rule needs the general path)."""
+        base, key_words, simple = self._plans[position]
+        if not simple:
+            return None
+        rule = self.rules[position]
+        for name in rule.segments:
+            part = self.layout.part(name)
+            if not any(row[w] for w in range(part.start_word, part.stop_word)):
+                return []
+        rows = (
+            [[row[w] for w in base]]
+            if not key_words
+            else [[row[w] for w in base] + [row[k]] for k in key_words if row[k]]
+        )
+        return [_hash_words(words) for words in rows]
 
     def __len__(self) -> int:
         """Entries held (a record counts once per rule and key)."""
@@ -114,10 +166,15 @@ class KeyIndex:
         if any(index.pending_digests for index in self._indexes) or self._removed:
             self._merge()
         found: list[Int64Array] = []
-        for rule, index in zip(self.rules, self._indexes, strict=True):
+        single = [int(w) for w in query[0].tolist()] if query.shape[0] == 1 else None
+        for position, (rule, index) in enumerate(zip(self.rules, self._indexes, strict=True)):
             if index.digests.shape[0] == 0:
                 continue
-            digests, _ = self._digests(rule, query)
+            fast = None if single is None else self._query_digests(position, single)
+            if fast is not None:
+                digests = np.array(fast, dtype=np.uint64)
+            else:
+                digests, _ = self._digests(rule, query)
             if digests.shape[0] == 0:
                 continue
             low = np.searchsorted(index.digests, digests, side="left")

@@ -25,6 +25,8 @@ import base64
 import time
 from collections import defaultdict
 
+import numpy as np
+
 from linkage.consent import Purpose, may_disclose, parse_consent
 from linkage.errors import (
     FailedPreconditionError,
@@ -53,6 +55,13 @@ __all__ = ["Lookups", "record_name"]
 
 #: Links a lookup returns when the caller asks for 0 (the default).
 _DEFAULT_LINKS = 5
+#: Equal work for every lookup (the timing of an answer must not tell a person the index
+#: holds but may not disclose from a stranger): candidates scored, nodes whose links are
+#: read, links whose members (and consents) are read, at least this many, padded with
+#: records drawn at random and discarded.
+_WORK_CANDIDATES = 64
+_WORK_NODES = 8
+_WORK_LINKS = 4
 #: Most records a lookup scores before grouping them by link.
 _MAX_CANDIDATES = 100
 _DISCLOSABLE_PAGE = 5000
@@ -73,6 +82,9 @@ class Lookups:
         self._agencies = agencies
         self._limiter = limiter
         self._audit_lookups = audit_lookups
+        # draws the padding of equal work (not security-relevant: which records pad a
+        # lookup's work is never shown to anyone)
+        self._rng = np.random.default_rng()
 
     def lookup(
         self,
@@ -123,8 +135,13 @@ class Lookups:
         try:
             purpose_value = Purpose(purpose)
         except ValueError:
-            known = ", ".join(p.value for p in Purpose)
+            known = ", ".join(p.value for p in Purpose if p is not Purpose.EVALUATION)
             problems.append(Problem("purpose", f"must be one of {known}"))
+        else:
+            if purpose_value is Purpose.EVALUATION:
+                problems.append(
+                    Problem("purpose", "evaluation is an aggregate purpose; no lookup may state it")
+                )
         limit = state.limits.max_links_per_lookup
         if max_links < 0 or max_links > limit:
             problems.append(Problem("max_links", f"must be in [0, {limit}]"))
@@ -141,17 +158,31 @@ class Lookups:
         state.catch_up_for_reads()
         query = pack_clk_bytes([clk], settings.clk_bits)
         found = self.search(query, min(4 * wanted, _MAX_CANDIDATES))
-        node_links = state.store.read_node_links([node for node, _ in found])
+        found_nodes = [node for node, _ in found]
+        padding = [
+            n
+            for n in state.mirror.index.sample_keys(_WORK_NODES, self._rng).tolist()
+            if n not in set(found_nodes)
+        ][: max(0, _WORK_NODES - len(found_nodes))]
+        node_links = state.store.read_node_links(found_nodes + padding)
         link_order: list[int] = []
         for node, _ in found:
             link = node_links.get(node)
             if link is not None and link not in link_order:
                 link_order.append(link)
+        spare = [
+            link
+            for link in dict.fromkeys(node_links.get(n) for n in padding)
+            if link is not None and link not in link_order
+        ][: max(0, _WORK_LINKS - len(link_order))]
         members_by_link: dict[int, list[LinkMember]] = defaultdict(list)
-        for member in state.store.link_members(link_order):
+        for member in state.store.link_members(link_order + spare):
             members_by_link[member.link_id].append(member)
         now = state.clock()
         now_dt = datetime_from_us(now)
+        for link in spare:  # the same consent work for the padding, then discarded
+            for member in members_by_link.pop(link, ()):
+                may_disclose(parse_consent(member.consent), actor, purpose_value, now_dt)
         hits: list[LinkHit] = []
         disclosed_rows: list[tuple[LinkMember, int]] = []
         for link in link_order:
@@ -272,6 +303,8 @@ class Lookups:
             k=k,
             frequencies=state.mirror.frequencies,
             require=probabilistic.lookup_requires,
+            pad_to=_WORK_CANDIDATES,
+            rng=self._rng,
         )
 
     def _audit_refusal(self, actor: Principal, reason: str) -> None:

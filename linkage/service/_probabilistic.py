@@ -55,6 +55,7 @@ from linkage.probabilistic import (
     fit_model,
     has_key_segments,
     plan_blocking,
+    probability_of_weight,
 )
 from linkage.types import PackedClks
 
@@ -324,6 +325,8 @@ def search_index(
     require: Sequence[str] = (),
     keyed: Sequence[int] = (),
     scan: bool = True,
+    pad_to: int = 0,
+    rng: np.random.Generator | None = None,
 ) -> list[tuple[int, float]]:
     """A probabilistic lookup of one packed query: its candidates are ``keyed`` (the
     indexed records sharing an exact blocking key with the query, from the mirror's key
@@ -337,23 +340,37 @@ def search_index(
     both sides have the field is not reported, whatever its probability. A twin (same
     family name and date of birth, another given name) or a family member at the same
     address scores high on the rest; a responder lookup discloses on one query alone, so
-    it asks for an agreeing given name and date of birth."""
+    it asks for an agreeing given name and date of birth.
+
+    ``pad_to``: a query with fewer candidates is scored against that many, the rest drawn
+    at random from the index and never reported, so a lookup of a person the index holds
+    costs what a lookup of a stranger costs (the timing of an answer must not tell "known
+    but not disclosable" from "unknown")."""
     keys = np.unique(np.asarray(keyed, dtype=np.int64))
     if scan:
         (near,) = index.search(query, LOOKUP_PREFILTER_DICE, candidates)
         keys = np.union1d(keys, np.asarray(near.keys, dtype=np.int64))
+    real = keys.shape[0]
+    if real < pad_to:
+        extra = index.sample_keys(pad_to - real, rng or np.random.default_rng())
+        keys = np.concatenate([keys, np.setdiff1d(extra, keys)])
     if keys.shape[0] == 0:
         return []
-    probabilities = linker.score(
-        query,
-        index.get(keys),
-        np.zeros(len(keys), dtype=np.int64),
-        np.arange(len(keys)),
-        frequencies,
+    records = index.get(keys)
+    zeros = np.zeros(len(keys), dtype=np.int64)
+    positions = np.arange(len(keys))
+    # one pass: the levels decide both the probability and the lookup gate
+    model = linker.model
+    levels = comparison_levels(
+        linker.similarities(query, records, zeros, positions), model.comparisons
     )
+    tf_u = None if frequencies is None else linker.term_frequency_u(query, zeros, frequencies)
+    probabilities = probability_of_weight(model.weights_of_levels(levels, tf_u))
     keep = probabilities >= threshold
-    if require and keep.any():
-        keep &= consistent_on(linker, query, index.get(keys), require)
+    keep[real:] = False  # the padding is never an answer
+    for column, comparison in enumerate(model.comparisons):
+        if comparison.segment in require:
+            keep &= levels[:, column] != comparison.levels - 1
     order = np.lexsort((keys[keep], -probabilities[keep]))[:k]
     return list(zip(keys[keep][order].tolist(), probabilities[keep][order].tolist(), strict=True))
 
