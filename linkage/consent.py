@@ -18,6 +18,11 @@ Rules (each is tested):
   without recipient roles are rejected as contradictory.
 * A record without disclosure consent may still be linked when
   ``allow_linkage`` is true; it is just never disclosed.
+* ``evaluation`` is an aggregate purpose: it lets the record's events count in the
+  programme's outcome measures (:func:`may_evaluate`), released only as noisy,
+  suppressed aggregates; it never discloses anything to anyone, so it needs no recipient
+  (an evaluation-only consent names no roles), but it needs an expiry, and no lookup may
+  state it (:func:`may_disclose` is false for it).
 
 Canonical serialisation (what the store keeps and what is hashed) is compact
 JSON with sorted keys and sorted lists::
@@ -44,6 +49,7 @@ __all__ = [
     "Consent",
     "Purpose",
     "may_disclose",
+    "may_evaluate",
     "may_link",
     "parse_consent",
     "serialize_consent",
@@ -73,6 +79,8 @@ class Purpose(enum.Enum):
     CRISIS_RESPONSE = "crisis_response"
     CARE_COORDINATION = "care_coordination"
     TREATMENT = "treatment"
+    #: aggregate programme evaluation (outcome measures); never a lookup's purpose
+    EVALUATION = "evaluation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,8 +185,10 @@ def _validate(consent: Consent) -> list[Problem]:
         if expires is None:
             problems.append(Problem("$.expires_at", "recipients need an expiry"))
     else:
-        if purposes:
+        if purposes - {Purpose.EVALUATION}:
             problems.append(Problem("$.purposes", "purposes given without recipient roles"))
+        elif purposes and expires is None:
+            problems.append(Problem("$.expires_at", "an evaluation consent needs an expiry"))
         if agencies:
             problems.append(
                 Problem("$.recipient_agencies", "agencies given without recipient roles")
@@ -205,13 +215,26 @@ def may_disclose(consent: Consent, requester: Principal, purpose: Purpose, now: 
     """Whether ``requester`` may see this record's pointer for ``purpose`` at ``now``."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise InvalidInputError("now: must be a timezone-aware datetime")
-    if not consent.discloses_at(now):
+    if purpose is Purpose.EVALUATION or not consent.discloses_at(now):
         return False
     if requester.role not in DISCLOSABLE_ROLES or requester.role not in consent.recipient_roles:
         return False
     if consent.recipient_agencies and requester.agency_id not in consent.recipient_agencies:
         return False
     return purpose in consent.purposes
+
+
+def may_evaluate(consent: Consent, now: datetime) -> bool:
+    """Whether the record's events may count in aggregate outcome measures at ``now``: it
+    takes part in linkage, is not revoked, names ``evaluation`` and has not expired."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise InvalidInputError("now: must be a timezone-aware datetime")
+    return (
+        consent.allow_linkage
+        and not consent.revoked
+        and Purpose.EVALUATION in consent.purposes
+        and (consent.expires_at is None or now < consent.expires_at)
+    )
 
 
 def serialize_consent(consent: Consent) -> bytes:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from google.protobuf import timestamp_pb2
 
 from linkage.consent import Consent, Purpose, parse_consent, serialize_consent
 from linkage.errors import InvalidInputError, Problem
+from linkage.events import MAX_EVENTS_PER_RECORD, RecordEvent, canonical_events, parse_event
 from linkage.service import ConsentChange, Mutation, RecordUpsert, RecordWithdrawal
 from linkage.v1 import common_pb2, ingest_pb2
 from linkage.wire import ROLE_FROM_PROTO, consent_to_proto
@@ -20,6 +22,7 @@ __all__ = [
     "consent_from_proto",
     "contact_card_from_bytes",
     "contact_card_to_bytes",
+    "events_from_proto",
     "mutation_from_proto",
     "record_key_name",
     "stored_consent_to_proto",
@@ -115,13 +118,26 @@ def mutation_from_proto(message: ingest_pb2.RecordMutation, index: int) -> Mutat
     kind = message.WhichOneof("mutation")
     if kind == "upsert":
         upsert = message.upsert
-        consent = consent_from_proto(upsert.consent, f"{where}.upsert.consent")
+        problems: list[Problem] = []
+        consent: Consent | None = None
+        events: tuple[RecordEvent, ...] = ()
+        try:
+            consent = consent_from_proto(upsert.consent, f"{where}.upsert.consent")
+        except InvalidInputError as exc:
+            problems.extend(exc.problems or [Problem(f"{where}.upsert.consent", exc.message)])
+        try:
+            events = events_from_proto(upsert.events, f"{where}.upsert.events")
+        except InvalidInputError as exc:
+            problems.extend(exc.problems)
+        if problems or consent is None:
+            raise InvalidInputError("invalid upsert", problems=problems)
         return RecordUpsert(
             record_key=upsert.record_key,
             clk=upsert.clk,
             pointer_token=upsert.pointer_token,
             consent=serialize_consent(consent),
             linkable=consent.allow_linkage,
+            events=events,
         )
     if kind == "withdraw_record_key":
         return RecordWithdrawal(record_key=message.withdraw_record_key)
@@ -136,6 +152,30 @@ def mutation_from_proto(message: ingest_pb2.RecordMutation, index: int) -> Mutat
     raise InvalidInputError(
         "invalid mutation", problems=[Problem(where, "must set upsert, withdraw or consent")]
     )
+
+
+def events_from_proto(
+    messages: Sequence[ingest_pb2.RecordEvent], where: str
+) -> tuple[RecordEvent, ...]:
+    """A record's events in canonical order; every problem named ``where[i].field``. More
+    than the most a record may carry is one problem (the events are not read)."""
+    if len(messages) > MAX_EVENTS_PER_RECORD:
+        raise InvalidInputError(
+            "invalid events",
+            problems=[Problem(where, f"must be at most {MAX_EVENTS_PER_RECORD} events")],
+        )
+    events: list[RecordEvent] = []
+    problems: list[Problem] = []
+    for i, message in enumerate(messages):
+        try:
+            events.append(
+                parse_event(message.code, message.date, message.disposition, f"{where}[{i}]")
+            )
+        except InvalidInputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InvalidInputError("invalid events", problems=problems[:100])
+    return canonical_events(events)
 
 
 def contact_card_to_bytes(card: common_pb2.ContactCard) -> bytes:

@@ -33,8 +33,19 @@ from linkage.errors import (
     Problem,
     ResourceExhaustedError,
 )
+from linkage.events import (
+    MAX_EVENTS_PER_RECORD,
+    Disposition,
+    EventCode,
+    RecordEvent,
+    day_number,
+    events_bytes,
+    from_day_number,
+    too_late_problem,
+)
 from linkage.pki import Principal
 from linkage.service._agencies import Agencies
+from linkage.service._clock import datetime_from_us
 from linkage.service._linking import Linking, Pairs, edge, link_event
 from linkage.service._model import (
     BATCH_ID_PATTERN,
@@ -50,11 +61,12 @@ from linkage.store import (
     EventKind,
     EventRow,
     NewRecord,
+    RecordEventRow,
     StoredRecordRef,
     WriteTransaction,
 )
 
-__all__ = ["Ingest", "content_digest"]
+__all__ = ["Ingest", "content_digest", "event_row", "stored_event", "upsert_digest"]
 
 _MAX_RECORD_KEY = 64
 _MAX_POINTER_TOKEN = 1024
@@ -85,13 +97,41 @@ class Graph:
     pairs_within: Pairs
 
 
-def content_digest(clk: bytes, pointer_token: bytes, consent: bytes) -> bytes:
-    """The digest that tells an unchanged record from a changed one."""
+def content_digest(clk: bytes, pointer_token: bytes, consent: bytes, events: bytes = b"") -> bytes:
+    """The digest that tells an unchanged record from a changed one (``events``: the
+    canonical bytes of its events; a record without events digests as before events)."""
     h = hashlib.sha256()
-    for part in (clk, pointer_token, consent):
+    for part in (clk, pointer_token, consent) + ((events,) if events else ()):
         h.update(len(part).to_bytes(4, "big"))
         h.update(part)
     return h.digest()
+
+
+def upsert_digest(upsert: RecordUpsert) -> bytes:
+    """The content digest of a record as an upsert sends it (its events included)."""
+    return content_digest(
+        upsert.clk, upsert.pointer_token, upsert.consent, events_bytes(upsert.events)
+    )
+
+
+def event_row(node_id: int, event: RecordEvent) -> RecordEventRow:
+    """How the store keeps one event of a record."""
+    disposition = "" if event.disposition is None else event.disposition.value
+    return RecordEventRow(node_id, event.code.value, day_number(event.day), disposition)
+
+
+def stored_event(row: RecordEventRow) -> RecordEvent:
+    """An event as the store keeps it, read back."""
+    disposition = Disposition(row.disposition) if row.disposition else None
+    return RecordEvent(EventCode(row.code), from_day_number(row.day), disposition)
+
+
+def _stored_event_bytes(tx: WriteTransaction, node_ids: list[int]) -> dict[int, bytes]:
+    """The canonical event bytes of stored records (for their content digest)."""
+    events: dict[int, list[RecordEvent]] = {}
+    for row in tx.record_events(node_ids):
+        events.setdefault(row.node_id, []).append(stored_event(row))
+    return {node: events_bytes(found) for node, found in events.items()}
 
 
 def _outcome_to_json(outcome: BatchOutcome) -> bytes:
@@ -241,8 +281,19 @@ class Ingest:
                     problems.append(
                         Problem(f"{where}.upsert.pointer_token", "must be at most 1024 bytes")
                     )
+                problems.extend(self._event_problems(mutation.events, f"{where}.upsert.events"))
         if problems:
             raise _refused(batch, problems)
+
+    def _event_problems(self, events: tuple[RecordEvent, ...], where: str) -> list[Problem]:
+        """At most 1000 events, none in the future (by the matcher's clock)."""
+        if len(events) > MAX_EVENTS_PER_RECORD:
+            return [Problem(where, f"must be at most {MAX_EVENTS_PER_RECORD} events")]
+        if not events:
+            return []
+        today = datetime_from_us(self._state.clock()).date()
+        found = (too_late_problem(e, today, f"{where}[{i}]") for i, e in enumerate(events))
+        return [p for p in found if p is not None]
 
     # ------------------------------------------------------------------ plan
     def plan(self, tx: WriteTransaction, batch: WriteBatch) -> Plan:
@@ -259,7 +310,7 @@ class Ingest:
             ref = existing.get(mutation.record_key)
             match mutation:
                 case RecordUpsert():
-                    digest = content_digest(mutation.clk, mutation.pointer_token, mutation.consent)
+                    digest = upsert_digest(mutation)
                     if ref is None:
                         plan.inserts.append(mutation)
                     elif ref.content_digest == digest:
@@ -354,6 +405,7 @@ class Ingest:
         joining_nodes: list[int] = []
         index_adds: list[tuple[int, bytes]] = []
         pending: dict[int, bytes] = {}
+        event_rows: list[RecordEventRow] = []
         for upsert in plan.inserts:
             node = tx.insert_record(
                 NewRecord(
@@ -365,32 +417,41 @@ class Ingest:
                     pointer_token=upsert.pointer_token,
                     consent=upsert.consent,
                     linkable=upsert.linkable,
-                    content_digest=content_digest(upsert.clk, upsert.pointer_token, upsert.consent),
+                    content_digest=upsert_digest(upsert),
                     update_time_us=now,
                 )
             )
+            event_rows.extend(event_row(node, e) for e in upsert.events)
             batch_nodes.append(node)
             if upsert.linkable:
                 joining_nodes.append(node)
                 index_adds.append((node, upsert.clk))
                 pending[node] = upsert.clk
+        if plan.updated_in_place:
+            # the events of a record are replaced with it (an upsert carries all of them)
+            tx.delete_record_events([ref.node_id for ref, _ in plan.updated_in_place])
         for ref, upsert in plan.updated_in_place:
             tx.update_record(
                 ref.node_id,
                 upsert.pointer_token,
                 upsert.consent,
                 upsert.linkable,
-                content_digest(ref.clk, upsert.pointer_token, upsert.consent),
+                upsert_digest(upsert),
                 now,
             )
+            event_rows.extend(event_row(ref.node_id, e) for e in upsert.events)
             batch_nodes.append(ref.node_id)
+        tx.insert_record_events(event_rows)
+        kept_events = _stored_event_bytes(tx, [ref.node_id for ref, _ in plan.consent_changes])
         for ref, change in plan.consent_changes:
             tx.update_record(
                 ref.node_id,
                 ref.pointer_token,
                 change.consent,
                 change.linkable,
-                content_digest(ref.clk, ref.pointer_token, change.consent),
+                content_digest(
+                    ref.clk, ref.pointer_token, change.consent, kept_events.get(ref.node_id, b"")
+                ),
                 now,
             )
         for ref in graph.rejoining:

@@ -8,6 +8,7 @@ import struct
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from linkage.events import RecordEvent, events_bytes
 from linkage.identity import AGENCY_ID_PATTERN
 
 __all__ = [
@@ -28,13 +29,15 @@ BATCH_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 @dataclass(frozen=True, slots=True)
 class RecordUpsert:
-    """Insert or replace a record. ``consent`` is canonical consent bytes."""
+    """Insert or replace a record. ``consent`` is canonical consent bytes; ``events`` are
+    all of the record's programme events, in canonical order."""
 
     record_key: bytes
     clk: bytes
     pointer_token: bytes
     consent: bytes
     linkable: bool
+    events: tuple[RecordEvent, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,8 @@ class WriteBatch:
                         mutation.consent,
                     ):
                         h.update(_field(part))
+                    if mutation.events:  # batches without events digest as before
+                        h.update(b"E" + _field(events_bytes(mutation.events)))
                 case RecordWithdrawal():
                     h.update(b"W" + _field(mutation.record_key))
                 case ConsentChange():

@@ -25,12 +25,15 @@ from linkage.store._model import (
     BatchRow,
     DisclosureRow,
     EdgeRow,
+    EventRecord,
     EventRow,
     IndexChange,
     IndexRecord,
     LinkageRunRow,
     LinkMember,
     NewRecord,
+    OutcomeReleaseRow,
+    RecordEventRow,
     RecordListing,
     StoredRecordRef,
 )
@@ -69,7 +72,7 @@ class WriteTransaction(abc.ABC):
 
     @abc.abstractmethod
     def delete_records(self, node_ids: Sequence[int]) -> None:
-        """Delete records and every edge touching them."""
+        """Delete records, their events and every edge touching them."""
 
     @abc.abstractmethod
     def update_record(
@@ -86,6 +89,35 @@ class WriteTransaction(abc.ABC):
     @abc.abstractmethod
     def detach_nodes(self, node_ids: Sequence[int]) -> None:
         """Take records out of the link graph: delete their edges, clear their link."""
+
+    # -- programme events -----------------------------------------------------
+    @abc.abstractmethod
+    def insert_record_events(self, rows: Iterable[RecordEventRow]) -> None:
+        """Store events of records (of this transaction or before)."""
+
+    @abc.abstractmethod
+    def delete_record_events(self, node_ids: Sequence[int]) -> None:
+        """Forget every event of these records (before their new events are stored)."""
+
+    @abc.abstractmethod
+    def record_events(self, node_ids: Sequence[int]) -> list[RecordEventRow]:
+        """The events of these records, by node, day, code and disposition."""
+
+    # -- the privacy-budget ledger of outcome releases --------------------------
+    @abc.abstractmethod
+    def latest_outcome_release(
+        self, programme: str, query_digest: bytes
+    ) -> OutcomeReleaseRow | None:
+        """The newest release of this query for this programme, seen inside this
+        transaction."""
+
+    @abc.abstractmethod
+    def spent_epsilon(self, programme: str) -> float:
+        """The epsilon every release of this programme spent, together."""
+
+    @abc.abstractmethod
+    def insert_outcome_release(self, row: OutcomeReleaseRow) -> int:
+        """Record a release in the ledger and return its release ID."""
 
     # -- links ----------------------------------------------------------------
     @abc.abstractmethod
@@ -247,3 +279,16 @@ class LinkStore(abc.ABC):
     @abc.abstractmethod
     def list_linkage_runs(self, limit: int) -> list[LinkageRunRow]:
         """The newest rebuilds first."""
+
+    # -- programme events and outcome releases ----------------------------------
+    @abc.abstractmethod
+    def iter_event_records(self) -> Iterator[EventRecord]:
+        """Every record that has at least one event, by node ID."""
+
+    @abc.abstractmethod
+    def iter_record_events(self) -> Iterator[RecordEventRow]:
+        """Every stored event, by node ID."""
+
+    @abc.abstractmethod
+    def list_outcome_releases(self, programme: str) -> list[OutcomeReleaseRow]:
+        """A programme's ledger, oldest release first."""

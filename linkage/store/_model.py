@@ -18,12 +18,15 @@ __all__ = [
     "DisclosureRow",
     "EdgeRow",
     "EventKind",
+    "EventRecord",
     "EventRow",
     "IndexChange",
     "IndexRecord",
     "LinkMember",
     "LinkageRunRow",
     "NewRecord",
+    "OutcomeReleaseRow",
+    "RecordEventRow",
     "RecordListing",
     "StoredRecordRef",
 ]
@@ -220,3 +223,42 @@ class DisclosureRow:
     purpose: str
     disclose_time_us: int
     audit_sequence: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecordEventRow:
+    """One programme event of a record as stored: a vocabulary code, the day (days since
+    1970-01-01) and a disposition code (``""`` for none). The store does not interpret
+    them; :mod:`linkage.events` does."""
+
+    node_id: int
+    code: str
+    day: int
+    disposition: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A record that has events, as the outcome measures need it: its link (None when it
+    is in none), agency and canonical consent."""
+
+    node_id: int
+    link_id: int | None
+    agency_id: str
+    consent: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeReleaseRow:
+    """One entry of a programme's privacy-budget ledger: a released set of outcome
+    measures (``content``: the release as JSON, aggregates only), the epsilon it spent and
+    the digest of the query it answered. ``release_id`` is 0 until stored."""
+
+    programme: str
+    query_digest: bytes
+    epsilon: float
+    create_time_us: int
+    actor: str
+    audit_sequence: int
+    content: bytes
+    release_id: int = 0

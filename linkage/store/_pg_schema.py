@@ -125,5 +125,27 @@ MIGRATIONS: tuple[str, ...] = (
         added    BOOLEAN NOT NULL
     );
     """,
+    # 3: programme events of records (docs/outcomes.md) and the privacy-budget ledger
+    """
+    CREATE TABLE record_events (
+        node_id     BIGINT NOT NULL,
+        code        TEXT NOT NULL,
+        day         INTEGER NOT NULL,
+        disposition TEXT NOT NULL
+    );
+    CREATE INDEX record_events_by_node ON record_events(node_id);
+    CREATE TABLE outcome_releases (
+        release_id     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        programme      TEXT COLLATE "C" NOT NULL,
+        query_digest   BYTEA NOT NULL,
+        epsilon        DOUBLE PRECISION NOT NULL,
+        create_time_us BIGINT NOT NULL,
+        actor          TEXT NOT NULL,
+        audit_sequence BIGINT NOT NULL,
+        content        BYTEA NOT NULL
+    );
+    CREATE INDEX outcome_releases_by_query
+        ON outcome_releases(programme, query_digest, release_id);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

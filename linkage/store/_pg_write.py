@@ -26,7 +26,16 @@ from linkage.store._model import (
     IndexChange,
     LinkageRunRow,
     NewRecord,
+    OutcomeReleaseRow,
+    RecordEventRow,
     StoredRecordRef,
+)
+from linkage.store._outcome_rows import (
+    RECORD_EVENT_COLUMNS,
+    RELEASE_COLUMNS,
+    outcome_release,
+    outcome_release_params,
+    record_event,
 )
 from linkage.store._rows import (
     AUDIT_COLUMNS,
@@ -177,6 +186,7 @@ class PgWriteTransaction(WriteTransaction):
             "DELETE FROM edges WHERE node_a = ANY(%s::bigint[]) OR node_b = ANY(%s::bigint[])",
             (ids, ids),
         )
+        self._exec("DELETE FROM record_events WHERE node_id = ANY(%s::bigint[])", (ids,))
         self._exec("DELETE FROM records WHERE node_id = ANY(%s::bigint[])", (ids,))
 
     def update_record(
@@ -205,6 +215,67 @@ class PgWriteTransaction(WriteTransaction):
             (ids, ids),
         )
         self._exec("UPDATE records SET link_id = NULL WHERE node_id = ANY(%s::bigint[])", (ids,))
+
+    # -- programme events -----------------------------------------------------
+    def insert_record_events(self, rows: Iterable[RecordEventRow]) -> None:
+        iterator = iter(rows)
+        first = next(iterator, None)
+        if first is None:
+            return
+        self.flush()
+        with (
+            self._conn.cursor() as cur,
+            cur.copy(
+                "COPY record_events (node_id, code, day, disposition) FROM STDIN (FORMAT BINARY)"
+            ) as copy,
+        ):
+            copy.set_types(["int8", "text", "int4", "text"])
+            for r in (first, *iterator):
+                copy.write_row((r.node_id, r.code, r.day, r.disposition))
+
+    def delete_record_events(self, node_ids: Sequence[int]) -> None:
+        if node_ids:
+            self._exec(
+                "DELETE FROM record_events WHERE node_id = ANY(%s::bigint[])", (list(node_ids),)
+            )
+
+    def record_events(self, node_ids: Sequence[int]) -> list[RecordEventRow]:
+        if not node_ids:
+            return []
+        rows = self._exec(
+            RECORD_EVENT_COLUMNS + "FROM record_events WHERE node_id = ANY(%s::bigint[]) "
+            "ORDER BY node_id, day, code, disposition",
+            (sorted(set(node_ids)),),
+        ).fetchall()
+        return [record_event(r) for r in rows]
+
+    # -- the privacy-budget ledger ---------------------------------------------
+    def latest_outcome_release(
+        self, programme: str, query_digest: bytes
+    ) -> OutcomeReleaseRow | None:
+        row = self._one(
+            RELEASE_COLUMNS + "FROM outcome_releases WHERE programme = %s AND query_digest = %s "
+            "ORDER BY release_id DESC LIMIT 1",
+            (programme, query_digest),
+        )
+        return None if row is None else outcome_release(row)
+
+    def spent_epsilon(self, programme: str) -> float:
+        row = self._one(
+            "SELECT COALESCE(SUM(epsilon), 0.0) FROM outcome_releases WHERE programme = %s",
+            (programme,),
+        )
+        return float(row[0]) if row is not None else 0.0
+
+    def insert_outcome_release(self, row: OutcomeReleaseRow) -> int:
+        stored = self._one(
+            "INSERT INTO outcome_releases (programme, query_digest, epsilon, create_time_us, "
+            "actor, audit_sequence, content) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            "RETURNING release_id",
+            outcome_release_params(row),
+        )
+        assert stored is not None
+        return int(stored[0])
 
     # -- links ----------------------------------------------------------------
     def insert_edges(self, edges: Iterable[EdgeRow]) -> None:

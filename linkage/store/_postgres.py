@@ -78,12 +78,23 @@ from linkage.store._model import (
     AuditRow,
     DisclosureRow,
     EdgeRow,
+    EventRecord,
     EventRow,
     IndexChange,
     IndexRecord,
     LinkageRunRow,
     LinkMember,
+    OutcomeReleaseRow,
+    RecordEventRow,
     RecordListing,
+)
+from linkage.store._outcome_rows import (
+    EVENT_RECORD_COLUMNS,
+    RECORD_EVENT_COLUMNS,
+    RELEASE_COLUMNS,
+    event_record,
+    outcome_release,
+    record_event,
 )
 from linkage.store._pg_schema import MIGRATIONS, SCHEMA_VERSION
 from linkage.store._pg_write import CHANGES_SINCE, Conn, PgWriteTransaction, read_node_links
@@ -502,3 +513,26 @@ class PostgresLinkStore(LinkStore):
             (limit,),
         )
         return [linkage_run(r) for r in rows]
+
+    # -- programme events and outcome releases ----------------------------------
+    def iter_event_records(self) -> Iterator[EventRecord]:
+        for row in self._stream(
+            "reading records with events",
+            EVENT_RECORD_COLUMNS + "FROM records r WHERE EXISTS "
+            "(SELECT 1 FROM record_events e WHERE e.node_id = r.node_id) ORDER BY r.node_id",
+        ):
+            yield event_record(row)
+
+    def iter_record_events(self) -> Iterator[RecordEventRow]:
+        for row in self._stream(
+            "reading events", RECORD_EVENT_COLUMNS + "FROM record_events ORDER BY node_id"
+        ):
+            yield record_event(row)
+
+    def list_outcome_releases(self, programme: str) -> list[OutcomeReleaseRow]:
+        rows = self._fetch(
+            "reading the privacy-budget ledger",
+            RELEASE_COLUMNS + "FROM outcome_releases WHERE programme = %s ORDER BY release_id",
+            (programme,),
+        )
+        return [outcome_release(r) for r in rows]

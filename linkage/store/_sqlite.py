@@ -25,12 +25,23 @@ from linkage.store._model import (
     AuditRow,
     DisclosureRow,
     EdgeRow,
+    EventRecord,
     EventRow,
     IndexChange,
     IndexRecord,
     LinkageRunRow,
     LinkMember,
+    OutcomeReleaseRow,
+    RecordEventRow,
     RecordListing,
+)
+from linkage.store._outcome_rows import (
+    EVENT_RECORD_COLUMNS,
+    RECORD_EVENT_COLUMNS,
+    RELEASE_COLUMNS,
+    event_record,
+    outcome_release,
+    record_event,
 )
 from linkage.store._rows import (
     AGENCY_COLUMNS,
@@ -48,6 +59,7 @@ from linkage.store._rows import (
     linkage_run,
     record_listing,
 )
+from linkage.store._sqlite_files import prepare_private_database
 from linkage.store._sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from linkage.store._sqlite_write import (
     SqliteWriteTransaction,
@@ -65,6 +77,7 @@ class SqliteLinkStore(LinkStore):
 
     def __init__(self, path: Path | str) -> None:
         self._path = str(path)
+        prepare_private_database(Path(path))  # 0700 folder, 0600 files, checked at start
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._closed = False
@@ -269,3 +282,24 @@ class SqliteLinkStore(LinkStore):
     def list_linkage_runs(self, limit: int) -> list[LinkageRunRow]:
         rows = self._rows(RUN_COLUMNS + "FROM linkage_runs ORDER BY run_id DESC LIMIT ?", (limit,))
         return [linkage_run(r) for r in rows]
+
+    # -- programme events and outcome releases ----------------------------------
+    def iter_event_records(self) -> Iterator[EventRecord]:
+        cur = self._conn().execute(
+            EVENT_RECORD_COLUMNS + "FROM records r WHERE r.node_id IN "
+            "(SELECT node_id FROM record_events) ORDER BY r.node_id"
+        )
+        for row in cur:
+            yield event_record(row)
+
+    def iter_record_events(self) -> Iterator[RecordEventRow]:
+        cur = self._conn().execute(RECORD_EVENT_COLUMNS + "FROM record_events ORDER BY node_id")
+        for row in cur:
+            yield record_event(row)
+
+    def list_outcome_releases(self, programme: str) -> list[OutcomeReleaseRow]:
+        rows = self._rows(
+            RELEASE_COLUMNS + "FROM outcome_releases WHERE programme = ? ORDER BY release_id",
+            (programme,),
+        )
+        return [outcome_release(r) for r in rows]

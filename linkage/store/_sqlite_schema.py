@@ -111,5 +111,27 @@ MIGRATIONS: tuple[str, ...] = (
         added    INTEGER NOT NULL
     );
     """,
+    # 3: programme events of records (docs/outcomes.md) and the privacy-budget ledger
+    """
+    CREATE TABLE record_events (
+        node_id     INTEGER NOT NULL,
+        code        TEXT NOT NULL,
+        day         INTEGER NOT NULL,
+        disposition TEXT NOT NULL
+    );
+    CREATE INDEX record_events_by_node ON record_events(node_id);
+    CREATE TABLE outcome_releases (
+        release_id     INTEGER PRIMARY KEY AUTOINCREMENT,
+        programme      TEXT NOT NULL,
+        query_digest   BLOB NOT NULL,
+        epsilon        REAL NOT NULL,
+        create_time_us INTEGER NOT NULL,
+        actor          TEXT NOT NULL,
+        audit_sequence INTEGER NOT NULL,
+        content        BLOB NOT NULL
+    );
+    CREATE INDEX outcome_releases_by_query
+        ON outcome_releases(programme, query_digest, release_id);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

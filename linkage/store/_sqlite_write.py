@@ -22,7 +22,14 @@ from linkage.store._model import (
     IndexChange,
     LinkageRunRow,
     NewRecord,
+    OutcomeReleaseRow,
+    RecordEventRow,
     StoredRecordRef,
+)
+from linkage.store._outcome_rows import (
+    RELEASE_COLUMNS,
+    outcome_release,
+    outcome_release_params,
 )
 from linkage.store._rows import (
     AGENCY_COLUMNS,
@@ -127,6 +134,7 @@ class SqliteWriteTransaction(WriteTransaction):
             marks = qmarks(len(chunk))
             self._conn.execute(f"DELETE FROM edges WHERE node_a IN ({marks})", chunk)
             self._conn.execute(f"DELETE FROM edges WHERE node_b IN ({marks})", chunk)
+            self._conn.execute(f"DELETE FROM record_events WHERE node_id IN ({marks})", chunk)
             self._conn.execute(f"DELETE FROM records WHERE node_id IN ({marks})", chunk)
 
     def update_record(
@@ -152,6 +160,60 @@ class SqliteWriteTransaction(WriteTransaction):
             self._conn.execute(
                 f"UPDATE records SET link_id = NULL WHERE node_id IN ({marks})", chunk
             )
+
+    # -- programme events -----------------------------------------------------
+    def insert_record_events(self, rows: Iterable[RecordEventRow]) -> None:
+        self._conn.executemany(
+            "INSERT INTO record_events (node_id, code, day, disposition) VALUES (?, ?, ?, ?)",
+            ((r.node_id, r.code, r.day, r.disposition) for r in rows),
+        )
+
+    def delete_record_events(self, node_ids: Sequence[int]) -> None:
+        for chunk in chunks(node_ids):
+            self._conn.execute(
+                f"DELETE FROM record_events WHERE node_id IN ({qmarks(len(chunk))})", chunk
+            )
+
+    def record_events(self, node_ids: Sequence[int]) -> list[RecordEventRow]:
+        out: list[RecordEventRow] = []
+        for chunk in chunks(sorted(set(node_ids))):
+            out.extend(
+                RecordEventRow(int(n), str(c), int(d), str(p))
+                for n, c, d, p in self._conn.execute(
+                    "SELECT node_id, code, day, disposition FROM record_events "
+                    f"WHERE node_id IN ({qmarks(len(chunk))}) "
+                    "ORDER BY node_id, day, code, disposition",
+                    chunk,
+                )
+            )
+        return out
+
+    # -- the privacy-budget ledger ---------------------------------------------
+    def latest_outcome_release(
+        self, programme: str, query_digest: bytes
+    ) -> OutcomeReleaseRow | None:
+        row = self._one(
+            RELEASE_COLUMNS + "FROM outcome_releases WHERE programme = ? AND query_digest = ? "
+            "ORDER BY release_id DESC LIMIT 1",
+            (programme, query_digest),
+        )
+        return None if row is None else outcome_release(row)
+
+    def spent_epsilon(self, programme: str) -> float:
+        row = self._one(
+            "SELECT COALESCE(SUM(epsilon), 0.0) FROM outcome_releases WHERE programme = ?",
+            (programme,),
+        )
+        return float(row[0]) if row is not None else 0.0
+
+    def insert_outcome_release(self, row: OutcomeReleaseRow) -> int:
+        cur = self._conn.execute(
+            "INSERT INTO outcome_releases (programme, query_digest, epsilon, create_time_us, "
+            "actor, audit_sequence, content) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            outcome_release_params(row),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
 
     # -- links ----------------------------------------------------------------
     def insert_edges(self, edges: Iterable[EdgeRow]) -> None:

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from linkage.v1 import common_pb2 as linkage_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17linkage/v1/ingest.proto\x12\nlinkage.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17linkage/v1/common.proto\"l\n\x0cRecordUpsert\x12\x12\n\nrecord_key\x18\x01 \x01(\x0c\x12\x0b\n\x03\x63lk\x18\x02 \x01(\x0c\x12\x15\n\rpointer_token\x18\x03 \x01(\x0c\x12$\n\x07\x63onsent\x18\x04 \x01(\x0b\x32\x13.linkage.v1.Consent\"I\n\rConsentUpdate\x12\x12\n\nrecord_key\x18\x01 \x01(\x0c\x12$\n\x07\x63onsent\x18\x02 \x01(\x0b\x32\x13.linkage.v1.Consent\"\x9c\x01\n\x0eRecordMutation\x12*\n\x06upsert\x18\x01 \x01(\x0b\x32\x18.linkage.v1.RecordUpsertH\x00\x12\x1d\n\x13withdraw_record_key\x18\x02 \x01(\x0cH\x00\x12\x33\n\x0e\x63onsent_update\x18\x03 \x01(\x0b\x32\x19.linkage.v1.ConsentUpdateH\x00\x42\n\n\x08mutation\"\xa9\x01\n\x11WriteBatchRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\x12\x11\n\tkey_epoch\x18\x03 \x01(\r\x12\x1a\n\x12schema_fingerprint\x18\x04 \x01(\t\x12-\n\tmutations\x18\x05 \x03(\x0b\x32\x1a.linkage.v1.RecordMutation\x12\x14\n\x0cwithdraw_all\x18\x06 \x01(\x08\"\xfb\x01\n\x12WriteBatchResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08replayed\x18\x02 \x01(\x08\x12\x16\n\x0einserted_count\x18\x03 \x01(\r\x12\x15\n\rupdated_count\x18\x04 \x01(\r\x12\x17\n\x0funchanged_count\x18\x05 \x01(\r\x12\x17\n\x0fwithdrawn_count\x18\x06 \x01(\r\x12\x1d\n\x15\x63onsent_updated_count\x18\x07 \x01(\r\x12\x14\n\x0clinked_count\x18\x08 \x01(\r\x12/\n\x0b\x63ommit_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"K\n\x12ListRecordsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\x95\x01\n\nRecordInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nrecord_key\x18\x02 \x01(\x0c\x12$\n\x07\x63onsent\x18\x03 \x01(\x0b\x32\x13.linkage.v1.Consent\x12\x0e\n\x06linked\x18\x04 \x01(\x08\x12/\n\x0bupdate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"W\n\x13ListRecordsResponse\x12\'\n\x07records\x18\x01 \x03(\x0b\x32\x16.linkage.v1.RecordInfo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"&\n\x16GetAgencyStatusRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\xd6\x01\n\x0c\x41gencyStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0crecord_count\x18\x02 \x01(\x04\x12\x1b\n\x13linked_record_count\x18\x03 \x01(\x04\x12 \n\x18\x64isclosable_record_count\x18\x04 \x01(\x04\x12\x12\n\nlast_batch\x18\x05 \x01(\t\x12:\n\x16last_batch_commit_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x62\x61tch_count\x18\x07 \x01(\x04\"O\n\x16ListDisclosuresRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\xb3\x01\n\nDisclosure\x12\x0e\n\x06record\x18\x01 \x01(\t\x12\x0c\n\x04link\x18\x02 \x01(\t\x12\x11\n\trecipient\x18\x03 \x01(\t\x12\x18\n\x10recipient_agency\x18\x04 \x01(\t\x12\x0f\n\x07purpose\x18\x05 \x01(\t\x12\x31\n\rdisclose_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x61udit_sequence\x18\x07 \x01(\x04\"_\n\x17ListDisclosuresResponse\x12+\n\x0b\x64isclosures\x18\x01 \x03(\x0b\x32\x16.linkage.v1.Disclosure\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xb2\x03\n\rIngestService\x12K\n\nWriteBatch\x12\x1d.linkage.v1.WriteBatchRequest\x1a\x1e.linkage.v1.WriteBatchResponse\x12W\n\x12StreamWriteBatches\x12\x1d.linkage.v1.WriteBatchRequest\x1a\x1e.linkage.v1.WriteBatchResponse(\x01\x30\x01\x12N\n\x0bListRecords\x12\x1e.linkage.v1.ListRecordsRequest\x1a\x1f.linkage.v1.ListRecordsResponse\x12O\n\x0fGetAgencyStatus\x12\".linkage.v1.GetAgencyStatusRequest\x1a\x18.linkage.v1.AgencyStatus\x12Z\n\x0fListDisclosures\x12\".linkage.v1.ListDisclosuresRequest\x1a#.linkage.v1.ListDisclosuresResponseBZ\n\x1aorg.coresponder.linkage.v1P\x01Z:github.com/coresponder/linkage/gen/go/linkage/v1;linkagev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17linkage/v1/ingest.proto\x12\nlinkage.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17linkage/v1/common.proto\"\x95\x01\n\x0cRecordUpsert\x12\x12\n\nrecord_key\x18\x01 \x01(\x0c\x12\x0b\n\x03\x63lk\x18\x02 \x01(\x0c\x12\x15\n\rpointer_token\x18\x03 \x01(\x0c\x12$\n\x07\x63onsent\x18\x04 \x01(\x0b\x32\x13.linkage.v1.Consent\x12\'\n\x06\x65vents\x18\x05 \x03(\x0b\x32\x17.linkage.v1.RecordEvent\">\n\x0bRecordEvent\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x02 \x01(\t\x12\x13\n\x0b\x64isposition\x18\x03 \x01(\t\"I\n\rConsentUpdate\x12\x12\n\nrecord_key\x18\x01 \x01(\x0c\x12$\n\x07\x63onsent\x18\x02 \x01(\x0b\x32\x13.linkage.v1.Consent\"\x9c\x01\n\x0eRecordMutation\x12*\n\x06upsert\x18\x01 \x01(\x0b\x32\x18.linkage.v1.RecordUpsertH\x00\x12\x1d\n\x13withdraw_record_key\x18\x02 \x01(\x0cH\x00\x12\x33\n\x0e\x63onsent_update\x18\x03 \x01(\x0b\x32\x19.linkage.v1.ConsentUpdateH\x00\x42\n\n\x08mutation\"\xa9\x01\n\x11WriteBatchRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\x12\x11\n\tkey_epoch\x18\x03 \x01(\r\x12\x1a\n\x12schema_fingerprint\x18\x04 \x01(\t\x12-\n\tmutations\x18\x05 \x03(\x0b\x32\x1a.linkage.v1.RecordMutation\x12\x14\n\x0cwithdraw_all\x18\x06 \x01(\x08\"\xfb\x01\n\x12WriteBatchResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08replayed\x18\x02 \x01(\x08\x12\x16\n\x0einserted_count\x18\x03 \x01(\r\x12\x15\n\rupdated_count\x18\x04 \x01(\r\x12\x17\n\x0funchanged_count\x18\x05 \x01(\r\x12\x17\n\x0fwithdrawn_count\x18\x06 \x01(\r\x12\x1d\n\x15\x63onsent_updated_count\x18\x07 \x01(\r\x12\x14\n\x0clinked_count\x18\x08 \x01(\r\x12/\n\x0b\x63ommit_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"K\n\x12ListRecordsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\x95\x01\n\nRecordInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nrecord_key\x18\x02 \x01(\x0c\x12$\n\x07\x63onsent\x18\x03 \x01(\x0b\x32\x13.linkage.v1.Consent\x12\x0e\n\x06linked\x18\x04 \x01(\x08\x12/\n\x0bupdate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"W\n\x13ListRecordsResponse\x12\'\n\x07records\x18\x01 \x03(\x0b\x32\x16.linkage.v1.RecordInfo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"&\n\x16GetAgencyStatusRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\xd6\x01\n\x0c\x41gencyStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0crecord_count\x18\x02 \x01(\x04\x12\x1b\n\x13linked_record_count\x18\x03 \x01(\x04\x12 \n\x18\x64isclosable_record_count\x18\x04 \x01(\x04\x12\x12\n\nlast_batch\x18\x05 \x01(\t\x12:\n\x16last_batch_commit_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x62\x61tch_count\x18\x07 \x01(\x04\"O\n\x16ListDisclosuresRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\xb3\x01\n\nDisclosure\x12\x0e\n\x06record\x18\x01 \x01(\t\x12\x0c\n\x04link\x18\x02 \x01(\t\x12\x11\n\trecipient\x18\x03 \x01(\t\x12\x18\n\x10recipient_agency\x18\x04 \x01(\t\x12\x0f\n\x07purpose\x18\x05 \x01(\t\x12\x31\n\rdisclose_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x61udit_sequence\x18\x07 \x01(\x04\"_\n\x17ListDisclosuresResponse\x12+\n\x0b\x64isclosures\x18\x01 \x03(\x0b\x32\x16.linkage.v1.Disclosure\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xb2\x03\n\rIngestService\x12K\n\nWriteBatch\x12\x1d.linkage.v1.WriteBatchRequest\x1a\x1e.linkage.v1.WriteBatchResponse\x12W\n\x12StreamWriteBatches\x12\x1d.linkage.v1.WriteBatchRequest\x1a\x1e.linkage.v1.WriteBatchResponse(\x01\x30\x01\x12N\n\x0bListRecords\x12\x1e.linkage.v1.ListRecordsRequest\x1a\x1f.linkage.v1.ListRecordsResponse\x12O\n\x0fGetAgencyStatus\x12\".linkage.v1.GetAgencyStatusRequest\x1a\x18.linkage.v1.AgencyStatus\x12Z\n\x0fListDisclosures\x12\".linkage.v1.ListDisclosuresRequest\x1a#.linkage.v1.ListDisclosuresResponseBZ\n\x1aorg.coresponder.linkage.v1P\x01Z:github.com/coresponder/linkage/gen/go/linkage/v1;linkagev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,32 +34,34 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'linkage.v1.ingest_pb2', _gl
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\032org.coresponder.linkage.v1P\001Z:github.com/coresponder/linkage/gen/go/linkage/v1;linkagev1'
-  _globals['_RECORDUPSERT']._serialized_start=97
-  _globals['_RECORDUPSERT']._serialized_end=205
-  _globals['_CONSENTUPDATE']._serialized_start=207
-  _globals['_CONSENTUPDATE']._serialized_end=280
-  _globals['_RECORDMUTATION']._serialized_start=283
-  _globals['_RECORDMUTATION']._serialized_end=439
-  _globals['_WRITEBATCHREQUEST']._serialized_start=442
-  _globals['_WRITEBATCHREQUEST']._serialized_end=611
-  _globals['_WRITEBATCHRESPONSE']._serialized_start=614
-  _globals['_WRITEBATCHRESPONSE']._serialized_end=865
-  _globals['_LISTRECORDSREQUEST']._serialized_start=867
-  _globals['_LISTRECORDSREQUEST']._serialized_end=942
-  _globals['_RECORDINFO']._serialized_start=945
-  _globals['_RECORDINFO']._serialized_end=1094
-  _globals['_LISTRECORDSRESPONSE']._serialized_start=1096
-  _globals['_LISTRECORDSRESPONSE']._serialized_end=1183
-  _globals['_GETAGENCYSTATUSREQUEST']._serialized_start=1185
-  _globals['_GETAGENCYSTATUSREQUEST']._serialized_end=1223
-  _globals['_AGENCYSTATUS']._serialized_start=1226
-  _globals['_AGENCYSTATUS']._serialized_end=1440
-  _globals['_LISTDISCLOSURESREQUEST']._serialized_start=1442
-  _globals['_LISTDISCLOSURESREQUEST']._serialized_end=1521
-  _globals['_DISCLOSURE']._serialized_start=1524
-  _globals['_DISCLOSURE']._serialized_end=1703
-  _globals['_LISTDISCLOSURESRESPONSE']._serialized_start=1705
-  _globals['_LISTDISCLOSURESRESPONSE']._serialized_end=1800
-  _globals['_INGESTSERVICE']._serialized_start=1803
-  _globals['_INGESTSERVICE']._serialized_end=2237
+  _globals['_RECORDUPSERT']._serialized_start=98
+  _globals['_RECORDUPSERT']._serialized_end=247
+  _globals['_RECORDEVENT']._serialized_start=249
+  _globals['_RECORDEVENT']._serialized_end=311
+  _globals['_CONSENTUPDATE']._serialized_start=313
+  _globals['_CONSENTUPDATE']._serialized_end=386
+  _globals['_RECORDMUTATION']._serialized_start=389
+  _globals['_RECORDMUTATION']._serialized_end=545
+  _globals['_WRITEBATCHREQUEST']._serialized_start=548
+  _globals['_WRITEBATCHREQUEST']._serialized_end=717
+  _globals['_WRITEBATCHRESPONSE']._serialized_start=720
+  _globals['_WRITEBATCHRESPONSE']._serialized_end=971
+  _globals['_LISTRECORDSREQUEST']._serialized_start=973
+  _globals['_LISTRECORDSREQUEST']._serialized_end=1048
+  _globals['_RECORDINFO']._serialized_start=1051
+  _globals['_RECORDINFO']._serialized_end=1200
+  _globals['_LISTRECORDSRESPONSE']._serialized_start=1202
+  _globals['_LISTRECORDSRESPONSE']._serialized_end=1289
+  _globals['_GETAGENCYSTATUSREQUEST']._serialized_start=1291
+  _globals['_GETAGENCYSTATUSREQUEST']._serialized_end=1329
+  _globals['_AGENCYSTATUS']._serialized_start=1332
+  _globals['_AGENCYSTATUS']._serialized_end=1546
+  _globals['_LISTDISCLOSURESREQUEST']._serialized_start=1548
+  _globals['_LISTDISCLOSURESREQUEST']._serialized_end=1627
+  _globals['_DISCLOSURE']._serialized_start=1630
+  _globals['_DISCLOSURE']._serialized_end=1809
+  _globals['_LISTDISCLOSURESRESPONSE']._serialized_start=1811
+  _globals['_LISTDISCLOSURESRESPONSE']._serialized_end=1906
+  _globals['_INGESTSERVICE']._serialized_start=1909
+  _globals['_INGESTSERVICE']._serialized_end=2343
 # @@protoc_insertion_point(module_scope)

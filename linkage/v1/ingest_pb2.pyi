@@ -35,6 +35,7 @@ class RecordUpsert(_message.Message):
     CLK_FIELD_NUMBER: _builtins.int
     POINTER_TOKEN_FIELD_NUMBER: _builtins.int
     CONSENT_FIELD_NUMBER: _builtins.int
+    EVENTS_FIELD_NUMBER: _builtins.int
     record_key: _builtins.bytes
     """The agency's opaque, stable record key (for example an HMAC of the local
     record ID under the agency's own key). 1 to 64 bytes. The matcher cannot
@@ -52,6 +53,13 @@ class RecordUpsert(_message.Message):
     def consent(self) -> _common_pb2.Consent:
         """The record's consent. Evaluated at lookup time."""
 
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___RecordEvent]:
+        """The record's programme events, all of them: they replace the events the
+        record had, and are withdrawn with it. Order does not matter; the same
+        event twice is two events. At most 1000.
+        """
+
     def __init__(
         self,
         *,
@@ -59,14 +67,55 @@ class RecordUpsert(_message.Message):
         clk: _builtins.bytes = ...,
         pointer_token: _builtins.bytes = ...,
         consent: _common_pb2.Consent | None = ...,
+        events: _abc.Iterable[Global___RecordEvent] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["consent", b"consent"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["clk", b"clk", "consent", b"consent", "pointer_token", b"pointer_token", "record_key", b"record_key"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["clk", b"clk", "consent", b"consent", "events", b"events", "pointer_token", b"pointer_token", "record_key", b"record_key"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RecordUpsert: _TypeAlias = RecordUpsert  # noqa: Y015
+
+@_typing.final
+class RecordEvent(_message.Message):
+    """One coded, dated programme event of a record (for aggregate outcome measures
+    only; used where the record's consent allows the purpose "evaluation" or the
+    programme's data-sharing agreement allows aggregate evaluation). Never free
+    text.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    DATE_FIELD_NUMBER: _builtins.int
+    DISPOSITION_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """A code of the programme's vocabulary: "coresponder_contact",
+    "mobile_crisis", "crisis_call", "er_visit_psych", "psych_admission",
+    "treatment_intake", "treatment_visit" or "jail_booking".
+    """
+    date: _builtins.str
+    """The date, YYYY-MM-DD (no time of day). Not after tomorrow, not before 1970."""
+    disposition: _builtins.str
+    """Contacts only (coresponder_contact, mobile_crisis), optional: how the
+    contact ended, one of "resolved_on_scene", "referred", "transported_er",
+    "emergency_hold", "arrested", "declined_services", "other". Empty for none.
+    """
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        date: _builtins.str = ...,
+        disposition: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "date", b"date", "disposition", b"disposition"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordEvent: _TypeAlias = RecordEvent  # noqa: Y015
 
 @_typing.final
 class ConsentUpdate(_message.Message):

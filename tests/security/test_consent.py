@@ -92,6 +92,7 @@ def _oracle(consent: Consent, who: Principal, purpose: Purpose, now: datetime) -
         who.role not in consent.recipient_roles,
         bool(consent.recipient_agencies) and who.agency_id not in consent.recipient_agencies,
         purpose not in consent.purposes,
+        purpose is Purpose.EVALUATION,  # aggregate only: never disclosed to anyone
         consent.expires_at is None or now >= consent.expires_at,
     ]
     return not any(vetoes)
