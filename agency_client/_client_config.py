@@ -28,7 +28,9 @@
     recipient_roles = ["responder"]
     recipient_agencies = []            # empty: any agency's responders
     purposes = ["crisis_response"]
-    expires = "2027-06-30"             # required when disclose = true
+    expires = "2027-06-30"             # required when disclose = true or evaluation = true
+    evaluation = false                 # true: the records' events count in the programme's
+                                       # aggregate outcome measures (docs/outcomes.md)
 
     [gateway]
     listen = "127.0.0.1:8765"          # loopback by default
@@ -206,13 +208,19 @@ def _purposes(values: list[str], problems: list[Problem]) -> frozenset[Purpose]:
 
 
 def _consent(table: ConsentTable, findings: Findings) -> Consent | None:
-    if not table.disclose:
+    if not table.disclose and not table.evaluation:
         return Consent.no_disclosure(allow_linkage=table.allow_linkage)
     problems: list[Problem] = []
-    roles = _roles(table.recipient_roles, problems)
-    purposes = _purposes(table.purposes, problems)
+    if table.disclose:
+        roles = _roles(table.recipient_roles, problems)
+        purposes = _purposes(table.purposes, problems)
+    else:  # evaluation only: no recipient
+        roles, purposes = frozenset(), frozenset()
+    if table.evaluation:
+        purposes |= {Purpose.EVALUATION}
     if table.expires is None:
-        problems.append(Problem("consent.expires", "is required when disclose = true"))
+        when = "disclose = true" if table.disclose else "evaluation = true"
+        problems.append(Problem("consent.expires", f"is required when {when}"))
     findings.extend(problems)
     if problems or table.expires is None:
         return None
@@ -221,7 +229,9 @@ def _consent(table: ConsentTable, findings: Findings) -> Consent | None:
         return Consent(
             allow_linkage=table.allow_linkage,
             recipient_roles=roles,
-            recipient_agencies=frozenset(table.recipient_agencies),
+            recipient_agencies=frozenset(table.recipient_agencies)
+            if table.disclose
+            else frozenset(),
             purposes=purposes,
             expires_at=parse_consent_expiry(expires_text, "consent.expires"),
         )
@@ -248,13 +258,20 @@ def _gateway(
             problems.append(Problem("gateway", "name https_cert and https_key together"))
         else:
             https = HttpsFiles(base / table.https_cert, base / table.https_key)
+    lookup_purposes = ", ".join(p.value for p in Purpose if p is not Purpose.EVALUATION)
     try:
         purpose = Purpose(table.purpose)
     except ValueError:
-        problems.append(
-            Problem("gateway.purpose", "must be one of " + ", ".join(p.value for p in Purpose))
-        )
+        problems.append(Problem("gateway.purpose", "must be one of " + lookup_purposes))
         purpose = Purpose.CRISIS_RESPONSE
+    if purpose is Purpose.EVALUATION:
+        problems.append(
+            Problem(
+                "gateway.purpose",
+                "evaluation is an aggregate purpose, never a lookup's; use one of "
+                + lookup_purposes,
+            )
+        )
     findings.extend(problems)
     if problems:
         return None

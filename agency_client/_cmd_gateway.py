@@ -3,7 +3,8 @@
 Loopback by default; beyond loopback only with ``--allow-remote`` and HTTPS
 (``[gateway] https_cert`` and ``https_key``). A bearer token is required everywhere
 (``[gateway] token_file`` or ``token_env``). The web stack is in
-:mod:`agency_client._gateway_server`.
+:mod:`agency_client._gateway_server`. Contacts logged on the page ("log this contact") are
+kept in ``field-contacts.sqlite`` beside the upload state, for the next upload.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import click
 
 from agency_client._cli_options import config_option
 from agency_client._client_config import load_client_config
+from agency_client._contacts import contacts_path
 from agency_client._gateway import GatewayApp, load_gateway_token, write_port_file
+from agency_client._gateway_contacts import ContactLog
 from agency_client._gateway_server import start_gateway
 from agency_client._matcher import MatcherClient
 from agency_client._query import QueryEncoder
@@ -64,6 +67,8 @@ def gateway_command(
             "(agency-client init --gateway-cert/--gateway-key)"
         )
     token = load_gateway_token(settings, os.environ)
+    fingerprint = config.encoding.encoding_schema.fingerprint
+    contacts = ContactLog(contacts_path(config.state_file), fingerprint, config.encoding.key_epoch)
     client = MatcherClient(config.matcher_address, settings.tls)
     try:
         app = GatewayApp(
@@ -71,10 +76,11 @@ def gateway_command(
             encoder=QueryEncoder(config.encoding),
             lookup=client.lookup,
             key_epoch=config.encoding.key_epoch,
-            fingerprint=config.encoding.encoding_schema.fingerprint,
+            fingerprint=fingerprint,
             purpose=settings.purpose,
             max_links=settings.max_links,
             token=token,
+            contacts=contacts,
         )
         listen_at = listen or settings.listen
         with start_gateway(

@@ -22,15 +22,23 @@ import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
 from agency_client._client_config import GatewaySettings
+from agency_client._gateway_contacts import ContactLog
 from agency_client._gateway_page import NO_INFORMATION
 from agency_client._matcher import consent_from_proto
 from agency_client._query import QueryEncoder
 from linkage.consent import Purpose
-from linkage.errors import ConfigError, InvalidInputError, NotFoundError, Problem
+from linkage.errors import (
+    ConfigError,
+    FailedPreconditionError,
+    InvalidInputError,
+    NotFoundError,
+    Problem,
+)
 from linkage.portfile import write_port_file
 from linkage.private_files import read_private_file
 from linkage.v1 import lookup_pb2
@@ -117,6 +125,8 @@ class GatewayApp:
     purpose: Purpose
     max_links: int = 5
     token: str | None = field(default=None, repr=False)
+    #: where "log this contact" keeps contacts (None: the page has no contact form)
+    contacts: ContactLog | None = None
 
     def authorised(self, presented: str | None) -> bool:
         """Whether ``presented`` is the token (constant-time); never without a token."""
@@ -126,6 +136,13 @@ class GatewayApp:
 
     def run_lookup(self, query: Mapping[str, object]) -> list[dict[str, object]]:
         """Disclosed records, one dict per record (best link first); ``[]`` when none."""
+        return self.lookup_for_contact(query)[0]
+
+    def lookup_for_contact(
+        self, query: Mapping[str, object]
+    ) -> tuple[list[dict[str, object]], str | None]:
+        """:meth:`run_lookup`'s answer and a contact token for logging a contact with this
+        person (None when the gateway does not log contacts)."""
         if "purpose" in query:
             raise InvalidInputError(
                 "the lookup purpose is set by the gateway's configuration, not by a request",
@@ -177,11 +194,25 @@ class GatewayApp:
                         ),
                     }
                 )
-        return results
+        contact_token = (
+            None if self.contacts is None else self.contacts.tokens.issue(clk, datetime.now(UTC))
+        )
+        return results, contact_token
 
-    def json_answer(self, results: list[dict[str, object]]) -> dict[str, object]:
-        return {
+    def log_contact(self, token: str, values: Mapping[str, str]) -> None:
+        """Keep a contact logged after a lookup (see :mod:`agency_client._gateway_contacts`)."""
+        if self.contacts is None:
+            raise FailedPreconditionError("this gateway does not log contacts")
+        self.contacts.log(token, values, datetime.now(UTC))
+
+    def json_answer(
+        self, results: list[dict[str, object]], contact_token: str | None = None
+    ) -> dict[str, object]:
+        answer: dict[str, object] = {
             "known": bool(results),
             "message": "" if results else NO_INFORMATION,
             "results": results,
         }
+        if contact_token is not None:
+            answer["contact_token"] = contact_token
+        return answer

@@ -6,6 +6,10 @@ Routes:
 * ``POST /lookup``: the form (``application/x-www-form-urlencoded``); answers the page
   with the result cards.
 * ``POST /api/v1/lookup``: a JSON query for CAD integrations; answers JSON.
+* ``POST /contact`` and ``POST /api/v1/contact``: "log this contact" after a lookup (the
+  page's short form, or JSON): the lookup's contact token, a date, a time and a
+  disposition code, nothing else (:mod:`agency_client._gateway_contacts`); the access code
+  or bearer token as for a lookup. Only when the gateway keeps a field-contact file.
 * ``GET /healthz``: ``{"status": "ok"}``, answered on the event loop (no worker thread).
 * ``GET /static/...``: the page's style and script (``agency_client/static/``).
 
@@ -57,7 +61,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agency_client._gateway import GatewayApp
-from agency_client._gateway_page import STATIC_PREFIX, render_page
+from agency_client._gateway_contacts import CONTACT_FIELDS
+from agency_client._gateway_page import CONTACT_LOGGED, STATIC_PREFIX, ContactForm, render_page
 from linkage.errors import InvalidInputError, LinkageError
 
 __all__ = [
@@ -78,7 +83,9 @@ CONTENT_SECURITY_POLICY: Final = (
 _HSTS: Final = "max-age=31536000"
 _LOOPBACK_NAMES: Final = frozenset({"localhost", "127.0.0.1", "[::1]"})
 _FORM_TYPE: Final = "application/x-www-form-urlencoded"
-_LOGGED_PATHS: Final = frozenset({"/", "/lookup", "/api/v1/lookup", "/healthz"})
+_LOGGED_PATHS: Final = frozenset(
+    {"/", "/lookup", "/api/v1/lookup", "/contact", "/api/v1/contact", "/healthz"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,9 +236,15 @@ class _Endpoints:
             raise _BodyRefusedError(400, "the request body ended early", close=True) from None
         return b"".join(chunks)
 
-    async def _run_lookup(self, query: Mapping[str, object]) -> list[dict[str, object]]:
+    async def _run_lookup(
+        self, query: Mapping[str, object]
+    ) -> tuple[list[dict[str, object]], str | None]:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self.app.run_lookup, query)
+        return await loop.run_in_executor(self.executor, self.app.lookup_for_contact, query)
+
+    async def _log_contact(self, token: str, values: Mapping[str, str]) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self.executor, self.app.log_contact, token, values)
 
     def _page(
         self,
@@ -241,6 +254,8 @@ class _Endpoints:
         results: list[dict[str, object]] | None = None,
         error: str | None = None,
         close: bool = False,
+        contact: ContactForm | None = None,
+        notice: str | None = None,
     ) -> Response:
         body = render_page(
             agency_name=self.app.agency_name,
@@ -249,8 +264,60 @@ class _Endpoints:
             values=values,
             results=results,
             error=error,
+            contact=contact,
+            notice=notice,
         )
         return HTMLResponse(body, status_code=status, headers=_close(close))
+
+    async def _json_body(self, request: Request) -> dict[str, object] | Response:
+        """The request's JSON object, or the response refusing it."""
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            return _json(415, {"error": "send the body as application/json"})
+        try:
+            body = await self._body(request)
+        except _BodyRefusedError as exc:
+            return _json(exc.status, {"error": exc.message}, _close(exc.close))
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return _bad_body("is not UTF-8")
+        if json_depth_exceeds(text, self.limits.max_json_depth):
+            return _bad_body(f"nests deeper than {self.limits.max_json_depth} levels")
+        try:
+            parsed = json.loads(text)
+        except (ValueError, RecursionError):
+            return _bad_body("is not JSON")
+        if not isinstance(parsed, dict):
+            return _bad_body("must be a JSON object")
+        return parsed
+
+    def _bearer_refused(self, request: Request) -> Response | None:
+        auth = request.headers.get("authorization", "")
+        token = auth[7:] if auth.startswith("Bearer ") else None
+        if self.app.authorised(token):
+            return None
+        return _json(
+            401,
+            {"error": "send Authorization: Bearer <gateway token>"},
+            {"WWW-Authenticate": 'Bearer realm="gateway"'},
+        )
+
+    async def _form_values(self, request: Request) -> dict[str, str] | Response:
+        """The posted form's fields (first value of each), or the page refusing it."""
+        if not request.headers.get("content-type", "").startswith(_FORM_TYPE):
+            return self._page(415, error="The form could not be read.")
+        try:
+            body = await self._body(request)
+        except _BodyRefusedError as exc:
+            message = f"{exc.message[0].upper()}{exc.message[1:]}."
+            return self._page(exc.status, error=message, close=exc.close)
+        try:
+            fields = urllib.parse.parse_qs(
+                body.decode("utf-8"), keep_blank_values=True, max_num_fields=50
+            )
+        except (UnicodeDecodeError, ValueError):
+            return self._page(400, error="The form could not be read.")
+        return {k: v[0] for k, v in fields.items() if v}
 
     # -- routes
     async def page(self, request: Request) -> Response:
@@ -266,34 +333,14 @@ class _Endpoints:
     async def api_lookup(self, request: Request) -> Response:
         if self._origin_refused(request):
             return _json(403, {"error": "this host or origin is not allowed"})
-        auth = request.headers.get("authorization", "")
-        token = auth[7:] if auth.startswith("Bearer ") else None
-        if not self.app.authorised(token):
-            return _json(
-                401,
-                {"error": "send Authorization: Bearer <gateway token>"},
-                {"WWW-Authenticate": 'Bearer realm="gateway"'},
-            )
-        if not request.headers.get("content-type", "").startswith("application/json"):
-            return _json(415, {"error": "send the query as application/json"})
+        refused = self._bearer_refused(request)
+        if refused is not None:
+            return refused
+        query = await self._json_body(request)
+        if isinstance(query, Response):
+            return query
         try:
-            body = await self._body(request)
-        except _BodyRefusedError as exc:
-            return _json(exc.status, {"error": exc.message}, _close(exc.close))
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            return _bad_body("is not UTF-8")
-        if json_depth_exceeds(text, self.limits.max_json_depth):
-            return _bad_body(f"nests deeper than {self.limits.max_json_depth} levels")
-        try:
-            query = json.loads(text)
-        except (ValueError, RecursionError):
-            return _bad_body("is not JSON")
-        if not isinstance(query, dict):
-            return _bad_body("must be a JSON object")
-        try:
-            results = await self._run_lookup(query)
+            results, contact_token = await self._run_lookup(query)
         except InvalidInputError as exc:
             return _json(
                 400,
@@ -305,38 +352,85 @@ class _Endpoints:
         except LinkageError as exc:
             _log.warning("lookup failed: %s", type(exc).__name__)
             return _json(502, {"error": "the matcher could not answer; try again shortly"})
-        return _json(200, self.app.json_answer(results))
+        return _json(200, self.app.json_answer(results, contact_token))
 
     async def form_lookup(self, request: Request) -> Response:
         if self._origin_refused(request):
             return _json(403, {"error": "this host or origin is not allowed"})
-        if not request.headers.get("content-type", "").startswith(_FORM_TYPE):
-            return self._page(415, error="The form could not be read.")
-        try:
-            body = await self._body(request)
-        except _BodyRefusedError as exc:
-            message = f"{exc.message[0].upper()}{exc.message[1:]}."
-            return self._page(exc.status, error=message, close=exc.close)
-        try:
-            fields = urllib.parse.parse_qs(
-                body.decode("utf-8"), keep_blank_values=True, max_num_fields=50
-            )
-        except (UnicodeDecodeError, ValueError):
-            return self._page(400, error="The form could not be read.")
-        values = {k: v[0] for k, v in fields.items() if v}
+        values = await self._form_values(request)
+        if isinstance(values, Response):
+            return values
         code = values.pop("access_code", None)
         if not self.app.authorised(code):
             return self._page(401, values=values, error="The access code is not right.")
         query = {k: v for k, v in values.items() if v.strip()}
         try:
-            results = await self._run_lookup(query)
+            results, contact_token = await self._run_lookup(query)
         except InvalidInputError as exc:
-            reasons = "; ".join(f"{p.location.replace('_', ' ')} {p.reason}" for p in exc.problems)
-            return self._page(400, values=values, error=f"Please check: {reasons or exc.message}.")
+            reasons = _reasons(exc)
+            return self._page(400, values=values, error=f"Please check: {reasons}.")
         except LinkageError as exc:
             _log.warning("lookup failed: %s", type(exc).__name__)
             return self._page(502, values=values, error="The matcher could not answer; try again.")
-        return self._page(200, values=values, results=results)
+        contact = None if contact_token is None else ContactForm(contact_token)
+        return self._page(200, values=values, results=results, contact=contact)
+
+    async def form_contact(self, request: Request) -> Response:
+        if self._origin_refused(request):
+            return _json(403, {"error": "this host or origin is not allowed"})
+        if self.app.contacts is None:
+            return _json(404, {"error": "not found"})
+        values = await self._form_values(request)
+        if isinstance(values, Response):
+            return values
+        code = values.pop("access_code", None)
+        token = values.pop("contact_token", "")
+        entered = ContactForm(token, **{k: values.get(k, "") for k in CONTACT_FIELDS})
+        if not self.app.authorised(code):
+            return self._page(401, contact=entered, error="The access code is not right.")
+        try:
+            await self._log_contact(token, values)
+        except InvalidInputError as exc:
+            reasons = _reasons(exc)
+            return self._page(400, contact=entered, error=f"Please check: {reasons}.")
+        except LinkageError as exc:
+            _log.warning("logging a contact failed: %s", type(exc).__name__)
+            return self._page(500, contact=entered, error="The contact could not be kept.")
+        return self._page(200, notice=CONTACT_LOGGED)
+
+    async def api_contact(self, request: Request) -> Response:
+        if self._origin_refused(request):
+            return _json(403, {"error": "this host or origin is not allowed"})
+        if self.app.contacts is None:
+            return _json(404, {"error": "not found"})
+        refused = self._bearer_refused(request)
+        if refused is not None:
+            return refused
+        body = await self._json_body(request)
+        if isinstance(body, Response):
+            return body
+        token = body.pop("contact_token", "")
+        if not isinstance(token, str) or not all(isinstance(v, str) for v in body.values()):
+            return _bad_body("must hold text values only")
+        try:
+            await self._log_contact(token, {k: str(v) for k, v in body.items()})
+        except InvalidInputError as exc:
+            return _json(
+                400,
+                {
+                    "error": exc.message,
+                    "problems": [{"field": p.location, "reason": p.reason} for p in exc.problems],
+                },
+            )
+        except LinkageError as exc:
+            _log.warning("logging a contact failed: %s", type(exc).__name__)
+            return _json(500, {"error": "the contact could not be kept"})
+        return _json(201, {"logged": True, "message": CONTACT_LOGGED})
+
+
+def _reasons(exc: InvalidInputError) -> str:
+    reasons = "; ".join(f"{p.location.replace('_', ' ')} {p.reason}" for p in exc.problems)
+    return reasons or exc.message
 
 
 def _bad_body(reason: str) -> Response:
@@ -427,6 +521,8 @@ def build_asgi_app(
             Route("/healthz", endpoints.healthz, methods=["GET"]),
             Route("/lookup", endpoints.form_lookup, methods=["POST"]),
             Route("/api/v1/lookup", endpoints.api_lookup, methods=["POST"]),
+            Route("/contact", endpoints.form_contact, methods=["POST"]),
+            Route("/api/v1/contact", endpoints.api_contact, methods=["POST"]),
             Mount(
                 STATIC_PREFIX,
                 app=StaticFiles(packages=[("agency_client", "static")]),

@@ -16,9 +16,12 @@ from typing import Final
 
 import jinja2
 
-__all__ = ["NO_INFORMATION", "STATIC_PREFIX", "render_page"]
+from linkage.events import Disposition
+
+__all__ = ["CONTACT_LOGGED", "NO_INFORMATION", "STATIC_PREFIX", "ContactForm", "render_page"]
 
 NO_INFORMATION: Final = "No information available"
+CONTACT_LOGGED: Final = "Contact logged. It is sent with the next upload of this agency."
 #: Where the gateway serves ``agency_client/static/``.
 STATIC_PREFIX: Final = "/static"
 
@@ -36,6 +39,16 @@ _FIELDS: Final = (
     ("state", "State", "text", False),
 )
 _SEX_OPTIONS: Final = (("", "Not known"), ("f", "Female"), ("m", "Male"), ("x", "Another"))
+#: The contact form's disposition codes and their labels, in the order shown.
+_DISPOSITIONS: Final = (
+    (Disposition.RESOLVED_ON_SCENE, "Resolved on scene"),
+    (Disposition.REFERRED, "Referred to services"),
+    (Disposition.TRANSPORTED_ER, "Transported to the ER"),
+    (Disposition.EMERGENCY_HOLD, "Emergency hold"),
+    (Disposition.ARRESTED, "Arrested"),
+    (Disposition.DECLINED_SERVICES, "Declined services"),
+    (Disposition.OTHER, "Other"),
+)
 
 _ENVIRONMENT: Final = jinja2.Environment(
     loader=jinja2.PackageLoader("agency_client", "templates"),
@@ -67,6 +80,16 @@ class _Card:
     pointer_token: str
 
 
+@dataclass(frozen=True, slots=True)
+class ContactForm:
+    """The "log this contact" form: the lookup's contact token and what was entered."""
+
+    token: str
+    contact_date: str = ""
+    contact_time: str = ""
+    disposition: str = ""
+
+
 def _card(record: Mapping[str, object]) -> _Card:
     phone = str(record.get("phone_number") or "")
     return _Card(
@@ -87,10 +110,14 @@ def render_page(
     values: Mapping[str, str] | None = None,
     results: Sequence[Mapping[str, object]] | None = None,
     error: str | None = None,
+    contact: ContactForm | None = None,
+    notice: str | None = None,
 ) -> bytes:
     """The whole page: the form, then results (``None``: no lookup yet) or an error.
 
     ``fields`` are the schema's features; the form shows the ones it knows a label for.
+    ``contact``: the "log this contact" form (after a lookup, or to correct one);
+    ``notice``: a confirmation (the contact was logged).
     """
     given = values or {}
     form_fields = [
@@ -113,5 +140,8 @@ def render_page(
         error=error,
         no_information=NO_INFORMATION,
         static_prefix=STATIC_PREFIX,
+        contact=contact,
+        dispositions=[(d.value, label) for d, label in _DISPOSITIONS],
+        notice=notice,
     )
     return page.encode("utf-8")

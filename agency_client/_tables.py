@@ -171,6 +171,8 @@ class ConsentTable(Table):
     expires: str | None = Field(
         default=None, description="YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (a quoted string)"
     )
+    #: the records' events may count in the programme's aggregate outcome measures
+    evaluation: bool = False
 
 
 class GatewayTable(Table):

@@ -33,6 +33,8 @@ from typing import Final, Protocol
 
 from agency_client._client_config import ClientConfig, load_client_config
 from agency_client._config import AgencyConfig
+from agency_client._contacts import FieldContactRecord
+from agency_client._events import EventsFile, events_digest_cell
 from agency_client._keys import AgencyKeys
 from agency_client._mapping import ChunkResult, EncodeWorkerFactory, RowMapper
 from agency_client._matcher import MatcherClient, consent_to_proto
@@ -42,6 +44,7 @@ from agency_client._state import (
     EFFECT_UPSERT,
     EFFECT_WITHDRAW,
     Effect,
+    StateEntry,
     UploadState,
 )
 from agency_client.pointer import PointerKey, load_pointer_key, seal_pointer
@@ -56,6 +59,7 @@ from linkage.errors import (
     RowError,
     UnavailableError,
 )
+from linkage.events import RecordEvent
 from linkage.v1 import common_pb2, ingest_pb2
 
 __all__ = [
@@ -180,6 +184,10 @@ class UploadPlan:
     problems: tuple[Problem, ...]
     batches: int
     seconds: float
+    #: events read from the events file (``--events``), for the records of the export
+    events: int = 0
+    #: field-contact records (contacts logged on the gateway page) new or changed
+    field_contacts: int = 0
 
     @property
     def to_send(self) -> int:
@@ -229,6 +237,7 @@ class _Candidate:
     consent_id: int
     explicit: bool
     is_new: bool
+    events: tuple[RecordEvent, ...] = ()
 
 
 def _mapping_signature(config: AgencyConfig, fingerprint: str) -> bytes:
@@ -246,6 +255,18 @@ def _mapping_signature(config: AgencyConfig, fingerprint: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8")).digest()
 
 
+def event_protos(events: Sequence[RecordEvent]) -> list[ingest_pb2.RecordEvent]:
+    """The wire form of a record's events."""
+    return [
+        ingest_pb2.RecordEvent(
+            code=e.code.value,
+            date=e.day.isoformat(),
+            disposition="" if e.disposition is None else e.disposition.value,
+        )
+        for e in events
+    ]
+
+
 def plan_upload(
     session: AgencySession,
     state: UploadState,
@@ -258,12 +279,18 @@ def plan_upload(
     dry_run: bool = False,
     chunk_rows: int = 4096,
     progress: Callable[[int], object] | None = None,
+    events: EventsFile | None = None,
+    field_contacts: Sequence[FieldContactRecord] = (),
 ) -> UploadPlan:
     """Store the batches that bring the matcher up to date with ``export_path``.
 
     A keyed digest of each row's mapped cells (with the schema, key epoch and mapping)
     tells unchanged rows apart without normalising or encoding them; only new and
-    changed rows are encoded, on all cores, streamed in chunks.
+    changed rows are encoded, on all cores, streamed in chunks. ``events`` (an events
+    file) are all the programme events of the export's records: they are part of each
+    record's digest, so a record whose events changed is sent again. ``field_contacts``
+    are the records of contacts logged on the gateway page (already encoded); they are
+    sent when new or changed and never withdrawn for being absent from the export.
     """
     started = time.perf_counter()
     config = session.config
@@ -294,6 +321,19 @@ def plan_upload(
     problems: list[Problem] = []
     counts = {"new": 0, "changed": 0, "unchanged": 0, "duplicates": 0, "bad": 0, "rows": 0}
     metas: deque[dict[int, _Candidate]] = deque()
+    record_events: Mapping[str, tuple[RecordEvent, ...]] = {} if events is None else events.events
+    seen_ids: set[str] = set()
+    counts["field_contacts"] = _plan_field_contacts(
+        session,
+        held,
+        default_id,
+        field_contacts,
+        seen,
+        batcher,
+        consent_proto,
+        replace_all=replace_all,
+        dry_run=dry_run,
+    )
 
     try:
         source = export_path.open(newline="", encoding=encoding.encoding)
@@ -340,12 +380,17 @@ def plan_upload(
                             )
                             continue
                         seen[key] = number
+                        seen_ids.add(local_id)
                         entry = held.get(key)
                         explicit = entry is not None and entry.explicit
                         consent_id = (
                             entry.consent_id if entry is not None and explicit else default_id
                         )
-                        digest = session.keys.row_digest(signature, [row[i].strip() for i in cells])
+                        row_events = record_events.get(local_id, ())
+                        digest = session.keys.row_digest(
+                            signature,
+                            [row[i].strip() for i in cells] + events_digest_cell(row_events),
+                        )
                         if (
                             not replace_all
                             and entry is not None
@@ -355,7 +400,7 @@ def plan_upload(
                             counts["unchanged"] += 1
                             continue
                         meta[number] = _Candidate(
-                            local_id, key, digest, consent_id, explicit, entry is None
+                            local_id, key, digest, consent_id, explicit, entry is None, row_events
                         )
                     numbers.append(number)  # rows without an ID go on, to be reported
                     rows.append(row)
@@ -393,6 +438,7 @@ def plan_upload(
                             clk=clk_row.tobytes(),
                             pointer_token=session.seal(candidate.local_id),
                             consent=consent_proto(candidate.consent_id),
+                            events=event_protos(candidate.events),
                         )
                     ),
                     Effect(
@@ -411,6 +457,15 @@ def plan_upload(
             f"{len(problems)} problems, the first {min(len(problems), 50)} listed",
             problems=problems[:50],
         )
+    if events is not None:
+        missing = events.missing_from(seen_ids, export_path.name)
+        if missing:
+            raise InvalidInputError(
+                f"{len(missing)} records of the events file are not in {export_path.name} "
+                "(nothing was sent): every event must name a record of the export; the first "
+                f"{min(len(missing), 50)} are listed",
+                problems=missing[:50],
+            )
     gone = [key for key in held if key not in seen]
     if (
         not replace_all
@@ -443,7 +498,59 @@ def plan_upload(
         problems=tuple(problems[:MAX_KEPT_PROBLEMS]),
         batches=len(batcher.batches),
         seconds=time.perf_counter() - started,
+        events=sum(len(record_events.get(i, ())) for i in seen_ids),
+        field_contacts=counts["field_contacts"],
     )
+
+
+def _plan_field_contacts(
+    session: AgencySession,
+    held: Mapping[bytes, StateEntry],
+    default_id: int,
+    records: Sequence[FieldContactRecord],
+    seen: dict[bytes, int],
+    batcher: _Batcher,
+    consent_proto: Callable[[int], common_pb2.Consent],
+    *,
+    replace_all: bool,
+    dry_run: bool,
+) -> int:
+    """Add the new and changed field-contact records to the batches (each with the
+    agency's default consent, or the one set for it); returns how many."""
+    signature = hashlib.sha256(b"field-contact/v1\0" + session.fingerprint.encode()).digest()
+    sent = 0
+    for record in records:
+        key = session.keys.record_key(record.local_id)
+        seen[key] = 0
+        entry = held.get(key)
+        explicit = entry is not None and entry.explicit
+        consent_id = entry.consent_id if entry is not None and explicit else default_id
+        digest = session.keys.row_digest(
+            signature, [record.clk.hex(), *events_digest_cell(record.events)]
+        )
+        if (
+            not replace_all
+            and entry is not None
+            and entry.row_digest == digest
+            and entry.consent_id == consent_id
+        ):
+            continue
+        sent += 1
+        if dry_run:
+            continue
+        batcher.add(
+            ingest_pb2.RecordMutation(
+                upsert=ingest_pb2.RecordUpsert(
+                    record_key=key,
+                    clk=record.clk,
+                    pointer_token=session.seal(record.local_id),
+                    consent=consent_proto(consent_id),
+                    events=event_protos(record.events),
+                )
+            ),
+            Effect(key, EFFECT_UPSERT, digest, consent_id, explicit),
+        )
+    return sent
 
 
 def _row_of(problem: Problem) -> int:
