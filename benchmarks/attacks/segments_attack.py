@@ -40,12 +40,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.attacks.data import Dataset, febrl_pool, overlap_split, synthetic_pool
-from benchmarks.quality.pprl import SEGMENT_GROUPS, segmented_schema_document
+from benchmarks.quality.pprl import segmented_schema_document
 from linkage.encode import DEFAULT_FEATURES
 from linkage.encode._segments import SegmentedEncoder, load_segmented_schema
 
 KEY_EPOCH = 1
-SETTINGS = ("plain segments", "hardened segments", "hardened + salted")
+SETTINGS = ("plain segments", "hardened segments", "hardened + salted", "shipped default")
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,14 @@ class SegmentAttackResult:
 
 
 def _document(setting: str) -> dict[str, Any]:
+    if setting == "shipped default":
+        # the default segmented schema as shipped: the diffused segments and the derived
+        # key segments (nicknames, sorted letters, name parts, initial, day-month-sorted)
+        from linkage.encode import DEFAULT_SEGMENTS, default_schema_text
+
+        document: dict[str, Any] = json.loads(default_schema_text())
+        document["segments"] = json.loads(json.dumps(DEFAULT_SEGMENTS))
+        return document
     if setting == "plain segments":
         return segmented_schema_document(taps=None)
     if setting == "hardened segments":
@@ -75,14 +83,33 @@ def _document(setting: str) -> dict[str, Any]:
     raise ValueError(f"unknown setting {setting!r}")
 
 
-def _plain_values(rows: Sequence[Sequence[str | None]], features: tuple[str, ...]) -> list[object]:
-    """The plaintext value of a feature group per row (None when every feature is missing)."""
+def _plain_values(
+    rows: Sequence[Sequence[str | None]], features: tuple[str, ...], transform: str | None = None
+) -> list[object]:
+    """The plaintext value of a feature group per row (None when every feature is missing);
+    for a derived key segment, the key set its transform gives (the attacker knows the
+    public schema, so it computes the same keys from its plaintext)."""
+    from linkage.encode._derived import derived_keys
+
     columns = [DEFAULT_FEATURES.index(f) for f in features]
     out: list[object] = []
     for row in rows:
         value = tuple(row[c] or "" for c in columns)
+        if transform is not None:
+            text = value[0].replace("-", "") if features == ("date_of_birth",) else value[0]
+            keys = derived_keys(transform, text, 8) if text else ()
+            out.append(tuple(sorted(keys)) or None)
+            continue
         out.append(None if not any(value) else value)
     return out
+
+
+def _groups(document: dict[str, Any]) -> list[tuple[str, tuple[str, ...], str | None]]:
+    """(segment, features, transform or None) of every segment of a schema document."""
+    return [
+        (item["name"], tuple(item["features"]), item.get("transform"))
+        for item in document["segments"]["fields"]
+    ]
 
 
 def segment_attack(
@@ -95,20 +122,21 @@ def segment_attack(
 ) -> SegmentAttackResult:
     """Run the value-frequency attack on one setting (entities score the outcome only)."""
     started = time.perf_counter()
+    document = _document(setting)
     encoder = SegmentedEncoder(
-        load_segmented_schema(_document(setting)), secrets.token_bytes(32), key_epoch=KEY_EPOCH
+        load_segmented_schema(document), secrets.token_bytes(32), key_epoch=KEY_EPOCH
     )
     clks = encoder.encode(list(encoded.rows))
     n = clks.shape[0]
     decoded: list[list[object]] = [[] for _ in range(n)]  # per record: (segment, value)
     per_segment: dict[str, dict[str, int]] = {}
     plain_keys: list[list[object]] = [[] for _ in range(len(plain))]
-    for name, features, *_ in SEGMENT_GROUPS:
+    for name, features, transform in _groups(document):
         part = encoder.layout.part(name)
         raw = clks[:, part.start_word * 8 : part.stop_word * 8]
         encoded_values = [bytes(r) if r.any() else None for r in raw]
-        plain_values = _plain_values(plain.rows, features)
-        true_values = _plain_values(encoded.rows, features)
+        plain_values = _plain_values(plain.rows, features, transform)
+        true_values = _plain_values(encoded.rows, features, transform)
         enc_counts = Counter(v for v in encoded_values if v is not None)
         pla_counts = Counter(v for v in plain_values if v is not None)
         enc_ranked = [v for v, c in enc_counts.most_common() if c >= min_count]

