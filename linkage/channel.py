@@ -49,6 +49,10 @@ def mtls_channel(
     options: list[tuple[str, str | int]] = [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
+        # a ping after 60 s of silence finds a dead matcher in a long call; the matcher
+        # accepts pings every 30 s (linkage.server._app.KEEPALIVE_OPTIONS)
+        ("grpc.keepalive_time_ms", 60_000),
+        ("grpc.keepalive_timeout_ms", 20_000),
     ]
     if server_name:
         options.append(("grpc.ssl_target_name_override", server_name))

@@ -20,6 +20,7 @@ __all__ = [
     "AuthenticationError",
     "ConfigError",
     "ConflictError",
+    "DeadlineExceededError",
     "FailedPreconditionError",
     "IntegrityError",
     "InvalidInputError",
@@ -48,6 +49,7 @@ class StatusHint(enum.Enum):
     FAILED_PRECONDITION = "failed_precondition"
     ABORTED = "aborted"
     UNAVAILABLE = "unavailable"
+    DEADLINE_EXCEEDED = "deadline_exceeded"
     INTERNAL = "internal"
 
 
@@ -148,6 +150,12 @@ class UnavailableError(LinkageError):
     """A dependency (server, database, cluster) cannot be reached right now."""
 
     status_hint = StatusHint.UNAVAILABLE
+
+
+class DeadlineExceededError(LinkageError):
+    """A call ran out of time: a stream stayed idle past the server's limit."""
+
+    status_hint = StatusHint.DEADLINE_EXCEEDED
 
 
 class StorageError(LinkageError):

@@ -16,6 +16,13 @@ file, the linkage secret, pointer keys, the gateway token) goes through
   gateway token); files the project's own tools create at 0600 (the CA key and its
   passphrase file, pointer keys) keep the strict rule.
 
+Folders that hold private data (the matcher's SQLite database and its ``-wal`` and
+``-shm`` files) keep the rule PostgreSQL keeps for its data directory: the folder gives
+no access to group or others (0700), and neither does any file in it (0600); both are
+created so whatever the umask (:func:`ensure_private_directory`,
+:func:`create_private_file`), and a process refuses to start on one open to others,
+naming it and the ``chmod`` that fixes it (:func:`private_directory_problem`).
+
 Modes are not checked on Windows, whose permission bits say nothing about this.
 """
 
@@ -28,7 +35,14 @@ from pathlib import Path
 
 from linkage.errors import ConfigError, NotFoundError
 
-__all__ = ["mode_problem", "private_file_problem", "read_private_file"]
+__all__ = [
+    "create_private_file",
+    "ensure_private_directory",
+    "mode_problem",
+    "private_directory_problem",
+    "private_file_problem",
+    "read_private_file",
+]
 
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
@@ -109,3 +123,63 @@ def private_file_problem(path: Path, what: str, *, root_group: bool = True) -> s
         return mode_problem(path, what, os.fstat(fd), root_group=root_group)
     finally:
         os.close(fd)
+
+
+def private_directory_problem(path: Path, what: str) -> str | None:
+    """Why folder ``path`` may not hold private files, or None: it must be a folder that
+    gives no access to group or others (a link to such a folder is followed)."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        return f"cannot read the {what} at {path}: {exc.strerror}"
+    if not stat.S_ISDIR(info.st_mode):
+        return f"the {what} at {path} is not a folder"
+    if os.name == "nt":
+        return None
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        return (
+            f"the {what} at {path} is open to other users (mode {mode:04o}); "
+            f"run chmod 700 on it (no access for group or others)"
+        )
+    return None
+
+
+def ensure_private_directory(path: Path, what: str) -> None:
+    """Create folder ``path`` (and missing parents) 0700 whatever the umask, or check the
+    one that exists; :class:`ConfigError` naming it and the fix when it is open to others."""
+    if not os.path.lexists(path):
+        try:
+            os.makedirs(path.parent, exist_ok=True)
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass  # made by another process in the meantime: checked below
+        except OSError as exc:
+            raise ConfigError(f"cannot create the {what} at {path}: {exc.strerror}") from None
+        else:
+            os.chmod(path, 0o700)  # the umask may have taken the owner's bits too
+    problem = private_directory_problem(path, what)
+    if problem is not None:
+        raise ConfigError(problem)
+
+
+def create_private_file(path: Path, what: str) -> None:
+    """Create an empty file 0600 whatever the umask, unless ``path`` exists; then check it
+    (:func:`private_file_problem`'s rule, strict): :class:`ConfigError` when it fails."""
+    try:
+        fd = os.open(
+            path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600
+        )
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise ConfigError(f"cannot create the {what} at {path}: {exc.strerror}") from None
+    else:
+        try:
+            if os.name != "nt":
+                os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
+    problem = private_file_problem(path, what, root_group=False)
+    if problem is not None:
+        raise ConfigError(problem)

@@ -41,6 +41,7 @@ def test_problems_are_listed_under_the_message() -> None:
         (errors.ResourceExhaustedError, errors.StatusHint.RESOURCE_EXHAUSTED),
         (errors.RowError, errors.StatusHint.INVALID_ARGUMENT),
         (errors.ConflictError, errors.StatusHint.ABORTED),
+        (errors.DeadlineExceededError, errors.StatusHint.DEADLINE_EXCEEDED),
     ],
 )
 def test_status_hints(cls: type[errors.LinkageError], hint: errors.StatusHint) -> None:

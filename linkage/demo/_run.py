@@ -223,7 +223,7 @@ class DemoRun:
             ),
             encoding="utf-8",
         )
-        (self.work_dir / "matcher").mkdir(exist_ok=True)
+        (self.work_dir / "matcher").mkdir(mode=0o700, exist_ok=True)  # the store's folder
         port_file = self.work_dir / "matcher" / "port"
         command = [self.python, "-m", "linkage.server.cli"]
         if self.verbose_logs:

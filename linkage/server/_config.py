@@ -15,6 +15,9 @@ Example::
     listen = "127.0.0.1:50051"
     max_workers = 16
     grace_period_s = 10
+    max_streams = 1024            # open streaming calls, all callers together
+    max_streams_per_principal = 8 # ... per client certificate
+    stream_idle_timeout_s = 60    # a stream silent this long is closed (DEADLINE_EXCEEDED)
 
     [tls]
     trust_domain = "coresponder.example"
@@ -79,7 +82,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias
 
@@ -95,6 +98,7 @@ from linkage.encode import (
 )
 from linkage.errors import ConfigError, InvalidInputError, Problem
 from linkage.match import HammingLsh
+from linkage.server._calls import StreamLimits
 from linkage.service import (
     ClusteringSettings,
     LinkageSettings,
@@ -161,6 +165,8 @@ class ServerConfig:
     grace_period_s: float = 10.0
     #: ``host:port`` of the Prometheus metrics endpoint, or None for no metrics.
     metrics_listen: str | None = None
+    #: Caps on open streaming calls and their idle timeout.
+    streams: StreamLimits = field(default_factory=StreamLimits)
 
     def __post_init__(self) -> None:
         problems = []
@@ -211,6 +217,9 @@ class ServerTable(Table):
     listen: str = Field(description="host:port")
     max_workers: int = dataclass_default(ServerConfig, "max_workers")
     grace_period_s: float = dataclass_default(ServerConfig, "grace_period_s")
+    max_streams: int = dataclass_default(StreamLimits, "max_streams")
+    max_streams_per_principal: int = dataclass_default(StreamLimits, "max_streams_per_principal")
+    stream_idle_timeout_s: float = dataclass_default(StreamLimits, "idle_timeout_s")
 
 
 class TlsTable(Table):
@@ -468,9 +477,16 @@ def _server_config(
             max_links_per_lookup=lim.max_links_per_lookup,
         )
     )
-    if store is None or linkage is None or limits is None:
-        return None
     server = document.server
+    streams = findings.build(
+        lambda: StreamLimits(
+            max_streams=server.max_streams,
+            max_streams_per_principal=server.max_streams_per_principal,
+            idle_timeout_s=server.stream_idle_timeout_s,
+        )
+    )
+    if store is None or linkage is None or limits is None or streams is None:
+        return None
     return findings.build(
         lambda: ServerConfig(
             listen=server.listen,
@@ -481,6 +497,7 @@ def _server_config(
             max_workers=server.max_workers,
             grace_period_s=server.grace_period_s,
             metrics_listen=None if document.metrics is None else document.metrics.listen,
+            streams=streams,
         )
     )
 

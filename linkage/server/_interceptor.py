@@ -1,14 +1,15 @@
 """The one interceptor every RPC passes through: it authenticates the caller
 from its client certificate, authorises the method for the caller's role,
-hands the principal to the servicer, and maps domain errors to statuses."""
+hands the principal to the servicer, runs the handler within the call limits
+(:mod:`linkage.server._calls`), and maps domain errors to statuses."""
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import contextvars
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -16,6 +17,13 @@ import grpc
 from linkage.errors import AuthenticationError, LinkageError
 from linkage.pki import PeerAuthenticator, Principal, Role
 from linkage.security import DEFAULT_POLICY, AuthorizationPolicy, authorize
+from linkage.server._calls import (
+    AioContext,
+    CallRunner,
+    StreamLimits,
+    SyncAbortError,
+    tolerant_deserializer,
+)
 from linkage.server._status import abort_for_error
 
 __all__ = ["DEV_PRINCIPAL_HEADER", "CallObserver", "GatewayInterceptor", "current_principal"]
@@ -39,8 +47,8 @@ def current_principal() -> Principal:
         raise AuthenticationError("no authenticated caller") from None
 
 
-def _dev_principal(context: grpc.ServicerContext) -> Principal:
-    for key, value in context.invocation_metadata():
+def _dev_principal(context: AioContext) -> Principal:
+    for key, value in context.invocation_metadata() or ():
         if key == DEV_PRINCIPAL_HEADER and isinstance(value, str):
             parts = value.split("/")
             if len(parts) == 3:
@@ -54,12 +62,13 @@ def _dev_principal(context: grpc.ServicerContext) -> Principal:
     )
 
 
-class GatewayInterceptor(grpc.ServerInterceptor):
-    """Authentication, authorisation and error mapping for every method.
+class GatewayInterceptor(grpc.aio.ServerInterceptor):
+    """Authentication, authorisation, error mapping and the call limits for every method.
 
     With ``authenticator=None`` (``--insecure-dev`` only) callers name
     themselves in a metadata header; otherwise the TLS client certificate
-    is the only source of identity.
+    is the only source of identity. Each handler runs where
+    :class:`~linkage.server._calls.CallRunner` puts it, within ``stream_limits``.
     """
 
     def __init__(
@@ -68,19 +77,26 @@ class GatewayInterceptor(grpc.ServerInterceptor):
         *,
         policy: AuthorizationPolicy = DEFAULT_POLICY,
         observer: CallObserver | None = None,
+        max_workers: int = 16,
+        stream_limits: StreamLimits | None = None,
     ) -> None:
         self._authenticator = authenticator
         self._policy = policy
         self._observer = observer
+        self.runner = CallRunner(max_workers, stream_limits or StreamLimits())
 
-    def _identify(self, context: grpc.ServicerContext) -> Principal:
+    def close(self) -> None:
+        """Wait for the calls' work in flight and stop the worker threads."""
+        self.runner.close()
+
+    def _identify(self, context: AioContext) -> Principal:
         if self._authenticator is None:
             return _dev_principal(context)
         certs = list(context.auth_context().get("x509_pem_cert", ()))
         pem = certs[0] if certs else None
         return self._authenticator.authenticate(pem if isinstance(pem, bytes | str) else None)
 
-    def _enter(self, method: str, context: grpc.ServicerContext) -> Principal:
+    def _enter(self, method: str, context: AioContext) -> Principal:
         principal = self._identify(context)
         authorize(principal, method, self._policy)
         return principal
@@ -89,97 +105,100 @@ class GatewayInterceptor(grpc.ServerInterceptor):
         if self._observer is not None:
             self._observer(method, code, time.perf_counter() - started)
 
-    def intercept_service(
+    async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = continuation(handler_call_details)
+        handler = await continuation(handler_call_details)
         if handler is None:
             return None
         method = handler_call_details.method
+        decode = tolerant_deserializer(handler.request_deserializer)
+        encode = handler.response_serializer
+        runner = self.runner
         if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(method, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(
-                self._wrap_unary(method, handler.stream_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        assert handler.stream_stream is not None
-        return grpc.stream_stream_rpc_method_handler(
-            self._wrap_stream(method, handler.stream_stream),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+            unary = handler.unary_unary
 
-    @contextlib.contextmanager
-    def _guard(self, method: str, context: grpc.ServicerContext) -> Iterator[None]:
-        """Authenticate and authorise, expose the principal, map errors, observe."""
+            async def unary_unary(request: Any, context: AioContext) -> Any:
+                return await self._call(
+                    method, context, lambda _p: runner.unary(unary, request, context)
+                )
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary_unary, request_deserializer=decode, response_serializer=encode
+            )
+        behaviour, streaming_request, streaming_response = _streaming_behaviour(handler)
+
+        async def streaming(request: Any, context: AioContext) -> Any:
+            return await self._call(
+                method,
+                context,
+                lambda principal: runner.stream(
+                    principal,
+                    behaviour,
+                    request,
+                    context,
+                    streaming_request=streaming_request,
+                    streaming_response=streaming_response,
+                ),
+            )
+
+        make = {
+            (False, True): grpc.unary_stream_rpc_method_handler,
+            (True, False): grpc.stream_unary_rpc_method_handler,
+            (True, True): grpc.stream_stream_rpc_method_handler,
+        }[(streaming_request, streaming_response)]
+        return make(streaming, request_deserializer=decode, response_serializer=encode)
+
+    async def _call(
+        self, method: str, context: AioContext, run: Callable[[Principal], Awaitable[Any]]
+    ) -> Any:
+        """Authenticate and authorise, expose the principal, run, map errors, observe."""
         started = time.perf_counter()
         code = "OK"
         token = None
         try:
-            token = _PRINCIPAL.set(self._enter(method, context))
-            yield
-            if not context.is_active():  # the caller cancelled; the request stream just ended
-                code = "CANCELLED"
+            principal = self._enter(method, context)
+            token = _PRINCIPAL.set(principal)
+            return await run(principal)
+        except SyncAbortError as abort:
+            code = abort.code.name
+            await context.abort(abort.code, abort.details, abort.trailing)
         except LinkageError as error:
             code = error.status_hint.name
-            abort_for_error(context, error)
-        except GeneratorExit:  # a stream closed by grpc: the caller went away mid-stream
+            await abort_for_error(context, error)
+        except asyncio.CancelledError:  # the caller went away, or the server is stopping
             code = "CANCELLED"
             raise
-        except Exception as exc:
+        except grpc.aio.AbortError:  # a handler aborted the call itself
             code = _aborted_code(context)
-            if code == "UNKNOWN" and isinstance(exc, grpc.RpcError) and not context.is_active():
-                # the caller cancelled (or its deadline passed) while the call was reading
-                # or writing; grpc surfaces that as an RpcError in the request stream (any
-                # other exception is a fault of ours, whenever it happens)
-                code = "CANCELLED"
-                _log.info("%s: the caller ended the call before it finished", method)
-            elif code == "UNKNOWN":
-                _log.exception("unexpected error in %s", method)
-                code = "INTERNAL"
-                context.abort(grpc.StatusCode.INTERNAL, "internal error; see the server log")
             raise
+        except Exception:
+            _log.exception("unexpected error in %s", method)
+            code = "INTERNAL"
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the server log")
         finally:
             if token is not None:
                 _PRINCIPAL.reset(token)
             self._observe(method, code, started)
 
-    def _wrap_unary(
-        self, method: str, behaviour: Callable[[Any, grpc.ServicerContext], Any]
-    ) -> Callable[[Any, grpc.ServicerContext], Any]:
-        def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
-            with self._guard(method, context):
-                return behaviour(request, context)
 
-        return wrapped
-
-    def _wrap_stream(
-        self, method: str, behaviour: Callable[[Any, grpc.ServicerContext], Iterator[Any]]
-    ) -> Callable[[Any, grpc.ServicerContext], Iterator[Any]]:
-        def wrapped(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            with self._guard(method, context):
-                yield from behaviour(request, context)
-
-        return wrapped
+def _streaming_behaviour(
+    handler: grpc.RpcMethodHandler[Any, Any],
+) -> tuple[Callable[..., Any], bool, bool]:
+    """A streaming handler's behaviour and whether it streams requests and responses."""
+    if handler.unary_stream is not None:
+        return handler.unary_stream, False, True
+    if handler.stream_unary is not None:
+        return handler.stream_unary, True, False
+    assert handler.stream_stream is not None
+    return handler.stream_stream, True, True
 
 
-def _aborted_code(context: grpc.ServicerContext) -> str:
-    """The code of a call the servicer (or grpc) already aborted, else UNKNOWN."""
-    code = context.code()  # type: ignore[attr-defined]
-    if isinstance(code, grpc.StatusCode):
-        return code.name
-    return "UNKNOWN"
+def _aborted_code(context: AioContext) -> str:
+    """The code of a call a handler already aborted, else UNKNOWN."""
+    code: object = context.code()
+    return code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"

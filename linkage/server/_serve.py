@@ -131,7 +131,12 @@ def start_matcher(
     store = open_store(config.store)
     try:
         service = LinkageService(store, config.linkage, config.limits, observer=service_observer)
-        interceptor = GatewayInterceptor(authenticator, observer=observer)
+        interceptor = GatewayInterceptor(
+            authenticator,
+            observer=observer,
+            max_workers=config.max_workers,
+            stream_limits=config.streams,
+        )
         stop_reminder = threading.Event()
 
         def stopped() -> None:

@@ -7,12 +7,14 @@ agency scope where a request names an agency, and converts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import grpc
 
 from linkage.errors import InvalidInputError, Problem, ResourceExhaustedError
 from linkage.security import require_same_agency
+from linkage.server._calls import run_blocking
 from linkage.server._convert import (
     agency_id_from_name,
     bytes_to_page_token,
@@ -117,16 +119,17 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         outcome = self._service.write_batch(current_principal(), self._batch(request))
         return _batch_response(outcome)
 
-    def StreamWriteBatches(
+    async def StreamWriteBatches(
         self,
-        request_iterator: Iterator[ingest_pb2.WriteBatchRequest],
-        context: grpc.ServicerContext,
-    ) -> Iterator[ingest_pb2.WriteBatchResponse]:
+        request_iterator: AsyncIterator[ingest_pb2.WriteBatchRequest],
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> AsyncIterator[ingest_pb2.WriteBatchResponse]:
+        # asynchronous, so that a stream waiting for its next batch holds no thread;
+        # each batch is written in the worker pool (linkage.server._calls)
         principal = current_principal()
-        for request in request_iterator:
-            if not context.is_active():
-                return
-            outcome = self._service.write_batch(principal, self._batch(request))
+        async for request in request_iterator:
+            batch = self._batch(request)
+            outcome = await run_blocking(self._service.write_batch, principal, batch)
             yield _batch_response(outcome)
 
     def ListRecords(
@@ -358,18 +361,18 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
         )
 
 
-def registrars(service: LinkageService) -> list[Callable[[grpc.Server], str]]:
+def registrars(service: LinkageService) -> list[Callable[[grpc.aio.Server], str]]:
     """Functions that add each servicer to a server and return its name."""
 
-    def ingest(server: grpc.Server) -> str:
+    def ingest(server: grpc.aio.Server) -> str:
         ingest_pb2_grpc.add_IngestServiceServicer_to_server(IngestServicer(service), server)
         return str(ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name)
 
-    def lookup(server: grpc.Server) -> str:
+    def lookup(server: grpc.aio.Server) -> str:
         lookup_pb2_grpc.add_LookupServiceServicer_to_server(LookupServicer(service), server)
         return str(lookup_pb2.DESCRIPTOR.services_by_name["LookupService"].full_name)
 
-    def operator(server: grpc.Server) -> str:
+    def operator(server: grpc.aio.Server) -> str:
         operator_pb2_grpc.add_OperatorServiceServicer_to_server(OperatorServicer(service), server)
         return str(operator_pb2.DESCRIPTOR.services_by_name["OperatorService"].full_name)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
@@ -21,6 +23,7 @@ GRPC_CODE_FOR_HINT: dict[StatusHint, grpc.StatusCode] = {
     StatusHint.FAILED_PRECONDITION: grpc.StatusCode.FAILED_PRECONDITION,
     StatusHint.ABORTED: grpc.StatusCode.ABORTED,
     StatusHint.UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
+    StatusHint.DEADLINE_EXCEEDED: grpc.StatusCode.DEADLINE_EXCEEDED,
     StatusHint.INTERNAL: grpc.StatusCode.INTERNAL,
 }
 _MAX_VIOLATIONS = 100
@@ -52,6 +55,6 @@ def status_for_error(error: LinkageError) -> grpc.Status:
     return converted
 
 
-def abort_for_error(context: grpc.ServicerContext, error: LinkageError) -> None:
+async def abort_for_error(context: grpc.aio.ServicerContext[Any, Any], error: LinkageError) -> None:
     """Abort the RPC with the status for ``error``. Never returns."""
-    context.abort_with_status(status_for_error(error))
+    await context.abort_with_status(status_for_error(error))

@@ -25,7 +25,10 @@ from tests.service.factory import BITS, FINGERPRINT
 AGENCIES = ("police", "valley-mhc", "er", "sud")
 
 
-def write_config(root: Path, pki: DemoPki, *, tls: bool = True, extra: str = "") -> Path:
+def write_config(
+    root: Path, pki: DemoPki, *, tls: bool = True, extra: str = "", server_keys: str = ""
+) -> Path:
+    """A server.toml; ``server_keys`` go into ``[server]``, ``extra`` after ``[limits]``."""
     server = pki.server.paths
     tls_section = (
         f"""
@@ -43,6 +46,7 @@ crl = "{pki.directory.crl_path}"
 [server]
 listen = "127.0.0.1:0"
 grace_period_s = 5
+{server_keys}
 {tls_section}
 [store]
 engine = "sqlite"
@@ -105,8 +109,9 @@ def demo_pki(tmp_path_factory: pytest.TempPathFactory) -> DemoPki:
 def start(tmp_path: Path, demo_pki: DemoPki) -> Iterator[Callable[..., Matcher]]:
     started: list[RunningServer] = []
 
-    def _start(extra: str = "") -> Matcher:
-        config = load_server_config(write_config(tmp_path, demo_pki, extra=extra), {})
+    def _start(extra: str = "", server: str = "") -> Matcher:
+        path = write_config(tmp_path, demo_pki, extra=extra, server_keys=server)
+        config = load_server_config(path, {})
         running, service = start_matcher(config)
         started.append(running)
         return Matcher(running, service, demo_pki, tmp_path)
@@ -118,7 +123,11 @@ def start(tmp_path: Path, demo_pki: DemoPki) -> Iterator[Callable[..., Matcher]]
 
 @pytest.fixture
 def matcher(start: Callable[..., Matcher]) -> Matcher:
-    m = start()
+    return enroll(start())
+
+
+def enroll(m: Matcher) -> Matcher:
+    """Enrol every agency of :data:`AGENCIES` with a contact card."""
     op = m.operator()
     for agency_id in AGENCIES:
         op.CreateAgency(
