@@ -127,10 +127,11 @@ method = "average_link"
 
 
 def prepare(work: Path, packed: np.ndarray, rows: np.ndarray, blocking: str) -> dict[str, object]:
+    work.mkdir(parents=True, exist_ok=True)
+    work.chmod(0o700)  # the store's folder must be private (docs/security.md)
     marker = work / "prepared.json"
     if marker.exists():
         return dict(json.loads(marker.read_text()))
-    work.mkdir(parents=True, exist_ok=True)
     for stale in ("index.db", "index.db-wal", "index.db-shm"):
         (work / stale).unlink(missing_ok=True)
     config = load_server_config(write_config(work, work / "pki-root", blocking), os.environ)

@@ -167,10 +167,11 @@ seed = {BLOCKING["seed"]}
 
 def prepare(work: Path, records: int, engine: str) -> dict[str, object]:
     """Build the store once; later runs reuse it (SQLite only)."""
+    work.mkdir(parents=True, exist_ok=True)
+    work.chmod(0o700)  # the store's folder must be private (docs/security.md)
     marker = work / "prepared.json"
     if marker.exists() and engine == "sqlite":
         return {"store": engine, **json.loads(marker.read_text())}
-    work.mkdir(parents=True, exist_ok=True)
     for stale in ("index.db", "index.db-wal", "index.db-shm", "people.npy"):
         (work / stale).unlink(missing_ok=True)
     pki = create_demo_pki(work / "pki-root", agency_ids=AGENCIES)
