@@ -25,6 +25,7 @@ from agency_client._cli_options import config_option, load_session
 from agency_client._cli_send import echo_send_report, send_all_pending
 from agency_client._client_config import parse_consent_expiry
 from agency_client._cmd_withdraw import read_id_file
+from agency_client._csvlines import bounded_lines
 from agency_client._export import iter_local_ids
 from agency_client._matcher import consent_from_proto
 from agency_client._workflow import ConsentPlan, plan_consent
@@ -138,7 +139,7 @@ def read_consent_csv(path: Path) -> list[ConsentPlan]:
         raise InvalidInputError(f"cannot read {path.name}: {exc.strerror}") from None
     plans: list[ConsentPlan] = []
     with stream:
-        reader = csv.DictReader(stream)
+        reader = csv.DictReader(bounded_lines(stream, path.name))
         if reader.fieldnames is None or "record_id" not in reader.fieldnames:
             raise InvalidInputError(f"{path.name} needs a record_id column")
         problems: list[Problem] = []

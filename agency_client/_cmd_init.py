@@ -25,6 +25,7 @@ from agency_client.pointer import generate_pointer_key, write_pointer_key
 from linkage.consent import Purpose
 from linkage.errors import AlreadyExistsError, ConfigError, InvalidInputError, Problem
 from linkage.identity import AGENCY_ID_PATTERN
+from linkage.limited_read import MAX_CONFIG_BYTES, read_limited
 
 __all__ = ["init_command"]
 
@@ -44,10 +45,12 @@ def _path_text(path: Path, base: Path) -> str:
 
 def _mapping_text(mapping: Path, *, schema_given: bool = False) -> str:
     try:
-        text = mapping.read_text(encoding="utf-8")
+        text = read_limited(mapping, MAX_CONFIG_BYTES, "the mapping").decode("utf-8")
         document = tomllib.loads(text)
     except OSError as exc:
         raise ConfigError(f"cannot read the mapping {mapping.name}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{mapping.name} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{mapping.name} is not valid TOML: {exc}") from None
     extra = [k for k in document if k not in ("input", "features", "output", "schema")]

@@ -8,18 +8,25 @@ import click
 
 from agency_client._cli_options import config_option, load_session
 from agency_client._cli_send import echo_send_report, send_all_pending
+from agency_client._csvlines import bounded_lines
 from agency_client._workflow import plan_withdrawal
 from linkage.errors import InvalidInputError
 
 __all__ = ["read_id_file", "withdraw_command"]
 
+#: the longest line of a file of record IDs (one ID a line)
+_MAX_ID_LINE_CHARS = 4096
+
 
 def read_id_file(path: Path) -> list[str]:
     """Local record IDs, one per line (blank lines and ``#`` comments ignored)."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        with path.open(encoding="utf-8", newline="") as stream:
+            lines = list(bounded_lines(stream, path.name, limit=_MAX_ID_LINE_CHARS))
     except OSError as exc:
         raise InvalidInputError(f"cannot read {path.name}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"{path.name} is not UTF-8 text") from None
     return [s for line in lines if (s := line.strip()) and not s.startswith("#")]
 
 

@@ -85,6 +85,7 @@ from agency_client._transforms import (
 from linkage.channel import private_file_problem
 from linkage.encode import DATE_FORMATS, MIN_SECRET_BYTES, LinkageSchema, fold_text, load_schema
 from linkage.errors import ConfigError, Problem, SchemaError
+from linkage.limited_read import MAX_SCHEMA_BYTES, read_limited
 from linkage.validation import Findings, check
 
 __all__ = [
@@ -117,6 +118,8 @@ DEFAULT_NORMALISERS: Final[dict[str, Normaliser]] = {
     "phone": "phone",
     "postcode": "postcode",
 }
+#: a linkage secret file is one line of hex or base64; anything longer is the wrong file
+_MAX_SECRET_FILE_BYTES: Final = 4096
 _DATE_FORMAT_LIST: Final = ", ".join((*DATE_FORMATS, "ISO"))
 
 
@@ -258,7 +261,7 @@ def load_schema_file(path: Path) -> LinkageSchema:
     """Read and validate a record-level schema v3 file, plain or hardened (``SchemaError``
     names JSON paths). Files with a ``segments`` block: :func:`load_encoding_schema_file`."""
     try:
-        text = path.read_bytes()
+        text = read_limited(path, MAX_SCHEMA_BYTES, "the schema file")
     except OSError as exc:
         raise ConfigError(f"cannot read the schema file {path.name}: {exc.strerror}") from None
     return load_schema(text)
@@ -356,10 +359,13 @@ def _load_secret(
     if table.file is not None:
         path = base / table.file
         try:
-            raw = path.read_bytes()
+            raw = read_limited(path, _MAX_SECRET_FILE_BYTES, "the linkage secret file")
             too_open = private_file_problem(path, "linkage secret")
         except OSError as exc:
             findings.add(Problem("secret.file", f"cannot be read: {exc.strerror}"))
+            return None
+        except ConfigError:
+            findings.add(Problem("secret.file", f"is larger than {_MAX_SECRET_FILE_BYTES} bytes"))
             return None
         if too_open is not None:
             findings.add(Problem("secret.file", f"{too_open}; or name it by [secret] env"))

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Final
 
 from agency_client._config import AgencyConfig, FeatureSource
+from agency_client._csvlines import bounded_lines
 from agency_client._mapping import FeatureOutcome, RowMapper, Status
 from agency_client._transforms import MapCodes, Match, Split
 from linkage.encode import IgnoredFeature, ValueChecker
@@ -112,7 +113,7 @@ def _open_export(
 
     with stream:
         try:
-            reader = csv.reader(stream, delimiter=config.delimiter)
+            reader = csv.reader(bounded_lines(stream, path.name), delimiter=config.delimiter)
             header = next(reader, None)
             if header is None:
                 raise InvalidInputError(f"{path.name} is empty (no header row)")

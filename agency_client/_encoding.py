@@ -37,6 +37,7 @@ from linkage.encode import (
 )
 from linkage.errors import ConfigError, Problem, SchemaError
 from linkage.layout import SegmentLayout
+from linkage.limited_read import MAX_SCHEMA_BYTES, read_limited
 
 __all__ = [
     "BUILTIN_SCHEMA_NAMES",
@@ -190,7 +191,7 @@ def parse_encoding_schema(text: str | bytes) -> EncodingSchema:
 def load_encoding_schema_file(path: Path) -> EncodingSchema:
     """Read and validate a schema file of either kind (``SchemaError`` names JSON paths)."""
     try:
-        text = path.read_bytes()
+        text = read_limited(path, MAX_SCHEMA_BYTES, "the schema file")
     except OSError as exc:
         raise ConfigError(f"cannot read the schema file {path.name}: {exc.strerror}") from None
     return parse_encoding_schema(text)

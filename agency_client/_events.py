@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from agency_client._csvlines import bounded_lines
 from linkage.errors import InvalidInputError, Problem
 from linkage.events import (
     MAX_EVENTS_PER_RECORD,
@@ -86,7 +87,7 @@ def read_events_csv(path: Path, *, today: datetime | None = None) -> EventsFile:
     first_row: dict[str, int] = {}
     rows = 0
     with stream:
-        reader = csv.reader(stream)
+        reader = csv.reader(bounded_lines(stream, name))
         try:
             header = [cell.strip() for cell in next(reader)]
         except StopIteration:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from agency_client._client_config import ClientConfig
+from agency_client._csvlines import bounded_lines
 from linkage.errors import ConfigError, InvalidInputError
 
 __all__ = ["find_record", "iter_local_ids"]
@@ -26,7 +27,7 @@ def _rows(config: ClientConfig, path: Path) -> Iterator[tuple[int, list[str], li
     except OSError as exc:
         raise InvalidInputError(f"cannot read the export {path.name}: {exc.strerror}") from None
     with stream:
-        reader = csv.reader(stream, delimiter=config.encoding.delimiter)
+        reader = csv.reader(bounded_lines(stream, path.name), delimiter=config.encoding.delimiter)
         try:
             header = [name.strip() for name in next(reader)]
         except StopIteration:

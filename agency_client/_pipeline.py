@@ -18,6 +18,7 @@ import numpy as np
 
 from agency_client._clkfile import ClkBatch, ClkFileHeader, open_writer
 from agency_client._config import AgencyConfig
+from agency_client._csvlines import bounded_lines
 from agency_client._mapping import ChunkResult, EncodeWorkerFactory, RowMapper
 from linkage.encode import map_ordered
 from linkage.errors import InvalidInputError, Problem, RowError
@@ -106,7 +107,7 @@ def encode_export(
     substitutions: list[Problem] = []
     problem_count = substitution_count = rows_read = 0
     with source:
-        reader = csv.reader(source, delimiter=config.delimiter)
+        reader = csv.reader(bounded_lines(source, input_path.name), delimiter=config.delimiter)
         try:
             columns = next(reader)
         except StopIteration:

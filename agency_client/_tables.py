@@ -18,6 +18,7 @@ from pydantic import Field, StringConstraints, model_validator
 from agency_client._encoding import BUILTIN_SCHEMA_NAMES, DEFAULT_SCHEMA_NAME
 from linkage.consent import Purpose
 from linkage.errors import ConfigError
+from linkage.limited_read import MAX_CONFIG_BYTES, read_limited
 from linkage.validation import Table, keys_of
 
 __all__ = [
@@ -231,7 +232,9 @@ class ClientToml(AgencyToml):
 def read_agency_toml(path: Path) -> dict[str, Any]:
     """The parsed TOML of ``agency.toml`` (``ConfigError`` when it cannot be read or parsed)."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(
+            read_limited(path, MAX_CONFIG_BYTES, "the config file").decode("utf-8")
+        )
     except OSError as exc:
         hint = ""
         if isinstance(exc, FileNotFoundError) and path == Path("agency.toml"):

@@ -34,6 +34,7 @@ from typing import Final, Protocol
 from agency_client._client_config import ClientConfig, load_client_config
 from agency_client._config import AgencyConfig
 from agency_client._contacts import FieldContactRecord
+from agency_client._csvlines import bounded_lines
 from agency_client._events import EventsFile, events_digest_cell
 from agency_client._keys import AgencyKeys
 from agency_client._mapping import ChunkResult, EncodeWorkerFactory, RowMapper
@@ -340,7 +341,7 @@ def plan_upload(
     except OSError as exc:
         raise InvalidInputError(f"cannot read {export_path.name}: {exc.strerror}") from None
     with source:
-        reader = csv.reader(source, delimiter=encoding.delimiter)
+        reader = csv.reader(bounded_lines(source, export_path.name), delimiter=encoding.delimiter)
         try:
             header = next(reader)
         except StopIteration:

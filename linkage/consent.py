@@ -245,12 +245,16 @@ def serialize_consent(consent: Consent) -> bytes:
         "recipient_roles": sorted(role.value for role in consent.recipient_roles),
         "recipient_agencies": sorted(consent.recipient_agencies),
         "purposes": sorted(p.value for p in consent.purposes),
-        "expires_at": (
-            consent.expires_at.strftime(_TIME_FORMAT) if consent.expires_at is not None else None
-        ),
+        "expires_at": _format_time(consent.expires_at) if consent.expires_at is not None else None,
         "revoked": consent.revoked,
     }
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def _format_time(value: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SSZ`` with a four-digit year (strftime's %Y writes year 1 as
+    ``1``, which :func:`parse_consent` would refuse)."""
+    return f"{value.year:04d}-" + value.strftime("%m-%dT%H:%M:%SZ")
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

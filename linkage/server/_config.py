@@ -97,6 +97,7 @@ from linkage.encode import (
     segment_layout,
 )
 from linkage.errors import ConfigError, InvalidInputError, Problem
+from linkage.limited_read import MAX_CONFIG_BYTES, MAX_SCHEMA_BYTES, read_limited
 from linkage.match import HammingLsh
 from linkage.server._calls import StreamLimits
 from linkage.service import (
@@ -339,9 +340,15 @@ def _segmented_schema(source: str, base_dir: Path, findings: Findings) -> Segmen
     if source == DEFAULT_SEGMENTED_SCHEMA:
         return default_segmented_schema()
     try:
-        text = (base_dir / source).read_text(encoding="utf-8")
+        text = read_limited(base_dir / source, MAX_SCHEMA_BYTES, "the schema").decode("utf-8")
     except OSError as exc:
         findings.add(Problem(where, f"cannot read {source}: {exc.strerror}"))
+        return None
+    except UnicodeDecodeError:
+        findings.add(Problem(where, f"{source} is not UTF-8 text"))
+        return None
+    except ConfigError as exc:
+        findings.add(Problem(where, exc.message))
         return None
     try:
         return load_segmented_schema(text)
@@ -517,11 +524,13 @@ def parse_server_config(
 def load_server_config(path: Path, environ: Mapping[str, str]) -> ServerConfig:
     """Read and validate a ``server.toml``."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = read_limited(path, MAX_CONFIG_BYTES, "the server configuration")
     except OSError as exc:
         raise ConfigError(f"cannot read the server configuration {path}: {exc.strerror}") from None
     try:
-        data = tomllib.loads(text)
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     return parse_server_config(data, path.resolve().parent, environ)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -22,9 +23,11 @@ __all__ = [
     "consent_from_proto",
     "contact_card_from_bytes",
     "contact_card_to_bytes",
+    "decimal_page_token",
     "events_from_proto",
     "mutation_from_proto",
     "record_key_name",
+    "sequence_from_request",
     "stored_consent_to_proto",
     "timestamp_from_us",
 ]
@@ -63,6 +66,36 @@ def page_token_to_bytes(token: str, field: str = "page_token") -> bytes:
         ) from None
 
 
+#: the largest integer the store's sequence and ID columns hold (SQLite and PostgreSQL
+#: BIGINT); a request naming a larger one is refused rather than overflowing the driver
+MAX_STORED_INTEGER = 2**63 - 1
+
+_DECIMAL_TOKEN = re.compile(r"[0-9]{1,19}")
+
+
+def sequence_from_request(value: int, field: str) -> int:
+    """A sequence number from a request (a uint64 field), refused above what the store
+    holds with InvalidInputError naming ``field``."""
+    if value > MAX_STORED_INTEGER:
+        raise InvalidInputError(
+            "invalid sequence number",
+            problems=[Problem(field, f"must be at most {MAX_STORED_INTEGER}")],
+        )
+    return value
+
+
+def decimal_page_token(token: str, field: str = "page_token") -> int | None:
+    """The row ID of a decimal page token (None for an empty token); anything but 1-19
+    ASCII digits up to :data:`MAX_STORED_INTEGER` is InvalidInputError naming ``field``."""
+    if not token:
+        return None
+    if _DECIMAL_TOKEN.fullmatch(token) is None or int(token) > MAX_STORED_INTEGER:
+        raise InvalidInputError(
+            "invalid page token", problems=[Problem(field, "is not a token this server issued")]
+        )
+    return int(token)
+
+
 def bytes_to_page_token(value: bytes) -> str:
     """Encode the last key of a page as an opaque token."""
     return base64.urlsafe_b64encode(value).decode().rstrip("=")
@@ -85,9 +118,17 @@ def consent_from_proto(message: common_pb2.Consent, where: str) -> Consent:
         except ValueError:
             known = ", ".join(p.value for p in Purpose)
             problems.append(Problem(f"{where}.purposes[{i}]", f"must be one of {known}"))
-    expires = (
-        message.expire_time.ToDatetime(tzinfo=UTC) if message.HasField("expire_time") else None
-    )
+    expires = None
+    if message.HasField("expire_time"):
+        try:
+            expires = message.expire_time.ToDatetime(tzinfo=UTC)
+        except (ValueError, OverflowError):  # seconds or nanos outside Timestamp's range
+            problems.append(
+                Problem(
+                    f"{where}.expire_time",
+                    "must be a valid timestamp from 0001-01-01 to 9999-12-31 UTC",
+                )
+            )
     if problems:
         raise InvalidInputError("invalid consent", problems=problems)
     try:

@@ -20,9 +20,11 @@ from linkage.server._convert import (
     bytes_to_page_token,
     contact_card_from_bytes,
     contact_card_to_bytes,
+    decimal_page_token,
     mutation_from_proto,
     page_token_to_bytes,
     record_key_name,
+    sequence_from_request,
     stored_consent_to_proto,
     timestamp_from_us,
 )
@@ -180,15 +182,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         agency_id = agency_id_from_name(request.parent, "parent")
         require_same_agency(current_principal(), agency_id)
         size = _page_size(request.page_size, 1000, 10000)
-        before: int | None = None
-        if request.page_token:
-            try:
-                before = int(request.page_token)
-            except ValueError:
-                raise InvalidInputError(
-                    "invalid page token",
-                    problems=[Problem("page_token", "is not a token this server issued")],
-                ) from None
+        before = decimal_page_token(request.page_token)
         rows = self._service.list_disclosures(agency_id, before, size + 1)
         response = ingest_pb2.ListDisclosuresResponse(
             disclosures=[
@@ -343,7 +337,8 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
         self, request: operator_pb2.ListEventsRequest, context: grpc.ServicerContext
     ) -> operator_pb2.ListEventsResponse:
         size = _page_size(request.page_size, 1000, 10000)
-        events = self._service.list_events(request.after_sequence, size)
+        after = sequence_from_request(request.after_sequence, "after_sequence")
+        events = self._service.list_events(after, size)
         return operator_pb2.ListEventsResponse(
             events=[
                 operator_pb2.Event(

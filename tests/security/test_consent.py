@@ -244,6 +244,21 @@ def test_round_trip_is_exact(consent: Consent) -> None:
     assert serialize_consent(parse_consent(data)) == data
 
 
+@pytest.mark.parametrize(
+    "expires_at",
+    [datetime(1, 1, 1, tzinfo=UTC), datetime(999, 12, 31, 23, 59, 59, tzinfo=UTC)],
+)
+def test_a_year_before_1000_round_trips(expires_at: datetime) -> None:
+    # fuzz finding (issue 22): strftime wrote year 1 as "1-01-01...", which parse refused,
+    # so a consent accepted at write could not be read back
+    consent = Consent.for_recipients(
+        roles=[Role.RESPONDER], purposes=[CRISIS], expires_at=expires_at
+    )
+    data = serialize_consent(consent)
+    assert data.count(f'"expires_at":"{expires_at.year:04d}-'.encode()) == 1
+    assert parse_consent(data) == consent
+
+
 @given(consents, st.randoms(use_true_random=False))
 def test_non_canonical_input_parses_to_the_same_consent(consent: Consent, rnd: object) -> None:
     obj = json.loads(serialize_consent(consent))

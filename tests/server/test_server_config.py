@@ -115,6 +115,13 @@ def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
     broken.write_text("[server\nlisten=")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_server_config(broken, {})
+    # fuzz findings (issue 22): bytes that are not UTF-8 raised UnicodeDecodeError, and an
+    # endless file (/dev/zero) ran the process out of memory
+    broken.write_bytes(b"[server]\nlisten = '\xff'\n")
+    with pytest.raises(ConfigError, match=r"broken\.toml is not UTF-8 text"):
+        load_server_config(broken, {})
+    with pytest.raises(ConfigError, match="zero is larger than 1,048,576 bytes"):
+        load_server_config(Path("/dev/zero"), {})
 
 
 @pytest.mark.parametrize(
