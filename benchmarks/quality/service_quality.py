@@ -23,7 +23,10 @@ For each scenario (benchmarks/scenarios/README.md; generated once under build/sc
    agency's mapping, as its gateway would encode them) and the service's lookup: known
    people found (a returned link holds one of the person's records), strangers answered
    (any link returned), latency median and p99 (in-process, audit on);
-6. with ``--splink``, Splink 5 on the same mapped plaintext rows (build/splink-venv).
+6. with ``--splink``, Splink 5 on the same mapped plaintext rows (build/splink-venv);
+7. with ``--lookups-before-rebuild``, step 5 also after the uploads and again after a
+   restart (a new service on the same store), before the rebuild: the index loaded in
+   batches of ``--batch`` must refuse no well-formed query.
 """
 
 from __future__ import annotations
@@ -220,6 +223,7 @@ def run_service(
     work: Path,
     *,
     diagnose: bool,
+    lookups_before_rebuild: bool = False,
 ) -> dict[str, Any]:
     secret = secrets.token_bytes(32)
     t0 = time.perf_counter()
@@ -272,6 +276,16 @@ def run_service(
     ingest_seconds = time.perf_counter() - started
     incremental = evaluate_clusters(groups_from_store(store, index_of), data.entities, data.sources)
     runs_after_ingest = len(store.list_linkage_runs(1000))
+    before_rebuild: dict[str, Any] = {}
+    if lookups_before_rebuild:
+        # the issue's refused-lookup check: the index loaded in batches, then a restart
+        before_rebuild["after_uploads"] = run_lookups(
+            scenario, service, settings, schema, secret, store, index_of
+        )
+        restarted = LinkageService(store, settings, limits)
+        before_rebuild["after_restart"] = run_lookups(
+            scenario, restarted, settings, schema, secret, store, index_of
+        )
     t = time.perf_counter()
     run = service.rebuild(OPERATOR, "quality benchmark")
     rebuild_seconds = time.perf_counter() - t
@@ -292,6 +306,8 @@ def run_service(
         "rebuild": rebuilt.as_dict(),
         "model": json.loads(run.model).get("probabilistic", {}).get("model"),
     }
+    if before_rebuild:
+        result["lookups_before_rebuild"] = before_rebuild
     if diagnose:
         packed = pack_clk_bytes([c.tobytes() for c in clks], settings.clk_bits)
         result["explained"] = explain(service, packed, groups, data.entities, settings.threshold)
@@ -394,6 +410,12 @@ def main() -> None:
     parser.add_argument("--server-config", type=Path, default=None)
     parser.add_argument("--splink", action="store_true")
     parser.add_argument("--no-diagnose", action="store_true")
+    parser.add_argument(
+        "--lookups-before-rebuild",
+        action="store_true",
+        help="also run the lookups after the uploads and again after a restart, before "
+        "the rebuild (queries refused by the matcher must be 0)",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "build" / "quality" / "service.json")
     args = parser.parse_args()
     text = (
@@ -417,7 +439,13 @@ def main() -> None:
         for name in args.scenarios.split(","):
             scenario = load_scenario(generate(name, args.people, args.seed), schema=schema)
             result = run_service(
-                scenario, settings, schema, args.batch, work, diagnose=not args.no_diagnose
+                scenario,
+                settings,
+                schema,
+                args.batch,
+                work,
+                diagnose=not args.no_diagnose,
+                lookups_before_rebuild=args.lookups_before_rebuild,
             )
             if args.splink:
                 result["splink"] = run_splink_on(scenario, work)
@@ -427,6 +455,8 @@ def main() -> None:
             for setting, quality in result.get("splink", {}).items():
                 print(_line(name, f"splink {setting}", quality), flush=True)
             print(f"{name:<32} explained {result.get('explained')}", flush=True)
+            for moment, lookups in result.get("lookups_before_rebuild", {}).items():
+                print(f"{name:<32} lookups {moment} {lookups}", flush=True)
             print(f"{name:<32} lookups {result['lookups']}", flush=True)
             print(
                 f"{name:<32} ingest {result['ingest_seconds']} s, rebuild "

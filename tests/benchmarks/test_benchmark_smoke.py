@@ -272,9 +272,10 @@ def test_quality_service_quality(tree: Path) -> None:
         tree,
         "benchmarks/quality/service_quality.py",
         "--scenarios", "faker_us", "--people", "100", "--batch", "100",
-        "--out", "build/quality/service.json",
+        "--lookups-before-rebuild", "--out", "build/quality/service.json",
     )  # fmt: skip
     assert "results written to" in out
+    assert "lookups after_restart" in out
 
 
 def test_attacks_quality(tree: Path) -> None:
