@@ -7,6 +7,12 @@ extra (psycopg).
 
 from typing import TYPE_CHECKING
 
+from linkage.store._epochs import (
+    ROTATION_MARK_NODE,
+    EpochCounts,
+    KeyRotationRow,
+    NextEpochRecord,
+)
 from linkage.store._interface import LinkStore, WriteTransaction
 from linkage.store._model import (
     AgencyCounts,
@@ -34,21 +40,25 @@ if TYPE_CHECKING:
     from linkage.store._postgres import PostgresLinkStore
 
 __all__ = [
+    "ROTATION_MARK_NODE",
     "AgencyCounts",
     "AgencyRow",
     "AuditRow",
     "BatchRow",
     "DisclosureRow",
     "EdgeRow",
+    "EpochCounts",
     "EventKind",
     "EventRecord",
     "EventRow",
     "IndexChange",
     "IndexRecord",
+    "KeyRotationRow",
     "LinkMember",
     "LinkStore",
     "LinkageRunRow",
     "NewRecord",
+    "NextEpochRecord",
     "OutcomeReleaseRow",
     "PostgresLinkStore",
     "RecordEventRow",

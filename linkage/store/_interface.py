@@ -18,6 +18,7 @@ import abc
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 
+from linkage.store._epochs import EpochCounts, KeyRotationRow, NextEpochRecord
 from linkage.store._model import (
     AgencyCounts,
     AgencyRow,
@@ -195,6 +196,47 @@ class WriteTransaction(abc.ABC):
     def node_agency_nos(self, node_ids: Sequence[int]) -> dict[int, int]:
         """The agency number of each of these nodes that exists."""
 
+    # -- key-epoch rotation (linkage.store._epochs) ------------------------------
+    @abc.abstractmethod
+    def key_rotation(self) -> KeyRotationRow | None:
+        """The rotation's state, read inside this transaction."""
+
+    @abc.abstractmethod
+    def save_key_rotation(self, row: KeyRotationRow) -> None:
+        """Set the rotation's state."""
+
+    @abc.abstractmethod
+    def epoch_counts(self, current_epoch: int, next_epoch: int) -> list[EpochCounts]:
+        """Per enrolled agency: its records of ``current_epoch`` and those of them with a
+        ``next_epoch`` CLK."""
+
+    @abc.abstractmethod
+    def next_epoch_digests(self, node_ids: Sequence[int], key_epoch: int) -> dict[int, bytes]:
+        """The content digest of each of these records' ``key_epoch`` CLK, where held."""
+
+    @abc.abstractmethod
+    def upsert_next_epoch_records(self, rows: Sequence[NextEpochRecord]) -> None:
+        """Store (or replace) records' CLKs of the next key epoch."""
+
+    @abc.abstractmethod
+    def delete_next_epoch_records(self, node_ids: Sequence[int]) -> None:
+        """Forget these records' CLKs of the next key epoch."""
+
+    @abc.abstractmethod
+    def old_epoch_only_nodes(
+        self, agency_ids: Sequence[str], current_epoch: int, next_epoch: int
+    ) -> list[int]:
+        """Records of these agencies in ``current_epoch`` with no ``next_epoch`` CLK."""
+
+    @abc.abstractmethod
+    def delete_empty_links(self, link_ids: Sequence[int]) -> None:
+        """Delete those of these links that no record belongs to any more."""
+
+    @abc.abstractmethod
+    def adopt_next_epoch(self, next_epoch: int, now_us: int) -> int:
+        """Records take their ``next_epoch`` CLK, pointer token and digest; every
+        next-epoch row is deleted. Returns how many records moved."""
+
 
 class LinkStore(abc.ABC):
     """A durable link index."""
@@ -292,3 +334,24 @@ class LinkStore(abc.ABC):
     @abc.abstractmethod
     def list_outcome_releases(self, programme: str) -> list[OutcomeReleaseRow]:
         """A programme's ledger, oldest release first."""
+
+    # -- key-epoch rotation (linkage.store._epochs) ------------------------------
+    @abc.abstractmethod
+    def key_rotation(self) -> KeyRotationRow | None:
+        """The rotation's state (None before the first rotation was begun)."""
+
+    @abc.abstractmethod
+    def epoch_counts(self, current_epoch: int, next_epoch: int) -> list[EpochCounts]:
+        """Per enrolled agency: its records of ``current_epoch`` and those of them with a
+        ``next_epoch`` CLK."""
+
+    @abc.abstractmethod
+    def iter_next_epoch_records(
+        self, key_epoch: int, schema_fingerprint: str
+    ) -> Iterator[IndexRecord]:
+        """Every linkable record of this schema with a ``key_epoch`` CLK, by node ID,
+        with that CLK."""
+
+    @abc.abstractmethod
+    def read_next_epoch_clks(self, node_ids: Sequence[int], key_epoch: int) -> dict[int, bytes]:
+        """The ``key_epoch`` CLK of each of these records that is linkable and has one."""

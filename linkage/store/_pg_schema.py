@@ -147,5 +147,21 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outcome_releases_by_query
         ON outcome_releases(programme, query_digest, release_id);
     """,
+    # 4: key-epoch rotation (linkage.store._epochs, docs/key-rotation.md)
+    """
+    CREATE TABLE key_rotation (
+        singleton      INTEGER PRIMARY KEY CHECK (singleton = 1),
+        current_epoch  BIGINT NOT NULL,
+        next_epoch     BIGINT,
+        update_time_us BIGINT NOT NULL
+    );
+    CREATE TABLE next_epoch_records (
+        node_id        BIGINT PRIMARY KEY REFERENCES records(node_id) ON DELETE CASCADE,
+        key_epoch      BIGINT NOT NULL,
+        clk            BYTEA NOT NULL,
+        pointer_token  BYTEA NOT NULL,
+        content_digest BYTEA NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

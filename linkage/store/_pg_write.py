@@ -15,6 +15,7 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from linkage.errors import AlreadyExistsError, NotFoundError, StorageError
+from linkage.store._epochs import EpochWrites
 from linkage.store._interface import WriteTransaction
 from linkage.store._model import (
     AgencyRow,
@@ -81,7 +82,7 @@ _RECORD_COPY_TYPES = [
 ]
 
 
-class PgWriteTransaction(WriteTransaction):
+class PgWriteTransaction(EpochWrites, WriteTransaction):
     """Write operations on one connection that holds the writer lock."""
 
     def __init__(self, conn: Conn) -> None:
@@ -125,6 +126,16 @@ class PgWriteTransaction(WriteTransaction):
 
     def _one(self, query: str, params: Sequence[object] = ()) -> _Row | None:
         return self._exec(query, params).fetchone()
+
+    def _epoch_rows(self, sql: str, params: Sequence[object]) -> list[Sequence[Any]]:
+        cur = self._exec(sql.replace("?", "%s"), params)
+        return list(cur.fetchall()) if cur.description is not None else []
+
+    def _epoch_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        self.flush()
+        if rows:
+            with self._conn.cursor() as cur:
+                cur.executemany(sql.replace("?", "%s"), rows)
 
     # -- agencies -------------------------------------------------------------
     def insert_agency(

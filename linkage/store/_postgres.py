@@ -70,6 +70,7 @@ from linkage.errors import (
     StorageError,
     UnavailableError,
 )
+from linkage.store._epochs import EpochReads
 from linkage.store._interface import LinkStore, WriteTransaction
 from linkage.store._migrate import migrate
 from linkage.store._model import (
@@ -181,7 +182,7 @@ def _rollback_quietly(conn: Conn) -> None:
             conn.execute("ROLLBACK")
 
 
-class PostgresLinkStore(LinkStore):
+class PostgresLinkStore(EpochReads, LinkStore):
     """A link index in a PostgreSQL database (or one schema of it).
 
     ``dsn`` is a libpq connection string or URI; it may carry a password, so
@@ -288,6 +289,12 @@ class PostgresLinkStore(LinkStore):
     def _replace_dropped(self) -> None:
         """After one dropped connection, probe the idle ones (a restart drops all)."""
         self._pool.check()
+
+    def _epoch_read(self, sql: str, params: Sequence[object]) -> list[Sequence[Any]]:
+        return list(self._fetch("reading the key rotation", sql.replace("?", "%s"), params))
+
+    def _epoch_stream(self, sql: str, params: Sequence[object]) -> Iterator[Sequence[Any]]:
+        yield from self._stream("reading next-epoch CLKs", sql.replace("?", "%s"), params)
 
     def _fetch(self, doing: str, query: str, params: Sequence[object] = ()) -> list[_Row]:
         return self._read(doing, lambda conn: conn.execute(query, params).fetchall())

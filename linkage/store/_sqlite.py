@@ -15,8 +15,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from linkage.errors import StorageError
+from linkage.store._epochs import EpochReads
 from linkage.store._interface import LinkStore, WriteTransaction
 from linkage.store._migrate import migrate
 from linkage.store._model import (
@@ -72,7 +74,7 @@ from linkage.store._sqlite_write import (
 __all__ = ["SCHEMA_VERSION", "SqliteLinkStore"]
 
 
-class SqliteLinkStore(LinkStore):
+class SqliteLinkStore(EpochReads, LinkStore):
     """A link index in one SQLite database file (WAL mode)."""
 
     def __init__(self, path: Path | str) -> None:
@@ -156,6 +158,12 @@ class SqliteLinkStore(LinkStore):
             for conn in self._all_conns:
                 conn.close()
             self._all_conns.clear()
+
+    def _epoch_read(self, sql: str, params: Sequence[object]) -> list[Sequence[Any]]:
+        return list(self._rows(sql, params))
+
+    def _epoch_stream(self, sql: str, params: Sequence[object]) -> Iterator[Sequence[Any]]:
+        yield from self._conn().execute(sql, params)
 
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
         rows: list[sqlite3.Row] = self._conn().execute(sql, params).fetchall()

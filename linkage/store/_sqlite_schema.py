@@ -133,5 +133,21 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outcome_releases_by_query
         ON outcome_releases(programme, query_digest, release_id);
     """,
+    # 4: key-epoch rotation (linkage.store._epochs, docs/key-rotation.md)
+    """
+    CREATE TABLE key_rotation (
+        singleton      INTEGER PRIMARY KEY CHECK (singleton = 1),
+        current_epoch  INTEGER NOT NULL,
+        next_epoch     INTEGER,
+        update_time_us INTEGER NOT NULL
+    );
+    CREATE TABLE next_epoch_records (
+        node_id        INTEGER PRIMARY KEY REFERENCES records(node_id) ON DELETE CASCADE,
+        key_epoch      INTEGER NOT NULL,
+        clk            BLOB NOT NULL,
+        pointer_token  BLOB NOT NULL,
+        content_digest BLOB NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from linkage.errors import AlreadyExistsError, NotFoundError, StorageError
+from linkage.store._epochs import EpochWrites
 from linkage.store._interface import WriteTransaction
 from linkage.store._model import (
     AgencyRow,
@@ -69,11 +71,17 @@ def qmarks(n: int) -> str:
     return ",".join("?" * n)
 
 
-class SqliteWriteTransaction(WriteTransaction):
+class SqliteWriteTransaction(EpochWrites, WriteTransaction):
     """The write operations on the connection that holds the write lock."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
+
+    def _epoch_rows(self, sql: str, params: Sequence[object]) -> list[Sequence[Any]]:
+        return list(self._conn.execute(sql, params).fetchall())
+
+    def _epoch_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        self._conn.executemany(sql, rows)
 
     def _one(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self._conn.execute(sql, params).fetchone()
