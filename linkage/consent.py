@@ -41,6 +41,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from linkage.errors import InvalidInputError, Problem
+from linkage.field_limits import MAX_CONSENT_BYTES, MAX_RECIPIENT_AGENCIES
 from linkage.identity import Principal, Role, validate_identifier
 
 __all__ = [
@@ -56,7 +57,6 @@ __all__ = [
 ]
 
 _VERSION = 1
-MAX_CONSENT_BYTES = 16 * 1024
 #: The only roles a pointer may ever be disclosed to.
 DISCLOSABLE_ROLES = frozenset({Role.RESPONDER, Role.AGENCY})
 _KEYS = frozenset(
@@ -161,6 +161,13 @@ def _validate(consent: Consent) -> list[Problem]:
             problems.append(
                 Problem("$.recipient_roles", f"role {role.value} may never receive pointers")
             )
+    if len(agencies) > MAX_RECIPIENT_AGENCIES:
+        problems.append(
+            Problem(
+                "$.recipient_agencies",
+                f"names {len(agencies)} agencies; at most {MAX_RECIPIENT_AGENCIES}",
+            )
+        )
     for agency in agencies:
         try:
             validate_identifier(agency, "agency")

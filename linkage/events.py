@@ -26,6 +26,7 @@ from datetime import date, timedelta
 from typing import Final
 
 from linkage.errors import InvalidInputError, Problem
+from linkage.field_limits import MAX_EVENTS_PER_RECORD
 
 __all__ = [
     "CONTACT_CODES",
@@ -42,8 +43,6 @@ __all__ = [
     "too_late_problem",
 ]
 
-#: The most events one record may carry.
-MAX_EVENTS_PER_RECORD: Final = 1000
 #: Events before this date are refused (a mistyped year, most likely).
 EARLIEST_EVENT_DATE: Final = date(1970, 1, 1)
 _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()

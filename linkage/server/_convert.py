@@ -13,7 +13,13 @@ from google.protobuf import timestamp_pb2
 
 from linkage.consent import Consent, Purpose, parse_consent, serialize_consent
 from linkage.errors import InvalidInputError, Problem
-from linkage.events import MAX_EVENTS_PER_RECORD, RecordEvent, canonical_events, parse_event
+from linkage.events import RecordEvent, canonical_events, parse_event
+from linkage.field_limits import (
+    MAX_CONTACT_DISPLAY_NAME_CHARS,
+    MAX_CONTACT_INSTRUCTIONS_CHARS,
+    MAX_CONTACT_PHONE_CHARS,
+    MAX_EVENTS_PER_RECORD,
+)
 from linkage.service import ConsentChange, Mutation, RecordUpsert, RecordWithdrawal
 from linkage.v1 import common_pb2, ingest_pb2
 from linkage.wire import ROLE_FROM_PROTO, consent_to_proto
@@ -222,7 +228,11 @@ def events_from_proto(
 def contact_card_to_bytes(card: common_pb2.ContactCard) -> bytes:
     """Canonical bytes of a contact card, as the store keeps it."""
     problems = []
-    for field, limit in (("display_name", 200), ("instructions", 500), ("phone_number", 40)):
+    for field, limit in (
+        ("display_name", MAX_CONTACT_DISPLAY_NAME_CHARS),
+        ("instructions", MAX_CONTACT_INSTRUCTIONS_CHARS),
+        ("phone_number", MAX_CONTACT_PHONE_CHARS),
+    ):
         if len(getattr(card, field)) > limit:
             problems.append(Problem(f"agency.contact_card.{field}", f"at most {limit} characters"))
     if problems:

@@ -29,7 +29,14 @@ from linkage.server._convert import (
     timestamp_from_us,
 )
 from linkage.server._interceptor import current_principal
-from linkage.service import BatchOutcome, DisclosedMember, LinkageService, WriteBatch
+from linkage.service import (
+    UNREADABLE_CONSENT,
+    BatchOutcome,
+    DisclosedMember,
+    LinkageService,
+    WriteBatch,
+    read_stored_consent,
+)
 from linkage.store import AgencyRow, EventKind
 from linkage.v1 import (
     common_pb2,
@@ -40,6 +47,7 @@ from linkage.v1 import (
     operator_pb2,
     operator_pb2_grpc,
 )
+from linkage.wire import consent_to_proto
 
 __all__ = ["IngestServicer", "LookupServicer", "OperatorServicer", "registrars"]
 
@@ -147,7 +155,9 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                 ingest_pb2.RecordInfo(
                     name=record_key_name(agency_id, row.record_key),
                     record_key=row.record_key,
-                    consent=stored_consent_to_proto(row.consent),
+                    consent=consent_to_proto(
+                        read_stored_consent(row.consent, agency_id) or UNREADABLE_CONSENT
+                    ),
                     linked=row.linked,
                     update_time=timestamp_from_us(row.update_time_us),
                 )

@@ -30,11 +30,13 @@ from linkage.service._settings import (
     LinkageSettings,
     ServiceLimits,
 )
+from linkage.service._stored_consent import UNREADABLE_CONSENT, read_stored_consent
 
 __all__ = [
     "AGENCY_ID_PATTERN",
     "BATCH_ID_PATTERN",
     "CLUSTERING_METHODS",
+    "UNREADABLE_CONSENT",
     "BatchOutcome",
     "ClusteringSettings",
     "ConsentChange",
@@ -54,5 +56,6 @@ __all__ = [
     "WriteBatch",
     "cross_agency_greedy",
     "prior_model",
+    "read_stored_consent",
     "verify_audit_log",
 ]

@@ -8,6 +8,7 @@ entry in the same transaction, and refresh the small in-process cache that inges
 from __future__ import annotations
 
 from linkage.errors import InvalidInputError, NotFoundError, Problem
+from linkage.field_limits import MAX_AGENCY_DISPLAY_NAME_CHARS, MAX_CONTACT_CARD_BYTES
 from linkage.pki import Principal
 from linkage.service._model import AGENCY_ID_PATTERN
 from linkage.service._state import ServiceState
@@ -15,15 +16,21 @@ from linkage.store import AgencyCounts, AgencyRow, EventKind, EventRow, RecordLi
 
 __all__ = ["Agencies"]
 
-_MAX_DISPLAY_NAME = 200
 
-
-def _check_display_name(display_name: str) -> None:
-    if not display_name.strip() or len(display_name) > _MAX_DISPLAY_NAME:
-        raise InvalidInputError(
-            "invalid agency",
-            problems=[Problem("agency.display_name", "must be 1-200 characters")],
+def _check_agency(display_name: str, contact_card: bytes) -> None:
+    """The display name and the contact card's stored size (the servicers check the
+    card's fields, :func:`linkage.server._convert.contact_card_to_bytes`)."""
+    problems = []
+    if not display_name.strip() or len(display_name) > MAX_AGENCY_DISPLAY_NAME_CHARS:
+        problems.append(
+            Problem("agency.display_name", f"must be 1-{MAX_AGENCY_DISPLAY_NAME_CHARS} characters")
         )
+    if len(contact_card) > MAX_CONTACT_CARD_BYTES:
+        problems.append(
+            Problem("agency.contact_card", f"must be at most {MAX_CONTACT_CARD_BYTES} bytes")
+        )
+    if problems:
+        raise InvalidInputError("invalid agency", problems=problems)
 
 
 class Agencies:
@@ -44,7 +51,7 @@ class Agencies:
                     Problem("agency_id", "must be 2-63 of [a-z0-9-], starting with a letter")
                 ],
             )
-        _check_display_name(display_name)
+        _check_agency(display_name, contact_card)
         state = self._state
         now = state.clock()
         with state.writer, state.store.write() as tx:
@@ -60,7 +67,7 @@ class Agencies:
         self, actor: Principal, agency_id: str, display_name: str, contact_card: bytes
     ) -> AgencyRow:
         """Change an agency's display name and contact card."""
-        _check_display_name(display_name)
+        _check_agency(display_name, contact_card)
         state = self._state
         now = state.clock()
         with state.writer, state.store.write() as tx:

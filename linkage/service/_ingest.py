@@ -26,6 +26,7 @@ import json
 import time
 from dataclasses import dataclass
 
+from linkage.consent import Consent, parse_consent, serialize_consent
 from linkage.errors import (
     FailedPreconditionError,
     InvalidInputError,
@@ -34,7 +35,6 @@ from linkage.errors import (
     ResourceExhaustedError,
 )
 from linkage.events import (
-    MAX_EVENTS_PER_RECORD,
     Disposition,
     EventCode,
     RecordEvent,
@@ -42,6 +42,11 @@ from linkage.events import (
     events_bytes,
     from_day_number,
     too_late_problem,
+)
+from linkage.field_limits import (
+    MAX_EVENTS_PER_RECORD,
+    MAX_POINTER_TOKEN_BYTES,
+    MAX_RECORD_KEY_BYTES,
 )
 from linkage.pki import Principal
 from linkage.service._agencies import Agencies
@@ -68,8 +73,6 @@ from linkage.store import (
 
 __all__ = ["Ingest", "content_digest", "event_row", "stored_event", "upsert_digest"]
 
-_MAX_RECORD_KEY = 64
-_MAX_POINTER_TOKEN = 1024
 _MAX_PROBLEMS = 100
 _FEED_KEEP = 1_000_000  # index-change entries kept for other processes to replay
 
@@ -160,6 +163,58 @@ def _refused(batch: WriteBatch, problems: list[Problem]) -> InvalidInputError:
     )
 
 
+class _ConsentCheck:
+    """The consents of one batch, checked at write so that every lookup, listing and
+    status can read them back: canonical bytes within :data:`~linkage.field_limits.
+    MAX_CONSENT_BYTES` that parse to a valid consent (at most :data:`~linkage.field_limits.
+    MAX_RECIPIENT_AGENCIES` recipients), the record's linkability as the consent says, and
+    every recipient agency enrolled. A batch's records mostly share one consent, so each
+    distinct consent is parsed once."""
+
+    def __init__(self, agencies: Agencies) -> None:
+        self._agencies = agencies
+        self._parsed: dict[bytes, Consent | list[Problem]] = {}
+        self._enrolled: dict[str, bool] = {}
+
+    def problems(self, data: bytes, linkable: bool, where: str) -> list[Problem]:
+        """The problems of one mutation's consent, named under ``where``."""
+        parsed = self._parsed.get(data)
+        if parsed is None:
+            parsed = self._parse(data)
+            self._parsed[data] = parsed
+        if isinstance(parsed, list):
+            return [Problem(f"{where}{p.location.removeprefix('$')}", p.reason) for p in parsed]
+        problems: list[Problem] = []
+        if linkable != parsed.allow_linkage:
+            problems.append(Problem(f"{where}.allow_linkage", "disagrees with the record's"))
+        for agency_id in sorted(parsed.recipient_agencies):
+            if not self._is_enrolled(agency_id):
+                problems.append(
+                    Problem(
+                        f"{where}.recipient_agencies",
+                        f"agency {agency_id!r} is not enrolled; a consent names enrolled "
+                        "agencies only",
+                    )
+                )
+        return problems
+
+    def _parse(self, data: bytes) -> Consent | list[Problem]:
+        try:
+            consent = parse_consent(data)
+        except InvalidInputError as exc:
+            return list(exc.problems) or [Problem("$", exc.message.removeprefix("consent: "))]
+        if serialize_consent(consent) != data:
+            return [Problem("$", "must be the consent's canonical bytes")]
+        return consent
+
+    def _is_enrolled(self, agency_id: str) -> bool:
+        known = self._enrolled.get(agency_id)
+        if known is None:
+            known = self._agencies.cached(agency_id) is not None
+            self._enrolled[agency_id] = known
+        return known
+
+
 class Ingest:
     """Batches of one service (see the module docstring)."""
 
@@ -246,6 +301,7 @@ class Ingest:
             # another linkage space: one line says why, not one per record's CLK length
             raise _refused(batch, problems)
         seen: dict[bytes, int] = {}
+        consents = _ConsentCheck(self._agencies)
         clk_len = settings.clk_bytes
         for i, mutation in enumerate(batch.mutations):
             if len(problems) >= _MAX_PROBLEMS:
@@ -254,8 +310,10 @@ class Ingest:
             key = mutation.record_key
             if not key:
                 problems.append(Problem(f"{where}.record_key", "must not be empty"))
-            elif len(key) > _MAX_RECORD_KEY:
-                problems.append(Problem(f"{where}.record_key", "must be at most 64 bytes"))
+            elif len(key) > MAX_RECORD_KEY_BYTES:
+                problems.append(
+                    Problem(f"{where}.record_key", f"must be at most {MAX_RECORD_KEY_BYTES} bytes")
+                )
             elif key in seen:
                 problems.append(
                     Problem(f"{where}.record_key", f"duplicates the key of mutations[{seen[key]}]")
@@ -277,13 +335,27 @@ class Ingest:
                     )
                 if not mutation.pointer_token:
                     problems.append(Problem(f"{where}.upsert.pointer_token", "must not be empty"))
-                elif len(mutation.pointer_token) > _MAX_POINTER_TOKEN:
+                elif len(mutation.pointer_token) > MAX_POINTER_TOKEN_BYTES:
                     problems.append(
-                        Problem(f"{where}.upsert.pointer_token", "must be at most 1024 bytes")
+                        Problem(
+                            f"{where}.upsert.pointer_token",
+                            f"must be at most {MAX_POINTER_TOKEN_BYTES} bytes",
+                        )
                     )
+                problems.extend(
+                    consents.problems(
+                        mutation.consent, mutation.linkable, f"{where}.upsert.consent"
+                    )
+                )
                 problems.extend(self._event_problems(mutation.events, f"{where}.upsert.events"))
+            elif isinstance(mutation, ConsentChange):
+                problems.extend(
+                    consents.problems(
+                        mutation.consent, mutation.linkable, f"{where}.consent_update.consent"
+                    )
+                )
         if problems:
-            raise _refused(batch, problems)
+            raise _refused(batch, problems[:_MAX_PROBLEMS])
 
     def _event_problems(self, events: tuple[RecordEvent, ...], where: str) -> list[Problem]:
         """At most 1000 events, none in the future (by the matcher's clock)."""

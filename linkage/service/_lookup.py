@@ -24,10 +24,11 @@ from __future__ import annotations
 import base64
 import time
 from collections import defaultdict
+from datetime import datetime
 
 import numpy as np
 
-from linkage.consent import Purpose, may_disclose, parse_consent
+from linkage.consent import Consent, Purpose, may_disclose
 from linkage.errors import (
     FailedPreconditionError,
     InvalidInputError,
@@ -48,6 +49,7 @@ from linkage.service._model import DisclosedMember, LinkHit
 from linkage.service._observer import LookupOutcome
 from linkage.service._probabilistic import search_index
 from linkage.service._state import ServiceState
+from linkage.service._stored_consent import read_stored_consent
 from linkage.store import DisclosureRow, LinkMember
 from linkage.types import PackedClks
 
@@ -182,13 +184,13 @@ class Lookups:
         now_dt = datetime_from_us(now)
         for link in spare:  # the same consent work for the padding, then discarded
             for member in members_by_link.pop(link, ()):
-                may_disclose(parse_consent(member.consent), actor, purpose_value, now_dt)
+                _may_disclose(member, actor, purpose_value, now_dt)
         hits: list[LinkHit] = []
         disclosed_rows: list[tuple[LinkMember, int]] = []
         for link in link_order:
             visible: list[DisclosedMember] = []
             for member in members_by_link[link]:
-                if may_disclose(parse_consent(member.consent), actor, purpose_value, now_dt):
+                if _may_disclose(member, actor, purpose_value, now_dt):
                     agency = self._agencies.cached(member.agency_id)
                     visible.append(
                         DisclosedMember(
@@ -323,8 +325,8 @@ class Lookups:
         while True:
             page = state.store.list_records(agency_id, after, _DISCLOSABLE_PAGE)
             for record in page:
-                consent = parse_consent(record.consent)
-                if consent.discloses_at(now_dt):
+                consent = read_stored_consent(record.consent, agency_id)
+                if consent is not None and consent.discloses_at(now_dt):
                     count += 1
             if len(page) < _DISCLOSABLE_PAGE:
                 return count
@@ -335,6 +337,13 @@ class Lookups:
     ) -> list[tuple[int, DisclosureRow]]:
         """The accounting of disclosures of an agency's records, newest first."""
         return self._state.store.list_disclosures(agency_id, before_id, limit)
+
+
+def _may_disclose(member: LinkMember, actor: Principal, purpose: Purpose, now: datetime) -> bool:
+    """Whether a matched record may be shown: a stored consent that cannot be read (see
+    :mod:`._stored_consent`) discloses nothing, and the rest of the lookup goes on."""
+    consent: Consent | None = read_stored_consent(member.consent, member.agency_id)
+    return consent is not None and may_disclose(consent, actor, purpose, now)
 
 
 def record_name(agency_id: str, record_key: bytes) -> str:

@@ -187,7 +187,7 @@ def test_the_disclosable_count_leaves_out_records_that_cannot_be_disclosed(
         _expiring_upsert("expiring", person(rng), soon),
         RecordUpsert(b"revoked", clk_bytes(person(rng)), b"ptr", serialize_consent(revoked), True),
         RecordUpsert(b"none", clk_bytes(person(rng)), b"ptr", serialize_consent(no_one), True),
-        RecordUpsert(b"apart", clk_bytes(person(rng)), b"ptr", serialize_consent(unlinked), True),
+        RecordUpsert(b"apart", clk_bytes(person(rng)), b"ptr", serialize_consent(unlinked), False),
     ]
     service.write_batch(agency("valley-mhc"), batch("valley-mhc", "m", *upserts))
     assert service.disclosable_count("valley-mhc") == 2
