@@ -14,6 +14,8 @@ part                       responsibility
 :mod:`._linking`           joins, clustering and link IDs (ingest and rebuilds)
 :mod:`._rebuild`           rebuilds, the model refit and the automatic refit
 :mod:`._lookup`            lookups: plausibility, search, consent, disclosure audit
+:mod:`._epochs`            batches of the next key epoch during a rotation
+                           (:mod:`._rotation`: the operator's begin, status, finish)
 :mod:`linkage.security`    the audit log's hash chain, sealing and verification
 =========================  ==========================================================
 
@@ -37,6 +39,7 @@ from linkage.probabilistic import ProbabilisticLinker, greedy_one_per_agency
 from linkage.security import RateLimiter, VerificationResult, verify_audit_log
 from linkage.service._agencies import Agencies
 from linkage.service._clock import Clock, system_clock_us
+from linkage.service._epochs import NextEpochIngest
 from linkage.service._ingest import Ingest
 from linkage.service._linking import Linking
 from linkage.service._lookup import Lookups
@@ -105,9 +108,9 @@ class LinkageService:
         )
         self._state = state
         self._store = store
-        self._mirror = state.mirror
         self._agencies = Agencies(state)
         self._ingest = Ingest(state, self._agencies, linking)
+        self._next_epoch = NextEpochIngest(state, self._ingest)
         self._rebuilds = Rebuilds(state, linking)
         self._lookups = Lookups(state, self._agencies, limiter, audit_lookups=audit_lookups)
         state.refresh_model()
@@ -127,7 +130,7 @@ class LinkageService:
     @property
     def indexed_count(self) -> int:
         """Linkable records in the in-memory index."""
-        return len(self._mirror)
+        return len(self._state.mirror)
 
     @property
     def linker(self) -> ProbabilisticLinker | None:
@@ -176,8 +179,17 @@ class LinkageService:
     def write_batch(self, actor: Principal, batch: WriteBatch) -> BatchOutcome:
         """Commit a batch all or nothing, idempotently, and link it incrementally
         (:class:`~linkage.service._ingest.Ingest`); a committed batch may make an
-        automatic refit due."""
+        automatic refit due. During a key-epoch rotation a batch of the next epoch gives
+        records their next-epoch CLKs instead (:class:`~linkage.service._epochs.
+        NextEpochIngest`)."""
+        if self._next_epoch.accepts(batch):
+            return self._next_epoch.write_batch(actor, batch)
+        state = self._state
+        seen = state.seen_change
         outcome = self._ingest.write_batch(actor, batch)
+        if state.next_mirror is not None and not outcome.replayed:
+            # records that left or joined the index leave or join the next epoch's too
+            state.follow_next_epoch(c.node_id for c in self._store.read_index_changes_since(seen))
         if not outcome.replayed:
             self._rebuilds.refit_if_due()
         return outcome
@@ -214,9 +226,16 @@ class LinkageService:
         (:class:`~linkage.service._lookup.Lookups`).
 
         A query with no match and one whose matches are all hidden return the
-        same empty list. Every call, refused ones included, is audited.
+        same empty list. Every call, refused ones included, is audited. During a key-epoch
+        rotation a query of the next epoch is answered from the next epoch's CLKs.
         """
-        return self._lookups.lookup(actor, clk, key_epoch, schema_fingerprint, purpose, max_links)
+        state = self._state
+        if state.next_epoch is None and key_epoch != state.settings.key_epoch:
+            state.catch_up_for_reads()  # a rotation begun since the last call
+        with state.epoch_scope(key_epoch):
+            return self._lookups.lookup(
+                actor, clk, key_epoch, schema_fingerprint, purpose, max_links
+            )
 
     def disclosable_count(self, agency_id: str) -> int:
         """Records of an agency whose consent allows disclosure to someone now."""

@@ -9,6 +9,14 @@ One :class:`ServiceState` per :class:`~linkage.service.LinkageService`. It holds
   in the store's index-change feed (``seen_change``). Other processes sharing the store
   (a PostgreSQL store) append to the feed; :meth:`catch_up` replays their changes into
   the mirror, and a gap (the feed was pruned past this process) reloads it;
+* during a key-epoch rotation (docs/key-rotation.md), the **next epoch's mirror**
+  (``next_mirror``): the next-epoch CLKs of the same records, under the same node IDs, so a
+  lookup in the next epoch finds the same links. The store's ``key_rotation`` row decides
+  which epochs are in force; a rotation's begin and finish append a mark to the index-change
+  feed (:data:`~linkage.store.ROTATION_MARK_NODE`), and :meth:`catch_up` re-reads the
+  rotation when it meets one. Inside :meth:`epoch_scope` of the next epoch, ``mirror`` is
+  the next epoch's and :meth:`check_space` accepts that epoch; elsewhere (ingest, rebuilds)
+  it is the epoch in force;
 * in probabilistic mode, the **model in force**: the linker (model, blocking rules,
   threshold) of the latest linkage run, the run it came from, the records it was fitted
   on and the blocking plan. :meth:`refresh_model` picks up a run another process saved.
@@ -19,9 +27,12 @@ The parts of the service (:mod:`._agencies`, :mod:`._ingest`, :mod:`._rebuild`,
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from linkage.errors import ConfigError, Problem
 from linkage.pki import Principal
@@ -38,7 +49,13 @@ from linkage.service._probabilistic import (
     stored_model,
 )
 from linkage.service._settings import LinkageSettings, ServiceLimits
-from linkage.store import IndexChange, LinkStore, WriteTransaction
+from linkage.store import (
+    ROTATION_MARK_NODE,
+    IndexChange,
+    IndexRecord,
+    LinkStore,
+    WriteTransaction,
+)
 
 __all__ = ["ServiceState"]
 
@@ -46,6 +63,11 @@ _log = logging.getLogger("linkage.service")
 
 #: Records handed to the mirror at once while the index loads.
 _LOAD_CHUNK = 65536
+
+#: The mirror a call in :meth:`ServiceState.epoch_scope` of the next key epoch reads.
+_EPOCH_SCOPE: ContextVar[tuple[ServiceState, IndexMirror] | None] = ContextVar(
+    "linkage_epoch_scope", default=None
+)
 
 
 class ServiceState:
@@ -65,15 +87,10 @@ class ServiceState:
         self.clock = clock
         self.observer = observer
         self.writer = threading.Lock()
-        # The popcount band a query must fall in: over the whole CLK, or over the record
-        # CLK of a segmented one (a missing field empties its segment, legitimately).
-        record = None if settings.probabilistic is None else settings.probabilistic.layout.record
-        self.mirror = IndexMirror(
-            settings.clk_bits,
-            (0, settings.clk_bits // 64)
-            if record is None
-            else (record.start_word, record.stop_word),
-        )
+        self._mirror = self._new_mirror()
+        #: during a key-epoch rotation, the epoch the agencies are moving to and its mirror
+        self.next_epoch: int | None = None
+        self.next_mirror: IndexMirror | None = None
         #: the last index change of the store's feed that the mirror holds
         self.seen_change = 0
         self.linker: ProbabilisticLinker | None = None
@@ -82,11 +99,54 @@ class ServiceState:
         self.fit_records = 0
         self.blocking_plan: BlockingPlan | None = None
 
+    def _new_mirror(self) -> IndexMirror:
+        # The popcount band a query must fall in: over the whole CLK, or over the record
+        # CLK of a segmented one (a missing field empties its segment, legitimately).
+        settings = self.settings
+        record = None if settings.probabilistic is None else settings.probabilistic.layout.record
+        mirror = IndexMirror(
+            settings.clk_bits,
+            (0, settings.clk_bits // 64)
+            if record is None
+            else (record.start_word, record.stop_word),
+        )
+        linker = getattr(self, "linker", None)
+        if linker is not None:
+            _track(mirror, linker)
+        return mirror
+
+    @property
+    def mirror(self) -> IndexMirror:
+        """The in-memory index of the key epoch in force, or of the next epoch inside
+        :meth:`epoch_scope` of it."""
+        scoped = _EPOCH_SCOPE.get()
+        if scoped is not None and scoped[0] is self:
+            return scoped[1]
+        return self._mirror
+
+    @contextmanager
+    def epoch_scope(self, key_epoch: int) -> Iterator[None]:
+        """Within: ``mirror`` is the next epoch's and :meth:`check_space` accepts that
+        epoch, if ``key_epoch`` is the next epoch of a rotation (else nothing changes)."""
+        following = self.next_mirror
+        if following is None or key_epoch != self.next_epoch:
+            yield
+            return
+        token = _EPOCH_SCOPE.set((self, following))
+        try:
+            yield
+        finally:
+            _EPOCH_SCOPE.reset(token)
+
     # ------------------------------------------------------------- linkage space
     def check_space(self, key_epoch: int, fingerprint: str, problems: list[Problem]) -> None:
-        """Add a problem for a key epoch or schema fingerprint of another linkage space."""
+        """Add a problem for a key epoch or schema fingerprint of another linkage space
+        (the next epoch of a rotation belongs to it inside :meth:`epoch_scope`)."""
         settings = self.settings
-        if key_epoch != settings.key_epoch:
+        scoped = _EPOCH_SCOPE.get()
+        if scoped is not None and scoped[0] is self and key_epoch == self.next_epoch:
+            pass
+        elif key_epoch != settings.key_epoch:
             problems.append(
                 Problem("key_epoch", f"must be the matcher's key epoch {settings.key_epoch}")
             )
@@ -171,35 +231,101 @@ class ServiceState:
     def track_frequencies(self, linker: ProbabilisticLinker) -> None:
         """Count the values the model weighs by frequency and index the blocking's exact
         keys for lookups (both redone when the model or the rules change)."""
-        segments = [s for s in linker.model.term_frequency_segments() if s is not None]
-        self.mirror.track_frequencies(linker.layout, segments)
-        self.mirror.track_keys(linker.layout, linker.blocking)
+        _track(self._mirror, linker)
+        if self.next_mirror is not None:
+            _track(self.next_mirror, linker)
 
     # ------------------------------------------------------------- the mirror
     def load_index(self) -> None:
-        """Load every linkable record of the linkage space into the mirror."""
+        """Load every linkable record of the linkage space into the mirror (and, during a
+        rotation, their next-epoch CLKs into the next epoch's)."""
         # Read the feed position first: changes committed while loading are
         # replayed later, and replaying is idempotent.
         self.seen_change = self.store.last_index_change()
-        node_ids: list[int] = []
-        clks: list[bytes] = []
-        for record in self.store.iter_index_records(
-            self.settings.key_epoch, self.settings.schema_fingerprint
-        ):
-            node_ids.append(record.node_id)
-            clks.append(record.clk)
-            if len(clks) >= _LOAD_CHUNK:
-                self.mirror.add(node_ids, clks)
-                node_ids, clks = [], []
-        self.mirror.add(node_ids, clks)
-        self.mirror.refresh_band()
-        self.observer.index_size(len(self.mirror), self.store.link_count())
-        _log.info("loaded %d linkable records into the index", len(self.mirror))
+        self._adopt_store_epoch()
+        fingerprint = self.settings.schema_fingerprint
+        _fill(self._mirror, self.store.iter_index_records(self.settings.key_epoch, fingerprint))
+        self.observer.index_size(len(self._mirror), self.store.link_count())
+        _log.info("loaded %d linkable records into the index", len(self._mirror))
+        self.sync_rotation()
 
     def reload_index(self) -> None:
         """Forget the mirror and load it again from the store."""
-        self.mirror.clear()
+        self._mirror.clear()
+        self.next_epoch, self.next_mirror = None, None
         self.load_index()
+
+    def _adopt_store_epoch(self) -> None:
+        """At start: the key epoch in force is the store's once a rotation was begun. A
+        server.toml behind it (not updated after a finish) is followed, with a warning; one
+        ahead of it is refused."""
+        row = self.store.key_rotation()
+        configured = self.settings.key_epoch
+        if row is None or row.current_epoch == configured:
+            return
+        if row.current_epoch < configured:
+            raise ConfigError(
+                f"linkage.key_epoch is {configured} but the store's key epoch is "
+                f"{row.current_epoch}: move to a new epoch with linkage-admin epoch begin and "
+                f"finish (docs/key-rotation.md), or set key_epoch = {row.current_epoch}"
+            )
+        _log.warning(
+            "the store's key epoch is %d (a rotation finished); set [linkage] key_epoch = %d "
+            "in server.toml",
+            row.current_epoch,
+            row.current_epoch,
+        )
+        self.settings = dataclasses.replace(self.settings, key_epoch=row.current_epoch)
+
+    def sync_rotation(self) -> None:
+        """Follow the store's rotation: a begun rotation gets the next epoch's mirror
+        (loaded from the store), a finished one makes it the mirror in force."""
+        row = self.store.key_rotation()
+        if row is None:
+            return
+        if row.current_epoch != self.settings.key_epoch:
+            if self.next_mirror is not None and self.next_epoch == row.current_epoch:
+                finished = self.next_mirror
+            else:
+                finished = self._new_mirror()
+                _fill(
+                    finished,
+                    self.store.iter_index_records(
+                        row.current_epoch, self.settings.schema_fingerprint
+                    ),
+                )
+            self._mirror = finished
+            self.settings = dataclasses.replace(self.settings, key_epoch=row.current_epoch)
+            _log.info("key epoch %d is in force (the rotation finished)", row.current_epoch)
+        if row.next_epoch != self.next_epoch:
+            following: IndexMirror | None = None
+            if row.next_epoch is not None:
+                following = self._new_mirror()
+                _fill(
+                    following,
+                    self.store.iter_next_epoch_records(
+                        row.next_epoch, self.settings.schema_fingerprint
+                    ),
+                )
+                _log.info(
+                    "rotating to key epoch %d: %d records hold its CLKs",
+                    row.next_epoch,
+                    len(following),
+                )
+            self.next_mirror, self.next_epoch = following, row.next_epoch
+
+    def follow_next_epoch(self, node_ids: Iterable[int]) -> None:
+        """During a rotation: these records changed (joined, left or took a next-epoch
+        CLK); the next epoch's mirror reads them again from the store."""
+        following, epoch = self.next_mirror, self.next_epoch
+        nodes = sorted({n for n in node_ids if n != ROTATION_MARK_NODE})
+        if following is None or epoch is None or not nodes:
+            return
+        following.remove(nodes)
+        clks = self.store.read_next_epoch_clks(nodes, epoch)
+        if clks:
+            following.add(list(clks), list(clks.values()))
+        following.refresh_band()
 
     def catch_up(self, changes: Sequence[IndexChange]) -> None:
         """Replay other processes' index changes (caller holds ``writer``).
@@ -216,17 +342,22 @@ class ServiceState:
         final: dict[int, IndexChange] = {}
         for change in changes:
             final[change.node_id] = change
-        self.mirror.remove([node for node, c in final.items() if not c.added])
+        rotated = final.pop(ROTATION_MARK_NODE, None) is not None
+        mirror = self._mirror
+        mirror.remove([node for node, c in final.items() if not c.added])
         adds = [
             (node, c.clk)
             for node, c in final.items()
-            if c.added and c.clk is not None and node not in self.mirror
+            if c.added and c.clk is not None and node not in mirror
         ]
         if adds:
             nodes, clks = zip(*adds, strict=True)
-            self.mirror.add(nodes, clks)
+            mirror.add(nodes, clks)
+        self.follow_next_epoch(final)
         self.seen_change = changes[-1].sequence
-        self.mirror.refresh_band()
+        mirror.refresh_band()
+        if rotated:
+            self.sync_rotation()
 
     def catch_up_for_reads(self) -> None:
         """Before a lookup: pick up what other processes committed."""
@@ -247,3 +378,24 @@ class ServiceState:
         """Seal an audit entry into ``tx`` (see :func:`linkage.security.append_audit_entry`)."""
         name = actor if isinstance(actor, str) else actor.actor
         return append_audit_entry(tx, name, action, targets, details, now_us)
+
+
+def _track(mirror: IndexMirror, linker: ProbabilisticLinker) -> None:
+    """Count the values the model weighs by frequency and index the blocking's exact keys."""
+    segments = [s for s in linker.model.term_frequency_segments() if s is not None]
+    mirror.track_frequencies(linker.layout, segments)
+    mirror.track_keys(linker.layout, linker.blocking)
+
+
+def _fill(mirror: IndexMirror, records: Iterable[IndexRecord]) -> None:
+    """Load records into a mirror, in chunks."""
+    node_ids: list[int] = []
+    clks: list[bytes] = []
+    for record in records:
+        node_ids.append(record.node_id)
+        clks.append(record.clk)
+        if len(clks) >= _LOAD_CHUNK:
+            mirror.add(node_ids, clks)
+            node_ids, clks = [], []
+    mirror.add(node_ids, clks)
+    mirror.refresh_band()

@@ -1,0 +1,274 @@
+"""Key-epoch rotation in the service, in probabilistic mode (the default): batches of the
+next epoch attach CLKs to the records' nodes, lookups of either epoch find the same
+links, and the finish makes the next epoch the one in force without changing a link ID."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from benchmarks.scenario_rows import mapped_rows
+from linkage.encode import SegmentedEncoder
+from linkage.errors import ConfigError, FailedPreconditionError, InvalidInputError
+from linkage.service import (
+    ConsentChange,
+    LinkageService,
+    RecordUpsert,
+    RecordWithdrawal,
+    ServiceLimits,
+    WriteBatch,
+)
+from linkage.service._rotation import begin_rotation, finish_rotation, rotation_status
+from linkage.store import SqliteLinkStore
+from tests.service.factory import OPERATOR, agency, consent, responder
+from tests.service.prob_factory import PROB_SETTINGS, SEGMENTED
+
+pytestmark = pytest.mark.unit
+
+AGENCIES = ("metro-police", "valley-mhc", "riverside-er", "harbour-sud")
+FINGERPRINT = PROB_SETTINGS.schema_fingerprint
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    agency_id: str
+    key: bytes
+    clk_1: bytes
+    clk_2: bytes
+
+
+def _records(people: int, seed: int) -> list[_Record]:
+    rows = mapped_rows(people, seed)
+    values = [list(r.values) for r in rows]
+    first = SegmentedEncoder(SEGMENTED, secrets.token_bytes(32), key_epoch=1).encode_valid(values)
+    second = SegmentedEncoder(SEGMENTED, secrets.token_bytes(32), key_epoch=2).encode_valid(values)
+    assert first.accepted.tolist() == second.accepted.tolist()
+    return [
+        _Record(rows[i].agency_id, rows[i].local_id.encode(), a.tobytes(), b.tobytes())
+        for i, a, b in zip(first.accepted.tolist(), first.clks, second.clks, strict=True)
+    ]
+
+
+def _service(path: Path, key_epoch: int = 1) -> tuple[LinkageService, SqliteLinkStore]:
+    store = SqliteLinkStore(path)
+    settings = dataclasses.replace(PROB_SETTINGS, key_epoch=key_epoch)
+    service = LinkageService(store, settings, ServiceLimits(lookup_burst=100_000))
+    for agency_id in AGENCIES:
+        if store.get_agency(agency_id) is None:
+            service.create_agency(OPERATOR, agency_id, agency_id, b"")
+    return service, store
+
+
+def _upload(
+    service: LinkageService, records: Sequence[_Record], epoch: int, tag: str
+) -> dict[str, int]:
+    by_agency: dict[str, list[_Record]] = defaultdict(list)
+    for record in records:
+        by_agency[record.agency_id].append(record)
+    totals: dict[str, int] = defaultdict(int)
+    for agency_id, mine in by_agency.items():
+        outcome = service.write_batch(
+            agency(agency_id),
+            WriteBatch(
+                agency_id=agency_id,
+                batch_id=f"{tag}-{agency_id}",
+                key_epoch=epoch,
+                schema_fingerprint=FINGERPRINT,
+                mutations=tuple(
+                    RecordUpsert(
+                        record_key=r.key,
+                        clk=r.clk_1 if epoch == 1 else r.clk_2,
+                        pointer_token=b"ptr%d:" % epoch + r.key,
+                        consent=consent(),
+                        linkable=True,
+                    )
+                    for r in mine
+                ),
+            ),
+        )
+        totals["inserted"] += outcome.inserted
+        totals["linked"] += outcome.linked
+    return dict(totals)
+
+
+def _lookup_links(service: LinkageService, records: Sequence[_Record], epoch: int) -> list[int]:
+    """The best link a lookup of each record's own CLK in ``epoch`` answers (0: none)."""
+    found = []
+    for record in records:
+        hits = service.lookup(
+            responder("metro-police"),
+            record.clk_1 if epoch == 1 else record.clk_2,
+            epoch,
+            FINGERPRINT,
+            "crisis_response",
+            5,
+        )
+        found.append(hits[0].link_id if hits else 0)
+    return found
+
+
+def _node_links(store: SqliteLinkStore) -> dict[int, int]:
+    return dict(store.iter_node_links())
+
+
+def test_a_rotation_keeps_every_link_id_and_answers_both_epochs(tmp_path: Path) -> None:
+    records = _records(60, 11)
+    service, store = _service(tmp_path / "r.db")
+    _upload(service, records, 1, "e1")
+    links_before = _node_links(store)
+    answered_1 = _lookup_links(service, records, 1)
+    assert sum(1 for link in answered_1 if link) >= 0.95 * len(records)
+
+    # a batch of epoch 2 before the rotation is begun is another linkage space
+    with pytest.raises(InvalidInputError, match="key epoch"):
+        _upload(service, records[:1], 2, "early")
+    begin_rotation(store, 1, 2, "linkage-admin:test", 1)
+    # epoch 2 is known at once; its index is empty until the agencies upload
+    assert _lookup_links(service, records[:3], 2) == [0, 0, 0]
+    assert _lookup_links(service, records[:3], 1) == answered_1[:3]
+
+    first_three = [r for r in records if r.agency_id != "harbour-sud"]
+    assert _upload(service, first_three, 2, "e2")["inserted"] == len(first_three)
+    status = rotation_status(store, 1)
+    assert (status.current_epoch, status.next_epoch) == (1, 2)
+    assert [a.agency_id for a in status.blocking] == ["harbour-sud"]
+    with pytest.raises(FailedPreconditionError, match="only on key epoch 1") as refused:
+        finish_rotation(store, 1, "linkage-admin:test", 2)
+    assert [p.location for p in refused.value.problems] == ["agencies/harbour-sud"]
+
+    _upload(service, [r for r in records if r.agency_id == "harbour-sud"], 2, "e2")
+    assert rotation_status(store, 1).blocking == ()
+    # the new CLKs answered from epoch 2 find the same links, and nothing was relinked
+    assert _lookup_links(service, records, 2) == answered_1
+    assert _node_links(store) == links_before
+
+    finished = finish_rotation(store, 1, "linkage-admin:test", 3)
+    assert (finished.from_epoch, finished.to_epoch, finished.records_moved) == (
+        1,
+        2,
+        len(records),
+    )
+    assert _lookup_links(service, records, 2) == answered_1
+    assert service.settings.key_epoch == 2
+    with pytest.raises(InvalidInputError, match="key epoch"):
+        _lookup_links(service, records[:1], 1)
+    assert _node_links(store) == links_before
+    tokens = {m.pointer_token[:5] for m in store.link_members(sorted(set(links_before.values())))}
+    assert tokens == {b"ptr2:"}
+    actions = [row.action for row in store.iter_audit()]
+    assert actions.count("key_epoch.begin") == 1
+    assert actions.count("key_epoch.finish") == 1
+
+    # a restarted matcher whose server.toml still says epoch 1 follows the store
+    store.close()
+    again, store_again = _service(tmp_path / "r.db", key_epoch=1)
+    assert again.settings.key_epoch == 2
+    assert _lookup_links(again, records[:5], 2) == answered_1[:5]
+    store_again.close()
+    with pytest.raises(ConfigError, match="store's key epoch is 2"):
+        _service(tmp_path / "r.db", key_epoch=3)
+
+
+def test_next_epoch_batches_are_checked_and_follow_withdrawals(tmp_path: Path) -> None:
+    records = [r for r in _records(30, 5) if r.agency_id == "valley-mhc"][:8]
+    service, store = _service(tmp_path / "r.db")
+    _upload(service, records, 1, "e1")
+    # in so small an index not every record's own CLK passes the lookup gate: take two
+    # that do, to withdraw
+    links = _lookup_links(service, records, 1)
+    answered = [r for r, link in zip(records, links, strict=True) if link]
+    gone_1, gone_2 = answered[:2]
+    begin_rotation(store, 1, 2, "linkage-admin:test", 1)
+    with pytest.raises(FailedPreconditionError, match="in progress"):
+        begin_rotation(store, 1, 3, "linkage-admin:test", 1)
+
+    def next_batch(batch_id: str, *mutations: object) -> WriteBatch:
+        return WriteBatch(
+            agency_id="valley-mhc",
+            batch_id=batch_id,
+            key_epoch=2,
+            schema_fingerprint=FINGERPRINT,
+            mutations=tuple(mutations),  # type: ignore[arg-type]
+        )
+
+    def upsert(record: _Record) -> RecordUpsert:
+        return RecordUpsert(record.key, record.clk_2, b"ptr2:" + record.key, consent(), True)
+
+    who = agency("valley-mhc")
+    stranger = _Record("valley-mhc", b"never-uploaded", records[0].clk_1, records[0].clk_2)
+    with pytest.raises(InvalidInputError, match="refused") as refused:
+        service.write_batch(who, next_batch("b1", upsert(records[0]), upsert(stranger)))
+    assert [p.location for p in refused.value.problems] == ["mutations[1].upsert"]
+    with pytest.raises(InvalidInputError) as refused:
+        service.write_batch(
+            who, next_batch("b2", ConsentChange(records[0].key, consent(disclose=False), True))
+        )
+    assert "key epoch in force" in refused.value.problems[0].reason
+    assert rotation_status(store, 1).agencies[-1].next_records == 0  # nothing was stored
+
+    outcome = service.write_batch(who, next_batch("b3", *map(upsert, records)))
+    assert (outcome.inserted, outcome.unchanged) == (len(records), 0)
+    replay = service.write_batch(who, next_batch("b3", *map(upsert, records)))
+    assert replay.replayed
+    assert replay.inserted == len(records)
+    assert service.write_batch(who, next_batch("b4", upsert(records[0]))).unchanged == 1
+    # a record withdrawn in epoch 1 leaves the next epoch's index with its CLK
+    service.write_batch(
+        who,
+        WriteBatch("valley-mhc", "w1", 1, FINGERPRINT, (RecordWithdrawal(gone_1.key),)),
+    )
+    assert _lookup_links(service, [gone_1], 2) == [0]
+    assert _lookup_links(service, [gone_2], 2) != [0]
+    # a withdrawal in epoch 2 drops the next-epoch CLK only
+    service.write_batch(who, next_batch("w2", RecordWithdrawal(gone_2.key)))
+    assert _lookup_links(service, [gone_2], 2) == [0]
+    assert _lookup_links(service, [gone_2], 1) != [0]
+    status = rotation_status(store, 1)
+    counts = {a.agency_id: (a.current_records, a.next_records) for a in status.agencies}
+    assert counts["valley-mhc"] == (len(records) - 1, len(records) - 2)
+
+    # forced: the named agency's records only on epoch 1 are deleted, the rest moves
+    with pytest.raises(InvalidInputError, match="not finished"):
+        finish_rotation(store, 1, "linkage-admin:test", 2, drop_old_only=["nobody"])
+    finished = finish_rotation(store, 1, "linkage-admin:test", 2, drop_old_only=["valley-mhc"])
+    assert finished.dropped == (("valley-mhc", 1),)
+    assert [r.record_key for r in store.list_records("valley-mhc", b"", 100)] == sorted(
+        r.key for r in records if r.key not in (gone_1.key, gone_2.key)
+    )
+    assert _lookup_links(service, answered[2:3], 2) != [0]
+
+
+def test_another_matcher_process_on_the_store_follows_the_rotation(tmp_path: Path) -> None:
+    records = _records(40, 3)
+    writer, store = _service(tmp_path / "r.db")
+    reader, reader_store = _service(tmp_path / "r.db")
+    _upload(writer, records, 1, "e1")
+    answered = _lookup_links(reader, records, 1)
+    assert sum(1 for link in answered if link) >= 0.9 * len(records)
+    begin_rotation(store, 1, 2, "linkage-admin:test", 1)
+    _upload(writer, records, 2, "e2")
+    # the reader learns of the rotation and of the next-epoch CLKs from the change feed
+    assert _lookup_links(reader, records, 2) == answered
+    # a record that changes in epoch 1 gets a new node: its old next-epoch CLK goes too
+    changed = next(r for r, link in zip(records, answered, strict=True) if link)
+    swapped = dataclasses.replace(changed, clk_1=records[-1].clk_1)
+    _upload(writer, [swapped], 1, "change")
+    held = {r.node_id for r in store.iter_next_epoch_records(2, FINGERPRINT)}
+    assert len(held) == len(records) - 1
+    _lookup_links(reader, records[:1], 2)  # a call catches up
+    assert reader._state.next_mirror is not None
+    assert reader._state.next_mirror.nodes == held
+    finish_rotation(store, 1, "linkage-admin:test", 2, drop_old_only=[changed.agency_id])
+    others = [r for r in records if r.key != changed.key]
+    assert _lookup_links(reader, others, 2) == _lookup_links(writer, others, 2)
+    assert reader.settings.key_epoch == 2
+    assert reader._state.mirror.nodes == held
+    assert reader.indexed_count == len(records) - 1
+    reader_store.close()
+    store.close()
