@@ -30,8 +30,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "index": ("linkage.admin._operator_commands", "index"),
     "events": ("linkage.admin._operator_commands", "events"),
     "audit": ("linkage.admin._operator_commands", "audit"),
+    "epoch": ("linkage.admin._epoch_commands", "epoch"),
     "report": ("linkage.admin._report_commands", "report"),
     "review": ("linkage.admin._review_commands", "review"),
+    "outcomes": ("linkage.admin._outcome_commands", "outcomes"),
 }
 
 

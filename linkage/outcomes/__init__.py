@@ -4,6 +4,12 @@
   the packaged standard co-responder measure set (:func:`load_standard_spec`).
 * :mod:`linkage.outcomes._compute`: the pure core: exact counts of every query of a spec
   over an :class:`EventTable` (people's events that may count).
+* :mod:`linkage.outcomes._release`: differential privacy (OpenDP) and small-cell
+  suppression with complementary suppression (pure).
+* :mod:`linkage.outcomes._programme`: the programme file (ledger key, budget, evaluation
+  rule, smallest threshold).
+* :mod:`linkage.outcomes._ledger`: the events that may count, read from the store, and a
+  release recorded in the store's privacy-budget ledger.
 """
 
 from linkage.outcomes._compute import (
@@ -15,6 +21,24 @@ from linkage.outcomes._compute import (
     Query,
     compute_counts,
     quarter_labels,
+)
+from linkage.outcomes._ledger import (
+    AUDIT_ACTION,
+    GatheredEvents,
+    LedgerEntry,
+    ReleaseOutcome,
+    gather_events,
+    release_outcomes,
+)
+from linkage.outcomes._programme import PROGRAMME_FILE, Programme, load_programme
+from linkage.outcomes._release import (
+    NOISE_MECHANISM,
+    Figure,
+    Release,
+    add_noise,
+    relative_errors,
+    release_counts,
+    suppress,
 )
 from linkage.outcomes._spec import (
     DEFAULT_MIN_CELL,
@@ -35,25 +59,41 @@ from linkage.outcomes._spec import (
 
 __all__ = [
     "ALL",
+    "AUDIT_ACTION",
     "CODES",
     "DEFAULT_MIN_CELL",
     "DISPOSITIONS",
+    "NOISE_MECHANISM",
+    "PROGRAMME_FILE",
     "STANDARD_SPEC",
     "Breakdown",
     "Cohort",
     "EventTable",
+    "Figure",
+    "GatheredEvents",
+    "LedgerEntry",
     "Measure",
     "MeasureKind",
     "OutcomeCounts",
     "OutcomeSpec",
+    "Programme",
     "Query",
+    "Release",
+    "ReleaseOutcome",
     "ReleaseSettings",
     "SuppressOn",
+    "add_noise",
     "compute_counts",
+    "gather_events",
+    "load_programme",
     "load_spec",
     "load_standard_spec",
     "parse_spec",
     "quarter_labels",
+    "relative_errors",
+    "release_counts",
+    "release_outcomes",
     "spec_digest",
     "standard_spec_text",
+    "suppress",
 ]

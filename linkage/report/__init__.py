@@ -54,6 +54,7 @@ from linkage.report._files import (
     write_report,
     write_review_csv,
 )
+from linkage.report._outcome_report import outcome_csv, write_outcome_report
 from linkage.report._overlap import LinkOverlap, link_overlap
 from linkage.report._probabilistic import (
     SCORE_DICE,
@@ -116,6 +117,7 @@ __all__ = [
     "load_ledger",
     "load_linker",
     "model_band_candidates",
+    "outcome_csv",
     "parse_label_rows",
     "parse_truth_rows",
     "pointer_tokens",
@@ -126,6 +128,7 @@ __all__ = [
     "suggest_threshold",
     "threshold_sweep",
     "truth_evidence",
+    "write_outcome_report",
     "write_report",
     "write_review_csv",
 ]
