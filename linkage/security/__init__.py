@@ -39,6 +39,7 @@ from linkage.security._authz import (
     split_method_name,
 )
 from linkage.security._plausibility import (
+    MAX_RECORD_FILL,
     PopcountBand,
     band_from_histogram,
     band_from_popcounts,
@@ -47,12 +48,14 @@ from linkage.security._plausibility import (
     check_query_plausible,
     check_segments_plausible,
     popcounts,
+    record_clk_problems,
 )
 from linkage.security._ratelimit import RateLimit, RateLimiter
 
 __all__ = [
     "DEFAULT_POLICY",
     "GENESIS_HASH",
+    "MAX_RECORD_FILL",
     "AuditEntry",
     "AuditRowTuple",
     "AuthorizationPolicy",
@@ -75,6 +78,7 @@ __all__ = [
     "encode_entry",
     "is_authorized",
     "popcounts",
+    "record_clk_problems",
     "require_same_agency",
     "seal",
     "split_method_name",

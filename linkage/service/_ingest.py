@@ -49,6 +49,7 @@ from linkage.field_limits import (
     MAX_RECORD_KEY_BYTES,
 )
 from linkage.pki import Principal
+from linkage.security import record_clk_problems
 from linkage.service._agencies import Agencies
 from linkage.service._clock import datetime_from_us
 from linkage.service._linking import Linking, Pairs, edge, link_event
@@ -329,10 +330,8 @@ class Ingest:
                             f"got {len(mutation.clk)}",
                         )
                     )
-                elif not any(mutation.clk):
-                    problems.append(
-                        Problem(f"{where}.upsert.clk", "is all zeros: every feature is missing")
-                    )
+                else:
+                    problems.extend(self._clk_problems(mutation.clk, f"{where}.upsert.clk"))
                 if not mutation.pointer_token:
                     problems.append(Problem(f"{where}.upsert.pointer_token", "must not be empty"))
                 elif len(mutation.pointer_token) > MAX_POINTER_TOKEN_BYTES:
@@ -356,6 +355,21 @@ class Ingest:
                 )
         if problems:
             raise _refused(batch, problems[:_MAX_PROBLEMS])
+
+    def _clk_problems(self, clk: bytes, where: str) -> list[Problem]:
+        """A CLK no encoding produces (all ones, a segment all ones, fill beyond a fixed
+        bound; :func:`linkage.security.record_clk_problems`) is refused as at lookup."""
+        probabilistic = self._state.settings.probabilistic
+        if probabilistic is None:
+            return record_clk_problems(clk, where)
+        layout = probabilistic.layout
+        record = layout.record
+        return record_clk_problems(
+            clk,
+            where,
+            record_words=None if record is None else (record.start_word, record.stop_word),
+            segments=[(part.name, part.start_word, part.stop_word) for part in layout.fields],
+        )
 
     def _event_problems(self, events: tuple[RecordEvent, ...], where: str) -> list[Problem]:
         """At most 1000 events, none in the future (by the matcher's clock)."""

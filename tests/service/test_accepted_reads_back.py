@@ -95,6 +95,7 @@ FLAWS = st.sampled_from(
         "long_key",
         "short_clk",
         "zero_clk",
+        "ones_clk",
         "empty_pointer",
         "long_pointer",
         "unenrolled",
@@ -155,7 +156,13 @@ def mutations(draw: st.DrawFn, people: list[np.ndarray]) -> Planned:
         return Planned(RecordWithdrawal(key), flaw not in ("empty_key", "long_key"))
     consent = draw(consents(flaw))
     linkable = consent.linkable != (flaw == "mismatch")  # the record says otherwise
-    valid = flaw is None or flaw in ("short_clk", "zero_clk", "empty_pointer", "long_pointer")
+    valid = flaw is None or flaw in (
+        "short_clk",
+        "zero_clk",
+        "ones_clk",
+        "empty_pointer",
+        "long_pointer",
+    )
     if kind == "consent":
         return Planned(ConsentChange(key, consent.data, linkable), valid)
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
@@ -164,6 +171,8 @@ def mutations(draw: st.DrawFn, people: list[np.ndarray]) -> Planned:
         clk = clk[:-1]
     elif flaw == "zero_clk":
         clk = bytes(len(clk))
+    elif flaw == "ones_clk":  # accepted before issue 22; refused now, as at lookup
+        clk = b"\xff" * len(clk)
     pointer = draw(st.binary(min_size=1, max_size=48))
     if flaw == "empty_pointer":
         pointer = b""
