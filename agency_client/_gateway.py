@@ -20,7 +20,7 @@ import base64
 import hmac
 import os
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,10 +167,7 @@ class GatewayApp:
             )
         except InvalidInputError as exc:
             if "implausible" in exc.message:
-                raise InvalidInputError(
-                    "the query holds too few details to be matched reliably; add the phone "
-                    "number and the address (street, suburb, postcode, state)"
-                ) from None
+                raise InvalidInputError(implausible_query_message(exc.problems)) from None
             raise
         results: list[dict[str, object]] = []
         for link in response.links:
@@ -216,3 +213,44 @@ class GatewayApp:
         if contact_token is not None:
             answer["contact_token"] = contact_token
         return answer
+
+
+#: What a responder reads for each detail a plausibility problem names (the segments of
+#: the default segmented schema; the record CLK's band names no segment).
+_DETAIL_NAMES: Final = {
+    "given_name": "the given name",
+    "surname": "the surname",
+    "date_of_birth": "the date of birth",
+    "phone": "the phone number",
+    "street": "the street address",
+}
+
+
+def implausible_query_message(problems: Sequence[Problem]) -> str:
+    """What the responder is told when the matcher refuses a query CLK as implausible,
+    from the matcher's problems (which never hold the query's bits): more bits than any
+    record sets (a field holding several values or stray text), details missing (which
+    ones), or too few details in all."""
+    reasons = [problem.reason for problem in problems]
+    if any(reason.startswith(("more", "has more", "not a derived")) for reason in reasons):
+        return (
+            "the query holds more than any one person's record could (a field may hold "
+            "several values or stray text); check each field and search again"
+        )
+    missing = [
+        problem.location.rsplit(".", 1)[-1]
+        for problem in problems
+        if problem.reason.startswith("missing")
+    ]
+    if missing:
+        needs = []
+        for group in missing:
+            names = [_DETAIL_NAMES.get(part, part.replace("_", " ")) for part in group.split("|")]
+            needs.append(
+                names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+            )
+        return "the query needs " + "; and ".join(needs) + " to be matched reliably"
+    return (
+        "the query holds too few details to be matched reliably; add the phone "
+        "number and the address (street, suburb, postcode, state)"
+    )

@@ -19,7 +19,7 @@ from agency_client._gateway import load_gateway_token
 from agency_client._gateway_page import NO_INFORMATION
 from agency_client._gateway_server import start_gateway
 from linkage.consent import Purpose
-from linkage.errors import ConfigError, InvalidInputError, UnavailableError
+from linkage.errors import ConfigError, InvalidInputError, Problem, UnavailableError
 from tests.agency_client.gateway_fixtures import QUERY, TOKEN, Gateway, make_app
 
 pytestmark = pytest.mark.unit
@@ -119,6 +119,32 @@ def test_matcher_failures_are_reported_without_detail(gateway: Gateway) -> None:
     status, answer = gateway.api(QUERY)
     assert status == 400
     assert "add the phone number and the address" in answer["error"]
+
+
+@pytest.mark.parametrize(
+    ("reason", "location", "expected"),
+    [
+        ("fewer bits set than the plausible band 227..508", "clk", "too few details"),
+        ("more bits set than the plausible band 227..508", "clk", "more than any one person"),
+        ("more bits set than any real encoding", "clk.surname", "more than any one person"),
+        (
+            "missing: the query needs it",
+            "clk.date_of_birth|phone|street",
+            "needs the date of birth, the phone number or the street address",
+        ),
+    ],
+)
+def test_implausible_refusals_say_what_is_wrong(
+    gateway: Gateway, reason: str, location: str, expected: str
+) -> None:
+    gateway.lookup.fail = InvalidInputError(
+        "query CLK refused as implausible", problems=[Problem(location, reason)]
+    )
+    status, answer = gateway.api(QUERY)
+    assert status == 400
+    assert expected in answer["error"]
+    if "more" in reason:
+        assert "too few" not in answer["error"]
 
 
 def test_cross_origin_posts_and_foreign_hosts_are_refused(gateway: Gateway) -> None:
