@@ -32,6 +32,12 @@ def _rows(config: ClientConfig, path: Path) -> Iterator[tuple[int, list[str], li
             header = [name.strip() for name in next(reader)]
         except StopIteration:
             raise InvalidInputError(f"{path.name} is empty (no header row)") from None
+        except csv.Error:
+            raise InvalidInputError(f"{path.name}: the header cannot be read as CSV") from None
+        except UnicodeDecodeError:  # the first block read holds more than the header
+            raise InvalidInputError(
+                f"{path.name} is not valid {config.encoding.encoding} text"
+            ) from None
         if column not in header:
             raise ConfigError(f"{path.name} has no column {column} ([input] record_key)")
         try:

@@ -321,6 +321,15 @@ def test_attacks_segments(tree: Path) -> None:
     )  # fmt: skip
 
 
+# --- fuzzing -------------------------------------------------------------------------------
+
+
+def test_run_fuzz(tree: Path) -> None:
+    out = run(tree, "benchmarks/fuzz/run_fuzz.py", "--seconds", "2", "--targets", "consent_json")
+    assert "total:" in out
+    assert "0 with findings" in out
+
+
 #: Benchmarks the docs name and the test above that runs each.
 SMOKED = {
     "benchmarks/bench_encode.py": "test_bench_encode",
@@ -345,6 +354,7 @@ SMOKED = {
     "benchmarks/attacks/run.py": "test_attacks_attack_and_tables",
     "benchmarks/attacks/segments_attack.py": "test_attacks_segments",
     "benchmarks/attacks/segments_frequency.py": "test_attacks_segments",
+    "benchmarks/fuzz/run_fuzz.py": "test_run_fuzz",
 }
 #: Files under benchmarks/ that the docs name but that are not benchmarks to run: helpers,
 #: configs and result folders.
