@@ -10,11 +10,14 @@ Public API:
 * :data:`DEFAULT_AGENCIES`: police, mental-health centre, hospital ER and a substance-use
   programme, each an :class:`AgencyFormat` with its export header, renderer and the
   ``[input]``/``[features.*]`` tables of its agency.toml.
+* :func:`generate_events` ``(scenario, *, seed, effects) -> ScenarioEvents``: programme
+  events with known effects (:class:`EventEffects`), from a random stream of their own.
 * :class:`Messiness`: rates of nicknames, typos, swapped day/month, moves, missing
   fields, duplicates within an agency and twins.
 """
 
 from linkage.synth._agencies import DEFAULT_AGENCIES, AgencyFormat, ContactInfo
+from linkage.synth._events import EventEffects, ScenarioEvents, generate_events
 from linkage.synth._generator import (
     AgencyExport,
     Scenario,
@@ -30,11 +33,14 @@ __all__ = [
     "AgencyExport",
     "AgencyFormat",
     "ContactInfo",
+    "EventEffects",
     "Messiness",
     "Person",
     "Scenario",
+    "ScenarioEvents",
     "TruthRow",
     "Variant",
+    "generate_events",
     "generate_people",
     "generate_scenario",
     "true_pairs",
