@@ -50,8 +50,9 @@ class EventEffects:
     #: the period of the contacts
     start: date = date(2025, 1, 1)
     end: date = date(2025, 12, 31)
-    #: events before the period begin this many days before it; after it, end this many after
-    margin_days: int = 365
+    #: events begin this many days before the period and end this many after it (the
+    #: matcher refuses events dated in the future)
+    margin_days: int = 300
 
 
 @dataclass(frozen=True, slots=True)
