@@ -14,7 +14,7 @@ from typing import Any
 
 import grpc
 
-from linkage.errors import AuthenticationError, LinkageError
+from linkage.errors import AuthenticationError, LinkageError, PermissionDeniedError
 from linkage.pki import PeerAuthenticator, Principal, Role
 from linkage.security import DEFAULT_POLICY, AuthorizationPolicy, authorize
 from linkage.server._calls import (
@@ -79,9 +79,12 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):
         observer: CallObserver | None = None,
         max_workers: int = 16,
         stream_limits: StreamLimits | None = None,
+        on_denied: Callable[[Principal, str], None] | None = None,
     ) -> None:
         self._authenticator = authenticator
         self._policy = policy
+        #: audits a call the principal's role may not make (blocking; run in a thread)
+        self._on_denied = on_denied
         self._observer = observer
         self.runner = CallRunner(max_workers, stream_limits or StreamLimits())
 
@@ -96,9 +99,15 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):
         pem = certs[0] if certs else None
         return self._authenticator.authenticate(pem if isinstance(pem, bytes | str) else None)
 
-    def _enter(self, method: str, context: AioContext) -> Principal:
+    async def _enter(self, method: str, context: AioContext) -> Principal:
         principal = self._identify(context)
-        authorize(principal, method, self._policy)
+        try:
+            authorize(principal, method, self._policy)
+        except PermissionDeniedError:
+            if self._on_denied is not None:
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(None, self._on_denied, principal, method)
+            raise
         return principal
 
     def _observe(self, method: str, code: str, started: float) -> None:
@@ -161,7 +170,7 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):
         code = "OK"
         token = None
         try:
-            principal = self._enter(method, context)
+            principal = await self._enter(method, context)
             token = _PRINCIPAL.set(principal)
             return await run(principal)
         except SyncAbortError as abort:

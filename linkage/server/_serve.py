@@ -136,11 +136,15 @@ def start_matcher(
             observer=observer,
             max_workers=config.max_workers,
             stream_limits=config.streams,
+            on_denied=lambda principal, method: service.audit_refusal(
+                principal, "call.refused", "permission_denied", [method]
+            ),
         )
         stop_reminder = threading.Event()
 
         def stopped() -> None:
             stop_reminder.set()
+            service.close()
             store.close()
 
         running = build_server(

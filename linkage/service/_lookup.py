@@ -3,7 +3,10 @@
 :meth:`Lookups.lookup` runs, in order:
 
 1. the per-principal **rate limit** (a refusal is audited);
-2. the query's **shape**: linkage space, purpose, ``max_links``, CLK length;
+2. the query's **shape**: linkage space, purpose, ``max_links``, CLK length (a refusal is
+   audited, naming the fields at fault); refusals are audited through
+   :class:`~linkage.service._refusals.RefusalAudit`, one entry per principal, reason and
+   minute with a count, so a flood of refusals is not a flood of audit entries;
 3. **plausibility** (:meth:`Lookups.check_plausible`): a query CLK no real query encodes
    to is refused, naming what is wrong (and audited);
 4. **search** (:meth:`Lookups.search`): after catching up with other processes' changes,
@@ -48,6 +51,7 @@ from linkage.service._clock import datetime_from_us
 from linkage.service._model import DisclosedMember, LinkHit
 from linkage.service._observer import LookupOutcome
 from linkage.service._probabilistic import search_index
+from linkage.service._refusals import RefusalAudit
 from linkage.service._state import ServiceState
 from linkage.service._stored_consent import read_stored_consent
 from linkage.store import DisclosureRow, LinkMember
@@ -77,12 +81,14 @@ class Lookups:
         state: ServiceState,
         agencies: Agencies,
         limiter: RateLimiter,
+        refusals: RefusalAudit,
         *,
         audit_lookups: bool = True,
     ) -> None:
         self._state = state
         self._agencies = agencies
         self._limiter = limiter
+        self._refusals = refusals
         self._audit_lookups = audit_lookups
         # draws the padding of equal work (not security-relevant: which records pad a
         # lookup's work is never shown to anyone)
@@ -128,7 +134,7 @@ class Lookups:
         state = self._state
         settings = state.settings
         if not self._limiter.try_acquire(actor.actor):
-            self._audit_refusal(actor, "rate_limited")
+            self._refusals.refused(actor, "lookup.refused", "rate_limited")
             raise ResourceExhaustedError(
                 "too many lookups; wait a moment and retry (the limit is per principal)"
             )
@@ -150,11 +156,19 @@ class Lookups:
         if len(clk) != settings.clk_bytes:
             problems.append(Problem("clk", f"must be {settings.clk_bytes} bytes, got {len(clk)}"))
         if problems:
+            self._refusals.refused(
+                actor, "lookup.refused", "invalid_request", [p.location for p in problems]
+            )
             raise InvalidInputError("lookup refused", problems=problems)
         try:
             self.check_plausible(clk)
-        except InvalidInputError:
-            self._audit_refusal(actor, "implausible_query")
+        except InvalidInputError as refused:
+            self._refusals.refused(
+                actor,
+                "lookup.refused",
+                "implausible_query",
+                [p.location for p in refused.problems],
+            )
             raise
         wanted = max_links or _DEFAULT_LINKS
         state.catch_up_for_reads()
@@ -308,12 +322,6 @@ class Lookups:
             pad_to=_WORK_CANDIDATES,
             rng=self._rng,
         )
-
-    def _audit_refusal(self, actor: Principal, reason: str) -> None:
-        state = self._state
-        now = state.clock()
-        with state.store.write() as tx:
-            state.audit(tx, actor, "lookup.refused", [], {"reason": reason}, now)
 
     # ---------------------------------------------------------- disclosures
     def disclosable_count(self, agency_id: str) -> int:

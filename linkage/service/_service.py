@@ -29,7 +29,7 @@ docs/architecture.md for the layers and the data flow of one record.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from linkage.distributed import DaskJoiner
@@ -46,6 +46,7 @@ from linkage.service._lookup import Lookups
 from linkage.service._model import BatchOutcome, LinkHit, WriteBatch
 from linkage.service._observer import NullObserver, ServiceObserver
 from linkage.service._rebuild import Rebuilds
+from linkage.service._refusals import RefusalAudit
 from linkage.service._settings import LinkageSettings, ServiceLimits
 from linkage.service._state import ServiceState
 from linkage.store import (
@@ -112,7 +113,10 @@ class LinkageService:
         self._ingest = Ingest(state, self._agencies, linking)
         self._next_epoch = NextEpochIngest(state, self._ingest)
         self._rebuilds = Rebuilds(state, linking)
-        self._lookups = Lookups(state, self._agencies, limiter, audit_lookups=audit_lookups)
+        self._refusals = RefusalAudit(state)
+        self._lookups = Lookups(
+            state, self._agencies, limiter, self._refusals, audit_lookups=audit_lookups
+        )
         state.refresh_model()
         state.load_index()
 
@@ -141,6 +145,22 @@ class LinkageService:
         """What decides links now, as the JSON a rebuild records (with the model in force)."""
         linker = self._state.linker
         return self._state.settings.linkage_model_json(None if linker is None else linker.model)
+
+    def audit_refusal(
+        self, actor: Principal | str, action: str, reason: str, fields: Sequence[str] = ()
+    ) -> None:
+        """Audit a refused call (a role calling what it may not): one entry per principal,
+        action, reason, fields and minute, with a count (:mod:`._refusals`)."""
+        self._refusals.refused(actor, action, reason, fields)
+
+    def flush_refusals(self) -> int:
+        """Write the counted repeats of refusals of the minutes that are over."""
+        return self._refusals.flush()
+
+    def close(self) -> None:
+        """Write what the service still holds in memory (the refusals' counts); the caller
+        closes the store after it."""
+        self._refusals.close()
 
     def verify_audit(self) -> VerificationResult:
         """Verify the audit hash chain from the first entry to the last."""

@@ -4,6 +4,7 @@ was disclosed."""
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from linkage.service._clock import system_clock_us
 from linkage.service._ingest import Ingest
 from linkage.service._linking import Linking
 from linkage.service._lookup import Lookups, record_name
+from linkage.service._refusals import RefusalAudit
 from linkage.service._state import ServiceState
 from linkage.store import SqliteLinkStore
 from tests.service.factory import (
@@ -55,7 +57,8 @@ def _parts(path: Path, *, burst: int = 100, audit: bool = True) -> Parts:
         agencies.create(OPERATOR, agency_id, agency_id.upper(), b"card:" + agency_id.encode())
     ingest = Ingest(state, agencies, Linking(state, cross_agency_greedy, None))
     limiter = RateLimiter(1.0, burst, lambda: 0.0)
-    return Parts(store, ingest, Lookups(state, agencies, limiter, audit_lookups=audit))
+    refusals = RefusalAudit(state, timer=False)
+    return Parts(store, ingest, Lookups(state, agencies, limiter, refusals, audit_lookups=audit))
 
 
 @pytest.fixture
@@ -121,8 +124,16 @@ def test_refusals_in_order_rate_then_shape_then_plausibility(tmp_path: Path) -> 
     assert _ask(parts, clk_bytes(person(rng))) == []
     with pytest.raises(ResourceExhaustedError, match="too many lookups"):
         _ask(parts, clk_bytes(person(rng)))
-    reasons = [row.details for row in parts.store.iter_audit() if row.action == "lookup.refused"]
-    assert reasons == ['{"reason":"implausible_query"}', '{"reason":"rate_limited"}']
+    reasons = [
+        json.loads(row.details)
+        for row in parts.store.iter_audit()
+        if row.action == "lookup.refused"
+    ]
+    assert [(r["reason"], r["fields"], r["count"]) for r in reasons] == [
+        ("invalid_request", ["clk", "key_epoch", "max_links", "purpose"], 1),
+        ("implausible_query", ["query.clk"], 1),
+        ("rate_limited", [], 1),
+    ]
     parts.store.close()
 
 
