@@ -5,6 +5,7 @@ the segment (linkage/service/_mirror.py, Lookups.check_plausible in _lookup.py).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -267,13 +268,22 @@ def test_a_record_part_above_the_band_is_still_refused(loaded: Loaded) -> None:
     ]
 
 
+def _refusals_audited(service: LinkageService) -> list[dict[str, object]]:
+    """The lookup.refused entries, once the counted repeats are written (refusals are
+    grouped per principal, reason, fields and minute: linkage/service/_refusals.py)."""
+    service.close()
+    rows = service._store.iter_audit()
+    return [json.loads(row.details) for row in rows if row.action == "lookup.refused"]
+
+
 def test_a_refused_query_is_audited(loaded: Loaded) -> None:
     service, records = loaded
-    before = sum(1 for row in service._store.iter_audit() if row.action == "lookup.refused")
+    before = sum(int(str(r["count"])) for r in _refusals_audited(service))
     _refusal(service, _segment(records[0].clk, "street", 0xFF))
-    after = [row for row in service._store.iter_audit() if row.action == "lookup.refused"]
-    assert len(after) == before + 1
-    assert "implausible_query" in after[-1].details
+    after = _refusals_audited(service)
+    assert sum(int(str(r["count"])) for r in after) == before + 1
+    assert after[-1]["reason"] == "implausible_query"
+    assert after[-1]["fields"] == ["query.clk.street"]
 
 
 def test_another_matcher_on_the_store_follows_the_band_across_a_pruned_feed(
