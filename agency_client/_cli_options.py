@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 import click
 from tqdm import tqdm
 
-from agency_client._workflow import AgencySession, open_session
+from agency_client._rotation import adopt_next_epoch_state
+from agency_client._session import AgencySession, open_session
 
 __all__ = ["config_option", "load_session", "progress_bar"]
 
@@ -32,8 +33,13 @@ def config_option(func: _F) -> _F:
 
 
 def load_session(config_path: Path) -> AgencySession:
-    """The config, secret and pointer key (the environment is read here, at the edge)."""
-    return open_session(config_path, os.environ)
+    """The config, secret and pointer key (the environment is read here, at the edge).
+    After a finished key-epoch rotation, the next epoch's upload state is adopted."""
+    session = open_session(config_path, os.environ)
+    note = adopt_next_epoch_state(session.config)
+    if note is not None:
+        click.echo(f"note: {note}", err=True)
+    return session
 
 
 def progress_bar(description: str, total: int | None = None, unit: str = "row") -> tqdm[Any]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from agency_client._cli_options import progress_bar
+from agency_client._sending import SendReport, send_pending
+from agency_client._session import AgencySession
 from agency_client._state import UploadState
-from agency_client._workflow import AgencySession, SendReport, send_pending
 
 __all__ = ["echo_send_report", "send_all_pending"]
 

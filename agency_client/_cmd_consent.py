@@ -28,7 +28,7 @@ from agency_client._cmd_withdraw import read_id_file
 from agency_client._csvlines import bounded_lines
 from agency_client._export import iter_local_ids
 from agency_client._matcher import consent_from_proto
-from agency_client._workflow import ConsentPlan, plan_consent
+from agency_client._withdraw_consent_plans import ConsentPlan, plan_consent
 from linkage.consent import Consent, Purpose
 from linkage.errors import InvalidInputError, Problem
 from linkage.identity import Role

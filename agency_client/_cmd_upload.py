@@ -10,8 +10,10 @@ from agency_client._cli_options import config_option, load_session, progress_bar
 from agency_client._cli_send import echo_send_report, send_all_pending
 from agency_client._contacts import FieldContactRecord, FieldContactStore, contacts_path
 from agency_client._events import EventsFile, read_events_csv
+from agency_client._rotation import next_epoch_session
+from agency_client._session import AgencySession
 from agency_client._state import UploadState
-from agency_client._workflow import AgencySession, plan_upload
+from agency_client._workflow import plan_upload
 from linkage.errors import FailedPreconditionError
 
 __all__ = ["upload_command"]
@@ -84,6 +86,42 @@ def upload_command(
         raise click.UsageError("give --events FILE or --no-events, not both")
     events = read_events_csv(events_path) if events_path is not None else None
     session = load_session(config_path)
+    following = next_epoch_session(session)
+    for each in (session,) if following is None else (session, following):
+        if each is following:
+            click.echo(
+                f"key-epoch rotation: the same export in key epoch "
+                f"{each.config.encoding.key_epoch}, beside key epoch "
+                f"{session.config.encoding.key_epoch}"
+            )
+        _upload_epoch(
+            each,
+            export,
+            events,
+            no_events=no_events,
+            workers=workers,
+            strict=strict,
+            dry_run=dry_run,
+            replace_all=replace_all,
+            allow_mass_withdrawal=allow_mass_withdrawal,
+            discard_pending=discard_pending,
+        )
+
+
+def _upload_epoch(
+    session: AgencySession,
+    export: Path,
+    events: EventsFile | None,
+    *,
+    no_events: bool,
+    workers: int | None,
+    strict: bool,
+    dry_run: bool,
+    replace_all: bool,
+    allow_mass_withdrawal: bool,
+    discard_pending: bool,
+) -> None:
+    """One key epoch's upload: resume, plan, send (with that epoch's state)."""
     field_contacts = _field_contacts(session)
     with session.state() as state:
         _check_events_choice(state, events, no_events)

@@ -9,7 +9,7 @@ import click
 from agency_client._cli_options import config_option, load_session
 from agency_client._cli_send import echo_send_report, send_all_pending
 from agency_client._csvlines import bounded_lines
-from agency_client._workflow import plan_withdrawal
+from agency_client._withdraw_consent_plans import plan_withdrawal
 from linkage.errors import InvalidInputError
 
 __all__ = ["read_id_file", "withdraw_command"]

@@ -12,161 +12,58 @@ Every command that changes what the matcher holds works in two steps:
    in one transaction.
 
 An interrupted run leaves the unacknowledged batches pending; the next command
-sends them first, byte for byte. A batch that was committed but whose response
+sends them first, byte for byte. This module plans uploads;
+:mod:`agency_client._withdraw_consent_plans` plans withdrawals and consent changes,
+:mod:`agency_client._sending` sends, :mod:`agency_client._session` holds the loaded
+configuration, keys and the batcher all of them use. A batch that was committed but whose response
 was lost is answered by the matcher as a replay of the original (idempotent by
 batch ID), so nothing is ever applied twice.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
-import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Final
 
-from agency_client._client_config import ClientConfig, load_client_config
 from agency_client._config import AgencyConfig
 from agency_client._contacts import FieldContactRecord
 from agency_client._csvlines import bounded_lines
 from agency_client._events import EventsFile, events_digest_cell
-from agency_client._keys import AgencyKeys
 from agency_client._mapping import ChunkResult, EncodeWorkerFactory, RowMapper
-from agency_client._matcher import MatcherClient, consent_to_proto
+from agency_client._matcher import consent_to_proto
 from agency_client._pipeline import MAX_KEPT_PROBLEMS
+from agency_client._session import AgencySession, Batcher
 from agency_client._state import (
-    EFFECT_CONSENT,
     EFFECT_UPSERT,
     EFFECT_WITHDRAW,
     Effect,
     StateEntry,
     UploadState,
 )
-from agency_client.pointer import PointerKey, load_pointer_key, seal_pointer
-from linkage.consent import Consent, parse_consent, serialize_consent
+from linkage.consent import parse_consent, serialize_consent
 from linkage.encode import PLACEHOLDER_RULES_VERSION, map_ordered
 from linkage.errors import (
     ConfigError,
     FailedPreconditionError,
     InvalidInputError,
-    NotFoundError,
     Problem,
     RowError,
-    UnavailableError,
 )
 from linkage.events import RecordEvent
 from linkage.v1 import common_pb2, ingest_pb2
 
-__all__ = [
-    "AgencySession",
-    "BatchSender",
-    "ConsentPlan",
-    "SendReport",
-    "UploadPlan",
-    "open_session",
-    "plan_consent",
-    "plan_upload",
-    "plan_withdrawal",
-    "send_pending",
-]
+__all__ = ["UploadPlan", "event_protos", "plan_upload"]
 
 #: Planned withdrawals above this share of the held records need ``allow_mass_withdrawal``.
 MASS_WITHDRAWAL_SHARE: Final = 0.5
 MASS_WITHDRAWAL_MIN: Final = 10
-_RETRY_DELAYS_S: Final = (1.0, 2.0, 4.0)
-
-
-@dataclass(frozen=True, slots=True)
-class AgencySession:
-    """A loaded config with the agency's keys."""
-
-    config: ClientConfig
-    pointer_key: PointerKey = field(repr=False)
-    keys: AgencyKeys = field(repr=False)
-    pointer_epoch: int
-    fingerprint: str
-
-    @property
-    def agency_id(self) -> str:
-        return self.config.agency_id
-
-    def state(self) -> UploadState:
-        return UploadState(self.config.state_file)
-
-    def matcher(self) -> MatcherClient:
-        return MatcherClient(self.config.matcher_address, self.config.agency_tls)
-
-    def seal(self, local_id: str) -> bytes:
-        return seal_pointer(self.pointer_key, self.agency_id, self.pointer_epoch, local_id)
-
-
-def open_session(config_path: Path, environ: Mapping[str, str]) -> AgencySession:
-    """Load ``agency.toml``, its secret and the pointer key."""
-    config = load_client_config(config_path, environ)
-    pointer_key = load_pointer_key(config.pointer_key_file)
-    return AgencySession(
-        config=config,
-        pointer_key=pointer_key,
-        keys=AgencyKeys.from_pointer_key(pointer_key, config.agency_id),
-        pointer_epoch=1,
-        fingerprint=config.encoding.encoding_schema.fingerprint,
-    )
-
-
-def _batch_id(operation: str) -> str:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"{operation}-{stamp}-{secrets.token_hex(4)}"
-
-
-class _Batcher:
-    """Collects mutations into serialised batches of at most ``size``."""
-
-    def __init__(self, session: AgencySession, operation: str, withdraw_all: bool = False) -> None:
-        self.session = session
-        self.operation = operation
-        self.run_id = _batch_id(operation)
-        self.size = session.config.batch_size
-        self.first_withdraws_all = withdraw_all
-        self.batches: list[tuple[str, bool, int, bytes, Sequence[Effect]]] = []
-        self._mutations: list[ingest_pb2.RecordMutation] = []
-        self._effects: list[Effect] = []
-
-    def add(self, mutation: ingest_pb2.RecordMutation, effect: Effect) -> None:
-        self._mutations.append(mutation)
-        self._effects.append(effect)
-        if len(self._mutations) >= self.size:
-            self.flush()
-
-    def flush(self, *, force: bool = False) -> None:
-        if not self._mutations and not (force and self.first_withdraws_all and not self.batches):
-            return
-        withdraw_all = self.first_withdraws_all and not self.batches
-        batch_id = f"{self.run_id}-{len(self.batches) + 1:06d}"
-        request = ingest_pb2.WriteBatchRequest(
-            parent=self.session.config.parent,
-            batch_id=batch_id,
-            key_epoch=self.session.config.encoding.key_epoch,
-            schema_fingerprint=self.session.fingerprint,
-            mutations=self._mutations,
-            withdraw_all=withdraw_all,
-        )
-        self.batches.append(
-            (
-                batch_id,
-                withdraw_all,
-                len(self._mutations),
-                request.SerializeToString(),
-                tuple(self._effects),
-            )
-        )
-        self._mutations = []
-        self._effects = []
 
 
 # --------------------------------------------------------------------------- upload
@@ -317,7 +214,7 @@ def plan_upload(
         return consent_protos[consent_id]
 
     signature = _mapping_signature(encoding, session.fingerprint)
-    batcher = _Batcher(session, "upload", withdraw_all=replace_all)
+    batcher = Batcher(session, "upload", withdraw_all=replace_all)
     seen: dict[bytes, int] = {}
     problems: list[Problem] = []
     counts = {"new": 0, "changed": 0, "unchanged": 0, "duplicates": 0, "bad": 0, "rows": 0}
@@ -510,7 +407,7 @@ def _plan_field_contacts(
     default_id: int,
     records: Sequence[FieldContactRecord],
     seen: dict[bytes, int],
-    batcher: _Batcher,
+    batcher: Batcher,
     consent_proto: Callable[[int], common_pb2.Consent],
     *,
     replace_all: bool,
@@ -557,180 +454,3 @@ def _plan_field_contacts(
 def _row_of(problem: Problem) -> int:
     head = problem.location.split(",")[0]
     return int(head[4:]) if head.startswith("row ") and head[4:].isdigit() else 0
-
-
-# --------------------------------------------------------------------------- withdraw
-
-
-def plan_withdrawal(
-    session: AgencySession, state: UploadState, local_ids: Sequence[str], *, everything: bool
-) -> int:
-    """Store batches withdrawing ``local_ids`` (or everything); returns the records concerned."""
-    if state.pending_summary()[0]:
-        raise FailedPreconditionError("earlier batches are still pending; send them first")
-    batcher = _Batcher(session, "withdraw", withdraw_all=everything)
-    if everything:
-        batcher.flush(force=True)
-        state.add_pending("withdraw", batcher.batches)
-        return state.record_count()
-    keys = _known_keys(session, state, local_ids)
-    for key in dict.fromkeys(keys):
-        batcher.add(
-            ingest_pb2.RecordMutation(withdraw_record_key=key), Effect(key, EFFECT_WITHDRAW)
-        )
-    batcher.flush()
-    state.add_pending("withdraw", batcher.batches)
-    return len(set(keys))
-
-
-def _known_keys(
-    session: AgencySession, state: UploadState, local_ids: Sequence[str]
-) -> list[bytes]:
-    keys = [session.keys.record_key(local_id) for local_id in local_ids]
-    unknown = [
-        Problem(f"record ID #{i + 1}", "was never uploaded by this agency (or was withdrawn)")
-        for i, key in enumerate(keys)
-        if state.record(key) is None
-    ]
-    if unknown:
-        raise NotFoundError(
-            "some record IDs are not held by the matcher according to the local state; "
-            "check the IDs (nothing was sent)",
-            problems=unknown[:50],
-        )
-    return keys
-
-
-# --------------------------------------------------------------------------- consent
-
-
-@dataclass(frozen=True, slots=True)
-class ConsentPlan:
-    """One record's new consent (``None``: revoke the consent it has)."""
-
-    local_id: str
-    consent: Consent | None
-
-
-def plan_consent(session: AgencySession, state: UploadState, changes: Sequence[ConsentPlan]) -> int:
-    """Store batches of ConsentUpdate mutations; returns how many records they change."""
-    if state.pending_summary()[0]:
-        raise FailedPreconditionError("earlier batches are still pending; send them first")
-    keys = _known_keys(session, state, [c.local_id for c in changes])
-    batcher = _Batcher(session, "consent")
-    done: set[bytes] = set()
-    for key, change in zip(keys, changes, strict=True):
-        if key in done:
-            continue
-        done.add(key)
-        if change.consent is None:
-            entry = state.record(key)
-            assert entry is not None
-            consent = parse_consent(state.consent_bytes(entry.consent_id)).revoke()
-        else:
-            consent = change.consent
-        consent_id = state.consent_id(serialize_consent(consent))
-        batcher.add(
-            ingest_pb2.RecordMutation(
-                consent_update=ingest_pb2.ConsentUpdate(
-                    record_key=key, consent=consent_to_proto(consent)
-                )
-            ),
-            Effect(key, EFFECT_CONSENT, None, consent_id, True),
-        )
-    batcher.flush()
-    state.add_pending("consent", batcher.batches)
-    return len(done)
-
-
-# --------------------------------------------------------------------------- send
-
-
-class BatchSender(Protocol):
-    """What :func:`send_pending` needs of a matcher client."""
-
-    def stream_batches(
-        self, requests: Iterable[ingest_pb2.WriteBatchRequest]
-    ) -> Iterator[ingest_pb2.WriteBatchResponse]: ...
-
-
-@dataclass(slots=True)
-class SendReport:
-    """What the matcher acknowledged in one send."""
-
-    batches: int = 0
-    replayed: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    withdrawn: int = 0
-    consent_updated: int = 0
-    linked: int = 0
-    retries: int = 0
-
-    def add(self, response: ingest_pb2.WriteBatchResponse) -> None:
-        self.batches += 1
-        self.replayed += int(response.replayed)
-        self.inserted += response.inserted_count
-        self.updated += response.updated_count
-        self.unchanged += response.unchanged_count
-        self.withdrawn += response.withdrawn_count
-        self.consent_updated += response.consent_updated_count
-        self.linked += response.linked_count
-
-
-def send_pending(
-    state: UploadState,
-    client: BatchSender,
-    *,
-    progress: Callable[[int], object] | None = None,
-    retry_delays: Sequence[float] = _RETRY_DELAYS_S,
-    sleep: Callable[[float], object] = time.sleep,
-) -> SendReport:
-    """Send every pending batch; each is applied to the state only once acknowledged.
-
-    Transient failures (the matcher unreachable) are retried after ``retry_delays``;
-    if they persist, :class:`UnavailableError` is raised with the rest still pending.
-    """
-    report = SendReport()
-    attempt = 0
-    while True:
-        pending = list(state.pending())
-        if not pending:
-            return report
-        try:
-            requests = (ingest_pb2.WriteBatchRequest.FromString(p.request) for p in pending)
-            acknowledged = 0
-            # the stream first: zip then reads it to its end (the call's final status)
-            # instead of dropping it after the last batch, which cancelled the call
-            for response, batch in zip(client.stream_batches(requests), pending, strict=False):
-                if response.name and not response.name.endswith("/batches/" + batch.batch_id):
-                    raise FailedPreconditionError(
-                        "the matcher acknowledged a batch out of order; nothing more was "
-                        "applied locally; run the same command again"
-                    )
-                state.acknowledge(batch.seq)
-                report.add(response)
-                acknowledged += 1
-                if progress is not None:
-                    progress(batch.mutation_count)
-            if acknowledged < len(pending):
-                raise UnavailableError(
-                    "the matcher closed the stream early; run the same command again "
-                    "(acknowledged batches are kept)"
-                )
-        except UnavailableError:
-            if attempt >= len(retry_delays):
-                raise
-            sleep(retry_delays[attempt])
-            attempt += 1
-            report.retries += 1
-
-
-@contextlib.contextmanager
-def matcher_for(session: AgencySession) -> Iterator[MatcherClient]:
-    client = session.matcher()
-    try:
-        yield client
-    finally:
-        client.close()

@@ -24,7 +24,8 @@ from agency_client._cli_common import (
 from agency_client._client_config import load_client_config
 from agency_client._gateway import load_gateway_token
 from agency_client._matcher import MatcherClient
-from agency_client._workflow import plan_upload, send_pending
+from agency_client._sending import send_pending
+from agency_client._workflow import plan_upload
 from agency_client.cli import cli
 from agency_client.pointer import seal_pointer
 from linkage.channel import mtls_channel

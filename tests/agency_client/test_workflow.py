@@ -12,15 +12,10 @@ from pathlib import Path
 import pytest
 
 from agency_client._keys import AgencyKeys
+from agency_client._sending import SendReport, send_pending
 from agency_client._state import UploadState
-from agency_client._workflow import (
-    ConsentPlan,
-    SendReport,
-    plan_consent,
-    plan_upload,
-    plan_withdrawal,
-    send_pending,
-)
+from agency_client._withdraw_consent_plans import ConsentPlan, plan_consent, plan_withdrawal
+from agency_client._workflow import plan_upload
 from agency_client.pointer import open_pointer
 from linkage.consent import Consent, Purpose
 from linkage.errors import (

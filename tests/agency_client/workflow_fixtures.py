@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agency_client._gateway import write_gateway_token
-from agency_client._workflow import AgencySession, open_session
+from agency_client._session import AgencySession, open_session
 from agency_client.pointer import generate_pointer_key, write_pointer_key
 from linkage.synth import DEFAULT_AGENCIES, AgencyFormat, Scenario, generate_scenario
 
