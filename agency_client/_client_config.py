@@ -42,6 +42,11 @@
     # https_cert = "tls/web/fullchain.pem"  # the agency's web server certificate (and chain):
     # https_key = "tls/web/key.pem"         # HTTPS, required beyond loopback; key mode 0600
 
+    [rotation]                         # only during a key-epoch rotation (docs/key-rotation.md)
+    key_epoch = 2                      # the epoch the programme is moving to
+    secret_file = "secret-2.key"       # its linkage secret (mode 0600), or secret_env = "NAME"
+    lookups = "current"                # "next": the gateway encodes lookups in key_epoch
+
 Relative paths are resolved against the config file's folder. The file is parsed once and
 validated as a whole (:class:`agency_client._tables.ClientToml`), the encoding half
 included, so every problem of either half is named at once.
@@ -49,19 +54,22 @@ included, so every problem of either half is named at once.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Final
 
-from agency_client._config import AgencyConfig, agency_config_from
+from agency_client._config import AgencyConfig, agency_config_from, load_secret
 from agency_client._tables import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_GATEWAY_LISTEN,
     ClientToml,
     ConsentTable,
     GatewayTable,
+    RotationTable,
+    SecretTable,
     read_agency_toml,
 )
 from linkage.addresses import is_loopback as is_loopback_listen
@@ -76,6 +84,7 @@ __all__ = [
     "ClientConfig",
     "GatewaySettings",
     "HttpsFiles",
+    "RotationSettings",
     "TlsFiles",
     "is_host_port",
     "is_loopback_listen",
@@ -131,6 +140,20 @@ class GatewaySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RotationSettings:
+    """``[rotation]``: the next key epoch of a rotation in progress. ``encoding`` is the
+    agency's encoding configuration with that epoch and its secret; ``lookups_next``: the
+    gateway encodes lookups in it."""
+
+    encoding: AgencyConfig
+    lookups_next: bool
+
+    @property
+    def key_epoch(self) -> int:
+        return self.encoding.key_epoch
+
+
+@dataclass(frozen=True, slots=True)
 class ClientConfig:
     """Everything the workflow commands need, validated on load."""
 
@@ -143,6 +166,7 @@ class ClientConfig:
     batch_size: int
     default_consent: Consent
     gateway: GatewaySettings
+    rotation: RotationSettings | None = None
 
     def __post_init__(self) -> None:
         validate_identifier(self.agency_id, "agency.id")
@@ -310,6 +334,13 @@ def _client_config(
     gateway = _gateway(document.gateway, base, ca_cert, findings)
     if encoding is None or consent is None or gateway is None:
         return None
+    rotation = (
+        None
+        if document.rotation is None
+        else _rotation(document.rotation, encoding, base, environ, findings)
+    )
+    if document.rotation is not None and rotation is None:
+        return None
     return findings.build(
         lambda: ClientConfig(
             encoding=encoding,
@@ -321,6 +352,46 @@ def _client_config(
             batch_size=matcher.batch_size,
             default_consent=consent,
             gateway=gateway,
+            rotation=rotation,
         ),
         "agency.id",
+    )
+
+
+def _rotation(
+    table: RotationTable,
+    encoding: AgencyConfig,
+    base: Path,
+    environ: Mapping[str, str],
+    findings: Findings,
+) -> RotationSettings | None:
+    """The next epoch's settings: its number above the current one, and its secret from a
+    file or the environment, never the command line."""
+    problems: list[Problem] = []
+    if not encoding.key_epoch < table.key_epoch < 2**32:
+        problems.append(
+            Problem(
+                "rotation.key_epoch",
+                f"must be above [agency] key_epoch ({encoding.key_epoch}) and below 2^32",
+            )
+        )
+    found = Findings()
+    source = SecretTable(file=table.secret_file, env=table.secret_env)
+    secret = load_secret(source, base, environ, found)
+    renamed = {
+        "secret": "rotation",
+        "secret.file": "rotation.secret_file",
+        "secret.env": "rotation.secret_env",
+    }
+    for problem in found.problems:
+        reason = problem.reason.replace("file or env", "secret_file or secret_env").replace(
+            "[secret] env", "[rotation] secret_env"
+        )
+        problems.append(Problem(renamed.get(problem.location, problem.location), reason))
+    findings.extend(problems)
+    if problems or secret is None:
+        return None
+    return RotationSettings(
+        encoding=dataclasses.replace(encoding, key_epoch=table.key_epoch, secret=secret),
+        lookups_next=table.lookups == "next",
     )

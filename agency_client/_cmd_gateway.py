@@ -67,15 +67,19 @@ def gateway_command(
             "(agency-client init --gateway-cert/--gateway-key)"
         )
     token = load_gateway_token(settings, os.environ)
-    fingerprint = config.encoding.encoding_schema.fingerprint
-    contacts = ContactLog(contacts_path(config.state_file), fingerprint, config.encoding.key_epoch)
+    # during a key-epoch rotation, [rotation] lookups = "next" encodes in the next epoch
+    rotation = config.rotation
+    encoding = rotation.encoding if rotation is not None and rotation.lookups_next else None
+    encoding = config.encoding if encoding is None else encoding
+    fingerprint = encoding.encoding_schema.fingerprint
+    contacts = ContactLog(contacts_path(config.state_file), fingerprint, encoding.key_epoch)
     client = MatcherClient(config.matcher_address, settings.tls)
     try:
         app = GatewayApp(
-            agency_name=config.encoding.agency_name,
-            encoder=QueryEncoder(config.encoding),
+            agency_name=encoding.agency_name,
+            encoder=QueryEncoder(encoding),
             lookup=client.lookup,
-            key_epoch=config.encoding.key_epoch,
+            key_epoch=encoding.key_epoch,
             fingerprint=fingerprint,
             purpose=settings.purpose,
             max_links=settings.max_links,
@@ -98,7 +102,7 @@ def gateway_command(
             host = listen_at.rpartition(":")[0]
             click.echo(
                 f"gateway for {config.agency_id} serving on "
-                f"{server.scheme}://{host}:{server.port}/",
+                f"{server.scheme}://{host}:{server.port}/ (key epoch {encoding.key_epoch})",
                 err=True,
             )
             stop.wait()

@@ -102,6 +102,7 @@ __all__ = [
     "agency_config_from",
     "load_agency_config",
     "load_schema_file",
+    "load_secret",
 ]
 
 #: The normaliser a feature gets when its config does not name one.
@@ -289,7 +290,7 @@ def agency_config_from(
     """The encoding half of a validated ``agency.toml`` (``None`` with its problems added
     to ``findings`` when it is invalid)."""
     base = path.resolve().parent
-    secret = _load_secret(document.secret, base, environ, findings)
+    secret = load_secret(document.secret, base, environ, findings)
     schema = _load_encoding_schema(document.schema_.file, base, findings)
     source = document.input
     try:
@@ -349,7 +350,7 @@ def _load_encoding_schema(source: str, base: Path, findings: Findings) -> Encodi
         return None
 
 
-def _load_secret(
+def load_secret(
     table: SecretTable, base: Path, environ: Mapping[str, str], findings: Findings
 ) -> LinkageSecret | None:
     raw: bytes

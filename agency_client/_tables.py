@@ -190,6 +190,23 @@ class GatewayTable(Table):
     https_key: Text | None = None
 
 
+class RotationTable(Table):
+    """``[rotation]``: during a key-epoch rotation, the epoch the programme is moving to
+    (docs/key-rotation.md)."""
+
+    key_epoch: int = Field(description="the next key epoch (above [agency] key_epoch)")
+    secret_file: Text | None = Field(
+        default=None, description="the path of the next epoch's linkage secret (mode 0600)"
+    )
+    secret_env: Text | None = Field(
+        default=None, description="the environment variable holding the next epoch's secret"
+    )
+    lookups: Literal["current", "next"] = Field(
+        default="current",
+        description='the epoch the gateway encodes lookups in: "current" or "next"',
+    )
+
+
 def _empty_table() -> Any:
     return {}
 
@@ -212,6 +229,7 @@ class AgencyToml(Table):
     state: StateTable = StateTable()
     consent: ConsentTable = ConsentTable()
     gateway: GatewayTable = GatewayTable()
+    rotation: RotationTable | None = None
 
 
 class ClientAgencyTable(AgencyTable):
