@@ -57,7 +57,7 @@ def open_session(config_path: Path, environ: Mapping[str, str]) -> AgencySession
         config=config,
         pointer_key=pointer_key,
         keys=AgencyKeys.from_pointer_key(pointer_key, config.agency_id),
-        pointer_epoch=1,
+        pointer_epoch=config.encoding.key_epoch,
         fingerprint=config.encoding.encoding_schema.fingerprint,
     )
 

@@ -113,6 +113,8 @@ def test_the_next_state_is_adopted_once_the_rotation_is_finished(tmp_path: Path)
         text.replace("key_epoch = 1", "key_epoch = 2").replace('"secret.key"', '"secret-2.key"')
     )
     moved = load_client_config(folder.config, {})
+    # pointer tokens are sealed under the epoch in force
+    assert folder.session().pointer_epoch == 2
     note = adopt_next_epoch_state(moved)
     assert note is not None
     assert "upload-state.epoch-2.sqlite" in note
