@@ -186,6 +186,17 @@ def test_bench_delta_upload(tree: Path) -> None:
     assert "delta / full" in out
 
 
+def test_bench_epoch_rotation(tree: Path) -> None:
+    out = run(
+        tree,
+        "benchmarks/bench_epoch_rotation.py",
+        "--records", "400", "--batch", "100", "--pool", "120",
+        "--out", "build/bench_epoch_rotation.json",
+    )  # fmt: skip
+    assert "rotated 400 records" in out
+    assert "link IDs changed: 0" in out
+
+
 def test_bench_probabilistic_service(tree: Path) -> None:
     out = run(
         tree,
@@ -341,6 +352,7 @@ SMOKED = {
     "benchmarks/bench_service.py": "test_bench_service",
     "benchmarks/bench_store.py": "test_bench_store",
     "benchmarks/bench_delta_upload.py": "test_bench_delta_upload",
+    "benchmarks/bench_epoch_rotation.py": "test_bench_epoch_rotation",
     "benchmarks/bench_probabilistic_service.py": "test_bench_probabilistic_service",
     "benchmarks/bench_prob_blocking.py": "test_bench_prob_blocking",
     "benchmarks/bench_prob_lookup.py": "test_bench_prob_lookup",

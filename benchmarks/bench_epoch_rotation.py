@@ -1,0 +1,242 @@
+"""Key-epoch rotation at scale: the matcher's time to move N records from epoch 1 to 2.
+
+    .venv/bin/python benchmarks/bench_epoch_rotation.py [--records 1000000] [--batch 10000]
+
+What is timed is the matcher's share of a rotation (docs/key-rotation.md), in the default
+probabilistic mode on the embedded SQLite store, with the real service and admin code:
+
+* ``begin``: ``linkage-admin epoch begin``'s transaction, then the matcher following it
+  (one lookup; it builds the next epoch's empty mirror);
+* ``upload``: every record's epoch-2 CLK through ``LinkageService.write_batch`` in batches
+  of ``--batch`` (the upserts ``agency-client upload`` sends with ``[rotation]``):
+  validation, the write transaction with its audit entry, the next epoch's mirror;
+* ``finish``: ``linkage-admin epoch finish``'s one transaction (every record onto its
+  epoch-2 CLK and pointer token, the epoch-1 ones deleted);
+* ``follow``: the running matcher's next lookup after the finish (it catches up and makes
+  the epoch-2 mirror the one in force).
+
+Not timed: encoding at the agencies (bench_encode.py measures it: one export per agency,
+on the agency's own machine, in parallel with the others) and seeding the store. The
+records are seeded straight into the store (epoch 1, linked in pairs); their CLKs are
+real segmented CLKs of synthetic people (a pool of ``--pool`` rows encoded once per epoch
+with the shipped default schema and a fresh secret each, reused round-robin), so every
+check the matcher makes on a real upload applies. Link IDs are compared before and after.
+Results: printed, and written to build/bench_epoch_rotation.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import secrets
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from benchmarks.scenario_rows import mapped_rows  # noqa: E402
+from linkage.consent import Consent, Purpose, serialize_consent  # noqa: E402
+from linkage.encode import (  # noqa: E402
+    SegmentedEncoder,
+    default_segmented_schema,
+    segment_layout,
+)
+from linkage.pki import Principal, Role  # noqa: E402
+from linkage.service import (  # noqa: E402
+    LinkageService,
+    LinkageSettings,
+    ProbabilisticSettings,
+    RecordUpsert,
+    ServiceLimits,
+    WriteBatch,
+)
+from linkage.service._rotation import (  # noqa: E402
+    begin_rotation,
+    finish_rotation,
+    rotation_status,
+)
+from linkage.store import NewRecord, SqliteLinkStore  # noqa: E402
+
+AGENCIES = ("metro-police", "valley-mhc", "riverside-er", "harbour-sud")
+SEGMENTED = default_segmented_schema()
+LAYOUT = segment_layout(SEGMENTED.schema.length, SEGMENTED.segmentation)
+SETTINGS = LinkageSettings(
+    threshold=0.5,
+    clk_bits=LAYOUT.total_words * 64,
+    key_epoch=1,
+    schema_fingerprint=SEGMENTED.fingerprint,
+    probabilistic=ProbabilisticSettings(
+        layout=LAYOUT, hardened=True, schema_source="default-segmented"
+    ),
+)
+#: records per seeding transaction
+_SEED_TX = 50_000
+
+
+def _pool(rows: int, epoch: int, seed: int) -> list[bytes]:
+    """Real segmented CLKs of ``rows`` synthetic records in ``epoch`` (a fresh secret)."""
+    people = max(10, rows // 3)
+    mapped = mapped_rows(people, seed)[:rows]
+    encoder = SegmentedEncoder(SEGMENTED, secrets.token_bytes(32), key_epoch=epoch)
+    batch = encoder.encode_valid([list(r.values) for r in mapped])
+    return [clk.tobytes() for clk in batch.clks]
+
+
+def _key(i: int) -> bytes:
+    return b"rec-%09d" % i
+
+
+def _seed(store: SqliteLinkStore, records: int, pool: list[bytes], consent: bytes) -> None:
+    """``records`` epoch-1 records, round-robin over the agencies, linked in pairs."""
+    with store.write() as tx:
+        for agency_id in AGENCIES:
+            tx.insert_agency(agency_id, agency_id, b"", 1)
+    for start in range(0, records, _SEED_TX):
+        stop = min(records, start + _SEED_TX)
+        with store.write() as tx:
+            nodes = [
+                tx.insert_record(
+                    NewRecord(
+                        agency_id=AGENCIES[i % len(AGENCIES)],
+                        record_key=_key(i),
+                        key_epoch=1,
+                        schema_fingerprint=SETTINGS.schema_fingerprint,
+                        clk=pool[i % len(pool)],
+                        pointer_token=secrets.token_bytes(48),
+                        consent=consent,
+                        linkable=True,
+                        content_digest=secrets.token_bytes(32),
+                        update_time_us=1,
+                    )
+                )
+                for i in range(start, stop)
+            ]
+            links = tx.allocate_link_ids((len(nodes) + 1) // 2, 1)
+            tx.assign_links(((node, links[k // 2]) for k, node in enumerate(nodes)), 1)
+
+
+def _lookup(service: LinkageService, clk: bytes, epoch: int) -> int:
+    who = Principal(Role.RESPONDER, AGENCIES[0], "bench", 3)
+    return len(service.lookup(who, clk, epoch, SETTINGS.schema_fingerprint, "crisis_response", 5))
+
+
+def run(records: int, batch: int, pool_rows: int, out: Path) -> dict[str, Any]:
+    started_all = time.perf_counter()
+    pool_1 = _pool(pool_rows, 1, 11)
+    pool_2 = _pool(pool_rows, 2, 11)
+    size = min(len(pool_1), len(pool_2))
+    pool_1, pool_2 = pool_1[:size], pool_2[:size]
+    consent = serialize_consent(
+        Consent.for_recipients(
+            roles=[Role.RESPONDER],
+            purposes=[Purpose.CRISIS_RESPONSE],
+            expires_at=datetime(2099, 1, 1, tzinfo=UTC),
+            agencies=(),
+            allow_linkage=True,
+        )
+    )
+    figures: dict[str, Any] = {"records": records, "batch": batch, "distinct_clks": size}
+    with tempfile.TemporaryDirectory(prefix="bench-rotation-") as folder:
+        os.chmod(folder, 0o700)
+        path = Path(folder) / "index.sqlite"
+        store = SqliteLinkStore(path)
+        t0 = time.perf_counter()
+        _seed(store, records, pool_1, consent)
+        figures["seed_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        service = LinkageService(store, SETTINGS, ServiceLimits(lookup_burst=1000))
+        figures["matcher_start_s"] = time.perf_counter() - t0
+        links_before = dict(store.iter_node_links())
+
+        t0 = time.perf_counter()
+        begin_rotation(store, 1, 2, "linkage-admin:bench", 2)
+        _lookup(service, pool_2[0], 2)
+        figures["begin_s"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        sent = 0
+        for a, agency_id in enumerate(AGENCIES):
+            mine = range(a, records, len(AGENCIES))
+            who = Principal(Role.AGENCY, agency_id, "it", 2)
+            for start in range(0, len(mine), batch):
+                chunk = mine[start : start + batch]
+                outcome = service.write_batch(
+                    who,
+                    WriteBatch(
+                        agency_id=agency_id,
+                        batch_id=f"rotate-{agency_id}-{start}",
+                        key_epoch=2,
+                        schema_fingerprint=SETTINGS.schema_fingerprint,
+                        mutations=tuple(
+                            RecordUpsert(
+                                record_key=_key(i),
+                                clk=pool_2[i % size],
+                                pointer_token=secrets.token_bytes(48),
+                                consent=consent,
+                                linkable=True,
+                            )
+                            for i in chunk
+                        ),
+                    ),
+                )
+                sent += outcome.inserted
+        figures["upload_s"] = time.perf_counter() - t0
+        figures["upload_records_per_s"] = sent / max(figures["upload_s"], 1e-9)
+        status = rotation_status(store, 1)
+        assert not status.blocking, status.blocking
+
+        t0 = time.perf_counter()
+        finished = finish_rotation(store, 1, "linkage-admin:bench", 3)
+        figures["finish_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        _lookup(service, pool_2[0], 2)
+        figures["follow_s"] = time.perf_counter() - t0
+        assert finished.records_moved == records, finished
+        assert service.settings.key_epoch == 2
+        assert service.indexed_count == records
+        changed = sum(1 for n, link in store.iter_node_links() if links_before.get(n) != link)
+        figures["link_ids_changed"] = changed
+        figures["database_bytes"] = sum(
+            p.stat().st_size for p in Path(folder).iterdir() if p.name.startswith("index")
+        )
+        store.close()
+    figures["rotation_s"] = sum(figures[k] for k in ("begin_s", "upload_s", "finish_s", "follow_s"))
+    figures["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figures["wall_s"] = time.perf_counter() - started_all
+    figures["machine"] = {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "load_1m": os.getloadavg()[0],
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=10_000, help="upserts per batch")
+    parser.add_argument("--pool", type=int, default=4000, help="distinct CLKs per epoch")
+    parser.add_argument("--out", type=Path, default=REPO / "build" / "bench_epoch_rotation.json")
+    args = parser.parse_args()
+    figures = run(args.records, args.batch, min(args.pool, args.records), args.out)
+    print(json.dumps(figures, indent=2, sort_keys=True))
+    print(
+        f"rotated {figures['records']:,} records in {figures['rotation_s']:.1f} s "
+        f"(upload {figures['upload_s']:.1f} s, finish {figures['finish_s']:.1f} s, follow "
+        f"{figures['follow_s']:.1f} s); link IDs changed: {figures['link_ids_changed']}; "
+        f"written to {args.out}"
+    )
+
+
+if __name__ == "__main__":
+    main()
