@@ -50,6 +50,8 @@ class RateLimiter:
         if max_keys < 1:
             raise InvalidInputError("max_keys: must be at least 1")
         self._clock = clock
+        #: the clock the buckets fill by (seconds, monotonic)
+        self.clock = clock
         self._max_keys = max_keys
         self._lock = threading.Lock()
         # key -> (tokens, time of last update)
@@ -66,6 +68,15 @@ class RateLimiter:
                 return True
             self._store(key, tokens, now)
             return False
+
+    def refund(self, key: Hashable, cost: float = 1.0) -> None:
+        """Give back ``cost`` tokens taken by :meth:`try_acquire` for a call another limit
+        refused (the bucket never holds more than its burst)."""
+        if not cost > 0:
+            raise InvalidInputError("cost: must be positive")
+        with self._lock:
+            tokens, now = self._refilled(key, self._clock())
+            self._store(key, min(float(self.limit.burst), tokens + cost), now)
 
     def acquire(self, key: Hashable, cost: float = 1.0) -> None:
         """Like :meth:`try_acquire`, raising ResourceExhaustedError when over the limit."""

@@ -71,8 +71,10 @@ Example::
     [limits]
     max_batch_mutations = 10000
     max_message_bytes = 67108864
-    lookup_rate_per_s = 10
+    lookup_rate_per_s = 10     # per client certificate
     lookup_burst = 50
+    lookup_agency_rate_per_s = 10   # per agency and role, all its certificates together
+    lookup_agency_burst = 50        # (default: the per-certificate values)
 
     [metrics]                  # optional: Prometheus metrics on their own port
     listen = "127.0.0.1:9464"
@@ -310,6 +312,8 @@ class LimitsTable(Table):
     lookup_rate_per_s: float = _LIMITS.lookup_rate_per_s
     lookup_burst: int = _LIMITS.lookup_burst
     max_links_per_lookup: int = _LIMITS.max_links_per_lookup
+    lookup_agency_rate_per_s: float | None = _LIMITS.lookup_agency_rate_per_s
+    lookup_agency_burst: int | None = _LIMITS.lookup_agency_burst
 
 
 class MetricsTable(Table):
@@ -482,6 +486,8 @@ def _server_config(
             lookup_rate_per_s=lim.lookup_rate_per_s,
             lookup_burst=lim.lookup_burst,
             max_links_per_lookup=lim.max_links_per_lookup,
+            lookup_agency_rate_per_s=lim.lookup_agency_rate_per_s,
+            lookup_agency_burst=lim.lookup_agency_burst,
         )
     )
     server = document.server

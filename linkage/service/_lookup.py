@@ -2,7 +2,7 @@
 
 :meth:`Lookups.lookup` runs, in order:
 
-1. the per-principal **rate limit** (a refusal is audited);
+1. the **rate limits**, per certificate and per agency and role (a refusal is audited);
 2. the query's **shape**: linkage space, purpose, ``max_links``, CLK length (a refusal is
    audited, naming the fields at fault); refusals are audited through
    :class:`~linkage.service._refusals.RefusalAudit`, one entry per principal, reason and
@@ -83,11 +83,19 @@ class Lookups:
         limiter: RateLimiter,
         refusals: RefusalAudit,
         *,
+        agency_limiter: RateLimiter | None = None,
         audit_lookups: bool = True,
     ) -> None:
+        """``limiter`` is per certificate, ``agency_limiter`` per agency and role (by
+        default one with the per-certificate limit, on the same clock)."""
         self._state = state
         self._agencies = agencies
         self._limiter = limiter
+        if agency_limiter is None:  # (a limiter holding no bucket yet is falsy: len 0)
+            agency_limiter = RateLimiter(
+                limiter.limit.rate_per_s, limiter.limit.burst, limiter.clock
+            )
+        self._agency_limiter = agency_limiter
         self._refusals = refusals
         self._audit_lookups = audit_lookups
         # draws the padding of equal work (not security-relevant: which records pad a
@@ -133,11 +141,7 @@ class Lookups:
     ) -> list[LinkHit]:
         state = self._state
         settings = state.settings
-        if not self._limiter.try_acquire(actor.actor):
-            self._refusals.refused(actor, "lookup.refused", "rate_limited")
-            raise ResourceExhaustedError(
-                "too many lookups; wait a moment and retry (the limit is per principal)"
-            )
+        self._take_rate(actor)
         problems: list[Problem] = []
         state.check_space(key_epoch, schema_fingerprint, problems)
         try:
@@ -252,6 +256,26 @@ class Lookups:
                 for m, link in disclosed_rows
             )
         return hits
+
+    def _take_rate(self, actor: Principal) -> None:
+        """One lookup from the certificate's bucket and from its agency and role's bucket
+        (shared by all of that agency's certificates of that role, so a second certificate
+        gets no fresh bucket); a refusal is audited and gives nothing back."""
+        if not self._limiter.try_acquire(actor.actor):
+            self._refusals.refused(actor, "lookup.refused", "rate_limited")
+            raise ResourceExhaustedError(
+                "too many lookups; wait a moment and retry (limits.lookup_rate_per_s and "
+                "lookup_burst, per certificate)"
+            )
+        agency_key = (actor.role.value, actor.agency_id)
+        if not self._agency_limiter.try_acquire(agency_key):
+            self._limiter.refund(actor.actor)
+            self._refusals.refused(actor, "lookup.refused", "agency_rate_limited")
+            raise ResourceExhaustedError(
+                f"too many lookups by agency {actor.agency_id}'s {actor.role.value} "
+                "certificates together; wait a moment and retry "
+                "(limits.lookup_agency_rate_per_s and lookup_agency_burst)"
+            )
 
     def check_plausible(self, clk: bytes) -> None:
         """Refuse a query CLK no real query encodes to (an all-ones probe, a foreign

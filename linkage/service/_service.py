@@ -107,6 +107,9 @@ class LinkageService:
         limiter = RateLimiter(
             limits.lookup_rate_per_s, limits.lookup_burst, monotonic or time.monotonic
         )
+        agency_limiter = RateLimiter(
+            limits.agency_rate_per_s, limits.agency_burst, monotonic or time.monotonic
+        )
         self._state = state
         self._store = store
         self._agencies = Agencies(state)
@@ -115,7 +118,12 @@ class LinkageService:
         self._rebuilds = Rebuilds(state, linking)
         self._refusals = RefusalAudit(state)
         self._lookups = Lookups(
-            state, self._agencies, limiter, self._refusals, audit_lookups=audit_lookups
+            state,
+            self._agencies,
+            limiter,
+            self._refusals,
+            agency_limiter=agency_limiter,
+            audit_lookups=audit_lookups,
         )
         state.refresh_model()
         state.load_index()

@@ -260,9 +260,26 @@ class ServiceLimits:
 
     max_batch_mutations: int = 10_000
     max_message_bytes: int = 64 * 1024 * 1024
+    #: per client certificate
     lookup_rate_per_s: float = 10.0
     lookup_burst: int = 50
     max_links_per_lookup: int = 20
+    #: per agency and role, over all of the agency's certificates of that role (None: the
+    #: per-certificate value, so a second certificate adds nothing)
+    lookup_agency_rate_per_s: float | None = None
+    lookup_agency_burst: int | None = None
+
+    @property
+    def agency_rate_per_s(self) -> float:
+        """The sustained lookup rate of one agency's principals of one role together."""
+        rate = self.lookup_agency_rate_per_s
+        return self.lookup_rate_per_s if rate is None else rate
+
+    @property
+    def agency_burst(self) -> int:
+        """The lookup burst of one agency's principals of one role together."""
+        burst = self.lookup_agency_burst
+        return self.lookup_burst if burst is None else burst
 
     def __post_init__(self) -> None:
         problems = []
@@ -274,6 +291,10 @@ class ServiceLimits:
             problems.append(Problem("limits.lookup_rate_per_s", "must be positive"))
         if self.lookup_burst < 1:
             problems.append(Problem("limits.lookup_burst", "must be at least 1"))
+        if self.lookup_agency_rate_per_s is not None and self.lookup_agency_rate_per_s <= 0:
+            problems.append(Problem("limits.lookup_agency_rate_per_s", "must be positive"))
+        if self.lookup_agency_burst is not None and self.lookup_agency_burst < 1:
+            problems.append(Problem("limits.lookup_agency_burst", "must be at least 1"))
         if not 1 <= self.max_links_per_lookup <= 100:
             problems.append(Problem("limits.max_links_per_lookup", "must be in [1, 100]"))
         if problems:

@@ -132,3 +132,14 @@ def test_configuration_is_validated(rate: float, burst: int) -> None:
 def test_cost_must_be_positive() -> None:
     with pytest.raises(InvalidInputError):
         RateLimiter(1.0, 1, clock=FakeClock()).try_acquire("k", cost=0)
+
+
+def test_a_refund_gives_a_token_back_never_beyond_the_burst() -> None:
+    limiter = RateLimiter(rate_per_s=1.0, burst=2, clock=FakeClock())
+    assert [limiter.try_acquire("a") for _ in range(3)] == [True, True, False]
+    limiter.refund("a")
+    assert [limiter.try_acquire("a") for _ in range(2)] == [True, False]
+    limiter.refund("b", cost=5)  # a new key starts full: nothing beyond the burst
+    assert [limiter.try_acquire("b") for _ in range(3)] == [True, True, False]
+    with pytest.raises(InvalidInputError, match="cost"):
+        limiter.refund("a", cost=0)

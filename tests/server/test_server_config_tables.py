@@ -55,6 +55,8 @@ FULL: dict[str, Any] = {
         "lookup_rate_per_s": 2,
         "lookup_burst": 5,
         "max_links_per_lookup": 3,
+        "lookup_agency_rate_per_s": 4,
+        "lookup_agency_burst": 9,
     },
     "metrics": {"listen": "127.0.0.1:9464"},
 }
@@ -93,6 +95,7 @@ def test_every_key_of_every_table_is_read(tmp_path: Path) -> None:
         2.0,
         3,
     )
+    assert (limits.agency_rate_per_s, limits.agency_burst) == (4.0, 9)
     linkage = config.linkage
     assert linkage.auto_threshold
     assert linkage.threshold == AUTO_THRESHOLD_START

@@ -71,9 +71,11 @@ def _expiring_upsert(key: str, bits: np.ndarray, expires: datetime) -> RecordUps
     return RecordUpsert(key.encode(), clk_bytes(bits), b"ptr", serialize_consent(consent), True)
 
 
-def _look(service: LinkageService, bits: np.ndarray, who: str = "officer") -> int:
+def _look(
+    service: LinkageService, bits: np.ndarray, who: str = "officer", agency_id: str = "police"
+) -> int:
     hits = service.lookup(
-        responder("police", who), clk_bytes(bits), 1, FINGERPRINT, "crisis_response", 0
+        responder(agency_id, who), clk_bytes(bits), 1, FINGERPRINT, "crisis_response", 0
     )
     return sum(len(h.members) for h in hits)
 
@@ -102,13 +104,16 @@ def test_lookups_past_the_rate_limit_are_refused_per_principal_and_audited(
         _look(service, query)
     with pytest.raises(ResourceExhaustedError, match="too many lookups"):
         _look(service, query)
-    _look(service, query, who="another-officer")  # a different principal has its own bucket
+    # another certificate of the same agency gets no fresh bucket (issue 22)
+    with pytest.raises(ResourceExhaustedError, match="agency police's responder certificates"):
+        _look(service, query, who="another-officer")
+    _look(service, query, agency_id="valley-mhc")  # another agency has buckets of its own
     clocks.mono += 1.0  # one token back
     _look(service, query)
     store = SqliteLinkStore(tmp_path / "index.db")
     refused = [json.loads(r.details) for r in store.iter_audit() if r.action == "lookup.refused"]
     store.close()
-    assert [r["reason"] for r in refused] == ["rate_limited"]
+    assert [r["reason"] for r in refused] == ["rate_limited", "agency_rate_limited"]
 
 
 @pytest.mark.parametrize("fill", [0.0, 1.0, 0.01])
