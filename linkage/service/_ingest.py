@@ -216,6 +216,17 @@ class _ConsentCheck:
         return known
 
 
+def _check_epoch_in_force(batch: WriteBatch, state: ServiceState) -> None:
+    """A key-epoch rotation that finished since the batch was validated (the catch-up just
+    brought it) leaves the batch in an epoch no longer in force: refused, nothing stored."""
+    if batch.key_epoch != state.settings.key_epoch:
+        raise FailedPreconditionError(
+            f"batch {batch.batch_id!r} is of key epoch {batch.key_epoch}, no longer in force "
+            f"(a rotation finished: the matcher's key epoch is {state.settings.key_epoch}); "
+            "nothing of it was stored"
+        )
+
+
 class Ingest:
     """Batches of one service (see the module docstring)."""
 
@@ -243,6 +254,7 @@ class Ingest:
                 if replay is not None:
                     return replay
                 state.catch_up(tx.index_changes_since(state.seen_change))
+                _check_epoch_in_force(batch, state)
                 state.refresh_model()
                 plan = self.plan(tx, batch)
             # Phase 2 (CPU, no lock): the similarity join.
@@ -258,6 +270,7 @@ class Ingest:
                 state.refresh_model()
                 if others or state.model_run_id != model_run:
                     state.catch_up(others)
+                    _check_epoch_in_force(batch, state)
                     plan = self.plan(tx, batch)
                     graph = self.graph(plan)
                 outcome, index_adds = self._apply(tx, actor, batch, plan, digest, graph, now)

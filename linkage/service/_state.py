@@ -14,9 +14,9 @@ One :class:`ServiceState` per :class:`~linkage.service.LinkageService`. It holds
   lookup in the next epoch finds the same links. The store's ``key_rotation`` row decides
   which epochs are in force; a rotation's begin and finish append a mark to the index-change
   feed (:data:`~linkage.store.ROTATION_MARK_NODE`), and :meth:`catch_up` re-reads the
-  rotation when it meets one. Inside :meth:`epoch_scope` of the next epoch, ``mirror`` is
-  the next epoch's and :meth:`check_space` accepts that epoch; elsewhere (ingest, rebuilds)
-  it is the epoch in force;
+  rotation when it meets one. Inside :meth:`epoch_scope` (a lookup), ``mirror`` is the
+  mirror of the call's epoch as it was when the call came in, and :meth:`check_space`
+  accepts that epoch; elsewhere (ingest, rebuilds) it is the epoch in force's;
 * in probabilistic mode, the **model in force**: the linker (model, blocking rules,
   threshold) of the latest linkage run, the run it came from, the records it was fitted
   on and the blocking plan. :meth:`refresh_model` picks up a run another process saved.
@@ -64,8 +64,8 @@ _log = logging.getLogger("linkage.service")
 #: Records handed to the mirror at once while the index loads.
 _LOAD_CHUNK = 65536
 
-#: The mirror a call in :meth:`ServiceState.epoch_scope` of the next key epoch reads.
-_EPOCH_SCOPE: ContextVar[tuple[ServiceState, IndexMirror] | None] = ContextVar(
+#: The mirror (and its key epoch) a call in :meth:`ServiceState.epoch_scope` reads.
+_EPOCH_SCOPE: ContextVar[tuple[ServiceState, IndexMirror, int] | None] = ContextVar(
     "linkage_epoch_scope", default=None
 )
 
@@ -117,8 +117,8 @@ class ServiceState:
 
     @property
     def mirror(self) -> IndexMirror:
-        """The in-memory index of the key epoch in force, or of the next epoch inside
-        :meth:`epoch_scope` of it."""
+        """The in-memory index of the key epoch in force, or of the epoch of the
+        :meth:`epoch_scope` the caller is in."""
         scoped = _EPOCH_SCOPE.get()
         if scoped is not None and scoped[0] is self:
             return scoped[1]
@@ -126,13 +126,20 @@ class ServiceState:
 
     @contextmanager
     def epoch_scope(self, key_epoch: int) -> Iterator[None]:
-        """Within: ``mirror`` is the next epoch's and :meth:`check_space` accepts that
-        epoch, if ``key_epoch`` is the next epoch of a rotation (else nothing changes)."""
-        following = self.next_mirror
-        if following is None or key_epoch != self.next_epoch:
+        """Within: ``mirror`` is the mirror of ``key_epoch`` as it is on entry (the epoch in
+        force's, or the next epoch's during a rotation) and :meth:`check_space` accepts that
+        epoch; a finish that lands meanwhile does not move the call to the other epoch's
+        CLKs. For any other epoch nothing changes (and :meth:`check_space` refuses it)."""
+        if key_epoch == self.settings.key_epoch:
+            pinned: IndexMirror | None = self._mirror
+        elif key_epoch == self.next_epoch:
+            pinned = self.next_mirror
+        else:
+            pinned = None
+        if pinned is None:
             yield
             return
-        token = _EPOCH_SCOPE.set((self, following))
+        token = _EPOCH_SCOPE.set((self, pinned, key_epoch))
         try:
             yield
         finally:
@@ -144,7 +151,7 @@ class ServiceState:
         (the next epoch of a rotation belongs to it inside :meth:`epoch_scope`)."""
         settings = self.settings
         scoped = _EPOCH_SCOPE.get()
-        if scoped is not None and scoped[0] is self and key_epoch == self.next_epoch:
+        if scoped is not None and scoped[0] is self and key_epoch == scoped[2]:
             pass
         elif key_epoch != settings.key_epoch:
             problems.append(

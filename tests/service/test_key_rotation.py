@@ -272,3 +272,34 @@ def test_another_matcher_process_on_the_store_follows_the_rotation(tmp_path: Pat
     assert reader.indexed_count == len(records) - 1
     reader_store.close()
     store.close()
+
+
+def test_calls_that_meet_a_finish_stay_in_their_epoch(tmp_path: Path) -> None:
+    records = _records(40, 9)
+    service, store = _service(tmp_path / "r.db")
+    _upload(service, records, 1, "e1")
+    answered = _lookup_links(service, records, 1)
+    begin_rotation(store, 1, 2, "linkage-admin:test", 1)
+    _upload(service, records, 2, "e2")
+    finish_rotation(store, 1, "linkage-admin:test", 2)
+    # the matcher learns of the finish inside this lookup of epoch 1: it is answered
+    # from epoch 1's CLKs, as it came in, never compared with epoch 2's
+    known = next(i for i, link in enumerate(answered) if link)
+    assert _lookup_links(service, [records[known]], 1) == [answered[known]]
+    assert service.settings.key_epoch == 2
+    with pytest.raises(InvalidInputError, match="key epoch 2"):
+        _lookup_links(service, records[:1], 1)
+    assert _lookup_links(service, records, 2) == answered
+
+    # a batch of epoch 1 that meets the finish inside the matcher is refused whole
+    again, again_store = _service(tmp_path / "s.db")
+    _upload(again, records, 1, "e1")
+    begin_rotation(again_store, 1, 2, "linkage-admin:test", 1)
+    _upload(again, records, 2, "e2")
+    before = _node_links(again_store)
+    finish_rotation(again_store, 1, "linkage-admin:test", 2)
+    late = dataclasses.replace(records[0], key=b"late-record")
+    with pytest.raises(FailedPreconditionError, match="no longer in force"):
+        _upload(again, [late], 1, "late")
+    assert _node_links(again_store) == before
+    assert again_store.list_records(late.agency_id, b"late", 10) == []
