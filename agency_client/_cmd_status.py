@@ -7,9 +7,11 @@ from pathlib import Path
 
 import click
 
+from agency_client._audit_heads import kept_audit_heads, remember_audit_head
 from agency_client._cli_options import config_option, load_session
+from linkage.audit_heads import format_audit_head
 
-__all__ = ["status_command"]
+__all__ = ["audit_heads_command", "status_command"]
 
 
 @click.command("status")
@@ -32,6 +34,10 @@ def status_command(config_path: Path, as_json: bool, local_only: bool) -> None:
     if not local_only:
         with session.matcher() as client:
             status = client.agency_status(session.config.parent)
+        with session.state() as state:
+            warning = remember_audit_head(state, status.audit_head)
+        if warning is not None:
+            click.echo(f"warning: {warning}", err=True)
         coverage = status.linked_record_count / status.record_count if status.record_count else 0.0
         matcher = {
             "agency": status.name,
@@ -40,6 +46,7 @@ def status_command(config_path: Path, as_json: bool, local_only: bool) -> None:
             "link_coverage": round(coverage, 4),
             "disclosable_record_count": status.disclosable_record_count,
             "batch_count": status.batch_count,
+            "audit_head_sequence": status.audit_head.sequence,
             "last_batch": status.last_batch,
             "last_batch_commit_time": (
                 status.last_batch_commit_time.ToJsonString()
@@ -66,3 +73,27 @@ def status_command(config_path: Path, as_json: bool, local_only: bool) -> None:
     )
     if local["last_export"]:
         click.echo(f"  last export: {local['last_export']} (planned {local['last_plan_time']})")
+
+
+@click.command("audit-heads")
+@config_option
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write them to this file (default: print them).",
+)
+def audit_heads_command(config_path: Path, out: Path | None) -> None:
+    """The matcher's audit heads this client has seen (each status records one), as a
+    trusted-heads file for linkage-admin audit verify --trusted-head."""
+    session = load_session(config_path)
+    with session.state() as state:
+        heads = kept_audit_heads(state)
+    if not heads:
+        raise click.ClickException("no audit head seen yet; run agency-client status first")
+    text = "".join(format_audit_head(h) + "\n" for h in heads)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {len(heads)} audit heads to {out} (the latest at {heads[-1].sequence})")

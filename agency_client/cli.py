@@ -17,7 +17,7 @@ from agency_client._cmd_encode import encode_command
 from agency_client._cmd_gateway import gateway_command
 from agency_client._cmd_init import init_command
 from agency_client._cmd_schema import schema_group
-from agency_client._cmd_status import status_command
+from agency_client._cmd_status import audit_heads_command, status_command
 from agency_client._cmd_upload import upload_command
 from agency_client._cmd_withdraw import withdraw_command
 
@@ -37,6 +37,7 @@ for _command in (
     withdraw_command,
     consent_group,
     status_command,
+    audit_heads_command,
     deref_command,
     disclosures_command,
     gateway_command,

@@ -1,6 +1,6 @@
 """Operator commands that talk to a running matcher over mutual TLS
 (``agency``, ``links``, ``index``, ``events``) or read its store directly
-(``audit verify``)."""
+(``audit verify``, ``audit head``)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from typing import Any, TypeVar
 import click
 import grpc
 
+from linkage.audit_heads import AuditHead, format_audit_head, parse_audit_heads
 from linkage.channel import mtls_channel
 from linkage.errors import ConfigError, IntegrityError, LinkageError
 from linkage.server import load_server_config, open_store
 from linkage.service import verify_audit_log
+from linkage.store import LinkStore
 from linkage.v1 import common_pb2, operator_pb2, operator_pb2_grpc
 
 __all__ = ["agency", "audit", "events", "index", "links"]
@@ -346,25 +348,58 @@ def audit() -> None:
     """The tamper-evident audit log."""
 
 
-@audit.command("verify")
-@click.option(
+def _open_config_store(config_path: Path) -> LinkStore:
+    config = load_server_config(config_path, os.environ)
+    if config.store.engine == "sqlite" and (
+        config.store.path is None or not config.store.path.exists()
+    ):
+        raise ConfigError(f"no store at {config.store.path}; check [store] in {config_path}")
+    return open_store(config.store)
+
+
+_CONFIG_OPTION = click.option(
     "--config",
     "config_path",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="The matcher's server.toml (its store is read, never written).",
 )
-def audit_verify(config_path: Path) -> None:
+
+
+def _read_heads(paths: tuple[Path, ...]) -> list[AuditHead]:
+    heads: list[AuditHead] = []
+    for path in paths:
+        try:
+            with path.open(encoding="utf-8") as lines:
+                heads.extend(parse_audit_heads(lines, str(path)))
+        except OSError as exc:
+            raise ConfigError(f"cannot read the trusted heads {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"the trusted heads {path} are not UTF-8 text") from None
+    return heads
+
+
+@audit.command("verify")
+@_CONFIG_OPTION
+@click.option(
+    "--trusted-head",
+    "trusted_head_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A file of audit heads kept outside the matcher (agency-client audit-heads, "
+    "linkage-admin audit head); the chain must still contain every one. Repeatable.",
+)
+def audit_verify(config_path: Path, trusted_head_files: tuple[Path, ...]) -> None:
     """Check the audit hash chain from the first entry to the last; name the
-    first altered, inserted or deleted entry and exit 2 if there is one."""
-    config = load_server_config(config_path, os.environ)
-    if config.store.engine == "sqlite" and (
-        config.store.path is None or not config.store.path.exists()
-    ):
-        raise ConfigError(f"no store at {config.store.path}; check [store] in {config_path}")
-    store = open_store(config.store)
+    first altered, inserted or deleted entry and exit 2 if there is one.
+
+    With --trusted-head, a chain re-sealed from any entry up to a trusted head, or cut
+    short of it, fails too: whoever holds the database can recompute the whole chain,
+    but not the heads kept elsewhere."""
+    heads = _read_heads(trusted_head_files)
+    store = _open_config_store(config_path)
     try:
-        result = verify_audit_log(store)
+        result = verify_audit_log(store, [(h.sequence, h.entry_hash) for h in heads])
     finally:
         store.close()
     if not result.ok:
@@ -372,7 +407,34 @@ def audit_verify(config_path: Path) -> None:
             f"audit log verification FAILED at entry {result.first_bad_sequence}: "
             f"{result.reason} ({result.entries_checked} entries verified before it)"
         )
+    trusted = (
+        f"; it contains all {len(heads)} trusted heads (the latest at "
+        f"{max(h.sequence for h in heads)})"
+        if heads
+        else ""
+    )
     click.echo(
         f"audit log OK: {result.entries_checked} entries, last sequence {result.last_sequence}, "
-        f"head {result.head_hash.hex()}"
+        f"head {result.head_hash.hex()}{trusted}"
     )
+
+
+@audit.command("head")
+@_CONFIG_OPTION
+def audit_head(config_path: Path) -> None:
+    """Print the audit log's head (its last entry's sequence and hash) as one line of a
+    trusted-heads file, after verifying the chain; keep it somewhere the matcher's
+    database is not (another machine, the agencies), for audit verify --trusted-head."""
+    store = _open_config_store(config_path)
+    try:
+        result = verify_audit_log(store)
+    finally:
+        store.close()
+    if not result.ok:
+        raise IntegrityError(
+            f"audit log verification FAILED at entry {result.first_bad_sequence}: "
+            f"{result.reason}; no head printed"
+        )
+    if result.last_sequence < 1:
+        raise ConfigError("the audit log is empty: there is no head yet")
+    click.echo(format_audit_head(AuditHead(result.last_sequence, result.head_hash)))

@@ -260,6 +260,7 @@ def verify_chain(
     start_sequence: int = 1,
     start_hash: bytes = GENESIS_HASH,
     trusted_head: tuple[int, bytes] | None = None,
+    trusted_heads: Iterable[tuple[int, bytes]] = (),
 ) -> VerificationResult:
     """Verify a stream of stored entries in one pass (constant memory).
 
@@ -268,8 +269,9 @@ def verify_chain(
     be recomputed wholesale by whoever can write to the store; to catch that
     (or a truncated tail), pass ``trusted_head=(sequence, hash)`` from a
     checkpoint kept elsewhere; the entry at that sequence must carry exactly
-    that hash and the log must reach it. ``start_sequence``/``start_hash``
-    verify a segment that starts after a trusted checkpoint.
+    that hash and the log must reach it. ``trusted_heads`` are more such checkpoints
+    (heads agency clients kept, for example); each must hold. ``start_sequence``/
+    ``start_hash`` verify a segment that starts after a trusted checkpoint.
     """
     rows = (
         (
@@ -285,7 +287,11 @@ def verify_chain(
         for item in entries
     )
     return verify_rows(
-        rows, start_sequence=start_sequence, start_hash=start_hash, trusted_head=trusted_head
+        rows,
+        start_sequence=start_sequence,
+        start_hash=start_hash,
+        trusted_head=trusted_head,
+        trusted_heads=trusted_heads,
     )
 
 
@@ -295,6 +301,7 @@ def verify_rows(
     start_sequence: int = 1,
     start_hash: bytes = GENESIS_HASH,
     trusted_head: tuple[int, bytes] | None = None,
+    trusted_heads: Iterable[tuple[int, bytes]] = (),
 ) -> VerificationResult:
     """:func:`verify_chain` over plain tuples (the fast path for a store's cursor).
 
@@ -302,7 +309,19 @@ def verify_rows(
     """
     if len(start_hash) != 32:
         raise InvalidInputError("start_hash: must be 32 bytes")
-    head_seq, head_hash = trusted_head if trusted_head is not None else (-1, b"")
+    heads: dict[int, bytes] = {}
+    for seq, digest in [*trusted_heads, *([trusted_head] if trusted_head is not None else [])]:
+        if heads.setdefault(seq, digest) != digest:
+            return VerificationResult(
+                False,
+                0,
+                start_sequence - 1,
+                start_hash,
+                seq,
+                "the trusted heads name two different hashes for this entry (the chain was "
+                "re-sealed between the moments they were taken)",
+            )
+    head_seq = max(heads, default=-1)
     expected = start_sequence
     prev = start_hash
     checked = 0
@@ -342,14 +361,14 @@ def verify_rows(
             return fail(seq, "content does not match its stored hash (entry altered)")
         if stored_prev is not None and stored_prev != prev:
             return fail(seq, "stored prev_hash does not match the previous entry's hash")
-        if seq == head_seq and computed != head_hash:
+        if heads and seq in heads and computed != heads[seq]:
             return fail(seq, "does not match the trusted checkpoint (chain rewritten up to here)")
         prev = computed
         checked += 1
         expected += 1
 
     last = expected - 1
-    if trusted_head is not None and last < head_seq:
+    if last < head_seq:
         return VerificationResult(
             False,
             checked,

@@ -79,10 +79,14 @@ def append_audit_entry(
     return entry.sequence
 
 
-def verify_audit_log(store: LinkStore) -> VerificationResult:
+def verify_audit_log(
+    store: LinkStore, trusted_heads: Iterable[tuple[int, bytes]] = ()
+) -> VerificationResult:
     """Verify a store's audit hash chain; names the first altered, inserted,
-    deleted or reordered entry."""
-    return verify_rows(
+    deleted or reordered entry. Each of ``trusted_heads`` (sequence, hash), kept outside
+    the store, must be in the chain: a chain re-sealed from an entry at or before one of
+    them, or cut short of it, fails."""
+    rows = (
         (
             row.sequence,
             row.entry_time_us,
@@ -95,3 +99,4 @@ def verify_audit_log(store: LinkStore) -> VerificationResult:
         )
         for row in store.iter_audit()
     )
+    return verify_rows(rows, trusted_heads=trusted_heads)

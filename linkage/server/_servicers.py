@@ -181,6 +181,10 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             disclosable_record_count=self._service.disclosable_count(agency_id),
             batch_count=counts.batch_count,
         )
+        head = self._service.audit_head()
+        if head is not None:
+            status.audit_head.sequence = head.sequence
+            status.audit_head.entry_hash = head.entry_hash
         if counts.last_batch_id is not None and counts.last_batch_time_us is not None:
             status.last_batch = f"agencies/{agency_id}/batches/{counts.last_batch_id}"
             status.last_batch_commit_time.CopyFrom(timestamp_from_us(counts.last_batch_time_us))

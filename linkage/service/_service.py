@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from linkage.audit_heads import AuditHead
 from linkage.distributed import DaskJoiner
 from linkage.match import ComponentClusterer
 from linkage.pki import Principal
@@ -169,6 +170,13 @@ class LinkageService:
         """Write what the service still holds in memory (the refusals' counts); the caller
         closes the store after it."""
         self._refusals.close()
+
+    def audit_head(self) -> AuditHead | None:
+        """The audit log's last entry (sequence and chain hash); None while it is empty.
+        Agency clients keep the heads they are shown (linkage.audit_heads)."""
+        with self._store.write() as tx:
+            last = tx.last_audit()
+        return None if last is None else AuditHead(last.sequence, last.entry_hash)
 
     def verify_audit(self) -> VerificationResult:
         """Verify the audit hash chain from the first entry to the last."""

@@ -154,3 +154,33 @@ class ContactCard(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ContactCard: _TypeAlias = ContactCard  # noqa: Y015
+
+@_typing.final
+class AuditHead(_message.Message):
+    """The head of the matcher's audit hash chain: the last entry's sequence number and
+    hash. Kept outside the matcher (by agency clients, or published), it lets
+    `linkage-admin audit verify --trusted-head FILE` catch a chain re-sealed from any
+    entry up to that head by whoever holds the database.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    ENTRY_HASH_FIELD_NUMBER: _builtins.int
+    sequence: _builtins.int
+    """The last entry's sequence number (0: the log is empty)."""
+    entry_hash: _builtins.bytes
+    """The last entry's SHA-256 chain hash (empty when the log is empty)."""
+    def __init__(
+        self,
+        *,
+        sequence: _builtins.int = ...,
+        entry_hash: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry_hash", b"entry_hash", "sequence", b"sequence"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditHead: _TypeAlias = AuditHead  # noqa: Y015

@@ -427,6 +427,7 @@ class AgencyStatus(_message.Message):
     LAST_BATCH_FIELD_NUMBER: _builtins.int
     LAST_BATCH_COMMIT_TIME_FIELD_NUMBER: _builtins.int
     BATCH_COUNT_FIELD_NUMBER: _builtins.int
+    AUDIT_HEAD_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """"agencies/{agency}"."""
     record_count: _builtins.int
@@ -443,6 +444,13 @@ class AgencyStatus(_message.Message):
     def last_batch_commit_time(self) -> _timestamp_pb2.Timestamp:
         """When the last batch was committed."""
 
+    @_builtins.property
+    def audit_head(self) -> _common_pb2.AuditHead:
+        """The head of the matcher's audit log when this status was read. The agency client
+        keeps the heads it has seen (`agency-client audit-heads`), so a log re-sealed
+        later is caught by `linkage-admin audit verify --trusted-head`.
+        """
+
     def __init__(
         self,
         *,
@@ -453,10 +461,11 @@ class AgencyStatus(_message.Message):
         last_batch: _builtins.str = ...,
         last_batch_commit_time: _timestamp_pb2.Timestamp | None = ...,
         batch_count: _builtins.int = ...,
+        audit_head: _common_pb2.AuditHead | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["last_batch_commit_time", b"last_batch_commit_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["audit_head", b"audit_head", "last_batch_commit_time", b"last_batch_commit_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_count", b"batch_count", "disclosable_record_count", b"disclosable_record_count", "last_batch", b"last_batch", "last_batch_commit_time", b"last_batch_commit_time", "linked_record_count", b"linked_record_count", "name", b"name", "record_count", b"record_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audit_head", b"audit_head", "batch_count", b"batch_count", "disclosable_record_count", b"disclosable_record_count", "last_batch", b"last_batch", "last_batch_commit_time", b"last_batch_commit_time", "linked_record_count", b"linked_record_count", "name", b"name", "record_count", b"record_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
