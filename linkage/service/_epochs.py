@@ -54,8 +54,10 @@ class NextEpochIngest:
             state.catch_up_for_reads()  # a rotation begun since the last call
         return state.next_epoch is not None and batch.key_epoch == state.next_epoch
 
-    def write_batch(self, actor: Principal, batch: WriteBatch) -> BatchOutcome:
-        """Store the batch's next-epoch CLKs all or nothing, idempotently."""
+    def write_batch(self, actor: Principal, batch: WriteBatch) -> BatchOutcome | None:
+        """Store the batch's next-epoch CLKs all or nothing, idempotently. None: the
+        rotation finished meanwhile and the batch's epoch is in force now (the caller
+        ingests it as any batch)."""
         state = self._state
         with state.epoch_scope(batch.key_epoch):
             self._ingest.validate(batch)
@@ -80,6 +82,8 @@ class NextEpochIngest:
                     return _replay(batch, digest, stored)
                 state.catch_up(tx.index_changes_since(state.seen_change))
                 rotation = tx.key_rotation()
+                if rotation is not None and rotation.current_epoch == batch.key_epoch:
+                    return None
                 if rotation is None or rotation.next_epoch != batch.key_epoch:
                     raise FailedPreconditionError(
                         f"the matcher is not rotating to key epoch {batch.key_epoch} any more "

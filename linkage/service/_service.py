@@ -219,7 +219,9 @@ class LinkageService:
         records their next-epoch CLKs instead (:class:`~linkage.service._epochs.
         NextEpochIngest`)."""
         if self._next_epoch.accepts(batch):
-            return self._next_epoch.write_batch(actor, batch)
+            rotated = self._next_epoch.write_batch(actor, batch)
+            if rotated is not None:
+                return rotated
         state = self._state
         seen = state.seen_change
         outcome = self._ingest.write_batch(actor, batch)
