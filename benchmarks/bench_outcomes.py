@@ -59,10 +59,30 @@ def truth_run(people: int, seed: int, draws: int) -> None:
         print(f"  {m.id}: people {den}; {stats}")
     errors: list[float] = []
     withheld = []
+    per_figure: dict[tuple[str, str, str], list[float]] = {}
     for _ in range(draws):
         release = release_counts(spec, counts, noisy=True)
         errors.extend(relative_errors(release, counts))
         withheld.append(release.withheld)
+        for f in release.figures:
+            exact = counts.value(f.query, f.dimension, f.category)
+            if f.value is not None and exact > 0:
+                error = abs(f.value - exact) / exact
+                per_figure.setdefault((f.query, f.dimension, f.category), []).append(error)
+    print("median relative error of each overall figure (its interval half width / exact):")
+    for (query, dim, category), found in per_figure.items():
+        if dim == "all":
+            f = release.figure(query, dim, category)
+            exact = counts.value(query, dim, category)
+            print(
+                f"  {query:36} exact {exact:>6}  median {statistics.median(found):.3f}  "
+                f"±{f.half_width} ({f.half_width / exact:.3f})"
+            )
+    by_dim: dict[str, list[float]] = {}
+    for (_, dim, _), found in per_figure.items():
+        by_dim.setdefault(dim, []).append(statistics.median(found))
+    for dim, medians in by_dim.items():
+        print(f"  by {dim}: median over {len(medians)} figures {statistics.median(medians):.3f}")
     print(
         f"epsilon {spec.release.epsilon}: median relative error {statistics.median(errors):.3f} "
         f"over {len(errors)} released figures in {draws} releases; withheld per release "
