@@ -105,6 +105,7 @@ def upload_command(
             replace_all=replace_all,
             allow_mass_withdrawal=allow_mass_withdrawal,
             discard_pending=discard_pending,
+            field_contacts=each is not following,
         )
 
 
@@ -120,9 +121,13 @@ def _upload_epoch(
     replace_all: bool,
     allow_mass_withdrawal: bool,
     discard_pending: bool,
+    field_contacts: bool = True,
 ) -> None:
-    """One key epoch's upload: resume, plan, send (with that epoch's state)."""
-    field_contacts = _field_contacts(session)
+    """One key epoch's upload: resume, plan, send (with that epoch's state). The next
+    epoch of a rotation sends no field contacts: those logged in it are records the epoch
+    in force does not hold (the matcher refuses them until the finish); they wait in the
+    contact file and go with the first upload once that epoch is in force."""
+    contacts = _field_contacts(session) if field_contacts else []
     with session.state() as state:
         _check_events_choice(state, events, no_events)
         if discard_pending:
@@ -146,7 +151,7 @@ def _upload_epoch(
                 dry_run=dry_run,
                 progress=bar.update,
                 events=events,
-                field_contacts=field_contacts,
+                field_contacts=contacts,
             )
         if not dry_run:
             state.set_meta(_EVENTS_META, "yes" if events is not None else "no")
