@@ -217,13 +217,17 @@ def _measure_tables(release: Release, document: dict[str, Any]) -> list[dict[str
                     if not stat.startswith("events_"):
                         row.append(_share_text(share(f, den)))
                 rows.append(row)
-        header = ["breakdown", "people"]
+
+        def scaled(name: str, query: str) -> str:
+            scale = release.figure(query).scale
+            return f"{name} (noise scale {scale:.0f})" if scale else name
+
+        header = ["breakdown", scaled("people", denominator)]
         for stat in stats:
-            header.append(stat.replace("_", " "))
+            header.append(scaled(stat.replace("_", " "), f"{m['id']}.{stat}"))
             if not stat.startswith("events_"):
                 header.append("share (interval)")
-        scale = release.figure(f"{m['id']}.{stats[0]}").scale
-        out.append({**m, "header": header, "rows": rows, "scale": scale})
+        out.append({**m, "header": header, "rows": rows})
     return out
 
 
