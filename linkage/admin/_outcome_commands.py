@@ -15,8 +15,8 @@ from pathlib import Path
 
 import click
 
-from linkage.admin._report_commands import open_existing_store, server_config_option
-from linkage.errors import ConfigError
+from linkage.admin._report_commands import open_existing_store
+from linkage.errors import ConfigError, InvalidInputError
 from linkage.outcomes import (
     PROGRAMME_FILE,
     Programme,
@@ -28,16 +28,30 @@ from linkage.outcomes import (
 __all__ = ["outcomes"]
 
 
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"{what} {path} is not UTF-8 text") from None
+
+
 def _programme(config_path: Path, programme_path: Path | None) -> Programme:
     path = programme_path or config_path.resolve().parent / PROGRAMME_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read the programme file {path}: {exc.strerror} "
-            f"(--programme, or {PROGRAMME_FILE} beside the server.toml)"
-        ) from None
-    return load_programme(text, str(path))
+    where = f"the programme file (--programme, or {PROGRAMME_FILE} beside the server.toml)"
+    return load_programme(_read_text(path, where), str(path))
+
+
+def _config_option(func: click.decorators.FC) -> click.decorators.FC:
+    return click.option(
+        "--config",
+        "config_path",
+        required=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The matcher's server.toml: its store is read, and a release is recorded in "
+        "its privacy-budget ledger.",
+    )(func)
 
 
 def _programme_option(func: click.decorators.FC) -> click.decorators.FC:
@@ -63,7 +77,7 @@ def standard_spec() -> None:
 
 
 @outcomes.command("run")
-@server_config_option
+@_config_option
 @click.option(
     "--spec",
     "spec_path",
@@ -92,7 +106,7 @@ def run(
     from linkage.outcomes import release_outcomes
     from linkage.report import write_outcome_report
 
-    spec = load_spec(spec_path.read_text(encoding="utf-8"), str(spec_path))
+    spec = load_spec(_read_text(spec_path, "the outcome spec"), str(spec_path))
     programme = _programme(config_path, programme_path)
     _, store = open_existing_store(config_path)
     try:
@@ -120,7 +134,7 @@ def run(
 
 
 @outcomes.command("ledger")
-@server_config_option
+@_config_option
 @_programme_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per release.")
 def ledger(config_path: Path, programme_path: Path | None, as_json: bool) -> None:

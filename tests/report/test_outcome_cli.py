@@ -70,6 +70,16 @@ def test_bad_inputs_are_one_clear_error(tmp_path: Path) -> None:
     result = run_cli("outcomes", "run", "--config", d.config, "--spec", bad, "--out", tmp_path)
     assert result.exit_code == 2
     assert "measures[0].window: must be [from, to]" in result.output
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(b'title = "Caf\xe9"\n')
+    result = run_cli("outcomes", "run", "--config", d.config, "--spec", latin, "--out", tmp_path)
+    assert result.exit_code == 2
+    assert "is not UTF-8 text" in result.output
+    result = run_cli(
+        "outcomes", "ledger", "--config", d.config, "--programme", tmp_path / "missing.toml"
+    )
+    assert result.exit_code == 2
+    assert "cannot read the programme file" in result.output
     (d.root / "programme.toml").write_text('[programme]\nid = "x"\nbudget = 1\n')
     result = run_cli("outcomes", "run", "--config", d.config, "--spec", d.spec, "--out", tmp_path)
     assert result.exit_code == 2
