@@ -64,15 +64,19 @@ class SegmentAttackResult:
         return self.reidentified / self.targets if self.targets else 0.0
 
 
+def shipped_segmented_document() -> dict[str, Any]:
+    """The default segmented schema as shipped: the diffused segments and the derived key
+    segments (nicknames, sorted letters, name parts, initial, day-month-sorted)."""
+    from linkage.encode import DEFAULT_SEGMENTS, default_schema_text
+
+    document: dict[str, Any] = json.loads(default_schema_text())
+    document["segments"] = json.loads(json.dumps(DEFAULT_SEGMENTS))
+    return document
+
+
 def _document(setting: str) -> dict[str, Any]:
     if setting == "shipped default":
-        # the default segmented schema as shipped: the diffused segments and the derived
-        # key segments (nicknames, sorted letters, name parts, initial, day-month-sorted)
-        from linkage.encode import DEFAULT_SEGMENTS, default_schema_text
-
-        document: dict[str, Any] = json.loads(default_schema_text())
-        document["segments"] = json.loads(json.dumps(DEFAULT_SEGMENTS))
-        return document
+        return shipped_segmented_document()
     if setting == "plain segments":
         return segmented_schema_document(taps=None)
     if setting == "hardened segments":

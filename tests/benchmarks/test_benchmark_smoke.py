@@ -287,6 +287,8 @@ def test_quality_service_quality(tree: Path) -> None:
     )  # fmt: skip
     assert "results written to" in out
     assert "lookups after_restart" in out
+    table = run(tree, "benchmarks/quality/service_table.py", "build/quality/service.json")
+    assert "| faker_us (held out) |" in table
 
 
 def test_attacks_quality(tree: Path) -> None:
@@ -363,6 +365,7 @@ SMOKED = {
     "benchmarks/quality/run.py": "test_quality_run_and_table",
     "benchmarks/quality/table.py": "test_quality_run_and_table",
     "benchmarks/quality/service_quality.py": "test_quality_service_quality",
+    "benchmarks/quality/service_table.py": "test_quality_service_quality",
     "benchmarks/attacks/run.py": "test_attacks_attack_and_tables",
     "benchmarks/attacks/segments_attack.py": "test_attacks_segments",
     "benchmarks/attacks/segments_frequency.py": "test_attacks_segments",
