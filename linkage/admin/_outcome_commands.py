@@ -125,6 +125,11 @@ def run(
     how = "the stored release (nothing spent)" if outcome.reused else "a new release"
     click.echo(f"release {entry.release_id} of programme {programme.id}: {how}")
     click.echo(f"rule: {programme.rule}")
+    gathered = outcome.gathered
+    click.echo(
+        f"records with events: {gathered.records_used:,} counted, "
+        f"{gathered.records_left_out:,} left out by the rule (for the operator: not released)"
+    )
     click.echo(
         f"epsilon {entry.epsilon:g}; spent {outcome.spent_epsilon:g} of "
         f"{outcome.budget_epsilon:g}; {outcome.release.withheld} cells withheld"

@@ -124,7 +124,9 @@ class LedgerEntry:
 @dataclass(frozen=True, slots=True)
 class ReleaseOutcome:
     """What a run released: the release, its document, its ledger entry, whether it is a
-    stored one returned again, and the budget spent after it."""
+    stored one returned again, and the budget spent after it. ``gathered`` is the input,
+    for the operator's eyes only (its exact counts of records are never released: one
+    person's records move them by one)."""
 
     release: Release
     document: dict[str, object]
@@ -132,6 +134,7 @@ class ReleaseOutcome:
     reused: bool
     spent_epsilon: float
     budget_epsilon: float
+    gathered: GatheredEvents
 
 
 def _query_digest(spec: OutcomeSpec, programme: Programme, data_digest: bytes) -> bytes:
@@ -143,11 +146,7 @@ def _query_digest(spec: OutcomeSpec, programme: Programme, data_digest: bytes) -
 
 
 def _document(
-    spec: OutcomeSpec,
-    programme: Programme,
-    gathered: GatheredEvents,
-    release: Release,
-    now: datetime,
+    spec: OutcomeSpec, programme: Programme, release: Release, now: datetime
 ) -> dict[str, object]:
     return {
         "format": "coresponder-outcomes",
@@ -155,8 +154,6 @@ def _document(
         "programme": programme.id,
         "released_at": now.isoformat(),
         "rule": programme.rule,
-        "records_used": gathered.records_used,
-        "records_left_out": gathered.records_left_out,
         "spec": spec.canonical(),
         "release": release.to_json(),
     }
@@ -200,14 +197,16 @@ def release_outcomes(
                 datetime.fromtimestamp(stored.create_time_us / 1e6, UTC),
                 stored.actor,
             )
-            return ReleaseOutcome(release, document, entry, True, spent, programme.budget_epsilon)
+            return ReleaseOutcome(
+                release, document, entry, True, spent, programme.budget_epsilon, gathered
+            )
         if spent + spec.release.epsilon > programme.budget_epsilon * (1 + 1e-12):
             raise ResourceExhaustedError(
                 f"programme {programme.id}: this release's epsilon {spec.release.epsilon:g} "
                 f"would take the spent {spent:g} past the budget {programme.budget_epsilon:g} "
                 "(programme.budget_epsilon); nothing was released"
             )
-        document = _document(spec, programme, gathered, release, now)
+        document = _document(spec, programme, release, now)
         sequence = append_audit_entry(
             tx,
             actor,
@@ -241,4 +240,5 @@ def release_outcomes(
         False,
         spent + spec.release.epsilon,
         programme.budget_epsilon,
+        gathered,
     )
