@@ -233,6 +233,25 @@ class MatcherClient:
             ),
         )
 
+    def contact_card(self, name: str) -> ingest_pb2.AgencyContactCard:
+        return self._call(
+            "reading the contact card",
+            lambda: self._ingest.GetContactCard(
+                ingest_pb2.GetContactCardRequest(name=name), timeout=_UNARY_TIMEOUT_S
+            ),
+        )
+
+    def settle_contact_card(
+        self, name: str, digest: bytes, *, reject: bool
+    ) -> ingest_pb2.AgencyContactCard:
+        return self._call(
+            "rejecting the proposed contact card" if reject else "confirming the contact card",
+            lambda: self._ingest.ConfirmContactCard(
+                ingest_pb2.ConfirmContactCardRequest(name=name, digest=digest, reject=reject),
+                timeout=_UNARY_TIMEOUT_S,
+            ),
+        )
+
     def lookup(self, request: lookup_pb2.LookupRequest) -> lookup_pb2.LookupResponse:
         return self._call(
             "the lookup", lambda: self._lookup.Lookup(request, timeout=_UNARY_TIMEOUT_S)

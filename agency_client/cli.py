@@ -11,6 +11,7 @@ import click
 
 from agency_client._cli_common import LinkageGroup
 from agency_client._cmd_consent import consent_group
+from agency_client._cmd_contact_card import contact_card_group
 from agency_client._cmd_deref import deref_command
 from agency_client._cmd_disclosures import disclosures_command
 from agency_client._cmd_encode import encode_command
@@ -38,6 +39,7 @@ for _command in (
     consent_group,
     status_command,
     audit_heads_command,
+    contact_card_group,
     deref_command,
     disclosures_command,
     gateway_command,

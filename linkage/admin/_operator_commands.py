@@ -135,17 +135,31 @@ def _echo_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True))
 
 
-def _agency_json(agency_msg: operator_pb2.Agency) -> dict[str, Any]:
+def _card_json(card: common_pb2.ContactCard) -> dict[str, str]:
     return {
+        "display_name": card.display_name,
+        "instructions": card.instructions,
+        "phone_number": card.phone_number,
+    }
+
+
+def _agency_json(agency_msg: operator_pb2.Agency) -> dict[str, Any]:
+    shown: dict[str, Any] = {
         "name": agency_msg.name,
         "display_name": agency_msg.display_name,
-        "contact_card": {
-            "display_name": agency_msg.contact_card.display_name,
-            "instructions": agency_msg.contact_card.instructions,
-            "phone_number": agency_msg.contact_card.phone_number,
-        },
+        "contact_card": _card_json(agency_msg.contact_card),
         "create_time": agency_msg.create_time.ToJsonString(),
     }
+    if agency_msg.HasField("proposal"):
+        proposal = agency_msg.proposal
+        shown["proposal"] = {
+            "display_name": proposal.display_name,
+            "contact_card": _card_json(proposal.contact_card),
+            "proposed_by": proposal.proposed_by,
+            "propose_time": proposal.propose_time.ToJsonString(),
+            "digest": proposal.digest.hex(),
+        }
+    return shown
 
 
 def _card_options(func: _F) -> _F:
@@ -217,7 +231,9 @@ def agency_update(
     contact_phone: str,
     contact_instructions: str,
 ) -> None:
-    """Change AGENCY_ID's display name and contact card."""
+    """Propose a new display name and contact card for AGENCY_ID. Responders keep
+    seeing the card in force until the agency confirms the proposal
+    (agency-client contact-card confirm)."""
     stub = _Connection(matcher, ca_cert, cert, key).stub()
     updated = _call(
         "updating the agency",
@@ -232,6 +248,12 @@ def agency_update(
         ),
     )
     _echo_json(_agency_json(updated))
+    if updated.HasField("proposal"):
+        click.echo(
+            f"proposed; {agency_id}'s card is unchanged until the agency confirms it "
+            "(agency-client contact-card show, then confirm)",
+            err=True,
+        )
 
 
 @agency.command("list")

@@ -35,9 +35,10 @@ from linkage.service import (
     DisclosedMember,
     LinkageService,
     WriteBatch,
+    proposal_digest,
     read_stored_consent,
 )
-from linkage.store import AgencyRow, EventKind
+from linkage.store import AgencyRow, ContactCardProposalRow, EventKind
 from linkage.v1 import (
     common_pb2,
     ingest_pb2,
@@ -216,6 +217,25 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             response.next_page_token = str(rows[size - 1][0])
         return response
 
+    def GetContactCard(
+        self, request: ingest_pb2.GetContactCardRequest, context: grpc.ServicerContext
+    ) -> ingest_pb2.AgencyContactCard:
+        agency_id = agency_id_from_name(request.name, "name")
+        require_same_agency(current_principal(), agency_id)
+        row = self._service.get_agency(agency_id)
+        return _agency_card(row, self._service.contact_card_proposal(agency_id))
+
+    def ConfirmContactCard(
+        self, request: ingest_pb2.ConfirmContactCardRequest, context: grpc.ServicerContext
+    ) -> ingest_pb2.AgencyContactCard:
+        agency_id = agency_id_from_name(request.name, "name")
+        principal = current_principal()
+        require_same_agency(principal, agency_id)
+        row = self._service.settle_contact_card(
+            principal, agency_id, request.digest, reject=request.reject
+        )
+        return _agency_card(row, None)
+
 
 class LookupServicer(lookup_pb2_grpc.LookupServiceServicer):
     """Responders look up."""
@@ -253,13 +273,39 @@ class LookupServicer(lookup_pb2_grpc.LookupServiceServicer):
         )
 
 
-def _agency_proto(row: AgencyRow) -> operator_pb2.Agency:
-    return operator_pb2.Agency(
+def _agency_proto(row: AgencyRow, proposal: ContactCardProposalRow | None) -> operator_pb2.Agency:
+    agency = operator_pb2.Agency(
         name=f"agencies/{row.agency_id}",
         display_name=row.display_name,
         contact_card=contact_card_from_bytes(row.contact_card),
         create_time=timestamp_from_us(row.create_time_us),
     )
+    if proposal is not None:
+        agency.proposal.CopyFrom(_proposal_proto(proposal))
+    return agency
+
+
+def _proposal_proto(proposal: ContactCardProposalRow) -> common_pb2.ContactCardProposal:
+    return common_pb2.ContactCardProposal(
+        display_name=proposal.display_name,
+        contact_card=contact_card_from_bytes(proposal.contact_card),
+        proposed_by=proposal.proposed_by,
+        propose_time=timestamp_from_us(proposal.propose_time_us),
+        digest=proposal_digest(proposal),
+    )
+
+
+def _agency_card(
+    row: AgencyRow, proposal: ContactCardProposalRow | None
+) -> ingest_pb2.AgencyContactCard:
+    card = ingest_pb2.AgencyContactCard(
+        name=f"agencies/{row.agency_id}",
+        display_name=row.display_name,
+        contact_card=contact_card_from_bytes(row.contact_card),
+    )
+    if proposal is not None:
+        card.proposal.CopyFrom(_proposal_proto(proposal))
+    return card
 
 
 class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
@@ -277,12 +323,14 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
             request.agency.display_name,
             contact_card_to_bytes(request.agency.contact_card),
         )
-        return _agency_proto(row)
+        return _agency_proto(row, None)
 
     def GetAgency(
         self, request: operator_pb2.GetAgencyRequest, context: grpc.ServicerContext
     ) -> operator_pb2.Agency:
-        return _agency_proto(self._service.get_agency(agency_id_from_name(request.name, "name")))
+        agency_id = agency_id_from_name(request.name, "name")
+        row = self._service.get_agency(agency_id)
+        return _agency_proto(row, self._service.contact_card_proposal(agency_id))
 
     def ListAgencies(
         self, request: operator_pb2.ListAgenciesRequest, context: grpc.ServicerContext
@@ -290,7 +338,10 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
         size = _page_size(request.page_size, 100, 1000)
         rows = self._service.list_agencies(request.page_token, size + 1)
         response = operator_pb2.ListAgenciesResponse(
-            agencies=[_agency_proto(r) for r in rows[:size]]
+            agencies=[
+                _agency_proto(r, self._service.contact_card_proposal(r.agency_id))
+                for r in rows[:size]
+            ]
         )
         if len(rows) > size:
             response.next_page_token = rows[size - 1].agency_id
@@ -299,13 +350,13 @@ class OperatorServicer(operator_pb2_grpc.OperatorServiceServicer):
     def UpdateAgency(
         self, request: operator_pb2.UpdateAgencyRequest, context: grpc.ServicerContext
     ) -> operator_pb2.Agency:
-        row = self._service.update_agency(
+        row, proposal = self._service.propose_agency_change(
             current_principal(),
             agency_id_from_name(request.agency.name, "agency.name"),
             request.agency.display_name,
             contact_card_to_bytes(request.agency.contact_card),
         )
-        return _agency_proto(row)
+        return _agency_proto(row, proposal)
 
     def RebuildLinks(
         self, request: operator_pb2.RebuildLinksRequest, context: grpc.ServicerContext

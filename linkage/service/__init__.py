@@ -4,6 +4,7 @@ This is the domain layer between the gRPC servicers and the store and
 matcher core. It knows neither gRPC nor protobuf.
 """
 
+from linkage.service._agencies import proposal_digest
 from linkage.service._model import (
     AGENCY_ID_PATTERN,
     BATCH_ID_PATTERN,
@@ -56,6 +57,7 @@ __all__ = [
     "WriteBatch",
     "cross_agency_greedy",
     "prior_model",
+    "proposal_digest",
     "read_stored_consent",
     "verify_audit_log",
 ]

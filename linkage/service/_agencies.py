@@ -1,5 +1,10 @@
 """Agencies: enrolment, changes, reads, and the per-agency listings the servicers page.
 
+A change of an agency's display name or contact card (the number responders call) is
+proposed by the operator and takes effect only when the agency confirms it
+(:meth:`Agencies.propose`, :meth:`Agencies.settle`); the card given at enrolment is in
+force at once.
+
 Enrolment and changes take the service's writer lock, write one event and one audit
 entry in the same transaction, and refresh the small in-process cache that ingest
 (is the agency enrolled?) and lookups (its contact card) read on every call.
@@ -7,14 +12,39 @@ entry in the same transaction, and refresh the small in-process cache that inges
 
 from __future__ import annotations
 
-from linkage.errors import InvalidInputError, NotFoundError, Problem
+import hashlib
+import hmac
+
+from linkage.errors import FailedPreconditionError, InvalidInputError, NotFoundError, Problem
 from linkage.field_limits import MAX_AGENCY_DISPLAY_NAME_CHARS, MAX_CONTACT_CARD_BYTES
 from linkage.pki import Principal
+from linkage.security import DetailValue
 from linkage.service._model import AGENCY_ID_PATTERN
 from linkage.service._state import ServiceState
-from linkage.store import AgencyCounts, AgencyRow, EventKind, EventRow, RecordListing
+from linkage.store import (
+    AgencyCounts,
+    AgencyRow,
+    ContactCardProposalRow,
+    EventKind,
+    EventRow,
+    RecordListing,
+)
 
-__all__ = ["Agencies"]
+__all__ = ["Agencies", "proposal_digest"]
+
+
+def proposal_digest(proposal: ContactCardProposalRow) -> bytes:
+    """What an agency confirms: SHA-256 over the agency and the proposed display name and
+    card (length-prefixed), so a proposal replaced meanwhile is never confirmed unseen."""
+    digest = hashlib.sha256(b"coresponder-contact-card-proposal/v1\0")
+    for part in (
+        proposal.agency_id.encode(),
+        proposal.display_name.encode(),
+        proposal.contact_card,
+    ):
+        digest.update(len(part).to_bytes(4, "big"))
+        digest.update(part)
+    return digest.digest()
 
 
 def _check_agency(display_name: str, contact_card: bytes) -> None:
@@ -63,17 +93,82 @@ class Agencies:
         self._cache[agency_id] = row
         return row
 
-    def update(
+    def propose(
         self, actor: Principal, agency_id: str, display_name: str, contact_card: bytes
-    ) -> AgencyRow:
-        """Change an agency's display name and contact card."""
+    ) -> tuple[AgencyRow, ContactCardProposalRow | None]:
+        """The operator proposes a new display name and contact card for an agency. The
+        agency's card in force is unchanged until the agency confirms (:meth:`settle`);
+        a proposal replaces a pending one, and proposing what is in force withdraws it.
+        Returns the agency as it is and the pending proposal."""
         _check_agency(display_name, contact_card)
         state = self._state
         now = state.clock()
         with state.writer, state.store.write() as tx:
-            row = tx.update_agency(agency_id, display_name, contact_card, now)
-            tx.append_events([EventRow(EventKind.AGENCY_CHANGED, now, agency_id=agency_id)])
-            state.audit(tx, actor, "agency.update", [f"agencies/{agency_id}"], {}, now)
+            current = state.store.get_agency(agency_id)
+            if current is None:
+                raise NotFoundError(f"agency {agency_id!r} is not enrolled")
+            proposal: ContactCardProposalRow | None = None
+            if (display_name, contact_card) == (current.display_name, current.contact_card):
+                tx.delete_contact_card_proposal(agency_id)
+            else:
+                proposal = ContactCardProposalRow(
+                    agency_id, display_name, contact_card, actor.actor, now
+                )
+                tx.save_contact_card_proposal(proposal)
+            state.audit(
+                tx,
+                actor,
+                "agency.card_proposed",
+                [f"agencies/{agency_id}"],
+                {"digest": "" if proposal is None else proposal_digest(proposal).hex()},
+                now,
+            )
+        return current, proposal
+
+    def proposal(self, agency_id: str) -> ContactCardProposalRow | None:
+        """The agency's pending contact-card proposal, or None."""
+        return self._state.store.contact_card_proposal(agency_id)
+
+    def settle(self, actor: Principal, agency_id: str, digest: bytes, *, reject: bool) -> AgencyRow:
+        """The agency confirms (or rejects) the proposal whose digest it was shown; a
+        confirmed card is in force for responders from the next lookup."""
+        if len(digest) != 32:
+            raise InvalidInputError(
+                "invalid confirmation",
+                problems=[Problem("digest", "must be the 32-byte digest GetContactCard returned")],
+            )
+        state = self._state
+        now = state.clock()
+        with state.writer, state.store.write() as tx:
+            proposal = tx.contact_card_proposal(agency_id)
+            if proposal is None:
+                raise FailedPreconditionError(
+                    f"no contact-card change is pending for agency {agency_id!r}; "
+                    "nothing to confirm"
+                )
+            if not hmac.compare_digest(digest, proposal_digest(proposal)):
+                raise FailedPreconditionError(
+                    "the pending contact-card change is not the one confirmed (it was "
+                    "replaced since); read it again (agency-client contact-card show)"
+                )
+            tx.delete_contact_card_proposal(agency_id)
+            details: dict[str, DetailValue] = {
+                "digest": digest.hex(),
+                "proposed_by": proposal.proposed_by,
+            }
+            if reject:
+                state.audit(
+                    tx, actor, "agency.card_rejected", [f"agencies/{agency_id}"], details, now
+                )
+                row = state.store.get_agency(agency_id)
+                if row is None:  # pragma: no cover - a proposal names an enrolled agency
+                    raise NotFoundError(f"agency {agency_id!r} is not enrolled")
+            else:
+                row = tx.update_agency(agency_id, proposal.display_name, proposal.contact_card, now)
+                tx.append_events([EventRow(EventKind.AGENCY_CHANGED, now, agency_id=agency_id)])
+                state.audit(
+                    tx, actor, "agency.card_confirmed", [f"agencies/{agency_id}"], details, now
+                )
         self._cache[agency_id] = row
         return row
 

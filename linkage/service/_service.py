@@ -53,6 +53,7 @@ from linkage.service._state import ServiceState
 from linkage.store import (
     AgencyCounts,
     AgencyRow,
+    ContactCardProposalRow,
     DisclosureRow,
     EventRow,
     LinkageRunRow,
@@ -189,11 +190,22 @@ class LinkageService:
         """Enrol an agency."""
         return self._agencies.create(actor, agency_id, display_name, contact_card)
 
-    def update_agency(
+    def propose_agency_change(
         self, actor: Principal, agency_id: str, display_name: str, contact_card: bytes
+    ) -> tuple[AgencyRow, ContactCardProposalRow | None]:
+        """The operator proposes a new display name and contact card; the agency's card in
+        force is unchanged until the agency confirms (:meth:`settle_contact_card`)."""
+        return self._agencies.propose(actor, agency_id, display_name, contact_card)
+
+    def contact_card_proposal(self, agency_id: str) -> ContactCardProposalRow | None:
+        """The agency's pending contact-card proposal, or None."""
+        return self._agencies.proposal(agency_id)
+
+    def settle_contact_card(
+        self, actor: Principal, agency_id: str, digest: bytes, *, reject: bool = False
     ) -> AgencyRow:
-        """Change an agency's display name and contact card."""
-        return self._agencies.update(actor, agency_id, display_name, contact_card)
+        """The agency confirms (or rejects) the proposal whose digest it was shown."""
+        return self._agencies.settle(actor, agency_id, digest, reject=reject)
 
     def get_agency(self, agency_id: str) -> AgencyRow:
         """One agency; NotFoundError if it is not enrolled."""

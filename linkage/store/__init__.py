@@ -7,6 +7,7 @@ extra (psycopg).
 
 from typing import TYPE_CHECKING
 
+from linkage.store._card_proposals import ContactCardProposalRow
 from linkage.store._epochs import (
     ROTATION_MARK_NODE,
     EpochCounts,
@@ -45,6 +46,7 @@ __all__ = [
     "AgencyRow",
     "AuditRow",
     "BatchRow",
+    "ContactCardProposalRow",
     "DisclosureRow",
     "EdgeRow",
     "EpochCounts",

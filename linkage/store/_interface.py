@@ -18,6 +18,7 @@ import abc
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 
+from linkage.store._card_proposals import ContactCardProposalRow
 from linkage.store._epochs import EpochCounts, KeyRotationRow, NextEpochRecord
 from linkage.store._model import (
     AgencyCounts,
@@ -196,6 +197,19 @@ class WriteTransaction(abc.ABC):
     def node_agency_nos(self, node_ids: Sequence[int]) -> dict[int, int]:
         """The agency number of each of these nodes that exists."""
 
+    # -- contact-card proposals (linkage.store._card_proposals) --------------------
+    @abc.abstractmethod
+    def contact_card_proposal(self, agency_id: str) -> ContactCardProposalRow | None:
+        """The agency's pending proposal, read inside this transaction."""
+
+    @abc.abstractmethod
+    def save_contact_card_proposal(self, row: ContactCardProposalRow) -> None:
+        """Record a proposal, replacing the agency's pending one."""
+
+    @abc.abstractmethod
+    def delete_contact_card_proposal(self, agency_id: str) -> None:
+        """Forget the agency's pending proposal (confirmed or rejected)."""
+
     # -- key-epoch rotation (linkage.store._epochs) ------------------------------
     @abc.abstractmethod
     def key_rotation(self) -> KeyRotationRow | None:
@@ -334,6 +348,11 @@ class LinkStore(abc.ABC):
     @abc.abstractmethod
     def list_outcome_releases(self, programme: str) -> list[OutcomeReleaseRow]:
         """A programme's ledger, oldest release first."""
+
+    # -- contact-card proposals (linkage.store._card_proposals) --------------------
+    @abc.abstractmethod
+    def contact_card_proposal(self, agency_id: str) -> ContactCardProposalRow | None:
+        """The agency's pending proposal, or None."""
 
     # -- key-epoch rotation (linkage.store._epochs) ------------------------------
     @abc.abstractmethod

@@ -163,5 +163,15 @@ MIGRATIONS: tuple[str, ...] = (
         content_digest BYTEA NOT NULL
     );
     """,
+    # 5: contact-card changes the agency has yet to confirm (linkage.store._card_proposals)
+    """
+    CREATE TABLE contact_card_proposals (
+        agency_id       TEXT COLLATE "C" PRIMARY KEY REFERENCES agencies(agency_id),
+        display_name    TEXT NOT NULL,
+        contact_card    BYTEA NOT NULL,
+        proposed_by     TEXT NOT NULL,
+        propose_time_us BIGINT NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

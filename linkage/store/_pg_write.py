@@ -15,6 +15,7 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from linkage.errors import AlreadyExistsError, NotFoundError, StorageError
+from linkage.store._card_proposals import CardProposalWrites
 from linkage.store._epochs import EpochWrites
 from linkage.store._interface import WriteTransaction
 from linkage.store._model import (
@@ -82,7 +83,7 @@ _RECORD_COPY_TYPES = [
 ]
 
 
-class PgWriteTransaction(EpochWrites, WriteTransaction):
+class PgWriteTransaction(EpochWrites, CardProposalWrites, WriteTransaction):
     """Write operations on one connection that holds the writer lock."""
 
     def __init__(self, conn: Conn) -> None:

@@ -70,6 +70,7 @@ from linkage.errors import (
     StorageError,
     UnavailableError,
 )
+from linkage.store._card_proposals import CardProposalReads
 from linkage.store._epochs import EpochReads
 from linkage.store._interface import LinkStore, WriteTransaction
 from linkage.store._migrate import migrate
@@ -182,7 +183,7 @@ def _rollback_quietly(conn: Conn) -> None:
             conn.execute("ROLLBACK")
 
 
-class PostgresLinkStore(EpochReads, LinkStore):
+class PostgresLinkStore(EpochReads, CardProposalReads, LinkStore):
     """A link index in a PostgreSQL database (or one schema of it).
 
     ``dsn`` is a libpq connection string or URI; it may carry a password, so

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from linkage.errors import StorageError
+from linkage.store._card_proposals import CardProposalReads
 from linkage.store._epochs import EpochReads
 from linkage.store._interface import LinkStore, WriteTransaction
 from linkage.store._migrate import migrate
@@ -74,7 +75,7 @@ from linkage.store._sqlite_write import (
 __all__ = ["SCHEMA_VERSION", "SqliteLinkStore"]
 
 
-class SqliteLinkStore(EpochReads, LinkStore):
+class SqliteLinkStore(EpochReads, CardProposalReads, LinkStore):
     """A link index in one SQLite database file (WAL mode)."""
 
     def __init__(self, path: Path | str) -> None:

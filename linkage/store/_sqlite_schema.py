@@ -149,5 +149,15 @@ MIGRATIONS: tuple[str, ...] = (
         content_digest BLOB NOT NULL
     );
     """,
+    # 5: contact-card changes the agency has yet to confirm (linkage.store._card_proposals)
+    """
+    CREATE TABLE contact_card_proposals (
+        agency_id       TEXT PRIMARY KEY REFERENCES agencies(agency_id),
+        display_name    TEXT NOT NULL,
+        contact_card    BLOB NOT NULL,
+        proposed_by     TEXT NOT NULL,
+        propose_time_us INTEGER NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

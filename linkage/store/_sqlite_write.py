@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from linkage.errors import AlreadyExistsError, NotFoundError, StorageError
+from linkage.store._card_proposals import CardProposalWrites
 from linkage.store._epochs import EpochWrites
 from linkage.store._interface import WriteTransaction
 from linkage.store._model import (
@@ -71,7 +72,7 @@ def qmarks(n: int) -> str:
     return ",".join("?" * n)
 
 
-class SqliteWriteTransaction(EpochWrites, WriteTransaction):
+class SqliteWriteTransaction(EpochWrites, CardProposalWrites, WriteTransaction):
     """The write operations on the connection that holds the write lock."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17linkage/v1/common.proto\x12\nlinkage.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\x01\n\x07\x43onsent\x12\x15\n\rallow_linkage\x18\x01 \x01(\x08\x12\x1a\n\x12recipient_agencies\x18\x02 \x03(\t\x12)\n\x0frecipient_roles\x18\x03 \x03(\x0e\x32\x10.linkage.v1.Role\x12\x10\n\x08purposes\x18\x04 \x03(\t\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07revoked\x18\x06 \x01(\x08\"O\n\x0b\x43ontactCard\x12\x14\n\x0c\x64isplay_name\x18\x01 \x01(\t\x12\x14\n\x0cinstructions\x18\x02 \x01(\t\x12\x14\n\x0cphone_number\x18\x03 \x01(\t\"1\n\tAuditHead\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x12\n\nentry_hash\x18\x02 \x01(\x0c*T\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bROLE_AGENCY\x10\x01\x12\x12\n\x0eROLE_RESPONDER\x10\x02\x12\x11\n\rROLE_OPERATOR\x10\x03\x42Z\n\x1aorg.coresponder.linkage.v1P\x01Z:github.com/coresponder/linkage/gen/go/linkage/v1;linkagev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17linkage/v1/common.proto\x12\nlinkage.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\x01\n\x07\x43onsent\x12\x15\n\rallow_linkage\x18\x01 \x01(\x08\x12\x1a\n\x12recipient_agencies\x18\x02 \x03(\t\x12)\n\x0frecipient_roles\x18\x03 \x03(\x0e\x32\x10.linkage.v1.Role\x12\x10\n\x08purposes\x18\x04 \x03(\t\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07revoked\x18\x06 \x01(\x08\"O\n\x0b\x43ontactCard\x12\x14\n\x0c\x64isplay_name\x18\x01 \x01(\t\x12\x14\n\x0cinstructions\x18\x02 \x01(\t\x12\x14\n\x0cphone_number\x18\x03 \x01(\t\"1\n\tAuditHead\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x12\n\nentry_hash\x18\x02 \x01(\x0c\"\xb1\x01\n\x13\x43ontactCardProposal\x12\x14\n\x0c\x64isplay_name\x18\x01 \x01(\t\x12-\n\x0c\x63ontact_card\x18\x02 \x01(\x0b\x32\x17.linkage.v1.ContactCard\x12\x13\n\x0bproposed_by\x18\x03 \x01(\t\x12\x30\n\x0cpropose_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x64igest\x18\x05 \x01(\x0c*T\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bROLE_AGENCY\x10\x01\x12\x12\n\x0eROLE_RESPONDER\x10\x02\x12\x11\n\rROLE_OPERATOR\x10\x03\x42Z\n\x1aorg.coresponder.linkage.v1P\x01Z:github.com/coresponder/linkage/gen/go/linkage/v1;linkagev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,12 +33,14 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'linkage.v1.common_pb2', _gl
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\032org.coresponder.linkage.v1P\001Z:github.com/coresponder/linkage/gen/go/linkage/v1;linkagev1'
-  _globals['_ROLE']._serialized_start=394
-  _globals['_ROLE']._serialized_end=478
+  _globals['_ROLE']._serialized_start=574
+  _globals['_ROLE']._serialized_end=658
   _globals['_CONSENT']._serialized_start=73
   _globals['_CONSENT']._serialized_end=260
   _globals['_CONTACTCARD']._serialized_start=262
   _globals['_CONTACTCARD']._serialized_end=341
   _globals['_AUDITHEAD']._serialized_start=343
   _globals['_AUDITHEAD']._serialized_end=392
+  _globals['_CONTACTCARDPROPOSAL']._serialized_start=395
+  _globals['_CONTACTCARDPROPOSAL']._serialized_end=572
 # @@protoc_insertion_point(module_scope)

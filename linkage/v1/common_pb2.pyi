@@ -184,3 +184,48 @@ class AuditHead(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AuditHead: _TypeAlias = AuditHead  # noqa: Y015
+
+@_typing.final
+class ContactCardProposal(_message.Message):
+    """A change of an agency's display name and contact card the operator proposed and the
+    agency has not confirmed yet. Responders keep seeing the card in force until the
+    agency confirms it (IngestService.ConfirmContactCard).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    CONTACT_CARD_FIELD_NUMBER: _builtins.int
+    PROPOSED_BY_FIELD_NUMBER: _builtins.int
+    PROPOSE_TIME_FIELD_NUMBER: _builtins.int
+    DIGEST_FIELD_NUMBER: _builtins.int
+    display_name: _builtins.str
+    """The proposed display name."""
+    proposed_by: _builtins.str
+    """Who proposed it (the operator's principal)."""
+    digest: _builtins.bytes
+    """SHA-256 of what is proposed; the agency confirms by sending it back."""
+    @_builtins.property
+    def contact_card(self) -> Global___ContactCard:
+        """The proposed contact card."""
+
+    @_builtins.property
+    def propose_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was proposed."""
+
+    def __init__(
+        self,
+        *,
+        display_name: _builtins.str = ...,
+        contact_card: Global___ContactCard | None = ...,
+        proposed_by: _builtins.str = ...,
+        propose_time: _timestamp_pb2.Timestamp | None = ...,
+        digest: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["contact_card", b"contact_card", "propose_time", b"propose_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact_card", b"contact_card", "digest", b"digest", "display_name", b"display_name", "propose_time", b"propose_time", "proposed_by", b"proposed_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContactCardProposal: _TypeAlias = ContactCardProposal  # noqa: Y015

@@ -576,3 +576,95 @@ class ListDisclosuresResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListDisclosuresResponse: _TypeAlias = ListDisclosuresResponse  # noqa: Y015
+
+@_typing.final
+class GetContactCardRequest(_message.Message):
+    """Asks for an agency's contact card."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """"agencies/{agency}", the caller's own agency."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetContactCardRequest: _TypeAlias = GetContactCardRequest  # noqa: Y015
+
+@_typing.final
+class AgencyContactCard(_message.Message):
+    """An agency's contact card in force, and the change proposed for it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    CONTACT_CARD_FIELD_NUMBER: _builtins.int
+    PROPOSAL_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """"agencies/{agency}"."""
+    display_name: _builtins.str
+    """The agency's display name in force."""
+    @_builtins.property
+    def contact_card(self) -> _common_pb2.ContactCard:
+        """The contact card in force: what responders are shown."""
+
+    @_builtins.property
+    def proposal(self) -> _common_pb2.ContactCardProposal:
+        """The change the operator proposed; unset when none is pending."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        contact_card: _common_pb2.ContactCard | None = ...,
+        proposal: _common_pb2.ContactCardProposal | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["contact_card", b"contact_card", "proposal", b"proposal"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact_card", b"contact_card", "display_name", b"display_name", "name", b"name", "proposal", b"proposal"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AgencyContactCard: _TypeAlias = AgencyContactCard  # noqa: Y015
+
+@_typing.final
+class ConfirmContactCardRequest(_message.Message):
+    """Settles a proposed contact-card change."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DIGEST_FIELD_NUMBER: _builtins.int
+    REJECT_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """"agencies/{agency}", the caller's own agency."""
+    digest: _builtins.bytes
+    """The `digest` of the proposal being confirmed, as GetContactCard returned it, so
+    that a proposal replaced in the meantime is not confirmed unseen.
+    """
+    reject: _builtins.bool
+    """Discard the proposal instead of confirming it."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        digest: _builtins.bytes = ...,
+        reject: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["digest", b"digest", "name", b"name", "reject", b"reject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConfirmContactCardRequest: _TypeAlias = ConfirmContactCardRequest  # noqa: Y015

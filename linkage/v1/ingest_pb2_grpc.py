@@ -60,6 +60,16 @@ class IngestServiceStub:
                 request_serializer=linkage_dot_v1_dot_ingest__pb2.ListDisclosuresRequest.SerializeToString,
                 response_deserializer=linkage_dot_v1_dot_ingest__pb2.ListDisclosuresResponse.FromString,
                 _registered_method=True)
+        self.GetContactCard = channel.unary_unary(
+                '/linkage.v1.IngestService/GetContactCard',
+                request_serializer=linkage_dot_v1_dot_ingest__pb2.GetContactCardRequest.SerializeToString,
+                response_deserializer=linkage_dot_v1_dot_ingest__pb2.AgencyContactCard.FromString,
+                _registered_method=True)
+        self.ConfirmContactCard = channel.unary_unary(
+                '/linkage.v1.IngestService/ConfirmContactCard',
+                request_serializer=linkage_dot_v1_dot_ingest__pb2.ConfirmContactCardRequest.SerializeToString,
+                response_deserializer=linkage_dot_v1_dot_ingest__pb2.AgencyContactCard.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -108,6 +118,23 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetContactCard(self, request, context):
+        """Returns the agency's contact card in force (the one responders see) and the
+        change the operator proposed, if one is pending.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmContactCard(self, request, context):
+        """Confirms the proposed change of the agency's contact card (it is in force for
+        responders at once) or, with `reject`, discards it. Only the agency can: the
+        operator may propose a card, never put one in force.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -135,6 +162,16 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.ListDisclosures,
                     request_deserializer=linkage_dot_v1_dot_ingest__pb2.ListDisclosuresRequest.FromString,
                     response_serializer=linkage_dot_v1_dot_ingest__pb2.ListDisclosuresResponse.SerializeToString,
+            ),
+            'GetContactCard': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetContactCard,
+                    request_deserializer=linkage_dot_v1_dot_ingest__pb2.GetContactCardRequest.FromString,
+                    response_serializer=linkage_dot_v1_dot_ingest__pb2.AgencyContactCard.SerializeToString,
+            ),
+            'ConfirmContactCard': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmContactCard,
+                    request_deserializer=linkage_dot_v1_dot_ingest__pb2.ConfirmContactCardRequest.FromString,
+                    response_serializer=linkage_dot_v1_dot_ingest__pb2.AgencyContactCard.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -273,6 +310,60 @@ class IngestService:
             '/linkage.v1.IngestService/ListDisclosures',
             linkage_dot_v1_dot_ingest__pb2.ListDisclosuresRequest.SerializeToString,
             linkage_dot_v1_dot_ingest__pb2.ListDisclosuresResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetContactCard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/linkage.v1.IngestService/GetContactCard',
+            linkage_dot_v1_dot_ingest__pb2.GetContactCardRequest.SerializeToString,
+            linkage_dot_v1_dot_ingest__pb2.AgencyContactCard.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmContactCard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/linkage.v1.IngestService/ConfirmContactCard',
+            linkage_dot_v1_dot_ingest__pb2.ConfirmContactCardRequest.SerializeToString,
+            linkage_dot_v1_dot_ingest__pb2.AgencyContactCard.FromString,
             options,
             channel_credentials,
             insecure,

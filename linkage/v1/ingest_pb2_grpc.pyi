@@ -57,6 +57,15 @@ class IngestServiceStub:
     """Lists the disclosures of an agency's records to responders (an accounting
     of disclosures, as HIPAA and 42 CFR Part 2 require), newest first.
     """
+    GetContactCard: _grpc.UnaryUnaryMultiCallable[_ingest_pb2.GetContactCardRequest, _ingest_pb2.AgencyContactCard]
+    """Returns the agency's contact card in force (the one responders see) and the
+    change the operator proposed, if one is pending.
+    """
+    ConfirmContactCard: _grpc.UnaryUnaryMultiCallable[_ingest_pb2.ConfirmContactCardRequest, _ingest_pb2.AgencyContactCard]
+    """Confirms the proposed change of the agency's contact card (it is in force for
+    responders at once) or, with `reject`, discards it. Only the agency can: the
+    operator may propose a card, never put one in force.
+    """
 
 @_typing.type_check_only
 class IngestServiceAsyncStub(IngestServiceStub):
@@ -83,6 +92,15 @@ class IngestServiceAsyncStub(IngestServiceStub):
     ListDisclosures: _aio.UnaryUnaryMultiCallable[_ingest_pb2.ListDisclosuresRequest, _ingest_pb2.ListDisclosuresResponse]  # type: ignore[assignment]
     """Lists the disclosures of an agency's records to responders (an accounting
     of disclosures, as HIPAA and 42 CFR Part 2 require), newest first.
+    """
+    GetContactCard: _aio.UnaryUnaryMultiCallable[_ingest_pb2.GetContactCardRequest, _ingest_pb2.AgencyContactCard]  # type: ignore[assignment]
+    """Returns the agency's contact card in force (the one responders see) and the
+    change the operator proposed, if one is pending.
+    """
+    ConfirmContactCard: _aio.UnaryUnaryMultiCallable[_ingest_pb2.ConfirmContactCardRequest, _ingest_pb2.AgencyContactCard]  # type: ignore[assignment]
+    """Confirms the proposed change of the agency's contact card (it is in force for
+    responders at once) or, with `reject`, discards it. Only the agency can: the
+    operator may propose a card, never put one in force.
     """
 
 class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -137,6 +155,27 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_ingest_pb2.ListDisclosuresResponse, _abc.Awaitable[_ingest_pb2.ListDisclosuresResponse]]:
         """Lists the disclosures of an agency's records to responders (an accounting
         of disclosures, as HIPAA and 42 CFR Part 2 require), newest first.
+        """
+
+    @_abc_1.abstractmethod
+    def GetContactCard(
+        self,
+        request: _ingest_pb2.GetContactCardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_pb2.AgencyContactCard, _abc.Awaitable[_ingest_pb2.AgencyContactCard]]:
+        """Returns the agency's contact card in force (the one responders see) and the
+        change the operator proposed, if one is pending.
+        """
+
+    @_abc_1.abstractmethod
+    def ConfirmContactCard(
+        self,
+        request: _ingest_pb2.ConfirmContactCardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_pb2.AgencyContactCard, _abc.Awaitable[_ingest_pb2.AgencyContactCard]]:
+        """Confirms the proposed change of the agency's contact card (it is in force for
+        responders at once) or, with `reject`, discards it. Only the agency can: the
+        operator may propose a card, never put one in force.
         """
 
 def add_IngestServiceServicer_to_server(servicer: IngestServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

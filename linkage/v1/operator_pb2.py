@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from linkage.v1 import common_pb2 as linkage_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19linkage/v1/operator.proto\x12\nlinkage.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17linkage/v1/common.proto\"\x8c\x01\n\x06\x41gency\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12-\n\x0c\x63ontact_card\x18\x03 \x01(\x0b\x32\x17.linkage.v1.ContactCard\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"L\n\x13\x43reateAgencyRequest\x12\x11\n\tagency_id\x18\x01 \x01(\t\x12\"\n\x06\x61gency\x18\x02 \x01(\x0b\x32\x12.linkage.v1.Agency\" \n\x10GetAgencyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"<\n\x13ListAgenciesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"U\n\x14ListAgenciesResponse\x12$\n\x08\x61gencies\x18\x01 \x03(\x0b\x32\x12.linkage.v1.Agency\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"9\n\x13UpdateAgencyRequest\x12\"\n\x06\x61gency\x18\x01 \x01(\x0b\x32\x12.linkage.v1.Agency\"%\n\x13RebuildLinksRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x83\x02\n\nLinkageRun\x12\x0c\n\x04name\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0crecord_count\x18\x04 \x01(\x04\x12\x1c\n\x14\x63\x61ndidate_pair_count\x18\x05 \x01(\x04\x12\x12\n\nlink_count\x18\x06 \x01(\x04\x12\x1a\n\x12\x63hanged_link_count\x18\x07 \x01(\x04\x12\x11\n\tthreshold\x18\x08 \x01(\x01\x12\x12\n\nmodel_json\x18\t \x01(\t\"\x17\n\x15GetIndexStatusRequest\"P\n\x0b\x41gencyCount\x12\x0e\n\x06\x61gency\x18\x01 \x01(\t\x12\x14\n\x0crecord_count\x18\x02 \x01(\x04\x12\x1b\n\x13linked_record_count\x18\x03 \x01(\x04\"\xef\x01\n\x0bIndexStatus\x12\x14\n\x0crecord_count\x18\x01 \x01(\x04\x12\x12\n\nlink_count\x18\x02 \x01(\x04\x12)\n\x08\x61gencies\x18\x03 \x03(\x0b\x32\x17.linkage.v1.AgencyCount\x12\x11\n\tkey_epoch\x18\x04 \x01(\r\x12\x1a\n\x12schema_fingerprint\x18\x05 \x01(\t\x12\x10\n\x08\x63lk_bits\x18\x06 \x01(\r\x12\x11\n\tthreshold\x18\x07 \x01(\x01\x12\x1b\n\x13last_event_sequence\x18\x08 \x01(\x04\x12\x1a\n\x12linkage_model_json\x18\t \x01(\t\">\n\x11ListEventsRequest\x12\x16\n\x0e\x61\x66ter_sequence\x18\x01 \x01(\x04\x12\x11\n\tpage_size\x18\x02 \x01(\x05\"\xda\x03\n\x05\x45vent\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12$\n\x04kind\x18\x03 \x01(\x0e\x32\x16.linkage.v1.Event.Kind\x12\x0e\n\x06\x61gency\x18\x04 \x01(\t\x12\r\n\x05\x62\x61tch\x18\x05 \x01(\t\x12\x14\n\x0csource_links\x18\x06 \x03(\t\x12\x14\n\x0ctarget_links\x18\x07 \x03(\t\x12\x14\n\x0crecord_count\x18\x08 \x01(\x04\"\x87\x02\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14KIND_BATCH_COMMITTED\x10\x01\x12\x19\n\x15KIND_RECORD_WITHDRAWN\x10\x02\x12\x15\n\x11KIND_LINK_CREATED\x10\x03\x12\x14\n\x10KIND_LINK_JOINED\x10\x04\x12\x14\n\x10KIND_LINK_MERGED\x10\x05\x12\x13\n\x0fKIND_LINK_SPLIT\x10\x06\x12\x17\n\x13KIND_LINK_DISSOLVED\x10\x07\x12\x12\n\x0eKIND_LINK_LEFT\x10\x08\x12\x16\n\x12KIND_LINKS_REBUILT\x10\t\x12\x17\n\x13KIND_AGENCY_CHANGED\x10\n\"7\n\x12ListEventsResponse\x12!\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x11.linkage.v1.Event2\x91\x04\n\x0fOperatorService\x12\x43\n\x0c\x43reateAgency\x12\x1f.linkage.v1.CreateAgencyRequest\x1a\x12.linkage.v1.Agency\x12=\n\tGetAgency\x12\x1c.linkage.v1.GetAgencyRequest\x1a\x12.linkage.v1.Agency\x12Q\n\x0cListAgencies\x12\x1f.linkage.v1.ListAgenciesRequest\x1a .linkage.v1.ListAgenciesResponse\x12\x43\n\x0cUpdateAgency\x12\x1f.linkage.v1.UpdateAgencyRequest\x1a\x12.linkage.v1.Agency\x12G\n\x0cRebuildLinks\x12\x1f.linkage.v1.RebuildLinksRequest\x1a\x16.linkage.v1.LinkageRun\x12L\n\x0eGetIndexStatus\x12!.linkage.v1.GetIndexStatusRequest\x1a\x17.linkage.v1.IndexStatus\x12K\n\nListEvents\x12\x1d.linkage.v1.ListEventsRequest\x1a\x1e.linkage.v1.ListEventsResponseBZ\n\x1aorg.coresponder.linkage.v1P\x01Z:github.com/coresponder/linkage/gen/go/linkage/v1;linkagev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19linkage/v1/operator.proto\x12\nlinkage.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17linkage/v1/common.proto\"\xbf\x01\n\x06\x41gency\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12-\n\x0c\x63ontact_card\x18\x03 \x01(\x0b\x32\x17.linkage.v1.ContactCard\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x08proposal\x18\x05 \x01(\x0b\x32\x1f.linkage.v1.ContactCardProposal\"L\n\x13\x43reateAgencyRequest\x12\x11\n\tagency_id\x18\x01 \x01(\t\x12\"\n\x06\x61gency\x18\x02 \x01(\x0b\x32\x12.linkage.v1.Agency\" \n\x10GetAgencyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"<\n\x13ListAgenciesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"U\n\x14ListAgenciesResponse\x12$\n\x08\x61gencies\x18\x01 \x03(\x0b\x32\x12.linkage.v1.Agency\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"9\n\x13UpdateAgencyRequest\x12\"\n\x06\x61gency\x18\x01 \x01(\x0b\x32\x12.linkage.v1.Agency\"%\n\x13RebuildLinksRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x83\x02\n\nLinkageRun\x12\x0c\n\x04name\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0crecord_count\x18\x04 \x01(\x04\x12\x1c\n\x14\x63\x61ndidate_pair_count\x18\x05 \x01(\x04\x12\x12\n\nlink_count\x18\x06 \x01(\x04\x12\x1a\n\x12\x63hanged_link_count\x18\x07 \x01(\x04\x12\x11\n\tthreshold\x18\x08 \x01(\x01\x12\x12\n\nmodel_json\x18\t \x01(\t\"\x17\n\x15GetIndexStatusRequest\"P\n\x0b\x41gencyCount\x12\x0e\n\x06\x61gency\x18\x01 \x01(\t\x12\x14\n\x0crecord_count\x18\x02 \x01(\x04\x12\x1b\n\x13linked_record_count\x18\x03 \x01(\x04\"\xef\x01\n\x0bIndexStatus\x12\x14\n\x0crecord_count\x18\x01 \x01(\x04\x12\x12\n\nlink_count\x18\x02 \x01(\x04\x12)\n\x08\x61gencies\x18\x03 \x03(\x0b\x32\x17.linkage.v1.AgencyCount\x12\x11\n\tkey_epoch\x18\x04 \x01(\r\x12\x1a\n\x12schema_fingerprint\x18\x05 \x01(\t\x12\x10\n\x08\x63lk_bits\x18\x06 \x01(\r\x12\x11\n\tthreshold\x18\x07 \x01(\x01\x12\x1b\n\x13last_event_sequence\x18\x08 \x01(\x04\x12\x1a\n\x12linkage_model_json\x18\t \x01(\t\">\n\x11ListEventsRequest\x12\x16\n\x0e\x61\x66ter_sequence\x18\x01 \x01(\x04\x12\x11\n\tpage_size\x18\x02 \x01(\x05\"\xda\x03\n\x05\x45vent\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12$\n\x04kind\x18\x03 \x01(\x0e\x32\x16.linkage.v1.Event.Kind\x12\x0e\n\x06\x61gency\x18\x04 \x01(\t\x12\r\n\x05\x62\x61tch\x18\x05 \x01(\t\x12\x14\n\x0csource_links\x18\x06 \x03(\t\x12\x14\n\x0ctarget_links\x18\x07 \x03(\t\x12\x14\n\x0crecord_count\x18\x08 \x01(\x04\"\x87\x02\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14KIND_BATCH_COMMITTED\x10\x01\x12\x19\n\x15KIND_RECORD_WITHDRAWN\x10\x02\x12\x15\n\x11KIND_LINK_CREATED\x10\x03\x12\x14\n\x10KIND_LINK_JOINED\x10\x04\x12\x14\n\x10KIND_LINK_MERGED\x10\x05\x12\x13\n\x0fKIND_LINK_SPLIT\x10\x06\x12\x17\n\x13KIND_LINK_DISSOLVED\x10\x07\x12\x12\n\x0eKIND_LINK_LEFT\x10\x08\x12\x16\n\x12KIND_LINKS_REBUILT\x10\t\x12\x17\n\x13KIND_AGENCY_CHANGED\x10\n\"7\n\x12ListEventsResponse\x12!\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x11.linkage.v1.Event2\x91\x04\n\x0fOperatorService\x12\x43\n\x0c\x43reateAgency\x12\x1f.linkage.v1.CreateAgencyRequest\x1a\x12.linkage.v1.Agency\x12=\n\tGetAgency\x12\x1c.linkage.v1.GetAgencyRequest\x1a\x12.linkage.v1.Agency\x12Q\n\x0cListAgencies\x12\x1f.linkage.v1.ListAgenciesRequest\x1a .linkage.v1.ListAgenciesResponse\x12\x43\n\x0cUpdateAgency\x12\x1f.linkage.v1.UpdateAgencyRequest\x1a\x12.linkage.v1.Agency\x12G\n\x0cRebuildLinks\x12\x1f.linkage.v1.RebuildLinksRequest\x1a\x16.linkage.v1.LinkageRun\x12L\n\x0eGetIndexStatus\x12!.linkage.v1.GetIndexStatusRequest\x1a\x17.linkage.v1.IndexStatus\x12K\n\nListEvents\x12\x1d.linkage.v1.ListEventsRequest\x1a\x1e.linkage.v1.ListEventsResponseBZ\n\x1aorg.coresponder.linkage.v1P\x01Z:github.com/coresponder/linkage/gen/go/linkage/v1;linkagev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,35 +35,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\032org.coresponder.linkage.v1P\001Z:github.com/coresponder/linkage/gen/go/linkage/v1;linkagev1'
   _globals['_AGENCY']._serialized_start=100
-  _globals['_AGENCY']._serialized_end=240
-  _globals['_CREATEAGENCYREQUEST']._serialized_start=242
-  _globals['_CREATEAGENCYREQUEST']._serialized_end=318
-  _globals['_GETAGENCYREQUEST']._serialized_start=320
-  _globals['_GETAGENCYREQUEST']._serialized_end=352
-  _globals['_LISTAGENCIESREQUEST']._serialized_start=354
-  _globals['_LISTAGENCIESREQUEST']._serialized_end=414
-  _globals['_LISTAGENCIESRESPONSE']._serialized_start=416
-  _globals['_LISTAGENCIESRESPONSE']._serialized_end=501
-  _globals['_UPDATEAGENCYREQUEST']._serialized_start=503
-  _globals['_UPDATEAGENCYREQUEST']._serialized_end=560
-  _globals['_REBUILDLINKSREQUEST']._serialized_start=562
-  _globals['_REBUILDLINKSREQUEST']._serialized_end=599
-  _globals['_LINKAGERUN']._serialized_start=602
-  _globals['_LINKAGERUN']._serialized_end=861
-  _globals['_GETINDEXSTATUSREQUEST']._serialized_start=863
-  _globals['_GETINDEXSTATUSREQUEST']._serialized_end=886
-  _globals['_AGENCYCOUNT']._serialized_start=888
-  _globals['_AGENCYCOUNT']._serialized_end=968
-  _globals['_INDEXSTATUS']._serialized_start=971
-  _globals['_INDEXSTATUS']._serialized_end=1210
-  _globals['_LISTEVENTSREQUEST']._serialized_start=1212
-  _globals['_LISTEVENTSREQUEST']._serialized_end=1274
-  _globals['_EVENT']._serialized_start=1277
-  _globals['_EVENT']._serialized_end=1751
-  _globals['_EVENT_KIND']._serialized_start=1488
-  _globals['_EVENT_KIND']._serialized_end=1751
-  _globals['_LISTEVENTSRESPONSE']._serialized_start=1753
-  _globals['_LISTEVENTSRESPONSE']._serialized_end=1808
-  _globals['_OPERATORSERVICE']._serialized_start=1811
-  _globals['_OPERATORSERVICE']._serialized_end=2340
+  _globals['_AGENCY']._serialized_end=291
+  _globals['_CREATEAGENCYREQUEST']._serialized_start=293
+  _globals['_CREATEAGENCYREQUEST']._serialized_end=369
+  _globals['_GETAGENCYREQUEST']._serialized_start=371
+  _globals['_GETAGENCYREQUEST']._serialized_end=403
+  _globals['_LISTAGENCIESREQUEST']._serialized_start=405
+  _globals['_LISTAGENCIESREQUEST']._serialized_end=465
+  _globals['_LISTAGENCIESRESPONSE']._serialized_start=467
+  _globals['_LISTAGENCIESRESPONSE']._serialized_end=552
+  _globals['_UPDATEAGENCYREQUEST']._serialized_start=554
+  _globals['_UPDATEAGENCYREQUEST']._serialized_end=611
+  _globals['_REBUILDLINKSREQUEST']._serialized_start=613
+  _globals['_REBUILDLINKSREQUEST']._serialized_end=650
+  _globals['_LINKAGERUN']._serialized_start=653
+  _globals['_LINKAGERUN']._serialized_end=912
+  _globals['_GETINDEXSTATUSREQUEST']._serialized_start=914
+  _globals['_GETINDEXSTATUSREQUEST']._serialized_end=937
+  _globals['_AGENCYCOUNT']._serialized_start=939
+  _globals['_AGENCYCOUNT']._serialized_end=1019
+  _globals['_INDEXSTATUS']._serialized_start=1022
+  _globals['_INDEXSTATUS']._serialized_end=1261
+  _globals['_LISTEVENTSREQUEST']._serialized_start=1263
+  _globals['_LISTEVENTSREQUEST']._serialized_end=1325
+  _globals['_EVENT']._serialized_start=1328
+  _globals['_EVENT']._serialized_end=1802
+  _globals['_EVENT_KIND']._serialized_start=1539
+  _globals['_EVENT_KIND']._serialized_end=1802
+  _globals['_LISTEVENTSRESPONSE']._serialized_start=1804
+  _globals['_LISTEVENTSRESPONSE']._serialized_end=1859
+  _globals['_OPERATORSERVICE']._serialized_start=1862
+  _globals['_OPERATORSERVICE']._serialized_end=2391
 # @@protoc_insertion_point(module_scope)

@@ -34,6 +34,7 @@ class Agency(_message.Message):
     DISPLAY_NAME_FIELD_NUMBER: _builtins.int
     CONTACT_CARD_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    PROPOSAL_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """"agencies/{agency}". The agency ID is 2 to 63 characters of [a-z0-9-],
     starting with a letter, e.g. "valley-mhc".
@@ -48,6 +49,12 @@ class Agency(_message.Message):
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the agency was enrolled."""
 
+    @_builtins.property
+    def proposal(self) -> _common_pb2.ContactCardProposal:
+        """A change of the display name and contact card proposed and not yet confirmed by
+        the agency; unset when none is pending. Output only.
+        """
+
     def __init__(
         self,
         *,
@@ -55,10 +62,11 @@ class Agency(_message.Message):
         display_name: _builtins.str = ...,
         contact_card: _common_pb2.ContactCard | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        proposal: _common_pb2.ContactCardProposal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["contact_card", b"contact_card", "create_time", b"create_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["contact_card", b"contact_card", "create_time", b"create_time", "proposal", b"proposal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact_card", b"contact_card", "create_time", b"create_time", "display_name", b"display_name", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contact_card", b"contact_card", "create_time", b"create_time", "display_name", b"display_name", "name", b"name", "proposal", b"proposal"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

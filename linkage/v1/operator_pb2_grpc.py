@@ -98,7 +98,10 @@ class OperatorServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateAgency(self, request, context):
-        """Changes an agency's display name or contact card.
+        """Proposes a change of an agency's display name or contact card. The agency's
+        card in force (what responders see) is unchanged until the agency confirms
+        the proposal (IngestService.ConfirmContactCard); the answer shows the agency
+        with its pending `proposal`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -43,7 +43,11 @@ class OperatorServiceStub:
     ListAgencies: _grpc.UnaryUnaryMultiCallable[_operator_pb2.ListAgenciesRequest, _operator_pb2.ListAgenciesResponse]
     """Lists the enrolled agencies, ordered by agency ID."""
     UpdateAgency: _grpc.UnaryUnaryMultiCallable[_operator_pb2.UpdateAgencyRequest, _operator_pb2.Agency]
-    """Changes an agency's display name or contact card."""
+    """Proposes a change of an agency's display name or contact card. The agency's
+    card in force (what responders see) is unchanged until the agency confirms
+    the proposal (IngestService.ConfirmContactCard); the answer shows the agency
+    with its pending `proposal`.
+    """
     RebuildLinks: _grpc.UnaryUnaryMultiCallable[_operator_pb2.RebuildLinksRequest, _operator_pb2.LinkageRun]
     """Rebuilds every link from scratch with the matcher's current settings and
     replaces the old links atomically. Link IDs of links that survive are kept.
@@ -65,7 +69,11 @@ class OperatorServiceAsyncStub(OperatorServiceStub):
     ListAgencies: _aio.UnaryUnaryMultiCallable[_operator_pb2.ListAgenciesRequest, _operator_pb2.ListAgenciesResponse]  # type: ignore[assignment]
     """Lists the enrolled agencies, ordered by agency ID."""
     UpdateAgency: _aio.UnaryUnaryMultiCallable[_operator_pb2.UpdateAgencyRequest, _operator_pb2.Agency]  # type: ignore[assignment]
-    """Changes an agency's display name or contact card."""
+    """Proposes a change of an agency's display name or contact card. The agency's
+    card in force (what responders see) is unchanged until the agency confirms
+    the proposal (IngestService.ConfirmContactCard); the answer shows the agency
+    with its pending `proposal`.
+    """
     RebuildLinks: _aio.UnaryUnaryMultiCallable[_operator_pb2.RebuildLinksRequest, _operator_pb2.LinkageRun]  # type: ignore[assignment]
     """Rebuilds every link from scratch with the matcher's current settings and
     replaces the old links atomically. Link IDs of links that survive are kept.
@@ -108,7 +116,11 @@ class OperatorServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _operator_pb2.UpdateAgencyRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_operator_pb2.Agency, _abc.Awaitable[_operator_pb2.Agency]]:
-        """Changes an agency's display name or contact card."""
+        """Proposes a change of an agency's display name or contact card. The agency's
+        card in force (what responders see) is unchanged until the agency confirms
+        the proposal (IngestService.ConfirmContactCard); the answer shows the agency
+        with its pending `proposal`.
+        """
 
     @_abc_1.abstractmethod
     def RebuildLinks(

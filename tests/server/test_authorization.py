@@ -73,6 +73,18 @@ def _calls() -> dict[str, tuple[Call, set[Role]]]:
             ),
             agency,
         ),
+        "IngestService.GetContactCard": (
+            lambda ch: ingest(ch).GetContactCard(
+                ingest_pb2.GetContactCardRequest(name="agencies/police")
+            ),
+            agency,
+        ),
+        "IngestService.ConfirmContactCard": (
+            lambda ch: ingest(ch).ConfirmContactCard(
+                ingest_pb2.ConfirmContactCardRequest(name="agencies/police", digest=bytes(32))
+            ),
+            agency,
+        ),
         "LookupService.Lookup": (lambda ch: lookup(ch).Lookup(clk_query), {Role.RESPONDER}),
         "OperatorService.CreateAgency": (
             lambda ch: op(ch).CreateAgency(

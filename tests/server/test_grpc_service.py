@@ -200,13 +200,18 @@ def test_an_agency_cannot_touch_another_agencys_records(matcher: Matcher) -> Non
 
 def test_a_card_without_a_name_shows_the_agencys_name(matcher: Matcher) -> None:
     # an agency enrolled with only --display-name: its card must still say who holds the record
-    matcher.operator().UpdateAgency(
+    proposed = matcher.operator().UpdateAgency(
         operator_pb2.UpdateAgencyRequest(
             agency=operator_pb2.Agency(
                 name="agencies/valley-mhc",
                 display_name="Valley Mental Health",
                 contact_card=common_pb2.ContactCard(phone_number="+1 555 0100"),
             )
+        )
+    )
+    matcher.ingest("valley-mhc").ConfirmContactCard(  # the agency puts the change in force
+        ingest_pb2.ConfirmContactCardRequest(
+            name="agencies/valley-mhc", digest=proposed.proposal.digest
         )
     )
     rng = np.random.default_rng(12)

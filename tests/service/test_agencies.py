@@ -9,11 +9,11 @@ import pytest
 
 from linkage.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from linkage.service import NullObserver, ServiceLimits
-from linkage.service._agencies import Agencies
+from linkage.service._agencies import Agencies, proposal_digest
 from linkage.service._clock import system_clock_us
 from linkage.service._state import ServiceState
 from linkage.store import EventKind, SqliteLinkStore
-from tests.service.factory import OPERATOR, SETTINGS
+from tests.service.factory import OPERATOR, SETTINGS, agency
 
 pytestmark = pytest.mark.unit
 
@@ -46,7 +46,7 @@ def test_display_names_must_be_1_to_200_characters(store: SqliteLinkStore, name:
         agencies.create(OPERATOR, "police", name, b"")
     agencies.create(OPERATOR, "police", "Police", b"")
     with pytest.raises(InvalidInputError, match="invalid agency"):
-        agencies.update(OPERATOR, "police", name, b"")
+        agencies.propose(OPERATOR, "police", name, b"")
 
 
 def test_enrolment_writes_an_event_and_an_audit_entry(store: SqliteLinkStore) -> None:
@@ -70,13 +70,16 @@ def test_the_cache_follows_this_process_and_reads_other_enrolments_once(
     first = mine.cached("police")
     assert first is not None
     assert first.contact_card == b"old"
-    mine.update(OPERATOR, "police", "Police", b"new")
+    _, proposal = mine.propose(OPERATOR, "police", "Police", b"new")
+    assert proposal is not None
+    assert mine.cached("police").contact_card == b"old"  # type: ignore[union-attr]
+    mine.settle(agency("police"), "police", proposal_digest(proposal), reject=False)
     cached = mine.cached("police")
     assert cached is not None
     assert cached.contact_card == b"new"
     assert mine.get("police").contact_card == b"new"
     with pytest.raises(NotFoundError):
-        mine.update(OPERATOR, "sheriff", "Sheriff", b"")
+        mine.propose(OPERATOR, "sheriff", "Sheriff", b"")
 
 
 def test_reads_and_counts(store: SqliteLinkStore) -> None:
