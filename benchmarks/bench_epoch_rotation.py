@@ -15,6 +15,12 @@ probabilistic mode on the embedded SQLite store, with the real service and admin
 * ``follow``: the running matcher's next lookup after the finish (it catches up and makes
   the epoch-2 mirror the one in force).
 
+Lookups run the whole time (``--lookup-every`` seconds apart, of epoch 1 until the
+uploads are in, then of epoch 2, as gateways switch): their count, failures and latency
+are reported, by phase; the finish above all, since its one transaction holds the store's
+write lock and each lookup's audit entry waits for it. The admin operations use their own
+store connection, as ``linkage-admin`` is its own process.
+
 Not timed: encoding at the agencies (bench_encode.py measures it: one export per agency,
 on the agency's own machine, in parallel with the others) and seeding the store. The
 records are seeded straight into the store (epoch 1, linked in pairs); their CLKs are
@@ -32,8 +38,10 @@ import os
 import platform
 import resource
 import secrets
+import statistics
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,7 +136,48 @@ def _lookup(service: LinkageService, clk: bytes, epoch: int) -> int:
     return len(service.lookup(who, clk, epoch, SETTINGS.schema_fingerprint, "crisis_response", 5))
 
 
-def run(records: int, batch: int, pool_rows: int, out: Path) -> dict[str, Any]:
+class _Lookups:
+    """Lookups throughout the rotation, from a thread, as a responder gateway sends them."""
+
+    def __init__(self, service: LinkageService, pools: dict[int, list[bytes]], every: float):
+        self.service, self.pools, self.every = service, pools, every
+        self.epoch = 1
+        self.phase = "begin"
+        self.times: dict[str, list[float]] = {}
+        self.failures: dict[str, list[str]] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        i = 0
+        while not self.stop.is_set():
+            phase, epoch = self.phase, self.epoch
+            pool = self.pools[epoch]
+            started = time.perf_counter()
+            try:
+                _lookup(self.service, pool[i % len(pool)], epoch)
+            except Exception as exc:
+                self.failures.setdefault(phase, []).append(f"{type(exc).__name__}: {exc}")
+            else:
+                self.times.setdefault(phase, []).append(time.perf_counter() - started)
+            i += 1
+            self.stop.wait(self.every)
+
+    def figures(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for phase in dict.fromkeys([*self.times, *self.failures]):
+            times = sorted(self.times.get(phase, []))
+            out[phase] = {
+                "answered": len(times),
+                "failed": len(self.failures.get(phase, [])),
+                "first_failures": self.failures.get(phase, [])[:3],
+                "median_ms": 1000 * statistics.median(times) if times else None,
+                "max_ms": 1000 * times[-1] if times else None,
+            }
+        return out
+
+
+def run(records: int, batch: int, pool_rows: int, out: Path, lookup_every: float) -> dict[str, Any]:
     started_all = time.perf_counter()
     pool_1 = _pool(pool_rows, 1, 11)
     pool_2 = _pool(pool_rows, 2, 11)
@@ -152,14 +201,19 @@ def run(records: int, batch: int, pool_rows: int, out: Path) -> dict[str, Any]:
         _seed(store, records, pool_1, consent)
         figures["seed_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        service = LinkageService(store, SETTINGS, ServiceLimits(lookup_burst=1000))
+        limits = ServiceLimits(lookup_rate_per_s=1000, lookup_burst=1000)
+        service = LinkageService(store, SETTINGS, limits)
         figures["matcher_start_s"] = time.perf_counter() - t0
         links_before = dict(store.iter_node_links())
+        admin = SqliteLinkStore(path)  # linkage-admin's own connection
+        lookups = _Lookups(service, {1: pool_1, 2: pool_2}, lookup_every)
+        lookups.thread.start()
 
         t0 = time.perf_counter()
-        begin_rotation(store, 1, 2, "linkage-admin:bench", 2)
+        begin_rotation(admin, 1, 2, "linkage-admin:bench", 2)
         _lookup(service, pool_2[0], 2)
         figures["begin_s"] = time.perf_counter() - t0
+        lookups.phase = "upload"
 
         t0 = time.perf_counter()
         sent = 0
@@ -190,15 +244,25 @@ def run(records: int, batch: int, pool_rows: int, out: Path) -> dict[str, Any]:
                 sent += outcome.inserted
         figures["upload_s"] = time.perf_counter() - t0
         figures["upload_records_per_s"] = sent / max(figures["upload_s"], 1e-9)
-        status = rotation_status(store, 1)
+        status = rotation_status(admin, 1)
         assert not status.blocking, status.blocking
+        lookups.epoch, lookups.phase = 2, "finish"
 
         t0 = time.perf_counter()
-        finished = finish_rotation(store, 1, "linkage-admin:bench", 3)
+        finished = finish_rotation(admin, 1, "linkage-admin:bench", 3)
         figures["finish_s"] = time.perf_counter() - t0
+        lookups.phase = "follow"
         t0 = time.perf_counter()
         _lookup(service, pool_2[0], 2)
         figures["follow_s"] = time.perf_counter() - t0
+        lookups.phase = "after"
+        time.sleep(min(1.0, 20 * lookup_every))
+        lookups.stop.set()
+        lookups.thread.join()
+        figures["lookups"] = lookups.figures()
+        figures["lookups_answered"] = sum(p["answered"] for p in figures["lookups"].values())
+        figures["lookups_failed"] = sum(p["failed"] for p in figures["lookups"].values())
+        admin.close()
         assert finished.records_moved == records, finished
         assert service.settings.key_epoch == 2
         assert service.indexed_count == records
@@ -226,15 +290,19 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=10_000, help="upserts per batch")
     parser.add_argument("--pool", type=int, default=4000, help="distinct CLKs per epoch")
+    parser.add_argument("--lookup-every", type=float, default=0.05, help="seconds between lookups")
     parser.add_argument("--out", type=Path, default=REPO / "build" / "bench_epoch_rotation.json")
     args = parser.parse_args()
-    figures = run(args.records, args.batch, min(args.pool, args.records), args.out)
+    figures = run(
+        args.records, args.batch, min(args.pool, args.records), args.out, args.lookup_every
+    )
     print(json.dumps(figures, indent=2, sort_keys=True))
     print(
         f"rotated {figures['records']:,} records in {figures['rotation_s']:.1f} s "
         f"(upload {figures['upload_s']:.1f} s, finish {figures['finish_s']:.1f} s, follow "
         f"{figures['follow_s']:.1f} s); link IDs changed: {figures['link_ids_changed']}; "
-        f"written to {args.out}"
+        f"lookups during it: {figures['lookups_answered']} answered, "
+        f"{figures['lookups_failed']} failed; written to {args.out}"
     )
 
 
