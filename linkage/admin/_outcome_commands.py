@@ -76,6 +76,33 @@ def standard_spec() -> None:
     click.echo(standard_spec_text(), nl=False)
 
 
+@outcomes.command("plan")
+@click.option(
+    "--spec",
+    "spec_path",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The outcome spec (TOML).",
+)
+def plan(spec_path: Path) -> None:
+    """Show the noise a spec's release would add to each count (scale and interval),
+    before any data is read or budget spent."""
+    from linkage.outcomes import plan_noise
+
+    spec = load_spec(_read_text(spec_path, "the outcome spec"), str(spec_path))
+    share, plans = plan_noise(spec)
+    histograms = sum(len(p.dimensions) for p in plans)
+    click.echo(
+        f"epsilon {spec.release.epsilon:g} over {histograms} histograms "
+        f"({share:.4g} each); intervals at {spec.release.confidence:.0%}"
+    )
+    for p in plans:
+        click.echo(
+            f"{p.query:40} by {', '.join(p.dimensions):32} sensitivity {p.sensitivity:>3}  "
+            f"scale {p.scale:8.1f}  ± {p.half_width}"
+        )
+
+
 @outcomes.command("run")
 @_config_option
 @click.option(

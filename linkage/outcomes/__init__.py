@@ -21,6 +21,7 @@ from linkage.outcomes._compute import (
     Query,
     compute_counts,
     quarter_labels,
+    spec_queries,
 )
 from linkage.outcomes._ledger import (
     AUDIT_ACTION,
@@ -34,8 +35,10 @@ from linkage.outcomes._programme import PROGRAMME_FILE, Programme, load_programm
 from linkage.outcomes._release import (
     NOISE_MECHANISM,
     Figure,
+    NoisePlan,
     Release,
     add_noise,
+    plan_noise,
     relative_errors,
     release_counts,
     suppress,
@@ -74,6 +77,7 @@ __all__ = [
     "LedgerEntry",
     "Measure",
     "MeasureKind",
+    "NoisePlan",
     "OutcomeCounts",
     "OutcomeSpec",
     "Programme",
@@ -89,11 +93,13 @@ __all__ = [
     "load_spec",
     "load_standard_spec",
     "parse_spec",
+    "plan_noise",
     "quarter_labels",
     "relative_errors",
     "release_counts",
     "release_outcomes",
     "spec_digest",
+    "spec_queries",
     "standard_spec_text",
     "suppress",
 ]

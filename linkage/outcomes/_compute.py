@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Final
 
 import numpy as np
@@ -45,18 +45,23 @@ from linkage.outcomes._spec import Breakdown, Measure, MeasureKind, OutcomeSpec
 __all__ = [
     "ALL",
     "CODES",
+    "COHORT",
     "DISPOSITIONS",
     "EventTable",
     "OutcomeCounts",
     "Query",
     "compute_counts",
     "quarter_labels",
+    "spec_queries",
+    "whole_cohort",
 ]
 
 IntArray = npt.NDArray[np.int64]
 
 #: The breakdown of a query's total: one category, ``all``.
 ALL: Final = "all"
+#: The query of the cohort's size.
+COHORT: Final = "cohort.people"
 #: Event codes by their index in :attr:`EventTable.code`.
 CODES: Final = tuple(EventCode)
 #: Dispositions by their index in :attr:`EventTable.disposition` (-1: none).
@@ -165,7 +170,21 @@ def eligibility_key(measure: Measure) -> str:
     return f"eligible_{measure.horizon_before}_{measure.horizon_after}"
 
 
-def _queries(spec: OutcomeSpec) -> tuple[list[Query], dict[str, str]]:
+def whole_cohort(spec: OutcomeSpec, measure: Measure) -> bool:
+    """Whether every possible index day of the period has the measure's follow-up and
+    history, so that its denominator is the cohort itself (known from the spec alone: no
+    count of its own, no epsilon spent on one)."""
+    cohort = spec.cohort
+    after = cohort.end + timedelta(days=measure.horizon_after) <= cohort.follow_up_until
+    history = cohort.history_from
+    before = history is None or cohort.start - timedelta(days=measure.horizon_before) >= history
+    return after and before
+
+
+def spec_queries(spec: OutcomeSpec) -> tuple[list[Query], dict[str, str]]:
+    """The queries a spec releases and each measure's denominator query (no data needed):
+    ``cohort.people`` where the whole cohort counts in the measure (:func:`whole_cohort`),
+    otherwise the people with its follow-up and history, ``eligible_B_A.people``."""
     dims_by_query: dict[str, list[str]] = {}
     sensitivity: dict[str, int] = {}
     denominators: dict[str, str] = {}
@@ -176,9 +195,11 @@ def _queries(spec: OutcomeSpec) -> tuple[list[Query], dict[str, str]]:
         sensitivity[query] = sens
 
     every = [b for b in Breakdown if any(b in m.breakdowns for m in spec.measures)]
-    add("cohort.people", every, 1)
+    add(COHORT, every, 1)
     for measure in spec.measures:
-        denominator = f"{eligibility_key(measure)}.people"
+        denominator = (
+            COHORT if whole_cohort(spec, measure) else f"{eligibility_key(measure)}.people"
+        )
         denominators[measure.id] = denominator
         add(denominator, measure.breakdowns, 1)
         for statistic in measure.statistics:
@@ -254,7 +275,11 @@ def compute_counts(spec: OutcomeSpec, table: EventTable) -> OutcomeCounts:
         eligible = in_cohort & (index_day + measure.horizon_after <= follow_up)
         if history is not None:
             eligible &= index_day - measure.horizon_before >= history
-        person_values[f"{eligibility_key(measure)}.people"] = (eligible.astype(np.int64), eligible)
+        if not whole_cohort(spec, measure):
+            person_values[f"{eligibility_key(measure)}.people"] = (
+                eligible.astype(np.int64),
+                eligible,
+            )
         codes = np.array([_CODE_INDEX[c] for c in measure.events], dtype=np.int64)
         rows = np.isin(table.code, codes) & event_in_cohort
         person, offset = table.person[rows], offset_all[rows]
@@ -276,7 +301,7 @@ def compute_counts(spec: OutcomeSpec, table: EventTable) -> OutcomeCounts:
         person_values[f"{measure.id}.events_before"] = (np.minimum(before, measure.cap), eligible)
         person_values[f"{measure.id}.events_after"] = (np.minimum(after, measure.cap), eligible)
 
-    queries, denominators = _queries(spec)
+    queries, denominators = spec_queries(spec)
     values: dict[str, dict[str, IntArray]] = {}
     for query in queries:
         per_person, mask = person_values[query.id]

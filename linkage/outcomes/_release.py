@@ -32,14 +32,16 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from linkage.errors import InvalidInputError
-from linkage.outcomes._compute import ALL, OutcomeCounts, Query
+from linkage.outcomes._compute import ALL, OutcomeCounts, Query, spec_queries
 from linkage.outcomes._spec import OutcomeSpec, SuppressOn
 
 __all__ = [
     "NOISE_MECHANISM",
     "Figure",
+    "NoisePlan",
     "Release",
     "add_noise",
+    "plan_noise",
     "relative_errors",
     "release_counts",
     "suppress",
@@ -178,6 +180,40 @@ def add_noise(
             noisy[(query.id, dim, category)] = int(value)
             accuracy[(query.id, dim, category)] = (scale, width)
     return noisy, accuracy, share
+
+
+@dataclass(frozen=True, slots=True)
+class NoisePlan:
+    """What a spec's release will add to one query's counts, known before any data is read:
+    its breakdowns, sensitivity, noise scale and interval half width."""
+
+    query: str
+    dimensions: tuple[str, ...]
+    sensitivity: int
+    scale: float
+    half_width: int
+
+
+def plan_noise(spec: OutcomeSpec) -> tuple[float, list[NoisePlan]]:
+    """The epsilon each histogram will get and every query's noise, from the spec alone
+    (the same split and scales as :func:`add_noise`)."""
+    dp = _opendp()
+    queries, _ = spec_queries(spec)
+    histograms = sum(len(q.dimensions) for q in queries)
+    share = spec.release.epsilon / histograms
+    plans = []
+    for query in queries:
+        scale = query.sensitivity / share
+        plans.append(
+            NoisePlan(
+                query.id,
+                query.dimensions,
+                query.sensitivity,
+                scale,
+                _half_width(dp, scale, spec.release.confidence),
+            )
+        )
+    return share, plans
 
 
 # -- suppression --------------------------------------------------------------------------

@@ -69,7 +69,11 @@ def reference_counts(
             mdims = {
                 d: c for d, c in dims.items() if d == ALL or d in {b.value for b in m.breakdowns}
             }
-            denominators.setdefault(f"eligible_{before}_{after}.people", {}).update(mdims)
+            whole = (cohort.end - cohort.follow_up_until).days + after <= 0 and (
+                cohort.history_from is None or (cohort.start - cohort.history_from).days >= before
+            )
+            if not whole:  # otherwise the denominator is the cohort itself
+                denominators.setdefault(f"eligible_{before}_{after}.people", {}).update(mdims)
             offsets = [(e[3] - day0).days for e in person_events if e[2] in m.events]
             if m.kind is MeasureKind.SHARE:
                 hit = any(m.window[0] <= o <= m.window[1] for o in offsets)

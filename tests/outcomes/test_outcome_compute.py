@@ -3,6 +3,7 @@ person-by-person reference (tests/outcomes/reference.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import date, timedelta
 
@@ -11,7 +12,14 @@ import pytest
 
 from linkage.errors import InvalidInputError
 from linkage.events import Disposition, EventCode
-from linkage.outcomes import ALL, EventTable, compute_counts, load_spec, load_standard_spec
+from linkage.outcomes import (
+    ALL,
+    EventTable,
+    OutcomeSpec,
+    compute_counts,
+    load_spec,
+    load_standard_spec,
+)
 from tests.outcomes.reference import Event, reference_counts
 
 pytestmark = pytest.mark.unit
@@ -74,18 +82,16 @@ def test_a_small_case_by_hand() -> None:
     assert counts.value("cohort.people", "agency", "mhc") == 1
     assert counts.value("cohort.people", "disposition", "none") == 1
     assert counts.value("cohort.people", "disposition", "referred") == 1
-    assert counts.value("eligible_0_30.people") == 3
+    # every index day of the period has 90 days of follow-up and history: the cohort is
+    # every measure's denominator (no count of its own)
+    assert counts.denominators == {"intake_30": "cohort.people", "er_90": "cohort.people"}
+    assert "eligible_0_30.people" not in {q.id for q in counts.queries}
     assert counts.value("intake_30.with_event") == 1
     assert counts.value("intake_30.with_event", "disposition", "referred") == 1
-    assert counts.value("eligible_90_90.people") == 3
     assert counts.value("er_90.people_before") == 1
     assert counts.value("er_90.events_before") == 2  # capped at 2
     assert counts.value("er_90.people_after") == 1
     assert counts.value("er_90.events_after") == 1
-    assert counts.denominators == {
-        "intake_30": "eligible_0_30.people",
-        "er_90": "eligible_90_90.people",
-    }
     assert [q.dimensions for q in counts.queries if q.id == "er_90.events_after"] == [(ALL,)]
     assert {q.id: q.sensitivity for q in counts.queries}["er_90.events_after"] == 2
 
@@ -142,10 +148,22 @@ def _random_events(rng: random.Random, people: int) -> list[Event]:
     return events
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_the_standard_set_matches_the_reference_on_random_events(seed: int) -> None:
+SHORT_FOLLOW_UP = dataclasses.replace(
+    load_standard_spec(),
+    cohort=dataclasses.replace(
+        load_standard_spec().cohort,
+        follow_up_until=date(2026, 2, 15),
+        history_from=date(2024, 9, 1),
+    ),
+)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("spec", [load_standard_spec(), SHORT_FOLLOW_UP], ids=["full", "short"])
+def test_the_standard_set_matches_the_reference_on_random_events(
+    seed: int, spec: OutcomeSpec
+) -> None:
     rng = random.Random(seed)
-    spec = load_standard_spec()
     agencies = ["police", "mhc", "er", "sud"]
     events = _random_events(rng, 400)
     counts = compute_counts(spec, EventTable.from_events(events, agencies))
@@ -159,6 +177,9 @@ def test_the_standard_set_matches_the_reference_on_random_events(seed: int) -> N
                 checked += got > 0
     assert checked > 50
     assert {q for q, _, _ in expected} == {q.id for q in counts.queries}
+    # with a short follow-up some measures count only the people followed long enough
+    own = any(d.startswith("eligible_") for d in counts.denominators.values())
+    assert own == (spec is SHORT_FOLLOW_UP)
 
 
 def test_no_events_give_zero_counts_and_bad_tables_are_refused() -> None:

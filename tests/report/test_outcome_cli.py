@@ -28,9 +28,9 @@ def test_run_writes_the_report_and_reuses_the_stored_release(tmp_path: Path) -> 
     assert "spent 1 of 3" in result.output
     html = (out / "outcomes.html").read_text()
     assert "Whose events count" in html
-    # 36 histograms at epsilon 1: people counts at scale 36, events (cap 3) at 108
-    assert "people (noise scale 36)" in html
-    assert "events after (noise scale 108)" in html
+    # 28 histograms at epsilon 1: people counts at scale 28, events (cap 3) at 84
+    assert "people (noise scale 28)" in html
+    assert "events after (noise scale 84)" in html
     assert "http://" not in html
     assert "https://" not in html
     rows = list(csv.DictReader(io.StringIO((out / "outcomes.csv").read_text())))
@@ -91,3 +91,17 @@ def test_standard_spec_prints_the_packaged_set() -> None:
     result = run_cli("outcomes", "standard-spec")
     assert result.exit_code == 0
     assert 'id = "treatment_intake_30"' in result.output
+
+
+def test_plan_shows_the_noise_before_any_data_is_read() -> None:
+    spec = (
+        Path(__file__).resolve().parents[2] / "linkage" / "outcomes" / "standard-coresponder.toml"
+    )
+    result = run_cli("outcomes", "plan", "--spec", spec)
+    assert result.exit_code == 0, result.output
+    # every measure of the standard set counts the whole cohort: no denominators of their own
+    assert "epsilon 1 over 28 histograms" in result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines()[1:]}
+    assert "eligible_0_30.people" not in lines
+    assert "scale     28.0  ± 84" in lines["treatment_intake_30.with_event"]
+    assert "sensitivity   3  scale     84.0" in lines["er_psych_90.events_before"]
