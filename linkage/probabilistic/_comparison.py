@@ -172,7 +172,7 @@ def comparison_levels(similarities: Float64Array, comparisons: Sequence[Comparis
             for segment, min_dice in rule.conditions():
                 # NaN (missing) never satisfies a condition
                 holds &= sims[:, position[segment]] >= min_dice
-            level[holds] = number
+            np.copyto(level, number, where=holds)  # the same work however many hold
             decided |= holds
         out[:, column] = np.where(np.isnan(base) & ~decided, -1, level).astype(np.int8)
     return out

@@ -165,7 +165,10 @@ class KeyIndex:
         membership)."""
         if any(index.pending_digests for index in self._indexes) or self._removed:
             self._merge()
-        found: list[Int64Array] = []
+        # the same steps whether or not a key is found (an empty slice where none is, and
+        # always the final union): a lookup's time must not tell that the index holds
+        # someone sharing a key with the query
+        found: list[Int64Array] = [index.nodes[:0] for index in self._indexes[:1]]
         single = [int(w) for w in query[0].tolist()] if query.shape[0] == 1 else None
         for position, (rule, index) in enumerate(zip(self.rules, self._indexes, strict=True)):
             if index.digests.shape[0] == 0:
@@ -180,8 +183,8 @@ class KeyIndex:
             low = np.searchsorted(index.digests, digests, side="left")
             high = np.searchsorted(index.digests, digests, side="right")
             for lo, hi in zip(low.tolist(), high.tolist(), strict=True):
-                if 0 < hi - lo <= self.max_block:
-                    found.append(index.nodes[lo:hi])
+                block = index.nodes[lo:hi] if 0 < hi - lo <= self.max_block else index.nodes[:0]
+                found.append(block)
         if not found:
             return np.zeros(0, dtype=np.int64)
-        return np.unique(np.concatenate(found))
+        return np.unique(np.concatenate(found)).astype(np.int64, copy=False)

@@ -171,9 +171,11 @@ class FellegiSunterModel:
                 continue
             own = np.asarray(tf_u[:, column], dtype=np.float64)
             adjust = (array[:, column] == identical) & ~np.isnan(own)
-            if adjust.any():
-                m = self.m[column][identical]
-                total[adjust] += np.log2(m / np.maximum(own[adjust], TF_MINIMUM_U)) - row[identical]
+            # computed for every pair and added where it applies: the same work whether or
+            # not a pair agrees exactly (a lookup's time must not tell that it found one)
+            m = self.m[column][identical]
+            adjusted = np.log2(m / np.maximum(np.where(adjust, own, 1.0), TF_MINIMUM_U))
+            total += np.where(adjust, adjusted - row[identical], 0.0)
         return total
 
     def match_weights(

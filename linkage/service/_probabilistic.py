@@ -352,8 +352,12 @@ def search_index(
         keys = np.union1d(keys, np.asarray(near.keys, dtype=np.int64))
     real = keys.shape[0]
     if real < pad_to:
-        extra = index.sample_keys(pad_to - real, rng or np.random.default_rng())
-        keys = np.concatenate([keys, np.setdiff1d(extra, keys)])
+        # always pad_to draws, merged with the query's own candidates in one pass whose
+        # cost does not depend on how many it has (np.setdiff1d's cost grew with them);
+        # the query's own come first, the draws fill up to pad_to
+        combined = np.concatenate([keys, index.sample_keys(pad_to, rng or np.random.default_rng())])
+        _, first = np.unique(combined, return_index=True)
+        keys = combined[np.sort(first)][:pad_to]
     if keys.shape[0] == 0:
         return []
     records = index.get(keys)
@@ -371,8 +375,11 @@ def search_index(
     for column, comparison in enumerate(model.comparisons):
         if comparison.segment in require:
             keep &= levels[:, column] != comparison.levels - 1
-    order = np.lexsort((keys[keep], -probabilities[keep]))[:k]
-    return list(zip(keys[keep][order].tolist(), probabilities[keep][order].tolist(), strict=True))
+    # sorted over every scored record, kept ones first (same work however many are kept):
+    # by probability descending, then key
+    order = np.lexsort((keys, -np.where(keep, probabilities, -1.0)))[:k]
+    order = order[keep[order]]
+    return list(zip(keys[order].tolist(), probabilities[order].tolist(), strict=True))
 
 
 def consistent_on(

@@ -406,6 +406,35 @@ def test_200_idle_connections_do_not_stop_healthz_or_a_lookup(tmp_path: Path, ht
         gw.close()
 
 
+@pytest.mark.parametrize("https", [False, True], ids=["http", "https"])
+def test_keep_alive_requests_are_not_held_for_a_delayed_ack(tmp_path: Path, https: bool) -> None:
+    # found by the gateway timing test (issue 22): without TCP_NODELAY on accepted
+    # connections, every request after the first on a keep-alive connection waited about
+    # 40 ms for the client's delayed ACK before the response body was sent
+    web = make_web_certificate(tmp_path / "web") if https else None
+    app, lookup = make_app(tmp_path)
+    gw = Gateway(app, lookup, web=web)
+    connection = gw.connection()
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
+    elapsed: list[float] = []
+    try:
+        for index in range(12):
+            started = time.perf_counter()
+            if index % 2:
+                connection.request("POST", "/api/v1/lookup", json.dumps(QUERY).encode(), headers)
+            else:
+                connection.request("GET", "/healthz")
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200
+            elapsed.append(time.perf_counter() - started)
+    finally:
+        connection.close()
+        gw.close()
+    later = sorted(elapsed[2:])  # one connection throughout: every one after the first
+    assert later[len(later) // 2] < 0.02, f"median {1000 * later[len(later) // 2]:.1f} ms"
+
+
 def test_slow_bodies_do_not_stop_healthz_or_a_lookup_and_end_in_408(tmp_path: Path) -> None:
     app, lookup = make_app(tmp_path)
     gw = Gateway(app, lookup, limits=GatewayLimits(body_timeout_s=1.5))
