@@ -20,6 +20,7 @@ fault (``key_epoch``, ``query.clk.surname``), never a value of the request.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from linkage.pki import Principal
 from linkage.service._state import ServiceState
 
 __all__ = ["RefusalAudit"]
+
+_log = logging.getLogger("linkage.service")
 
 _MINUTE_US = 60_000_000
 #: How long after a minute ends its repeats are written (when no refusal comes first).
@@ -81,7 +84,13 @@ class RefusalAudit:
         now = self._state.clock()
         with self._lock:
             due = self._take_due(None if everything else now // _MINUTE_US)
-        self._write(due, now)
+        try:
+            self._write(due, now)
+        except BaseException:
+            with self._lock:  # keep the counts for the next try
+                for group, count, _ in due:
+                    self._repeats[group] = self._repeats.get(group, 0) + count
+            raise
         return len(due)
 
     def close(self) -> None:
@@ -143,5 +152,15 @@ class RefusalAudit:
     def _on_timer(self) -> None:
         with self._lock:
             self._timer = None
-        self.flush()
+            if self._closed:
+                return
+        try:
+            self.flush()
+        except Exception as exc:  # a timer thread has no caller to raise to
+            _log.warning(
+                "could not write the counted refusals (%s); they are kept for the next "
+                "refusal or the server's stop",
+                type(exc).__name__,
+            )
+            return
         self._arm_timer()

@@ -205,3 +205,29 @@ def test_the_repeats_of_a_minute_are_written_soon_after_it_ends_without_another_
         time.sleep(0.1)
     assert [(r["count"], r["repeats"]) for r in _refusals(store)] == [(1, False), (2, True)]
     service.close()
+
+
+def test_a_timer_that_cannot_write_logs_it_and_keeps_the_counts(
+    tmp_path: Path, clocks: Clocks, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = SqliteLinkStore(tmp_path / "closed.db")
+    service = _service(store, clocks, lookup_burst=100)
+    clk = clk_bytes(person(np.random.default_rng(5)))
+    for _ in range(3):
+        with pytest.raises(InvalidInputError):
+            _look(service, responder("police"), clk, purpose="curiosity")
+    refusals = service._refusals  # what the timer thread runs
+    store.close()
+    clocks.wall_us += 60_000_000
+    refusals._on_timer()  # the store is gone: nothing escapes the timer's thread
+    assert "could not write the counted refusals" in caplog.text
+    reopened = SqliteLinkStore(tmp_path / "closed.db")
+    try:
+        service._state.store = reopened  # as after a reconnect: the counts were kept
+        assert service.flush_refusals() == 1
+        assert [(r["count"], r["repeats"]) for r in _refusals(reopened)] == [
+            (1, False),
+            (2, True),
+        ]
+    finally:
+        reopened.close()
