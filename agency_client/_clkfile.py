@@ -72,6 +72,9 @@ _PREFIX: Final = struct.Struct(">8sQI")
 _TRAILER: Final = struct.Struct(">8sQ32s")
 _ROW: Final = struct.Struct(">Q")
 _KEY_LENGTH: Final = struct.Struct(">H")
+#: row numbers are written from int64 (the writer never exceeds it); a larger one is damage
+_MAX_ROW: Final = 2**63 - 1
+_ROW_OUT_OF_RANGE: Final = "a record's row number is out of range (the CLK file is damaged)"
 _MAX_HEADER: Final = 1 << 20
 FORMAT_NAME: Final = "linkage-clk"
 
@@ -349,6 +352,8 @@ def read_clk_batches(path: Path, *, batch_size: int = 65536) -> Iterator[ClkBatc
                 raw = _read_exact(stream, want * record.itemsize, "records")
                 digest.update(raw)
                 table = np.frombuffer(raw, dtype=record)
+                if (table["row"] > _MAX_ROW).any():
+                    raise IntegrityError(_ROW_OUT_OF_RANGE)
                 seen += want
                 yield ClkBatch(
                     row_numbers=table["row"].astype(np.int64),
@@ -363,6 +368,8 @@ def read_clk_batches(path: Path, *, batch_size: int = 65536) -> Iterator[ClkBatc
                 raw_row = _read_exact(stream, _ROW.size, "records")
                 digest.update(raw_row)
                 numbers.append(_ROW.unpack(raw_row)[0])
+                if numbers[-1] > _MAX_ROW:
+                    raise IntegrityError(_ROW_OUT_OF_RANGE)
                 if header.record_keys:
                     raw_len = _read_exact(stream, _KEY_LENGTH.size, "records")
                     raw_key = _read_exact(stream, _KEY_LENGTH.unpack(raw_len)[0], "records")

@@ -138,18 +138,23 @@ def read_consent_csv(path: Path) -> list[ConsentPlan]:
     except OSError as exc:
         raise InvalidInputError(f"cannot read {path.name}: {exc.strerror}") from None
     plans: list[ConsentPlan] = []
+    problems: list[Problem] = []
     with stream:
-        reader = csv.DictReader(bounded_lines(stream, path.name))
-        if reader.fieldnames is None or "record_id" not in reader.fieldnames:
-            raise InvalidInputError(f"{path.name} needs a record_id column")
-        problems: list[Problem] = []
-        for number, row in enumerate(reader, start=1):
-            try:
-                plans.append(_row_plan(row, f"row {number}, column "))
-            except InvalidInputError as exc:  # every row's problems, not just the first
-                problems.extend(exc.problems or [Problem(f"row {number}", exc.message)])
-                if len(problems) >= _MAX_PROBLEMS:
-                    break
+        try:
+            reader = csv.DictReader(bounded_lines(stream, path.name))
+            if reader.fieldnames is None or "record_id" not in reader.fieldnames:
+                raise InvalidInputError(f"{path.name} needs a record_id column")
+            for number, row in enumerate(reader, start=1):
+                try:
+                    plans.append(_row_plan(row, f"row {number}, column "))
+                except InvalidInputError as exc:  # every row's problems, not just the first
+                    problems.extend(exc.problems or [Problem(f"row {number}", exc.message)])
+                    if len(problems) >= _MAX_PROBLEMS:
+                        break
+        except UnicodeDecodeError:
+            raise InvalidInputError(f"{path.name} is not UTF-8 text") from None
+        except csv.Error:
+            raise InvalidInputError(f"{path.name} cannot be parsed as CSV") from None
     if problems:
         raise InvalidInputError("invalid consent file", problems=problems[:_MAX_PROBLEMS])
     return plans

@@ -122,6 +122,39 @@ def _gateway_bodies() -> list[bytes]:
     ]
 
 
+def _agency_files() -> list[bytes]:
+    from agency_client._clkfile import ClkBatch, ClkFileHeader, open_writer
+    from tests.fuzz.targets import scratch_dir
+
+    events = (
+        b"record_id,code,date,disposition\nVMHC-1000,coresponder_contact,2026-11-02,transported\n"
+    )
+    consent = (
+        b"record_id,disclose,purposes,recipient_agencies,expires,revoked,allow_linkage\n"
+        b"VMHC-1000,yes,crisis_response;care_coordination,police,2099-01-01,no,yes\n"
+        b"VMHC-1001,,,,,yes,\n"
+    )
+    ids = b"# withdrawn\nVMHC-1000\n\nVMHC-1001\n"
+    folder = scratch_dir("seeds")
+    header = ClkFileHeader(
+        schema_fingerprint="ab" * 32, key_epoch=1, clk_bits=128, record_key_column="client_id"
+    )
+    seeds = [b"\x00" + events, b"\x01" + consent, b"\x02" + ids]
+    for kind in ("clk", "clkhash-json"):
+        path = folder / f"seed.{kind}"
+        writer = open_writer(path, kind, header)  # type: ignore[arg-type]
+        writer.write(
+            ClkBatch(
+                row_numbers=np.array([1, 2], dtype=np.int64),
+                record_keys=("VMHC-1000", "VMHC-1001"),
+                clks=np.frombuffer(bytes(range(32)), dtype=np.uint8).reshape(2, 16),
+            )
+        )
+        writer.commit()
+        seeds.append(b"\x03" + path.read_bytes())
+    return seeds
+
+
 def _grpc_requests() -> list[bytes]:
     from linkage.v1 import common_pb2, ingest_pb2, lookup_pb2, operator_pb2
     from tests.fuzz.targets_grpc import BITS, FINGERPRINT, METHODS
@@ -188,6 +221,7 @@ SEEDS = {
     "export_csv": _exports,
     "gateway_api": _gateway_bodies,
     "grpc_requests": _grpc_requests,
+    "agency_files": _agency_files,
 }
 
 

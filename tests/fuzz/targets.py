@@ -19,6 +19,8 @@ target                  what one input is
 ``export_csv``          an agency's CSV export, mapped, checked and encoded (targets_client)
 ``gateway_api``         a selector byte and a request body for the gateway's JSON and form
                         routes, served by its ASGI app (targets_client)
+``agency_files``        a selector byte and an events CSV, a consent CSV, a list of record
+                        IDs or a CLK file (``.clk`` or clkhash JSON) (targets_client)
 ======================= ==================================================================
 """
 
@@ -48,6 +50,7 @@ TARGETS: Final[dict[str, str]] = {
     "agency_toml": "tests.fuzz.targets:agency_toml",
     "export_csv": "tests.fuzz.targets_client:export_csv",
     "gateway_api": "tests.fuzz.targets_client:gateway_api",
+    "agency_files": "tests.fuzz.targets_client:agency_files",
     # not a real target: it fails on inputs starting with CANARY, so that the test suite
     # shows a finding is reported (tests/fuzz/test_fuzz.py)
     "canary": "tests.fuzz.targets:canary",

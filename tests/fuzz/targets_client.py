@@ -14,8 +14,12 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from agency_client._client_config import load_client_config
+from agency_client._clkfile import read_clk_batches, read_clk_file_header
+from agency_client._cmd_consent import read_consent_csv
+from agency_client._cmd_withdraw import read_id_file
 from agency_client._config import load_agency_config
 from agency_client._dryrun import dry_run
+from agency_client._events import read_events_csv
 from agency_client._export import find_record, iter_local_ids
 from agency_client._gateway import GatewayApp
 from agency_client._gateway_contacts import ContactLog
@@ -29,7 +33,14 @@ from linkage.v1 import common_pb2, lookup_pb2
 from linkage.wire import consent_to_proto
 from tests.fuzz.targets import OneInput, agency_folder, scratch_dir
 
-__all__ = ["GATEWAY_ROUTES", "GATEWAY_TOKEN", "export_csv", "gateway_api"]
+__all__ = [
+    "AGENCY_FILES",
+    "GATEWAY_ROUTES",
+    "GATEWAY_TOKEN",
+    "agency_files",
+    "export_csv",
+    "gateway_api",
+]
 
 # -- the export -------------------------------------------------------------------------
 
@@ -53,6 +64,34 @@ def export_csv() -> OneInput:
                 find_record(client, export, ids[-1])
         except LinkageError:
             pass
+
+    return one
+
+
+# -- the agency's other input files ------------------------------------------------------
+
+#: selector byte (index) -> what the rest of the input is read as
+AGENCY_FILES: Final = ("events CSV", "consent CSV", "record-ID list", "CLK file")
+
+
+def agency_files() -> OneInput:
+    """``upload --events``, ``consent set --from-csv``, ``withdraw --from-file`` and the
+    CLK files (``.clk`` or clkhash JSON) ``upload`` and ``schema describe`` read."""
+    root = scratch_dir("files")
+    path = root / "input"
+    readers = (
+        read_events_csv,
+        read_consent_csv,
+        read_id_file,
+        lambda p: (read_clk_file_header(p), list(read_clk_batches(p, batch_size=7))),
+    )
+
+    def one(data: bytes) -> None:
+        if not data:
+            return
+        path.write_bytes(data[1:])
+        with contextlib.suppress(LinkageError):
+            readers[data[0] % len(readers)](path)
 
     return one
 

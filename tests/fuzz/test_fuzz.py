@@ -29,10 +29,11 @@ RUNS: Final = {
     "schema_json": 1500,
     "server_toml": 1000,
     "agency_toml": 1500,
-    "export_csv": 400,
+    "export_csv": 300,
     "gateway_api": 2000,
+    "agency_files": 2000,
 }
-MAX_SECONDS: Final = 8
+MAX_SECONDS: Final = 6
 _DONE = re.compile(r"#(\d+)\s+DONE\s+cov: (\d+) ft: (\d+) corp: (\d+)/")
 
 
