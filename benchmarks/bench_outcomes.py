@@ -5,6 +5,10 @@ computed by the core vs the truth from the generator's own person-level events; 
 noise at the spec's epsilon, the median relative error of the released figures and the
 cells withheld (over ``--draws`` releases).
 
+``--report DIR`` (with ``--people``): the scenario's events written into a store with
+one link per true person, released and reported into DIR (outcomes.html, outcomes.csv,
+release.json), as ``linkage-admin outcomes run`` would.
+
 ``--records N``: time to gather and compute the standard set from a store of N records
 written straight into SQLite (one link per person, about 2.5 records per person).
 
@@ -37,7 +41,32 @@ from linkage.store import SqliteLinkStore
 from linkage.synth import generate_events, generate_scenario
 
 
-def truth_run(people: int, seed: int, draws: int) -> None:
+def write_report(
+    scenario_events: dict[object, PersonEvents], agencies: list[str], out: Path
+) -> None:
+    from linkage.outcomes import release_outcomes
+    from linkage.report import write_outcome_report
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "store"
+        folder.mkdir(mode=0o700)
+        store = SqliteLinkStore(folder / "index.sqlite")
+        try:
+            fill_store(store, scenario_events, agencies)
+            outcome = release_outcomes(
+                store,
+                load_standard_spec(),
+                Programme("synthetic-programme", 10.0),
+                actor="benchmark",
+                now=datetime.now(UTC),
+            )
+        finally:
+            store.close()
+    for path in write_outcome_report(outcome, out):
+        print(f"wrote {path}")
+
+
+def truth_run(people: int, seed: int, draws: int, report: Path | None = None) -> None:
     spec = load_standard_spec()
     scenario = generate_scenario(people=people, seed=seed)
     events = generate_events(scenario, seed=seed)
@@ -47,6 +76,12 @@ def truth_run(people: int, seed: int, draws: int) -> None:
         for person, evs in events.by_person.items()
         for agency, e in evs
     ]
+    if report is not None:
+        by_person: dict[object, PersonEvents] = {
+            person: [(agency, e.code, e.day, e.disposition) for agency, e in evs]
+            for person, evs in events.by_person.items()
+        }
+        write_report(by_person, agencies, report)
     started = time.perf_counter()
     counts = compute_counts(spec, EventTable.from_events(rows, agencies))
     seconds = time.perf_counter() - started
@@ -142,9 +177,10 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=0)
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--draws", type=int, default=20)
+    parser.add_argument("--report", type=Path, default=None)
     args = parser.parse_args()
     if args.people:
-        truth_run(args.people, args.seed, args.draws)
+        truth_run(args.people, args.seed, args.draws, args.report)
     if args.records:
         scale_run(args.records, args.seed)
 
