@@ -37,7 +37,8 @@ _EVENTS_META = "upload_events"
 @click.option(
     "--replace-all",
     is_flag=True,
-    help="Withdraw everything and upload the export afresh (e.g. after a key rotation).",
+    help="Withdraw everything and upload the export afresh (e.g. after a pointer-key "
+    "rotation; a key-epoch rotation needs no such thing: see [rotation]).",
 )
 @click.option(
     "--allow-mass-withdrawal",
@@ -80,7 +81,9 @@ def upload_command(
     Batches are stored locally before they are sent and forgotten only once the
     matcher acknowledges them, so re-running after an interruption sends only
     what was not acknowledged. Contacts logged on the gateway page since the last
-    upload are sent too (as field-contact records with their events).
+    upload are sent too (as field-contact records with their events). During a
+    key-epoch rotation ([rotation] in agency.toml) the export is sent in the epoch in
+    force and again in the next one, each with its own state.
     """
     if events_path is not None and no_events:
         raise click.UsageError("give --events FILE or --no-events, not both")
