@@ -229,6 +229,8 @@ class Measure:
         problems = []
         if not _ID.match(self.id):
             problems.append(Problem(f"{at}.id", "must be 1-48 of a-z, 0-9 and _, from a letter"))
+        elif self.id == "cohort" or self.id.startswith("eligible_"):
+            problems.append(Problem(f"{at}.id", "is reserved (cohort, eligible_*)"))
         if not self.title.strip() or len(self.title) > 200:
             problems.append(Problem(f"{at}.title", "must be 1-200 characters"))
         if self.kind is MeasureKind.SHARE:

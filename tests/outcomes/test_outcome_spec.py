@@ -107,6 +107,8 @@ funnel = ["nothing"]
     assert "measures[2].id" in problems
     assert problems["release.epsilon"] == "must be > 0 and <= 10"
     assert problems["release.min_cell"] == "must be between 1 and 1000"
+    problems = _problems(GOOD.replace('id = "intake_30"', 'id = "cohort"'))
+    assert problems["measures[0].id"] == "is reserved (cohort, eligible_*)"
 
 
 def test_rules_across_measures() -> None:
