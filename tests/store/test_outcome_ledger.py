@@ -5,6 +5,7 @@ entry, the same query on the same data returns the stored release without spendi
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime
 
 import pytest
@@ -15,6 +16,7 @@ from linkage.events import Disposition, EventCode
 from linkage.outcomes import AUDIT_ACTION, Programme, load_spec, release_outcomes
 from linkage.security import verify_audit_log
 from linkage.store import LinkStore
+from tests.store.conftest import StoreFactory
 
 pytestmark = pytest.mark.integration
 
@@ -116,3 +118,29 @@ def test_a_threshold_below_the_programmes_is_refused_before_anything_is_read(
     with pytest.raises(InvalidInputError, match=r"programme\.min_cell"):
         release_outcomes(store, SPEC, _programme(min_cell=20), actor="admin:test", now=NOW)
     assert store.list_outcome_releases("metro") == []
+
+
+def test_two_releases_at_once_never_overspend_the_budget(store_factory: StoreFactory) -> None:
+    """Two processes' stores on one database, each releasing at the same moment with
+    budget for one: exactly one release is recorded."""
+    first, second = store_factory(), store_factory()
+    fill_store(first, _people(60), ["police", "mhc"])
+    programme = _programme(budget_epsilon=1.5)
+    barrier = threading.Barrier(2)
+    results: list[str] = []
+
+    def release(store: LinkStore) -> None:
+        barrier.wait()
+        try:
+            release_outcomes(store, SPEC, programme, actor="admin:test", now=NOW, fresh=True)
+            results.append("released")
+        except ResourceExhaustedError:
+            results.append("refused")
+
+    threads = [threading.Thread(target=release, args=(s,)) for s in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(results) == ["refused", "released"]
+    assert [r.epsilon for r in first.list_outcome_releases("metro")] == [1.0]
