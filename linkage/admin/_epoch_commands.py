@@ -26,7 +26,12 @@ import click
 from linkage.errors import ConfigError
 from linkage.server import load_server_config, open_store
 from linkage.service._clock import system_clock_us
-from linkage.service._rotation import begin_rotation, finish_rotation, rotation_status
+from linkage.service._rotation import (
+    abort_rotation,
+    begin_rotation,
+    finish_rotation,
+    rotation_status,
+)
 from linkage.store import LinkStore
 
 __all__ = ["epoch"]
@@ -64,7 +69,7 @@ def _actor() -> str:
 
 @click.group()
 def epoch() -> None:
-    """Rotate the key epoch: begin, status, finish (docs/key-rotation.md)."""
+    """Rotate the key epoch: begin, status, finish (or abort) (docs/key-rotation.md)."""
 
 
 @epoch.command("begin")
@@ -147,4 +152,20 @@ def epoch_finish(config_path: Path, drop_old_only: tuple[str, ...]) -> None:
         f"records moved, the CLKs and pointer tokens of epoch {done.from_epoch} deleted "
         f"(audit entry {done.audit_sequence}); set [linkage] key_epoch = {done.to_epoch} in "
         "server.toml, and agencies move [rotation] into [agency] and [secret]"
+    )
+
+
+@epoch.command("abort")
+@_config_option("The matcher's server.toml (its store is changed; the matcher may run).")
+def epoch_abort(config_path: Path) -> None:
+    """Abandon the rotation in progress: the next epoch's CLKs and pointer tokens are
+    deleted and the epoch in force stays."""
+    store, configured = _open(config_path)
+    try:
+        dropped = abort_rotation(store, configured, _actor(), system_clock_us())
+    finally:
+        store.close()
+    click.echo(
+        f"rotation abandoned: the next epoch's CLKs of {dropped} records deleted; agencies "
+        "remove [rotation] from agency.toml (and the next epoch's state file beside the state)"
     )

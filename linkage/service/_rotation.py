@@ -16,6 +16,8 @@ feed, and every matcher process on the store follows it on its next call
   token and digest, the next-epoch rows and so the old epoch's CLKs and tokens are
   deleted, the next epoch is in force, and the audit log says so. On any failure nothing
   of it is written.
+* :func:`abort_rotation` abandons a rotation (its secret leaked, a wrong epoch): every
+  next-epoch CLK and token is deleted and the epoch in force stays, in one transaction.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from linkage.store import ROTATION_MARK_NODE, EpochCounts, KeyRotationRow, LinkS
 __all__ = [
     "FinishedRotation",
     "RotationStatus",
+    "abort_rotation",
     "begin_rotation",
     "finish_rotation",
     "rotation_status",
@@ -184,3 +187,33 @@ def finish_rotation(
             [(node, False) for node in dropped_nodes] + [(ROTATION_MARK_NODE, False)]
         )
     return FinishedRotation(current, following, moved, dropped, sequence)
+
+
+def abort_rotation(store: LinkStore, configured_epoch: int, actor: str, now_us: int) -> int:
+    """Abandon the rotation in progress: delete every next-epoch CLK and pointer token and
+    keep the epoch in force (audited). Returns how many records' next-epoch CLKs went."""
+    with store.write() as tx:
+        row = tx.key_rotation()
+        if row is None or row.next_epoch is None:
+            current = configured_epoch if row is None else row.current_epoch
+            raise FailedPreconditionError(
+                f"no rotation is in progress (key epoch {current} is in force)"
+            )
+        counts = tx.epoch_counts(row.current_epoch, row.next_epoch)
+        dropped = sum(c.next_records for c in counts)
+        tx.delete_all_next_epoch_records()
+        tx.save_key_rotation(KeyRotationRow(row.current_epoch, None, now_us))
+        append_audit_entry(
+            tx,
+            actor,
+            "key_epoch.abort",
+            [f"key_epochs/{row.next_epoch}"],
+            {
+                "epoch_in_force": row.current_epoch,
+                "abandoned_epoch": row.next_epoch,
+                "records_dropped": dropped,
+            },
+            now_us,
+        )
+        tx.record_index_changes([(ROTATION_MARK_NODE, False)])
+    return dropped

@@ -280,8 +280,10 @@ class LinkageService:
         rotation a query of the next epoch is answered from the next epoch's CLKs.
         """
         state = self._state
-        if state.next_epoch is None and key_epoch != state.settings.key_epoch:
-            state.catch_up_for_reads()  # a rotation begun since the last call
+        if state.next_epoch is not None or key_epoch != state.settings.key_epoch:
+            # during a rotation, or for an epoch not (yet) known here: pick up a begin,
+            # finish or abandonment another process committed, before choosing the epoch
+            state.catch_up_for_reads()
         with state.epoch_scope(key_epoch):
             return self._lookups.lookup(
                 actor, clk, key_epoch, schema_fingerprint, purpose, max_links

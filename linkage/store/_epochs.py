@@ -169,6 +169,10 @@ class EpochWrites:
                 tuple(chunk),
             )
 
+    def delete_all_next_epoch_records(self) -> None:
+        """Forget every CLK of the next epoch (a rotation abandoned)."""
+        self._epoch_rows("DELETE FROM next_epoch_records", ())
+
     def old_epoch_only_nodes(
         self, agency_ids: Sequence[str], current_epoch: int, next_epoch: int
     ) -> list[int]:

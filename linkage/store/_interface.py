@@ -237,6 +237,10 @@ class WriteTransaction(abc.ABC):
         """Forget these records' CLKs of the next key epoch."""
 
     @abc.abstractmethod
+    def delete_all_next_epoch_records(self) -> None:
+        """Forget every CLK of the next key epoch (a rotation abandoned)."""
+
+    @abc.abstractmethod
     def old_epoch_only_nodes(
         self, agency_ids: Sequence[str], current_epoch: int, next_epoch: int
     ) -> list[int]:

@@ -96,3 +96,15 @@ def test_a_rotation_through_the_admin_commands_keeps_link_ids(matcher: Matcher) 
         main, ["audit", "verify", "--config", str(matcher.root / "server.toml")]
     )
     assert result.exit_code == 0, result.output
+
+
+def test_a_rotation_can_be_abandoned(matcher: Matcher) -> None:
+    code, output = _epoch(matcher, "abort")
+    assert code == 2
+    assert "no rotation is in progress" in output
+    assert _epoch(matcher, "begin", "--to", "3")[0] == 0
+    code, output = _epoch(matcher, "abort")
+    assert code == 0, output
+    assert "rotation abandoned" in output
+    status = json.loads(_epoch(matcher, "status")[1])
+    assert (status["current_epoch"], status["next_epoch"]) == (1, None)

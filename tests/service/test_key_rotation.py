@@ -24,7 +24,12 @@ from linkage.service import (
     ServiceLimits,
     WriteBatch,
 )
-from linkage.service._rotation import begin_rotation, finish_rotation, rotation_status
+from linkage.service._rotation import (
+    abort_rotation,
+    begin_rotation,
+    finish_rotation,
+    rotation_status,
+)
 from linkage.store import SqliteLinkStore
 from tests.service.factory import OPERATOR, agency, consent, responder
 from tests.service.prob_factory import PROB_SETTINGS, SEGMENTED
@@ -281,11 +286,16 @@ def test_calls_that_meet_a_finish_stay_in_their_epoch(tmp_path: Path) -> None:
     answered = _lookup_links(service, records, 1)
     begin_rotation(store, 1, 2, "linkage-admin:test", 1)
     _upload(service, records, 2, "e2")
-    finish_rotation(store, 1, "linkage-admin:test", 2)
-    # the matcher learns of the finish inside this lookup of epoch 1: it is answered
-    # from epoch 1's CLKs, as it came in, never compared with epoch 2's
     known = next(i for i, link in enumerate(answered) if link)
-    assert _lookup_links(service, [records[known]], 1) == [answered[known]]
+    state = service._state
+    with state.epoch_scope(1):  # a lookup of epoch 1 has come in and chosen its epoch
+        finish_rotation(store, 1, "linkage-admin:test", 2)
+        # it learns of the finish in its catch-up: it is answered from epoch 1's CLKs, as
+        # it came in, never compared with epoch 2's
+        hits = service._lookups.lookup(
+            responder("metro-police"), records[known].clk_1, 1, FINGERPRINT, "crisis_response", 5
+        )
+    assert [hit.link_id for hit in hits][:1] == [answered[known]]
     assert service.settings.key_epoch == 2
     with pytest.raises(InvalidInputError, match="key epoch 2"):
         _lookup_links(service, records[:1], 1)
@@ -303,3 +313,26 @@ def test_calls_that_meet_a_finish_stay_in_their_epoch(tmp_path: Path) -> None:
         _upload(again, [late], 1, "late")
     assert _node_links(again_store) == before
     assert again_store.list_records(late.agency_id, b"late", 10) == []
+
+
+def test_an_abandoned_rotation_leaves_the_epoch_in_force(tmp_path: Path) -> None:
+    records = _records(30, 13)
+    service, store = _service(tmp_path / "r.db")
+    _upload(service, records, 1, "e1")
+    answered = _lookup_links(service, records, 1)
+    begin_rotation(store, 1, 2, "linkage-admin:test", 1)
+    _upload(service, records, 2, "e2")
+    assert _lookup_links(service, records, 2) == answered
+    assert abort_rotation(store, 1, "linkage-admin:test", 2) == len(records)
+    with pytest.raises(FailedPreconditionError, match="no rotation is in progress"):
+        abort_rotation(store, 1, "linkage-admin:test", 2)
+    with pytest.raises(InvalidInputError, match="key epoch 1"):
+        _lookup_links(service, records[:1], 2)
+    assert _lookup_links(service, records, 1) == answered
+    assert list(store.iter_next_epoch_records(2, FINGERPRINT)) == []
+    status = rotation_status(store, 1)
+    assert (status.current_epoch, status.next_epoch) == (1, None)
+    # a rotation may be begun again, to the same epoch
+    begin_rotation(store, 1, 2, "linkage-admin:test", 3)
+    assert _lookup_links(service, records[:3], 2) == [0, 0, 0]
+    assert [row.action for row in store.iter_audit()].count("key_epoch.abort") == 1
