@@ -2,8 +2,9 @@
 at the responder gateway (issue 22, item 1; the in-process test of the matcher's core is
 tests/service/test_lookup_timing.py).
 
-The world: a real matcher (probabilistic mode, the shipped segmented schema and its prior
-model, real SQLite, mutual TLS on 127.0.0.1:0) and a real gateway (uvicorn on
+The world, once for each of the matcher's modes: a real matcher (probabilistic: the shipped
+segmented schema and its prior model; Dice: the shipped hardened record-level schema; real
+SQLite, mutual TLS on 127.0.0.1:0) and a real gateway (uvicorn on
 127.0.0.1:0, its real matcher client and query encoder). The people of one synthetic
 export are split in three: **hidden** (uploaded by a substance-use programme whose
 consent names no recipient), **disclosed** (uploaded by a mental-health centre whose
@@ -46,6 +47,7 @@ import pytest
 
 from agency_client import RowMapper, load_agency_config
 from agency_client._client_config import load_client_config
+from agency_client._encoding import builtin_encoding_schema
 from agency_client._gateway import GatewayApp
 from agency_client._gateway_server import GatewayServer, start_gateway
 from agency_client._matcher import MatcherClient
@@ -59,7 +61,6 @@ from linkage.service import LinkageService, RecordUpsert, WriteBatch
 from linkage.store import SqliteLinkStore
 from linkage.v1 import lookup_pb2, lookup_pb2_grpc
 from tests.agency_client.workflow_fixtures import MHC, make_agency_folder
-from tests.service.prob_factory import LAYOUT, SEGMENTED
 from tests.service.test_lookup_timing import auc
 
 pytestmark = pytest.mark.integration
@@ -75,6 +76,7 @@ TOKEN = "timing-gateway-token-0123456789abcdef"
 
 @dataclasses.dataclass
 class World:
+    mode: str
     running: RunningServer
     service: LinkageService
     pki: DemoPki
@@ -85,7 +87,22 @@ class World:
     people: dict[str, list[tuple[dict[str, str], bytes]]]
 
 
-def _server_toml(root: Path, pki: DemoPki) -> Path:
+#: the matcher's two modes: (the agencies' schema, server.toml's [linkage] threshold and
+#: the tables after it)
+MODES = {
+    "probabilistic": (
+        "default-segmented",
+        0.5,
+        '[linkage.probabilistic]\nschema = "default-segmented"\nauto_refit = false\n',
+    ),
+    "dice": ("default", 0.8, ""),
+}
+
+
+def _server_toml(root: Path, pki: DemoPki, mode: str) -> Path:
+    schema_name, threshold, tables = MODES[mode]
+    schema = builtin_encoding_schema(schema_name)
+    assert schema is not None
     server = pki.server.paths
     path = root / "server.toml"
     path.write_text(
@@ -102,14 +119,11 @@ crl = "{pki.directory.crl_path}"
 engine = "sqlite"
 path = "{root / "matcher" / "index.sqlite"}"
 [linkage]
-threshold = 0.5
-clk_bits = {LAYOUT.total_words * 64}
+threshold = {threshold}
+clk_bits = {schema.clk_bits}
 key_epoch = 1
-schema_fingerprint = "{SEGMENTED.fingerprint}"
-[linkage.probabilistic]
-schema = "default-segmented"
-auto_refit = false
-[limits]
+schema_fingerprint = "{schema.fingerprint}"
+{tables}[limits]
 lookup_rate_per_s = 100000
 lookup_burst = 100000
 """
@@ -146,13 +160,14 @@ def _queries(folder: Any, encoder: QueryEncoder) -> list[tuple[dict[str, str], b
 
 
 def _upload(service: LinkageService, agency_id: str, clks: list[bytes], consent: bytes) -> None:
+    fingerprint = service.settings.schema_fingerprint
     service.write_batch(
         Principal(Role.AGENCY, agency_id, "it", 2),
         WriteBatch(
             agency_id=agency_id,
             batch_id="timing",
             key_epoch=1,
-            schema_fingerprint=SEGMENTED.fingerprint,
+            schema_fingerprint=fingerprint,
             mutations=tuple(
                 RecordUpsert(
                     record_key=f"r{i}".encode(),
@@ -167,13 +182,16 @@ def _upload(service: LinkageService, agency_id: str, clks: list[bytes], consent:
     )
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    root = tmp_path_factory.mktemp("timing")
+@pytest.fixture(scope="module", params=sorted(MODES))
+def world(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[World]:
+    mode = str(request.param)
+    root = tmp_path_factory.mktemp(f"timing-{mode}")
     pki = create_demo_pki(
         root / "pki", agency_ids=(GATEWAY_AGENCY, HIDDEN_AGENCY, DISCLOSED_AGENCY)
     )
-    running, service = start_matcher(load_server_config(_server_toml(root, pki), {}))
+    running, service = start_matcher(load_server_config(_server_toml(root, pki, mode), {}))
     operator = Principal(Role.OPERATOR, None, "op", 1)
     for agency_id in (GATEWAY_AGENCY, HIDDEN_AGENCY, DISCLOSED_AGENCY):
         service.create_agency(operator, agency_id, agency_id, b"")
@@ -188,7 +206,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         matcher=f"localhost:{running.port}",
         tls=(it.ca_certificate, it.certificate, it.private_key),
         gateway_tls=(responder.certificate, responder.private_key),
-        schema="default-segmented",
+        schema=MODES[mode][0],
     )
     config = load_agency_config(folder.config, {})
     encoder = QueryEncoder(config)
@@ -232,6 +250,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     gateway = start_gateway(app, "127.0.0.1:0")
     try:
         yield World(
+            mode,
             running,
             service,
             pki,
@@ -367,14 +386,15 @@ def test_a_hidden_persons_lookup_takes_as_long_as_a_strangers(world: World, leve
     with client as lookup:
         timing = measure(world, lookup)
     _check_world(world, timing)
+    where = f"{world.mode} {level}"
     print(
-        f"\n{level}: AUC hidden vs unknown {timing.auc_hidden_unknown:.3f}, disclosed vs "
+        f"\n{where}: AUC hidden vs unknown {timing.auc_hidden_unknown:.3f}, disclosed vs "
         f"unknown {timing.auc_disclosed_unknown:.3f} ({ROUNDS} lookups of each kind); "
         f"median ms {timing.medians_ms}"
     )
     low, high = BAND
     assert low <= timing.auc_hidden_unknown <= high, (
-        f"{level} lookup times tell hidden from unknown: AUC {timing.auc_hidden_unknown:.3f} "
+        f"{where} lookup times tell hidden from unknown: AUC {timing.auc_hidden_unknown:.3f} "
         f"(medians {timing.medians_ms} ms)"
     )
 
@@ -398,8 +418,9 @@ def test_the_statistic_with_and_without_equal_work(
                 results[(level, padded)] = measure(world, lookup)
     with capsys.disabled():
         for (level, padded), timing in results.items():
+            work = "with" if padded else "without"
             print(
-                f"\n{level} {'with' if padded else 'without'} equal work: AUC hidden vs "
+                f"\n{world.mode} {level} {work} equal work: AUC hidden vs "
                 f"unknown {timing.auc_hidden_unknown:.3f}, disclosed vs unknown "
                 f"{timing.auc_disclosed_unknown:.3f}; median ms {timing.medians_ms}"
             )
