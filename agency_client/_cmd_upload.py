@@ -10,7 +10,7 @@ from agency_client._cli_options import config_option, load_session, progress_bar
 from agency_client._cli_send import echo_send_report, send_all_pending
 from agency_client._contacts import FieldContactRecord, FieldContactStore, contacts_path
 from agency_client._events import EventsFile, read_events_csv
-from agency_client._rotation import next_epoch_session
+from agency_client._rotation import check_rotation_secret, next_epoch_session
 from agency_client._session import AgencySession
 from agency_client._state import UploadState
 from agency_client._workflow import plan_upload
@@ -108,7 +108,7 @@ def upload_command(
             replace_all=replace_all,
             allow_mass_withdrawal=allow_mass_withdrawal,
             discard_pending=discard_pending,
-            field_contacts=each is not following,
+            rotating=each is following,
         )
 
 
@@ -124,14 +124,17 @@ def _upload_epoch(
     replace_all: bool,
     allow_mass_withdrawal: bool,
     discard_pending: bool,
-    field_contacts: bool = True,
+    rotating: bool = False,
 ) -> None:
     """One key epoch's upload: resume, plan, send (with that epoch's state). The next
-    epoch of a rotation sends no field contacts: those logged in it are records the epoch
-    in force does not hold (the matcher refuses them until the finish); they wait in the
-    contact file and go with the first upload once that epoch is in force."""
-    contacts = _field_contacts(session) if field_contacts else []
+    epoch of a rotation (``rotating``) sends no field contacts: those logged in it are
+    records the epoch in force does not hold (the matcher refuses them until the finish);
+    they wait in the contact file and go with the first upload once that epoch is in
+    force. Its state must have been written with its secret."""
+    contacts = [] if rotating else _field_contacts(session)
     with session.state() as state:
+        if rotating:
+            check_rotation_secret(session, state)
         _check_events_choice(state, events, no_events)
         if discard_pending:
             dropped = state.discard_pending()

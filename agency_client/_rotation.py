@@ -21,12 +21,20 @@ from pathlib import Path
 
 from agency_client._client_config import ClientConfig
 from agency_client._session import AgencySession
+from agency_client._state import UploadState
 from linkage.errors import FailedPreconditionError
 
-__all__ = ["adopt_next_epoch_state", "next_epoch_session", "next_state_path"]
+__all__ = [
+    "adopt_next_epoch_state",
+    "check_rotation_secret",
+    "next_epoch_session",
+    "next_state_path",
+]
 
 #: The files of one SQLite state (the database and its write-ahead log).
 _SUFFIXES = ("", "-wal", "-shm")
+#: The next epoch's state keeps a keyed digest of the secret it was written with.
+_CHECK_META = "rotation_secret_check"
 
 
 def next_state_path(state_file: Path, key_epoch: int) -> Path:
@@ -80,3 +88,21 @@ def adopt_next_epoch_state(config: ClientConfig) -> str | None:
         f"key epoch {epoch} is in force: its upload state ({rotated.name}) is the state now; "
         f"the old one is kept as {retired.name}"
     )
+
+
+def check_rotation_secret(session: AgencySession, state: UploadState) -> None:
+    """The next epoch's state was written with this session's secret (it keeps a digest
+    of it, keyed by the agency's own key). Another secret is a new rotation to the same
+    epoch number (after an abandoned one): the old state would say every record was sent
+    already, so it is refused, naming the file to delete."""
+    secret = session.config.encoding.secret.reveal()
+    check = session.keys.row_digest(b"rotation-secret/v1", [secret.hex()]).hex()
+    seen = state.get_meta(_CHECK_META)
+    if seen is None:
+        state.set_meta(_CHECK_META, check)
+    elif seen != check:
+        raise FailedPreconditionError(
+            f"{state.path.name} was written for key epoch "
+            f"{session.config.encoding.key_epoch} with another linkage secret (an abandoned "
+            "rotation?); delete it and upload again"
+        )

@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 
 from agency_client._client_config import load_client_config
-from agency_client._rotation import adopt_next_epoch_state, next_epoch_session, next_state_path
+from agency_client._rotation import (
+    adopt_next_epoch_state,
+    check_rotation_secret,
+    next_epoch_session,
+    next_state_path,
+)
 from agency_client._state import UploadState
 from linkage.errors import ConfigError, FailedPreconditionError
 from tests.agency_client.workflow_fixtures import AgencyFolder, make_agency_folder
@@ -132,3 +137,24 @@ def test_the_next_state_is_adopted_once_the_rotation_is_finished(tmp_path: Path)
         adopt_next_epoch_state(moved)
     with UploadState(state_file) as state:
         assert state.get_meta("which") == "epoch-2"
+
+
+def test_the_next_state_belongs_to_the_next_secret(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    _with_rotation(folder, 'key_epoch = 2\nsecret_file = "secret-2.key"\n')
+    following = next_epoch_session(folder.session())
+    assert following is not None
+    with following.state() as state:
+        check_rotation_secret(following, state)  # remembered
+        check_rotation_secret(following, state)  # the same secret: fine
+    # an abandoned rotation, begun again to epoch 2 with a new secret
+    (folder.root / "secret-2.key").write_text(secrets.token_hex(32) + "\n")
+    again = next_epoch_session(folder.session())
+    assert again is not None
+    with again.state() as state, pytest.raises(FailedPreconditionError) as refused:
+        check_rotation_secret(again, state)
+    assert "upload-state.epoch-2.sqlite was written for key epoch 2 with another" in str(
+        refused.value
+    )
+    new_secret = (folder.root / "secret-2.key").read_text().strip()
+    assert new_secret not in str(refused.value)
