@@ -27,7 +27,13 @@ records are seeded straight into the store (epoch 1, linked in pairs); their CLK
 real segmented CLKs of synthetic people (a pool of ``--pool`` rows encoded once per epoch
 with the shipped default schema and a fresh secret each, reused round-robin), so every
 check the matcher makes on a real upload applies. Link IDs are compared before and after.
-Results: printed, and written to build/bench_epoch_rotation.json.
+With ``--store postgres`` the store is a fresh schema in the PostgreSQL database named by
+``LINKAGE_TEST_PG_DSN`` (``python scripts/ci_postgres.py run -- python
+benchmarks/bench_epoch_rotation.py --store postgres`` starts a throwaway server and sets
+it), dropped afterwards.
+
+Results: printed, and written to build/bench_epoch_rotation.json (``_postgres`` added to
+the name for PostgreSQL).
 """
 
 from __future__ import annotations
@@ -43,6 +49,9 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -71,7 +80,7 @@ from linkage.service._rotation import (  # noqa: E402
     finish_rotation,
     rotation_status,
 )
-from linkage.store import NewRecord, SqliteLinkStore  # noqa: E402
+from linkage.store import LinkStore, NewRecord, SqliteLinkStore  # noqa: E402
 
 AGENCIES = ("metro-police", "valley-mhc", "riverside-er", "harbour-sud")
 SEGMENTED = default_segmented_schema()
@@ -87,6 +96,7 @@ SETTINGS = LinkageSettings(
 )
 #: records per seeding transaction
 _SEED_TX = 50_000
+PG_DSN_VARIABLE = "LINKAGE_TEST_PG_DSN"
 
 
 def _pool(rows: int, epoch: int, seed: int) -> list[bytes]:
@@ -102,7 +112,7 @@ def _key(i: int) -> bytes:
     return b"rec-%09d" % i
 
 
-def _seed(store: SqliteLinkStore, records: int, pool: list[bytes], consent: bytes) -> None:
+def _seed(store: LinkStore, records: int, pool: list[bytes], consent: bytes) -> None:
     """``records`` epoch-1 records, round-robin over the agencies, linked in pairs."""
     with store.write() as tx:
         for agency_id in AGENCIES:
@@ -177,7 +187,60 @@ class _Lookups:
         return out
 
 
-def run(records: int, batch: int, pool_rows: int, out: Path, lookup_every: float) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class _Database:
+    """Where the benchmark's store lives: how to open it, its size, how to drop it."""
+
+    open: Callable[[], LinkStore]
+    size: Callable[[], int]
+    drop: Callable[[], None]
+
+
+def _database(engine: str, folder: Path) -> _Database:
+    if engine == "sqlite":
+        path = folder / "index.sqlite"
+        return _Database(
+            lambda: SqliteLinkStore(path),
+            lambda: sum(p.stat().st_size for p in folder.iterdir() if p.name.startswith("index")),
+            lambda: None,  # the temporary folder goes with it
+        )
+    import psycopg
+    from psycopg import sql
+
+    from linkage.store import PostgresLinkStore
+
+    dsn = os.environ.get(PG_DSN_VARIABLE)
+    if not dsn:
+        raise SystemExit(
+            f"--store postgres needs {PG_DSN_VARIABLE}; run under scripts/ci_postgres.py run --"
+        )
+    schema = f"bench_rotation_{uuid.uuid4().hex[:12]}"
+
+    def size() -> int:
+        with psycopg.connect(dsn) as conn:
+            row = conn.execute(
+                "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relkind = 'r'",
+                (schema,),
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def drop() -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+    return _Database(lambda: PostgresLinkStore(dsn, schema=schema), size, drop)
+
+
+def run(
+    records: int,
+    batch: int,
+    pool_rows: int,
+    out: Path,
+    lookup_every: float,
+    engine: str = "sqlite",
+) -> dict[str, Any]:
     started_all = time.perf_counter()
     pool_1 = _pool(pool_rows, 1, 11)
     pool_2 = _pool(pool_rows, 2, 11)
@@ -192,11 +255,16 @@ def run(records: int, batch: int, pool_rows: int, out: Path, lookup_every: float
             allow_linkage=True,
         )
     )
-    figures: dict[str, Any] = {"records": records, "batch": batch, "distinct_clks": size}
+    figures: dict[str, Any] = {
+        "records": records,
+        "batch": batch,
+        "distinct_clks": size,
+        "store": engine,
+    }
     with tempfile.TemporaryDirectory(prefix="bench-rotation-") as folder:
         os.chmod(folder, 0o700)
-        path = Path(folder) / "index.sqlite"
-        store = SqliteLinkStore(path)
+        database = _database(engine, Path(folder))
+        store = database.open()
         t0 = time.perf_counter()
         _seed(store, records, pool_1, consent)
         figures["seed_s"] = time.perf_counter() - t0
@@ -205,7 +273,7 @@ def run(records: int, batch: int, pool_rows: int, out: Path, lookup_every: float
         service = LinkageService(store, SETTINGS, limits)
         figures["matcher_start_s"] = time.perf_counter() - t0
         links_before = dict(store.iter_node_links())
-        admin = SqliteLinkStore(path)  # linkage-admin's own connection
+        admin = database.open()  # linkage-admin's own connection
         lookups = _Lookups(service, {1: pool_1, 2: pool_2}, lookup_every)
         lookups.thread.start()
 
@@ -268,10 +336,9 @@ def run(records: int, batch: int, pool_rows: int, out: Path, lookup_every: float
         assert service.indexed_count == records
         changed = sum(1 for n, link in store.iter_node_links() if links_before.get(n) != link)
         figures["link_ids_changed"] = changed
-        figures["database_bytes"] = sum(
-            p.stat().st_size for p in Path(folder).iterdir() if p.name.startswith("index")
-        )
+        figures["database_bytes"] = database.size()
         store.close()
+        database.drop()
     figures["rotation_s"] = sum(figures[k] for k in ("begin_s", "upload_s", "finish_s", "follow_s"))
     figures["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     figures["wall_s"] = time.perf_counter() - started_all
@@ -291,10 +358,13 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000, help="upserts per batch")
     parser.add_argument("--pool", type=int, default=4000, help="distinct CLKs per epoch")
     parser.add_argument("--lookup-every", type=float, default=0.05, help="seconds between lookups")
-    parser.add_argument("--out", type=Path, default=REPO / "build" / "bench_epoch_rotation.json")
+    parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    name = "bench_epoch_rotation" + ("" if args.store == "sqlite" else "_postgres")
+    out = args.out or REPO / "build" / f"{name}.json"
     figures = run(
-        args.records, args.batch, min(args.pool, args.records), args.out, args.lookup_every
+        args.records, args.batch, min(args.pool, args.records), out, args.lookup_every, args.store
     )
     print(json.dumps(figures, indent=2, sort_keys=True))
     print(
@@ -302,7 +372,7 @@ def main() -> None:
         f"(upload {figures['upload_s']:.1f} s, finish {figures['finish_s']:.1f} s, follow "
         f"{figures['follow_s']:.1f} s); link IDs changed: {figures['link_ids_changed']}; "
         f"lookups during it: {figures['lookups_answered']} answered, "
-        f"{figures['lookups_failed']} failed; written to {args.out}"
+        f"{figures['lookups_failed']} failed; written to {out}"
     )
 
 
