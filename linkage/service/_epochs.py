@@ -151,8 +151,9 @@ class NextEpochIngest:
             for m in batch.mutations
             if isinstance(m, RecordWithdrawal) and m.record_key in held
         ]
-        counts["withdrawn"] = len(withdrawn) + len(dropped)
-        tx.delete_next_epoch_records(sorted({r.node_id for r in dropped + withdrawn}))
+        leaving = sorted({r.node_id for r in dropped + withdrawn})
+        counts["withdrawn"] = len(tx.next_epoch_digests(leaving, batch.key_epoch))
+        tx.delete_next_epoch_records(leaving)
         tx.upsert_next_epoch_records(rows)
         outcome = BatchOutcome(
             agency_id=batch.agency_id,

@@ -231,7 +231,8 @@ def test_next_epoch_batches_are_checked_and_follow_withdrawals(tmp_path: Path) -
     assert _lookup_links(service, [gone_1], 2) == [0]
     assert _lookup_links(service, [gone_2], 2) != [0]
     # a withdrawal in epoch 2 drops the next-epoch CLK only
-    service.write_batch(who, next_batch("w2", RecordWithdrawal(gone_2.key)))
+    assert service.write_batch(who, next_batch("w2", RecordWithdrawal(gone_2.key))).withdrawn == 1
+    assert service.write_batch(who, next_batch("w3", RecordWithdrawal(gone_2.key))).withdrawn == 0
     assert _lookup_links(service, [gone_2], 2) == [0]
     assert _lookup_links(service, [gone_2], 1) != [0]
     status = rotation_status(store, 1)
