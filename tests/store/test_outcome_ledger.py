@@ -144,3 +144,14 @@ def test_two_releases_at_once_never_overspend_the_budget(store_factory: StoreFac
         thread.join(timeout=60)
     assert sorted(results) == ["refused", "released"]
     assert [r.epsilon for r in first.list_outcome_releases("metro")] == [1.0]
+
+
+def test_new_data_is_a_new_query(store: LinkStore) -> None:
+    fill_store(store, _people(40), ["police", "mhc"])
+    first = release_outcomes(store, SPEC, _programme(), actor="admin:test", now=NOW)
+    assert release_outcomes(store, SPEC, _programme(), actor="admin:test", now=NOW).reused
+    fill_store(store, {"late": [("police", C, date(2025, 3, 1), None)]}, ["police", "mhc"])
+    after = release_outcomes(store, SPEC, _programme(), actor="admin:test", now=NOW)
+    assert not after.reused
+    assert after.entry.release_id != first.entry.release_id
+    assert after.spent_epsilon == pytest.approx(2.0)
