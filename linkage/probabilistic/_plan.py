@@ -197,9 +197,14 @@ def plan_blocking(
     """The first ``always`` rules of the ladder, then every further rule (in ladder order)
     whose projected pairs still fit ``min(pairs_per_record * records, max_pairs)``.
 
-    Rules naming parts the layout lacks are skipped. Projections count a rule's pairs
-    before the union with the others (pairs found by several rules count several times),
-    so the budget is conservative.
+    The ``always`` rules are kept whatever the per-record budget, but not past
+    ``max_pairs``, the memory cap of a rebuild: at a million records the exact rules on
+    names alone (a nickname key and the surname, say) make tens of millions of pairs
+    each, and keeping them regardless made the rebuild fail. An ``always`` rule that would
+    take the total past the cap is left out (listed as not chosen); the first applicable
+    rule is kept in any case, so a plan is never empty. Rules naming parts the layout
+    lacks are skipped. Projections count a rule's pairs before the union with the others
+    (pairs found by several rules count several times), so the budget is conservative.
     """
     if always < 1 or always > len(ladder):
         raise ConfigError(
@@ -215,7 +220,11 @@ def plan_blocking(
         if not all(_has_part(layout, name) for name in names):
             continue
         pairs = estimate_rule_pairs(rule, packed, layout, seed=position)
-        keep = position < always or total + pairs <= budget
+        keep = (
+            not chosen
+            or (position < always and total + pairs <= max_pairs)
+            or total + pairs <= budget
+        )
         if keep:
             chosen.append(rule)
             total += pairs

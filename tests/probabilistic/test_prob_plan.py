@@ -120,7 +120,11 @@ def _ladder() -> list[BlockingRule]:
 
 
 def _expected_plan(
-    ladder: list[BlockingRule], packed: PackedClks, always: int, budget: int
+    ladder: list[BlockingRule],
+    packed: PackedClks,
+    always: int,
+    budget: int,
+    max_pairs: int = 30_000_000,
 ) -> tuple[list[int], list[tuple[str, float, bool]]]:
     chosen: list[int] = []
     considered: list[tuple[str, float, bool]] = []
@@ -130,7 +134,10 @@ def _expected_plan(
         if not all(name in KEYED_LAYOUT.names or name == "record" for name in names):
             continue
         pairs = float(_count(rule, packed))
-        keep = position < always or total + pairs <= budget
+        first = not chosen
+        keep = (
+            first or (position < always and total + pairs <= max_pairs) or total + pairs <= budget
+        )
         if keep:
             chosen.append(position)
             total += pairs
@@ -185,12 +192,33 @@ def test_max_pairs_caps_the_budget() -> None:
     ladder = _ladder()
     plan = plan_blocking(ladder, packed, KEYED_LAYOUT, always=1, max_pairs=10)
     assert plan.budget_pairs == 10
-    chosen, considered = _expected_plan(ladder, packed, 1, 10)
+    chosen, considered = _expected_plan(ladder, packed, 1, 10, max_pairs=10)
     assert plan.rules.rules == tuple(ladder[i] for i in chosen)
     assert plan.considered == tuple(considered)
-    # the always rule is kept although it alone exceeds the budget
+    # the first rule is kept although it alone exceeds the budget
     assert plan.rules.rules[0] == ladder[0]
     assert considered[0][1] > 10
+
+
+def test_always_rules_past_the_memory_cap_are_left_out() -> None:
+    """At a million records exact rules on names alone make tens of millions of pairs;
+    kept whatever the cap, they made the rebuild fail. Past max_pairs an always rule is
+    left out and named as not chosen; the first applicable rule stays."""
+    packed = keyed_records(200, 7)
+    ladder = _ladder()
+    pairs = {i: float(_count(rule, packed)) for i, rule in enumerate(ladder) if i != 1}
+    cap = int(pairs[0])  # room for the first rule only
+    plan = plan_blocking(
+        ladder, packed, KEYED_LAYOUT, always=3, pairs_per_record=10**6, max_pairs=cap
+    )
+    chosen, considered = _expected_plan(ladder, packed, 3, cap, max_pairs=cap)
+    assert plan.rules.rules == tuple(ladder[i] for i in chosen)
+    assert plan.considered == tuple(considered)
+    assert plan.rules.rules[0] == ladder[0]
+    assert pairs[2] > 0
+    assert ladder[2] not in plan.rules.rules
+    assert considered[1] == (rule_name(ladder[2]), pairs[2], False)
+    assert plan.projected_pairs <= cap
 
 
 @pytest.mark.parametrize("always", [0, 8])
