@@ -80,18 +80,13 @@ def funnel_chart(release: Release, document: dict[str, Any]) -> bytes:
         ax.barh(y, values, color=colours, height=0.62)
         ax.errorbar(values, y, xerr=widths, fmt="none", ecolor=INK, capsize=4, lw=1.2)
         ax.set_yticks(y, [name for name, _ in steps])
-        top = max(values) if values else 1.0
-        for yi, (_, f), v in zip(y, steps, values, strict=True):
+        # the axis reaches past every whisker and leaves room for the labels after them
+        reach = max([v + w for v, w in zip(values, widths, strict=True)] + [1.0])
+        for yi, (_, f), v, w in zip(y, steps, values, widths, strict=True):
             text = "withheld" if f.value is None else f"{f.value:,} ± {f.half_width:,}"
-            ax.text(
-                v + top * 0.02 + (f.half_width if f.value is not None else 0),
-                yi,
-                text,
-                va="center",
-                color=INK,
-                fontsize=9,
-            )
-        ax.set_xlim(0, top * 1.35 + 1)
+            label = ax.text(v + w + reach * 0.02, yi, text, va="center", color=INK, fontsize=9)
+            label.set_in_layout(False)  # labels never squeeze the axes
+        ax.set_xlim(0, reach * 1.4)
         ax.set_xlabel("people")
         ax.set_title("From contact to treatment")
         ax.grid(axis="y", visible=False)
@@ -124,7 +119,7 @@ def before_after_chart(release: Release, document: dict[str, Any]) -> bytes:
                 )
                 for xi, f in zip(x + offset, figures, strict=True):
                     if f.value is None:
-                        ax.text(
+                        note = ax.text(
                             xi,
                             0,
                             "withheld",
@@ -134,6 +129,7 @@ def before_after_chart(release: Release, document: dict[str, Any]) -> bytes:
                             color=MUTED,
                             fontsize=8,
                         )
+                        note.set_in_layout(False)
             ax.set_xticks(x, [m["id"].replace("_", " ") for m in measures], fontsize=8)
             ax.set_title(label.capitalize())
             ax.legend(loc="upper right")
