@@ -156,6 +156,7 @@ def test_a_rotation_with_lookups_throughout(demo: DemoRun) -> None:
     thread = threading.Thread(target=lookups.run, daemon=True)
     thread.start()
     started = time.perf_counter()
+    old_gateway = demo.gateway
     try:
         new_secret = demo.work_dir / "shared" / "linkage-secret-2.key"
         _write_secret(new_secret)
@@ -184,7 +185,6 @@ def test_a_rotation_with_lookups_throughout(demo: DemoRun) -> None:
             demo.python, "-m", "agency_client.cli", "gateway",
             "--config", str(police), "--port-file", str(port_file),
         ]  # fmt: skip
-        old_gateway = demo.gateway
         demo.gateway = demo._launch("gateway-2", command, port_file)
         lookups.port = demo._wait_for(demo.gateway, "gateway-2", port_file)
         time.sleep(1.0)  # lookups in flight on the old gateway finish
@@ -211,6 +211,9 @@ def test_a_rotation_with_lookups_throughout(demo: DemoRun) -> None:
     finally:
         lookups.stop.set()
         thread.join(timeout=60)
+        if old_gateway is not None and old_gateway.poll() is None:
+            old_gateway.kill()  # the test failed before it stopped the epoch-1 gateway
+            old_gateway.wait(timeout=30)
     print(
         f"rotation run: {lookups.answered} lookups answered during it, "
         f"{len(lookups.failures)} failed, {len(lookups.changed)} answers changed; "
