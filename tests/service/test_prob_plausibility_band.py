@@ -62,7 +62,7 @@ def _expected_band(clks: list[bytes]) -> tuple[int, int]:
 
 
 def _band(service: LinkageService) -> tuple[int, int]:
-    band = service._mirror.plausibility_band()
+    band = service._state.mirror.plausibility_band()
     assert band.bits == RECORD_BITS
     return band.low, band.high
 
@@ -99,7 +99,7 @@ def test_the_band_follows_the_index_after_every_batch(tmp_path: Path) -> None:
     records = list(encoded_rows(1700, 3))
     assert len(records) >= 3001
     service, store = open_service(tmp_path / "band.db", SETTINGS, [AGENCY])
-    assert service._mirror.band_words == (0, LAYOUT.record.stop_word if LAYOUT.record else 0)
+    assert service._state.mirror.band_words == (0, LAYOUT.record.stop_word if LAYOUT.record else 0)
     held: dict[bytes, bytes] = {}
     bands = []
     start = 0
@@ -193,7 +193,7 @@ def test_a_query_of_names_and_date_of_birth_only_is_not_refused(loaded: Loaded) 
     )
     clk = encode_query(only)
     # its record part has fewer bits than the band admits for whole records ...
-    assert int(record_popcounts([clk])[0]) < service._mirror.plausibility_band().low
+    assert int(record_popcounts([clk])[0]) < service._state.mirror.plausibility_band().low
     # ... and it is answered all the same: the person's link
     hits = _lookup(service, clk)
     assert len(hits) >= 1
@@ -255,7 +255,7 @@ def test_a_query_without_names_is_refused_naming_them(loaded: Loaded) -> None:
 
 def test_a_record_part_above_the_band_is_still_refused(loaded: Loaded) -> None:
     service, records = loaded
-    band = service._mirror.plausibility_band()
+    band = service._state.mirror.plausibility_band()
     data = bytearray(records[0].clk)
     data[:RECORD_BYTES] = b"\xff" * RECORD_BYTES
     assert _refusal(service, bytes(data)) == [("query.clk", "all bits are one")]
@@ -328,7 +328,7 @@ def test_another_matcher_on_the_store_follows_the_band_across_a_pruned_feed(
             min(BITS - 1, math.ceil(high_q + 0.25 * width)),
         )
         for service in (writer, reader):
-            band = service._mirror.plausibility_band()
+            band = service._state.mirror.plausibility_band()
             assert (band.low, band.high) == expected, number
         assert reader.indexed_count == len(counts)
     reader_store.close()
