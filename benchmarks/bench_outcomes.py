@@ -21,14 +21,19 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from benchmarks.outcome_index import PersonEvents, fill_store
-from linkage.events import Disposition, EventCode
-from linkage.outcomes import (
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.outcome_index import PersonEvents, fill_store  # noqa: E402
+from linkage.events import Disposition, EventCode  # noqa: E402
+from linkage.outcomes import (  # noqa: E402
     EventTable,
     Programme,
     compute_counts,
@@ -37,8 +42,8 @@ from linkage.outcomes import (
     relative_errors,
     release_counts,
 )
-from linkage.store import SqliteLinkStore
-from linkage.synth import generate_events, generate_scenario
+from linkage.store import SqliteLinkStore  # noqa: E402
+from linkage.synth import generate_events, generate_scenario  # noqa: E402
 
 
 def write_report(

@@ -197,6 +197,20 @@ def test_bench_epoch_rotation(tree: Path) -> None:
     assert "link IDs changed: 0" in out
 
 
+def test_bench_outcomes(tree: Path) -> None:
+    out = run(tree, "benchmarks/bench_outcomes.py", "--people", "300", "--draws", "2")
+    assert "median relative error" in out
+    out = run(tree, "benchmarks/bench_outcomes.py", "--records", "2000")
+    assert "records, " in out
+    assert "release" in out
+    out = run(
+        tree,
+        "benchmarks/bench_outcomes_linkage.py",
+        "--people", "100", "--draws", "2", "--batch", "100",
+    )  # fmt: skip
+    assert "median relative error" in out
+
+
 def test_bench_probabilistic_service(tree: Path) -> None:
     out = run(
         tree,
@@ -355,6 +369,8 @@ SMOKED = {
     "benchmarks/bench_store.py": "test_bench_store",
     "benchmarks/bench_delta_upload.py": "test_bench_delta_upload",
     "benchmarks/bench_epoch_rotation.py": "test_bench_epoch_rotation",
+    "benchmarks/bench_outcomes.py": "test_bench_outcomes",
+    "benchmarks/bench_outcomes_linkage.py": "test_bench_outcomes",
     "benchmarks/bench_probabilistic_service.py": "test_bench_probabilistic_service",
     "benchmarks/bench_prob_blocking.py": "test_bench_prob_blocking",
     "benchmarks/bench_prob_lookup.py": "test_bench_prob_lookup",
