@@ -349,9 +349,18 @@ class ServiceState:
         final: dict[int, IndexChange] = {}
         for change in changes:
             final[change.node_id] = change
-        rotated = final.pop(ROTATION_MARK_NODE, None) is not None
+        # A rotation's mark is followed first: the feed's CLKs and the next-epoch rows
+        # are read as they are now, so after a finish they are the new epoch's (the
+        # next-epoch rows are gone), and the changes go into the mirrors that hold now.
+        finished = False
+        if final.pop(ROTATION_MARK_NODE, None) is not None:
+            epoch_before = self.settings.key_epoch
+            self.sync_rotation()
+            finished = self.settings.key_epoch != epoch_before
         mirror = self._mirror
-        mirror.remove([node for node, c in final.items() if not c.added])
+        # after a finish every changed record's CLK in the mirror may be an older
+        # next-epoch one: each is read again
+        mirror.remove([node for node, c in final.items() if finished or not c.added])
         adds = [
             (node, c.clk)
             for node, c in final.items()
@@ -363,8 +372,6 @@ class ServiceState:
         self.follow_next_epoch(final)
         self.seen_change = changes[-1].sequence
         mirror.refresh_band()
-        if rotated:
-            self.sync_rotation()
 
     def catch_up_for_reads(self) -> None:
         """Before a lookup: pick up what other processes committed."""

@@ -337,3 +337,28 @@ def test_an_abandoned_rotation_leaves_the_epoch_in_force(tmp_path: Path) -> None
     begin_rotation(store, 1, 2, "linkage-admin:test", 3)
     assert _lookup_links(service, records[:3], 2) == [0, 0, 0]
     assert [row.action for row in store.iter_audit()].count("key_epoch.abort") == 1
+
+
+def test_a_matcher_that_learns_of_next_epoch_uploads_and_the_finish_at_once(
+    tmp_path: Path,
+) -> None:
+    """Another process's next-epoch batches, the finish and a batch after it reach a
+    matcher in one catch-up: every record is in its index of the new epoch (the
+    next-epoch rows it would have read are gone by then)."""
+    records = _records(30, 5)
+    writer, store = _service(tmp_path / "r.db")
+    reader, reader_store = _service(tmp_path / "r.db")
+    _upload(writer, records[:-1], 1, "e1")
+    begin_rotation(store, 1, 2, "linkage-admin:test", 1)
+    _lookup_links(reader, records[:1], 1)  # the reader follows the begin, then waits
+    assert reader._state.next_epoch == 2
+    _upload(writer, records[:-1], 2, "e2")
+    finish_rotation(store, 1, "linkage-admin:test", 2)
+    _upload(writer, records[-1:], 2, "after")  # a record new in the epoch now in force
+    answered = _lookup_links(writer, records, 2)
+    assert sum(1 for link in answered if link) >= 0.9 * len(records)
+    assert _lookup_links(reader, records, 2) == answered
+    assert reader._state.mirror.nodes == writer._state.mirror.nodes
+    assert reader.indexed_count == len(records)
+    reader_store.close()
+    store.close()
