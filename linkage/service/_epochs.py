@@ -19,12 +19,17 @@ store update their next-epoch mirrors.
 
 from __future__ import annotations
 
-import json
 import time
 
-from linkage.errors import FailedPreconditionError, InvalidInputError, Problem
+from linkage.errors import FailedPreconditionError, Problem
 from linkage.pki import Principal
-from linkage.service._ingest import Ingest, upsert_digest
+from linkage.service._ingest import (
+    Ingest,
+    outcome_to_json,
+    refused_batch,
+    replayed_outcome,
+    upsert_digest,
+)
 from linkage.service._model import (
     BatchOutcome,
     ConsentChange,
@@ -72,14 +77,14 @@ class NextEpochIngest:
             if isinstance(mutation, ConsentChange)
         ]
         if refused:
-            raise _refused(batch, refused)
+            raise refused_batch(batch, refused)
         digest = batch.digest()
         started = time.perf_counter()
         with state.writer:
             with state.store.write() as tx:
                 stored = tx.get_batch(batch.agency_id, batch.batch_id)
                 if stored is not None:
-                    return _replay(batch, digest, stored)
+                    return replayed_outcome(batch, digest, stored)
                 state.catch_up(tx.index_changes_since(state.seen_change))
                 rotation = tx.key_rotation()
                 if rotation is not None and rotation.current_epoch == batch.key_epoch:
@@ -92,7 +97,7 @@ class NextEpochIngest:
                 now = state.clock()
                 outcome, changed = self._apply(tx, actor, batch, rotation.current_epoch, now)
                 tx.save_batch(
-                    BatchRow(batch.agency_id, batch.batch_id, digest, _to_json(outcome), now)
+                    BatchRow(batch.agency_id, batch.batch_id, digest, outcome_to_json(outcome), now)
                 )
                 tx.record_index_changes((node, True) for node in changed)
                 mine = tx.index_changes_since(state.seen_change)
@@ -121,7 +126,7 @@ class NextEpochIngest:
             if isinstance(m, RecordUpsert) and m.record_key not in held
         ]
         if problems:
-            raise _refused(batch, problems)
+            raise refused_batch(batch, problems)
         changed: list[StoredRecordRef] = []
         dropped: list[StoredRecordRef] = []
         if batch.withdraw_all:
@@ -174,36 +179,3 @@ class NextEpochIngest:
         )
         touched = {r.node_id: r for r in changed + withdrawn + dropped}
         return outcome, sorted(node for node, r in touched.items() if r.linkable)
-
-
-def _refused(batch: WriteBatch, problems: list[Problem]) -> InvalidInputError:
-    return InvalidInputError(
-        f"batch {batch.batch_id!r} was refused; nothing of it was stored", problems=problems
-    )
-
-
-def _to_json(outcome: BatchOutcome) -> bytes:
-    return json.dumps(
-        {
-            "inserted": outcome.inserted,
-            "updated": outcome.updated,
-            "unchanged": outcome.unchanged,
-            "withdrawn": outcome.withdrawn,
-            "consent_updated": outcome.consent_updated,
-            "linked": outcome.linked,
-            "commit_time_us": outcome.commit_time_us,
-        },
-        sort_keys=True,
-    ).encode()
-
-
-def _replay(batch: WriteBatch, digest: bytes, stored: BatchRow) -> BatchOutcome:
-    """The original outcome of a batch committed already (its ID reused for another
-    batch is refused)."""
-    if stored.request_digest != digest:
-        raise FailedPreconditionError(
-            f"batch ID {batch.batch_id!r} was already used for a different batch; "
-            "choose a new batch ID"
-        )
-    values = json.loads(stored.response)
-    return BatchOutcome(agency_id=batch.agency_id, batch_id=batch.batch_id, replayed=True, **values)

@@ -138,7 +138,8 @@ def _stored_event_bytes(tx: WriteTransaction, node_ids: list[int]) -> dict[int, 
     return {node: events_bytes(found) for node, found in events.items()}
 
 
-def _outcome_to_json(outcome: BatchOutcome) -> bytes:
+def outcome_to_json(outcome: BatchOutcome) -> bytes:
+    """A batch's outcome as stored with the batch, for its replay."""
     return json.dumps(
         {
             "inserted": outcome.inserted,
@@ -153,12 +154,20 @@ def _outcome_to_json(outcome: BatchOutcome) -> bytes:
     ).encode()
 
 
-def _outcome_from_json(agency_id: str, batch_id: str, data: bytes) -> BatchOutcome:
-    values = json.loads(data)
-    return BatchOutcome(agency_id=agency_id, batch_id=batch_id, replayed=True, **values)
+def replayed_outcome(batch: WriteBatch, digest: bytes, stored: BatchRow) -> BatchOutcome:
+    """The original outcome of a batch committed already; its ID reused for another batch
+    (another request digest) is refused."""
+    if stored.request_digest != digest:
+        raise FailedPreconditionError(
+            f"batch ID {batch.batch_id!r} was already used for a different "
+            "batch; choose a new batch ID"
+        )
+    values = json.loads(stored.response)
+    return BatchOutcome(agency_id=batch.agency_id, batch_id=batch.batch_id, replayed=True, **values)
 
 
-def _refused(batch: WriteBatch, problems: list[Problem]) -> InvalidInputError:
+def refused_batch(batch: WriteBatch, problems: list[Problem]) -> InvalidInputError:
+    """The error of a batch refused whole, naming each problem."""
     return InvalidInputError(
         f"batch {batch.batch_id!r} was refused; nothing of it was stored", problems=problems
     )
@@ -313,7 +322,7 @@ class Ingest:
         self._state.check_space(batch.key_epoch, batch.schema_fingerprint, problems)
         if problems:
             # another linkage space: one line says why, not one per record's CLK length
-            raise _refused(batch, problems)
+            raise refused_batch(batch, problems)
         seen: dict[bytes, int] = {}
         consents = _ConsentCheck(self._agencies)
         clk_len = settings.clk_bytes
@@ -367,7 +376,7 @@ class Ingest:
                     )
                 )
         if problems:
-            raise _refused(batch, problems[:_MAX_PROBLEMS])
+            raise refused_batch(batch, problems[:_MAX_PROBLEMS])
 
     def _clk_problems(self, clk: bytes, where: str) -> list[Problem]:
         """A CLK no encoding produces (all ones, a segment all ones, fill beyond a fixed
@@ -434,7 +443,7 @@ class Ingest:
                     else:
                         plan.consent_changes.append((ref, mutation))
         if problems:
-            raise _refused(batch, problems[:_MAX_PROBLEMS])
+            raise refused_batch(batch, problems[:_MAX_PROBLEMS])
         return plan
 
     def _replayed(
@@ -442,14 +451,7 @@ class Ingest:
     ) -> BatchOutcome | None:
         """The original outcome if this batch was committed already."""
         stored = tx.get_batch(batch.agency_id, batch.batch_id)
-        if stored is None:
-            return None
-        if stored.request_digest != digest:
-            raise FailedPreconditionError(
-                f"batch ID {batch.batch_id!r} was already used for a different "
-                "batch; choose a new batch ID"
-            )
-        return _outcome_from_json(batch.agency_id, batch.batch_id, stored.response)
+        return None if stored is None else replayed_outcome(batch, digest, stored)
 
     def graph(self, plan: Plan) -> Graph:
         """Which nodes leave the link graph, which join it, and the joiners'
@@ -580,7 +582,7 @@ class Ingest:
             commit_time_us=now,
         )
         tx.save_batch(
-            BatchRow(batch.agency_id, batch.batch_id, digest, _outcome_to_json(outcome), now)
+            BatchRow(batch.agency_id, batch.batch_id, digest, outcome_to_json(outcome), now)
         )
         events = [
             EventRow(
