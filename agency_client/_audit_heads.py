@@ -16,7 +16,7 @@ from typing import Final, Protocol
 from linkage.audit_heads import AuditHead, format_audit_head, parse_audit_heads
 from linkage.v1 import common_pb2
 
-__all__ = ["kept_audit_heads", "remember_audit_head"]
+__all__ = ["carry_audit_heads", "kept_audit_heads", "remember_audit_head"]
 
 _META: Final = "audit_heads"
 #: The most heads kept (the oldest are dropped; the latest head catches any re-seal
@@ -55,3 +55,13 @@ def remember_audit_head(state: _Meta, message: common_pb2.AuditHead) -> str | No
         heads = [*heads, head][-_KEEP:]
         state.set_meta(_META, "\n".join(format_audit_head(h) for h in heads))
     return warning
+
+
+def carry_audit_heads(source: _Meta, target: _Meta) -> None:
+    """Keep ``source``'s heads in ``target`` too, before those ``target`` holds (a state
+    that takes another's place: a key-epoch rotation's adopted upload state)."""
+    carried = kept_audit_heads(source)
+    if not carried:
+        return
+    heads = [*carried, *(h for h in kept_audit_heads(target) if h not in carried)][-_KEEP:]
+    target.set_meta(_META, "\n".join(format_audit_head(h) for h in heads))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from agency_client._audit_heads import carry_audit_heads
 from agency_client._client_config import ClientConfig
 from agency_client._session import AgencySession
 from agency_client._state import UploadState
@@ -76,6 +77,11 @@ def adopt_next_epoch_state(config: ClientConfig) -> str | None:
             f"{rotated.name} and {retired.name} both exist: move one of them away "
             "(the state of a rotation cannot be adopted twice)"
         )
+    if state.exists():
+        # the audit heads status kept (the agency's anchors of the matcher's audit log)
+        # stay with the state in use, before anything is moved
+        with UploadState(state) as before, UploadState(rotated) as after:
+            carry_audit_heads(before, after)
     for suffix in _SUFFIXES:
         old = state.with_name(state.name + suffix)
         if old.exists():

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agency_client._audit_heads import kept_audit_heads, remember_audit_head
 from agency_client._client_config import load_client_config
 from agency_client._rotation import (
     adopt_next_epoch_state,
@@ -18,6 +19,7 @@ from agency_client._rotation import (
 )
 from agency_client._state import UploadState
 from linkage.errors import ConfigError, FailedPreconditionError
+from linkage.v1 import common_pb2
 from tests.agency_client.workflow_fixtures import AgencyFolder, make_agency_folder
 
 pytestmark = pytest.mark.unit
@@ -137,6 +139,36 @@ def test_the_next_state_is_adopted_once_the_rotation_is_finished(tmp_path: Path)
         adopt_next_epoch_state(moved)
     with UploadState(state_file) as state:
         assert state.get_meta("which") == "epoch-2"
+
+
+def test_the_audit_heads_kept_survive_the_adoption(tmp_path: Path) -> None:
+    """The heads agency-client status kept (the agency's anchors of the matcher's audit
+    log) are in the state that takes the old one's place, not only in the retired file."""
+    folder = _folder(tmp_path)
+    state_file = load_client_config(folder.config, {}).state_file
+    kept = [common_pb2.AuditHead(sequence=n, entry_hash=bytes([n]) * 32) for n in (3, 7)]
+    with UploadState(state_file) as state:
+        for head in kept:
+            assert remember_audit_head(state, head) is None
+    with UploadState(next_state_path(state_file, 2)) as state:
+        state.set_meta("which", "epoch-2")
+    text = folder.config.read_text()
+    folder.config.write_text(
+        text.replace("key_epoch = 1", "key_epoch = 2").replace('"secret.key"', '"secret-2.key"')
+    )
+    assert adopt_next_epoch_state(load_client_config(folder.config, {})) is not None
+    with UploadState(state_file) as state:
+        assert state.get_meta("which") == "epoch-2"
+        assert [(h.sequence, h.entry_hash) for h in kept_audit_heads(state)] == [
+            (3, bytes([3]) * 32),
+            (7, bytes([7]) * 32),
+        ]
+        # a head lower than one kept before the rotation still warns
+        warning = remember_audit_head(
+            state, common_pb2.AuditHead(sequence=5, entry_hash=b"\x05" * 32)
+        )
+    assert warning is not None
+    assert "entry 7" in warning
 
 
 def test_the_next_state_belongs_to_the_next_secret(tmp_path: Path) -> None:
