@@ -75,8 +75,15 @@ class RefusalAudit:
             due = self._take_due(now // _MINUTE_US)
         if first:
             due.insert(0, (group, 1, False))
-        self._write(due, now)
-        self._arm_timer()
+        try:
+            self._write(due, now)
+        except BaseException:
+            # nothing is lost: this refusal and the repeats it was to write are counted
+            # again (as repeats) for the next refusal, the timer or the close
+            self._keep(due)
+            raise
+        finally:
+            self._arm_timer()
 
     def flush(self, *, everything: bool = False) -> int:
         """Write the repeats of the minutes that are over (``everything``: of the current
@@ -87,9 +94,7 @@ class RefusalAudit:
         try:
             self._write(due, now)
         except BaseException:
-            with self._lock:  # keep the counts for the next try
-                for group, count, _ in due:
-                    self._repeats[group] = self._repeats.get(group, 0) + count
+            self._keep(due)  # for the next try
             raise
         return len(due)
 
@@ -111,6 +116,12 @@ class RefusalAudit:
         for group in done:
             del self._repeats[group]
         return due
+
+    def _keep(self, entries: list[tuple[_Group, int, bool]]) -> None:
+        """Count entries that could not be written again, to be written as repeats."""
+        with self._lock:
+            for group, count, _ in entries:
+                self._repeats[group] = self._repeats.get(group, 0) + count
 
     def _write(self, entries: list[tuple[_Group, int, bool]], now: int) -> None:
         if not entries:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from linkage.errors import InvalidInputError, ResourceExhaustedError
+from linkage.errors import InvalidInputError, ResourceExhaustedError, StorageError
 from linkage.pki import Principal
 from linkage.service import LinkageService, ServiceLimits
 from linkage.store import SqliteLinkStore
@@ -228,6 +228,36 @@ def test_a_timer_that_cannot_write_logs_it_and_keeps_the_counts(
         assert [(r["count"], r["repeats"]) for r in _refusals(reopened)] == [
             (1, False),
             (2, True),
+        ]
+    finally:
+        reopened.close()
+
+
+def test_a_refusal_that_cannot_write_keeps_its_count_and_the_minutes_before(
+    tmp_path: Path, clocks: Clocks
+) -> None:
+    """A refusal whose entry cannot be written (the store busy or gone) loses nothing:
+    it and the repeats it was to write are counted and written by the next try."""
+    store = SqliteLinkStore(tmp_path / "busy.db")
+    service = _service(store, clocks, lookup_burst=100)
+    clk = clk_bytes(person(np.random.default_rng(5)))
+    for _ in range(3):
+        with pytest.raises(InvalidInputError):
+            _look(service, responder("police"), clk, purpose="curiosity")
+    store.close()
+    clocks.wall_us += 60_000_000
+    with pytest.raises(StorageError, match="closed"):
+        _look(service, responder("police"), clk, purpose="curiosity")
+    reopened = SqliteLinkStore(tmp_path / "busy.db")
+    try:
+        service._state.store = reopened
+        service.close()
+        assert sorted(
+            (r["minute"][-3:], r["count"], r["repeats"]) for r in _refusals(reopened)
+        ) == [
+            ("20Z", 1, False),
+            ("20Z", 2, True),
+            ("21Z", 1, True),
         ]
     finally:
         reopened.close()
