@@ -103,7 +103,10 @@ def _upload(
 
 
 def _lookup_links(service: LinkageService, records: Sequence[_Record], epoch: int) -> list[int]:
-    """The best link a lookup of each record's own CLK in ``epoch`` answers (0: none)."""
+    """The smallest link ID a lookup of each record's own CLK in ``epoch`` answers (0:
+    none). Not the best one: the two epochs hash with different secrets, so two links
+    that nearly tie (look-alike people) may swap places between them; the answered set
+    is what must carry over."""
     found = []
     for record in records:
         hits = service.lookup(
@@ -114,7 +117,7 @@ def _lookup_links(service: LinkageService, records: Sequence[_Record], epoch: in
             "crisis_response",
             5,
         )
-        found.append(hits[0].link_id if hits else 0)
+        found.append(min((hit.link_id for hit in hits), default=0))
     return found
 
 
