@@ -106,7 +106,15 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):
         except PermissionDeniedError:
             if self._on_denied is not None:
                 loop = asyncio.get_running_loop()
-                await loop.run_in_executor(None, self._on_denied, principal, method)
+                try:
+                    await loop.run_in_executor(None, self._on_denied, principal, method)
+                except Exception as exc:  # the caller is told what it did, not the store's state
+                    _log.warning(
+                        "could not audit a refused call to %s (%s); the refusal audit keeps "
+                        "its count for the next try",
+                        method,
+                        type(exc).__name__,
+                    )
             raise
         return principal
 
