@@ -239,7 +239,11 @@ class LinkageService:
         outcome = self._ingest.write_batch(actor, batch)
         if state.next_mirror is not None and not outcome.replayed:
             # records that left or joined the index leave or join the next epoch's too
-            state.follow_next_epoch(c.node_id for c in self._store.read_index_changes_since(seen))
+            # (under the writer lock, as every change of the mirrors)
+            with state.writer:
+                state.follow_next_epoch(
+                    c.node_id for c in self._store.read_index_changes_since(seen)
+                )
         if not outcome.replayed:
             self._rebuilds.refit_if_due()
         return outcome

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -364,4 +364,30 @@ def test_a_matcher_that_learns_of_next_epoch_uploads_and_the_finish_at_once(
     assert reader._state.mirror.nodes == writer._state.mirror.nodes
     assert reader.indexed_count == len(records)
     reader_store.close()
+    store.close()
+
+
+def test_the_next_epochs_mirror_changes_only_under_the_writer_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every change of the next epoch's mirror holds the state's writer lock, as the
+    mirror in force's do (a batch of the epoch in force while another call catches up
+    must not change it from two threads at once)."""
+    records = _records(20, 11)
+    service, store = _service(tmp_path / "r.db")
+    _upload(service, records[:-2], 1, "e1")
+    begin_rotation(store, 1, 2, "linkage-admin:test", 1)
+    _upload(service, records[:-2], 2, "e2")
+    state = service._state
+    unlocked: list[str] = []
+    follow = state.follow_next_epoch
+
+    def checked(node_ids: Iterable[int]) -> None:
+        if not state.writer.locked():
+            unlocked.append("follow_next_epoch")
+        follow(node_ids)
+
+    monkeypatch.setattr(state, "follow_next_epoch", checked)
+    _upload(service, records[-2:], 1, "more")  # records that join the index in epoch 1
+    assert unlocked == []
     store.close()
