@@ -38,7 +38,8 @@ def kept_audit_heads(state: _Meta) -> list[AuditHead]:
 
 def remember_audit_head(state: _Meta, message: common_pb2.AuditHead) -> str | None:
     """Keep the head the matcher reported (nothing for an empty log); returns a warning
-    when its sequence is lower than a head kept before."""
+    when its sequence is lower than a head kept before, or a head kept before has that
+    sequence with another hash."""
     if message.sequence == 0:
         return None
     head = AuditHead(message.sequence, bytes(message.entry_hash))
@@ -49,6 +50,12 @@ def remember_audit_head(state: _Meta, message: common_pb2.AuditHead) -> str | No
         warning = (
             f"the matcher's audit log ends at entry {head.sequence}, but this client saw it "
             f"reach entry {latest.sequence}: entries were deleted; tell the operator and keep "
+            "the output of agency-client audit-heads"
+        )
+    elif any(h.sequence == head.sequence and h != head for h in heads):
+        warning = (
+            f"the matcher's audit log entry {head.sequence} has another hash than when this "
+            "client saw it: the log was rewritten and re-sealed; tell the operator and keep "
             "the output of agency-client audit-heads"
         )
     if head not in heads:
