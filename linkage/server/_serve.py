@@ -12,7 +12,7 @@ import grpc
 from cryptography import x509
 
 from linkage.channel import read_private_key
-from linkage.errors import AuthenticationError, ConfigError
+from linkage.errors import AuthenticationError, ConfigError, LinkageError
 from linkage.match import warm_up
 from linkage.pki import (
     PeerAuthenticator,
@@ -144,8 +144,12 @@ def start_matcher(
 
         def stopped() -> None:
             stop_reminder.set()
-            service.close()
-            store.close()
+            try:
+                service.close()
+            except LinkageError as exc:  # the refusals' counts could not be written
+                _log.warning("at the stop, %s; the store is closed all the same", exc)
+            finally:
+                store.close()
 
         running = build_server(
             config,
