@@ -103,10 +103,11 @@ def _upload(
 
 
 def _lookup_links(service: LinkageService, records: Sequence[_Record], epoch: int) -> list[int]:
-    """The smallest link ID a lookup of each record's own CLK in ``epoch`` answers (0:
-    none). Not the best one: the two epochs hash with different secrets, so two links
-    that nearly tie (look-alike people) may swap places between them; the answered set
-    is what must carry over."""
+    """The link a lookup of each record's own CLK in ``epoch`` answers that holds the
+    record itself (0: no such link among the answers). Not the best answer: the two epochs
+    hash with different secrets, so a look-alike person's link near the lookup threshold
+    may be answered beside it in one epoch and not in the other, or rank above it; the
+    record's own link is what must carry over."""
     found = []
     for record in records:
         hits = service.lookup(
@@ -117,7 +118,16 @@ def _lookup_links(service: LinkageService, records: Sequence[_Record], epoch: in
             "crisis_response",
             5,
         )
-        found.append(min((hit.link_id for hit in hits), default=0))
+        own = [
+            hit.link_id
+            for hit in hits
+            if any(
+                member.agency_id == record.agency_id
+                and member.pointer_token.endswith(b":" + record.key)
+                for member in hit.members
+            )
+        ]
+        found.append(own[0] if own else 0)
     return found
 
 
