@@ -7,7 +7,11 @@ force at once.
 
 Enrolment and changes take the service's writer lock, write one event and one audit
 entry in the same transaction, and refresh the small in-process cache that ingest
-(is the agency enrolled?) and lookups (its contact card) read on every call.
+(is the agency enrolled?) and lookups (its contact card) read on every call. They also
+append a mark to the index-change feed (:data:`~linkage.store.AGENCY_MARK_NODE`): every
+matcher process sharing the store follows the feed before a lookup
+(:meth:`ServiceState.catch_up`), counts the state's ``agency_generation`` up at the mark,
+and so reads the changed agency again instead of its cached copy.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from linkage.security import DetailValue
 from linkage.service._model import AGENCY_ID_PATTERN
 from linkage.service._state import ServiceState
 from linkage.store import (
+    AGENCY_MARK_NODE,
     AgencyCounts,
     AgencyRow,
     ContactCardProposalRow,
@@ -68,7 +73,9 @@ class Agencies:
 
     def __init__(self, state: ServiceState) -> None:
         self._state = state
-        self._cache: dict[str, AgencyRow] = {}
+        #: agency ID -> (the state's ``agency_generation`` when it was read, the row); a
+        #: row of an older generation is read again
+        self._cache: dict[str, tuple[int, AgencyRow]] = {}
 
     def create(
         self, actor: Principal, agency_id: str, display_name: str, contact_card: bytes
@@ -85,12 +92,14 @@ class Agencies:
         state = self._state
         now = state.clock()
         with state.writer, state.store.write() as tx:
+            generation = state.agency_generation
             row = tx.insert_agency(agency_id, display_name, contact_card, now)
             tx.append_events(
                 [EventRow(EventKind.AGENCY_CHANGED, now, agency_id=agency_id, record_count=0)]
             )
+            tx.record_index_changes([(AGENCY_MARK_NODE, False)])
             state.audit(tx, actor, "agency.create", [f"agencies/{agency_id}"], {}, now)
-        self._cache[agency_id] = row
+        self._cache[agency_id] = (generation, row)
         return row
 
     def propose(
@@ -140,6 +149,7 @@ class Agencies:
         state = self._state
         now = state.clock()
         with state.writer, state.store.write() as tx:
+            generation = state.agency_generation
             proposal = tx.contact_card_proposal(agency_id)
             if proposal is None:
                 raise FailedPreconditionError(
@@ -166,10 +176,12 @@ class Agencies:
             else:
                 row = tx.update_agency(agency_id, proposal.display_name, proposal.contact_card, now)
                 tx.append_events([EventRow(EventKind.AGENCY_CHANGED, now, agency_id=agency_id)])
+                # other matcher processes on the store read the agency again
+                tx.record_index_changes([(AGENCY_MARK_NODE, False)])
                 state.audit(
                     tx, actor, "agency.card_confirmed", [f"agencies/{agency_id}"], details, now
                 )
-        self._cache[agency_id] = row
+        self._cache[agency_id] = (generation, row)
         return row
 
     def get(self, agency_id: str) -> AgencyRow:
@@ -184,12 +196,17 @@ class Agencies:
         return self._state.store.list_agencies(after_id, limit)
 
     def cached(self, agency_id: str) -> AgencyRow | None:
-        """The agency from the cache (read from the store once), or None if not enrolled."""
-        row = self._cache.get(agency_id)
-        if row is None:
-            row = self._state.store.get_agency(agency_id)
-            if row is not None:
-                self._cache[agency_id] = row
+        """The agency from the cache (read from the store once, and again after an agency
+        change this process followed in the feed), or None if not enrolled."""
+        generation = self._state.agency_generation
+        entry = self._cache.get(agency_id)
+        if entry is not None and entry[0] == generation:
+            return entry[1]
+        # tagged with the generation read before the store: a row read just before a
+        # change commits is stale, and its tag is older than the mark's
+        row = self._state.store.get_agency(agency_id)
+        if row is not None:
+            self._cache[agency_id] = (generation, row)
         return row
 
     def list_records(self, agency_id: str, after_key: bytes, limit: int) -> list[RecordListing]:

@@ -14,9 +14,13 @@ One :class:`ServiceState` per :class:`~linkage.service.LinkageService`. It holds
   lookup in the next epoch finds the same links. The store's ``key_rotation`` row decides
   which epochs are in force; a rotation's begin and finish append a mark to the index-change
   feed (:data:`~linkage.store.ROTATION_MARK_NODE`), and :meth:`catch_up` re-reads the
-  rotation when it meets one. Inside :meth:`epoch_scope` (a lookup), ``mirror`` is the
-  mirror of the call's epoch as it was when the call came in, and :meth:`check_space`
-  accepts that epoch; elsewhere (ingest, rebuilds) it is the epoch in force's;
+  rotation when it meets one. Likewise an agency change (an enrolment, a confirmed
+  contact card) appends :data:`~linkage.store.AGENCY_MARK_NODE`, and :meth:`catch_up`
+  counts ``agency_generation`` up when it meets one (or reloads), so every process reads
+  the agencies it caches (:mod:`._agencies`) again at its next call. Inside
+  :meth:`epoch_scope` (a lookup), ``mirror`` is the mirror of the call's epoch as it was
+  when the call came in, and :meth:`check_space` accepts that epoch; elsewhere (ingest,
+  rebuilds) it is the epoch in force's;
 * in probabilistic mode, the **model in force**: the linker (model, blocking rules,
   threshold) of the latest linkage run, the run it came from, the records it was fitted
   on and the blocking plan. :meth:`refresh_model` picks up a run another process saved.
@@ -50,6 +54,7 @@ from linkage.service._probabilistic import (
 )
 from linkage.service._settings import LinkageSettings, ServiceLimits
 from linkage.store import (
+    AGENCY_MARK_NODE,
     ROTATION_MARK_NODE,
     IndexChange,
     IndexRecord,
@@ -93,6 +98,9 @@ class ServiceState:
         self.next_mirror: IndexMirror | None = None
         #: the last index change of the store's feed that the mirror holds
         self.seen_change = 0
+        #: counted up when another process (or this one) changed an agency: the agencies
+        #: cached before are read again from the store
+        self.agency_generation = 0
         self.linker: ProbabilisticLinker | None = None
         self.model_run_id = -1
         #: linkable records the model in force was fitted on (0: the shipped prior)
@@ -260,6 +268,7 @@ class ServiceState:
         """Forget the mirror and load it again from the store."""
         self._mirror.clear()
         self.next_epoch, self.next_mirror = None, None
+        self.agency_generation += 1  # the feed may have held an agency change
         self.load_index()
 
     def _adopt_store_epoch(self) -> None:
@@ -325,7 +334,7 @@ class ServiceState:
         """During a rotation: these records changed (joined, left or took a next-epoch
         CLK); the next epoch's mirror reads them again from the store."""
         following, epoch = self.next_mirror, self.next_epoch
-        nodes = sorted({n for n in node_ids if n != ROTATION_MARK_NODE})
+        nodes = sorted({n for n in node_ids if n not in (ROTATION_MARK_NODE, AGENCY_MARK_NODE)})
         if following is None or epoch is None or not nodes:
             return
         following.remove(nodes)
@@ -352,6 +361,8 @@ class ServiceState:
         # A rotation's mark is followed first: the feed's CLKs and the next-epoch rows
         # are read as they are now, so after a finish they are the new epoch's (the
         # next-epoch rows are gone), and the changes go into the mirrors that hold now.
+        if final.pop(AGENCY_MARK_NODE, None) is not None:
+            self.agency_generation += 1
         finished = False
         if final.pop(ROTATION_MARK_NODE, None) is not None:
             epoch_before = self.settings.key_epoch

@@ -16,6 +16,7 @@ from linkage.store._epochs import (
 )
 from linkage.store._interface import LinkStore, WriteTransaction
 from linkage.store._model import (
+    AGENCY_MARK_NODE,
     AgencyCounts,
     AgencyRow,
     AuditRow,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from linkage.store._postgres import PostgresLinkStore
 
 __all__ = [
+    "AGENCY_MARK_NODE",
     "ROTATION_MARK_NODE",
     "AgencyCounts",
     "AgencyRow",

@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass
 
 __all__ = [
+    "AGENCY_MARK_NODE",
     "AgencyCounts",
     "AgencyRow",
     "AuditRow",
@@ -96,6 +97,13 @@ class IndexChange:
     node_id: int
     added: bool
     clk: bytes | None
+
+
+#: The node ID of the index-change entry an agency change (an enrolment, a confirmed
+#: display name or contact card) appends: no record has it (node IDs start at 1, and a
+#: key rotation's mark is 0), so older readers ignore it, and a matcher process that
+#: replays it reads the agencies it caches again.
+AGENCY_MARK_NODE = -1
 
 
 @dataclass(frozen=True, slots=True)
