@@ -174,9 +174,9 @@ class LinkageService:
 
     def audit_head(self) -> AuditHead | None:
         """The audit log's last entry (sequence and chain hash); None while it is empty.
-        Agency clients keep the heads they are shown (linkage.audit_heads)."""
-        with self._store.write() as tx:
-            last = tx.last_audit()
+        Agency clients keep the heads they are shown (linkage.audit_heads). Read without a
+        write transaction, so a long write (an epoch finish) does not hold it up."""
+        last = self._store.read_last_audit()
         return None if last is None else AuditHead(last.sequence, last.entry_hash)
 
     def verify_audit(self) -> VerificationResult:

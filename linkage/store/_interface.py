@@ -331,6 +331,11 @@ class LinkStore(abc.ABC):
         """Every audit entry, in sequence order."""
 
     @abc.abstractmethod
+    def read_last_audit(self) -> AuditRow | None:
+        """The newest committed audit entry, or None, read without a write transaction
+        (a long write, which holds SQLite's write lock, does not hold it up)."""
+
+    @abc.abstractmethod
     def list_disclosures(
         self, agency_id: str, before_id: int | None, limit: int
     ) -> list[tuple[int, DisclosureRow]]:

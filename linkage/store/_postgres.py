@@ -503,6 +503,15 @@ class PostgresLinkStore(EpochReads, CardProposalReads, LinkStore):
         ):
             yield audit_row(row)
 
+    def read_last_audit(self) -> AuditRow | None:
+        # a plain read on a pooled connection: it takes no lock (the writer lock is an
+        # advisory lock only write transactions take)
+        rows = self._fetch(
+            "reading the audit log",
+            AUDIT_COLUMNS + "FROM audit_log ORDER BY sequence DESC LIMIT 1",
+        )
+        return audit_row(rows[0]) if rows else None
+
     def list_disclosures(
         self, agency_id: str, before_id: int | None, limit: int
     ) -> list[tuple[int, DisclosureRow]]:

@@ -278,6 +278,11 @@ class SqliteLinkStore(EpochReads, CardProposalReads, LinkStore):
         for row in self._conn().execute(AUDIT_COLUMNS + "FROM audit_log ORDER BY sequence"):
             yield audit_row(row, json.loads)
 
+    def read_last_audit(self) -> AuditRow | None:
+        # a plain read: in WAL mode it sees the last commit while a writer works
+        rows = self._rows(AUDIT_COLUMNS + "FROM audit_log ORDER BY sequence DESC LIMIT 1")
+        return audit_row(rows[0], json.loads) if rows else None
+
     def list_disclosures(
         self, agency_id: str, before_id: int | None, limit: int
     ) -> list[tuple[int, DisclosureRow]]:

@@ -17,7 +17,7 @@ from types import ModuleType
 
 import pytest
 
-from linkage.store import EventKind, EventRow, LinkStore, SqliteLinkStore
+from linkage.store import AuditRow, EventKind, EventRow, LinkStore, SqliteLinkStore
 
 pytestmark = pytest.mark.integration
 
@@ -163,6 +163,45 @@ def test_writers_of_two_store_instances_on_one_database_are_serialised(
         ("mhc", 2),
         ("police", 1),
     ]
+
+
+def test_the_last_audit_entry_is_read_while_another_store_holds_the_writer_lock(
+    store_factory: StoreFactory,
+) -> None:
+    first, second = store_factory(), store_factory()
+    assert second.read_last_audit() is None
+    with first.write() as tx:
+        tx.append_audit(AuditRow(1, 5, "op", "enrol", (), "{}", b"\0" * 32, b"h1" * 16))
+    holding = threading.Event()
+    release = threading.Event()
+    errors: list[BaseException] = []
+
+    def hold_first() -> None:
+        try:
+            with first.write() as tx:
+                tx.append_audit(AuditRow(2, 6, "op", "x", (), "{}", b"h1" * 16, b"h2" * 16))
+                holding.set()
+                release.wait(30)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    holder = threading.Thread(target=hold_first)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        started = time.monotonic()
+        last = second.read_last_audit()  # the committed entry, at once
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+        holder.join(10)
+    assert errors == []
+    assert last is not None
+    assert (last.sequence, last.entry_hash) == (1, b"h1" * 16)
+    assert waited < 2.0
+    after = second.read_last_audit()
+    assert after is not None
+    assert after.sequence == 2
 
 
 def test_events_stay_gap_free_across_rolled_back_transactions(store: LinkStore) -> None:
