@@ -10,7 +10,11 @@ from agency_client._cli_options import config_option, load_session, progress_bar
 from agency_client._cli_send import echo_send_report, send_all_pending
 from agency_client._contacts import FieldContactRecord, FieldContactStore, contacts_path
 from agency_client._events import EventsFile, read_events_csv
-from agency_client._rotation import check_rotation_secret, next_epoch_session
+from agency_client._rotation import (
+    check_rotation_secret,
+    next_epoch_session,
+    remember_state_epoch,
+)
 from agency_client._session import AgencySession
 from agency_client._state import UploadState
 from agency_client._workflow import plan_upload
@@ -135,6 +139,8 @@ def _upload_epoch(
     with session.state() as state:
         if rotating:
             check_rotation_secret(session, state)
+        else:
+            remember_state_epoch(state, session.config.encoding.key_epoch)
         _check_events_choice(state, events, no_events)
         if discard_pending:
             dropped = state.discard_pending()
