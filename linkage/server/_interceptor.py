@@ -173,19 +173,32 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):
     async def _call(
         self, method: str, context: AioContext, run: Callable[[Principal], Awaitable[Any]]
     ) -> Any:
-        """Authenticate and authorise, expose the principal, run, map errors, observe."""
+        """Authenticate and authorise, expose the principal, run, map errors, observe.
+
+        A refused call is observed before its status is sent (``context.abort`` sends it),
+        so a caller that has its answer finds the call in the metrics."""
         started = time.perf_counter()
         code = "OK"
         token = None
+        observed = False
+
+        def observe(outcome: str) -> None:
+            nonlocal observed
+            if not observed:
+                observed = True
+                self._observe(method, outcome, started)
+
         try:
             principal = await self._enter(method, context)
             token = _PRINCIPAL.set(principal)
             return await run(principal)
         except SyncAbortError as abort:
             code = abort.code.name
+            observe(code)
             await context.abort(abort.code, abort.details, abort.trailing)
         except LinkageError as error:
             code = error.status_hint.name
+            observe(code)
             await abort_for_error(context, error)
         except asyncio.CancelledError:  # the caller went away, or the server is stopping
             code = "CANCELLED"
@@ -196,11 +209,12 @@ class GatewayInterceptor(grpc.aio.ServerInterceptor):
         except Exception:
             _log.exception("unexpected error in %s", method)
             code = "INTERNAL"
+            observe(code)
             await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the server log")
         finally:
             if token is not None:
                 _PRINCIPAL.reset(token)
-            self._observe(method, code, started)
+            observe(code)
 
 
 def _streaming_behaviour(
