@@ -24,9 +24,10 @@ from typing import Any, TypeVar
 import click
 
 from linkage.errors import ConfigError
-from linkage.server import load_server_config, open_store
+from linkage.server import ServerConfig, load_server_config, open_store
 from linkage.service._clock import system_clock_us
 from linkage.service._rotation import (
+    DropRelinker,
     abort_rotation,
     begin_rotation,
     finish_rotation,
@@ -51,12 +52,18 @@ def _config_option(help_text: str) -> Callable[[_F], _F]:
 
 def _open(config_path: Path) -> tuple[LinkStore, int]:
     """The matcher's store and server.toml's key epoch."""
+    store, config = _open_config(config_path)
+    return store, config.linkage.key_epoch
+
+
+def _open_config(config_path: Path) -> tuple[LinkStore, ServerConfig]:
+    """The matcher's store and its server.toml."""
     config = load_server_config(config_path, os.environ)
     if config.store.engine == "sqlite" and (
         config.store.path is None or not config.store.path.exists()
     ):
         raise ConfigError(f"no store at {config.store.path}; check [store] in {config_path}")
-    return open_store(config.store), config.linkage.key_epoch
+    return open_store(config.store), config
 
 
 def _actor() -> str:
@@ -132,16 +139,25 @@ def epoch_status(config_path: Path) -> None:
     "drop_old_only",
     multiple=True,
     metavar="AGENCY",
-    help="Delete this agency's records that are only on the old epoch instead of refusing "
-    "(repeat for each agency; never implied).",
+    help="Withdraw this agency's records that are only on the old epoch instead of "
+    "refusing: deleted, the links they were in linked again (repeat for each agency; never "
+    "implied).",
 )
 def epoch_finish(config_path: Path, drop_old_only: tuple[str, ...]) -> None:
     """Make the next epoch the one in force and delete the old epoch's CLKs and pointer
     tokens, all or nothing. Refused while an agency has records only on the old epoch."""
-    store, configured = _open(config_path)
+    store, config = _open_config(config_path)
     try:
+        # records dropped leave their links as withdrawn ones do: re-clustered with the
+        # matcher's clusterer (server.toml's [linkage])
+        relinker = DropRelinker(store, config.linkage, config.limits) if drop_old_only else None
         done = finish_rotation(
-            store, configured, _actor(), system_clock_us(), drop_old_only=drop_old_only
+            store,
+            config.linkage.key_epoch,
+            _actor(),
+            system_clock_us(),
+            drop_old_only=drop_old_only,
+            relinker=relinker,
         )
     finally:
         store.close()

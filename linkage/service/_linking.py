@@ -153,9 +153,8 @@ class Linking:
         return dataclasses.replace(cluster, scorer=scorer)
 
     # -------------------------------------------------------------- link IDs
-    def component_edges(
-        self, tx: WriteTransaction, seeds: set[int]
-    ) -> tuple[set[int], list[EdgeRow]]:
+    @staticmethod
+    def component_edges(tx: WriteTransaction, seeds: set[int]) -> tuple[set[int], list[EdgeRow]]:
         """Close ``seeds`` under stored edges: every node and edge reachable."""
         nodes = set(seeds)
         edges: dict[tuple[int, int], EdgeRow] = {}
@@ -169,8 +168,8 @@ class Linking:
             nodes |= found
         return nodes, list(edges.values())
 
+    @staticmethod
     def update_links(
-        self,
         tx: WriteTransaction,
         nodes: Sequence[int],
         edges: Sequence[EdgeRow],
@@ -225,8 +224,8 @@ class Linking:
         tx.delete_links(sorted(gone | set(spare)))
         return update, old
 
+    @staticmethod
     def relink(
-        self,
         tx: WriteTransaction,
         seeds: set[int],
         leaving: Mapping[int, tuple[int, int]],
@@ -234,9 +233,10 @@ class Linking:
         clusterer: ComponentClusterer,
     ) -> tuple[tuple[LinkEvent[int], ...], set[int]]:
         """Re-cluster every component reachable from ``seeds``: the link events and the
-        nodes now in a link of two or more records."""
-        nodes, edges = self.component_edges(tx, seeds)
-        update, _ = self.update_links(tx, sorted(nodes), edges, leaving, now, clusterer)
+        nodes now in a link of two or more records. (Static: it needs only the store and
+        the clusterer, so a key-epoch finish run on the store calls it too.)"""
+        nodes, edges = Linking.component_edges(tx, seeds)
+        update, _ = Linking.update_links(tx, sorted(nodes), edges, leaving, now, clusterer)
         sizes: dict[int, int] = defaultdict(int)
         for link in update.assignment.values():
             sizes[link] += 1

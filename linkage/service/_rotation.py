@@ -11,11 +11,13 @@ feed, and every matcher process on the store follows it on its next call
 * :func:`rotation_status` counts, per agency, its records in the epoch in force and those
   of them that hold a CLK of the next epoch too.
 * :func:`finish_rotation` refuses while an agency has records only on the old epoch,
-  unless the operator names that agency to drop them (they are deleted, and leave their
-  links). Otherwise, in one transaction: every record takes its next-epoch CLK, pointer
-  token and digest, the next-epoch rows and so the old epoch's CLKs and tokens are
-  deleted, the next epoch is in force, and the audit log says so. On any failure nothing
-  of it is written.
+  unless the operator names that agency to drop them. Dropped records are withdrawn as a
+  batch's withdrawal withdraws them (:class:`DropRelinker`): deleted, every component
+  they were in re-clustered with the service's clusterer (link IDs carried over), and
+  ``RECORD_WITHDRAWN`` and ``LINK_*`` events written. Then, in the same transaction,
+  every record takes its next-epoch CLK, pointer token and digest, the next-epoch rows
+  and so the old epoch's CLKs and tokens are deleted, the next epoch is in force, and the
+  audit log says so. On any failure nothing of it is written.
 * :func:`abort_rotation` abandons a rotation (its secret leaked, a wrong epoch): every
   next-epoch CLK and token is deleted and the epoch in force stays, in one transaction.
 """
@@ -26,10 +28,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from linkage.errors import FailedPreconditionError, InvalidInputError, Problem
+from linkage.match import ComponentClusterer
+from linkage.probabilistic import AverageLinkClusterer, greedy_one_per_agency
 from linkage.security import append_audit_entry
-from linkage.store import ROTATION_MARK_NODE, EpochCounts, KeyRotationRow, LinkStore
+from linkage.service._clock import Clock, system_clock_us
+from linkage.service._linking import Linking, link_event
+from linkage.service._observer import NullObserver
+from linkage.service._settings import LinkageSettings, ServiceLimits
+from linkage.service._state import ServiceState
+from linkage.store import (
+    ROTATION_MARK_NODE,
+    EpochCounts,
+    EventKind,
+    EventRow,
+    KeyRotationRow,
+    LinkStore,
+    WriteTransaction,
+)
 
 __all__ = [
+    "DropRelinker",
     "FinishedRotation",
     "RotationStatus",
     "abort_rotation",
@@ -66,6 +84,73 @@ class FinishedRotation:
     records_moved: int
     dropped: tuple[tuple[str, int], ...]
     audit_sequence: int
+
+
+class DropRelinker:
+    """What a finish needs to withdraw the records it drops as a batch withdraws them: the
+    clusterer the service uses (``settings.clusterer()``, or ``clusterer``). Average-link
+    in probabilistic mode scores the pairs without an edge with the model in force, from
+    the CLKs of the epoch in force (as a withdrawal just before the finish would), so its
+    index is loaded from the store here (like a matcher's start) and brought up to date
+    inside the finish's transaction."""
+
+    def __init__(
+        self,
+        store: LinkStore,
+        settings: LinkageSettings,
+        limits: ServiceLimits | None = None,
+        *,
+        clusterer: ComponentClusterer | None = None,
+        clock: Clock = system_clock_us,
+    ) -> None:
+        cluster = clusterer if clusterer is not None else settings.clusterer()
+        self._state = ServiceState(
+            store, settings, limits or ServiceLimits(), clock, NullObserver()
+        )
+        self._linking = Linking(self._state, cluster, None)
+        self._scored = settings.probabilistic is not None and isinstance(
+            cluster, AverageLinkClusterer
+        )
+        if self._scored:
+            self._state.refresh_model()
+            self._state.load_index()
+
+    def clusterer(self, tx: WriteTransaction) -> ComponentClusterer:
+        """The clusterer, with the index as ``tx`` sees it (called inside the finish)."""
+        state = self._state
+        if not self._scored:
+            return self._linking.clusterer_for(None, None, {})
+        with state.writer:
+            state.catch_up(tx.index_changes_since(state.seen_change))
+        state.refresh_model()
+        return self._linking.clusterer_for(state.linker, state.mirror.frequencies, {})
+
+
+def _withdraw_dropped(
+    tx: WriteTransaction,
+    agency_id: str,
+    nodes: list[int],
+    clusterer: ComponentClusterer,
+    now_us: int,
+) -> list[EventRow]:
+    """Withdraw one agency's dropped records as a batch's withdrawal does
+    (:meth:`~linkage.service._ingest.Ingest.write_batch`): deleted, the components they
+    were in re-clustered with link IDs carried over; the events to write."""
+    if not nodes:
+        return []
+    neighbours: set[int] = set()
+    for row in tx.edges_touching(nodes):
+        neighbours.update((row.node_a, row.node_b))
+    neighbours.difference_update(nodes)
+    agency_nos = tx.node_agency_nos(nodes)
+    leaving = {node: (agency_nos[node], link) for node, link in tx.node_links(nodes).items()}
+    tx.delete_records(nodes)
+    changes, _ = Linking.relink(tx, neighbours, leaving, now_us, clusterer)
+    events = [
+        EventRow(EventKind.RECORD_WITHDRAWN, now_us, agency_id=agency_id, record_count=len(nodes))
+    ]
+    events.extend(link_event(change, now_us, agency_id, None) for change in changes)
+    return events
 
 
 def rotation_status(store: LinkStore, configured_epoch: int) -> RotationStatus:
@@ -124,10 +209,13 @@ def finish_rotation(
     now_us: int,
     *,
     drop_old_only: Sequence[str] = (),
+    relinker: DropRelinker | None = None,
 ) -> FinishedRotation:
     """Move every record onto its next-epoch CLK and token and delete the old epoch's,
     all or nothing (audited). ``drop_old_only``: agencies whose records only on the old
-    epoch are deleted instead of refusing the finish."""
+    epoch are withdrawn instead of refusing the finish, the links they leave re-clustered
+    with ``relinker``'s clusterer. Without one only records with no edge to another record
+    can be dropped (nothing to re-cluster); others refuse the finish."""
     with store.write() as tx:
         row = tx.key_rotation()
         if row is None or row.next_epoch is None:
@@ -162,10 +250,22 @@ def finish_rotation(
                 problems=blocking,
             )
         names = sorted(set(drop_old_only))
-        dropped_nodes = tx.old_epoch_only_nodes(names, current, following)
-        links = tx.node_links(dropped_nodes)
-        tx.delete_records(dropped_nodes)
-        tx.delete_empty_links(sorted(set(links.values())))
+        by_agency = {name: tx.old_epoch_only_nodes([name], current, following) for name in names}
+        dropped_nodes = sorted(node for nodes in by_agency.values() for node in nodes)
+        if relinker is None:
+            clusterer: ComponentClusterer = greedy_one_per_agency
+            if dropped_nodes and tx.edges_touching(dropped_nodes):
+                raise FailedPreconditionError(
+                    f"the rotation to key epoch {following} was not finished: records to "
+                    "drop are linked to other records, and no clusterer was given to link "
+                    "those again (linkage-admin epoch finish --config server.toml does)"
+                )
+        else:
+            clusterer = relinker.clusterer(tx)
+        events: list[EventRow] = []
+        for name in names:
+            events.extend(_withdraw_dropped(tx, name, by_agency[name], clusterer, now_us))
+        tx.append_events(events)
         moved = tx.adopt_next_epoch(following, now_us)
         tx.save_key_rotation(KeyRotationRow(following, None, now_us))
         dropped = tuple((n, counts[n].old_only) for n in names if counts[n].old_only)

@@ -108,3 +108,42 @@ def test_a_rotation_can_be_abandoned(matcher: Matcher) -> None:
     assert "rotation abandoned" in output
     status = json.loads(_epoch(matcher, "status")[1])
     assert (status["current_epoch"], status["next_epoch"]) == (1, None)
+
+
+def test_records_dropped_by_the_finish_leave_their_links_like_withdrawn_ones(
+    matcher: Matcher,
+) -> None:
+    """``finish --drop-old-only``: er's contact, only on epoch 1, held gina's police record
+    in its link; er's other record of gina (less similar, so out of that link: one record
+    per agency) joins it once the contact is dropped, as after er's own withdrawal."""
+    rng = np.random.default_rng(8)
+    gina = person(rng)
+    contact, other = variant(rng, gina, flips=10), variant(rng, gina, flips=60)
+    gina_2 = person(rng)
+    other_2 = variant(rng, gina_2, flips=60)
+    police, er = matcher.ingest("police"), matcher.ingest("er")
+    police.WriteBatch(write("police", "p1", upsert("g", gina)))
+    er.WriteBatch(write("er", "e1", upsert("contact", contact)))
+    er.WriteBatch(write("er", "e2", upsert("g", other)))
+    looked = matcher.lookup("valley-mhc")
+    (before,) = [
+        link
+        for link in looked.Lookup(query(gina)).links
+        if any(r.agency == "agencies/police" for r in link.records)
+    ]
+    assert sorted(r.pointer_token for r in before.records) == [b"ptr-contact", b"ptr-g"]
+    assert _epoch(matcher, "begin", "--to", "2")[0] == 0
+    for stub, agency_id, key, bits in ((police, "police", "g", gina_2), (er, "er", "g", other_2)):
+        batch = write(agency_id, f"{agency_id}-2", upsert(key, bits))
+        batch.key_epoch = 2
+        stub.WriteBatch(batch)
+    code, output = _epoch(matcher, "finish", "--drop-old-only", "er")
+    assert code == 0, output
+    assert "dropped 1 records of er" in output
+    (after,) = looked.Lookup(_in_epoch(query(gina_2), 2)).links
+    assert after.link == before.link
+    # er's other record of gina, in gina's link now (not a link of its own)
+    assert sorted((r.agency, r.pointer_token) for r in after.records) == [
+        ("agencies/er", b"ptr-g"),
+        ("agencies/police", b"ptr-g"),
+    ]

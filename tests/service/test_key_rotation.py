@@ -25,6 +25,7 @@ from linkage.service import (
     WriteBatch,
 )
 from linkage.service._rotation import (
+    DropRelinker,
     abort_rotation,
     begin_rotation,
     finish_rotation,
@@ -283,7 +284,14 @@ def test_another_matcher_process_on_the_store_follows_the_rotation(tmp_path: Pat
     _lookup_links(reader, records[:1], 2)  # a call catches up
     assert reader._state.next_mirror is not None
     assert reader._state.next_mirror.nodes == held
-    finish_rotation(store, 1, "linkage-admin:test", 2, drop_old_only=[changed.agency_id])
+    finish_rotation(
+        store,
+        1,
+        "linkage-admin:test",
+        2,
+        drop_old_only=[changed.agency_id],
+        relinker=DropRelinker(store, writer.settings),
+    )
     others = [r for r in records if r.key != changed.key]
     assert _lookup_links(reader, others, 2) == _lookup_links(writer, others, 2)
     assert reader.settings.key_epoch == 2

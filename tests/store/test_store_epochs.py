@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import pytest
 
+from linkage.service._rotation import DropRelinker, finish_rotation
 from linkage.store import (
+    EdgeRow,
     EpochCounts,
+    EventKind,
     KeyRotationRow,
     LinkStore,
     NewRecord,
     NextEpochRecord,
 )
+from tests.service.factory import SETTINGS
 
 pytestmark = pytest.mark.integration
 
@@ -117,3 +121,37 @@ def test_empty_links_are_deleted_and_others_kept(store: LinkStore) -> None:
     assert store.read_node_links([a, b]) == {a: links[a], b: links[a]}
     with store.write() as tx:  # the emptied link is gone: a new link may not reuse it
         assert tx.allocate_link_ids(1, 50)[0] > links[c]
+
+
+def test_a_dropped_bridge_leaves_its_link_in_two(store: LinkStore) -> None:
+    """A gateway's contact (only on epoch 1) bridged a police and a hospital record that
+    are not similar to each other: dropped by the finish, it leaves them in two links (one
+    the old link), with the events of a withdrawal, on either engine."""
+    with store.write() as tx:
+        for agency in ("police", "gateway", "hospital"):
+            tx.insert_agency(agency, agency, b"card", 1)
+        p = tx.insert_record(_record("police", b"p"))
+        g = tx.insert_record(_record("gateway", b"g"))
+        h = tx.insert_record(_record("hospital", b"h"))
+        tx.insert_edges([EdgeRow(min(p, g), max(p, g), 0.95), EdgeRow(min(g, h), max(g, h), 0.9)])
+        (link,) = tx.allocate_link_ids(1, 20)
+        tx.assign_links([(p, link), (g, link), (h, link)], 20)
+        tx.upsert_next_epoch_records([_next(p, b"p"), _next(h, b"h")])
+        tx.save_key_rotation(KeyRotationRow(1, 2, 30))
+    finish_rotation(
+        store, 1, "test", 40, drop_old_only=["gateway"], relinker=DropRelinker(store, SETTINGS)
+    )
+    after = store.read_node_links([p, g, h])
+    assert set(after) == {p, h}
+    assert after[p] != after[h]
+    assert link in after.values()
+    new = after[h] if after[p] == link else after[p]
+    events = [(e.kind, e.source_links, e.target_links) for e in store.list_events(0, 100)]
+    assert events == [
+        (EventKind.RECORD_WITHDRAWN, (), ()),
+        (EventKind.LINK_LEFT, (link,), (link,)),
+        (EventKind.LINK_SPLIT, (link,), (link, new)),
+        (EventKind.LINK_CREATED, (), (new,)),
+    ]
+    assert {e.agency_id for e in store.list_events(0, 100)} == {"gateway"}
+    assert store.key_rotation() == KeyRotationRow(2, None, 40)
