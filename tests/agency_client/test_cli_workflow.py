@@ -36,6 +36,7 @@ from linkage.server import RunningServer, load_server_config, start_matcher
 from linkage.synth import DEFAULT_AGENCIES
 from linkage.v1 import common_pb2, ingest_pb2, operator_pb2, operator_pb2_grpc
 from tests.agency_client.workflow_fixtures import MHC, AgencyFolder, make_agency_folder
+from tests.matcher_tables import server_and_tls_tables
 
 pytestmark = pytest.mark.integration
 
@@ -57,18 +58,8 @@ def matcher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matcher]:
     root = tmp_path_factory.mktemp("matcher")
     pki = create_demo_pki(root, agency_ids=AGENCIES)
     schema = default_schema()
-    server = pki.server.paths
     (root / "server.toml").write_text(
-        f"""[server]
-listen = "127.0.0.1:0"
-grace_period_s = 2
-[tls]
-trust_domain = "coresponder.test"
-ca_cert = "{server.ca_certificate}"
-cert = "{server.certificate}"
-key = "{server.private_key}"
-crl = "{pki.directory.crl_path}"
-[store]
+        f"""{server_and_tls_tables(pki)}[store]
 engine = "sqlite"
 path = "index.sqlite"
 [linkage]

@@ -61,6 +61,7 @@ from linkage.service import LinkageService, RecordUpsert, WriteBatch
 from linkage.store import SqliteLinkStore
 from linkage.v1 import lookup_pb2, lookup_pb2_grpc
 from tests.agency_client.workflow_fixtures import MHC, make_agency_folder
+from tests.matcher_tables import server_and_tls_tables
 from tests.service.test_lookup_timing import auc
 
 pytestmark = pytest.mark.integration
@@ -103,19 +104,9 @@ def _server_toml(root: Path, pki: DemoPki, mode: str) -> Path:
     schema_name, threshold, tables = MODES[mode]
     schema = builtin_encoding_schema(schema_name)
     assert schema is not None
-    server = pki.server.paths
     path = root / "server.toml"
     path.write_text(
-        f"""[server]
-listen = "127.0.0.1:0"
-grace_period_s = 2
-[tls]
-trust_domain = "coresponder.test"
-ca_cert = "{server.ca_certificate}"
-cert = "{server.certificate}"
-key = "{server.private_key}"
-crl = "{pki.directory.crl_path}"
-[store]
+        f"""{server_and_tls_tables(pki)}[store]
 engine = "sqlite"
 path = "{root / "matcher" / "index.sqlite"}"
 [linkage]

@@ -25,6 +25,7 @@ from linkage.pki import DemoPki, create_demo_pki
 from linkage.server import RunningServer, load_server_config, open_store, start_matcher
 from linkage.v1 import common_pb2, operator_pb2, operator_pb2_grpc
 from tests.agency_client.workflow_fixtures import MHC, AgencyFolder, make_agency_folder
+from tests.matcher_tables import server_and_tls_tables
 from tests.report.cli_helpers import run_cli
 
 pytestmark = pytest.mark.integration
@@ -66,18 +67,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("outcomes")
     (root / "shared-secret.key").write_text(os.urandom(32).hex() + "\n")
     pki = create_demo_pki(root / "pki", agency_ids=(POLICE, CLINIC, ER))
-    server = pki.server.paths
     (root / "server.toml").write_text(
-        f"""[server]
-listen = "127.0.0.1:0"
-grace_period_s = 2
-[tls]
-trust_domain = "coresponder.test"
-ca_cert = "{server.ca_certificate}"
-cert = "{server.certificate}"
-key = "{server.private_key}"
-crl = "{pki.directory.crl_path}"
-[store]
+        f"""{server_and_tls_tables(pki)}[store]
 engine = "sqlite"
 path = "{root / "index.sqlite"}"
 [linkage]

@@ -37,6 +37,7 @@ from linkage.server import RunningServer, load_server_config, start_matcher
 from linkage.v1 import common_pb2, operator_pb2, operator_pb2_grpc
 from tests.agency_client.gateway_fixtures import WebCertificate, make_web_certificate
 from tests.agency_client.workflow_fixtures import MHC, AgencyFolder, make_agency_folder
+from tests.matcher_tables import server_and_tls_tables
 
 pytestmark = pytest.mark.integration
 
@@ -83,18 +84,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     (root / "shared-secret.key").write_text(os.urandom(32).hex() + "\n")
     pki = create_demo_pki(root / "pki", agency_ids=AGENCIES)
     segmented = default_segmented_schema()
-    server = pki.server.paths
     (root / "server.toml").write_text(
-        f"""[server]
-listen = "127.0.0.1:0"
-grace_period_s = 2
-[tls]
-trust_domain = "coresponder.test"
-ca_cert = "{server.ca_certificate}"
-cert = "{server.certificate}"
-key = "{server.private_key}"
-crl = "{pki.directory.crl_path}"
-[store]
+        f"""{server_and_tls_tables(pki)}[store]
 engine = "sqlite"
 path = "{root / "index.sqlite"}"
 [linkage]

@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from linkage.pki import DemoPki
+from tests.matcher_tables import server_and_tls_tables
 from tests.service.factory import BITS, FINGERPRINT
 
 AGENCIES = ("police", "valley-mhc")
@@ -20,20 +21,9 @@ def write_server_toml(
     root: Path, pki: DemoPki, *, metrics_listen: str | None, lookup_burst: int = 1000
 ) -> Path:
     """A TLS matcher config on 127.0.0.1:0 with an SQLite store in ``root``."""
-    server = pki.server.paths
     metrics = f'\n[metrics]\nlisten = "{metrics_listen}"\n' if metrics_listen else ""
     text = f"""
-[server]
-listen = "127.0.0.1:0"
-grace_period_s = 5
-
-[tls]
-trust_domain = "coresponder.test"
-ca_cert = "{server.ca_certificate}"
-cert = "{server.certificate}"
-key = "{server.private_key}"
-crl = "{pki.directory.crl_path}"
-
+{server_and_tls_tables(pki, grace_period_s=5)}
 [store]
 engine = "sqlite"
 path = "index.db"
