@@ -28,15 +28,12 @@ from linkage.store._model import (
     IndexChange,
     LinkageRunRow,
     NewRecord,
-    OutcomeReleaseRow,
     RecordEventRow,
     StoredRecordRef,
 )
 from linkage.store._outcome_rows import (
     RECORD_EVENT_COLUMNS,
-    RELEASE_COLUMNS,
-    outcome_release,
-    outcome_release_params,
+    OutcomeLedgerWrites,
     record_event,
 )
 from linkage.store._rows import (
@@ -83,7 +80,7 @@ _RECORD_COPY_TYPES = [
 ]
 
 
-class PgWriteTransaction(EpochWrites, CardProposalWrites, WriteTransaction):
+class PgWriteTransaction(EpochWrites, CardProposalWrites, OutcomeLedgerWrites, WriteTransaction):
     """Write operations on one connection that holds the writer lock."""
 
     def __init__(self, conn: Conn) -> None:
@@ -260,34 +257,6 @@ class PgWriteTransaction(EpochWrites, CardProposalWrites, WriteTransaction):
             (sorted(set(node_ids)),),
         ).fetchall()
         return [record_event(r) for r in rows]
-
-    # -- the privacy-budget ledger ---------------------------------------------
-    def latest_outcome_release(
-        self, programme: str, query_digest: bytes
-    ) -> OutcomeReleaseRow | None:
-        row = self._one(
-            RELEASE_COLUMNS + "FROM outcome_releases WHERE programme = %s AND query_digest = %s "
-            "ORDER BY release_id DESC LIMIT 1",
-            (programme, query_digest),
-        )
-        return None if row is None else outcome_release(row)
-
-    def spent_epsilon(self, programme: str) -> float:
-        row = self._one(
-            "SELECT COALESCE(SUM(epsilon), 0.0) FROM outcome_releases WHERE programme = %s",
-            (programme,),
-        )
-        return float(row[0]) if row is not None else 0.0
-
-    def insert_outcome_release(self, row: OutcomeReleaseRow) -> int:
-        stored = self._one(
-            "INSERT INTO outcome_releases (programme, query_digest, epsilon, create_time_us, "
-            "actor, audit_sequence, content) VALUES (%s, %s, %s, %s, %s, %s, %s) "
-            "RETURNING release_id",
-            outcome_release_params(row),
-        )
-        assert stored is not None
-        return int(stored[0])
 
     # -- links ----------------------------------------------------------------
     def insert_edges(self, edges: Iterable[EdgeRow]) -> None:

@@ -25,15 +25,10 @@ from linkage.store._model import (
     IndexChange,
     LinkageRunRow,
     NewRecord,
-    OutcomeReleaseRow,
     RecordEventRow,
     StoredRecordRef,
 )
-from linkage.store._outcome_rows import (
-    RELEASE_COLUMNS,
-    outcome_release,
-    outcome_release_params,
-)
+from linkage.store._outcome_rows import OutcomeLedgerWrites
 from linkage.store._rows import (
     AGENCY_COLUMNS,
     AUDIT_COLUMNS,
@@ -72,7 +67,9 @@ def qmarks(n: int) -> str:
     return ",".join("?" * n)
 
 
-class SqliteWriteTransaction(EpochWrites, CardProposalWrites, WriteTransaction):
+class SqliteWriteTransaction(
+    EpochWrites, CardProposalWrites, OutcomeLedgerWrites, WriteTransaction
+):
     """The write operations on the connection that holds the write lock."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -196,33 +193,6 @@ class SqliteWriteTransaction(EpochWrites, CardProposalWrites, WriteTransaction):
                 )
             )
         return out
-
-    # -- the privacy-budget ledger ---------------------------------------------
-    def latest_outcome_release(
-        self, programme: str, query_digest: bytes
-    ) -> OutcomeReleaseRow | None:
-        row = self._one(
-            RELEASE_COLUMNS + "FROM outcome_releases WHERE programme = ? AND query_digest = ? "
-            "ORDER BY release_id DESC LIMIT 1",
-            (programme, query_digest),
-        )
-        return None if row is None else outcome_release(row)
-
-    def spent_epsilon(self, programme: str) -> float:
-        row = self._one(
-            "SELECT COALESCE(SUM(epsilon), 0.0) FROM outcome_releases WHERE programme = ?",
-            (programme,),
-        )
-        return float(row[0]) if row is not None else 0.0
-
-    def insert_outcome_release(self, row: OutcomeReleaseRow) -> int:
-        cur = self._conn.execute(
-            "INSERT INTO outcome_releases (programme, query_digest, epsilon, create_time_us, "
-            "actor, audit_sequence, content) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            outcome_release_params(row),
-        )
-        assert cur.lastrowid is not None
-        return cur.lastrowid
 
     # -- links ----------------------------------------------------------------
     def insert_edges(self, edges: Iterable[EdgeRow]) -> None:
