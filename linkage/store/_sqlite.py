@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from linkage.errors import StorageError
+from linkage.errors import ConfigError, StorageError
 from linkage.store._card_proposals import CardProposalReads
 from linkage.store._epochs import EpochReads
 from linkage.store._interface import LinkStore, WriteTransaction
@@ -75,11 +75,21 @@ from linkage.store._sqlite_write import (
 __all__ = ["SCHEMA_VERSION", "SqliteLinkStore"]
 
 
+#: The oldest SQLite the store's statements run on (``RETURNING`` came in 3.35).
+MIN_SQLITE_VERSION = (3, 35, 0)
+
+
 class SqliteLinkStore(EpochReads, CardProposalReads, LinkStore):
     """A link index in one SQLite database file (WAL mode)."""
 
     def __init__(self, path: Path | str) -> None:
         self._path = str(path)
+        if sqlite3.sqlite_version_info < MIN_SQLITE_VERSION:
+            raise ConfigError(
+                f"the SQLite store needs SQLite {'.'.join(map(str, MIN_SQLITE_VERSION))} or "
+                f"newer (INSERT ... RETURNING); this Python links SQLite "
+                f"{sqlite3.sqlite_version}: use a newer Python build, or the PostgreSQL store"
+            )
         prepare_private_database(Path(path))  # 0700 folder, 0600 files, checked at start
         self._local = threading.local()
         self._write_lock = threading.Lock()
