@@ -232,7 +232,15 @@ def implausible_query_message(problems: Sequence[Problem]) -> str:
     record sets (a field holding several values or stray text), details missing (which
     ones), or too few details in all."""
     reasons = [problem.reason for problem in problems]
-    if any(reason.startswith(("more", "has more", "not a derived")) for reason in reasons):
+    too_much = (
+        "more",
+        "has more",
+        "has every bit",
+        "has a word with every bit",
+        "all bits are one",
+        "not a derived",
+    )
+    if any(reason.startswith(too_much) for reason in reasons):
         return (
             "the query holds more than any one person's record could (a field may hold "
             "several values or stray text); check each field and search again"

@@ -9,17 +9,23 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from agency_client._client_config import GatewaySettings
-from agency_client._gateway import load_gateway_token
+from agency_client._gateway import implausible_query_message, load_gateway_token
 from agency_client._gateway_page import NO_INFORMATION
 from agency_client._gateway_server import start_gateway
 from linkage.consent import Purpose
 from linkage.errors import ConfigError, InvalidInputError, Problem, UnavailableError
+from linkage.security import (
+    band_from_range,
+    check_query_clk_plausible,
+    check_segments_plausible,
+)
 from tests.agency_client.gateway_fixtures import QUERY, TOKEN, Gateway, make_app
 
 pytestmark = pytest.mark.unit
@@ -285,3 +291,29 @@ def test_a_taken_port_is_named(tmp_path: Path) -> None:
             start_gateway(app, f"127.0.0.1:{first.port}")
     finally:
         first.close()
+
+
+def _matcher_refusal(check: Callable[[], object]) -> list[Problem]:
+    with pytest.raises(InvalidInputError, match="implausible") as refused:
+        check()
+    return list(refused.value.problems)
+
+
+def test_the_gateway_reads_the_matchers_own_plausibility_problems() -> None:
+    """The gateway tells the kinds apart by the matcher's reasons: produced here by the
+    matcher's own checks, so a change of their wording fails this test."""
+    band = band_from_range(1024, 200, 500)
+    few = _matcher_refusal(lambda: check_query_clk_plausible(np.zeros(128, np.uint8), band))
+    many = _matcher_refusal(lambda: check_query_clk_plausible(np.full(128, 255, np.uint8), band))
+    words = np.zeros(4, dtype=np.uint64)
+    words[0] = np.uint64(0xFF)  # a given name, nothing else
+    segments = [("given_name", 0, 1, False), ("date_of_birth", 1, 2, False)]
+    missing = _matcher_refusal(
+        lambda: check_segments_plausible(words, segments, required=[("date_of_birth",)])
+    )
+    full = np.full(4, np.uint64(2**64 - 1), dtype=np.uint64)
+    overfull = _matcher_refusal(lambda: check_segments_plausible(full, segments))
+    assert "too few details" in implausible_query_message(few)
+    assert "more than any one person" in implausible_query_message(many)
+    assert implausible_query_message(missing).startswith("the query needs the date of birth")
+    assert "more than any one person" in implausible_query_message(overfull)
