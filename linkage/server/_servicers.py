@@ -151,13 +151,14 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         size = _page_size(request.page_size, 1000, 10000)
         after = page_token_to_bytes(request.page_token)
         rows = self._service.list_records(agency_id, after, size + 1)
+        warned: set[tuple[str, str]] = set()  # one warning per problem in this page
         response = ingest_pb2.ListRecordsResponse(
             records=[
                 ingest_pb2.RecordInfo(
                     name=record_key_name(agency_id, row.record_key),
                     record_key=row.record_key,
                     consent=consent_to_proto(
-                        read_stored_consent(row.consent, agency_id) or UNREADABLE_CONSENT
+                        read_stored_consent(row.consent, agency_id, warned) or UNREADABLE_CONSENT
                     ),
                     linked=row.linked,
                     update_time=timestamp_from_us(row.update_time_us),

@@ -354,10 +354,11 @@ class Lookups:
         now_dt = datetime_from_us(state.clock())
         count = 0
         after = b""
+        warned: set[tuple[str, str]] = set()  # one warning per problem in this scan
         while True:
             page = state.store.list_records(agency_id, after, _DISCLOSABLE_PAGE)
             for record in page:
-                consent = read_stored_consent(record.consent, agency_id)
+                consent = read_stored_consent(record.consent, agency_id, warned)
                 if consent is not None and consent.discloses_at(now_dt):
                     count += 1
             if len(page) < _DISCLOSABLE_PAGE:
