@@ -21,9 +21,10 @@ import numba
 import numpy as np
 
 from linkage.errors import InvalidInputError, ResourceExhaustedError
-from linkage.match import _kernels
+from linkage.match import _lsh_kernels
+from linkage.match._canonical import canonical_pairs
 from linkage.match._dice import dice_rule
-from linkage.match._join import canonical_pairs, collect_pairs, kernel_launch, work_queue
+from linkage.match._join import collect_pairs, kernel_launch, work_queue
 from linkage.match._packing import check_packed, popcounts
 from linkage.match._results import CandidatePairs
 from linkage.types import Int64Array, PackedClks
@@ -88,7 +89,7 @@ class HammingLsh:
             word_of = positions // 64
             shift_of = 63 - positions % 64
             with kernel_launch():
-                _kernels.lsh_keys_kernel(array, word_of, shift_of, out)
+                _lsh_kernels.lsh_keys_kernel(array, word_of, shift_of, out)
         return out
 
     def shares_band(
@@ -165,7 +166,7 @@ def _lsh_join(
         failed: np.ndarray,
     ) -> None:
         candidates = np.zeros(chosen.shape[0], dtype=np.int64)
-        _kernels.lsh_join_kernel(
+        _lsh_kernels.lsh_join_kernel(
             work_queue(), a, b, pop_a, pop_b, bucket_lo, bucket_hi, order_b, self_join,
             rule.min_count, rule.max_delta, chosen, stamps, next_stamp, candidates,
             out_i, out_j, out_c, out_n, failed,

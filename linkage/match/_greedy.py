@@ -23,7 +23,7 @@ from collections import Counter, defaultdict
 import numpy as np
 
 from linkage.errors import InvalidInputError
-from linkage.match import _kernels
+from linkage.match import _lsh_kernels
 from linkage.match._results import CandidateEdges, CandidatePairs, Node
 
 __all__ = [
@@ -191,7 +191,7 @@ def greedy_match(pairs: CandidatePairs) -> CandidatePairs:
     if np.unique(codes).shape[0] != n:
         raise InvalidInputError("pairs must be distinct")
     keep = np.zeros(n, dtype=np.bool_)
-    _kernels.greedy_bipartite_kernel(pairs.left, pairs.right, n_left, n_right, keep)
+    _lsh_kernels.greedy_bipartite_kernel(pairs.left, pairs.right, n_left, n_right, keep)
     scores, left, right = pairs.scores[keep], pairs.left[keep], pairs.right[keep]
     order = np.lexsort((right, left, -scores))
     return CandidatePairs(scores[order], left[order], right[order])
