@@ -37,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from linkage.match import _join, _kernels, _paths, warm_up
+from linkage.match import _canonical, _join, _kernels, _layout, _paths, warm_up
 from linkage.match._dice import dice_rule
 from linkage.match._kernels import JOIN_KERNELS
 
@@ -98,8 +98,8 @@ def tile_ceiling(path: str, reps: int = 4000) -> float:
     )
     rng = np.random.default_rng(0)
     a = rng.integers(0, 2**63, size=(64, 16), dtype=np.int64).astype(np.uint64)
-    a_rows = _join.left_layout(a, kernels)
-    bt = _join.transpose_groups(a, kernels.lanes)
+    a_rows = _layout.left_layout(a, kernels)
+    bt = _layout.transpose_groups(a, kernels.lanes)
     counts = np.empty((kernels.rows, kernels.lanes), dtype=np.int64)
     loop(a_rows, bt, 1, counts)
     best = float("inf")
@@ -122,15 +122,15 @@ def profile_once(path: str, a: np.ndarray, b: np.ndarray, threshold: float) -> d
     wall0, cpu0 = time.perf_counter(), time.process_time()
     rule = dice_rule(threshold, a.shape[1] * 64)
     pa, pb = _join.popcounts(a), _join.popcounts(b)
-    order_a, pa_sorted = _join._sorted_side(pa)
-    order_b, pb_sorted = _join._sorted_side(pb)
-    sides = _join.prepare_sides(
+    order_a, pa_sorted = _layout.sorted_side(pa)
+    order_b, pb_sorted = _layout.sorted_side(pb)
+    sides = _layout.prepare_sides(
         kernels, rule, a[order_a], pa_sorted, order_a, b[order_b], pb_sorted, order_b, False
     )
     wall1, cpu1 = time.perf_counter(), time.process_time()
     i, j, c = _join.run_pairs(sides, rule, None)
     wall2, cpu2 = time.perf_counter(), time.process_time()
-    pairs = _join._pairs_from_sorted_positions(
+    pairs = _canonical.pairs_from_sorted_positions(
         i, j, c, order_a, order_b, pa, pb, rule, self_join=False
     )
     wall3, cpu3 = time.perf_counter(), time.process_time()

@@ -80,7 +80,7 @@ def _windows(
     rule: DiceRule, pa_sorted: Int64Array, pb_sorted: Int64Array, self_join: bool
 ) -> tuple[Int64Array, Int64Array]:
     """For each block of ``ROWS`` sorted left rows, the right records ``j0 .. j1`` it visits."""
-    from linkage.match._join import block_windows
+    from linkage.match._layout import block_windows
 
     return block_windows(rule, pa_sorted, pb_sorted, self_join, ROWS, 1)
 

@@ -24,8 +24,9 @@ import numpy as np
 from linkage.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from linkage.match import _kernels
 from linkage.match._dice import dice_rule
-from linkage.match._join import kernel_launch, nibble_split, padded_words, work_queue
+from linkage.match._join import kernel_launch, work_queue
 from linkage.match._kernels import LANES, ROWS
+from linkage.match._layout import nibble_split, padded_words
 from linkage.match._packing import check_packed, popcounts
 from linkage.types import Float64Array, Int64Array, PackedClks
 

@@ -4,15 +4,15 @@ Every function here returns exactly the pairs and scores anonlink 0.15.3's
 ``find_candidate_pairs(..., dice_coefficient_accelerated, threshold, k)`` returns on the same
 input (see :mod:`linkage.match._dice` for the acceptance rule), in anonlink's order.
 
-How: both sides are sorted by popcount (stable); the left is laid out in blocks of
-``rows`` rows (nibble-split on the ``nibble`` path) and the right is transposed into groups
-of ``lanes`` records, as the code path in force wants (:mod:`linkage.match._paths`); work is
-cut into tiles of ``_TILE_ROWS`` left rows x ``_TILE_RECORDS`` right records, a right slab
-that stays in L2 cache; tiles outside every row's feasible popcount window are never
-created; numba runs the tiles on all cores. Memory is the inputs' copies (at most ``3 *``
-left + right bytes) plus a bounded tile buffer, never an ``n x m`` matrix. On the ``cuda``
-path, joins without ``k`` run on the GPU (:mod:`linkage.match._cuda`) from the same sorted
-sides and end in the same canonical ordering.
+How: both sides are sorted by popcount and laid out for the kernels of the code path in
+force (:mod:`linkage.match._layout`); work is cut into tiles of ``_TILE_ROWS`` left rows x
+``_TILE_RECORDS`` right records, a right slab that stays in L2 cache; tiles outside every
+row's feasible popcount window are never created; numba runs the tiles on all cores, each
+thread appending pairs to a bounded buffer (:func:`collect_pairs`); the pairs are then put
+in the canonical order (:mod:`linkage.match._canonical`). Memory is the inputs' copies (at
+most ``3 *`` left + right bytes) plus a bounded tile buffer, never an ``n x m`` matrix. On
+the ``cuda`` path, joins without ``k`` run on the GPU (:mod:`linkage.match._cuda`) from the
+same sorted sides and end in the same canonical ordering.
 """
 
 from __future__ import annotations
@@ -20,37 +20,29 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import numba
 import numpy as np
 
 from linkage.errors import InvalidInputError, ResourceExhaustedError
 from linkage.match import _paths
-from linkage.match._dice import DiceRule, dice_rule, score_ranks
-from linkage.match._kernels import CHUNK_WORDS, JOIN_KERNELS, LANES, JoinKernels
+from linkage.match._canonical import canonical_order, enforce_k, pairs_from_sorted_positions
+from linkage.match._dice import DiceRule, dice_rule
+from linkage.match._kernels import JOIN_KERNELS, JoinKernels
+from linkage.match._layout import JoinSides, prepare_sides, sorted_side
 from linkage.match._packing import check_packed, popcounts
 from linkage.match._results import CandidateEdges, CandidatePairs
 from linkage.types import Int64Array, PackedClks
 
 __all__ = [
-    "JoinSides",
     "Launch",
-    "block_windows",
-    "canonical_pairs",
     "collect_pairs",
     "dice_join",
     "dice_join_multiparty",
     "dice_self_join",
-    "enforce_k",
     "join_kernels",
     "kernel_launch",
-    "left_layout",
-    "nibble_split",
-    "padded_words",
-    "prepare_sides",
     "run_pairs",
-    "transpose_groups",
     "work_queue",
 ]
 
@@ -67,8 +59,6 @@ _MAX_UNITS_PER_LAUNCH = 1 << 14
 _PROBE_UNITS_PER_THREAD = 8
 #: Launches a join aims at (fewer if buffers would exceed ``_BUFFER_MAX``).
 _TARGET_LAUNCHES = 16
-
-_NIBBLES = np.uint64(0x0F0F0F0F0F0F0F0F)
 
 _launch_lock = threading.Lock()
 
@@ -96,103 +86,15 @@ def _threading_layer() -> str | None:
         return None
 
 
-def padded_words(words: int) -> int:
-    """Words per CLK in the kernels' layouts: a multiple of ``CHUNK_WORDS`` (zero padded)."""
-    return -(-words // CHUNK_WORDS) * CHUNK_WORDS
-
-
 def work_queue() -> Int64Array:
     """A fresh work-unit counter for one kernel launch: element 0 counts claimed units; its
     length is one more than the number of workers (one per numba thread)."""
     return np.zeros(numba.get_num_threads() + 1, dtype=np.int64)
 
 
-def nibble_split(packed: PackedClks, rows_multiple: int) -> np.ndarray:
-    """Left-hand layout: per row, ``W`` low-nibble words then ``W`` high-nibble words.
-
-    ``W`` is the word count padded to a multiple of ``CHUNK_WORDS``; rows are padded with
-    zeros to a multiple of ``rows_multiple``.
-    """
-    n, words = packed.shape
-    width = padded_words(words)
-    padded = -(-max(n, 1) // rows_multiple) * rows_multiple
-    out = np.zeros((padded, 2 * width), dtype=np.uint64)
-    out[:n, :words] = packed & _NIBBLES
-    out[:n, width : width + words] = (packed >> np.uint64(4)) & _NIBBLES
-    return out
-
-
-def left_layout(packed: PackedClks, kernels: JoinKernels) -> np.ndarray:
-    """The left-hand side as ``kernels`` read it: nibble-split rows, or blocks of
-    ``kernels.rows`` rows transposed like the right side (``[block, word, row]``)."""
-    if kernels.split:
-        return nibble_split(packed, kernels.rows)
-    return transpose_groups(packed, kernels.rows)
-
-
-def transpose_groups(packed: PackedClks, lanes: int = LANES) -> np.ndarray:
-    """Right-hand layout ``[group, word, lane]`` (words padded to a multiple of
-    ``CHUNK_WORDS``, records zero-padded to a multiple of ``lanes``)."""
-    n, words = packed.shape
-    groups = -(-max(n, 1) // lanes)
-    out = np.zeros((groups * lanes, padded_words(words)), dtype=np.uint64)
-    out[:n, :words] = packed
-    return np.ascontiguousarray(out.reshape(groups, lanes, -1).transpose(0, 2, 1))
-
-
 def join_kernels() -> JoinKernels:
     """The CPU join kernels of the path in force."""
     return JOIN_KERNELS[_paths.cpu_join_path()]
-
-
-@dataclass(frozen=True, slots=True)
-class _Side:
-    """One side of a join, sorted by popcount and laid out for the kernels."""
-
-    order: Int64Array  # sorted position -> original row
-    pop: Int64Array  # popcount by sorted position (padded)
-    n: int
-
-
-def _sorted_side(pop: Int64Array) -> tuple[Int64Array, Int64Array]:
-    order = np.argsort(pop, kind="stable").astype(np.int64)
-    return order, pop[order]
-
-
-def _padded(values: Int64Array, length: int, fill: int) -> Int64Array:
-    out = np.full(length, fill, dtype=np.int64)
-    out[: values.shape[0]] = values
-    return out
-
-
-def block_windows(
-    rule: DiceRule,
-    a_pop_sorted: Int64Array,
-    b_pop_sorted: Int64Array,
-    either_role: bool,
-    rows: int,
-    lanes: int,
-) -> tuple[Int64Array, Int64Array]:
-    """For each block of ``rows`` sorted left rows, the right groups of ``lanes`` records it
-    must visit, ``g0 .. g1`` (empty: ``0 .. 0``); with ``lanes == 1``, right records.
-    ``either_role`` (a self join) widens each window to the popcounts accepted with the left
-    row on either side."""
-    n = a_pop_sorted.shape[0]
-    blocks = -(-n // rows)
-    low, high = rule.low, rule.high
-    if either_role:
-        low = np.minimum(low, rule.low_as_right)
-        high = np.maximum(high, rule.high_as_right)
-    lo = _padded(low[a_pop_sorted], blocks * rows, rule.bits + 1).reshape(blocks, rows).min(1)
-    hi = _padded(high[a_pop_sorted], blocks * rows, -1).reshape(blocks, rows).max(1)
-    j0 = np.searchsorted(b_pop_sorted, lo, side="left")
-    j1 = np.searchsorted(b_pop_sorted, hi, side="right")
-    g0 = (j0 // lanes).astype(np.int64)
-    g1 = (-(-j1 // lanes)).astype(np.int64)
-    empty = (lo > hi) | (g1 <= g0)
-    g0[empty] = 0
-    g1[empty] = 0
-    return g0, g1
 
 
 def _tiles(
@@ -299,67 +201,6 @@ def collect_pairs(
     return i, j, c
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class JoinSides:
-    """Both sides of a join sorted by popcount and laid out for one path's kernels.
-
-    ``a_key`` / ``b_key`` map sorted positions to original rows; ``a_pop`` / ``b_pop`` are
-    the sorted popcounts, zero-padded to the layouts' lengths; ``block_g0[b] ..
-    block_g1[b]`` are the right groups that left block ``b`` must visit.
-    """
-
-    kernels: JoinKernels
-    a_rows: np.ndarray
-    a_pop: Int64Array
-    a_n: int
-    bt: np.ndarray
-    b_pop: Int64Array
-    b_n: int
-    a_key: Int64Array
-    b_key: Int64Array
-    self_join: bool
-    block_g0: Int64Array
-    block_g1: Int64Array
-
-    def visited(self) -> int:
-        """Comparisons the kernels make (tiles outside the popcount window are skipped)."""
-        return int((self.block_g1 - self.block_g0).sum()) * self.kernels.rows * self.kernels.lanes
-
-
-def prepare_sides(
-    kernels: JoinKernels,
-    rule: DiceRule,
-    a_sorted: PackedClks,
-    pa_sorted: Int64Array,
-    a_key: Int64Array,
-    b_sorted: PackedClks,
-    pb_sorted: Int64Array,
-    b_key: Int64Array,
-    self_join: bool,
-) -> JoinSides:
-    """Lay out two popcount-sorted sides for ``kernels`` (the same array twice when
-    ``self_join``)."""
-    a_rows = left_layout(a_sorted, kernels)
-    bt = transpose_groups(b_sorted, kernels.lanes)
-    block_g0, block_g1 = block_windows(
-        rule, pa_sorted, pb_sorted, self_join, kernels.rows, kernels.lanes
-    )
-    return JoinSides(
-        kernels=kernels,
-        a_rows=a_rows,
-        a_pop=_padded(pa_sorted, -(-max(a_sorted.shape[0], 1) // kernels.rows) * kernels.rows, 0),
-        a_n=a_sorted.shape[0],
-        bt=bt,
-        b_pop=_padded(pb_sorted, bt.shape[0] * kernels.lanes, 0),
-        b_n=b_sorted.shape[0],
-        a_key=a_key,
-        b_key=b_key,
-        self_join=self_join,
-        block_g0=block_g0,
-        block_g1=block_g1,
-    )
-
-
 def run_pairs(
     sides: JoinSides, rule: DiceRule, max_pairs: int | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -410,103 +251,6 @@ def _run_topk(
     return top_score[:n], top_key[:n], top_n[:n]
 
 
-def _canonical(scores: np.ndarray, left: np.ndarray, right: np.ndarray) -> CandidatePairs:
-    order = np.lexsort((right, left, -scores))
-    return CandidatePairs.adopt(scores[order], left[order], right[order])
-
-
-def canonical_pairs(
-    counts: np.ndarray,
-    left: np.ndarray,
-    right: np.ndarray,
-    left_pop: Int64Array,
-    right_pop: Int64Array,
-    threshold: float,
-    bits: int,
-    n_right: int,
-) -> CandidatePairs:
-    """Accepted pairs (``counts`` of ``left[i] & right[i]``) as :class:`CandidatePairs` in
-    the canonical order, with anonlink's scores.
-
-    The order is computed with integers: each pair's score rank (see
-    :func:`linkage.match._dice.score_ranks`) and its indices are packed into one ``int64``
-    key, which is sorted in place and decoded. ``left`` and ``right`` must be arrays the
-    caller owns and gives up (they are overwritten). Peak memory is about 36 bytes a pair.
-    """
-    ranks = score_ranks(threshold, bits)
-    n_left = int(left.max(initial=0)) + 1
-    n_right = max(n_right, int(right.max(initial=0)) + 1)
-    sums = left_pop[left]
-    sums += right_pop[right]
-    position = ranks.offsets[sums]
-    position -= ranks.first[sums]
-    del sums
-    position += counts
-    rank = ranks.ranks[position]
-    del position
-    span = n_left * n_right
-    if ranks.values.shape[0] * span >= 2**62:  # too wide to pack: sort three keys instead
-        order = np.lexsort((right, left, rank))
-        return CandidatePairs.adopt(ranks.values[rank[order]], left[order], right[order])
-    key = rank
-    key *= span
-    left *= n_right  # the caller's arrays are ours to reuse
-    key += left
-    key += right
-    del rank, left, right
-    key.sort()
-    quotient = key // span
-    scores = ranks.values[quotient]
-    del quotient
-    key %= span
-    right_rows = key % n_right
-    key //= n_right
-    return CandidatePairs.adopt(scores, key, right_rows)
-
-
-def _pairs_from_sorted_positions(
-    i: np.ndarray,
-    j: np.ndarray,
-    c: np.ndarray,
-    order_a: Int64Array,
-    order_b: Int64Array,
-    pa: Int64Array,
-    pb: Int64Array,
-    rule: DiceRule,
-    self_join: bool,
-) -> CandidatePairs:
-    """Turn kernel output (sorted positions) into canonical pairs of original rows."""
-    left = order_a[i]
-    del i
-    right = order_b[j]
-    del j
-    if self_join:
-        left, right = np.minimum(left, right), np.maximum(left, right)
-    return canonical_pairs(c, left, right, pa, pb, rule.threshold, rule.bits, pb.shape[0])
-
-
-def enforce_k(pairs: CandidatePairs, k: int) -> CandidatePairs:
-    """anonlink's ``_enforce_k``: walk the pairs in order and keep a pair only while both of
-    its records have been *seen* at most ``k`` times (a rejected pair still counts)."""
-    if len(pairs) == 0:
-        return pairs
-    keep = _kernels_enforce_k(pairs.left, pairs.right, k)
-    return CandidatePairs(pairs.scores[keep], pairs.left[keep], pairs.right[keep])
-
-
-def _kernels_enforce_k(left: Int64Array, right: Int64Array, k: int) -> np.ndarray:
-    seen_left: dict[int, int] = {}
-    seen_right: dict[int, int] = {}
-    keep = np.zeros(left.shape[0], dtype=bool)
-    for index, (a, b) in enumerate(zip(left.tolist(), right.tolist(), strict=True)):
-        na = seen_left.get(a, 0) + 1
-        nb = seen_right.get(b, 0) + 1
-        seen_left[a] = na
-        seen_right[b] = nb
-        keep[index] = na <= k and nb <= k
-    return keep
-
-
 def _check_pair(left: PackedClks, right: PackedClks) -> tuple[PackedClks, PackedClks]:
     a = check_packed(left, "left")
     b = check_packed(right, "right")
@@ -553,8 +297,8 @@ def dice_join(
         return CandidatePairs.empty()
     pa = popcounts(a)
     pb = popcounts(b)
-    order_a, pa_sorted = _sorted_side(pa)
-    order_b, pb_sorted = _sorted_side(pb)
+    order_a, pa_sorted = sorted_side(pa)
+    order_b, pb_sorted = sorted_side(pb)
     if k is None and _paths.kernel_path() == _paths.CUDA:
         from linkage.match import _cuda
 
@@ -562,20 +306,20 @@ def dice_join(
             rule, a[order_a], pa_sorted, order_a, b[order_b], pb_sorted, order_b, False,
             max_pairs,
         )  # fmt: skip
-        return _pairs_from_sorted_positions(*found, order_a, order_b, pa, pb, rule, self_join=False)
+        return pairs_from_sorted_positions(*found, order_a, order_b, pa, pb, rule, self_join=False)
     sides = prepare_sides(
         join_kernels(), rule, a[order_a], pa_sorted, order_a, b[order_b], pb_sorted, order_b,
         self_join=False,
     )  # fmt: skip
     if k is None:
-        return _pairs_from_sorted_positions(
+        return pairs_from_sorted_positions(
             *run_pairs(sides, rule, max_pairs), order_a, order_b, pa, pb, rule, self_join=False
         )
     top_score, top_key, top_n = _run_topk(sides, rule, min(k, n_b))
     width = top_score.shape[1]
     valid = np.arange(width)[None, :] < top_n[:, None]
     left_rows = np.broadcast_to(order_a[:n_a, None], (n_a, width))[valid]
-    pairs = _canonical(top_score[valid], left_rows, top_key[valid])
+    pairs = canonical_order(top_score[valid], left_rows, top_key[valid])
     return enforce_k(pairs, k)
 
 
@@ -604,7 +348,7 @@ def dice_self_join(
     if n < 2 or k == 0:
         return CandidatePairs.empty()
     pop = popcounts(a)
-    order, pop_sorted = _sorted_side(pop)
+    order, pop_sorted = sorted_side(pop)
     sorted_clks = a[order]
     if k is None and _paths.kernel_path() == _paths.CUDA:
         from linkage.match import _cuda
@@ -612,13 +356,13 @@ def dice_self_join(
         found = _cuda.cuda_pairs(
             rule, sorted_clks, pop_sorted, order, sorted_clks, pop_sorted, order, True, max_pairs
         )
-        return _pairs_from_sorted_positions(*found, order, order, pop, pop, rule, self_join=True)
+        return pairs_from_sorted_positions(*found, order, order, pop, pop, rule, self_join=True)
     sides = prepare_sides(
         join_kernels(), rule, sorted_clks, pop_sorted, order, sorted_clks, pop_sorted, order,
         self_join=True,
     )  # fmt: skip
     if k is None:
-        return _pairs_from_sorted_positions(
+        return pairs_from_sorted_positions(
             *run_pairs(sides, rule, max_pairs), order, order, pop, pop, rule, self_join=True
         )
     top_score, top_key, top_n = _run_topk(sides, rule, min(k, n - 1))
@@ -630,7 +374,7 @@ def dice_self_join(
     first = np.minimum(rows, others)
     second = np.maximum(rows, others)
     unique = np.unique(np.stack([first, second], axis=1), axis=0, return_index=True)[1]
-    pairs = _canonical(scores[unique], first[unique], second[unique])
+    pairs = canonical_order(scores[unique], first[unique], second[unique])
     return enforce_k(pairs, k)
 
 
