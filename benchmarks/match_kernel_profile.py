@@ -37,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from linkage.match import _canonical, _join, _kernels, _layout, _paths, warm_up
+from linkage.match import _canonical, _join, _kernel_primitives, _kernels, _layout, _paths, warm_up
 from linkage.match._dice import dice_rule
 from linkage.match._kernels import JOIN_KERNELS
 
@@ -94,7 +94,9 @@ def tile_ceiling(path: str, reps: int = 4000) -> float:
         f"_tile_ceiling_{path}", kernels.rows, kernels.lanes, kernels.split
     )
     loop = numba.njit(
-        _kernels._variant(_ceiling_loop_impl, f"_ceiling_{path}", _tile=tile, ROWS=kernels.rows)
+        _kernel_primitives.function_variant(
+            _ceiling_loop_impl, f"_ceiling_{path}", _tile=tile, ROWS=kernels.rows
+        )
     )
     rng = np.random.default_rng(0)
     a = rng.integers(0, 2**63, size=(64, 16), dtype=np.int64).astype(np.uint64)
