@@ -23,13 +23,9 @@ import time
 
 from linkage.errors import FailedPreconditionError, Problem
 from linkage.pki import Principal
-from linkage.service._ingest import (
-    Ingest,
-    outcome_to_json,
-    refused_batch,
-    replayed_outcome,
-    upsert_digest,
-)
+from linkage.service._batch_rows import outcome_to_json, replayed_outcome, upsert_digest
+from linkage.service._ingest import Ingest
+from linkage.service._ingest_checks import refused_batch
 from linkage.service._model import (
     BatchOutcome,
     ConsentChange,

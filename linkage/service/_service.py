@@ -10,7 +10,9 @@ part                       responsibility
                            in-memory index mirror (:mod:`._mirror`) and its catch-up
                            with other processes, the model in force
 :mod:`._agencies`          enrolment, changes and reads of agencies
-:mod:`._ingest`            a batch: validate, plan, graph, apply, relink
+:mod:`._ingest`            a batch: validate, plan, graph, apply, relink (its
+                           checks: :mod:`._ingest_checks`; its stored rows:
+                           :mod:`._batch_rows`)
 :mod:`._linking`           joins, clustering and link IDs (ingest and rebuilds)
 :mod:`._rebuild`           rebuilds, the model refit and the automatic refit
 :mod:`._lookup`            lookups: plausibility, search, consent, disclosure audit

@@ -14,7 +14,7 @@ from linkage.errors import InvalidInputError
 from linkage.events import Disposition, EventCode, RecordEvent, canonical_events
 from linkage.pki import Principal, Role
 from linkage.service import ConsentChange, LinkageService, RecordWithdrawal
-from linkage.service._ingest import stored_event
+from linkage.service._batch_rows import stored_event
 from linkage.store import SqliteLinkStore
 from tests.service.factory import agency, batch, consent, person, upsert
 

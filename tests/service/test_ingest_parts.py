@@ -1,4 +1,4 @@
-"""Ingest on its own: validation, the plan of a batch, the graph it changes, content digests."""
+"""Ingest on its own: the plan of a batch and the graph it changes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from linkage.errors import InvalidInputError, NotFoundError, ResourceExhaustedError
+from linkage.errors import InvalidInputError
 from linkage.service import (
     ConsentChange,
     NullObserver,
@@ -19,7 +19,7 @@ from linkage.service import (
 )
 from linkage.service._agencies import Agencies
 from linkage.service._clock import system_clock_us
-from linkage.service._ingest import Ingest, Plan, content_digest
+from linkage.service._ingest import Ingest, Plan
 from linkage.service._linking import Linking
 from linkage.service._state import ServiceState
 from linkage.store import SqliteLinkStore
@@ -62,29 +62,6 @@ def _plan(parts: Parts, *mutations: object) -> Plan:
         return parts.ingest.plan(tx, batch("police", "p", *mutations))
 
 
-def test_validation_refuses_before_anything_is_read(parts: Parts) -> None:
-    rng = np.random.default_rng(1)
-    too_many = batch("police", "b", *(upsert(f"k{i}", person(rng)) for i in range(11)))
-    with pytest.raises(ResourceExhaustedError, match="at most 10 mutations"):
-        parts.ingest.validate(too_many)
-    with pytest.raises(NotFoundError, match="'ems' is not enrolled"):
-        parts.ingest.validate(batch("ems", "b"))
-    bad = upsert("k", person(rng))
-    short = type(bad)(b"", b"\x01" * 3, b"", bad.consent, True)
-    zeros = type(bad)(b"z", bytes(SETTINGS.clk_bytes), b"p" * 1025, bad.consent, True)
-    with pytest.raises(InvalidInputError) as info:
-        parts.ingest.validate(batch("police", "b", short, zeros, upsert("z", person(rng))))
-    assert [p.location for p in info.value.problems] == [
-        "mutations[0].record_key",
-        "mutations[0].upsert.clk",
-        "mutations[0].upsert.pointer_token",
-        "mutations[1].upsert.clk",
-        "mutations[1].upsert.pointer_token",
-        "mutations[2].record_key",
-    ]
-    assert str(info.value).startswith("batch 'b' was refused; nothing of it was stored")
-
-
 def test_the_plan_sorts_each_mutation_by_what_it_changes(parts: Parts) -> None:
     rng = np.random.default_rng(2)
     people = [person(rng) for _ in range(5)]
@@ -121,8 +98,3 @@ def test_withdrawing_or_changing_consent_of_a_missing_record_is_refused(parts: P
         "mutations[0].withdraw_record_key",
         "mutations[1].consent_update.record_key",
     ]
-
-
-def test_content_digests_are_length_prefixed() -> None:
-    assert content_digest(b"ab", b"c", b"") != content_digest(b"a", b"bc", b"")
-    assert content_digest(b"ab", b"c", b"") == content_digest(b"ab", b"c", b"")
