@@ -230,10 +230,19 @@ class _BandScreen:
         bits = int(min(27, max(10, int(np.ceil(np.log2(64 * small_keys.shape[1]))))))
         self.shift = np.uint64(64 - bits)
         self.bitmap = np.zeros(1 << bits, dtype=np.bool_)
+        # each band's matches from count() until pairs() takes them: the large side is
+        # screened once per band, not twice (only the matches are kept: a few per record)
+        self._found: dict[int, tuple[Int64Array, Int64Array, Int64Array, Int64Array]] = {}
 
     def _matches(self, band: int) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array]:
         """(the small side's sort order, large rows with a match, each one's first position
         in the sorted small keys, and its number of matches) for one band."""
+        found = self._found.get(band)
+        if found is None:
+            found = self._found[band] = self._screen(band)
+        return found
+
+    def _screen(self, band: int) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array]:
         small, large = self.small_keys[band], self.large_keys[band]
         order = np.argsort(small, kind="stable").astype(np.int64)
         sorted_small = small[order]
@@ -252,8 +261,10 @@ class _BandScreen:
         return int(self._matches(band)[3].sum())
 
     def pairs(self, band: int) -> tuple[Int64Array, Int64Array]:
-        """Every (small row, large row) whose keys agree in ``band``."""
+        """Every (small row, large row) whose keys agree in ``band`` (the band's matches
+        are then dropped)."""
         order, large_rows, lo, counts = self._matches(band)
+        del self._found[band]
         # the k-th small record of a needle's bucket sits at lo + k in the sorted order
         group_start = np.cumsum(counts) - counts
         positions = np.repeat(lo - group_start, counts) + np.arange(int(counts.sum()))

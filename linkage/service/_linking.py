@@ -70,10 +70,9 @@ class Linking:
             return [], []
         state = self._state
         packed = pack_clk_bytes(clks, state.settings.clk_bits)
-        keys = sorted(state.mirror.nodes - leaving)
-        against = (
-            self.pair_join(packed, state.mirror.packed(keys)) if keys else CandidatePairs.empty()
-        )
+        nodes, held = state.mirror.packed_except(leaving)
+        keys = nodes.tolist()
+        against = self.pair_join(packed, held) if keys else CandidatePairs.empty()
         against_index = [(row, keys[col], score) for score, row, col in against.as_tuples()]
         return against_index, int_pairs(self.self_join(packed))
 

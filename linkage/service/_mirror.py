@@ -23,7 +23,7 @@ from linkage.match import ClkIndex, pack_clk_bytes, popcounts
 from linkage.probabilistic import BlockingRules, ExactRule, SegmentLayout, TermFrequencies
 from linkage.probabilistic._keyindex import KeyIndex
 from linkage.security import PopcountBand, band_from_histogram, band_from_range
-from linkage.types import PackedClks
+from linkage.types import Int64Array, PackedClks
 
 __all__ = ["IndexMirror"]
 
@@ -110,10 +110,16 @@ class IndexMirror:
 
     def all_packed(self) -> tuple[list[int], PackedClks]:
         """Every held record: sorted node IDs and their packed CLKs."""
-        nodes = sorted(self._nodes)
-        if not nodes:
-            return [], np.zeros((0, self._clk_bits // 64), dtype=np.uint64)
-        return nodes, self._index.get(nodes)
+        nodes, packed = self._index.items()
+        return nodes.tolist(), packed
+
+    def packed_except(self, leaving: set[int]) -> tuple[Int64Array, PackedClks]:
+        """Every held record but ``leaving``: node IDs ascending and their packed CLKs."""
+        nodes, packed = self._index.items()
+        if leaving:
+            keep = ~np.isin(nodes, np.fromiter(leaving, dtype=np.int64, count=len(leaving)))
+            nodes, packed = nodes[keep], packed[keep]
+        return nodes, packed
 
     # -- plausibility band ------------------------------------------------------
 

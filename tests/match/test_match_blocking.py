@@ -184,3 +184,24 @@ def test_candidates_of_empty_sides_and_the_guard() -> None:
     loose = HammingLsh(bands=4, bits_per_band=8, max_candidates=4 * 40 * 30)
     i, j = lsh_candidates(zeros, zeros[:30].copy(), loose)
     assert len(i) == 40 * 30
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("records", [0, 1, 255, 256, 257, 1000])
+def test_band_keys_are_the_sampled_bits_of_each_record_for_any_block_remainder(
+    records: int,
+) -> None:
+    """The keys kernel works on blocks of records (a partial last block included): each
+    key's bit ``k`` is the record's bit at the band's ``k``-th sampled position."""
+    rng = np.random.default_rng(records)
+    bits = 640
+    packed = np.packbits(rng.random((records, bits)) < 0.4, axis=1).view(">u8").astype(np.uint64)
+    config = HammingLsh(bands=7, bits_per_band=21, seed=5)
+    keys = config.keys(packed)
+    unpacked = np.unpackbits(packed.astype(">u8").view(np.uint8), axis=1).reshape(records, bits)
+    positions = config.positions(bits)
+    expected = np.zeros((7, records), dtype=np.uint64)
+    for k in range(21):
+        expected |= unpacked[:, positions[:, k]].T.astype(np.uint64) << np.uint64(k)
+    assert keys.shape == (7, records)
+    np.testing.assert_array_equal(keys, expected)

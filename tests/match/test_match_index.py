@@ -165,3 +165,21 @@ def test_errors() -> None:
     with pytest.raises(InvalidInputError, match="multiple of 64"):
         ClkIndex(100)
     assert ClkIndex(128).search(clks(rng, 1, 128), 0.5, 3)[0].as_tuples() == []
+
+
+def test_items_are_the_live_records_by_key_ascending() -> None:
+    rng = np.random.default_rng(8)
+    index = ClkIndex(1024, capacity=4)
+    assert index.items()[0].shape == (0,)
+    assert index.items()[1].shape == (0, 16)
+    records = clks(rng, 50)
+    keys = rng.permutation(np.arange(1000, 1050))  # added out of key order
+    index.add(keys[:30], records[:30])
+    index.add(keys[30:], records[30:])
+    index.remove(keys[::3])
+    got_keys, got_clks = index.items()
+    expected = np.sort(np.setdiff1d(keys, keys[::3]))
+    np.testing.assert_array_equal(got_keys, expected)
+    np.testing.assert_array_equal(got_clks, index.get(expected))
+    row_of = {int(key): row for row, key in enumerate(keys.tolist())}
+    np.testing.assert_array_equal(got_clks, records[[row_of[int(k)] for k in expected]])
