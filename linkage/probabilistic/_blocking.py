@@ -144,11 +144,40 @@ class ExactRule:
         return np.ascontiguousarray(values.reshape(n, k * width)), present
 
     def pairs(self, left: PackedClks, right: PackedClks, layout: SegmentLayout) -> Int64Array:
+        """Every (left, right) pair of records with equal values (each entry pair once).
+
+        Built for a small batch against a large index: only the smaller side's entries are
+        sorted (by a 64-bit hash of their values); the larger side's hashes are looked up in
+        them, and the pairs whose hashes agree are checked word for word, so the large side
+        costs one hash and one binary search per entry, not a sort of both sides."""
         left_values, li = self._entries(left, layout)
         right_values, ri = self._entries(right, layout)
-        inverse = _row_groups(np.concatenate([left_values, right_values]))
-        left_group, right_group = inverse[: li.shape[0]], inverse[li.shape[0] :]
-        return self._cross(li, left_group, ri, right_group, within=False)
+        small_is_left = li.shape[0] <= ri.shape[0]
+        small, large = (left_values, right_values) if small_is_left else (right_values, left_values)
+        small_hashes = _row_hashes(small)
+        order = np.argsort(small_hashes, kind="stable")
+        sorted_hashes = small_hashes[order]
+        large_hashes = _row_hashes(large)
+        lo = np.searchsorted(sorted_hashes, large_hashes, side="left")
+        counts = np.searchsorted(sorted_hashes, large_hashes, side="right") - lo
+        hit = np.flatnonzero(counts)
+        if int(counts[hit].sum()) > self.max_candidates:
+            # equal hashes bound equal values from above: the exact count decides
+            inverse = _row_groups(np.concatenate([left_values, right_values]))
+            left_group, right_group = inverse[: li.shape[0]], inverse[li.shape[0] :]
+            return self._cross(li, left_group, ri, right_group, within=False)
+        per = counts[hit]
+        start = np.cumsum(per) - per
+        positions = np.repeat(lo[hit] - start, per) + np.arange(int(per.sum()))
+        small_entry = order[positions]
+        large_entry = np.repeat(hit, per)
+        same = (small[small_entry] == large[large_entry]).all(axis=1)  # hash collisions out
+        small_entry, large_entry = small_entry[same], large_entry[same]
+        if small_is_left:
+            a, b = li[small_entry], ri[large_entry]
+        else:
+            a, b = li[large_entry], ri[small_entry]
+        return np.stack([a.astype(np.int64), b.astype(np.int64)])
 
     def pairs_within(self, packed: PackedClks, layout: SegmentLayout) -> Int64Array:
         values, idx = self._entries(packed, layout)

@@ -56,6 +56,44 @@ def test_exact_rule_equals_brute_force() -> None:
     assert set(zip(a.tolist(), b.tolist(), strict=True)) == _brute_exact(packed, other, False)
 
 
+@pytest.mark.parametrize("collide", [False, True])
+@pytest.mark.parametrize(("left_size", "right_size"), [(40, 7), (7, 40), (40, 40)])
+def test_exact_pairs_between_sets_equal_brute_force_either_side_smaller(
+    monkeypatch: pytest.MonkeyPatch, collide: bool, left_size: int, right_size: int
+) -> None:
+    """The smaller side's hashes are sorted and the larger's looked up in them; pairs whose
+    hashes agree but values differ (every hash made equal here) are not candidates."""
+    if collide:
+        monkeypatch.setattr(
+            _blocking, "_row_hashes", lambda rows: np.zeros(rows.shape[0], dtype=np.uint64)
+        )
+    left = _with_duplicates(3)[:left_size]
+    right = _with_duplicates(4)[:right_size]
+    right[:5, 3:5] = left[:5, 3:5]
+    rule = ExactRule(("dob",))
+    a, b = rule.pairs(left, right, LAYOUT)
+    got = set(zip(a.tolist(), b.tolist(), strict=True))
+    assert got == _brute_exact(left, right, False)
+    assert got  # the copied values (where present) are candidates
+    assert len(got) == a.shape[0]  # each pair once (one value per record on this rule)
+
+
+def test_exact_pairs_guard_counts_equal_values_not_equal_hashes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Colliding hashes over the limit fall back to the exact count: no false refusal."""
+    monkeypatch.setattr(
+        _blocking, "_row_hashes", lambda rows: np.zeros(rows.shape[0], dtype=np.uint64)
+    )
+    left, right = _with_duplicates(5), _with_duplicates(6)
+    right[:3, 3:5] = left[:3, 3:5]
+    expected = _brute_exact(left, right, False)
+    a, b = ExactRule(("dob",), max_candidates=len(expected)).pairs(left, right, LAYOUT)
+    assert set(zip(a.tolist(), b.tolist(), strict=True)) == expected
+    with pytest.raises(ResourceExhaustedError):
+        ExactRule(("dob",), max_candidates=len(expected) - 1).pairs(left, right, LAYOUT)
+
+
 def _same_partition(groups: np.ndarray, rows: np.ndarray) -> bool:
     """Equal rows and only equal rows share a group id."""
     _, exact = np.unique(rows, axis=0, return_inverse=True)
