@@ -24,7 +24,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from linkage.errors import InvalidInputError, Problem
+from linkage.errors import InvalidInputError, Problem, StorageError
 from linkage.match import pack_clk_bytes
 from linkage.pki import Principal
 from linkage.probabilistic import BlockingPlan, ProbabilisticLinker, TermFrequencies
@@ -143,6 +143,10 @@ class Rebuilds:
                 )
             if linker is not None:
                 state.adopt_model(linker, run_id, graph.plan, graph.fitted)
+        try:
+            state.store.refresh_statistics()
+        except StorageError as exc:  # the rebuild is committed; lookups work, maybe slower
+            _log.warning("after the rebuild, the store's statistics were not refreshed: %s", exc)
         state.observer.links_rebuilt(len(graph.nodes), time.perf_counter() - started)
         state.observer.index_size(len(state.mirror), link_count)
         return dataclasses.replace(run, run_id=run_id)

@@ -267,6 +267,12 @@ class LinkStore(abc.ABC):
     def close(self) -> None:
         """Release connections. The store is unusable afterwards."""
 
+    @abc.abstractmethod
+    def refresh_statistics(self) -> None:
+        """After a change to most of the index (a rebuild), let the database's query
+        planner see the tables as they now are, so that the next lookups' reads keep using
+        their indexes."""
+
     # -- agencies -------------------------------------------------------------
     @abc.abstractmethod
     def get_agency(self, agency_id: str) -> AgencyRow | None:

@@ -379,6 +379,17 @@ class PostgresLinkStore(EpochReads, CardProposalReads, LinkStore):
         self._closed = True
         self._pool.close()
 
+    def refresh_statistics(self) -> None:
+        """``ANALYZE`` the tables a rebuild rewrites. Until autovacuum gets to them, the
+        planner still sees the sizes it last sampled: after a first rebuild of a freshly
+        loaded index (statistics of an empty table) the lookups' ``node_id = ANY(...)``
+        read took 450-650 ms instead of under 1 ms at 1,000,000 records, for the first
+        hundreds of lookups (benchmarks/bench_prob_service_grpc.py --store postgres)."""
+        self._read(
+            "refreshing the planner's statistics",
+            lambda conn: conn.execute("ANALYZE records, links, edges"),
+        )
+
     # -- agencies -------------------------------------------------------------
     def get_agency(self, agency_id: str) -> AgencyRow | None:
         rows = self._fetch(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from linkage.errors import InvalidInputError
+from linkage.errors import InvalidInputError, StorageError
 from linkage.pki import Principal
 from linkage.service import LinkageSettings, NullObserver, ServiceLimits, cross_agency_greedy
 from linkage.service._clock import system_clock_us
@@ -130,3 +130,37 @@ def test_a_rebuild_reason_is_at_most_500_characters(store: SqliteLinkStore) -> N
     run = rebuilds.rebuild(OPERATOR, "empty")
     assert (run.run_id, run.record_count, run.link_count) == (1, 0, 0)
     assert [row.action for row in store.iter_audit()] == ["linkage.rebuild"]
+
+
+class StatisticsStore(SqliteLinkStore):
+    """A real SQLite store that counts the statistics refreshes asked of it (and can fail
+    them, as a PostgreSQL role that does not own the tables would)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.refreshes = 0
+        self.fail = False
+
+    def refresh_statistics(self) -> None:
+        self.refreshes += 1
+        if self.fail:
+            raise StorageError("must be owner of table records")
+
+
+def test_a_rebuild_refreshes_the_stores_statistics_and_survives_a_failed_refresh(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    statistics_store = StatisticsStore(tmp_path / "stats.db")
+    try:
+        state = _state(statistics_store, SETTINGS)
+        rebuilds = Rebuilds(state, Linking(state, cross_agency_greedy, None))
+        rebuilds.rebuild(OPERATOR, "first")
+        assert statistics_store.refreshes == 1
+        statistics_store.fail = True
+        with caplog.at_level(logging.WARNING, logger="linkage.service"):
+            run = rebuilds.rebuild(OPERATOR, "second")
+        assert run.run_id == 2  # committed before the refresh was asked for
+        assert statistics_store.refreshes == 2
+        assert "statistics were not refreshed: must be owner of table records" in caplog.text
+    finally:
+        statistics_store.close()
