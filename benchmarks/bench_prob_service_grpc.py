@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -147,6 +148,7 @@ def prepare(
         return dict(json.loads(marker.read_text()))
     for stale in ("index.db", "index.db-wal", "index.db-shm"):
         (work / stale).unlink(missing_ok=True)
+    shutil.rmtree(work / "pki-root", ignore_errors=True)  # a new store gets a new PKI
     config = load_server_config(write_config(work, work / "pki-root", blocking, engine), os.environ)
     store = open_store(work, engine)
     operator = Principal(Role.OPERATOR, None, "bench", 1)
