@@ -80,17 +80,39 @@ class HammingLsh:
             ]
         ).astype(np.int64)
 
-    def keys(self, packed: PackedClks) -> np.ndarray:
-        """Band keys, ``uint64[bands, n]``: the sampled bits of each record, packed."""
+    def keys(self, packed: PackedClks, words: Int64Array | None = None) -> np.ndarray:
+        """Band keys, ``uint64[bands, n]``: the sampled bits of each record, packed.
+
+        ``words``: the positions are drawn over the concatenation of these words of each
+        record (by default all of them), read in place, without copying the columns."""
         array = check_packed(packed, "packed")
-        positions = self.positions(array.shape[1] * 64)
+        used, column_of, shift_of = self.word_plan(array.shape[1], words)
         out = np.empty((self.bands, array.shape[0]), dtype=np.uint64)
         if array.shape[0]:
-            word_of = positions // 64
-            shift_of = 63 - positions % 64
             with kernel_launch():
-                _lsh_kernels.lsh_keys_kernel(array, word_of, shift_of, out)
+                _lsh_kernels.lsh_keys_kernel(array, used, column_of, shift_of, out)
         return out
+
+    def word_plan(
+        self, total_words: int, words: Int64Array | None = None
+    ) -> tuple[Int64Array, Int64Array, Int64Array]:
+        """Where the sampled bits are: ``(used, column_of, shift_of)``, bit ``k`` of band
+        ``b`` being bit ``shift_of[b, k]`` (from the least significant) of word
+        ``used[column_of[b, k]]`` of a record of ``total_words`` words."""
+        chosen = (
+            np.arange(total_words, dtype=np.int64)
+            if words is None
+            else np.asarray(words, dtype=np.int64)
+        )
+        if chosen.ndim != 1 or (
+            chosen.size and not 0 <= chosen.min() <= chosen.max() < total_words
+        ):
+            raise InvalidInputError(f"words must index the {total_words} words of a record")
+        positions = self.positions(chosen.shape[0] * 64)
+        word_of = chosen[positions // 64]
+        used = np.unique(word_of).astype(np.int64)
+        column_of = np.searchsorted(used, word_of).astype(np.int64)
+        return used, column_of, (63 - positions % 64).astype(np.int64)
 
     def shares_band(
         self, left: PackedClks, right: PackedClks, left_rows: Int64Array, right_rows: Int64Array
@@ -180,16 +202,20 @@ def _lsh_join(
 
 
 def lsh_candidates(
-    left: PackedClks, right: PackedClks, config: HammingLsh
+    left: PackedClks, right: PackedClks, config: HammingLsh, words: Int64Array | None = None
 ) -> tuple[Int64Array, Int64Array]:
     """Candidate pairs ``(i, j)`` sharing a band, each once, sorted by ``i`` then ``j``.
 
-    Built for a small batch against a large index (the service's incremental linkage): per
-    band only the smaller side's keys are sorted, and the larger side's keys are screened
-    against a bitmap of the smaller side's hashed keys before any search, so the larger
-    side costs one key computation and a bitmap lookup per band and record. The guard
-    (``config.max_candidates``: band matches counted before deduplication, as in
-    :func:`blocked_dice_join`) is checked over all bands before any pair is listed.
+    ``words``: the bands sample the concatenation of these words of each record (by default
+    all of them; both sides then have the same width).
+
+    Built for a small batch against a large index (the service's incremental linkage): only
+    the smaller side's keys are kept and sorted, per band; the larger side's records are
+    screened in one pass against a bitmap of the smaller side's hashed keys in every band,
+    without materialising their keys, and only those that pass have their key computed
+    again and searched. The guard (``config.max_candidates``: band matches counted before
+    deduplication, as in :func:`blocked_dice_join`) is checked over all bands before any
+    pair is listed.
     """
     a = check_packed(left, "left")
     b = check_packed(right, "right")
@@ -199,7 +225,7 @@ def lsh_candidates(
         return np.empty(0, np.int64), np.empty(0, np.int64)
     small_is_left = a.shape[0] <= b.shape[0]
     small, large = (a, b) if small_is_left else (b, a)
-    bands = _BandScreen(config.keys(small), config.keys(large))
+    bands = _BandScreen(config.keys(small, words), large, config, words)
     work = sum(bands.count(band) for band in range(config.bands))
     if work > config.max_candidates:
         raise ResourceExhaustedError(
@@ -216,22 +242,40 @@ def lsh_candidates(
     return (unique // width).astype(np.int64), (unique % width).astype(np.int64)
 
 
-#: Fibonacci hashing multiplier (2^64 / golden ratio), to spread band keys over the bitmap.
-_SPREAD = np.uint64(0x9E3779B97F4A7C15)
+#: Most bitmap memory a screen takes over all bands (bits): 256 MiB.
+_BITMAP_BUDGET_BITS = 1 << 31
 
 
 class _BandScreen:
-    """Band-key matches between a small and a large set (``uint64[bands, n]`` keys)."""
+    """Band-key matches between a small set (its ``uint64[bands, n]`` keys) and a large
+    set of records (screened in place: see :func:`lsh_candidates`)."""
 
-    def __init__(self, small_keys: np.ndarray, large_keys: np.ndarray) -> None:
+    def __init__(
+        self,
+        small_keys: np.ndarray,
+        large: PackedClks,
+        config: HammingLsh,
+        words: Int64Array | None,
+    ) -> None:
         self.small_keys = small_keys
-        self.large_keys = large_keys
-        # about 64 bitmap bits per small record: 1-2 % of unrelated large keys pass the screen
+        self.large = large
+        bands = small_keys.shape[0]
+        # about 64 bitmap bits per small record: 1-2 % of unrelated large keys pass the
+        # screen; fewer when many bands would make the bitmaps large
         bits = int(min(27, max(10, int(np.ceil(np.log2(64 * small_keys.shape[1]))))))
-        self.shift = np.uint64(64 - bits)
-        self.bitmap = np.zeros(1 << bits, dtype=np.bool_)
-        # each band's matches from count() until pairs() takes them: the large side is
-        # screened once per band, not twice (only the matches are kept: a few per record)
+        bits = min(bits, max(10, int(np.log2(_BITMAP_BUDGET_BITS // bands))))
+        shift = np.uint64(64 - bits)
+        bitmaps = np.zeros((bands, (1 << bits) // 64), dtype=np.uint64)
+        self.hits = np.zeros((bands, -(-large.shape[0] // 64)), dtype=np.uint64)
+        used, column_of, self.shift_of = config.word_plan(large.shape[1], words)
+        self.word_of = used[column_of]
+        with kernel_launch():
+            _lsh_kernels.lsh_bitmap_kernel(small_keys, shift, bitmaps)
+            _lsh_kernels.lsh_screen_kernel(
+                large, used, column_of, self.shift_of, bitmaps, shift, self.hits
+            )
+        # each band's matches from count() until pairs() takes them: every band is
+        # searched once (only the matches are kept: a few per record)
         self._found: dict[int, tuple[Int64Array, Int64Array, Int64Array, Int64Array]] = {}
 
     def _matches(self, band: int) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array]:
@@ -239,22 +283,25 @@ class _BandScreen:
         in the sorted small keys, and its number of matches) for one band."""
         found = self._found.get(band)
         if found is None:
-            found = self._found[band] = self._screen(band)
+            found = self._found[band] = self._search(band)
         return found
 
-    def _screen(self, band: int) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array]:
-        small, large = self.small_keys[band], self.large_keys[band]
+    def _search(self, band: int) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array]:
+        small = self.small_keys[band]
         order = np.argsort(small, kind="stable").astype(np.int64)
         sorted_small = small[order]
-        slots = (small * _SPREAD) >> self.shift
-        self.bitmap[slots] = True
-        screened = np.flatnonzero(self.bitmap[(large * _SPREAD) >> self.shift])
-        self.bitmap[slots] = False
-        needles = large[screened]
+        bits = np.unpackbits(self.hits[band].astype("<u8").view(np.uint8), bitorder="little")
+        screened = np.flatnonzero(bits).astype(np.int64)
+        needles = np.empty(screened.shape[0], dtype=np.uint64)
+        if screened.shape[0]:
+            with kernel_launch():
+                _lsh_kernels.lsh_row_keys_kernel(
+                    self.large, screened, self.word_of, self.shift_of, band, needles
+                )
         lo = np.searchsorted(sorted_small, needles, side="left")
         counts = np.searchsorted(sorted_small, needles, side="right") - lo
         hit = counts > 0
-        return order, screened[hit].astype(np.int64), lo[hit].astype(np.int64), counts[hit]
+        return order, screened[hit], lo[hit].astype(np.int64), counts[hit]
 
     def count(self, band: int) -> int:
         """The number of (small, large) pairs whose keys agree in ``band``."""

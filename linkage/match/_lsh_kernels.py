@@ -11,48 +11,125 @@ from numba import prange
 
 from linkage.match._kernel_primitives import accepts, claim, jit_kernel, popcount64
 
-__all__ = ["PRIMITIVES_DIGEST", "greedy_bipartite_kernel", "lsh_join_kernel", "lsh_keys_kernel"]
+__all__ = [
+    "KEY_BLOCK",
+    "PRIMITIVES_DIGEST",
+    "SPREAD",
+    "greedy_bipartite_kernel",
+    "lsh_bitmap_kernel",
+    "lsh_join_kernel",
+    "lsh_keys_kernel",
+    "lsh_row_keys_kernel",
+    "lsh_screen_kernel",
+]
 
 #: Digest of ``_kernel_primitives.py`` (see its docstring): changing it invalidates numba's
 #: cached kernels of this file when a primitive they inline changes.
 PRIMITIVES_DIGEST = "5be6954f06a4a55a"
 
 
-#: Records per block of :func:`lsh_keys_kernel` (a block's words, transposed, stay in L1/L2).
+#: Records per block of the band-key kernels (a block's words, transposed, stay in L1/L2;
+#: a multiple of 64, so that blocks never share a word of a hit bitset).
 KEY_BLOCK = 256
+#: Fibonacci hashing multiplier (2^64 / golden ratio): a band key's bitmap slot is
+#: ``(key * SPREAD) >> shift``.
+SPREAD = np.uint64(0x9E3779B97F4A7C15)
+
+
+@jit_kernel(inline=True)
+def _block_columns(packed: Any, start: int, size: int, used: Any) -> Any:
+    """Words ``used`` of records ``start .. start + size``, word-major (zero-padded to
+    :data:`KEY_BLOCK` records)."""
+    columns = np.zeros((used.shape[0], KEY_BLOCK), dtype=np.uint64)
+    for i in range(size):
+        for u in range(used.shape[0]):
+            columns[u, i] = packed[start + i, used[u]]
+    return columns
+
+
+@jit_kernel(inline=True)
+def _block_band_keys(columns: Any, column_of: Any, shift_of: Any, band: int, keys: Any) -> None:
+    """``keys[i]`` := band ``band``'s key of the block's record ``i``: each sampled bit is
+    extracted for the whole block by one loop over contiguous words, which LLVM vectorises
+    (shift, mask, shift, or: a few vector instructions per 4-8 records)."""
+    one = np.uint64(1)
+    keys[:] = 0
+    for k in range(column_of.shape[1]):
+        column = columns[column_of[band, k]]
+        shift = np.uint64(shift_of[band, k])
+        place = np.uint64(k)
+        for i in range(KEY_BLOCK):  # a constant trip count: one vectorised loop
+            keys[i] |= ((column[i] >> shift) & one) << place
 
 
 @jit_kernel(parallel=True)
-def lsh_keys_kernel(packed: Any, word_of: Any, shift_of: Any, out: Any) -> None:
-    """``out[band, i]``: bit ``k`` is bit ``positions[band, k]`` of record ``i`` (positions
-    given as ``word_of`` and ``shift_of``, the shift from the word's least significant bit).
+def lsh_keys_kernel(packed: Any, used: Any, column_of: Any, shift_of: Any, out: Any) -> None:
+    """``out[band, i]``: bit ``k`` is bit ``positions[band, k]`` of record ``i``, the
+    positions given as the word ``used[column_of[band, k]]`` of ``packed`` and the shift
+    from that word's least significant bit. Records are taken in blocks of
+    :data:`KEY_BLOCK`, their used words transposed word-major."""
+    n = packed.shape[0]
+    bands = column_of.shape[0]
+    for block in prange((n + KEY_BLOCK - 1) // KEY_BLOCK):
+        start = block * KEY_BLOCK
+        size = min(KEY_BLOCK, n - start)
+        columns = _block_columns(packed, start, size, used)
+        keys = np.empty(KEY_BLOCK, dtype=np.uint64)
+        for band in range(bands):
+            _block_band_keys(columns, column_of, shift_of, band, keys)
+            for i in range(size):
+                out[band, start + i] = keys[i]
 
-    Records are taken in blocks of :data:`KEY_BLOCK`, transposed word-major into a local
-    buffer, so that each sampled bit is extracted for a whole block by one loop over
-    contiguous words, which LLVM vectorises (shift, mask, shift, or: a few vector
-    instructions per 4-8 records, against a scalar load and four operations per record and
-    bit in the record-major loop)."""
-    n, words = packed.shape
-    bands, per_band = word_of.shape
+
+@jit_kernel(parallel=True)
+def lsh_bitmap_kernel(keys: Any, shift: Any, bitmaps: Any) -> None:
+    """``bitmaps[band]``: the bit of slot ``(key * SPREAD) >> shift`` set for every key of
+    ``keys[band]`` (a bitset of ``bitmaps.shape[1] * 64`` slots per band)."""
+    one = np.uint64(1)
+    for band in prange(keys.shape[0]):
+        for i in range(keys.shape[1]):
+            slot = (keys[band, i] * SPREAD) >> shift
+            bitmaps[band, slot >> np.uint64(6)] |= one << (slot & np.uint64(63))
+
+
+@jit_kernel(parallel=True)
+def lsh_screen_kernel(
+    packed: Any, used: Any, column_of: Any, shift_of: Any, bitmaps: Any, shift: Any, hits: Any
+) -> None:
+    """Set bit ``i`` of ``hits[band]`` (a zeroed bitset of ``ceil(n / 64)`` words per band)
+    when record ``i``'s key in ``band`` (as :func:`lsh_keys_kernel` computes it) falls on a
+    set bit of ``bitmaps[band]`` (:func:`lsh_bitmap_kernel` of the other side's keys): the
+    records that may share a key with the other side, without keeping any key."""
+    n = packed.shape[0]
+    bands = column_of.shape[0]
     one = np.uint64(1)
     for block in prange((n + KEY_BLOCK - 1) // KEY_BLOCK):
         start = block * KEY_BLOCK
         size = min(KEY_BLOCK, n - start)
-        columns = np.zeros((words, KEY_BLOCK), dtype=np.uint64)
-        for i in range(size):
-            for w in range(words):
-                columns[w, i] = packed[start + i, w]
+        columns = _block_columns(packed, start, size, used)
         keys = np.empty(KEY_BLOCK, dtype=np.uint64)
         for band in range(bands):
-            keys[:] = 0
-            for k in range(per_band):
-                column = columns[word_of[band, k]]
-                shift = np.uint64(shift_of[band, k])
-                place = np.uint64(k)
-                for i in range(KEY_BLOCK):  # a constant trip count: one vectorised loop
-                    keys[i] |= ((column[i] >> shift) & one) << place
+            _block_band_keys(columns, column_of, shift_of, band, keys)
             for i in range(size):
-                out[band, start + i] = keys[i]
+                slot = (keys[i] * SPREAD) >> shift
+                if (bitmaps[band, slot >> np.uint64(6)] >> (slot & np.uint64(63))) & one:
+                    row = start + i
+                    hits[band, row >> 6] |= one << np.uint64(row & 63)
+
+
+@jit_kernel(parallel=True)
+def lsh_row_keys_kernel(
+    packed: Any, rows: Any, word_of: Any, shift_of: Any, band: int, out: Any
+) -> None:
+    """``out[r]``: band ``band``'s key of record ``rows[r]`` (positions as word of
+    ``packed`` and shift, for the few rows a screen let through)."""
+    one = np.uint64(1)
+    for r in prange(rows.shape[0]):
+        key = np.uint64(0)
+        for k in range(word_of.shape[1]):
+            bit = (packed[rows[r], word_of[band, k]] >> np.uint64(shift_of[band, k])) & one
+            key |= bit << np.uint64(k)
+        out[r] = key
 
 
 @jit_kernel(parallel=True)

@@ -63,10 +63,8 @@ class LshRule:
             raise ConfigError("invalid blocking rule", problems=[Problem("parts", "empty")])
 
     def pairs(self, left: PackedClks, right: PackedClks, layout: SegmentLayout) -> Int64Array:
-        words = _words(layout, self.parts)
-        a, b = lsh_candidates(
-            np.ascontiguousarray(left[:, words]), np.ascontiguousarray(right[:, words]), self.lsh
-        )
+        # the bands sample the parts' words in place: no copy of the (large) index side
+        a, b = lsh_candidates(left, right, self.lsh, words=_words(layout, self.parts))
         return np.stack([a, b])
 
     def pairs_within(self, packed: PackedClks, layout: SegmentLayout) -> Int64Array:

@@ -205,3 +205,36 @@ def test_band_keys_are_the_sampled_bits_of_each_record_for_any_block_remainder(
         expected |= unpacked[:, positions[:, k]].T.astype(np.uint64) << np.uint64(k)
     assert keys.shape == (7, records)
     np.testing.assert_array_equal(keys, expected)
+
+
+@pytest.mark.parametrize("budget_bits", [None, 1 << 14])
+@pytest.mark.parametrize("left_rows", [7, 90])
+def test_candidates_on_chosen_words_equal_those_of_the_words_copied_out(
+    monkeypatch: pytest.MonkeyPatch, budget_bits: int | None, left_rows: int
+) -> None:
+    """The bands may sample some words of each record in place (the index side is not
+    copied); either side may be the smaller; a small bitmap budget (more records pass the
+    screen) changes nothing but the work."""
+    import linkage.match._blocking as blocking_module
+
+    if budget_bits is not None:
+        monkeypatch.setattr(blocking_module, "_BITMAP_BUDGET_BITS", budget_bits)
+    rng = np.random.default_rng(left_rows)
+    base = clks(rng, 60, 640)
+    left = base[:left_rows]
+    right = np.vstack([noisy(rng, base[:40], 0.02), clks(rng, 20, 640)])
+    words = np.array([7, 2, 3, 9], dtype=np.int64)
+    config = HammingLsh(bands=9, bits_per_band=10, seed=4)
+    i, j = lsh_candidates(left, right, config, words=words)
+    copied_left = np.ascontiguousarray(left[:, words])
+    copied_right = np.ascontiguousarray(right[:, words])
+    expected = sorted(brute_force_candidates(config, copied_left, copied_right))
+    assert list(zip(i.tolist(), j.tolist(), strict=True)) == expected
+    assert len(expected) >= min(left_rows, 40)
+    np.testing.assert_array_equal(config.keys(left, words), config.keys(copied_left))
+
+
+def test_words_outside_the_record_are_refused() -> None:
+    config = HammingLsh(bands=2, bits_per_band=4)
+    with pytest.raises(InvalidInputError, match="words must index the 4 words"):
+        config.keys(np.zeros((3, 4), dtype=np.uint64), np.array([1, 4]))
