@@ -211,9 +211,10 @@ def lsh_candidates(
 
     Built for a small batch against a large index (the service's incremental linkage): only
     the smaller side's keys are kept and sorted, per band; the larger side's records are
-    screened in one pass against a bitmap of the smaller side's hashed keys in every band,
-    without materialising their keys, and only those that pass have their key computed
-    again and searched. The guard (``config.max_candidates``: band matches counted before
+    screened in one pass against a bitmap of the smaller side's hashed keys in every band
+    and, where the bitmap lets them through, searched in its sorted keys, without
+    materialising their keys; only the records with a match have their key computed again
+    to list the pairs. The guard (``config.max_candidates``: band matches counted before
     deduplication, as in :func:`blocked_dice_join`) is checked over all bands before any
     pair is listed.
     """
@@ -269,10 +270,12 @@ class _BandScreen:
         self.hits = np.zeros((bands, -(-large.shape[0] // 64)), dtype=np.uint64)
         used, column_of, self.shift_of = config.word_plan(large.shape[1], words)
         self.word_of = used[column_of]
+        self.order = np.argsort(small_keys, axis=1, kind="stable").astype(np.int64)
+        self.sorted_keys = np.take_along_axis(small_keys, self.order, axis=1)
         with kernel_launch():
             _lsh_kernels.lsh_bitmap_kernel(small_keys, shift, bitmaps)
             _lsh_kernels.lsh_screen_kernel(
-                large, used, column_of, self.shift_of, bitmaps, shift, self.hits
+                large, used, column_of, self.shift_of, bitmaps, shift, self.sorted_keys, self.hits
             )
         # each band's matches from count() until pairs() takes them: every band is
         # searched once (only the matches are kept: a few per record)
@@ -287,11 +290,10 @@ class _BandScreen:
         return found
 
     def _search(self, band: int) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array]:
-        small = self.small_keys[band]
-        order = np.argsort(small, kind="stable").astype(np.int64)
-        sorted_small = small[order]
+        order = self.order[band]
+        sorted_small = self.sorted_keys[band]
         bits = np.unpackbits(self.hits[band].astype("<u8").view(np.uint8), bitorder="little")
-        screened = np.flatnonzero(bits).astype(np.int64)
+        screened = np.flatnonzero(bits).astype(np.int64)  # rows with a match
         needles = np.empty(screened.shape[0], dtype=np.uint64)
         if screened.shape[0]:
             with kernel_launch():

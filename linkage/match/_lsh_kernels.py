@@ -92,14 +92,36 @@ def lsh_bitmap_kernel(keys: Any, shift: Any, bitmaps: Any) -> None:
             bitmaps[band, slot >> np.uint64(6)] |= one << (slot & np.uint64(63))
 
 
+@jit_kernel(inline=True)
+def _holds(sorted_keys: Any, key: Any) -> bool:
+    """Whether ascending ``sorted_keys`` holds ``key`` (binary search)."""
+    lo = 0
+    hi = sorted_keys.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if sorted_keys[mid] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return bool(lo < sorted_keys.shape[0] and sorted_keys[lo] == key)
+
+
 @jit_kernel(parallel=True)
 def lsh_screen_kernel(
-    packed: Any, used: Any, column_of: Any, shift_of: Any, bitmaps: Any, shift: Any, hits: Any
+    packed: Any,
+    used: Any,
+    column_of: Any,
+    shift_of: Any,
+    bitmaps: Any,
+    shift: Any,
+    sorted_keys: Any,
+    hits: Any,
 ) -> None:
     """Set bit ``i`` of ``hits[band]`` (a zeroed bitset of ``ceil(n / 64)`` words per band)
-    when record ``i``'s key in ``band`` (as :func:`lsh_keys_kernel` computes it) falls on a
-    set bit of ``bitmaps[band]`` (:func:`lsh_bitmap_kernel` of the other side's keys): the
-    records that may share a key with the other side, without keeping any key."""
+    when record ``i``'s key in ``band`` (as :func:`lsh_keys_kernel` computes it) is one of
+    ``sorted_keys[band]`` (the other side's keys, ascending): the bitmap
+    (:func:`lsh_bitmap_kernel` of the same keys) turns most records away before any
+    search. No key of this side is kept."""
     n = packed.shape[0]
     bands = column_of.shape[0]
     one = np.uint64(1)
@@ -111,8 +133,10 @@ def lsh_screen_kernel(
         for band in range(bands):
             _block_band_keys(columns, column_of, shift_of, band, keys)
             for i in range(size):
-                slot = (keys[i] * SPREAD) >> shift
-                if (bitmaps[band, slot >> np.uint64(6)] >> (slot & np.uint64(63))) & one:
+                key = keys[i]
+                slot = (key * SPREAD) >> shift
+                screened = (bitmaps[band, slot >> np.uint64(6)] >> (slot & np.uint64(63))) & one
+                if screened and _holds(sorted_keys[band], key):
                     row = start + i
                     hits[band, row >> 6] |= one << np.uint64(row & 63)
 
