@@ -288,7 +288,7 @@ def main() -> None:
     os.environ.setdefault("PYTHONPATH", str(REPO))
     ingest_rows = args.batch_records * args.ingest_batches
     # a few more than the batches need: rows of the stranger queries' people are left out
-    spare = 2000 if ingest_rows else 0
+    spare = ingest_rows // 5
     packed, person, _ = load_data(args.data, args.records + ingest_rows + spare)
     split = plan(person, args.records, args.queries, ingest_rows)
     results: dict[str, object] = {"load_average_start": os.getloadavg()[0]}
