@@ -140,6 +140,17 @@ class BlockedJoin:
         return 1.0 - self.candidate_pairs / self.total_pairs if self.total_pairs else 0.0
 
 
+def stable_key_order(keys: np.ndarray, bits: int) -> Int64Array:
+    """``np.argsort(keys, kind="stable")`` for band keys below ``2 ** bits``, by stable
+    radix passes over 16 bits at a time (numpy sorts 16-bit integers by radix: about 9x
+    faster than its merge sort of 64-bit keys at a million keys)."""
+    order = np.argsort((keys & np.uint64(0xFFFF)).astype(np.uint16), kind="stable")
+    for shift in range(16, bits, 16):
+        digit = ((keys[order] >> np.uint64(shift)) & np.uint64(0xFFFF)).astype(np.uint16)
+        order = order[np.argsort(digit, kind="stable")]
+    return order.astype(np.int64)
+
+
 def _lsh_join(
     a: PackedClks, b: PackedClks, threshold: float, config: HammingLsh, self_join: bool
 ) -> BlockedJoin:
@@ -153,12 +164,20 @@ def _lsh_join(
     keys_a = config.keys(a)
     keys_b = keys_a if self_join else config.keys(b)
     # Per band: the right records sorted by key, and each left row's bucket in that order.
-    order_b = np.argsort(keys_b, axis=1, kind="stable").astype(np.int64)
+    order_b = np.stack([stable_key_order(row, config.bits_per_band) for row in keys_b])
     bucket_lo = np.empty(keys_a.shape, dtype=np.int64)
     bucket_hi = np.empty(keys_a.shape, dtype=np.int64)
     for band in range(config.bands):
         sorted_b = keys_b[band][order_b[band]]
-        order_a = np.argsort(keys_a[band])
+        if self_join:
+            # the needles are the sorted keys themselves: each run of equal keys is one
+            # bucket, found in one pass (no second sort, no search)
+            starts = np.flatnonzero(np.concatenate([[True], sorted_b[1:] != sorted_b[:-1]]))
+            lengths = np.diff(np.concatenate([starts, [n_b]]))
+            bucket_lo[band, order_b[band]] = np.repeat(starts, lengths)
+            bucket_hi[band, order_b[band]] = np.repeat(starts + lengths, lengths)
+            continue
+        order_a = stable_key_order(keys_a[band], config.bits_per_band)
         needles = keys_a[band][order_a]  # sorted needles search much faster
         bucket_lo[band, order_a] = np.searchsorted(sorted_b, needles, side="left")
         bucket_hi[band, order_a] = np.searchsorted(sorted_b, needles, side="right")

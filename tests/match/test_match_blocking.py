@@ -238,3 +238,17 @@ def test_words_outside_the_record_are_refused() -> None:
     config = HammingLsh(bands=2, bits_per_band=4)
     with pytest.raises(InvalidInputError, match="words must index the 4 words"):
         config.keys(np.zeros((3, 4), dtype=np.uint64), np.array([1, 4]))
+
+
+@pytest.mark.parametrize("bits", [1, 12, 16, 17, 24, 32, 40, 64])
+def test_stable_key_order_is_numpys_stable_argsort(bits: int) -> None:
+    from linkage.match._blocking import stable_key_order
+
+    rng = np.random.default_rng(bits)
+    high = np.uint64((1 << bits) - 1) if bits < 64 else np.uint64(2**64 - 1)
+    keys = rng.integers(0, 2**63, size=5000, dtype=np.int64).astype(np.uint64) & high
+    keys[::7] = keys[0]  # many equal keys: their order must be kept
+    np.testing.assert_array_equal(
+        stable_key_order(keys, bits), np.argsort(keys, kind="stable").astype(np.int64)
+    )
+    assert stable_key_order(keys[:0], bits).shape == (0,)
