@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from linkage.arrays import unique_sorted
 from linkage.errors import InvalidInputError, ResourceExhaustedError
 from linkage.match import _lsh_kernels
 from linkage.match._canonical import canonical_pairs
@@ -110,7 +111,7 @@ class HammingLsh:
             raise InvalidInputError(f"words must index the {total_words} words of a record")
         positions = self.positions(chosen.shape[0] * 64)
         word_of = chosen[positions // 64]
-        used = np.unique(word_of).astype(np.int64)
+        used = unique_sorted(word_of.ravel()).astype(np.int64)
         column_of = np.searchsorted(used, word_of).astype(np.int64)
         return used, column_of, (63 - positions % 64).astype(np.int64)
 
@@ -258,7 +259,7 @@ def lsh_candidates(
         small_rows, large_rows = bands.pairs(band)
         i, j = (small_rows, large_rows) if small_is_left else (large_rows, small_rows)
         found.append(i * width + j)  # one int64 per band match until deduplication
-    unique = np.unique(np.concatenate(found))
+    unique = unique_sorted(np.concatenate(found))
     return (unique // width).astype(np.int64), (unique % width).astype(np.int64)
 
 
@@ -404,7 +405,7 @@ def blocking_report(
     if candidate_left.shape != candidate_right.shape or true_left.shape != true_right.shape:
         raise InvalidInputError("left and right index arrays must have the same length")
     width = int(max(candidate_right.max(initial=0), true_right.max(initial=0))) + 1
-    candidates = np.unique(candidate_left * width + candidate_right)
-    truth = np.unique(true_left * width + true_right)
+    candidates = unique_sorted(candidate_left * width + candidate_right)
+    truth = unique_sorted(true_left * width + true_right)
     found = int(np.isin(truth, candidates, assume_unique=True).sum())
     return BlockingReport(int(candidates.shape[0]), int(total_pairs), int(truth.shape[0]), found)

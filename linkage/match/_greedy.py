@@ -22,6 +22,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
+from linkage.arrays import unique_sorted
 from linkage.errors import InvalidInputError
 from linkage.match import _lsh_kernels
 from linkage.match._results import CandidateEdges, CandidatePairs, Node
@@ -188,7 +189,7 @@ def greedy_match(pairs: CandidatePairs) -> CandidatePairs:
     n_left = int(pairs.left.max()) + 1
     n_right = int(pairs.right.max()) + 1
     codes = pairs.left * n_right + pairs.right
-    if np.unique(codes).shape[0] != n:
+    if unique_sorted(codes).shape[0] != n:
         raise InvalidInputError("pairs must be distinct")
     keep = np.zeros(n, dtype=np.bool_)
     _lsh_kernels.greedy_bipartite_kernel(pairs.left, pairs.right, n_left, n_right, keep)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from linkage.arrays import unique_sorted
 from linkage.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from linkage.match import _kernels
 from linkage.match._dice import dice_rule
@@ -118,7 +119,7 @@ class ClkIndex:
         if n == 0:
             return
         with self._lock:
-            if np.unique(key_array).shape[0] != n:
+            if unique_sorted(key_array).shape[0] != n:
                 raise InvalidInputError("keys must be distinct")
             clash = [i for i, key in enumerate(key_array.tolist()) if key in self._slot_of]
             if clash:
@@ -179,7 +180,7 @@ class ClkIndex:
                 return np.zeros(0, dtype=np.int64)
             slots = rng.integers(0, self._size, size=count)
             live = slots[self._alive[slots]]
-            return np.unique(self._keys[live]).astype(np.int64)
+            return unique_sorted(self._keys[live]).astype(np.int64)
 
     def get(self, keys: Sequence[int] | Int64Array) -> PackedClks:
         """The packed CLKs of the given keys (for verification and rebuilds)."""

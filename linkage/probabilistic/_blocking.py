@@ -27,6 +27,7 @@ from typing import TypeAlias
 
 import numpy as np
 
+from linkage.arrays import unique_sorted
 from linkage.errors import ConfigError, InvalidInputError, Problem, ResourceExhaustedError
 from linkage.layout import SegmentLayout
 from linkage.match import HammingLsh, lsh_candidates, lsh_self_candidates
@@ -323,5 +324,5 @@ class BlockingRules:
 
 
 def _union(found: list[Int64Array], width: int) -> tuple[Int64Array, Int64Array]:
-    keys = np.unique(np.concatenate([pair[0] * width + pair[1] for pair in found]))
+    keys = unique_sorted(np.concatenate([pair[0] * width + pair[1] for pair in found]))
     return (keys // width).astype(np.int64), (keys % width).astype(np.int64)

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from linkage.arrays import unique_sorted
 from linkage.layout import SegmentLayout
 from linkage.probabilistic._blocking import _SPREAD, ExactRule, _row_hashes, _words
 from linkage.types import Int64Array, PackedClks
@@ -187,4 +188,4 @@ class KeyIndex:
                 found.append(block)
         if not found:
             return np.zeros(0, dtype=np.int64)
-        return np.unique(np.concatenate(found)).astype(np.int64, copy=False)
+        return unique_sorted(np.concatenate(found)).astype(np.int64, copy=False)

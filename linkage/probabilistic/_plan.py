@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from linkage.arrays import unique_sorted
 from linkage.errors import ConfigError, Problem
 from linkage.layout import SegmentLayout
 from linkage.match import HammingLsh, dice_join
@@ -314,7 +315,7 @@ def estimate_pair_completeness(
     a = np.concatenate(partner_a)
     b = np.concatenate(partner_b)
     lo_, hi_ = np.minimum(a, b), np.maximum(a, b)
-    keys = np.unique((lo_ * n + hi_)[lo_ != hi_])
+    keys = unique_sorted((lo_ * n + hi_)[lo_ != hi_])
     a, b = keys // n, keys % n
     if a.shape[0] == 0:
         return None
@@ -331,7 +332,7 @@ def _found_by(
 ) -> np.ndarray:
     """Which pairs ``(a[p], b[p])`` the rules make candidates, deciding each pair from its
     two records alone (every rule does), on the records the pairs touch."""
-    touched = np.unique(np.concatenate([a, b]))
+    touched = unique_sorted(np.concatenate([a, b]))
     local = {int(r): i for i, r in enumerate(touched.tolist())}
     sub = np.ascontiguousarray(packed[touched])
     li, ri = rules.candidate_pairs_within(sub, layout)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from linkage.arrays import unique_sorted
 from linkage.errors import InvalidInputError
 from linkage.match import dice_join
 from linkage.report._quality import Confusion, ThresholdSweep, confusion_at, threshold_sweep
@@ -106,7 +107,7 @@ def truth_evidence(
     labelled = ent >= 0
     notes: list[str] = []
     true_left, true_right = _true_pairs(ent, ag)
-    true_codes = np.unique(_codes(true_left, true_right, n))
+    true_codes = unique_sorted(_codes(true_left, true_right, n))
     groups: list[Int64Array] = [
         np.flatnonzero(labelled & (ag == a)) for a in np.unique(ag[labelled])
     ]
@@ -183,7 +184,7 @@ def scored_truth_evidence(
     # Every record its own "agency" makes every pair a cross pair.
     scope = np.arange(n, dtype=np.int64) if within_agency else ag
     true_left, true_right = _true_pairs(ent, scope)
-    true_codes = np.unique(_codes(true_left, true_right, n))
+    true_codes = unique_sorted(_codes(true_left, true_right, n))
     count = int(labelled.sum())
     if within_agency:
         all_pairs = count * (count - 1) // 2
@@ -231,7 +232,7 @@ def _linked_confusion(
 ) -> Confusion:
     """Pairs of labelled records from different agencies in one link, judged as matches."""
     left, right = _true_pairs(np.where(labelled & (link >= 0), link, -1), agency)
-    codes = np.unique(_codes(left, right, n))
+    codes = unique_sorted(_codes(left, right, n))
     tp = float(np.isin(codes, true_codes).sum())
     fp = float(codes.shape[0]) - tp
     fn = float(true_codes.shape[0]) - tp

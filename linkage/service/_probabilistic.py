@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from linkage.arrays import unique_sorted
 from linkage.errors import ConfigError, Problem
 from linkage.match import ClkIndex
 from linkage.probabilistic import (
@@ -346,7 +347,7 @@ def search_index(
     at random from the index and never reported, so a lookup of a person the index holds
     costs what a lookup of a stranger costs (the timing of an answer must not tell "known
     but not disclosable" from "unknown")."""
-    keys = np.unique(np.asarray(keyed, dtype=np.int64))
+    keys = unique_sorted(np.asarray(keyed, dtype=np.int64))
     if scan:
         (near,) = index.search(query, LOOKUP_PREFILTER_DICE, candidates)
         keys = np.union1d(keys, np.asarray(near.keys, dtype=np.int64))
