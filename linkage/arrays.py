@@ -4,7 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["unique_sorted"]
+__all__ = ["unique_counts", "unique_inverse", "unique_sorted"]
+
+
+def _check(values: np.ndarray) -> np.ndarray:
+    array = np.asarray(values)
+    if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
+        raise TypeError("unique_sorted takes a one-dimensional integer array")
+    return array
+
+
+def _starts(ordered: np.ndarray) -> np.ndarray:
+    """``bool[n]``: where a run of equal values begins in an ascending array."""
+    starts = np.empty(ordered.shape[0], dtype=np.bool_)
+    if ordered.shape[0]:
+        starts[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    return starts
 
 
 def unique_sorted(values: np.ndarray) -> np.ndarray:
@@ -16,13 +32,26 @@ def unique_sorted(values: np.ndarray) -> np.ndarray:
     25 million candidate-pair codes of a rebuild at a million records), and 9 times as
     long already at a thousand.
     """
-    array = np.asarray(values)
-    if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
-        raise TypeError("unique_sorted takes a one-dimensional integer array")
-    ordered = np.sort(array)
-    if ordered.shape[0] < 2:
-        return ordered
-    keep = np.empty(ordered.shape[0], dtype=np.bool_)
-    keep[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
-    return ordered[keep]
+    ordered: np.ndarray = np.sort(_check(values))
+    distinct: np.ndarray = ordered[_starts(ordered)]
+    return distinct
+
+
+def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` for a one-dimensional integer array
+    (``unique[inverse] == values``), sort-based like :func:`unique_sorted`."""
+    array = _check(values)
+    order = np.argsort(array, kind="stable")
+    ordered = array[order]
+    starts = _starts(ordered)
+    inverse = np.empty(array.shape[0], dtype=np.int64)
+    inverse[order] = np.cumsum(starts) - 1
+    return ordered[starts], inverse
+
+
+def unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_counts=True)`` for a one-dimensional integer array,
+    sort-based like :func:`unique_sorted`."""
+    ordered = np.sort(_check(values))
+    first = np.flatnonzero(_starts(ordered))
+    return ordered[first], np.diff(np.append(first, ordered.shape[0])).astype(np.int64)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from linkage.arrays import unique_sorted
+from linkage.arrays import unique_counts, unique_inverse, unique_sorted
 
 pytestmark = pytest.mark.unit
 
@@ -35,3 +35,17 @@ def test_unique_sorted_refuses_what_it_is_not_for() -> None:
         unique_sorted(np.array([1.0, np.nan]))
     with pytest.raises(TypeError, match="one-dimensional integer array"):
         unique_sorted(np.zeros((2, 2), dtype=np.int64))
+
+
+@given(st.lists(st.integers(0, 30), max_size=200))
+def test_unique_inverse_and_counts_equal_numpy(values: list[int]) -> None:
+    array = np.asarray(values, dtype=np.uint64)
+    unique, inverse = unique_inverse(array)
+    expected, expected_inverse = np.unique(array, return_inverse=True)
+    np.testing.assert_array_equal(unique, expected)
+    np.testing.assert_array_equal(inverse, expected_inverse.reshape(-1))
+    np.testing.assert_array_equal(unique[inverse], array)
+    distinct, counts = unique_counts(array)
+    expected, expected_counts = np.unique(array, return_counts=True)
+    np.testing.assert_array_equal(distinct, expected)
+    np.testing.assert_array_equal(counts, expected_counts)

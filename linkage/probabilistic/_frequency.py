@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from linkage.arrays import unique_counts, unique_inverse
 from linkage.layout import SegmentLayout
 from linkage.types import Float64Array, Int64Array, PackedClks
 
@@ -65,10 +66,10 @@ class ValueCounts:
         values = values[values != 0]
         if values.size == 0:
             return
-        unique, counts = np.unique(values, return_counts=True)
+        unique, counts = unique_counts(values)
         merged = np.concatenate([self.digests, unique])
         weights = np.concatenate([self.counts, sign * counts.astype(np.int64)])
-        keys, inverse = np.unique(merged, return_inverse=True)
+        keys, inverse = unique_inverse(merged)
         totals = np.bincount(inverse.reshape(-1), weights=weights, minlength=keys.shape[0])
         totals = np.rint(totals).astype(np.int64)
         keep = totals > 0

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from linkage.arrays import unique_inverse
 from linkage.errors import ConfigError, InvalidInputError, Problem
 from linkage.layout import SegmentLayout
 from linkage.match import CandidatePairs
@@ -94,7 +95,7 @@ class ProbabilisticLinker:
         out = np.full((rows.shape[0], len(self.model.comparisons)), np.nan, dtype=np.float64)
         if rows.shape[0] == 0:
             return out
-        unique, inverse = np.unique(rows, return_inverse=True)
+        unique, inverse = unique_inverse(rows)
         records = packed_left[unique]
         for column, segment in enumerate(self.model.term_frequency_segments()):
             if segment is not None and segment in frequencies.tables:
