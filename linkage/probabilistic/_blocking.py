@@ -147,8 +147,9 @@ class ExactRule:
 
         Built for a small batch against a large index: only the smaller side's entries are
         sorted (by a 64-bit hash of their values); the larger side's hashes are looked up in
-        them, and the pairs whose hashes agree are checked word for word, so the large side
-        costs one hash and one binary search per entry, not a sort of both sides."""
+        them (after a bitmap of the smaller side's hashes has turned most away), and the
+        pairs whose hashes agree are checked word for word: the large side costs one hash and
+        one bitmap probe per entry, not a sort of both sides."""
         left_values, li = self._entries(left, layout)
         right_values, ri = self._entries(right, layout)
         small_is_left = li.shape[0] <= ri.shape[0]
@@ -157,19 +158,26 @@ class ExactRule:
         order = np.argsort(small_hashes, kind="stable")
         sorted_hashes = small_hashes[order]
         large_hashes = _row_hashes(large)
-        lo = np.searchsorted(sorted_hashes, large_hashes, side="left")
-        counts = np.searchsorted(sorted_hashes, large_hashes, side="right") - lo
-        hit = np.flatnonzero(counts)
-        if int(counts[hit].sum()) > self.max_candidates:
+        # a bitmap of the small side's hashes turns most large entries away before the search
+        bits = int(min(26, max(10, np.ceil(np.log2(64 * max(1, small_hashes.shape[0]))))))
+        shift = np.uint64(64 - bits)
+        bitmap = np.zeros(1 << bits, dtype=np.bool_)
+        bitmap[(small_hashes * _SPREAD) >> shift] = True
+        screened = np.flatnonzero(bitmap[(large_hashes * _SPREAD) >> shift])
+        needles = large_hashes[screened]
+        lo = np.searchsorted(sorted_hashes, needles, side="left")
+        counts = np.searchsorted(sorted_hashes, needles, side="right") - lo
+        found = np.flatnonzero(counts)
+        lo, counts, hit = lo[found], counts[found], screened[found]
+        if int(counts.sum()) > self.max_candidates:
             # equal hashes bound equal values from above: the exact count decides
             inverse = _row_groups(np.concatenate([left_values, right_values]))
             left_group, right_group = inverse[: li.shape[0]], inverse[li.shape[0] :]
             return self._cross(li, left_group, ri, right_group, within=False)
-        per = counts[hit]
-        start = np.cumsum(per) - per
-        positions = np.repeat(lo[hit] - start, per) + np.arange(int(per.sum()))
+        start = np.cumsum(counts) - counts
+        positions = np.repeat(lo - start, counts) + np.arange(int(counts.sum()))
         small_entry = order[positions]
-        large_entry = np.repeat(hit, per)
+        large_entry = np.repeat(hit, counts)
         same = (small[small_entry] == large[large_entry]).all(axis=1)  # hash collisions out
         small_entry, large_entry = small_entry[same], large_entry[same]
         if small_is_left:

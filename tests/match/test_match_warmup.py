@@ -28,7 +28,14 @@ def test_warm_up_runs_every_kernel_quickly_once_cached() -> None:
     assert join.topk.signatures
     for name in ["lookup_kernel_1", "lookup_kernel_4"]:
         assert getattr(kernels, name).signatures, name
-    for name in ["lsh_join_kernel", "lsh_keys_kernel", "greedy_bipartite_kernel"]:
+    for name in [
+        "lsh_join_kernel",
+        "lsh_keys_kernel",
+        "lsh_bitmap_kernel",
+        "lsh_screen_kernel",
+        "lsh_row_keys_kernel",
+        "greedy_bipartite_kernel",
+    ]:
         assert getattr(lsh_kernels, name).signatures, name
 
 
