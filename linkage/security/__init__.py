@@ -49,6 +49,7 @@ from linkage.security._plausibility import (
     check_segments_plausible,
     popcounts,
     record_clk_problems,
+    records_to_check,
 )
 from linkage.security._ratelimit import RateLimit, RateLimiter
 
@@ -79,6 +80,7 @@ __all__ = [
     "is_authorized",
     "popcounts",
     "record_clk_problems",
+    "records_to_check",
     "require_same_agency",
     "seal",
     "split_method_name",

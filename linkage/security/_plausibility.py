@@ -32,6 +32,7 @@ __all__ = [
     "check_query_plausible",
     "popcounts",
     "record_clk_problems",
+    "records_to_check",
 ]
 
 _LOCATION = "query.clk"
@@ -219,6 +220,32 @@ def record_clk_problems(
         elif (segment == 64).any():
             problems.append(Problem(f"{where}.{name}", "has a word with every bit set"))
     return problems
+
+
+def records_to_check(
+    clks: Sequence[bytes],
+    *,
+    record_words: tuple[int, int] | None = None,
+    segments: Sequence[tuple[str, int, int]] = (),
+) -> np.ndarray:
+    """``bool[n]``: which of ``n`` CLKs of one length (a whole number of 64-bit words)
+    :func:`record_clk_problems` could find a problem in, decided for the whole batch at
+    once: all zeros or all ones, a record part or a field segment filled beyond
+    :data:`MAX_RECORD_FILL`, a segment word with every bit set. Only those need the
+    per-record check that names the problem; a batch of genuine records needs none."""
+    if not clks:
+        return np.zeros(0, dtype=np.bool_)
+    words = np.frombuffer(b"".join(clks), dtype=">u8").reshape(len(clks), -1)
+    counts = np.bitwise_count(words).astype(np.int64)
+    total = counts.sum(axis=1)
+    flagged: np.ndarray = (total == 0) | (total == 64 * words.shape[1])
+    start, stop = (0, words.shape[1]) if record_words is None else record_words
+    flagged |= counts[:, start:stop].sum(axis=1) > MAX_RECORD_FILL * 64 * (stop - start)
+    for _, first, last in segments:
+        segment = counts[:, first:last]
+        flagged |= segment.sum(axis=1) > MAX_RECORD_FILL * 64 * (last - first)
+        flagged |= (segment == 64).any(axis=1)
+    return flagged
 
 
 def popcounts(clks: npt.NDArray[np.uint8] | npt.NDArray[np.uint64]) -> Int64Array:

@@ -11,6 +11,8 @@ batch whose key epoch a rotation finished since it was validated.
 
 from __future__ import annotations
 
+import numpy as np
+
 from linkage.consent import Consent, parse_consent, serialize_consent
 from linkage.errors import (
     FailedPreconditionError,
@@ -25,7 +27,7 @@ from linkage.field_limits import (
     MAX_POINTER_TOKEN_BYTES,
     MAX_RECORD_KEY_BYTES,
 )
-from linkage.security import record_clk_problems
+from linkage.security import record_clk_problems, records_to_check
 from linkage.service._agencies import Agencies
 from linkage.service._clock import datetime_from_us
 from linkage.service._model import BATCH_ID_PATTERN, ConsentChange, RecordUpsert, WriteBatch
@@ -135,6 +137,7 @@ class BatchValidator:
         seen: dict[bytes, int] = {}
         consents = _ConsentCheck(self._agencies)
         clk_len = settings.clk_bytes
+        suspect = self.clks_to_check(batch, clk_len)
         for i, mutation in enumerate(batch.mutations):
             if len(problems) >= MAX_PROBLEMS:
                 break
@@ -161,7 +164,7 @@ class BatchValidator:
                             f"got {len(mutation.clk)}",
                         )
                     )
-                else:
+                elif i in suspect:
                     problems.extend(self.clk_problems(mutation.clk, f"{where}.upsert.clk"))
                 if not mutation.pointer_token:
                     problems.append(Problem(f"{where}.upsert.pointer_token", "must not be empty"))
@@ -186,6 +189,30 @@ class BatchValidator:
                 )
         if problems:
             raise refused_batch(batch, problems[:MAX_PROBLEMS])
+
+    def clks_to_check(self, batch: WriteBatch, clk_len: int) -> set[int]:
+        """Positions of the upserts of the right length whose CLK
+        :meth:`clk_problems` could refuse (:func:`linkage.security.records_to_check`,
+        for the whole batch at once: the per-record check runs only for these)."""
+        upserts = [
+            (i, mutation.clk)
+            for i, mutation in enumerate(batch.mutations)
+            if isinstance(mutation, RecordUpsert) and len(mutation.clk) == clk_len
+        ]
+        positions = [i for i, _ in upserts]
+        clks = [clk for _, clk in upserts]
+        probabilistic = self._state.settings.probabilistic
+        if probabilistic is None:
+            flagged = records_to_check(clks)
+        else:
+            layout = probabilistic.layout
+            record = layout.record
+            flagged = records_to_check(
+                clks,
+                record_words=None if record is None else (record.start_word, record.stop_word),
+                segments=[(part.name, part.start_word, part.stop_word) for part in layout.fields],
+            )
+        return {positions[k] for k in np.flatnonzero(flagged).tolist()}
 
     def clk_problems(self, clk: bytes, where: str) -> list[Problem]:
         """A CLK no encoding produces (all ones, a segment all ones, fill beyond a fixed

@@ -68,3 +68,29 @@ def test_a_segment_all_ones_and_a_full_key_word_are_named_by_segment() -> None:
     assert record_clk_problems(bytes(clk), WHERE, segments=SEGMENTS) == [
         Problem(f"{WHERE}.surname", "has a word with every bit set")
     ]
+
+
+def test_the_batch_screen_flags_exactly_the_records_the_check_refuses() -> None:
+    """records_to_check decides for a whole batch which CLKs need the per-record check;
+    it must flag every one the check refuses (and here, none that it passes)."""
+    from linkage.security import records_to_check
+
+    clks = [bytes(_clk(5, fill, seed)) for seed, fill in enumerate([0.3, 0.45, 0.5, 0.2] * 5)]
+    zeros = bytes(40)
+    ones = b"\xff" * 40
+    record_full = bytearray(_clk(5, 0.3, 99))
+    record_full[0:16] = b"\xff" * 15 + b"\x0f"  # the record part beyond the fill bound
+    segment_word = bytearray(_clk(5, 0.3, 98))
+    segment_word[32:40] = b"\xff" * 8  # a key segment's word with every bit set
+    segment_full = bytearray(_clk(5, 0.3, 97))
+    segment_full[16:32] = b"\xff" * 16  # the surname segment full
+    batch = [*clks, zeros, ones, bytes(record_full), bytes(segment_word), bytes(segment_full)]
+    flagged = records_to_check(batch, record_words=(0, 2), segments=SEGMENTS)
+    refused = [
+        bool(record_clk_problems(clk, WHERE, record_words=(0, 2), segments=SEGMENTS))
+        for clk in batch
+    ]
+    assert flagged.tolist() == refused
+    assert sum(refused) == 5
+    assert records_to_check([]).shape == (0,)
+    assert records_to_check([zeros, bytes(clks[0])]).tolist() == [True, False]
