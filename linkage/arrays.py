@@ -10,7 +10,7 @@ __all__ = ["unique_counts", "unique_inverse", "unique_sorted"]
 def _check(values: np.ndarray) -> np.ndarray:
     array = np.asarray(values)
     if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
-        raise TypeError("unique_sorted takes a one-dimensional integer array")
+        raise TypeError(f"need a one-dimensional integer array, got {array.ndim}-D {array.dtype}")
     return array
 
 

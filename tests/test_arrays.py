@@ -31,9 +31,9 @@ def test_unique_sorted_keeps_the_dtype_and_handles_edges(dtype: type) -> None:
 
 
 def test_unique_sorted_refuses_what_it_is_not_for() -> None:
-    with pytest.raises(TypeError, match="one-dimensional integer array"):
+    with pytest.raises(TypeError, match="need a one-dimensional integer array"):
         unique_sorted(np.array([1.0, np.nan]))
-    with pytest.raises(TypeError, match="one-dimensional integer array"):
+    with pytest.raises(TypeError, match="need a one-dimensional integer array"):
         unique_sorted(np.zeros((2, 2), dtype=np.int64))
 
 

@@ -278,7 +278,6 @@ class _BandScreen:
         config: HammingLsh,
         words: Int64Array | None,
     ) -> None:
-        self.small_keys = small_keys
         self.large = large
         bands = small_keys.shape[0]
         # about 64 bitmap bits per small record: 1-2 % of unrelated large keys pass the

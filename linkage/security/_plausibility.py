@@ -180,6 +180,50 @@ def check_segments_plausible(
 MAX_RECORD_FILL = 0.95
 
 
+@dataclass(frozen=True, slots=True)
+class _FillFindings:
+    """The ingest rules for ``n`` CLKs at once (one row each; ``[n, segments]`` for the
+    per-segment ones): the one place that says what :func:`record_clk_problems` refuses."""
+
+    zeros: np.ndarray
+    ones: np.ndarray
+    record_over: np.ndarray
+    segment_over: np.ndarray
+    segment_word_full: np.ndarray
+
+    @property
+    def any(self) -> np.ndarray:
+        flagged: np.ndarray = self.zeros | self.ones | self.record_over
+        return flagged | self.segment_over.any(axis=1) | self.segment_word_full.any(axis=1)
+
+
+def _fill_findings(
+    words: np.ndarray,
+    record_words: tuple[int, int] | None,
+    segments: Sequence[tuple[str, int, int]],
+) -> _FillFindings:
+    """:class:`_FillFindings` of ``uint64[n, W]`` CLK words."""
+    counts = np.bitwise_count(words).astype(np.int64)
+    total = counts.sum(axis=1)
+    start, stop = (0, words.shape[1]) if record_words is None else record_words
+    over: list[np.ndarray] = []
+    word_full: list[np.ndarray] = []
+    for _, first, last in segments:
+        segment = counts[:, first:last]
+        over.append(segment.sum(axis=1) > MAX_RECORD_FILL * 64 * (last - first))
+        word_full.append((segment == 64).any(axis=1))
+    shape = (words.shape[0], len(segments))
+    return _FillFindings(
+        zeros=total == 0,
+        ones=total == 64 * words.shape[1],
+        record_over=counts[:, start:stop].sum(axis=1) > MAX_RECORD_FILL * 64 * (stop - start),
+        segment_over=np.stack(over, axis=1) if over else np.zeros(shape, dtype=np.bool_),
+        segment_word_full=(
+            np.stack(word_full, axis=1) if word_full else np.zeros(shape, dtype=np.bool_)
+        ),
+    )
+
+
 def record_clk_problems(
     clk: bytes,
     where: str,
@@ -193,31 +237,26 @@ def record_clk_problems(
     ``record_words`` is the record part of a segmented CLK (``start_word, stop_word``;
     the whole CLK when None); ``segments`` are its field segments ``(name, start_word,
     stop_word)``. The length must already be a whole number of 64-bit words."""
-    words = np.frombuffer(clk, dtype=">u8")
-    counts = np.bitwise_count(words)
-    total = int(counts.sum(dtype=np.int64))
-    if total == 0:
+    found = _fill_findings(np.frombuffer(clk, dtype=">u8")[None, :], record_words, segments)
+    if found.zeros[0]:
         return [Problem(where, "is all zeros: every feature is missing")]
-    if total == 64 * words.size:
+    if found.ones[0]:
         return [Problem(where, "has every bit set: no encoding sets them all")]
     problems: list[Problem] = []
-    start, stop = (0, words.size) if record_words is None else record_words
-    part = int(counts[start:stop].sum(dtype=np.int64))
-    if part > MAX_RECORD_FILL * 64 * (stop - start):
+    if found.record_over[0]:
         what = "of its bits" if record_words is None else "of its record part's bits"
         problems.append(
             Problem(where, f"has more than {MAX_RECORD_FILL:.0%} {what} set: no encoding does")
         )
-    for name, first, last in segments:
-        segment = counts[first:last]
-        if int(segment.sum(dtype=np.int64)) > MAX_RECORD_FILL * 64 * (last - first):
+    for column, (name, _, _) in enumerate(segments):
+        if found.segment_over[0, column]:
             problems.append(
                 Problem(
                     f"{where}.{name}",
                     f"has more than {MAX_RECORD_FILL:.0%} of its bits set: no encoding does",
                 )
             )
-        elif (segment == 64).any():
+        elif found.segment_word_full[0, column]:
             problems.append(Problem(f"{where}.{name}", "has a word with every bit set"))
     return problems
 
@@ -229,23 +268,13 @@ def records_to_check(
     segments: Sequence[tuple[str, int, int]] = (),
 ) -> np.ndarray:
     """``bool[n]``: which of ``n`` CLKs of one length (a whole number of 64-bit words)
-    :func:`record_clk_problems` could find a problem in, decided for the whole batch at
-    once: all zeros or all ones, a record part or a field segment filled beyond
-    :data:`MAX_RECORD_FILL`, a segment word with every bit set. Only those need the
-    per-record check that names the problem; a batch of genuine records needs none."""
+    :func:`record_clk_problems` refuses, decided by the same rules for the whole batch at
+    once. Only those need the per-record check that names the problem; a batch of genuine
+    records needs none."""
     if not clks:
         return np.zeros(0, dtype=np.bool_)
     words = np.frombuffer(b"".join(clks), dtype=">u8").reshape(len(clks), -1)
-    counts = np.bitwise_count(words).astype(np.int64)
-    total = counts.sum(axis=1)
-    flagged: np.ndarray = (total == 0) | (total == 64 * words.shape[1])
-    start, stop = (0, words.shape[1]) if record_words is None else record_words
-    flagged |= counts[:, start:stop].sum(axis=1) > MAX_RECORD_FILL * 64 * (stop - start)
-    for _, first, last in segments:
-        segment = counts[:, first:last]
-        flagged |= segment.sum(axis=1) > MAX_RECORD_FILL * 64 * (last - first)
-        flagged |= (segment == 64).any(axis=1)
-    return flagged
+    return _fill_findings(words, record_words, segments).any
 
 
 def popcounts(clks: npt.NDArray[np.uint8] | npt.NDArray[np.uint64]) -> Int64Array:

@@ -11,6 +11,8 @@ batch whose key epoch a rotation finished since it was validated.
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
 
 from linkage.consent import Consent, parse_consent, serialize_consent
@@ -109,6 +111,11 @@ class _ConsentCheck:
         return known
 
 
+class _ClkLayout(TypedDict):
+    record_words: tuple[int, int] | None
+    segments: list[tuple[str, int, int]]
+
+
 class BatchValidator:
     """The checks of the batches of one service (see the module docstring)."""
 
@@ -192,7 +199,7 @@ class BatchValidator:
 
     def clks_to_check(self, batch: WriteBatch, clk_len: int) -> set[int]:
         """Positions of the upserts of the right length whose CLK
-        :meth:`clk_problems` could refuse (:func:`linkage.security.records_to_check`,
+        :meth:`clk_problems` refuses (:func:`linkage.security.records_to_check`, by the same rules
         for the whole batch at once: the per-record check runs only for these)."""
         upserts = [
             (i, mutation.clk)
@@ -201,33 +208,26 @@ class BatchValidator:
         ]
         positions = [i for i, _ in upserts]
         clks = [clk for _, clk in upserts]
-        probabilistic = self._state.settings.probabilistic
-        if probabilistic is None:
-            flagged = records_to_check(clks)
-        else:
-            layout = probabilistic.layout
-            record = layout.record
-            flagged = records_to_check(
-                clks,
-                record_words=None if record is None else (record.start_word, record.stop_word),
-                segments=[(part.name, part.start_word, part.stop_word) for part in layout.fields],
-            )
+        flagged = records_to_check(clks, **self._clk_layout())
         return {positions[k] for k in np.flatnonzero(flagged).tolist()}
 
     def clk_problems(self, clk: bytes, where: str) -> list[Problem]:
         """A CLK no encoding produces (all ones, a segment all ones, fill beyond a fixed
         bound; :func:`linkage.security.record_clk_problems`) is refused as at lookup."""
+        return record_clk_problems(clk, where, **self._clk_layout())
+
+    def _clk_layout(self) -> _ClkLayout:
+        """Where a CLK's record part and field segments lie (whole CLK, no segments in
+        Dice mode), as the plausibility rules take them."""
         probabilistic = self._state.settings.probabilistic
         if probabilistic is None:
-            return record_clk_problems(clk, where)
+            return {"record_words": None, "segments": []}
         layout = probabilistic.layout
         record = layout.record
-        return record_clk_problems(
-            clk,
-            where,
-            record_words=None if record is None else (record.start_word, record.stop_word),
-            segments=[(part.name, part.start_word, part.stop_word) for part in layout.fields],
-        )
+        return {
+            "record_words": None if record is None else (record.start_word, record.stop_word),
+            "segments": [(part.name, part.start_word, part.stop_word) for part in layout.fields],
+        }
 
     def event_problems(self, events: tuple[RecordEvent, ...], where: str) -> list[Problem]:
         """At most 1000 events, none in the future (by the matcher's clock)."""
