@@ -129,7 +129,19 @@ class ProbabilisticLinker:
         """Candidate pairs scoring at or above :attr:`threshold`, scored by probability, in
         the canonical order (probability descending, then left, then right)."""
         li, ri = self.candidate_pairs(packed_left, packed_right)
-        return self._keep(li, ri, self.score(packed_left, packed_right, li, ri, frequencies))
+        return self.link_pairs(packed_left, packed_right, li, ri, frequencies)
+
+    def link_pairs(
+        self,
+        packed_left: PackedClks,
+        packed_right: PackedClks,
+        left_idx: Int64Array,
+        right_idx: Int64Array,
+        frequencies: TermFrequencies | None = None,
+    ) -> CandidatePairs:
+        """:meth:`link` of given candidate pairs (distinct ``(left, right)`` pairs)."""
+        probabilities = self.score(packed_left, packed_right, left_idx, right_idx, frequencies)
+        return self._keep(left_idx, right_idx, probabilities)
 
     def link_within(
         self, packed: PackedClks, frequencies: TermFrequencies | None = None
