@@ -33,9 +33,11 @@ from typing import Generic, Protocol, TypeAlias, TypeVar
 
 import numpy as np
 
+from linkage.arrays import unique_sorted
 from linkage.errors import InvalidInputError
 from linkage.match._greedy import greedy_solve
 from linkage.match._results import CandidateEdges, Node
+from linkage.types import Int64Array
 
 __all__ = [
     "ComponentClusterer",
@@ -151,17 +153,21 @@ def canonical_edges(edges: CandidateEdges) -> CandidateEdges:
         np.where(swap, d0, d1),
         np.where(swap, r0, r1),
     ).sorted()
-    keys = np.stack(
-        [
-            normalised.dataset_left,
-            normalised.record_left,
-            normalised.dataset_right,
-            normalised.record_right,
-        ],
-        axis=1,
+    # a pair twice: equal neighbours once the edges are sorted by their two nodes
+    columns = (
+        normalised.dataset_left,
+        normalised.record_left,
+        normalised.dataset_right,
+        normalised.record_right,
     )
-    if keys.shape[0] and np.unique(keys, axis=0).shape[0] != keys.shape[0]:
-        raise InvalidInputError("candidate edges contain the same pair of records twice")
+    by_pair = np.lexsort(columns[::-1])
+    if by_pair.shape[0] > 1:
+        same = np.ones(by_pair.shape[0] - 1, dtype=np.bool_)
+        for column in columns:
+            ordered = column[by_pair]
+            same &= ordered[1:] == ordered[:-1]
+        if same.any():
+            raise InvalidInputError("candidate edges contain the same pair of records twice")
     return normalised
 
 
@@ -187,6 +193,62 @@ def connected_components(nodes: Iterable[Node], edges: CandidateEdges) -> list[l
     return sorted((sorted(group) for group in members.values()), key=lambda g: g[0])
 
 
+def _node_codes(
+    dataset: Int64Array, record: Int64Array, datasets: Int64Array, records: Int64Array
+) -> Int64Array:
+    """One int64 per ``(dataset, record)`` node, in the nodes' tuple order: the rank of its
+    dataset among ``datasets`` times ``len(records)`` plus the rank of its record among
+    ``records`` (both sorted and distinct); a value absent from them ranks where it would go."""
+    code: Int64Array = np.searchsorted(datasets, dataset).astype(np.int64) * np.int64(
+        records.shape[0] + 1
+    ) + np.searchsorted(records, record).astype(np.int64)
+    return code
+
+
+def _edge_positions(node_list: list[Node], edges: CandidateEdges) -> tuple[Int64Array, Int64Array]:
+    """The positions in ``node_list`` (sorted, distinct) of each edge's two nodes, found
+    vectorised through a code per node in tuple order."""
+    count = len(node_list)
+    node_array = np.array(node_list, dtype=np.int64).reshape(count, 2)
+    datasets = unique_sorted(node_array[:, 0])
+    records = unique_sorted(node_array[:, 1])
+    node_codes = _node_codes(node_array[:, 0], node_array[:, 1], datasets, records)
+    ends: list[Int64Array] = []
+    for dataset, record in (
+        (edges.dataset_left, edges.record_left),
+        (edges.dataset_right, edges.record_right),
+    ):
+        codes = _node_codes(dataset, record, datasets, records)
+        found = np.minimum(np.searchsorted(node_codes, codes), max(count - 1, 0))
+        if codes.shape[0] and (
+            count == 0
+            or not np.array_equal(node_array[found, 0], dataset)
+            or not np.array_equal(node_array[found, 1], record)
+        ):
+            raise InvalidInputError("a candidate edge refers to a record outside the components")
+        ends.append(found.astype(np.int64))
+    return ends[0], ends[1]
+
+
+def _component_roots(count: int, left: list[int], right: list[int]) -> list[int]:
+    """Union-find over node positions ``0..count-1``: each position's root, the smallest
+    position of its connected component."""
+    parent = list(range(count))
+    for a, b in zip(left, right, strict=True):
+        while parent[a] != a:
+            parent[a] = a = parent[parent[a]]
+        while parent[b] != b:
+            parent[b] = b = parent[parent[b]]
+        if a < b:
+            parent[b] = a
+        elif b < a:
+            parent[a] = b
+    # parent[i] <= i throughout, so one ascending pass leaves every position on its root
+    for position in range(count):
+        parent[position] = parent[parent[position]]
+    return parent
+
+
 def solve_components(
     nodes: Iterable[Node],
     edges: CandidateEdges,
@@ -197,54 +259,63 @@ def solve_components(
     Equal to clustering all edges at once for greedy (see the module docstring). Groups are
     sorted, and ordered by their smallest node.
     """
-    node_set = set(nodes)
     ordered = canonical_edges(edges)
-    for _score, a, b in ordered.as_tuples():
-        if a not in node_set or b not in node_set:
-            raise InvalidInputError("a candidate edge refers to a record outside the components")
-    component_of: dict[Node, int] = {}
-    components = connected_components(node_set, ordered)
-    for index, component in enumerate(components):
-        for node in component:
-            component_of[node] = index
-    edge_component = np.array(
-        [
-            component_of[(d, r)]
-            for d, r in zip(
-                ordered.dataset_left.tolist(), ordered.record_left.tolist(), strict=True
-            )
-        ],
-        dtype=np.int64,
-    )
-    # Edges grouped by component in one stable sort (canonical order kept within each).
-    by_component = np.argsort(edge_component, kind="stable")
-    bounds = np.searchsorted(edge_component[by_component], np.arange(len(components) + 1))
-    partition: list[tuple[Node, ...]] = []
-    for index, component in enumerate(components):
+    node_list = sorted(set(nodes))
+    count = len(node_list)
+    left, right = _edge_positions(node_list, ordered)
+    roots = _component_roots(count, left.tolist(), right.tolist())
+    members_of: defaultdict[int, list[int]] = defaultdict(list)
+    for position, root in enumerate(roots):
+        members_of[root].append(position)
+    # (position of the smallest member, group), sorted by that position at the end;
+    # singletons first (a node whose only edges are to itself is one too)
+    partition: list[tuple[int, tuple[Node, ...]]] = [
+        (root, (node_list[root],)) for root, members in members_of.items() if len(members) == 1
+    ]
+    # Edges grouped by component (its root) in one stable sort, canonical order kept
+    # within each.
+    edge_root = np.asarray(roots, dtype=np.int64)[left]
+    by_component = np.argsort(edge_root, kind="stable")
+    edge_root = edge_root[by_component]
+    starts = np.flatnonzero(np.r_[True, edge_root[1:] != edge_root[:-1]])[: edge_root.shape[0]]
+    bounds = np.append(starts, edge_root.shape[0]).tolist()
+    scores = ordered.scores[by_component]
+    dataset_left = ordered.dataset_left[by_component]
+    record_left = ordered.record_left[by_component]
+    dataset_right = ordered.dataset_right[by_component]
+    record_right = ordered.record_right[by_component]
+    index_of = dict(zip(node_list, range(count), strict=True))
+    for start, end, root in zip(bounds[:-1], bounds[1:], edge_root[starts].tolist(), strict=True):
+        component = members_of[root]
         if len(component) == 1:
-            partition.append((component[0],))
             continue
-        selected = by_component[bounds[index] : bounds[index + 1]]
-        sub = CandidateEdges(
-            ordered.scores[selected],
-            ordered.dataset_left[selected],
-            ordered.record_left[selected],
-            ordered.dataset_right[selected],
-            ordered.record_right[selected],
-        )
-        grouped: set[Node] = set()
-        for group in clusterer(sub):
+        grouped: set[int] = set()
+        for group in clusterer(
+            CandidateEdges(
+                scores[start:end],
+                dataset_left[start:end],
+                record_left[start:end],
+                dataset_right[start:end],
+                record_right[start:end],
+            )
+        ):
             members = tuple(sorted(group))
-            if len(members) < 2 or any(
-                m not in component_of or component_of[m] != index for m in members
-            ):
+            at = [index_of.get(m, -1) for m in members]
+            if len(members) < 2 or any(p < 0 or roots[p] != root for p in at):
                 raise InvalidInputError("the clusterer returned a group outside its component")
-            if grouped.intersection(members):
+            if not grouped.isdisjoint(at):
                 raise InvalidInputError("the clusterer returned overlapping groups")
-            grouped.update(members)
-            partition.append(members)
-        partition.extend((node,) for node in component if node not in grouped)
-    return sorted(partition, key=lambda g: g[0])
+            grouped.update(at)
+            partition.append((at[0], members))
+        partition.extend(
+            (position, (node_list[position],)) for position in component if position not in grouped
+        )
+    partition.sort(key=_first)
+    return [group for _, group in partition]
+
+
+def _first(item: tuple[int, tuple[Node, ...]]) -> int:
+    return item[0]
 
 
 def update_links(
@@ -268,35 +339,40 @@ def update_links(
     """
     added_set = set(added)
     withdrawn_set = set(withdrawn)
-    if added_set & set(existing):
+    if not added_set.isdisjoint(existing.keys()):
         raise InvalidInputError("an added record already has a link")
-    if not withdrawn_set <= set(existing):
+    if not withdrawn_set.issubset(existing.keys()):
         raise InvalidInputError("a withdrawn record has no link")
-    remaining = (set(existing) - withdrawn_set) | added_set
-    keep = np.array(
-        [a not in withdrawn_set and b not in withdrawn_set for _s, a, b in edges.as_tuples()],
-        dtype=bool,
-    )
-    kept = CandidateEdges(
-        edges.scores[keep],
-        edges.dataset_left[keep],
-        edges.record_left[keep],
-        edges.dataset_right[keep],
-        edges.record_right[keep],
-    )
+    remaining = (existing.keys() - withdrawn_set) | added_set
+    kept = edges
+    if withdrawn_set:
+        keep = np.array(
+            [a not in withdrawn_set and b not in withdrawn_set for _s, a, b in edges.as_tuples()],
+            dtype=bool,
+        )
+        kept = CandidateEdges(
+            edges.scores[keep],
+            edges.dataset_left[keep],
+            edges.record_left[keep],
+            edges.dataset_right[keep],
+            edges.record_right[keep],
+        )
     partition = solve_components(remaining, kept, clusterer)
 
-    old_members: defaultdict[LinkId, set[Node]] = defaultdict(set)
-    for node, link in existing.items():
-        old_members[link].add(node)
-
     # Pair new groups with old IDs: overlap desc, old ID asc, smallest member asc.
+    link_before = existing.get
     options: list[tuple[int, LinkId, Node, int]] = []
     for index, group in enumerate(partition):
-        overlap: defaultdict[LinkId, int] = defaultdict(int)
+        if len(group) == 1:
+            link = link_before(group[0])
+            if link is not None:
+                options.append((-1, link, group[0], index))
+            continue
+        overlap: dict[LinkId, int] = {}
         for node in group:
-            if node in existing:
-                overlap[existing[node]] += 1
+            link = link_before(node)
+            if link is not None:
+                overlap[link] = overlap.get(link, 0) + 1
         options.extend((-count, link, group[0], index) for link, count in overlap.items())
     options.sort()
     link_of_group: dict[int, LinkId] = {}
@@ -306,11 +382,12 @@ def update_links(
             continue
         link_of_group[index] = link
         used.add(link)
+    old_links = set(existing.values())
     fresh: set[LinkId] = set()
     for index in range(len(partition)):
         if index not in link_of_group:
             link = allocate()
-            if link in old_members or link in fresh:
+            if link in old_links or link in fresh:
                 raise InvalidInputError("the link ID allocator returned an ID already in use")
             link_of_group[index] = link
             fresh.add(link)
@@ -336,12 +413,14 @@ def _events(
     destinations: defaultdict[LinkId, set[LinkId]] = defaultdict(set)
     sources: defaultdict[LinkId, set[LinkId]] = defaultdict(set)
     joined: defaultdict[LinkId, list[Node]] = defaultdict(list)
+    link_before = existing.get
     for index, group in enumerate(partition):
         link = link_of_group[index]
         for node in group:
-            if node in existing:
-                destinations[existing[node]].add(link)
-                sources[link].add(existing[node])
+            before = link_before(node)
+            if before is not None:
+                destinations[before].add(link)
+                sources[link].add(before)
             elif node in added:
                 joined[link].append(node)
     surviving = set(link_of_group.values())

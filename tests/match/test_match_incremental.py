@@ -260,3 +260,48 @@ def test_string_link_ids_work_too() -> None:
     update = update_links({}, CandidateEdges.empty(), lambda: next(names), added=[(0, 2), (0, 1)])
     assert update.assignment == {(0, 1): "L-b", (0, 2): "L-a"}
     assert update.groups() == {"L-b": ((0, 1),), "L-a": ((0, 2),)}
+
+
+def _solve_per_component(nodes: set[Node], edges: CandidateEdges) -> list[tuple[Node, ...]]:
+    """The plain reading of solve_components: each connected component clustered alone
+    (greedy, the edges in canonical order), every node not grouped a singleton."""
+    ordered = canonical_edges(edges)
+    partition: list[tuple[Node, ...]] = []
+    for component in connected_components(nodes, ordered):
+        if len(component) == 1:
+            partition.append((component[0],))
+            continue
+        inside = set(component)
+        groups = greedy_solve(
+            CandidateEdges.from_tuples([e for e in ordered.as_tuples() if e[1] in inside])
+        )
+        grouped = {node for group in groups for node in group}
+        partition.extend(groups)
+        partition.extend((node,) for node in component if node not in grouped)
+    return sorted(partition, key=lambda group: group[0])
+
+
+@given(
+    nodes=st.lists(
+        st.tuples(st.integers(-3, 3), st.integers(-(2**40), 2**40)), min_size=0, max_size=24
+    ),
+    data=st.data(),
+)
+@settings(max_examples=300, deadline=None)
+def test_solve_components_equals_clustering_each_component_alone(
+    nodes: list[Node], data: st.DataObject
+) -> None:
+    # self-edges included: a node whose only edge is to itself stays a singleton
+    pairs = (
+        data.draw(st.lists(st.tuples(st.sampled_from(nodes), st.sampled_from(nodes)), max_size=40))
+        if nodes
+        else []
+    )
+    graph = {(min(a, b), max(a, b)): 0.9 - 0.01 * (i % 7) for i, (a, b) in enumerate(pairs)}
+    edges = CandidateEdges.from_tuples([(s, a, b) for (a, b), s in graph.items()])
+    assert solve_components(nodes, edges) == _solve_per_component(set(nodes), edges)
+    stranger = data.draw(st.tuples(st.integers(-4, 4), st.integers(-(2**40), 2**40)))
+    if nodes and stranger not in nodes:
+        foreign = CandidateEdges.from_tuples([*edges.as_tuples(), (0.95, nodes[0], stranger)])
+        with pytest.raises(InvalidInputError, match="outside"):
+            solve_components(nodes, foreign)
