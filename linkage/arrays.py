@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["unique_counts", "unique_inverse", "unique_sorted"]
+__all__ = ["row_groups", "row_hashes", "unique_counts", "unique_inverse", "unique_sorted"]
+
+#: Fibonacci hashing multiplier (2^64 / golden ratio).
+SPREAD = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _check(values: np.ndarray) -> np.ndarray:
@@ -55,3 +58,43 @@ def unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ordered = np.sort(_check(values))
     first = np.flatnonzero(_starts(ordered))
     return ordered[first], np.diff(np.append(first, ordered.shape[0])).astype(np.int64)
+
+
+def row_hashes(rows: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row of ``uint64[n, words]`` (equal rows, equal hashes)."""
+    hashes = np.full(rows.shape[0], 0x243F6A8885A308D3, dtype=np.uint64)
+    for word in range(rows.shape[1]):
+        hashes ^= rows[:, word]
+        hashes *= SPREAD
+        hashes ^= hashes >> np.uint64(31)
+    return hashes
+
+
+def row_groups(rows: np.ndarray, hashes: np.ndarray | None = None) -> np.ndarray:
+    """Group ids of ``uint64[n, words]`` rows: equal rows and only equal rows share an id
+    (``int64[n]``, ids ``0 .. groups - 1``). ``hashes``: the rows' :func:`row_hashes`
+    (computed when not given).
+
+    Sorting one 64-bit hash per row instead of the rows themselves (``np.unique(axis=0)``
+    sorts lexicographically, word by word) makes grouping a million rows several times
+    faster; rows that share a hash are checked word for word, and a hash collision between
+    different rows falls back to the exact row sort.
+    """
+    n = rows.shape[0]
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    if hashes is None:
+        hashes = row_hashes(rows)
+    order = np.argsort(hashes, kind="stable")
+    sorted_hashes = hashes[order]
+    sorted_rows = rows[order]
+    new_hash = np.ones(n, dtype=np.bool_)
+    new_hash[1:] = sorted_hashes[1:] != sorted_hashes[:-1]
+    same_row = np.zeros(n, dtype=np.bool_)
+    same_row[1:] = (sorted_rows[1:] == sorted_rows[:-1]).all(axis=1)
+    if np.any(~new_hash & ~same_row):  # a run of equal hashes holds different rows
+        _, inverse = np.unique(rows, axis=0, return_inverse=True)
+        return np.asarray(inverse.reshape(-1), dtype=np.int64)
+    out = np.empty(n, dtype=np.int64)
+    out[order] = np.cumsum(new_hash) - 1
+    return out

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from linkage.arrays import unique_counts, unique_inverse, unique_sorted
+from linkage.arrays import row_groups, row_hashes, unique_counts, unique_inverse, unique_sorted
 
 pytestmark = pytest.mark.unit
 
@@ -49,3 +49,26 @@ def test_unique_inverse_and_counts_equal_numpy(values: list[int]) -> None:
     expected, expected_counts = np.unique(array, return_counts=True)
     np.testing.assert_array_equal(distinct, expected)
     np.testing.assert_array_equal(counts, expected_counts)
+
+
+def _partition(groups: np.ndarray) -> set[frozenset[int]]:
+    classes: dict[int, set[int]] = {}
+    for row, group in enumerate(groups.tolist()):
+        classes.setdefault(group, set()).add(row)
+    return {frozenset(members) for members in classes.values()}
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2)), max_size=60), st.booleans())
+def test_row_groups_are_the_equality_classes_of_the_rows(
+    values: list[tuple[int, int]], collide: bool
+) -> None:
+    rows = np.asarray(values, dtype=np.uint64).reshape(-1, 2)
+    hashes = np.zeros(rows.shape[0], dtype=np.uint64) if collide else None
+    groups = row_groups(rows, hashes)
+    assert groups.dtype == np.int64
+    assert groups.shape == (rows.shape[0],)
+    if rows.shape[0]:
+        _, exact = np.unique(rows, axis=0, return_inverse=True)
+        assert _partition(groups) == _partition(exact.reshape(-1))
+        assert sorted(set(groups.tolist())) == list(range(int(groups.max()) + 1))
+    np.testing.assert_array_equal(row_hashes(rows[:1]), row_hashes(rows[:1].copy()))

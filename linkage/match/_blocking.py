@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from linkage.arrays import unique_sorted
+from linkage.arrays import row_groups, unique_sorted
 from linkage.errors import InvalidInputError, ResourceExhaustedError
 from linkage.match import _lsh_kernels
 from linkage.match._canonical import canonical_pairs
@@ -265,6 +265,9 @@ def lsh_candidates(
 
 #: Most bitmap memory a screen takes over all bands (bits): 256 MiB.
 _BITMAP_BUDGET_BITS = 1 << 31
+#: Most band keys (bands x records) of the large side computed at once instead of screened
+#: in place: 64 MiB.
+_DIRECT_KEYS = 1 << 23
 
 
 class _BandScreen:
@@ -280,6 +283,19 @@ class _BandScreen:
     ) -> None:
         self.large = large
         bands = small_keys.shape[0]
+        self.order = np.argsort(small_keys, axis=1, kind="stable").astype(np.int64)
+        self.sorted_keys = np.take_along_axis(small_keys, self.order, axis=1)
+        used, column_of, self.shift_of = config.word_plan(large.shape[1], words)
+        self.word_of = used[column_of]
+        # each band's matches from count() until pairs() takes them: every band is
+        # searched once (only the matches are kept: a few per record)
+        self._found: dict[int, tuple[Int64Array, Int64Array, Int64Array, Int64Array]] = {}
+        # a large side of few records (a batch's candidates) has its keys computed at once
+        # and searched band by band: no screen, and no kernel launch per band
+        self.large_keys: np.ndarray | None = None
+        if bands * large.shape[0] <= _DIRECT_KEYS:
+            self.large_keys = config.keys(large, words)
+            return
         # about 64 bitmap bits per small record: 1-2 % of unrelated large keys pass the
         # screen; fewer when many bands would make the bitmaps large
         bits = int(min(27, max(10, int(np.ceil(np.log2(64 * small_keys.shape[1]))))))
@@ -287,18 +303,11 @@ class _BandScreen:
         shift = np.uint64(64 - bits)
         bitmaps = np.zeros((bands, (1 << bits) // 64), dtype=np.uint64)
         self.hits = np.zeros((bands, -(-large.shape[0] // 64)), dtype=np.uint64)
-        used, column_of, self.shift_of = config.word_plan(large.shape[1], words)
-        self.word_of = used[column_of]
-        self.order = np.argsort(small_keys, axis=1, kind="stable").astype(np.int64)
-        self.sorted_keys = np.take_along_axis(small_keys, self.order, axis=1)
         with kernel_launch():
             _lsh_kernels.lsh_bitmap_kernel(small_keys, shift, bitmaps)
             _lsh_kernels.lsh_screen_kernel(
                 large, used, column_of, self.shift_of, bitmaps, shift, self.sorted_keys, self.hits
             )
-        # each band's matches from count() until pairs() takes them: every band is
-        # searched once (only the matches are kept: a few per record)
-        self._found: dict[int, tuple[Int64Array, Int64Array, Int64Array, Int64Array]] = {}
 
     def _matches(self, band: int) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array]:
         """(the small side's sort order, large rows with a match, each one's first position
@@ -311,6 +320,12 @@ class _BandScreen:
     def _search(self, band: int) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array]:
         order = self.order[band]
         sorted_small = self.sorted_keys[band]
+        if self.large_keys is not None:
+            needles = self.large_keys[band]
+            lo = np.searchsorted(sorted_small, needles, side="left")
+            counts = np.searchsorted(sorted_small, needles, side="right") - lo
+            rows = np.flatnonzero(counts).astype(np.int64)
+            return order, rows, lo[rows].astype(np.int64), counts[rows]
         bits = np.unpackbits(self.hits[band].astype("<u8").view(np.uint8), bitorder="little")
         screened = np.flatnonzero(bits).astype(np.int64)  # rows with a match
         needles = np.empty(screened.shape[0], dtype=np.uint64)
@@ -339,12 +354,85 @@ class _BandScreen:
         return order[positions], np.repeat(large_rows, counts)
 
 
+#: Bands whose sorted slots are held at once by :func:`lsh_self_candidates`.
+_SLOT_BANDS = 16
+#: A band key's slot hash is ``key * _SLOT_SPREAD`` (its high bits; Fibonacci hashing).
+_SLOT_SPREAD = np.uint64(0x9E3779B97F4A7C15)
+
+
 def lsh_self_candidates(clks: PackedClks, config: HammingLsh) -> tuple[Int64Array, Int64Array]:
-    """Candidate pairs ``i < j`` within one set, each once, sorted by ``i`` then ``j``."""
+    """Candidate pairs ``i < j`` within one set, each once, sorted by ``i`` then ``j``.
+
+    Equal records share every band, so the bands are computed for the distinct records
+    only: their pairs of equal band keys (per band, a sort of ``hash(key) << row_bits |
+    row`` by numpy's vectorised sort, then one pass over the runs), deduplicated over the
+    bands, stand for every pair of their records; the records of one distinct value are
+    all candidates among themselves. The guard (``config.max_candidates``: candidate pairs
+    counted per band, before deduplication, as :func:`blocked_dice_self_join` counts them)
+    is checked before any pair is listed.
+    """
     a = check_packed(clks, "clks")
-    result = _lsh_join(a, a, 0.0, config, True)
-    order = np.lexsort((result.pairs.right, result.pairs.left))
-    return result.pairs.left[order], result.pairs.right[order]
+    n = a.shape[0]
+    if n < 2:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    groups = row_groups(a)
+    members = np.argsort(groups, kind="stable").astype(np.int64)
+    sizes = np.bincount(groups).astype(np.int64)
+    first = (np.cumsum(sizes) - sizes).astype(np.int64)
+    distinct = sizes.shape[0]
+    keys = config.keys(np.ascontiguousarray(a[members[first]]))
+    row_bits = max(1, (distinct - 1).bit_length())
+    hash_mask = ~np.uint64((1 << row_bits) - 1)
+    rows = np.arange(distinct, dtype=np.uint64)
+    found: list[Int64Array] = []
+    counts = np.zeros(config.bands, dtype=np.int64)
+    work = np.zeros(config.bands, dtype=np.int64)
+    slots: list[np.ndarray] = []
+    for start in range(0, config.bands, _SLOT_BANDS):
+        chunk = np.empty((min(_SLOT_BANDS, config.bands - start), distinct), dtype=np.uint64)
+        for band in range(chunk.shape[0]):
+            np.multiply(keys[start + band], _SLOT_SPREAD, out=chunk[band])
+            chunk[band] &= hash_mask
+            chunk[band] |= rows
+            chunk[band].sort()
+        with kernel_launch():
+            _lsh_kernels.lsh_bucket_count_kernel(
+                chunk, keys[start:], sizes, row_bits, counts[start:], work[start:]
+            )
+        slots.append(chunk)
+    within = int((sizes * (sizes - 1) // 2).sum())
+    total_work = int(work.sum()) + config.bands * within
+    if total_work > config.max_candidates:
+        raise ResourceExhaustedError(
+            f"blocking would verify up to {total_work} candidate pairs (limit"
+            f" {config.max_candidates}); use more bits per band"
+        )
+    for index, chunk in enumerate(slots):
+        start = index * _SLOT_BANDS
+        chunk_counts = counts[start : start + chunk.shape[0]]
+        offsets = np.concatenate([[0], np.cumsum(chunk_counts)]).astype(np.int64)
+        codes = np.empty(int(offsets[-1]), dtype=np.int64)
+        with kernel_launch():
+            _lsh_kernels.lsh_bucket_pairs_kernel(
+                chunk, keys[start:], row_bits, distinct, offsets, codes
+            )
+        found.append(unique_sorted(codes))
+    del slots, keys
+    pair_codes = unique_sorted(np.concatenate(found)) if found else np.empty(0, np.int64)
+    # the group pairs: every pair of distinct values sharing a band, and each value with
+    # itself where it has several records
+    repeated = np.flatnonzero(sizes > 1).astype(np.int64)
+    left = np.concatenate([pair_codes // distinct, repeated]).astype(np.int64)
+    right = np.concatenate([pair_codes % distinct, repeated]).astype(np.int64)
+    per_pair = np.where(
+        left == right, sizes[left] * (sizes[left] - 1) // 2, sizes[left] * sizes[right]
+    )
+    offsets = np.concatenate([[0], np.cumsum(per_pair)]).astype(np.int64)
+    out = np.empty(int(offsets[-1]), dtype=np.int64)
+    with kernel_launch():
+        _lsh_kernels.lsh_expand_pairs_kernel(left, right, members, first, sizes, n, offsets, out)
+    out.sort()  # distinct codes: the groups are disjoint
+    return out // n, out % n
 
 
 def blocked_dice_join(

@@ -17,6 +17,9 @@ __all__ = [
     "SPREAD",
     "greedy_bipartite_kernel",
     "lsh_bitmap_kernel",
+    "lsh_bucket_count_kernel",
+    "lsh_bucket_pairs_kernel",
+    "lsh_expand_pairs_kernel",
     "lsh_join_kernel",
     "lsh_keys_kernel",
     "lsh_row_keys_kernel",
@@ -154,6 +157,118 @@ def lsh_row_keys_kernel(
             bit = (packed[rows[r], word_of[band, k]] >> np.uint64(shift_of[band, k])) & one
             key |= bit << np.uint64(k)
         out[r] = key
+
+
+@jit_kernel(inline=True)
+def _run_end(slots: Any, start: int, row_bits: Any) -> int:
+    """The end of the run of equal hashes (``slots[p] >> row_bits``) from ``start``."""
+    head = slots[start] >> row_bits
+    end = start + 1
+    while end < slots.shape[0] and (slots[end] >> row_bits) == head:
+        end += 1
+    return end
+
+
+@jit_kernel(inline=True)
+def _uniform_run(slots: Any, start: int, end: int, keys: Any, row_mask: Any) -> bool:
+    """Whether every row of the run ``slots[start:end]`` has the same key (no collision)."""
+    first = keys[slots[start] & row_mask]
+    p = start + 1
+    while p < end and keys[slots[p] & row_mask] == first:
+        p += 1
+    return p == end
+
+
+@jit_kernel(parallel=True)
+def lsh_bucket_count_kernel(
+    slots: Any, keys: Any, weights: Any, row_bits: int, pairs: Any, work: Any
+) -> None:
+    """Per band of a self-join over distinct rows: ``pairs[band]`` the pairs of rows with
+    equal keys, ``work[band]`` the pairs of records they stand for (``weights[row]``
+    records each) across rows: ``sum(weights[x] * weights[y])`` over those pairs.
+
+    ``slots[band]`` is ascending ``hash(key) << row_bits | row`` over the rows (``keys[band,
+    row]``); a run of equal hashes is one bucket unless its keys differ (a hash
+    collision), which are then compared pair by pair. O(rows) but for collisions.
+    """
+    shift = np.uint64(row_bits)
+    row_mask = (np.uint64(1) << shift) - np.uint64(1)
+    for band in prange(slots.shape[0]):
+        band_slots = slots[band]
+        band_keys = keys[band]
+        found = 0
+        total = 0
+        start = 0
+        while start < band_slots.shape[0]:
+            end = _run_end(band_slots, start, shift)
+            if end - start > 1:
+                if _uniform_run(band_slots, start, end, band_keys, row_mask):
+                    size = end - start
+                    found += size * (size - 1) // 2
+                    weight = 0
+                    squares = 0
+                    for p in range(start, end):
+                        w = weights[band_slots[p] & row_mask]
+                        weight += w
+                        squares += w * w
+                    total += (weight * weight - squares) // 2
+                else:
+                    for p in range(start, end):
+                        x = band_slots[p] & row_mask
+                        for q in range(p + 1, end):
+                            y = band_slots[q] & row_mask
+                            if band_keys[x] == band_keys[y]:
+                                found += 1
+                                total += weights[x] * weights[y]
+            start = end
+        pairs[band] = found
+        work[band] = total
+
+
+@jit_kernel(parallel=True)
+def lsh_bucket_pairs_kernel(
+    slots: Any, keys: Any, row_bits: int, width: int, offsets: Any, out: Any
+) -> None:
+    """``out[offsets[band] : offsets[band + 1]]``: the pairs :func:`lsh_bucket_count_kernel`
+    counts in ``band``, each as ``min(x, y) * width + max(x, y)``."""
+    shift = np.uint64(row_bits)
+    row_mask = (np.uint64(1) << shift) - np.uint64(1)
+    for band in prange(slots.shape[0]):
+        band_slots = slots[band]
+        band_keys = keys[band]
+        pos = offsets[band]
+        start = 0
+        while start < band_slots.shape[0]:
+            end = _run_end(band_slots, start, shift)
+            for p in range(start, end):
+                x = np.int64(band_slots[p] & row_mask)
+                for q in range(p + 1, end):
+                    y = np.int64(band_slots[q] & row_mask)
+                    if band_keys[x] == band_keys[y]:
+                        out[pos] = min(x, y) * width + max(x, y)
+                        pos += 1
+            start = end
+
+
+@jit_kernel(parallel=True)
+def lsh_expand_pairs_kernel(
+    left: Any, right: Any, members: Any, first: Any, sizes: Any, width: int, offsets: Any, out: Any
+) -> None:
+    """``out[offsets[u] : offsets[u + 1]]``: the record pairs of group pair ``u``, each as
+    ``min(a, b) * width + max(a, b)``: every member of group ``left[u]`` with every member
+    of group ``right[u]`` or, when they are one group, every two of its members. Group
+    ``g``'s members are ``members[first[g] : first[g] + sizes[g]]``."""
+    for u in prange(left.shape[0]):
+        g = left[u]
+        h = right[u]
+        pos = offsets[u]
+        for p in range(first[g], first[g] + sizes[g]):
+            a = members[p]
+            start = p + 1 if g == h else first[h]
+            for q in range(start, first[h] + sizes[h]):
+                b = members[q]
+                out[pos] = min(a, b) * width + max(a, b)
+                pos += 1
 
 
 @jit_kernel(parallel=True)

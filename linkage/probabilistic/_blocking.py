@@ -27,7 +27,7 @@ from typing import TypeAlias
 
 import numpy as np
 
-from linkage.arrays import unique_sorted
+from linkage.arrays import SPREAD, row_groups, row_hashes, unique_sorted
 from linkage.errors import ConfigError, InvalidInputError, Problem, ResourceExhaustedError
 from linkage.layout import SegmentLayout
 from linkage.match import HammingLsh, lsh_candidates, lsh_self_candidates
@@ -230,44 +230,18 @@ class ExactRule:
 
 
 #: Fibonacci hashing multiplier (2^64 / golden ratio).
-_SPREAD = np.uint64(0x9E3779B97F4A7C15)
+_SPREAD = SPREAD
 
 
 def _row_hashes(rows: PackedClks) -> np.ndarray:
-    """A 64-bit hash of each row's words (equal rows, equal hashes)."""
-    hashes = np.full(rows.shape[0], 0x243F6A8885A308D3, dtype=np.uint64)
-    for word in range(rows.shape[1]):
-        hashes ^= rows[:, word]
-        hashes *= _SPREAD
-        hashes ^= hashes >> np.uint64(31)
-    return hashes
+    """A 64-bit hash of each row's words (equal rows, equal hashes):
+    :func:`linkage.arrays.row_hashes`."""
+    return row_hashes(rows)
 
 
 def _row_groups(rows: PackedClks) -> Int64Array:
-    """Group ids of ``uint64[n, words]`` rows: equal rows and only equal rows share an id.
-
-    Sorting one 64-bit hash per row instead of the rows themselves (``np.unique(axis=0)``
-    sorts lexicographically, word by word) makes grouping a million rows several times
-    faster; rows that share a hash are checked word for word, and a hash collision between
-    different rows falls back to the exact row sort.
-    """
-    n = rows.shape[0]
-    if n == 0:
-        return np.empty(0, dtype=np.int64)
-    hashes = _row_hashes(rows)
-    order = np.argsort(hashes, kind="stable")
-    sorted_hashes = hashes[order]
-    sorted_rows = rows[order]
-    new_hash = np.ones(n, dtype=np.bool_)
-    new_hash[1:] = sorted_hashes[1:] != sorted_hashes[:-1]
-    same_row = np.zeros(n, dtype=np.bool_)
-    same_row[1:] = (sorted_rows[1:] == sorted_rows[:-1]).all(axis=1)
-    if np.any(~new_hash & ~same_row):  # a run of equal hashes holds different rows
-        _, inverse = np.unique(rows, axis=0, return_inverse=True)
-        return inverse.reshape(-1).astype(np.int64)
-    out = np.empty(n, dtype=np.int64)
-    out[order] = np.cumsum(new_hash) - 1
-    return out
+    """:func:`linkage.arrays.row_groups` with this module's :func:`_row_hashes`."""
+    return row_groups(rows, _row_hashes(rows))
 
 
 def _canonical_order(stacked: PackedClks) -> Int64Array:

@@ -17,6 +17,7 @@ from linkage.match import (
     lsh_self_candidates,
     unpack_clks,
 )
+from linkage.match import _blocking as match_blocking
 from linkage.types import PackedClks
 
 pytestmark = pytest.mark.unit
@@ -149,8 +150,15 @@ def _old_style_candidates(
     return out
 
 
+@pytest.mark.parametrize("large_side", ["keys computed at once", "screened in place"])
 @pytest.mark.parametrize(("n_left", "n_right"), [(30, 900), (900, 30), (1, 500), (400, 400)])
-def test_candidates_whichever_side_is_smaller(n_left: int, n_right: int) -> None:
+def test_candidates_whichever_side_is_smaller(
+    n_left: int, n_right: int, large_side: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways of treating the larger side (its keys at once when they are few, a screen
+    in place when they are many) give the same pairs."""
+    if large_side == "screened in place":
+        monkeypatch.setattr(match_blocking, "_DIRECT_KEYS", 0)
     rng = np.random.default_rng(n_left * 7 + n_right)
     base = clks(rng, max(n_left, n_right), 256)
     left = noisy(rng, base[:n_left], 0.02)
@@ -164,7 +172,11 @@ def test_candidates_whichever_side_is_smaller(n_left: int, n_right: int) -> None
     assert len(got) >= min(n_left, n_right) // 2  # the noisy copies are found
 
 
-def test_candidates_of_empty_sides_and_the_guard() -> None:
+@pytest.mark.parametrize("direct_keys", [0, 1 << 23])
+def test_candidates_of_empty_sides_and_the_guard(
+    direct_keys: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(match_blocking, "_DIRECT_KEYS", direct_keys)
     rng = np.random.default_rng(9)
     data = clks(rng, 50, 128)
     config = HammingLsh(bands=4, bits_per_band=8)
@@ -252,3 +264,58 @@ def test_stable_key_order_is_numpys_stable_argsort(bits: int) -> None:
         stable_key_order(keys, bits), np.argsort(keys, kind="stable").astype(np.int64)
     )
     assert stable_key_order(keys[:0], bits).shape == (0,)
+
+
+def _band_work(config: HammingLsh, data: PackedClks) -> int:
+    """Pairs of records sharing a band, counted once per band (the guard's figure)."""
+    keys = config.keys(data)
+    total = 0
+    for band in keys:
+        _, sizes = np.unique(band, return_counts=True)
+        total += int((sizes * (sizes - 1) // 2).sum())
+    return total
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_self_candidates_of_repeated_records_are_every_pair_sharing_a_band(
+    monkeypatch: pytest.MonkeyPatch, collide: bool
+) -> None:
+    """Equal records are banded once and stand for each other: still exactly the pairs
+    sharing a band, with the records of one value paired among themselves; ``collide``
+    makes every band key's slot hash equal, so that buckets are told apart by their keys."""
+    from linkage.match import _blocking
+
+    if collide:
+        monkeypatch.setattr(_blocking, "_SLOT_SPREAD", np.uint64(0))
+    rng = np.random.default_rng(7)
+    base = clks(rng, 30, 128)
+    data = np.vstack([base, base[:10], noisy(rng, base[:15], 0.03), base[:3], clks(rng, 5, 128)])
+    data = data[rng.permutation(data.shape[0])]
+    config = HammingLsh(bands=6, bits_per_band=6, seed=3)
+    si, sj = lsh_self_candidates(data, config)
+    expected = {(a, b) for a, b in brute_force_candidates(config, data, data) if a < b}
+    assert list(zip(si.tolist(), sj.tolist(), strict=True)) == sorted(expected)
+    assert si.dtype == sj.dtype == np.int64
+    work = _band_work(config, data)
+    limit = HammingLsh(bands=6, bits_per_band=6, seed=3, max_candidates=work - 1)
+    message = f"up to {work} candidate pairs \\(limit {work - 1}\\)"
+    with pytest.raises(ResourceExhaustedError, match=message):
+        lsh_self_candidates(data, limit)
+    with pytest.raises(ResourceExhaustedError, match=message):
+        blocked_dice_self_join(data, 0.0, limit)
+    at_limit = HammingLsh(bands=6, bits_per_band=6, seed=3, max_candidates=work)
+    assert lsh_self_candidates(data, at_limit)[0].shape == si.shape
+
+
+def test_self_candidates_of_few_or_identical_records() -> None:
+    config = HammingLsh(bands=4, bits_per_band=8)
+    for records in (0, 1):
+        i, j = lsh_self_candidates(np.zeros((records, 2), dtype=np.uint64), config)
+        assert i.shape == j.shape == (0,)
+    zeros = np.zeros((40, 2), dtype=np.uint64)
+    i, j = lsh_self_candidates(zeros, config)
+    assert list(zip(i.tolist(), j.tolist(), strict=True)) == [
+        (a, b) for a in range(40) for b in range(a + 1, 40)
+    ]
+    with pytest.raises(ResourceExhaustedError, match="up to 3120 candidate pairs"):
+        lsh_self_candidates(zeros, HammingLsh(bands=4, bits_per_band=8, max_candidates=3119))
