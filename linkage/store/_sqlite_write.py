@@ -67,6 +67,14 @@ def qmarks(n: int) -> str:
     return ",".join("?" * n)
 
 
+def json_list(values: list[Any]) -> str:
+    """``json.dumps(values)``, spelled directly for a list of plain ints (the link IDs of
+    an event: thousands of them per batch)."""
+    if all(type(value) is int for value in values):
+        return "[" + ", ".join(map(str, values)) + "]"
+    return json.dumps(values)
+
+
 class SqliteWriteTransaction(
     EpochWrites, CardProposalWrites, OutcomeLedgerWrites, WriteTransaction
 ):
@@ -80,6 +88,13 @@ class SqliteWriteTransaction(
 
     def _epoch_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         self._conn.executemany(sql, rows)
+
+    def _tuples(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        """All rows as plain tuples (cheaper than the connection's sqlite3.Row)."""
+        cursor = self._conn.cursor()
+        cursor.row_factory = None
+        rows: list[tuple[Any, ...]] = cursor.execute(sql, params).fetchall()
+        return rows
 
     def _one(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self._conn.execute(sql, params).fetchone()
@@ -262,7 +277,7 @@ class SqliteWriteTransaction(
         self._conn.executemany(
             "INSERT INTO events (event_time_us, kind, agency_id, batch_id, source_links, "
             "target_links, record_count) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (event_params(e, json.dumps) for e in events),
+            (event_params(e, json_list) for e in events),
         )
 
     def save_linkage_run(self, run: LinkageRunRow) -> int:
@@ -338,16 +353,19 @@ class SqliteWriteTransaction(
         return [record_ref(r) for r in rows]
 
     def edges_touching(self, node_ids: Sequence[int]) -> list[EdgeRow]:
-        seen: dict[tuple[int, int], float] = {}
+        # one statement per chunk for both columns; an edge between two of the nodes
+        # comes twice (and may come again from another chunk): the set keeps it once
+        found: set[tuple[int, int, float]] = set()
         for chunk in chunks(node_ids):
             marks = qmarks(len(chunk))
-            for column in ("node_a", "node_b"):
-                for a, b, s in self._conn.execute(
-                    f"SELECT node_a, node_b, score FROM edges WHERE {column} IN ({marks})",
-                    chunk,
-                ):
-                    seen[(a, b)] = s
-        return [EdgeRow(a, b, s) for (a, b), s in sorted(seen.items())]
+            found.update(
+                self._tuples(
+                    f"SELECT node_a, node_b, score FROM edges WHERE node_a IN ({marks}) "
+                    f"UNION ALL SELECT node_a, node_b, score FROM edges WHERE node_b IN ({marks})",
+                    (*chunk, *chunk),
+                )
+            )
+        return [EdgeRow(a, b, s) for a, b, s in sorted(found)]
 
     def node_links(self, node_ids: Sequence[int]) -> dict[int, int]:
         return read_node_links(self._conn, node_ids)
@@ -355,12 +373,13 @@ class SqliteWriteTransaction(
     def node_agency_nos(self, node_ids: Sequence[int]) -> dict[int, int]:
         out: dict[int, int] = {}
         for chunk in chunks(node_ids):
-            for node, no in self._conn.execute(
-                "SELECT r.node_id, a.agency_no FROM records r JOIN agencies a "
-                f"ON a.agency_id = r.agency_id WHERE r.node_id IN ({qmarks(len(chunk))})",
-                chunk,
-            ):
-                out[node] = no
+            out.update(
+                self._tuples(
+                    "SELECT r.node_id, a.agency_no FROM records r JOIN agencies a "
+                    f"ON a.agency_id = r.agency_id WHERE r.node_id IN ({qmarks(len(chunk))})",
+                    chunk,
+                )
+            )
         return out
 
 
@@ -379,11 +398,14 @@ def read_index_changes(conn: sqlite3.Connection, sequence: int) -> list[IndexCha
 def read_node_links(conn: sqlite3.Connection, node_ids: Sequence[int]) -> dict[int, int]:
     """The links of those nodes that have one."""
     out: dict[int, int] = {}
+    cursor = conn.cursor()
+    cursor.row_factory = None  # plain tuples
     for chunk in chunks(node_ids):
-        for node, link in conn.execute(
-            f"SELECT node_id, link_id FROM records WHERE node_id IN ({qmarks(len(chunk))}) "
-            "AND link_id IS NOT NULL",
-            chunk,
-        ):
-            out[node] = link
+        out.update(
+            cursor.execute(
+                f"SELECT node_id, link_id FROM records WHERE node_id IN ({qmarks(len(chunk))}) "
+                "AND link_id IS NOT NULL",
+                chunk,
+            ).fetchall()
+        )
     return out
