@@ -410,19 +410,21 @@ def _events(
     withdrawn_from: defaultdict[LinkId, list[Node]] = defaultdict(list)
     for node in withdrawn:
         withdrawn_from[existing[node]].append(node)
-    destinations: defaultdict[LinkId, set[LinkId]] = defaultdict(set)
-    sources: defaultdict[LinkId, set[LinkId]] = defaultdict(set)
-    joined: defaultdict[LinkId, list[Node]] = defaultdict(list)
+    # old link -> the links its remaining records are in; new link -> the old links of
+    # its records; new link -> its added records
+    destinations: dict[LinkId, set[LinkId]] = {}
+    sources: dict[LinkId, set[LinkId]] = {}
+    joined: dict[LinkId, list[Node]] = {}
     link_before = existing.get
     for index, group in enumerate(partition):
         link = link_of_group[index]
         for node in group:
             before = link_before(node)
             if before is not None:
-                destinations[before].add(link)
-                sources[link].add(before)
+                _add(destinations, before, link)
+                _add(sources, link, before)
             elif node in added:
-                joined[link].append(node)
+                joined.setdefault(link, []).append(node)
     surviving = set(link_of_group.values())
     old_links = sorted(set(existing.values()))
 
@@ -437,17 +439,30 @@ def _events(
     splits: list[LinkEvent[LinkId]] = [
         LinkSplit(link, tuple(sorted(destinations[link])))
         for link in old_links
-        if len(destinations[link]) > 1
+        if len(destinations.get(link, ())) > 1
     ]
     merges: list[LinkEvent[LinkId]] = []
     created: list[LinkEvent[LinkId]] = []
     joins: list[LinkEvent[LinkId]] = []
-    for index, group in sorted(enumerate(partition), key=lambda item: link_of_group[item[0]]):
-        link = link_of_group[index]
-        if len(sources[link]) > 1:
-            merges.append(LinksMerged(tuple(sorted(sources[link] - {link})), link))
+    # each group has a link of its own: by link ID
+    for index, link in sorted(link_of_group.items(), key=_second):
+        merged = sources.get(link, ())
+        if len(merged) > 1:
+            merges.append(LinksMerged(tuple(sorted(set(merged) - {link})), link))
         if link in fresh:
-            created.append(LinkCreated(link, group))
-        elif joined[link]:
+            created.append(LinkCreated(link, partition[index]))
+        elif link in joined:
             joins.append(RecordsJoined(link, tuple(sorted(joined[link]))))
     return tuple(itertools.chain(withdrawals, dissolved, splits, merges, created, joins))
+
+
+def _add(sets: dict[LinkId, set[LinkId]], key: LinkId, value: LinkId) -> None:
+    found = sets.get(key)
+    if found is None:
+        sets[key] = {value}
+    else:
+        found.add(value)
+
+
+def _second(item: tuple[int, LinkId]) -> LinkId:
+    return item[1]

@@ -274,8 +274,8 @@ class Ingest:
         index_adds: list[tuple[int, bytes]] = []
         pending: dict[int, bytes] = {}
         event_rows: list[RecordEventRow] = []
-        new_nodes = tx.insert_records(
-            [
+        for upsert in plan.inserts:
+            node = tx.insert_record(
                 NewRecord(
                     agency_id=batch.agency_id,
                     record_key=upsert.record_key,
@@ -288,10 +288,7 @@ class Ingest:
                     content_digest=plan.digests[upsert.record_key],
                     update_time_us=now,
                 )
-                for upsert in plan.inserts
-            ]
-        )
-        for node, upsert in zip(new_nodes, plan.inserts, strict=True):
+            )
             event_rows.extend(event_row(node, e) for e in upsert.events)
             batch_nodes.append(node)
             if upsert.linkable:

@@ -72,12 +72,6 @@ class WriteTransaction(abc.ABC):
     def insert_record(self, record: NewRecord) -> int:
         """Insert a record with no link yet and return its new node ID."""
 
-    def insert_records(self, records: Sequence[NewRecord]) -> list[int]:
-        """Insert records with no link yet and return their new node IDs, in order: the
-        IDs that :meth:`insert_record` would give them one after another (an engine may
-        write them in one statement)."""
-        return [self.insert_record(record) for record in records]
-
     @abc.abstractmethod
     def delete_records(self, node_ids: Sequence[int]) -> None:
         """Delete records, their events and every edge touching them."""

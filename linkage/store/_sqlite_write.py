@@ -150,25 +150,6 @@ class SqliteWriteTransaction(
         assert node_id is not None
         return node_id
 
-    def insert_records(self, records: Sequence[NewRecord]) -> list[int]:
-        # The first row takes its node ID from AUTOINCREMENT; under the write lock the
-        # next ones would get the IDs right after it, so they are written with those IDs
-        # in one executemany (which reports no row IDs).
-        if not records:
-            return []
-        first = self.insert_record(records[0])
-        node_ids = list(range(first, first + len(records)))
-        self._conn.executemany(
-            "INSERT INTO records (node_id, agency_id, record_key, key_epoch, "
-            "schema_fingerprint, clk, pointer_token, consent, linkable, content_digest, "
-            "link_id, update_time_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-            (
-                (node_id, *record_params(record))
-                for node_id, record in zip(node_ids[1:], records[1:], strict=True)
-            ),
-        )
-        return node_ids
-
     def delete_records(self, node_ids: Sequence[int]) -> None:
         for chunk in chunks(node_ids):
             marks = qmarks(len(chunk))

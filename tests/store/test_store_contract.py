@@ -125,29 +125,6 @@ def test_deleting_records_removes_their_edges_and_keys_are_unique(store: LinkSto
     assert c > b, "node IDs are never reused"
 
 
-def test_records_inserted_together_get_the_ids_one_by_one_would(store: LinkStore) -> None:
-    _enrol(store, "police")
-    with store.write() as tx:
-        assert tx.insert_records([]) == []
-        first = tx.insert_record(_record("police", b"a"))
-        last = tx.insert_record(_record("police", b"z"))
-        tx.delete_records([last])
-    with store.write() as tx:
-        together = tx.insert_records([_record("police", b"k%d" % i) for i in range(5)])
-        after = tx.insert_record(_record("police", b"after"))
-        assert together[0] > last > first, "node IDs are never reused"
-        assert together == list(range(together[0], together[0] + 5))
-        assert after > together[-1]
-        found = {r.record_key: r.node_id for r in tx.find_records("police", [b"k0", b"k4"])}
-        assert found == {b"k0": together[0], b"k4": together[4]}
-    with pytest.raises(Exception, match="UNIQUE"), store.write() as tx:
-        tx.insert_records([_record("police", b"new"), _record("police", b"k1")])
-    with store.write() as tx:
-        assert [r.record_key for r in tx.find_records("police", [b"new"])] == []
-        again = tx.insert_records([_record("police", b"new"), _record("police", b"newer")])
-        assert again[0] > after
-
-
 def test_detached_nodes_lose_edges_and_link(store: LinkStore) -> None:
     _enrol(store, "police")
     with store.write() as tx:
