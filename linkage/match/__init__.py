@@ -15,14 +15,16 @@ Blocking
     :class:`HammingLsh` (bands, bits_per_band, seed; ``shares_band`` for completeness),
     :func:`blocked_dice_join` / :func:`blocked_dice_self_join` ``-> BlockedJoin`` (pairs,
     candidates verified, reduction ratio), :func:`lsh_candidates`,
-    :func:`lsh_self_candidates`, :func:`blocking_report` -> :class:`BlockingReport`.
+    :func:`lsh_self_candidates`, :func:`blocking_report` -> :class:`BlockingReport`;
+    :class:`BandHashPlan` and :func:`band_screen` ``(records, n, queries, plan) ->
+    bool[n]``: which records of a large set may share a band with a few queries.
 Solving
     :func:`greedy_solve` ``(CandidateEdges) -> MatchGroups``, :func:`greedy_match`
     ``(CandidatePairs) -> CandidatePairs`` (two-party 1:1), and the incremental
     :func:`update_links` with its :class:`LinkUpdate` and events, :func:`solve_components`,
     :class:`ComponentClusterer` (the pluggable clustering protocol).
 Lookup
-    :class:`ClkIndex` (add, remove, search -> :class:`LookupHits`).
+    :class:`ClkIndex` (add, remove, search -> :class:`LookupHits`, band_candidates).
 Kernel paths
     :func:`kernel_path` names the code path the joins run on (``vpopcnt512`` with AVX-512
     VPOPCNTDQ, ``nibble`` on AVX2, ``portable`` elsewhere; ``cuda`` only when asked for and
@@ -67,9 +69,11 @@ from linkage.match._packing import pack_clk_bytes, pack_clks, popcounts, unpack_
 from linkage.match._paths import kernel_path, set_kernel_path
 from linkage.match._paths import path_problems as kernel_path_problems
 from linkage.match._results import CandidateEdges, CandidatePairs, Node
+from linkage.match._screen import BandHashPlan, band_hashes, band_screen
 from linkage.match._warmup import warm_up
 
 __all__ = [
+    "BandHashPlan",
     "BlockedJoin",
     "BlockingReport",
     "CandidateEdges",
@@ -89,6 +93,8 @@ __all__ = [
     "Node",
     "RecordsJoined",
     "RecordsWithdrawn",
+    "band_hashes",
+    "band_screen",
     "blocked_dice_join",
     "blocked_dice_self_join",
     "blocking_report",

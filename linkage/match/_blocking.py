@@ -321,11 +321,19 @@ class _BandScreen:
         order = self.order[band]
         sorted_small = self.sorted_keys[band]
         if self.large_keys is not None:
+            # one search per key: where its run of equal small keys would start, and that
+            # run's length when the key is there
             needles = self.large_keys[band]
+            n = sorted_small.shape[0]
+            starts = np.ones(n, dtype=np.bool_)
+            starts[1:] = sorted_small[1:] != sorted_small[:-1]
+            run_of = np.cumsum(starts) - 1
+            run_ends = np.append(np.flatnonzero(starts)[1:], n)
             lo = np.searchsorted(sorted_small, needles, side="left")
-            counts = np.searchsorted(sorted_small, needles, side="right") - lo
-            rows = np.flatnonzero(counts).astype(np.int64)
-            return order, rows, lo[rows].astype(np.int64), counts[rows]
+            inside = np.minimum(lo, n - 1)
+            rows = np.flatnonzero((lo < n) & (sorted_small[inside] == needles)).astype(np.int64)
+            lo = lo[rows].astype(np.int64)
+            return order, rows, lo, run_ends[run_of[lo]] - lo
         bits = np.unpackbits(self.hits[band].astype("<u8").view(np.uint8), bitorder="little")
         screened = np.flatnonzero(bits).astype(np.int64)  # rows with a match
         needles = np.empty(screened.shape[0], dtype=np.uint64)

@@ -29,6 +29,7 @@ from linkage.match._join import kernel_launch, work_queue
 from linkage.match._kernels import LANES, ROWS
 from linkage.match._layout import nibble_split, padded_words
 from linkage.match._packing import check_packed, popcounts
+from linkage.match._screen import BandHashPlan, band_screen
 from linkage.types import Float64Array, Int64Array, PackedClks
 
 __all__ = ["ClkIndex", "LookupHits"]
@@ -202,6 +203,21 @@ class ClkIndex:
             slots = slots[order]
             clks = self._bt[slots // LANES, : self._words, slots % LANES]
             return keys[order].astype(np.int64), np.ascontiguousarray(clks)
+
+    def band_candidates(self, queries: PackedClks, plan: BandHashPlan) -> Int64Array:
+        """Keys, ascending, of the live records that agree with some query on every
+        sampled bit of some band of ``plan`` (:func:`linkage.match.band_screen`, read in
+        place): every record the LSH rule would pair with a query, and rarely one more (a
+        64-bit hash of a band's bits stands for them)."""
+        packed = check_packed(queries, "queries")
+        if packed.shape[1] != self._words:
+            raise InvalidInputError(
+                f"queries have {packed.shape[1] * 64} bits, the index holds {self._bits}"
+            )
+        with self._lock:
+            hit = band_screen(self._bt, self._size, packed, plan)
+            slots = np.flatnonzero(hit & self._alive[: self._size])
+            return np.sort(self._keys[slots]).astype(np.int64)
 
     def search(self, queries: PackedClks, threshold: float, k: int) -> tuple[LookupHits, ...]:
         """The best ``k`` records with Dice ``>= threshold`` for each query."""

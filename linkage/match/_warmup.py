@@ -11,6 +11,7 @@ from linkage.match._dice import dice_rule, score_ranks
 from linkage.match._greedy import greedy_match
 from linkage.match._index import ClkIndex
 from linkage.match._join import dice_join, dice_self_join
+from linkage.match._screen import BandHashPlan
 
 __all__ = ["warm_up"]
 
@@ -39,4 +40,5 @@ def warm_up(bits: int = 1024, thresholds: tuple[float, ...] = (0.8,)) -> float:
     index.add(np.arange(9), clks)
     index.search(clks[:1], 0.5, 3)
     index.search(clks[:3], 0.5, 3)
+    index.band_candidates(clks[:2], BandHashPlan.of(HammingLsh(bands=2, bits_per_band=4), words))
     return time.perf_counter() - started

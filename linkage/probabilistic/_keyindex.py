@@ -58,16 +58,28 @@ class _RuleIndex:
         self.pending_nodes: list[Int64Array] = []
 
     def merge(self, removed: set[int]) -> None:
+        """Drop removed nodes and file the pending entries in place: the pending ones are
+        sorted (a batch's worth) and inserted where they belong, so a merge costs a pass over
+        the index, not a sort of it (entries of one digest are not kept in node order)."""
         if not self.pending_digests and not removed:
             return
-        digests = np.concatenate([self.digests, *self.pending_digests])
-        nodes = np.concatenate([self.nodes, *self.pending_nodes])
+        digests, nodes = self.digests, self.nodes
+        new_digests = np.concatenate([np.zeros(0, np.uint64), *self.pending_digests])
+        new_nodes = np.concatenate([np.zeros(0, np.int64), *self.pending_nodes])
         if removed:
-            keep = ~np.isin(nodes, np.fromiter(removed, dtype=np.int64, count=len(removed)))
+            gone = np.fromiter(removed, dtype=np.int64, count=len(removed))
+            keep = np.isin(nodes, gone, invert=True)
             digests, nodes = digests[keep], nodes[keep]
-        order = np.lexsort((nodes, digests))
-        self.digests = np.ascontiguousarray(digests[order])
-        self.nodes = np.ascontiguousarray(nodes[order])
+            keep_new = np.isin(new_nodes, gone, invert=True)
+            new_digests, new_nodes = new_digests[keep_new], new_nodes[keep_new]
+        if new_digests.size:
+            order = np.lexsort((new_nodes, new_digests))
+            new_digests, new_nodes = new_digests[order], new_nodes[order]
+            at = np.searchsorted(digests, new_digests, side="right")
+            digests = np.insert(digests, at, new_digests)
+            nodes = np.insert(nodes, at, new_nodes)
+        self.digests = np.ascontiguousarray(digests)
+        self.nodes = np.ascontiguousarray(nodes)
         self.pending_digests.clear()
         self.pending_nodes.clear()
 
@@ -159,6 +171,25 @@ class KeyIndex:
             index.merge(self._removed)
         self._size = sum(int(index.digests.shape[0]) for index in self._indexes)
         self._removed.clear()
+
+    def sharing(self, records: PackedClks) -> list[Int64Array]:
+        """Per rule, node IDs (ascending) of every indexed record whose digest equals a
+        digest of one of ``records``: every record the rule pairs with one of them, with no
+        ``max_block`` cut (a batch's linkage pairs a record with a whole block, however
+        large, as the rule itself does); a digest collision adds one the rule does not
+        pair. Removed records may remain until the next merge."""
+        if any(index.pending_digests for index in self._indexes) or self._removed:
+            self._merge()
+        found: list[Int64Array] = []
+        for rule, index in zip(self.rules, self._indexes, strict=True):
+            digests, _ = self._digests(rule, records)
+            low = np.searchsorted(index.digests, digests, side="left")
+            counts = np.searchsorted(index.digests, digests, side="right") - low
+            total = int(counts.sum())
+            start = np.cumsum(counts) - counts
+            positions = np.repeat(low - start, counts) + np.arange(total)
+            found.append(unique_sorted(index.nodes[positions]).astype(np.int64, copy=False))
+        return found
 
     def candidates(self, query: PackedClks) -> Int64Array:
         """Node IDs of the records sharing any exact key with any query row, sorted,

@@ -70,9 +70,16 @@ class Linking:
             return [], []
         state = self._state
         packed = pack_clk_bytes(clks, state.settings.clk_bits)
-        nodes, held = state.mirror.packed_except(leaving)
+        linked = None
+        if state.linker is not None:
+            # only the records the blocking may pair with the batch are read
+            linked = state.mirror.link_batch(state.linker, packed, leaving)
+        if linked is not None:
+            against, nodes = linked
+        else:
+            nodes, held = state.mirror.packed_except(leaving)
+            against = self.pair_join(packed, held) if nodes.size else CandidatePairs.empty()
         keys = nodes.tolist()
-        against = self.pair_join(packed, held) if keys else CandidatePairs.empty()
         against_index = [(row, keys[col], score) for score, row, col in against.as_tuples()]
         return against_index, int_pairs(self.self_join(packed))
 

@@ -15,12 +15,19 @@ Not thread-safe on its own: the service changes it under its writer lock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 
 import numpy as np
 
-from linkage.match import ClkIndex, pack_clk_bytes, popcounts
-from linkage.probabilistic import BlockingRules, ExactRule, SegmentLayout, TermFrequencies
+from linkage.match import CandidatePairs, ClkIndex, pack_clk_bytes, popcounts
+from linkage.probabilistic import (
+    BlockingRules,
+    ExactRule,
+    ProbabilisticLinker,
+    SegmentLayout,
+    TermFrequencies,
+)
+from linkage.probabilistic._batch_screen import link_against_index
 from linkage.probabilistic._keyindex import KeyIndex
 from linkage.security import PopcountBand, band_from_histogram, band_from_range
 from linkage.types import Int64Array, PackedClks
@@ -170,6 +177,20 @@ class IndexMirror:
         self._keys = KeyIndex(layout, wanted) if wanted else None
         if self._keys is not None and nodes:
             self._keys.add(np.asarray(nodes, dtype=np.int64), packed)
+
+    def link_batch(
+        self, linker: ProbabilisticLinker, packed: PackedClks, leaving: Set[int]
+    ) -> tuple[CandidatePairs, Int64Array] | None:
+        """``linker.link`` of a batch against the held records but ``leaving``, read in
+        place (:func:`link_against_index`): the pairs, their right side a position in the
+        node IDs returned with them. None when the key index does not hold the linker's
+        exact rules (then join the whole index)."""
+        exact = tuple(rule for rule in linker.blocking.rules if isinstance(rule, ExactRule))
+        layout = linker.layout
+        if exact and (self._layout != layout or exact != self._key_rules or self._keys is None):
+            return None
+        keys, frequencies = self._keys, self._frequencies
+        return link_against_index(linker, packed, self._index, keys, frequencies, leaving)
 
     def key_candidates(self, query: PackedClks) -> list[int]:
         """Held records sharing an exact blocking key with the query, by node ID."""

@@ -13,6 +13,7 @@ import pytest
 import linkage.match._kernel_primitives as primitives
 import linkage.match._kernels as kernels
 import linkage.match._lsh_kernels as lsh_kernels
+import linkage.match._screen_kernels as screen_kernels
 
 
 def primitives_digest() -> str:
@@ -21,7 +22,7 @@ def primitives_digest() -> str:
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("module", [kernels, lsh_kernels], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [kernels, lsh_kernels, screen_kernels], ids=lambda m: m.__name__)
 def test_kernel_module_records_the_digest_of_the_primitives_it_inlines(
     module: types.ModuleType,
 ) -> None:
@@ -40,4 +41,4 @@ def test_every_module_that_imports_the_primitives_records_their_digest() -> None
         for path in package.glob("*.py")
         if "_kernel_primitives import" in path.read_text() and path.name != "_kernel_primitives.py"
     )
-    assert importers == ["_kernels.py", "_lsh_kernels.py"]
+    assert importers == ["_kernels.py", "_lsh_kernels.py", "_screen_kernels.py"]
