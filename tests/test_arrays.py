@@ -72,3 +72,14 @@ def test_row_groups_are_the_equality_classes_of_the_rows(
         assert _partition(groups) == _partition(exact.reshape(-1))
         assert sorted(set(groups.tolist())) == list(range(int(groups.max()) + 1))
     np.testing.assert_array_equal(row_hashes(rows[:1]), row_hashes(rows[:1].copy()))
+
+
+@given(st.lists(st.integers(-50, 50), max_size=200))
+def test_unique_inverse_of_ascending_values_equals_numpy(values: list[int]) -> None:
+    """Ascending input takes the path without a sort: the same answer."""
+    array = np.asarray(sorted(values), dtype=np.int64)
+    unique, inverse = unique_inverse(array)
+    expected, expected_inverse = np.unique(array, return_inverse=True)
+    np.testing.assert_array_equal(unique, expected)
+    np.testing.assert_array_equal(inverse, expected_inverse.reshape(-1))
+    assert inverse.dtype == np.int64

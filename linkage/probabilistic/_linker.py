@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from linkage.arrays import unique_inverse
+from linkage.arrays import row_groups, unique_inverse
 from linkage.errors import ConfigError, InvalidInputError, Problem
 from linkage.layout import SegmentLayout
 from linkage.match import CandidatePairs
@@ -35,10 +35,6 @@ from linkage.probabilistic._similarity import segment_dice
 from linkage.types import Float64Array, Int64Array, PackedClks
 
 __all__ = ["ProbabilisticLinker", "fit_model", "identical_segment_rate"]
-
-
-def _columns(layout: SegmentLayout, segments: Sequence[str]) -> Int64Array:
-    return np.array([layout.index(name) for name in segments], dtype=np.int64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +79,14 @@ class ProbabilisticLinker:
     ) -> Float64Array:
         """Segment Dice of the pairs, in the model's :attr:`similarity_columns` order
         (NaN = missing)."""
-        sims = segment_dice(packed_left, packed_right, left_idx, right_idx, self.layout)
-        return np.ascontiguousarray(sims[:, _columns(self.layout, self.model.similarity_columns)])
+        return segment_dice(
+            packed_left,
+            packed_right,
+            left_idx,
+            right_idx,
+            self.layout,
+            self.model.similarity_columns,
+        )
 
     def term_frequency_u(
         self, packed_left: PackedClks, left_idx: Int64Array, frequencies: TermFrequencies
@@ -183,14 +185,12 @@ def identical_segment_rate(
     if packed_right is None:
         if n_left < 2:
             return None
-        _, counts = np.unique(left, axis=0, return_counts=True)
-        c = counts.astype(np.float64)
+        c = np.bincount(row_groups(left)).astype(np.float64)
         return float((c * (c - 1)).sum() / (n_left * (n_left - 1.0)))
     right, n_right = groups(packed_right)
     if n_left == 0 or n_right == 0:
         return None
-    _, inverse = np.unique(np.concatenate([left, right]), axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
+    inverse = row_groups(np.concatenate([left, right]))
     size = int(inverse.max()) + 1
     cl = np.bincount(inverse[:n_left], minlength=size).astype(np.float64)
     cr = np.bincount(inverse[n_left:], minlength=size).astype(np.float64)
@@ -239,7 +239,7 @@ def fit_model(
     towards (:meth:`FellegiSunterModel.fit`).
     """
     comparisons = tuple(comparisons)
-    columns = _columns(layout, similarity_columns(comparisons))
+    columns = similarity_columns(comparisons)
     n_left = int(packed_left.shape[0])
     if packed_right is None:
         if n_left < 2:
@@ -255,7 +255,7 @@ def fit_model(
         right = packed_right
         total = n_left * int(packed_right.shape[0])
         ra, rb = _random_pairs(n_left, int(packed_right.shape[0]), random_pairs, seed)
-    candidates = segment_dice(packed_left, right, li, ri, layout)[:, columns]
+    candidates = segment_dice(packed_left, right, li, ri, layout, columns)
     sessions = []
     for rule in training_rules:
         if packed_right is None:
@@ -263,8 +263,8 @@ def fit_model(
         else:
             ta, tb = rule.pairs(packed_left, packed_right, layout)
         blocked = rule.segments if isinstance(rule, ExactRule) else rule.parts
-        sessions.append((segment_dice(packed_left, right, ta, tb, layout)[:, columns], blocked))
-    randoms = segment_dice(packed_left, right, ra, rb, layout)[:, columns]
+        sessions.append((segment_dice(packed_left, right, ta, tb, layout, columns), blocked))
+    randoms = segment_dice(packed_left, right, ra, rb, layout, columns)
     identical = [
         identical_segment_rate(packed_left, packed_right, layout, c.segment)
         if c.identical_level == 0

@@ -18,7 +18,7 @@ is larger: a given name and surname written the other way round read as agreeing
 from __future__ import annotations
 
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
 import numba
@@ -106,11 +106,13 @@ def _dice_impl(
     stops: Any,
     swaps: Any,
     key_columns: Any,
+    place: Any,
     out: Any,
 ) -> None:  # pragma: no cover - compiled; its twin is segment_dice_reference
     """Per pair: the Dice of every segment, then the transposed fields (``swaps[k]``: the
-    columns of one swappable pair, applied in order, as :func:`_apply_swaps`), then the
-    key segments (``key_columns``, as :func:`_apply_key_sets`), all in one pass."""
+    segments of one swappable pair, applied in order, as :func:`_apply_swaps`), then the
+    key segments (``key_columns``, as :func:`_apply_key_sets`), all in one pass; segment
+    ``s`` is column ``place[s]`` of ``out``."""
     for p in prange(left_idx.shape[0]):
         i = left_idx[p]
         j = right_idx[p]
@@ -118,12 +120,12 @@ def _dice_impl(
             pa = left_pop[i, s]
             pb = right_pop[j, s]
             if pa == 0 or pb == 0:
-                out[p, s] = np.nan
+                out[p, place[s]] = np.nan
                 continue
             count = 0
             for w in range(starts[s], stops[s]):
                 count += _popcount(left[i, w] & right[j, w])
-            out[p, s] = 2.0 * count / (pa + pb)
+            out[p, place[s]] = 2.0 * count / (pa + pb)
         for k in range(swaps.shape[0]):
             first = swaps[k, 0]
             second = swaps[k, 1]
@@ -133,14 +135,14 @@ def _dice_impl(
             cross_ba = _cross_dice(
                 left, right, i, j, left_pop, right_pop, starts, stops, second, first
             )
-            direct = _or_zero(out[p, first]) + _or_zero(out[p, second])
+            direct = _or_zero(out[p, place[first]]) + _or_zero(out[p, place[second]])
             if _or_zero(cross_ab) + _or_zero(cross_ba) > direct:
-                out[p, first] = cross_ab
-                out[p, second] = cross_ba
+                out[p, place[first]] = cross_ab
+                out[p, place[second]] = cross_ba
         for k in range(key_columns.shape[0]):
             s = key_columns[k]
             if left_pop[i, s] == 0 or right_pop[j, s] == 0:
-                out[p, s] = np.nan
+                out[p, place[s]] = np.nan
                 continue
             shared = 0.0
             for u in range(starts[s], stops[s]):
@@ -149,7 +151,7 @@ def _dice_impl(
                     for v in range(starts[s], stops[s]):
                         if word == right[j, v]:
                             shared = 1.0
-            out[p, s] = shared
+            out[p, place[s]] = shared
 
 
 @numba.njit(inline="always", cache=True)
@@ -214,12 +216,14 @@ def segment_dice(
     left_idx: Int64Array,
     right_idx: Int64Array,
     layout: SegmentLayout,
+    columns: Sequence[str] | None = None,
 ) -> Float64Array:
     """Dice of every field segment for each pair ``(left_idx[p], right_idx[p])``.
 
-    Returns ``float64[pairs, segments]`` in the layout's segment order; NaN where either
-    record's segment is missing (all zero). For pairs within one set pass the same array
-    twice.
+    Returns ``float64[pairs, segments]`` in the layout's segment order, or with
+    ``columns`` (segment names) the columns of those segments in that order; NaN where
+    either record's segment is missing (all zero). For pairs within one set pass the same
+    array twice.
     """
     left = _check(left_packed, layout, "left_packed")
     right = left if right_packed is left_packed else _check(right_packed, layout, "right_packed")
@@ -228,9 +232,19 @@ def segment_dice(
     if li.shape != ri.shape:
         raise InvalidInputError("left_idx and right_idx must have the same length")
     starts, stops = layout.bounds()
-    out = np.empty((li.shape[0], starts.shape[0]), dtype=np.float64)
+    segments = starts.shape[0]
+    chosen = np.arange(segments, dtype=np.int64)
+    if columns is not None:
+        chosen = np.array([layout.index(name) for name in columns], dtype=np.int64)
+    # written in place where the columns are every segment once (a permutation); a copy
+    # of the columns of a [pairs, segments] array costs more than the kernel
+    permutation = bool(np.array_equal(np.sort(chosen), np.arange(segments)))
+    place = np.arange(segments, dtype=np.int64)
+    if permutation:
+        place[chosen] = np.arange(segments, dtype=np.int64)
+    out = np.empty((li.shape[0], segments), dtype=np.float64)
     if li.shape[0] == 0:
-        return out
+        return out if permutation else out[:, chosen]
     # Popcounts only of the records the pairs touch would be cheaper for tiny batches;
     # computing all keeps the kernel simple and costs one pass over each set.
     left_pop = segment_popcounts(left, layout)
@@ -238,8 +252,11 @@ def segment_dice(
     swaps = np.array(layout.swap_columns(), dtype=np.int64).reshape(-1, 2)
     key_columns = np.array([layout.index(name) for name in layout.key_sets], dtype=np.int64)
     kernel = _dice_serial if li.shape[0] < _SERIAL_BELOW else _dice_kernel
-    kernel(left, right, li, ri, left_pop, right_pop, starts, stops, swaps, key_columns, out)
-    return out
+    kernel(left, right, li, ri, left_pop, right_pop, starts, stops, swaps, key_columns, place, out)
+    if permutation:
+        return out
+    selected: Float64Array = np.ascontiguousarray(out[:, chosen])
+    return selected
 
 
 def key_set_agreement(a: np.ndarray, b: np.ndarray) -> Float64Array:

@@ -117,6 +117,17 @@ def test_segment_dice_equals_its_reference_with_key_segments(records: int, pairs
     fast = segment_dice(packed, packed, li, ri, KEYED_LAYOUT)
     slow = segment_dice_reference(packed, packed, li, ri, KEYED_LAYOUT)
     assert np.array_equal(fast, slow, equal_nan=True)
+    # columns by name: a permutation is written in place, a subset selected
+    names = KEYED_LAYOUT.names
+    for chosen in (names[::-1], names[1:], names[:1] * 2):
+        by_name = segment_dice(packed, packed, li, ri, KEYED_LAYOUT, chosen)
+        expected = slow[:, [KEYED_LAYOUT.index(name) for name in chosen]]
+        assert by_name.flags.c_contiguous
+        assert np.array_equal(by_name, expected, equal_nan=True)
+    assert segment_dice(packed, packed, li[:0], ri[:0], KEYED_LAYOUT, names[1:]).shape == (
+        0,
+        len(names) - 1,
+    )
 
 
 def test_key_agreement_is_not_the_dice_of_the_words() -> None:
