@@ -62,6 +62,8 @@ class AverageLinkClusterer:
             )
 
     def __call__(self, edges: CandidateEdges, /) -> Sequence[Sequence[Node]]:
+        if len(edges) == 1:
+            return self._one_edge(edges)
         nodes = sorted(
             set(zip(edges.dataset_left.tolist(), edges.record_left.tolist(), strict=True))
             | set(zip(edges.dataset_right.tolist(), edges.record_right.tolist(), strict=True))
@@ -145,6 +147,15 @@ class AverageLinkClusterer:
         return [
             tuple(nodes[i] for i in sorted(group)) for group in members.values() if len(group) > 1
         ]
+
+    def _one_edge(self, edges: CandidateEdges) -> Sequence[Sequence[Node]]:
+        """A component of one edge (most of a rebuild's): what the agglomeration decides
+        for it, without its bookkeeping. Two singletons join when their edge's score (the
+        linkage of a single pair) is not below ``join_threshold``; nothing is scored."""
+        ((score, node_a, node_b),) = edges.as_tuples()
+        if node_a == node_b or score < self.join_threshold:
+            return []
+        return [(node_a, node_b) if node_a < node_b else (node_b, node_a)]
 
 
 def greedy_one_per_agency(edges: CandidateEdges, /) -> Sequence[Sequence[Node]]:

@@ -216,3 +216,21 @@ def test_with_a_scorer_the_groups_do_not_depend_on_edge_order(seed: int, nodes: 
             for s, x, y in shuffled
         ]
         assert _groups(clusterer(_edges(flipped))) == expected
+
+
+@pytest.mark.parametrize("score", [0.0, 0.49, 0.5, 0.5000001, 0.7, 1.0, float("nan")])
+@pytest.mark.parametrize(("node_a", "node_b"), [(A, B), (B, A), (C, A), (A, A)])
+def test_a_component_of_one_edge_is_decided_as_the_agglomeration_decides_it(
+    score: float, node_a: Node, node_b: Node
+) -> None:
+    """One edge takes a shortcut; the same edge twice takes the agglomeration (the
+    second copy is ignored): the groups are equal, exactly, and nothing is scored."""
+    scorer = _Recorder({}, default=1.0)
+    for clusterer in (
+        AverageLinkClusterer(0.5, 0.7),
+        AverageLinkClusterer(0.5, 0.7, scorer=scorer),
+    ):
+        one = clusterer(_edges([(score, node_a, node_b)]))
+        twice = clusterer(_edges([(score, node_a, node_b), (score, node_a, node_b)]))
+        assert [tuple(group) for group in one] == [tuple(group) for group in twice]
+    assert scorer.asked == []
