@@ -23,6 +23,7 @@ import re
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -65,9 +66,11 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def run(tree: Path, *args: str, timeout: int = TIMEOUT) -> str:
+def run(
+    tree: Path, *args: str, timeout: int = TIMEOUT, extra_env: dict[str, str] | None = None
+) -> str:
     """Run ``python <args>`` in the copy; fail with the output's end unless it exits 0."""
-    env = dict(os.environ, PYTHONPATH=str(tree), PYTHONDONTWRITEBYTECODE="1")
+    env = dict(os.environ, PYTHONPATH=str(tree), PYTHONDONTWRITEBYTECODE="1", **(extra_env or {}))
     env.pop("LINKAGE_MATCH_KERNEL", None)
     try:
         done = subprocess.run(
@@ -268,6 +271,33 @@ def test_bench_prob_service_grpc(tree: Path, prob_data: Path) -> None:
         "--records", "2000", "--queries", "10", "--ingest-batches", "1",
         "--batch-records", "200", "--blocking", "small",
     )  # fmt: skip
+    assert "results written to" in out
+
+
+def test_bench_prob_service_grpc_postgres(tree: Path, prob_data: Path, postgres_dsn: str) -> None:
+    """``--store postgres`` as docs/matcher.md gives it, in a database of its own (the
+    benchmark writes to its DSN's default schema, which other tests' server shares)."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
+    database = f"bench_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+    try:
+        out = run(
+            tree,
+            "benchmarks/bench_prob_service_grpc.py", "--store", "postgres",
+            "--records", "2000", "--queries", "10", "--ingest-batches", "1",
+            "--batch-records", "200", "--blocking", "small",
+            extra_env={"LINKAGE_TEST_PG_DSN": make_conninfo(postgres_dsn, dbname=database)},
+        )  # fmt: skip
+    finally:
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+            )
+    assert '"store": "postgres"' in out
     assert "results written to" in out
 
 
