@@ -36,6 +36,9 @@ __all__ = ["ClkIndex", "LookupHits"]
 
 #: Groups per slab at least (a slab is the unit of parallel work in a search).
 _MIN_SLAB_GROUPS = 256
+#: Keys asked for at once from which :meth:`ClkIndex.get` searches the sorted live keys
+#: instead of looking each up in a dictionary.
+_SORTED_LOOKUP = 4096
 #: Most results a search may ask for per query.
 MAX_K = 10_000
 
@@ -81,6 +84,8 @@ class ClkIndex:
         self._width = padded_words(self._words)  # words per record in the kernel layout
         self._lock = threading.RLock()
         self._slot_of: dict[int, int] = {}
+        # live keys ascending and their slots, for looking many up at once (None: stale)
+        self._sorted: tuple[Int64Array, Int64Array] | None = None
         self._size = 0  # slots in use (live or dead)
         self._allocate(capacity)
 
@@ -137,6 +142,7 @@ class ClkIndex:
             np.minimum.at(self._group_min_pop, groups, pop)
             self._slot_of.update(zip(key_array.tolist(), slots.tolist(), strict=True))
             self._size += n
+            self._sorted = None
 
     def _grow(self, needed: int) -> None:
         old = (self._bt, self._pop, self._group_min_pop, self._alive, self._keys)
@@ -155,6 +161,7 @@ class ClkIndex:
             missing = [i for i, key in enumerate(key_list) if key not in self._slot_of]
             if missing:
                 raise NotFoundError(f"keys[{missing[0]}] is not in the index")
+            self._sorted = None
             for key in key_list:
                 self._alive[self._slot_of.pop(key)] = False
             dead = self._size - len(self._slot_of)
@@ -169,6 +176,7 @@ class ClkIndex:
             clks = self._bt[live // LANES, : self._words, live % LANES].copy()
             self._allocate(max(2 * live.shape[0], 1024))
             self._slot_of = {}
+            self._sorted = None
             self._size = 0
             self.add(keys, clks)
 
@@ -185,13 +193,31 @@ class ClkIndex:
 
     def get(self, keys: Sequence[int] | Int64Array) -> PackedClks:
         """The packed CLKs of the given keys (for verification and rebuilds)."""
-        key_list = np.asarray(keys, dtype=np.int64).tolist()
+        key_array = np.asarray(keys, dtype=np.int64).reshape(-1)
         with self._lock:
+            slots = self._slots(key_array)
+            return self._bt[slots // LANES, : self._words, slots % LANES].copy()
+
+    def _slots(self, keys: Int64Array) -> Int64Array:
+        """The slots of ``keys`` (:class:`NotFoundError` naming the first one not held): a
+        dictionary lookup each for a few, a binary search in the live keys sorted (kept
+        until the next change) for many."""
+        if keys.shape[0] < _SORTED_LOOKUP:
+            key_list = keys.tolist()
             missing = [i for i, key in enumerate(key_list) if key not in self._slot_of]
             if missing:
                 raise NotFoundError(f"keys[{missing[0]}] is not in the index")
-            slots = np.array([self._slot_of[key] for key in key_list], dtype=np.int64)
-            return self._bt[slots // LANES, : self._words, slots % LANES].copy()
+            return np.array([self._slot_of[key] for key in key_list], dtype=np.int64)
+        if self._sorted is None:
+            live = np.flatnonzero(self._alive[: self._size])
+            order = np.argsort(self._keys[live], kind="stable")
+            self._sorted = (self._keys[live][order], live[order].astype(np.int64))
+        sorted_keys, sorted_slots = self._sorted
+        at = np.minimum(np.searchsorted(sorted_keys, keys), max(sorted_keys.shape[0] - 1, 0))
+        found = sorted_keys[at] == keys if sorted_keys.shape[0] else np.zeros(keys.shape, bool)
+        if not found.all():
+            raise NotFoundError(f"keys[{int(np.flatnonzero(~found)[0])}] is not in the index")
+        return sorted_slots[at]
 
     def items(self) -> tuple[Int64Array, PackedClks]:
         """Every live record: its keys ascending and their packed CLKs, in one vectorised

@@ -183,3 +183,37 @@ def test_items_are_the_live_records_by_key_ascending() -> None:
     np.testing.assert_array_equal(got_clks, index.get(expected))
     row_of = {int(key): row for row, key in enumerate(keys.tolist())}
     np.testing.assert_array_equal(got_clks, records[[row_of[int(k)] for k in expected]])
+
+
+@pytest.mark.parametrize("asked", [3, 5000])
+def test_get_returns_the_asked_records_after_every_change(asked: int) -> None:
+    """A few keys are looked up one by one, many by a search of the live keys sorted: both
+    follow adds, removals and compaction, and name the first key not held."""
+    rng = np.random.default_rng(asked)
+    index = ClkIndex(128, capacity=16)
+    held: dict[int, np.ndarray] = {}
+
+    def add(keys: np.ndarray) -> None:
+        packed = clks(rng, keys.shape[0], 128)
+        index.add(keys, packed)
+        held.update(zip(keys.tolist(), packed, strict=True))
+
+    def check() -> None:
+        keys = rng.choice(np.array(sorted(held)), size=asked, replace=True)
+        assert index.get(keys).tolist() == [held[k].tolist() for k in keys.tolist()]
+
+    add(rng.permutation(np.arange(0, 30_000, 3)))
+    check()
+    add(np.arange(30_001, 40_000, 7))
+    check()
+    gone = np.array(sorted(held))[::2]
+    index.remove(gone)
+    for key in gone.tolist():
+        del held[key]
+    check()
+    index.compact()
+    check()
+    wanted = np.array(sorted(held))[:asked]
+    wanted[-1] = int(gone[0])
+    with pytest.raises(NotFoundError, match=rf"keys\[{asked - 1}\] is not in the index"):
+        index.get(wanted)
