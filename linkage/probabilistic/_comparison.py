@@ -16,14 +16,24 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from numba import prange
 
 from linkage.errors import ConfigError, InvalidInputError, Problem
+from linkage.match._kernel_primitives import function_variant, jit_kernel
 from linkage.types import Float64Array
 
-__all__ = ["Comparison", "LevelArray", "LevelRule", "comparison_levels", "similarity_columns"]
+__all__ = [
+    "Comparison",
+    "LevelArray",
+    "LevelRule",
+    "comparison_levels",
+    "comparison_levels_reference",
+    "similarity_columns",
+]
 
 #: Comparison levels of pairs, ``int8[pairs, comparisons]`` (-1: the base segment missing).
 LevelArray = npt.NDArray[np.int8]
@@ -151,10 +161,73 @@ def similarity_columns(comparisons: Sequence[Comparison]) -> tuple[str, ...]:
     return tuple(names)
 
 
+#: Below this many pairs the serial levels kernel runs (a lookup scores a few hundred).
+_SERIAL_BELOW = 4096
+
+
+def _levels_impl(
+    sims: Any,
+    base: Any,
+    rule_start: Any,
+    condition_start: Any,
+    condition_column: Any,
+    condition_min: Any,
+    out: Any,
+) -> None:  # pragma: no cover - compiled; see comparison_levels_reference
+    """``out[p, c]``: the first rule of comparison ``c`` (rules ``rule_start[c] ..
+    rule_start[c + 1]``) whose conditions (``condition_start[r] .. condition_start[r + 1]``:
+    column ``condition_column[k]`` at least ``condition_min[k]``) all hold for pair ``p``;
+    the number of its rules when none holds, ``-1`` then if its base column is NaN."""
+    for p in prange(sims.shape[0]):
+        for c in range(base.shape[0]):
+            # every rule and condition is evaluated, whichever holds (as the numpy twin:
+            # a lookup's time must not tell how its pairs agree)
+            level = rule_start[c + 1] - rule_start[c]
+            decided = False
+            for r in range(rule_start[c], rule_start[c + 1]):
+                holds = not decided
+                for k in range(condition_start[r], condition_start[r + 1]):
+                    holds &= sims[p, condition_column[k]] >= condition_min[k]
+                level = r - rule_start[c] if holds else level
+                decided |= holds
+            missing = np.isnan(sims[p, base[c]]) and not decided
+            out[p, c] = -1 if missing else level
+
+
+_levels_parallel = jit_kernel(parallel=True)(function_variant(_levels_impl, "_levels_parallel"))
+_levels_serial = jit_kernel()(function_variant(_levels_impl, "_levels_serial"))
+
+
 def comparison_levels(similarities: Float64Array, comparisons: Sequence[Comparison]) -> LevelArray:
     """Levels ``int8[pairs, comparisons]`` of a similarity matrix whose columns are
     :func:`similarity_columns` of the comparisons: ``-1`` where the base segment is
-    missing and no rule holds (a joint level may hold on other segments)."""
+    missing and no rule holds (a joint level may hold on other segments). One pass over
+    each pair (a numba kernel); :func:`comparison_levels_reference` is the numpy twin."""
+    sims = np.ascontiguousarray(similarities, dtype=np.float64)
+    columns = similarity_columns(comparisons)
+    if sims.ndim != 2 or sims.shape[1] != len(columns):
+        raise InvalidInputError(
+            f"similarities must be [pairs, {len(columns)}], got shape {sims.shape}"
+        )
+    position = {name: i for i, name in enumerate(columns)}
+    rules = [rule for comparison in comparisons for rule in comparison.rules]
+    conditions = [condition for rule in rules for condition in rule.conditions()]
+    base = np.array([position[c.segment] for c in comparisons], dtype=np.int64)
+    rule_start = np.cumsum([0] + [len(c.rules) for c in comparisons]).astype(np.int64)
+    condition_start = np.cumsum([0] + [len(r.conditions()) for r in rules]).astype(np.int64)
+    condition_column = np.array([position[name] for name, _ in conditions], dtype=np.int64)
+    condition_min = np.array([float(value) for _, value in conditions], dtype=np.float64)
+    out = np.empty((sims.shape[0], len(comparisons)), dtype=np.int8)
+    if sims.shape[0]:
+        kernel = _levels_serial if sims.shape[0] < _SERIAL_BELOW else _levels_parallel
+        kernel(sims, base, rule_start, condition_start, condition_column, condition_min, out)
+    return out
+
+
+def comparison_levels_reference(
+    similarities: Float64Array, comparisons: Sequence[Comparison]
+) -> LevelArray:
+    """:func:`comparison_levels` in plain numpy (for tests)."""
     sims = np.asarray(similarities, dtype=np.float64)
     columns = similarity_columns(comparisons)
     if sims.ndim != 2 or sims.shape[1] != len(columns):

@@ -29,8 +29,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
+from numba import prange
 
 from linkage.errors import ConfigError, InvalidInputError, Problem
+from linkage.match._kernel_primitives import function_variant, jit_kernel
 from linkage.probabilistic._comparison import (
     Comparison,
     LevelArray,
@@ -160,22 +162,56 @@ class FellegiSunterModel:
             raise InvalidInputError("levels must be [pairs, comparisons]")
         if tf_u is not None and np.shape(tf_u) != array.shape:
             raise InvalidInputError("tf_u must be [pairs, comparisons] like the levels")
-        total = np.full(array.shape[0], self.prior_weight, dtype=np.float64)
-        for column, row in enumerate(self.level_weights()):
-            table = np.concatenate([np.asarray(row, dtype=np.float64), [0.0]])
-            # level -1 (missing) indexes the appended 0.0
-            total += table[array[:, column].astype(np.int64)]
-            comparison = self.comparisons[column]
-            identical = comparison.identical_level
-            if tf_u is None or not comparison.term_frequency or identical is None:
-                continue
-            own = np.asarray(tf_u[:, column], dtype=np.float64)
-            adjust = (array[:, column] == identical) & ~np.isnan(own)
-            # computed for every pair and added where it applies: the same work whether or
-            # not a pair agrees exactly (a lookup's time must not tell that it found one)
-            m = self.m[column][identical]
-            adjusted = np.log2(m / np.maximum(np.where(adjust, own, 1.0), TF_MINIMUM_U))
-            total += np.where(adjust, adjusted - row[identical], 0.0)
+        pairs, width = array.shape
+        weights = self.level_weights()
+        sizes = np.array([len(row) for row in weights], dtype=np.int64)
+        # per comparison its level weights, then 0.0 (level -1, missing); a level indexes
+        # that row as numpy would (from its end when negative)
+        if pairs and bool(
+            (array.min(axis=0) < -(sizes + 1)).any() or (array.max(axis=0) > sizes).any()
+        ):
+            raise InvalidInputError("levels outside a comparison's levels")
+        tables = np.zeros((width, int(sizes.max(initial=0)) + 1), dtype=np.float64)
+        for column, row in enumerate(weights):
+            tables[column, : len(row)] = row
+        levels_of = np.ascontiguousarray(array, dtype=np.int8)
+        tf_levels = [
+            (column, comparison.identical_level)
+            for column, comparison in enumerate(self.comparisons)
+            if tf_u is not None
+            and comparison.term_frequency
+            and comparison.identical_level is not None
+        ]
+        column_of = np.array([column for column, _ in tf_levels], dtype=np.int64)
+        identical = np.array([level for _, level in tf_levels], dtype=np.int64)
+        m_identical = np.array(
+            [self.m[column][level] for column, level in tf_levels], dtype=np.float64
+        )
+        identical_weight = np.array(
+            [weights[column][level] for column, level in tf_levels], dtype=np.float64
+        )
+        own = (
+            np.ascontiguousarray(np.asarray(tf_u, dtype=np.float64)[:, column_of].T)
+            if tf_u is not None and tf_levels
+            else np.zeros((0, pairs), dtype=np.float64)
+        )
+        # log2(m / max(u, TF_MINIMUM_U)) of every pair's own u, computed for every pair and
+        # added where it applies: the same work whether or not a pair agrees exactly (a
+        # lookup's time must not tell that it found one); numpy's log2, as before
+        adjusted = np.empty_like(own)
+        adjust = np.empty(own.shape, dtype=np.bool_)
+        serial = pairs < _SERIAL_BELOW
+        if own.size:
+            ratio_kernel = _tf_ratio_serial if serial else _tf_ratio_parallel
+            ratio_kernel(
+                levels_of, own, column_of, identical, m_identical, TF_MINIMUM_U, adjusted, adjust
+            )
+            np.log2(adjusted, out=adjusted)
+        total = np.empty(pairs, dtype=np.float64)
+        if pairs:
+            weights_kernel = _weights_serial if serial else _weights_parallel
+            weights_kernel(levels_of, tables, sizes, self.prior_weight, column_of, adjusted,
+                           adjust, identical_weight, total)  # fmt: skip
         return total
 
     def match_weights(
@@ -323,6 +359,68 @@ class FellegiSunterModel:
         if not isinstance(document, dict):
             raise ConfigError("invalid model", problems=[Problem("$", "not an object")])
         return cls.from_dict(document)
+
+
+#: Below this many pairs the serial weight kernels run (a lookup scores a few hundred).
+_SERIAL_BELOW = 4096
+
+
+def _tf_ratio_impl(
+    levels: Any,
+    own: Any,
+    column_of: Any,
+    identical: Any,
+    m_identical: Any,
+    minimum_u: float,
+    ratio: Any,
+    adjust: Any,
+) -> None:  # pragma: no cover - compiled
+    """For the ``k``-th term-frequency comparison (column ``column_of[k]``): whether pair
+    ``p`` is at its identical level with a known own u (``adjust[k, p]``), and
+    ``m / max(u, minimum_u)`` (``u`` 1.0 where it is not) in ``ratio[k, p]``."""
+    for p in prange(levels.shape[0]):
+        for k in range(column_of.shape[0]):
+            u = own[k, p]
+            applies = levels[p, column_of[k]] == identical[k] and not np.isnan(u)
+            adjust[k, p] = applies
+            chosen = u if applies else 1.0
+            ratio[k, p] = m_identical[k] / (chosen if chosen >= minimum_u else minimum_u)
+
+
+def _weights_impl(
+    levels: Any,
+    tables: Any,
+    sizes: Any,
+    prior_weight: float,
+    column_of: Any,
+    adjusted: Any,
+    adjust: Any,
+    identical_weight: Any,
+    total: Any,
+) -> None:  # pragma: no cover - compiled
+    """``total[p]``: the prior weight plus, comparison by comparison, the weight of the
+    pair's level (``tables[c, level]``: a row of ``sizes[c]`` weights then 0.0, read from
+    its end for a negative level) and, for the ``k``-th term-frequency comparison,
+    ``adjusted[k, p] - identical_weight[k]`` where ``adjust[k, p]`` (else 0.0), added in
+    that order (the order of the numpy version it replaces: the same sums, bit for bit)."""
+    for p in prange(levels.shape[0]):
+        value = prior_weight
+        k = 0
+        for c in range(levels.shape[1]):
+            level = np.int64(levels[p, c])
+            value += tables[c, level if level >= 0 else sizes[c] + 1 + level]
+            if k < column_of.shape[0] and column_of[k] == c:
+                value += adjusted[k, p] - identical_weight[k] if adjust[k, p] else 0.0
+                k += 1
+        total[p] = value
+
+
+_tf_ratio_parallel = jit_kernel(parallel=True)(
+    function_variant(_tf_ratio_impl, "_tf_ratio_parallel")
+)
+_tf_ratio_serial = jit_kernel()(function_variant(_tf_ratio_impl, "_tf_ratio_serial"))
+_weights_parallel = jit_kernel(parallel=True)(function_variant(_weights_impl, "_weights_parallel"))
+_weights_serial = jit_kernel()(function_variant(_weights_impl, "_weights_serial"))
 
 
 def probability_of_weight(weights: Float64Array) -> Float64Array:

@@ -604,3 +604,59 @@ def test_only_comparisons_the_start_shares_are_pulled_towards_it() -> None:
     np.testing.assert_allclose(pulled.m[1], START_M[1], atol=2e-3)
     assert len(pulled.m[0]) == 4
     assert pulled.m[0][0] > 0.6  # the data's agreement, not a start value
+
+
+@pytest.mark.parametrize("pairs", [0, 7, 5000])
+def test_comparison_levels_kernel_equals_its_numpy_twin(pairs: int) -> None:
+    """Serial (few pairs) and parallel kernels against comparison_levels_reference, the
+    shipped comparisons (joint levels included) and these, on values at the cut points."""
+    from linkage.probabilistic._comparison import comparison_levels_reference
+
+    rng = np.random.default_rng(pairs)
+    values = np.array([np.nan, 0.0, 0.5, 0.7, 0.75, 0.8, 0.95, 1.0])
+    hardened = default_comparisons(hardened=True)
+    for comparisons in (COMPARISONS, hardened):
+        width = len(similarity_columns(comparisons))
+        sims = values[rng.integers(0, values.shape[0], size=(pairs, width))]
+        levels = comparison_levels(sims, comparisons)
+        assert levels.dtype == np.int8
+        np.testing.assert_array_equal(levels, comparison_levels_reference(sims, comparisons))
+        transposed = np.asfortranarray(sims)  # any memory order
+        np.testing.assert_array_equal(comparison_levels(transposed, comparisons), levels)
+
+
+def _weights_in_numpy(
+    model: FellegiSunterModel, levels: np.ndarray, tf_u: np.ndarray | None
+) -> np.ndarray:
+    """weights_of_levels as numpy computed it before its kernels (the same operations in
+    the same order: the kernels must give the same floats, bit for bit)."""
+    total = np.full(levels.shape[0], model.prior_weight, dtype=np.float64)
+    for column, row in enumerate(model.level_weights()):
+        table = np.concatenate([np.asarray(row, dtype=np.float64), [0.0]])
+        total += table[levels[:, column].astype(np.int64)]
+        comparison = model.comparisons[column]
+        identical = comparison.identical_level
+        if tf_u is None or not comparison.term_frequency or identical is None:
+            continue
+        own = np.asarray(tf_u[:, column], dtype=np.float64)
+        adjust = (levels[:, column] == identical) & ~np.isnan(own)
+        m = model.m[column][identical]
+        adjusted = np.log2(m / np.maximum(np.where(adjust, own, 1.0), TF_MINIMUM_U))
+        total += np.where(adjust, adjusted - row[identical], 0.0)
+    return total
+
+
+@pytest.mark.parametrize("pairs", [0, 9, 5000])
+def test_weight_kernels_equal_the_numpy_computation_bit_for_bit(pairs: int) -> None:
+    rng = np.random.default_rng(pairs + 1)
+    model = _model()
+    sizes = [len(row) for row in model.level_weights()]
+    levels = np.stack([rng.integers(-1, size, size=pairs) for size in sizes], axis=1).astype(
+        np.int8
+    )
+    tf_u = rng.choice(np.array([np.nan, 1e-12, TF_MINIMUM_U, 1e-4, 0.01, 0.3]), (pairs, 3))
+    for frequencies in (None, tf_u, np.asfortranarray(tf_u)):
+        got = model.weights_of_levels(levels, frequencies)
+        np.testing.assert_array_equal(got, _weights_in_numpy(model, levels, frequencies))
+    with pytest.raises(InvalidInputError, match="levels outside"):
+        model.weights_of_levels(np.full((2, 3), sizes[0] + 1, dtype=np.int8))
