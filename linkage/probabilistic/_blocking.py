@@ -23,7 +23,7 @@ Results are ``(left, right)`` index arrays sorted by ``left`` then ``right``; wi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from linkage.arrays import SPREAD, row_groups, row_hashes, unique_sorted
 from linkage.errors import ConfigError, InvalidInputError, Problem, ResourceExhaustedError
 from linkage.layout import SegmentLayout
 from linkage.match import HammingLsh, lsh_candidates, lsh_self_candidates
+from linkage.match._kernel_primitives import jit_kernel
 from linkage.types import Int64Array, PackedClks
 
 __all__ = ["BlockingRule", "BlockingRules", "ExactRule", "LshRule"]
@@ -216,17 +217,50 @@ class ExactRule:
                 f"exact blocking on {'+'.join(self.segments)} would generate {total} candidate"
                 f" pairs (limit {self.max_candidates})"
             )
-        group_of_pair = np.repeat(np.arange(groups), per_group)
-        offset = np.arange(total, dtype=np.int64) - np.repeat(
-            np.cumsum(per_group) - per_group, per_group
+        out = np.empty((2, total), dtype=np.int64)
+        found = _group_pairs_kernel(
+            np.ascontiguousarray(li, dtype=np.int64),
+            left_order.astype(np.int64),
+            left_start.astype(np.int64),
+            left_count.astype(np.int64),
+            np.ascontiguousarray(ri, dtype=np.int64),
+            right_order.astype(np.int64),
+            right_start.astype(np.int64),
+            right_count.astype(np.int64),
+            within,
+            out,
         )
-        width = right_count[group_of_pair]
-        a = li[left_order[left_start[group_of_pair] + offset // np.maximum(width, 1)]]
-        b = ri[right_order[right_start[group_of_pair] + offset % np.maximum(width, 1)]]
-        if within:
-            keep = a < b
-            a, b = a[keep], b[keep]
-        return np.stack([a.astype(np.int64), b.astype(np.int64)])
+        return np.ascontiguousarray(out[:, :found])
+
+
+@jit_kernel()
+def _group_pairs_kernel(
+    li: Any,
+    left_order: Any,
+    left_start: Any,
+    left_count: Any,
+    ri: Any,
+    right_order: Any,
+    right_start: Any,
+    right_count: Any,
+    within: bool,
+    out: Any,
+) -> int:  # pragma: no cover - compiled
+    """Every (left entry, right entry) pair of each group, group by group, left entry by
+    left entry, into ``out[0]`` (``li`` of the left entry) and ``out[1]``; with ``within``
+    only the pairs whose left record is below the right one. Returns how many."""
+    found = 0
+    for group in range(left_count.shape[0]):
+        for x in range(left_start[group], left_start[group] + left_count[group]):
+            a = li[left_order[x]]
+            for y in range(right_start[group], right_start[group] + right_count[group]):
+                b = ri[right_order[y]]
+                if within and a >= b:
+                    continue
+                out[0, found] = a
+                out[1, found] = b
+                found += 1
+    return found
 
 
 #: Fibonacci hashing multiplier (2^64 / golden ratio).
