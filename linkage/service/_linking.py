@@ -135,17 +135,20 @@ class Linking:
                 ),
             )
         mirror = self._state.mirror
-        bits = settings.clk_bits
+        # the pending records packed once for every call of the scorer
+        pending_nodes = list(pending)
+        pending_row = {n: i for i, n in enumerate(pending_nodes)}
+        pending_packed = pack_clk_bytes([pending[n] for n in pending_nodes], settings.clk_bits)
 
         def scorer(left: Sequence[Node], right: Sequence[Node]) -> list[float]:
             wanted = sorted({n for _, n in left} | {n for _, n in right})
             held = [n for n in wanted if n in mirror]
-            extra = [n for n in wanted if n not in mirror and n in pending]
+            extra = [n for n in wanted if n not in mirror and n in pending_row]
             parts = []
             if held:
                 parts.append(mirror.packed(held))
             if extra:
-                parts.append(pack_clk_bytes([pending[n] for n in extra], bits))
+                parts.append(pending_packed[[pending_row[n] for n in extra]])
             row = {n: i for i, n in enumerate(held + extra)}
             li = np.array([row.get(n, -1) for _, n in left], dtype=np.int64)
             ri = np.array([row.get(n, -1) for _, n in right], dtype=np.int64)
