@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["row_groups", "row_hashes", "unique_counts", "unique_inverse", "unique_sorted"]
+__all__ = [
+    "row_groups",
+    "row_hashes",
+    "unique_byte_rows",
+    "unique_counts",
+    "unique_inverse",
+    "unique_sorted",
+]
 
 #: Fibonacci hashing multiplier (2^64 / golden ratio).
 SPREAD = np.uint64(0x9E3779B97F4A7C15)
@@ -98,3 +105,32 @@ def row_groups(rows: np.ndarray, hashes: np.ndarray | None = None) -> np.ndarray
     out = np.empty(n, dtype=np.int64)
     out[order] = np.cumsum(new_hash) - 1
     return out
+
+
+def unique_byte_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(rows, axis=0, return_counts=True)`` for a 2-D ``int8`` array: the
+    distinct rows in lexicographic order, and how many times each occurs.
+
+    Rows of up to 8 columns are packed into one ``uint64`` each (column by column, most
+    significant first, offset by 128 so that the unsigned order is the signed one) and
+    counted with :func:`unique_counts`: numpy sorts the rows as structured values, about
+    25 times as slow on a million rows of comparison levels. Wider rows take np.unique.
+    """
+    array = np.asarray(rows)
+    if array.ndim != 2 or array.dtype != np.int8:
+        raise TypeError(f"need a two-dimensional int8 array, got {array.ndim}-D {array.dtype}")
+    width = array.shape[1]
+    if width == 0 or width > 8:
+        patterns, counts = np.unique(array, axis=0, return_counts=True)
+        return patterns, counts.astype(np.int64)
+    keys = np.zeros(array.shape[0], dtype=np.uint64)
+    for column in range(width):
+        keys <<= np.uint64(8)
+        keys |= (array[:, column].astype(np.int16) + 128).astype(np.uint64)
+    distinct, counts = unique_counts(keys)
+    patterns = np.empty((distinct.shape[0], width), dtype=np.int8)
+    for column in range(width):
+        shift = np.uint64(8 * (width - 1 - column))
+        byte = (distinct >> shift) & np.uint64(0xFF)
+        patterns[:, column] = (byte.astype(np.int16) - 128).astype(np.int8)
+    return patterns, counts

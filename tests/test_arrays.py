@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from linkage.arrays import row_groups, row_hashes, unique_counts, unique_inverse, unique_sorted
+from linkage.arrays import (
+    row_groups,
+    row_hashes,
+    unique_byte_rows,
+    unique_counts,
+    unique_inverse,
+    unique_sorted,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -83,3 +90,24 @@ def test_unique_inverse_of_ascending_values_equals_numpy(values: list[int]) -> N
     np.testing.assert_array_equal(unique, expected)
     np.testing.assert_array_equal(inverse, expected_inverse.reshape(-1))
     assert inverse.dtype == np.int64
+
+
+@given(
+    st.integers(0, 10).flatmap(
+        lambda width: st.lists(
+            st.lists(st.integers(-128, 127), min_size=width, max_size=width), max_size=80
+        ).map(lambda rows: np.asarray(rows, dtype=np.int8).reshape(len(rows), width))
+    )
+)
+def test_unique_byte_rows_equals_numpy_unique_by_rows(rows: np.ndarray) -> None:
+    patterns, counts = unique_byte_rows(rows)
+    expected, expected_counts = np.unique(rows, axis=0, return_counts=True)
+    np.testing.assert_array_equal(patterns, expected)
+    np.testing.assert_array_equal(counts, expected_counts)
+    assert patterns.dtype == np.int8
+    assert counts.dtype == np.int64
+
+
+def test_unique_byte_rows_refuses_what_it_is_not_for() -> None:
+    with pytest.raises(TypeError, match="two-dimensional int8"):
+        unique_byte_rows(np.zeros((2, 2), dtype=np.int64))

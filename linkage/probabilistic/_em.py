@@ -20,6 +20,7 @@ from typing import Final
 
 import numpy as np
 
+from linkage.arrays import unique_byte_rows
 from linkage.errors import ConfigError, Problem
 from linkage.probabilistic._comparison import Comparison, LevelArray
 from linkage.types import Float64Array
@@ -140,7 +141,7 @@ def em(
     fixed_m: list[Float64Array] | None = None,
 ) -> tuple[list[Float64Array], float, int, bool]:
     """EM over the candidates' level patterns; with ``fixed_m`` only the match rate moves."""
-    patterns, counts = np.unique(candidates, axis=0, return_counts=True)
+    patterns, counts = unique_byte_rows(np.asarray(candidates, dtype=np.int8))
     counts_f = counts.astype(np.float64)
     n_segments = len(comparisons)
     # log u of each pattern (missing = 0), fixed throughout

@@ -94,7 +94,10 @@ class ProbabilisticLinker:
         """``float64[pairs, comparisons]``: each pair's own u for the term-frequency
         comparisons (the frequency of the left record's value; NaN elsewhere)."""
         rows = np.asarray(left_idx, dtype=np.int64)
-        out = np.full((rows.shape[0], len(self.model.comparisons)), np.nan, dtype=np.float64)
+        # column-major: each comparison's column is written (and read) in one run
+        out = np.full(
+            (rows.shape[0], len(self.model.comparisons)), np.nan, dtype=np.float64, order="F"
+        )
         if rows.shape[0] == 0:
             return out
         unique, inverse = unique_inverse(rows)
