@@ -390,18 +390,15 @@ def lsh_self_candidates(clks: PackedClks, config: HammingLsh) -> tuple[Int64Arra
     distinct = sizes.shape[0]
     keys = config.keys(np.ascontiguousarray(a[members[first]]))
     row_bits = max(1, (distinct - 1).bit_length())
-    hash_mask = ~np.uint64((1 << row_bits) - 1)
-    rows = np.arange(distinct, dtype=np.uint64)
     found: list[Int64Array] = []
     counts = np.zeros(config.bands, dtype=np.int64)
     work = np.zeros(config.bands, dtype=np.int64)
     slots: list[np.ndarray] = []
     for start in range(0, config.bands, _SLOT_BANDS):
         chunk = np.empty((min(_SLOT_BANDS, config.bands - start), distinct), dtype=np.uint64)
+        with kernel_launch():
+            _lsh_kernels.lsh_slots_kernel(keys, start, _SLOT_SPREAD, row_bits, chunk)
         for band in range(chunk.shape[0]):
-            np.multiply(keys[start + band], _SLOT_SPREAD, out=chunk[band])
-            chunk[band] &= hash_mask
-            chunk[band] |= rows
             chunk[band].sort()
         with kernel_launch():
             _lsh_kernels.lsh_bucket_count_kernel(

@@ -24,6 +24,7 @@ __all__ = [
     "lsh_keys_kernel",
     "lsh_row_keys_kernel",
     "lsh_screen_kernel",
+    "lsh_slots_kernel",
 ]
 
 #: Digest of ``_kernel_primitives.py`` (see its docstring): changing it invalidates numba's
@@ -157,6 +158,20 @@ def lsh_row_keys_kernel(
             bit = (packed[rows[r], word_of[band, k]] >> np.uint64(shift_of[band, k])) & one
             key |= bit << np.uint64(k)
         out[r] = key
+
+
+@jit_kernel(parallel=True)
+def lsh_slots_kernel(keys: Any, first_band: int, spread: Any, row_bits: int, out: Any) -> None:
+    """``out[b, row]``: the slot of ``row`` in band ``first_band + b``, ``(keys[band, row] *
+    spread)`` with its low ``row_bits`` bits replaced by the row (a hash of the key above
+    the row: sorted, the rows of one key are adjacent)."""
+    shift = np.uint64(row_bits)
+    row_mask = (np.uint64(1) << shift) - np.uint64(1)
+    rows = out.shape[1]
+    for cell in prange(out.shape[0] * rows):
+        b = cell // rows
+        row = cell - b * rows
+        out[b, row] = (keys[first_band + b, row] * spread) & ~row_mask | np.uint64(row)
 
 
 @jit_kernel(inline=True)
