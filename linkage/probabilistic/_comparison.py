@@ -13,6 +13,7 @@ side does not hold.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -204,24 +205,46 @@ def comparison_levels(similarities: Float64Array, comparisons: Sequence[Comparis
     missing and no rule holds (a joint level may hold on other segments). One pass over
     each pair (a numba kernel); :func:`comparison_levels_reference` is the numpy twin."""
     sims = np.ascontiguousarray(similarities, dtype=np.float64)
-    columns = similarity_columns(comparisons)
-    if sims.ndim != 2 or sims.shape[1] != len(columns):
+    plan = _level_plan(tuple(comparisons))
+    if sims.ndim != 2 or sims.shape[1] != plan.width:
         raise InvalidInputError(
-            f"similarities must be [pairs, {len(columns)}], got shape {sims.shape}"
+            f"similarities must be [pairs, {plan.width}], got shape {sims.shape}"
         )
+    out = np.empty((sims.shape[0], plan.base.shape[0]), dtype=np.int8)
+    if sims.shape[0]:
+        kernel = _levels_serial if sims.shape[0] < _SERIAL_BELOW else _levels_parallel
+        kernel(sims, plan.base, plan.rule_start, plan.condition_start, plan.condition_column,
+               plan.condition_min, out)  # fmt: skip
+    return out
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _LevelPlan:
+    """The comparisons' rules as the levels kernel reads them (see :func:`_levels_impl`)."""
+
+    width: int
+    base: npt.NDArray[np.int64]
+    rule_start: npt.NDArray[np.int64]
+    condition_start: npt.NDArray[np.int64]
+    condition_column: npt.NDArray[np.int64]
+    condition_min: Float64Array
+
+
+@functools.lru_cache(maxsize=64)
+def _level_plan(comparisons: tuple[Comparison, ...]) -> _LevelPlan:
+    """Built once per set of comparisons (the clustering scores thousands of small sets)."""
+    columns = similarity_columns(comparisons)
     position = {name: i for i, name in enumerate(columns)}
     rules = [rule for comparison in comparisons for rule in comparison.rules]
     conditions = [condition for rule in rules for condition in rule.conditions()]
-    base = np.array([position[c.segment] for c in comparisons], dtype=np.int64)
-    rule_start = np.cumsum([0] + [len(c.rules) for c in comparisons]).astype(np.int64)
-    condition_start = np.cumsum([0] + [len(r.conditions()) for r in rules]).astype(np.int64)
-    condition_column = np.array([position[name] for name, _ in conditions], dtype=np.int64)
-    condition_min = np.array([float(value) for _, value in conditions], dtype=np.float64)
-    out = np.empty((sims.shape[0], len(comparisons)), dtype=np.int8)
-    if sims.shape[0]:
-        kernel = _levels_serial if sims.shape[0] < _SERIAL_BELOW else _levels_parallel
-        kernel(sims, base, rule_start, condition_start, condition_column, condition_min, out)
-    return out
+    return _LevelPlan(
+        width=len(columns),
+        base=np.array([position[c.segment] for c in comparisons], dtype=np.int64),
+        rule_start=np.cumsum([0] + [len(c.rules) for c in comparisons]).astype(np.int64),
+        condition_start=np.cumsum([0] + [len(r.conditions()) for r in rules]).astype(np.int64),
+        condition_column=np.array([position[name] for name, _ in conditions], dtype=np.int64),
+        condition_min=np.array([float(value) for _, value in conditions], dtype=np.float64),
+    )
 
 
 def comparison_levels_reference(

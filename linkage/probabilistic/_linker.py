@@ -36,6 +36,10 @@ from linkage.types import Float64Array, Int64Array, PackedClks
 
 __all__ = ["ProbabilisticLinker", "fit_model", "identical_segment_rate"]
 
+#: Pairs scored at once by :meth:`ProbabilisticLinker.score` (their similarities and
+#: frequencies take about 200 bytes a pair).
+_SCORE_CHUNK = 1 << 21
+
 
 @dataclass(frozen=True, slots=True)
 class ProbabilisticLinker:
@@ -116,7 +120,31 @@ class ProbabilisticLinker:
         frequencies: TermFrequencies | None = None,
     ) -> Float64Array:
         """Match probabilities of the pairs ``(left_idx[p], right_idx[p])``; with
-        ``frequencies``, agreement on a value is weighed by how common it is."""
+        ``frequencies``, agreement on a value is weighed by how common it is.
+
+        Pairs are scored :data:`_SCORE_CHUNK` at a time (each pair's probability depends on
+        its two records alone), so that a rebuild's tens of millions of candidate pairs
+        never hold their similarity and frequency matrices all at once."""
+        left = np.asarray(left_idx, dtype=np.int64)
+        right = np.asarray(right_idx, dtype=np.int64)
+        if left.shape[0] <= _SCORE_CHUNK:
+            return self._score(packed_left, packed_right, left, right, frequencies)
+        out = np.empty(left.shape[0], dtype=np.float64)
+        for start in range(0, left.shape[0], _SCORE_CHUNK):
+            stop = start + _SCORE_CHUNK
+            out[start:stop] = self._score(
+                packed_left, packed_right, left[start:stop], right[start:stop], frequencies
+            )
+        return out
+
+    def _score(
+        self,
+        packed_left: PackedClks,
+        packed_right: PackedClks,
+        left_idx: Int64Array,
+        right_idx: Int64Array,
+        frequencies: TermFrequencies | None,
+    ) -> Float64Array:
         sims = self.similarities(packed_left, packed_right, left_idx, right_idx)
         tf_u = (
             None
