@@ -167,11 +167,11 @@ def lsh_slots_kernel(keys: Any, first_band: int, spread: Any, row_bits: int, out
     the row: sorted, the rows of one key are adjacent)."""
     shift = np.uint64(row_bits)
     row_mask = (np.uint64(1) << shift) - np.uint64(1)
-    rows = out.shape[1]
-    for cell in prange(out.shape[0] * rows):
-        b = cell // rows
-        row = cell - b * rows
-        out[b, row] = (keys[first_band + b, row] * spread) & ~row_mask | np.uint64(row)
+    for b in prange(out.shape[0]):
+        band_keys = keys[first_band + b]
+        band_out = out[b]
+        for row in range(out.shape[1]):
+            band_out[row] = (band_keys[row] * spread) & ~row_mask | np.uint64(row)
 
 
 @jit_kernel(inline=True)

@@ -204,10 +204,13 @@ class ExactRule:
         groups = int(max(left_group.max(initial=-1), right_group.max(initial=-1))) + 1
         if groups == 0:
             return np.empty((2, 0), dtype=np.int64)
-        left_order = np.argsort(left_group, kind="stable")
-        right_order = np.argsort(right_group, kind="stable")
-        left_count = np.bincount(left_group, minlength=groups)
-        right_count = np.bincount(right_group, minlength=groups)
+        left_count = np.bincount(left_group, minlength=groups).astype(np.int64)
+        left_order = _group_order(left_group.astype(np.int64), left_count)
+        if right_group is left_group:  # within one set: one grouping
+            right_count, right_order = left_count, left_order
+        else:
+            right_count = np.bincount(right_group, minlength=groups).astype(np.int64)
+            right_order = _group_order(right_group.astype(np.int64), right_count)
         left_start = np.concatenate([[0], np.cumsum(left_count)[:-1]])
         right_start = np.concatenate([[0], np.cumsum(right_count)[:-1]])
         per_group = left_count * right_count
@@ -231,6 +234,22 @@ class ExactRule:
             out,
         )
         return np.ascontiguousarray(out[:, :found])
+
+
+def _group_order(group: Int64Array, counts: Int64Array) -> Int64Array:
+    """``np.argsort(group, kind="stable")`` of group ids ``0 .. len(counts) - 1`` with
+    ``counts`` entries each, by one counting pass (a stable sort of int64 is a merge sort)."""
+    order = np.empty(group.shape[0], dtype=np.int64)
+    _group_order_kernel(group, (np.cumsum(counts) - counts).astype(np.int64), order)
+    return order
+
+
+@jit_kernel()
+def _group_order_kernel(group: Any, start: Any, order: Any) -> None:  # pragma: no cover
+    """``order``: the entries group by group, each group's in their order."""
+    for entry in range(group.shape[0]):
+        order[start[group[entry]]] = entry
+        start[group[entry]] += 1
 
 
 @jit_kernel()
