@@ -280,7 +280,10 @@ class _BandScreen:
         large: PackedClks,
         config: HammingLsh,
         words: Int64Array | None,
+        direct_keys: int | None = None,
     ) -> None:
+        """``direct_keys``: most band keys of the large side computed at once instead of
+        screened in place (default :data:`_DIRECT_KEYS`)."""
         self.large = large
         bands = small_keys.shape[0]
         self.order = np.argsort(small_keys, axis=1, kind="stable").astype(np.int64)
@@ -293,7 +296,7 @@ class _BandScreen:
         # a large side of few records (a batch's candidates) has its keys computed at once
         # and searched band by band: no screen, and no kernel launch per band
         self.large_keys: np.ndarray | None = None
-        if bands * large.shape[0] <= _DIRECT_KEYS:
+        if bands * large.shape[0] <= (_DIRECT_KEYS if direct_keys is None else direct_keys):
             self.large_keys = config.keys(large, words)
             return
         # about 64 bitmap bits per small record: 1-2 % of unrelated large keys pass the

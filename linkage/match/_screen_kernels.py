@@ -148,6 +148,8 @@ def band_hash_screen_kernel(
     rotations: Any,
     slots: Any,
     slot_count: int,
+    coarse: Any,
+    coarse_shift: Any,
     bitmaps: Any,
     shift: Any,
     sorted_hashes: Any,
@@ -155,8 +157,10 @@ def band_hash_screen_kernel(
 ) -> None:
     """``hit[r]`` := True for each record ``r < n`` whose hash in some band is one of
     ``sorted_hashes[band]`` (the queries' hashes, ascending); records already hit are not
-    looked at again. The bitmaps (a bit per ``(hash * SPREAD) >> shift`` slot of each
-    band's query hashes) turn most records away before any search."""
+    looked at again. Two bitmaps per band (a bit per ``(hash * SPREAD) >> shift`` slot of
+    the band's query hashes) turn most records away before any search: a coarse one of
+    about 8 bits per query hash, small enough for all bands' to stay in cache (most
+    records stop there), then a fine one of about 64 bits per hash."""
     bands = column_of.shape[0]
     one = np.uint64(1)
     for block in prange((n + HASH_BLOCK - 1) // HASH_BLOCK):
@@ -165,10 +169,16 @@ def band_hash_screen_kernel(
         columns = _block_columns(records, start, size, used)
         hashes = np.empty(HASH_BLOCK, dtype=np.uint64)
         packed = np.empty((slot_count, HASH_BLOCK), dtype=np.uint64)
+        passed = np.empty(HASH_BLOCK, dtype=np.uint64)
         for band in range(bands):
             _block_band_hashes(columns, column_of, masks, rotations, slots, band, packed, hashes)
+            # the coarse probe for the whole block, without branches (gathers)
+            band_coarse = coarse[band]
+            for i in range(HASH_BLOCK):
+                slot = (hashes[i] * SPREAD) >> coarse_shift
+                passed[i] = (band_coarse[slot >> np.uint64(6)] >> (slot & np.uint64(63))) & one
             for i in range(size):
-                if hit[start + i]:
+                if not passed[i] or hit[start + i]:
                     continue
                 value = hashes[i]
                 slot = (value * SPREAD) >> shift

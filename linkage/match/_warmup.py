@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from linkage.match._blocking import HammingLsh, blocked_dice_join, lsh_candidates
+from linkage.match._blocking import HammingLsh, _BandScreen, blocked_dice_join, lsh_candidates
 from linkage.match._dice import dice_rule, score_ranks
 from linkage.match._greedy import greedy_match
 from linkage.match._index import ClkIndex
@@ -35,7 +35,9 @@ def warm_up(bits: int = 1024, thresholds: tuple[float, ...] = (0.8,)) -> float:
     dice_join(clks, clks, 0.5, k=2)
     dice_self_join(clks, 0.5)
     blocked_dice_join(clks, clks, 0.5, HammingLsh(bands=2, bits_per_band=4))
-    lsh_candidates(clks[:2], clks, HammingLsh(bands=2, bits_per_band=4))  # a batch's screen
+    lsh = HammingLsh(bands=2, bits_per_band=4)
+    lsh_candidates(clks[:2], clks, lsh)  # a batch against its candidates: keys at once
+    _BandScreen(lsh.keys(clks[:2]), clks, lsh, None, direct_keys=0).count(0)  # a screen
     index = ClkIndex(bits, capacity=16)
     index.add(np.arange(9), clks)
     index.search(clks[:1], 0.5, 3)

@@ -15,6 +15,7 @@ import pytest
 
 import linkage.match._kernels as kernels
 import linkage.match._lsh_kernels as lsh_kernels
+import linkage.match._screen_kernels as screen_kernels
 from linkage.match import dice_join, kernel_path, warm_up
 from linkage.match.reference import dice_join_reference
 
@@ -37,6 +38,8 @@ def test_warm_up_runs_every_kernel_quickly_once_cached() -> None:
         "greedy_bipartite_kernel",
     ]:
         assert getattr(lsh_kernels, name).signatures, name
+    for name in ["band_hash_kernel", "band_hash_screen_kernel"]:
+        assert getattr(screen_kernels, name).signatures, name
 
 
 @pytest.mark.integration
