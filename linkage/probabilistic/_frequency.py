@@ -21,11 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numba import prange
 
 from linkage.arrays import unique_counts, unique_inverse
 from linkage.layout import SegmentLayout
+from linkage.match._kernel_primitives import function_variant, jit_kernel
 from linkage.types import Float64Array, Int64Array, PackedClks
 
 __all__ = ["TermFrequencies", "ValueCounts", "segment_value_digests"]
@@ -39,17 +42,39 @@ def segment_value_digests(packed: PackedClks, layout: SegmentLayout, segment: st
     a present value never digests to 0). Equal segments give equal digests; two different
     ones collide with probability about 2**-64."""
     part = layout.part(segment)
-    words = np.ascontiguousarray(packed[:, part.start_word : part.stop_word], dtype=np.uint64)
-    digest = np.zeros(words.shape[0], dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for column in range(words.shape[1]):
-            digest = (digest ^ words[:, column]) * _MULTIPLIER
+    array = np.asarray(packed, dtype=np.uint64)
+    digest = np.empty(array.shape[0], dtype=np.uint64)
+    if array.shape[0]:
+        kernel = _digests_serial if array.shape[0] < _SERIAL_BELOW else _digests_parallel
+        kernel(array, part.start_word, part.stop_word, digest)
+    return digest
+
+
+#: Below this many records the serial digest kernel runs (a lookup digests one record).
+_SERIAL_BELOW = 4096
+
+
+def _digests_impl(packed: Any, start: int, stop: int, out: Any) -> None:  # pragma: no cover
+    """``out[i]``: the digest of words ``start .. stop`` of record ``i`` (a multiply-xorshift
+    chain over the words; 1 for a present value that chains to 0, 0 for a missing one)."""
+    for i in prange(packed.shape[0]):
+        digest = np.uint64(0)
+        present = False
+        for w in range(start, stop):
+            word = packed[i, w]
+            present |= word != 0
+            digest = (digest ^ word) * _MULTIPLIER
             digest ^= digest >> np.uint64(31)
             digest *= _MIX
-    present = words.any(axis=1)
-    digest[present & (digest == 0)] = np.uint64(1)
-    digest[~present] = 0
-    return digest
+        if not present:
+            digest = np.uint64(0)
+        elif digest == 0:
+            digest = np.uint64(1)
+        out[i] = digest
+
+
+_digests_parallel = jit_kernel(parallel=True)(function_variant(_digests_impl, "_digests_parallel"))
+_digests_serial = jit_kernel()(function_variant(_digests_impl, "_digests_serial"))
 
 
 @dataclass(slots=True)

@@ -213,3 +213,36 @@ def test_snapshot_reports_distinct_values_and_records_counted() -> None:
     values = [_value(packed, row, "dob") for row in range(200)]
     present = [v for v in values if v is not None]
     assert frequencies.snapshot() == {"dob": (len(set(present)), len(present))}
+
+
+def _digests_in_numpy(packed: PackedClks, segment: str) -> np.ndarray:
+    """segment_value_digests as numpy computed it before its kernel."""
+    from linkage.probabilistic._frequency import _MIX, _MULTIPLIER
+
+    part = LAYOUT.part(segment)
+    words = np.ascontiguousarray(packed[:, part.start_word : part.stop_word], dtype=np.uint64)
+    digest = np.zeros(words.shape[0], dtype=np.uint64)
+    for column in range(words.shape[1]):
+        digest = (digest ^ words[:, column]) * _MULTIPLIER
+        digest ^= digest >> np.uint64(31)
+        digest *= _MIX
+    present = words.any(axis=1)
+    digest[present & (digest == 0)] = np.uint64(1)
+    digest[~present] = 0
+    return digest
+
+
+@pytest.mark.parametrize("records", [0, 5, 5000])
+def test_digest_kernel_equals_the_numpy_chain(records: int) -> None:
+    rng = np.random.default_rng(records)
+    packed = rng.integers(0, 2**63, size=(records, LAYOUT.total_words), dtype=np.int64).astype(
+        np.uint64
+    )
+    packed[::3] = 0  # missing segments
+    for segment in LAYOUT.names:
+        expected = _digests_in_numpy(packed, segment)
+        np.testing.assert_array_equal(segment_value_digests(packed, LAYOUT, segment), expected)
+        strided = packed[::2]
+        np.testing.assert_array_equal(
+            segment_value_digests(strided, LAYOUT, segment), _digests_in_numpy(strided, segment)
+        )
