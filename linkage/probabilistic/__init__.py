@@ -22,7 +22,8 @@ Defaults (the benchmarked settings for the default person segments)
     :func:`default_comparisons`, :func:`default_blocking`, :func:`default_training_rules`.
 Linking
     :class:`ProbabilisticLinker` ``(layout, model, blocking, threshold)`` with
-    ``candidate_pairs``, ``candidate_pairs_within``, ``score``, ``link`` and ``link_within``.
+    ``candidate_pairs``, ``candidate_pairs_within``, ``score``, ``link``, ``link_pairs`` and
+    ``link_within``; :func:`warm_up_linker` loads its kernels before the first request.
 Clustering (:class:`linkage.match.ComponentClusterer`)
     :class:`AverageLinkClusterer` (duplicates within an agency allowed, no chaining through
     one weak edge) and :func:`greedy_one_per_agency` (anonlink's greedy, for comparison).
@@ -68,6 +69,7 @@ from linkage.probabilistic._similarity import (
     segment_dice_reference,
     segment_popcounts,
 )
+from linkage.probabilistic._warmup import warm_up_linker
 
 __all__ = [
     "KEY_SEGMENTS",
@@ -111,4 +113,5 @@ __all__ = [
     "segment_value_digests",
     "similarity_columns",
     "suggest_threshold",
+    "warm_up_linker",
 ]

@@ -131,6 +131,8 @@ def start_matcher(
     store = open_store(config.store)
     try:
         service = LinkageService(store, config.linkage, config.limits, observer=service_observer)
+        if (linker_seconds := service.warm_up()) > 0:
+            _log.info("probabilistic kernels ready in %.2f s", linker_seconds)
         interceptor = GatewayInterceptor(
             authenticator,
             observer=observer,

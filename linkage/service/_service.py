@@ -38,7 +38,7 @@ from linkage.audit_heads import AuditHead
 from linkage.distributed import DaskJoiner
 from linkage.match import ComponentClusterer
 from linkage.pki import Principal
-from linkage.probabilistic import ProbabilisticLinker, greedy_one_per_agency
+from linkage.probabilistic import ProbabilisticLinker, greedy_one_per_agency, warm_up_linker
 from linkage.security import RateLimiter, VerificationResult, verify_audit_log
 from linkage.service._agencies import Agencies
 from linkage.service._clock import Clock, system_clock_us
@@ -152,6 +152,14 @@ class LinkageService:
     def linker(self) -> ProbabilisticLinker | None:
         """The probabilistic linker in force (its model included); ``None`` in Dice mode."""
         return self._state.linker
+
+    def warm_up(self) -> float:
+        """Load the probabilistic linker's kernels (when one is in force) before the first
+        request needs them; the seconds it took (:func:`warm_up_linker`)."""
+        state = self._state
+        if state.linker is None:
+            return 0.0
+        return warm_up_linker(state.linker, state.mirror.frequencies)
 
     def linkage_model_json(self) -> str:
         """What decides links now, as the JSON a rebuild records (with the model in force)."""
