@@ -155,7 +155,7 @@ class KeyIndex:
             return
         if self._removed.intersection(nodes.tolist()):
             # a node removed and added again: drop its old keys before indexing the new
-            self._merge()
+            self.merge()
         for rule, index in zip(self.rules, self._indexes, strict=True):
             digests, owners = self._digests(rule, packed)
             index.pending_digests.append(digests)
@@ -166,7 +166,10 @@ class KeyIndex:
         """Forget records (dropped at the next merge)."""
         self._removed.update(int(n) for n in node_ids)
 
-    def _merge(self) -> None:
+    def merge(self) -> None:
+        """File the records added since the last merge and drop the removed ones (the next
+        lookup does it otherwise: call it after loading many records, so that no request
+        waits for the sort)."""
         for index in self._indexes:
             index.merge(self._removed)
         self._size = sum(int(index.digests.shape[0]) for index in self._indexes)
@@ -179,7 +182,7 @@ class KeyIndex:
         large, as the rule itself does); a digest collision adds one the rule does not
         pair. Removed records may remain until the next merge."""
         if any(index.pending_digests for index in self._indexes) or self._removed:
-            self._merge()
+            self.merge()
         found: list[Int64Array] = []
         for rule, index in zip(self.rules, self._indexes, strict=True):
             digests, _ = self._digests(rule, records)
@@ -196,7 +199,7 @@ class KeyIndex:
         without repeats (removed records may remain until the next merge: callers check
         membership)."""
         if any(index.pending_digests for index in self._indexes) or self._removed:
-            self._merge()
+            self.merge()
         # the same steps whether or not a key is found (an empty slice where none is, and
         # always the final union): a lookup's time must not tell that the index holds
         # someone sharing a key with the query

@@ -178,6 +178,12 @@ class IndexMirror:
         if self._keys is not None and nodes:
             self._keys.add(np.asarray(nodes, dtype=np.int64), packed)
 
+    def settle(self) -> None:
+        """Sort what the key index was given since its last change (after a load: the
+        first lookup or batch would otherwise wait for it)."""
+        if self._keys is not None:
+            self._keys.merge()
+
     def link_batch(
         self, linker: ProbabilisticLinker, packed: PackedClks, leaving: Set[int]
     ) -> tuple[CandidatePairs, Int64Array] | None:

@@ -260,6 +260,7 @@ class ServiceState:
         self._adopt_store_epoch()
         fingerprint = self.settings.schema_fingerprint
         _fill(self._mirror, self.store.iter_index_records(self.settings.key_epoch, fingerprint))
+        self._mirror.settle()
         self.observer.index_size(len(self._mirror), self.store.link_count())
         _log.info("loaded %d linkable records into the index", len(self._mirror))
         self.sync_rotation()

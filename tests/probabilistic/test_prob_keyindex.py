@@ -226,3 +226,20 @@ def test_candidates_equal_the_capped_brute_force(
     for q in range(4):
         query = queries[q : q + 1]
         assert index.candidates(query).tolist() == _capped(query, held, max_block)
+
+
+def test_an_explicit_merge_changes_no_answer() -> None:
+    """merge() files added and drops removed records ahead of the next lookup (a server
+    calls it after loading its index); the answers are those of a lazy merge."""
+    packed = keyed_records(300, 17)
+    nodes = list(range(300))
+    eager, lazy = KeyIndex(KEYED_LAYOUT, RULES), KeyIndex(KEYED_LAYOUT, RULES)
+    for index in (eager, lazy):
+        index.add(nodes, packed)
+        index.remove(nodes[::3])
+    eager.merge()
+    kept = [n for n in nodes if n % 3]
+    for row in range(0, 300, 7):
+        query = packed[row : row + 1]
+        assert eager.candidates(query).tolist() == lazy.candidates(query).tolist()
+        assert eager.candidates(query).tolist() == _paired(query, kept, packed[kept])
