@@ -5,7 +5,8 @@ function under several names with different compile-time constants
 (:func:`function_variant`), the LLVM tile primitive of the Dice join and the lookup
 (:func:`make_tile_intrinsic`; docs/architecture.md, section 5, describes the layouts it
 reads), and the small intrinsics and helpers the kernels share: the lowest set bit, the atomic
-work-unit claim, the integer Dice test, the best-``k`` heap and the scalar popcount.
+work-unit claim, the integer Dice test, the best-``k`` heap, the scalar popcount and the
+binary search of a sorted array.
 
 numba's on-disk cache of a kernel is keyed by the source file that defines the kernel, not
 by the primitives it inlines. Every kernel module therefore carries ``PRIMITIVES_DIGEST``, a
@@ -31,6 +32,7 @@ __all__ = [
     "claim",
     "function_variant",
     "heap_insert",
+    "holds_sorted",
     "jit_kernel",
     "lowest_bit",
     "make_tile_intrinsic",
@@ -314,3 +316,17 @@ def popcount64(typingctx: Any, value: Any) -> Any:
         return builder.call(fn, [args[0]])
 
     return sig, codegen
+
+
+@jit_kernel(inline=True)
+def holds_sorted(sorted_values: Any, value: Any) -> bool:
+    """Whether ascending ``sorted_values`` holds ``value`` (binary search)."""
+    lo = 0
+    hi = sorted_values.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if sorted_values[mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return bool(lo < sorted_values.shape[0] and sorted_values[lo] == value)

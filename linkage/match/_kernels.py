@@ -73,7 +73,7 @@ __all__ = [
 
 #: Digest of ``_kernel_primitives.py`` (see its docstring): changing it invalidates numba's
 #: cached kernels of this file when a primitive they inline changes.
-PRIMITIVES_DIGEST = "5be6954f06a4a55a"
+PRIMITIVES_DIGEST = "2c209345a974d0cd"
 
 #: Records per transposed group of the lookup index and the ``nibble`` join (one 256-bit
 #: vector of words).

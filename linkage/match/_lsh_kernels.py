@@ -9,7 +9,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from linkage.match._kernel_primitives import accepts, claim, jit_kernel, popcount64
+from linkage.match._kernel_primitives import accepts, claim, holds_sorted, jit_kernel, popcount64
 
 __all__ = [
     "KEY_BLOCK",
@@ -29,7 +29,7 @@ __all__ = [
 
 #: Digest of ``_kernel_primitives.py`` (see its docstring): changing it invalidates numba's
 #: cached kernels of this file when a primitive they inline changes.
-PRIMITIVES_DIGEST = "5be6954f06a4a55a"
+PRIMITIVES_DIGEST = "2c209345a974d0cd"
 
 
 #: Records per block of the band-key kernels (a block's words, transposed, stay in L1/L2;
@@ -96,20 +96,6 @@ def lsh_bitmap_kernel(keys: Any, shift: Any, bitmaps: Any) -> None:
             bitmaps[band, slot >> np.uint64(6)] |= one << (slot & np.uint64(63))
 
 
-@jit_kernel(inline=True)
-def _holds(sorted_keys: Any, key: Any) -> bool:
-    """Whether ascending ``sorted_keys`` holds ``key`` (binary search)."""
-    lo = 0
-    hi = sorted_keys.shape[0]
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if sorted_keys[mid] < key:
-            lo = mid + 1
-        else:
-            hi = mid
-    return bool(lo < sorted_keys.shape[0] and sorted_keys[lo] == key)
-
-
 @jit_kernel(parallel=True)
 def lsh_screen_kernel(
     packed: Any,
@@ -140,7 +126,7 @@ def lsh_screen_kernel(
                 key = keys[i]
                 slot = (key * SPREAD) >> shift
                 screened = (bitmaps[band, slot >> np.uint64(6)] >> (slot & np.uint64(63))) & one
-                if screened and _holds(sorted_keys[band], key):
+                if screened and holds_sorted(sorted_keys[band], key):
                     row = start + i
                     hits[band, row >> 6] |= one << np.uint64(row & 63)
 

@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 from numba import prange
 
-from linkage.match._kernel_primitives import jit_kernel
+from linkage.match._kernel_primitives import holds_sorted, jit_kernel
 
 __all__ = ["HASH_BLOCK", "PRIMITIVES_DIGEST", "band_hash_kernel", "band_hash_screen_kernel"]
 
 #: Digest of ``_kernel_primitives.py`` (see its docstring): changing it invalidates numba's
 #: cached kernels of this file when a primitive they inline changes.
-PRIMITIVES_DIGEST = "5be6954f06a4a55a"
+PRIMITIVES_DIGEST = "2c209345a974d0cd"
 
 #: Records per block (a block's used words, transposed word-major, stay in L1/L2).
 HASH_BLOCK = 256
@@ -124,20 +124,6 @@ def band_hash_kernel(
                 out[band, start + i] = hashes[i]
 
 
-@jit_kernel(inline=True)
-def _holds(sorted_values: Any, value: Any) -> bool:
-    """Whether ascending ``sorted_values`` holds ``value`` (binary search)."""
-    lo = 0
-    hi = sorted_values.shape[0]
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if sorted_values[mid] < value:
-            lo = mid + 1
-        else:
-            hi = mid
-    return bool(lo < sorted_values.shape[0] and sorted_values[lo] == value)
-
-
 @jit_kernel(parallel=True)
 def band_hash_screen_kernel(
     records: Any,
@@ -183,5 +169,5 @@ def band_hash_screen_kernel(
                 value = hashes[i]
                 slot = (value * SPREAD) >> shift
                 screened = (bitmaps[band, slot >> np.uint64(6)] >> (slot & np.uint64(63))) & one
-                if screened and _holds(sorted_hashes[band], value):
+                if screened and holds_sorted(sorted_hashes[band], value):
                     hit[start + i] = True
