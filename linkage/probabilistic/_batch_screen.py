@@ -17,6 +17,7 @@ Pure: arrays in, arrays out.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Set
 
 import numpy as np
@@ -32,6 +33,13 @@ from linkage.probabilistic._linker import ProbabilisticLinker
 from linkage.types import Int64Array, PackedClks
 
 __all__ = ["batch_candidate_pairs", "link_against_index"]
+
+
+@functools.lru_cache(maxsize=64)
+def _band_plan(rule: LshRule, layout: SegmentLayout) -> BandHashPlan:
+    """The band-hash plan of an LSH rule over records of ``layout`` (built once: its
+    packing of the bands is a loop in Python)."""
+    return BandHashPlan.of(rule.lsh, layout.total_words, _words(layout, rule.parts))
 
 
 def batch_candidate_pairs(
@@ -58,8 +66,7 @@ def batch_candidate_pairs(
     looked_at: list[Int64Array] = []
     for rule in rules.rules:
         if isinstance(rule, LshRule):
-            plan = BandHashPlan.of(rule.lsh, layout.total_words, _words(layout, rule.parts))
-            nodes = index.band_candidates(batch, plan)
+            nodes = index.band_candidates(batch, _band_plan(rule, layout))
         else:
             nodes = next(keyed)
         if gone.size:
@@ -67,14 +74,16 @@ def batch_candidate_pairs(
         looked_at.append(nodes)
     union = unique_sorted(np.concatenate([np.zeros(0, np.int64), *looked_at])).astype(np.int64)
     packed = index.get(union) if union.size else np.zeros((0, batch.shape[1]), np.uint64)
-    width = int(union[-1]) + 1 if union.size else 1
+    # a pair as one code: batch row and position in the union (ascending like the keys)
+    width = max(1, int(union.size))
     codes: list[Int64Array] = [np.zeros(0, np.int64)]
     for rule, nodes in zip(rules.rules, looked_at, strict=True):
         if nodes.size:
-            rows, columns = rule.pairs(batch, packed[np.searchsorted(union, nodes)], layout)
-            codes.append(rows * width + nodes[columns])
+            positions = np.searchsorted(union, nodes)
+            rows, columns = rule.pairs(batch, packed[positions], layout)
+            codes.append(rows * width + positions[columns])
     found = unique_sorted(np.concatenate(codes))
-    return (found // width).astype(np.int64), (found % width).astype(np.int64), union, packed
+    return (found // width).astype(np.int64), union[found % width], union, packed
 
 
 def link_against_index(

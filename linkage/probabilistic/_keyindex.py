@@ -10,16 +10,20 @@ record's values sorted beside its node ID; a query computes its own digests and 
 every record sharing one by binary search: microseconds per rule, and exactly the
 records the linkage rules would pair with the query.
 
-Records are added in batches (kept unsorted until the next lookup, then merged) and
-removed lazily: a removed node is dropped at the next merge, and callers check membership
-of what a lookup returns. A digest held by more than ``max_block`` records (a placeholder
-value) gives no candidates: agreeing on it says nothing.
+Records are added in batches (kept unsorted until the next merge: a lookup's, a batch's
+screen (:meth:`KeyIndex.sharing`), or :meth:`KeyIndex.merge` after a load; a merge
+inserts the new entries, sorted, into the sorted arrays) and removed lazily: a removed
+node is dropped at the next merge, and callers check membership of what a lookup returns.
+Thread-safe: lookups read it while a batch changes it. A digest held by more than
+``max_block`` records (a placeholder value) gives a lookup no candidates: agreeing on it
+says nothing (a batch's screen takes them all, as the linkage rules do).
 
-Pure: arrays in, arrays out; not thread-safe on its own.
+Pure: arrays in, arrays out.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -97,6 +101,9 @@ class KeyIndex:
         self.layout = layout
         self.rules = tuple(rules)
         self.max_block = max_block
+        # lookups read (and merge) without the service's writer lock while a batch adds
+        # and screens under it: every change and every read of the sorted arrays holds this
+        self._lock = threading.RLock()
         self._indexes = [_RuleIndex() for _ in self.rules]
         self._removed: set[int] = set()
         self._size = 0
@@ -153,60 +160,72 @@ class KeyIndex:
         nodes = np.asarray(node_ids, dtype=np.int64)
         if nodes.shape[0] == 0:
             return
-        if self._removed.intersection(nodes.tolist()):
-            # a node removed and added again: drop its old keys before indexing the new
-            self.merge()
-        for rule, index in zip(self.rules, self._indexes, strict=True):
-            digests, owners = self._digests(rule, packed)
-            index.pending_digests.append(digests)
-            index.pending_nodes.append(nodes[owners])
-            self._size += int(digests.shape[0])
+        computed = [self._digests(rule, packed) for rule in self.rules]
+        with self._lock:
+            if self._removed.intersection(nodes.tolist()):
+                # a node removed and added again: drop its old keys before indexing the new
+                self.merge()
+            for index, (digests, owners) in zip(self._indexes, computed, strict=True):
+                index.pending_digests.append(digests)
+                index.pending_nodes.append(nodes[owners])
+                self._size += int(digests.shape[0])
 
     def remove(self, node_ids: Iterable[int]) -> None:
         """Forget records (dropped at the next merge)."""
-        self._removed.update(int(n) for n in node_ids)
+        gone = [int(n) for n in node_ids]
+        with self._lock:
+            self._removed.update(gone)
 
     def merge(self) -> None:
         """File the records added since the last merge and drop the removed ones (the next
         lookup does it otherwise: call it after loading many records, so that no request
         waits for the sort)."""
-        for index in self._indexes:
-            index.merge(self._removed)
-        self._size = sum(int(index.digests.shape[0]) for index in self._indexes)
-        self._removed.clear()
+        with self._lock:
+            for index in self._indexes:
+                index.merge(self._removed)
+            self._size = sum(int(index.digests.shape[0]) for index in self._indexes)
+            self._removed.clear()
+
+    def _sorted(self) -> list[tuple[np.ndarray, Int64Array]]:
+        """Each rule's digests and nodes as they are after a merge (a consistent view:
+        a merge replaces the arrays, it never changes them in place)."""
+        with self._lock:
+            if any(index.pending_digests for index in self._indexes) or self._removed:
+                self.merge()
+            return [(index.digests, index.nodes) for index in self._indexes]
 
     def sharing(self, records: PackedClks) -> list[Int64Array]:
         """Per rule, node IDs (ascending) of every indexed record whose digest equals a
         digest of one of ``records``: every record the rule pairs with one of them, with no
         ``max_block`` cut (a batch's linkage pairs a record with a whole block, however
         large, as the rule itself does); a digest collision adds one the rule does not
-        pair. Removed records may remain until the next merge."""
-        if any(index.pending_digests for index in self._indexes) or self._removed:
-            self.merge()
+        pair. Each distinct digest is looked up once, so the work is bounded by the index's
+        records however many of ``records`` share a value."""
         found: list[Int64Array] = []
-        for rule, index in zip(self.rules, self._indexes, strict=True):
-            digests, _ = self._digests(rule, records)
-            low = np.searchsorted(index.digests, digests, side="left")
-            counts = np.searchsorted(index.digests, digests, side="right") - low
+        for rule, (index_digests, index_nodes) in zip(self.rules, self._sorted(), strict=True):
+            digests = unique_sorted(self._digests(rule, records)[0])
+            low = np.searchsorted(index_digests, digests, side="left")
+            counts = np.searchsorted(index_digests, digests, side="right") - low
             total = int(counts.sum())
             start = np.cumsum(counts) - counts
             positions = np.repeat(low - start, counts) + np.arange(total)
-            found.append(unique_sorted(index.nodes[positions]).astype(np.int64, copy=False))
+            found.append(unique_sorted(index_nodes[positions]).astype(np.int64, copy=False))
         return found
 
     def candidates(self, query: PackedClks) -> Int64Array:
         """Node IDs of the records sharing any exact key with any query row, sorted,
         without repeats (removed records may remain until the next merge: callers check
         membership)."""
-        if any(index.pending_digests for index in self._indexes) or self._removed:
-            self.merge()
+        indexes = self._sorted()
         # the same steps whether or not a key is found (an empty slice where none is, and
         # always the final union): a lookup's time must not tell that the index holds
         # someone sharing a key with the query
-        found: list[Int64Array] = [index.nodes[:0] for index in self._indexes[:1]]
+        found: list[Int64Array] = [nodes[:0] for _, nodes in indexes[:1]]
         single = [int(w) for w in query[0].tolist()] if query.shape[0] == 1 else None
-        for position, (rule, index) in enumerate(zip(self.rules, self._indexes, strict=True)):
-            if index.digests.shape[0] == 0:
+        for position, (rule, (index_digests, index_nodes)) in enumerate(
+            zip(self.rules, indexes, strict=True)
+        ):
+            if index_digests.shape[0] == 0:
                 continue
             fast = None if single is None else self._query_digests(position, single)
             if fast is not None:
@@ -215,10 +234,10 @@ class KeyIndex:
                 digests, _ = self._digests(rule, query)
             if digests.shape[0] == 0:
                 continue
-            low = np.searchsorted(index.digests, digests, side="left")
-            high = np.searchsorted(index.digests, digests, side="right")
+            low = np.searchsorted(index_digests, digests, side="left")
+            high = np.searchsorted(index_digests, digests, side="right")
             for lo, hi in zip(low.tolist(), high.tolist(), strict=True):
-                block = index.nodes[lo:hi] if 0 < hi - lo <= self.max_block else index.nodes[:0]
+                block = index_nodes[lo:hi] if 0 < hi - lo <= self.max_block else index_nodes[:0]
                 found.append(block)
         if not found:
             return np.zeros(0, dtype=np.int64)

@@ -177,6 +177,7 @@ class IndexMirror:
         self._keys = KeyIndex(layout, wanted) if wanted else None
         if self._keys is not None and nodes:
             self._keys.add(np.asarray(nodes, dtype=np.int64), packed)
+            self._keys.merge()  # sorted now, not by the next request
 
     def settle(self) -> None:
         """Sort what the key index was given since its last change (after a load: the

@@ -30,12 +30,14 @@ docs/architecture.md for the layers and the data flow of one record.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from linkage.audit_heads import AuditHead
 from linkage.distributed import DaskJoiner
+from linkage.errors import LinkageError
 from linkage.match import ComponentClusterer
 from linkage.pki import Principal
 from linkage.probabilistic import ProbabilisticLinker, greedy_one_per_agency, warm_up_linker
@@ -64,6 +66,8 @@ from linkage.store import (
 )
 
 __all__ = ["IndexStatus", "LinkageService", "cross_agency_greedy", "verify_audit_log"]
+
+_log = logging.getLogger("linkage.service")
 
 
 #: anonlink's greedy solving over the edges between different agencies only (nodes are
@@ -155,11 +159,17 @@ class LinkageService:
 
     def warm_up(self) -> float:
         """Load the probabilistic linker's kernels (when one is in force) before the first
-        request needs them; the seconds it took (:func:`warm_up_linker`)."""
+        request needs them; the seconds it took (:func:`warm_up_linker`). An optimisation,
+        not a precondition: a linker the synthetic records do not suit (a blocking guard
+        refusing them, say) is logged and the kernels load at the first request instead."""
         state = self._state
         if state.linker is None:
             return 0.0
-        return warm_up_linker(state.linker, state.mirror.frequencies)
+        try:
+            return warm_up_linker(state.linker, state.mirror.frequencies)
+        except LinkageError as exc:
+            _log.warning("probabilistic warm-up skipped: %s", exc)
+            return 0.0
 
     def linkage_model_json(self) -> str:
         """What decides links now, as the JSON a rebuild records (with the model in force)."""

@@ -5,6 +5,8 @@ records."""
 
 from __future__ import annotations
 
+import threading
+import tracemalloc
 from collections import defaultdict
 
 import numpy as np
@@ -243,3 +245,48 @@ def test_an_explicit_merge_changes_no_answer() -> None:
         query = packed[row : row + 1]
         assert eager.candidates(query).tolist() == lazy.candidates(query).tolist()
         assert eager.candidates(query).tolist() == _paired(query, kept, packed[kept])
+
+
+def test_a_batch_sharing_one_value_costs_memory_of_the_index_not_the_product() -> None:
+    """2,000 batch rows and 20,000 indexed records with one name: each distinct digest is
+    looked up once (the product would be 40 million node IDs, 320 MB)."""
+    layout_rule = ExactRule(("name",))
+    held = keyed_records(20_000, 3)
+    held[:, 1] = np.uint64(0xABCDEF12345)
+    index = KeyIndex(KEYED_LAYOUT, (layout_rule,))
+    index.add(np.arange(20_000), held)
+    index.merge()
+    batch = held[:2000].copy()
+    tracemalloc.start()
+    try:
+        (found,) = index.sharing(batch)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert found.tolist() == list(range(20_000))
+    assert peak < 20 * 2**20
+
+
+def test_lookups_merging_while_a_writer_adds_lose_no_record() -> None:
+    """Lookups merge the index while a batch adds to it (they do not take the service's
+    writer lock): every added record is found afterwards."""
+    packed = keyed_records(4000, 23, pool=400, names=300)
+    index = KeyIndex(KEYED_LAYOUT, RULES)
+    stop = threading.Event()
+
+    def lookups() -> None:
+        while not stop.is_set():
+            index.candidates(packed[:1])
+
+    reader = threading.Thread(target=lookups)
+    reader.start()
+    try:
+        for start in range(0, 4000, 50):
+            index.add(np.arange(start, start + 50), packed[start : start + 50])
+    finally:
+        stop.set()
+        reader.join()
+    for row in range(0, 4000, 97):
+        query = packed[row : row + 1]
+        if _paired(query, [row], query):  # the record has a key of some rule
+            assert row in index.candidates(query).tolist()

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from linkage.consent import Purpose
-from linkage.errors import ConfigError
+from linkage.errors import ConfigError, ResourceExhaustedError
 from linkage.match import HammingLsh
 from linkage.service import (
     ClusteringSettings,
@@ -382,3 +382,20 @@ def test_a_rebuild_fits_on_a_seeded_sample_above_fit_sample_records(tmp_path: Pa
     with pytest.raises(ConfigError) as raised:
         with_probabilistic(fit_sample_records=100)  # below min_fit_records (200)
     assert raised.value.problems[0].location == "linkage.probabilistic.fit_sample_records"
+
+
+def test_warm_up_loads_the_linker_and_a_failing_one_only_logs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Warm-up is an optimisation: a linker the synthetic records do not suit (a blocking
+    guard refusing them) is logged and the server starts all the same."""
+    service, _ = _service(tmp_path / "index.db", PROB_SETTINGS)
+    assert service.warm_up() > 0.0
+
+    def refuse(*_: object) -> float:
+        raise ResourceExhaustedError("blocking would verify up to 32 candidate pairs")
+
+    monkeypatch.setattr("linkage.service._service.warm_up_linker", refuse)
+    with caplog.at_level("WARNING", logger="linkage.service"):
+        assert service.warm_up() == 0.0
+    assert "probabilistic warm-up skipped: blocking would verify" in caplog.text
