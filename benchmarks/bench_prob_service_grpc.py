@@ -2,7 +2,7 @@
 
     python benchmarks/bench_prob_service_grpc.py --records 1000000 [--queries 1000]
         [--ingest-batches 3] [--batch-records 10000] [--blocking large]
-        [--data build/prob-blocking] [--store sqlite|postgres]
+        [--data build/prob-blocking] [--store sqlite|postgres] [--lookups-during-batch]
 
     python scripts/ci_postgres.py run -- \
         python benchmarks/bench_prob_service_grpc.py --store postgres --records 1000000
@@ -23,6 +23,9 @@ segmented schema, person ids, agencies).
    (counted: an answer is a false disclosure).
 3. Ingest: batches of 10,000 records (``--batch-records``) of people not yet indexed or
    partly indexed, over gRPC with mTLS, each linked before it is acknowledged.
+   ``--lookups-during-batch`` instead sends one batch while another thread of this process
+   asks lookups without pause (known people), and reports the lookups' latencies in the
+   5 s before the batch and while it runs.
 4. The server's resident memory.
 
 With ``--store postgres`` the store is the PostgreSQL database named by
@@ -40,7 +43,9 @@ import os
 import shutil
 import statistics
 import sys
+import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,7 +68,13 @@ from linkage.pki import Principal, Role, create_demo_pki  # noqa: E402
 from linkage.server import load_server_config  # noqa: E402
 from linkage.service import LinkageService, ServiceLimits  # noqa: E402
 from linkage.store import NewRecord  # noqa: E402
-from linkage.v1 import lookup_pb2, lookup_pb2_grpc  # noqa: E402
+from linkage.v1 import (  # noqa: E402
+    common_pb2,
+    ingest_pb2,
+    ingest_pb2_grpc,
+    lookup_pb2,
+    lookup_pb2_grpc,
+)
 
 AGENCIES = ("metro-police", "valley-mhc", "riverside-er", "harbour-sud")
 SEGMENTED = default_segmented_schema()
@@ -265,6 +276,102 @@ def ingest(
     )
 
 
+def lookups_during_batch(
+    work: Path, packed: np.ndarray, split: dict[str, np.ndarray], size: int
+) -> dict[str, object]:
+    """Lookups without pause before and while one batch of ``size`` records is linked."""
+    server = Server(work, insecure=False, audit=True)
+    try:
+        look = lookup_pb2_grpc.LookupServiceStub(
+            channel(server, work / "pki-root", "metro-police-gateway", False)
+        )
+        ingest_stub = ingest_pb2_grpc.IngestServiceStub(
+            channel(server, work / "pki-root", "metro-police-it", False)
+        )
+        known = split["known"].tolist()
+        queries = [
+            lookup_pb2.LookupRequest(
+                clk=unpack_clks(np.ascontiguousarray(packed[row : row + 1]))[0].tobytes(),
+                key_epoch=1,
+                schema_fingerprint=SEGMENTED.fingerprint,
+                purpose="crisis_response",
+            )
+            for row in known
+        ]
+        for request in queries[:20]:
+            look.Lookup(request)
+        samples: list[tuple[float, float]] = []  # (start, seconds)
+        stop = threading.Event()
+
+        def ask_without_pause() -> None:
+            asked = 0
+            while not stop.is_set():
+                started = time.perf_counter()
+                look.Lookup(queries[asked % len(queries)])
+                samples.append((started, time.perf_counter() - started))
+                asked += 1
+
+        asker = threading.Thread(target=ask_without_pause)
+        asker.start()
+        try:
+            time.sleep(5)
+            rows = split["ingest"][:size]
+            clks = unpack_clks(np.ascontiguousarray(packed[rows]))
+            request = ingest_pb2.WriteBatchRequest(
+                parent="agencies/metro-police",
+                batch_id=f"during-{int(time.time())}",
+                key_epoch=1,
+                schema_fingerprint=SEGMENTED.fingerprint,
+                mutations=[
+                    ingest_pb2.RecordMutation(
+                        upsert=ingest_pb2.RecordUpsert(
+                            record_key=f"during-{i}".encode(),
+                            clk=clks[i].tobytes(),
+                            pointer_token=b"ptr",
+                            consent=batch_consent(),
+                        )
+                    )
+                    for i in range(clks.shape[0])
+                ],
+            )
+            batch_started = time.perf_counter()
+            ingest_stub.WriteBatch(request, timeout=1800)
+            batch_ended = time.perf_counter()
+        finally:
+            stop.set()
+            asker.join()
+
+        def latencies(kept: list[float]) -> dict[str, float]:
+            kept.sort()
+            if not kept:
+                return {"lookups": 0}
+            return {
+                "lookups": len(kept),
+                "median_ms": 1000 * statistics.median(kept),
+                "p99_ms": 1000 * kept[int(0.99 * (len(kept) - 1))],
+                "max_ms": 1000 * kept[-1],
+            }
+
+        return {
+            "batch_seconds": batch_ended - batch_started,
+            "before": latencies([s for t, s in samples if t < batch_started]),
+            "during": latencies([s for t, s in samples if batch_started <= t < batch_ended]),
+        }
+    finally:
+        server.stop()
+
+
+def batch_consent() -> common_pb2.Consent:
+    """Linkage and responder access for crisis response, until 2030."""
+    consent = common_pb2.Consent(
+        allow_linkage=True,
+        recipient_roles=[common_pb2.ROLE_RESPONDER],
+        purposes=["crisis_response"],
+    )
+    consent.expire_time.FromDatetime(datetime(2030, 1, 1))
+    return consent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
@@ -275,6 +382,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO / "build" / "prob-blocking")
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--lookups-during-batch", action="store_true")
     args = parser.parse_args()
     work = (
         args.work
@@ -286,7 +394,8 @@ def main() -> None:
         )
     ).resolve()
     os.environ.setdefault("PYTHONPATH", str(REPO))
-    ingest_rows = args.batch_records * args.ingest_batches
+    batches = 1 if args.lookups_during_batch else args.ingest_batches
+    ingest_rows = args.batch_records * batches
     # a few more than the batches need: rows of the stranger queries' people are left out
     spare = ingest_rows // 5
     packed, person, _ = load_data(args.data, args.records + ingest_rows + spare)
@@ -296,7 +405,12 @@ def main() -> None:
     print("prepare", json.dumps(results["prepare"]), flush=True)
     results["lookup_mtls_audit"] = lookups(work, packed, split)
     print("lookup", json.dumps(results["lookup_mtls_audit"]), flush=True)
-    if args.ingest_batches:
+    if args.lookups_during_batch:
+        results["lookups_during_batch"] = lookups_during_batch(
+            work, packed, split, args.batch_records
+        )
+        print("lookups_during_batch", json.dumps(results["lookups_during_batch"]), flush=True)
+    elif args.ingest_batches:
         results["ingest"] = ingest(
             work, packed, split["ingest"], args.ingest_batches, args.batch_records
         )

@@ -272,6 +272,13 @@ def test_bench_prob_service_grpc(tree: Path, prob_data: Path) -> None:
         "--batch-records", "200", "--blocking", "small",
     )  # fmt: skip
     assert "results written to" in out
+    out = run(
+        tree,
+        "benchmarks/bench_prob_service_grpc.py",
+        "--records", "2000", "--queries", "10", "--lookups-during-batch",
+        "--batch-records", "200", "--blocking", "small",
+    )  # fmt: skip
+    assert '"during": {"lookups": ' in out
 
 
 def test_bench_prob_service_grpc_postgres(tree: Path, prob_data: Path, postgres_dsn: str) -> None:
