@@ -45,7 +45,6 @@ import statistics
 import sys
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -58,6 +57,7 @@ from benchmarks.bench_service import (  # noqa: E402
     channel,
     consent_bytes,
     open_store,
+    responder_consent,
     send_batches,
     server_toml,
     store_section,
@@ -69,7 +69,6 @@ from linkage.server import load_server_config  # noqa: E402
 from linkage.service import LinkageService, ServiceLimits  # noqa: E402
 from linkage.store import NewRecord  # noqa: E402
 from linkage.v1 import (  # noqa: E402
-    common_pb2,
     ingest_pb2,
     ingest_pb2_grpc,
     lookup_pb2,
@@ -215,6 +214,16 @@ def prepare(
     return result
 
 
+def lookup_request(packed: np.ndarray, row: int) -> lookup_pb2.LookupRequest:
+    """A responder's lookup of record ``row`` for crisis response."""
+    return lookup_pb2.LookupRequest(
+        clk=unpack_clks(np.ascontiguousarray(packed[row : row + 1]))[0].tobytes(),
+        key_epoch=1,
+        schema_fingerprint=SEGMENTED.fingerprint,
+        purpose="crisis_response",
+    )
+
+
 def lookups(work: Path, packed: np.ndarray, split: dict[str, np.ndarray]) -> dict[str, object]:
     server = Server(work, insecure=False, audit=True)
     try:
@@ -223,14 +232,7 @@ def lookups(work: Path, packed: np.ndarray, split: dict[str, np.ndarray]) -> dic
         )
 
         def ask(row: int) -> int:
-            clk = unpack_clks(np.ascontiguousarray(packed[row : row + 1]))[0].tobytes()
-            request = lookup_pb2.LookupRequest(
-                clk=clk,
-                key_epoch=1,
-                schema_fingerprint=SEGMENTED.fingerprint,
-                purpose="crisis_response",
-            )
-            return len(stub.Lookup(request).links)
+            return len(stub.Lookup(lookup_request(packed, row)).links)
 
         rng = np.random.default_rng(5)
         known = split["known"].tolist()
@@ -289,15 +291,7 @@ def lookups_during_batch(
             channel(server, work / "pki-root", "metro-police-it", False)
         )
         known = split["known"].tolist()
-        queries = [
-            lookup_pb2.LookupRequest(
-                clk=unpack_clks(np.ascontiguousarray(packed[row : row + 1]))[0].tobytes(),
-                key_epoch=1,
-                schema_fingerprint=SEGMENTED.fingerprint,
-                purpose="crisis_response",
-            )
-            for row in known
-        ]
+        queries = [lookup_request(packed, row) for row in known]
         for request in queries[:20]:
             look.Lookup(request)
         samples: list[tuple[float, float]] = []  # (start, seconds)
@@ -317,6 +311,7 @@ def lookups_during_batch(
             time.sleep(5)
             rows = split["ingest"][:size]
             clks = unpack_clks(np.ascontiguousarray(packed[rows]))
+            consent = responder_consent()
             request = ingest_pb2.WriteBatchRequest(
                 parent="agencies/metro-police",
                 batch_id=f"during-{int(time.time())}",
@@ -328,7 +323,7 @@ def lookups_during_batch(
                             record_key=f"during-{i}".encode(),
                             clk=clks[i].tobytes(),
                             pointer_token=b"ptr",
-                            consent=batch_consent(),
+                            consent=consent,
                         )
                     )
                     for i in range(clks.shape[0])
@@ -359,17 +354,6 @@ def lookups_during_batch(
         }
     finally:
         server.stop()
-
-
-def batch_consent() -> common_pb2.Consent:
-    """Linkage and responder access for crisis response, until 2030."""
-    consent = common_pb2.Consent(
-        allow_linkage=True,
-        recipient_roles=[common_pb2.ROLE_RESPONDER],
-        purposes=["crisis_response"],
-    )
-    consent.expire_time.FromDatetime(datetime(2030, 1, 1))
-    return consent
 
 
 def main() -> None:

@@ -93,6 +93,17 @@ def consent_bytes() -> bytes:
     )
 
 
+def responder_consent() -> common_pb2.Consent:
+    """A batch's consent over gRPC: linkage, and responders for crisis response, until 2030."""
+    consent = common_pb2.Consent(
+        allow_linkage=True,
+        recipient_roles=[common_pb2.ROLE_RESPONDER],
+        purposes=["crisis_response"],
+    )
+    consent.expire_time.FromDatetime(datetime(2030, 1, 1))
+    return consent
+
+
 # ---------------------------------------------------------------------- prepare
 PG_DSN_VARIABLE = "LINKAGE_TEST_PG_DSN"
 
@@ -335,12 +346,7 @@ def send_batches(
         stub = ingest_pb2_grpc.IngestServiceStub(
             channel(server, work / "pki-root", credential, False)
         )
-        consent = common_pb2.Consent(
-            allow_linkage=True,
-            recipient_roles=[common_pb2.ROLE_RESPONDER],
-            purposes=["crisis_response"],
-        )
-        consent.expire_time.FromDatetime(datetime(2030, 1, 1))
+        consent = responder_consent()
         seconds = []
         linked = []
         sent = 0

@@ -58,6 +58,22 @@ def batch_candidate_pairs(
     (records removed from both may linger in it until its next merge, which
     :meth:`KeyIndex.sharing` does first; a record it holds that ``index`` does not is a
     :class:`NotFoundError`)."""
+    rows, positions, union, packed = _candidate_positions(
+        batch, index, keys, layout, rules, exclude
+    )
+    return rows, union[positions], union, packed
+
+
+def _candidate_positions(
+    batch: PackedClks,
+    index: ClkIndex,
+    keys: KeyIndex | None,
+    layout: SegmentLayout,
+    rules: BlockingRules,
+    exclude: Set[int] = frozenset(),
+) -> tuple[Int64Array, Int64Array, Int64Array, PackedClks]:
+    """:func:`batch_candidate_pairs` with each pair's record as its position in the
+    records looked at (ascending like their keys)."""
     exact = tuple(rule for rule in rules.rules if isinstance(rule, ExactRule))
     if exact and (keys is None or keys.rules != exact or keys.layout != layout):
         raise InvalidInputError("the key index does not hold the exact rules' keys")
@@ -83,7 +99,7 @@ def batch_candidate_pairs(
             rows, columns = rule.pairs(batch, packed[positions], layout)
             codes.append(rows * width + positions[columns])
     found = unique_sorted(np.concatenate(codes))
-    return (found // width).astype(np.int64), union[found % width], union, packed
+    return (found // width).astype(np.int64), found % width, union, packed
 
 
 def link_against_index(
@@ -97,11 +113,11 @@ def link_against_index(
     """``linker.link(batch, records, frequencies)`` where ``records`` are the index's
     records but ``exclude`` in key order, without reading them all: the pairs (right =
     a position in the returned keys) and the keys, ascending, of the records in a pair."""
-    rows, nodes, union, packed = batch_candidate_pairs(
+    rows, positions, union, packed = _candidate_positions(
         batch, index, keys, linker.layout, linker.blocking, exclude
     )
-    # the records in a pair, as positions in the union (ascending, like their keys)
-    paired, columns = unique_inverse(np.searchsorted(union, nodes))
+    # the records in a pair (their positions ascending, like their keys)
+    paired, columns = unique_inverse(positions)
     columns = columns.reshape(-1).astype(np.int64)
     pairs = linker.link_pairs(batch, packed[paired], rows, columns, frequencies)
     return pairs, union[paired].astype(np.int64, copy=False)
