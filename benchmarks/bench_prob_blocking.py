@@ -3,6 +3,7 @@
 tens of thousands to about a million records (issue 10).
 
     python benchmarks/bench_prob_blocking.py generate [--chunks 22] [--people-per-chunk 25000]
+        [--workers 1]
     python benchmarks/bench_prob_blocking.py run [--records 50000,200000,1000000]
         [--scales default,large] [--f1-up-to default=50000,large=200000]
         [--skip-blocking-above 1500000000] [--out build/prob-blocking/results.json]
@@ -73,46 +74,59 @@ def _secret() -> bytes:
     return path.read_bytes()
 
 
-def generate(chunks: int, people_per_chunk: int) -> None:
+def generate(chunks: int, people_per_chunk: int, workers: int = 1) -> None:
+    """Cache chunks ``0 .. chunks - 1`` that are not cached yet, ``workers`` at a time
+    (each chunk is one process's work; a chunk is written whole or not at all)."""
+    _secret()  # created once, before any worker reads it
+    missing = [index for index in range(chunks) if not _chunk_path(index).exists()]
+    if workers <= 1:
+        for index in missing:
+            _generate_chunk(index, people_per_chunk)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for _ in pool.map(_generate_chunk, missing, [people_per_chunk] * len(missing)):
+            pass
+
+
+def _generate_chunk(index: int, people_per_chunk: int) -> None:
     from benchmarks.scenario_rows import mapped_rows
     from linkage.encode import SegmentedEncoder, default_segmented_schema
     from linkage.match import pack_clks
 
     encoder = SegmentedEncoder(default_segmented_schema(), _secret(), key_epoch=1)
-    for index in range(chunks):
-        path = _chunk_path(index)
-        if path.exists():
-            continue
-        started = time.perf_counter()
-        rows = mapped_rows(people_per_chunk, SEED + index)
-        agencies = sorted({r.agency_id for r in rows})
-        person_index: dict[str, int] = {}
-        for row in rows:
-            person_index.setdefault(row.person_id, len(person_index))
-        mapped = time.perf_counter() - started
-        packed_parts = []
-        accepted_parts = []
-        for start in range(0, len(rows), 20_000):
-            chunk = rows[start : start + 20_000]
-            batch = encoder.encode_valid([list(r.values) for r in chunk])
-            packed_parts.append(pack_clks(batch.clks))
-            accepted_parts.append(batch.accepted.astype(np.int64) + start)
-        accepted = np.concatenate(accepted_parts)
-        person = np.asarray(
-            [index * 10_000_000 + person_index[rows[i].person_id] for i in accepted.tolist()],
-            dtype=np.int64,
-        )
-        agency = np.asarray(
-            [agencies.index(rows[i].agency_id) for i in accepted.tolist()], dtype=np.int8
-        )
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, packed=np.concatenate(packed_parts), person=person, agency=agency)
-        tmp.rename(path)
-        print(
-            f"chunk {index}: {len(rows)} rows, {accepted.shape[0]} encoded;"
-            f" mapped in {mapped:.0f} s, total {time.perf_counter() - started:.0f} s",
-            flush=True,
-        )
+    path = _chunk_path(index)
+    started = time.perf_counter()
+    rows = mapped_rows(people_per_chunk, SEED + index)
+    agencies = sorted({r.agency_id for r in rows})
+    person_index: dict[str, int] = {}
+    for row in rows:
+        person_index.setdefault(row.person_id, len(person_index))
+    mapped = time.perf_counter() - started
+    packed_parts = []
+    accepted_parts = []
+    for start in range(0, len(rows), 20_000):
+        chunk = rows[start : start + 20_000]
+        batch = encoder.encode_valid([list(r.values) for r in chunk])
+        packed_parts.append(pack_clks(batch.clks))
+        accepted_parts.append(batch.accepted.astype(np.int64) + start)
+    accepted = np.concatenate(accepted_parts)
+    person = np.asarray(
+        [index * 10_000_000 + person_index[rows[i].person_id] for i in accepted.tolist()],
+        dtype=np.int64,
+    )
+    agency = np.asarray(
+        [agencies.index(rows[i].agency_id) for i in accepted.tolist()], dtype=np.int8
+    )
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, packed=np.concatenate(packed_parts), person=person, agency=agency)
+    tmp.rename(path)
+    print(
+        f"chunk {index}: {len(rows)} rows, {accepted.shape[0]} encoded;"
+        f" mapped in {mapped:.0f} s, total {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
 
 
 def load(records: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -381,6 +395,7 @@ def main() -> None:
     gen = sub.add_parser("generate")
     gen.add_argument("--chunks", type=int, default=22)
     gen.add_argument("--people-per-chunk", type=int, default=25_000)
+    gen.add_argument("--workers", type=int, default=1, help="chunks generated at once")
     runner = sub.add_parser("run")
     runner.add_argument("--records", default="50000,200000,1000000")
     runner.add_argument("--scales", default="default,large")
@@ -399,7 +414,7 @@ def main() -> None:
     one.add_argument("--skip-blocking-above", type=int, default=1_500_000_000)
     args = parser.parse_args()
     if args.command == "generate":
-        generate(args.chunks, args.people_per_chunk)
+        generate(args.chunks, args.people_per_chunk, args.workers)
     elif args.command == "run":
         run(args)
     else:

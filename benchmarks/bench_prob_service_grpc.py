@@ -3,6 +3,7 @@
     python benchmarks/bench_prob_service_grpc.py --records 1000000 [--queries 1000]
         [--ingest-batches 3] [--batch-records 10000] [--blocking large]
         [--data build/prob-blocking] [--store sqlite|postgres] [--lookups-during-batch]
+        [--skip-rebuild]
 
     python scripts/ci_postgres.py run -- \
         python benchmarks/bench_prob_service_grpc.py --store postgres --records 1000000
@@ -15,8 +16,14 @@ segmented schema, person ids, agencies).
 1. Prepare (cached in --work, keyed by --records and --blocking): a demo PKI; a server.toml
    with ``[linkage.probabilistic]`` (match probability 0.5, the named blocking rule set,
    average-link clusters); the first ``--records`` records bulk-loaded into SQLite (minus
-   the held-out ones below), then one rebuild, which fits the Fellegi-Sunter model on them
-   (timed).
+   the held-out ones below; the packed records are read through a memory map of
+   ``all-packed-<n>.npy``, written once from the chunks), then one rebuild, in a process of
+   its own, which fits the Fellegi-Sunter model on them (timed; its peak RSS reported).
+   A bulk load that finished is kept (``loaded.json``) when the rebuild fails.
+   ``--skip-rebuild`` stops after the bulk load: no record holds a link, the model is the
+   shipped prior, and a lookup can only find what the batches linked. It measures the
+   server's load, memory, lookup search and batches at a size the rebuild cannot handle
+   yet (ten million records: docs/matcher.md).
 2. Lookups over gRPC with mTLS and audit, from this process, against the server started
    on that store: half the queries are a held-out record of a person whose other records
    are indexed (counted: a link came back), half records of people held out entirely
@@ -39,7 +46,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -82,26 +91,38 @@ SEGMENTED_BITS = segment_layout(SEGMENTED.schema.length, SEGMENTED.segmentation)
 
 
 def load_data(data: Path, needed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    packed, person, agency = [], [], []
-    count = 0
-    for path in sorted(data.glob("chunk-*.npz")):
+    """The first ``needed`` cached records: packed (a read-only memory map of
+    ``all-packed-<n>.npy`` beside the chunks, written once from them, so that ten million
+    records are not held in this process), person ids and agency indices."""
+    paths = sorted(p for p in data.glob("chunk-*.npz") if ".tmp" not in p.name)
+    person, agency, sizes = [], [], []
+    for path in paths:
         with np.load(path) as chunk:
-            packed.append(chunk["packed"])
             person.append(chunk["person"])
             agency.append(chunk["agency"])
-        count += len(person[-1])
-        if count >= needed:
-            break
-    if count < needed:
+        sizes.append(person[-1].shape[0])
+    total = sum(sizes)
+    if total < needed:
         raise SystemExit(
-            f"{data} holds {count} records, {needed} needed: "
+            f"{data} holds {total} records, {needed} needed: "
             "run benchmarks/bench_prob_blocking.py generate first"
         )
-    return (
-        np.concatenate(packed)[:needed],
-        np.concatenate(person)[:needed],
-        np.concatenate(agency)[:needed],
-    )
+    flat = data / f"all-packed-{total}.npy"
+    if not flat.exists():
+        with np.load(paths[0]) as chunk:
+            words = chunk["packed"].shape[1]
+        tmp = data / f"all-packed-{total}.tmp.npy"
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint64, shape=(total, words))
+        start = 0
+        for path, size in zip(paths, sizes, strict=True):
+            with np.load(path) as chunk:
+                out[start : start + size] = chunk["packed"]
+            start += size
+        out.flush()
+        del out
+        tmp.rename(flat)
+    packed = np.load(flat, mmap_mode="r")
+    return packed[:needed], np.concatenate(person)[:needed], np.concatenate(agency)[:needed]
 
 
 def plan(person: np.ndarray, records: int, queries: int, ingest: int) -> dict[str, np.ndarray]:
@@ -149,13 +170,40 @@ method = "average_link"
 
 
 def prepare(
-    work: Path, packed: np.ndarray, rows: np.ndarray, blocking: str, engine: str
+    work: Path,
+    packed: np.ndarray,
+    rows: np.ndarray,
+    blocking: str,
+    engine: str,
+    skip_rebuild: bool = False,
 ) -> dict[str, object]:
     work.mkdir(parents=True, exist_ok=True)
     work.chmod(0o700)  # the store's folder must be private (docs/security.md)
     marker = work / "prepared.json"
+    loaded = work / "loaded.json"
     if marker.exists() and engine == "sqlite":
         return dict(json.loads(marker.read_text()))
+    if loaded.exists() and engine == "sqlite":
+        result = dict(json.loads(loaded.read_text()))  # loaded before; the rebuild failed
+    else:
+        result = bulk_load(work, packed, rows, blocking, engine)
+        loaded.write_text(json.dumps(result))
+    if skip_rebuild:
+        result["rebuild"] = "skipped: the records hold no links"
+        marker.write_text(json.dumps(result))
+        return result
+    # the rebuild in a process of its own: its peak memory is its own, not this one's
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        result.update(pool.apply(rebuild, (work, engine)))
+    marker.write_text(json.dumps(result))
+    return result
+
+
+def bulk_load(
+    work: Path, packed: np.ndarray, rows: np.ndarray, blocking: str, engine: str
+) -> dict[str, object]:
+    """A new store (and PKI) holding the records ``rows``, inserted 50,000 at a time."""
     for stale in ("index.db", "index.db-wal", "index.db-shm"):
         (work / stale).unlink(missing_ok=True)
     shutil.rmtree(work / "pki-root", ignore_errors=True)  # a new store gets a new PKI
@@ -188,30 +236,47 @@ def prepare(
                         update_time_us=now,
                     )
                 )
+        if start % 1_000_000 == 0 and start:
+            print(
+                f"bulk load: {start} records in {time.perf_counter() - started:.0f} s", flush=True
+            )
     load_s = time.perf_counter() - started
     store.close()
+    return {"store": engine, "records": len(rows), "blocking": blocking, "bulk_load_s": load_s}
+
+
+def rebuild(work: Path, engine: str) -> dict[str, object]:
+    """Open the prepared store, load the index and rebuild every link once (the model fit
+    included); in a process of its own (its peak RSS is reported)."""
+    config = load_server_config(work / "server.toml", os.environ)
+    operator = Principal(Role.OPERATOR, None, "bench", 1)
     store = open_store(work, engine)
     started = time.perf_counter()
     service = LinkageService(store, config.linkage, ServiceLimits())
     index_load_s = time.perf_counter() - started
+    loaded_rss = _rss_mib()
     started = time.perf_counter()
     run = service.rebuild(operator, "benchmark preparation")
     rebuild_s = time.perf_counter() - started
     store.close()
     fit = json.loads(run.model)["probabilistic"]["model"].get("fit")
-    result: dict[str, object] = {
-        "store": engine,
-        "records": len(rows),
-        "blocking": blocking,
-        "bulk_load_s": load_s,
+    return {
         "index_load_s": index_load_s,
         "rebuild_s": rebuild_s,
         "rebuild_candidate_pairs": run.candidate_pair_count,
         "rebuild_links": run.link_count,
+        "rebuild_rss_after_load_mib": loaded_rss,
+        "rebuild_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "model_fit": fit,
     }
-    marker.write_text(json.dumps(result))
-    return result
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def lookup_request(packed: np.ndarray, row: int) -> lookup_pb2.LookupRequest:
@@ -367,6 +432,12 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--lookups-during-batch", action="store_true")
+    parser.add_argument(
+        "--skip-rebuild",
+        action="store_true",
+        help="bulk load only, no rebuild (no record holds a link before the batches): "
+        "loading, lookups' search and batches at a size the rebuild does not handle yet",
+    )
     args = parser.parse_args()
     work = (
         args.work
@@ -375,6 +446,7 @@ def main() -> None:
         / (
             f"bench-prob-grpc-{args.records}-{args.blocking}"
             + ("" if args.store == "sqlite" else "-postgres")
+            + ("-no-rebuild" if args.skip_rebuild else "")
         )
     ).resolve()
     os.environ.setdefault("PYTHONPATH", str(REPO))
@@ -385,7 +457,9 @@ def main() -> None:
     packed, person, _ = load_data(args.data, args.records + ingest_rows + spare)
     split = plan(person, args.records, args.queries, ingest_rows)
     results: dict[str, object] = {"load_average_start": os.getloadavg()[0]}
-    results["prepare"] = prepare(work, packed, split["indexed"], args.blocking, args.store)
+    results["prepare"] = prepare(
+        work, packed, split["indexed"], args.blocking, args.store, args.skip_rebuild
+    )
     print("prepare", json.dumps(results["prepare"]), flush=True)
     results["lookup_mtls_audit"] = lookups(work, packed, split)
     print("lookup", json.dumps(results["lookup_mtls_audit"]), flush=True)

@@ -3,7 +3,8 @@
 Records live in the kernels' transposed layout (``[group, word, lane]``), with their
 popcounts, a per-group minimum popcount (a lower bound that lets whole groups be skipped),
 a liveness mask and the caller's integer keys. Appends go to the end with amortised
-capacity doubling; removals clear a liveness bit (a tombstone) and the index compacts
+capacity growth (by half, or to a size reserved ahead, so a large index does not hold a
+mostly empty copy of itself); removals clear a liveness bit (a tombstone) and the index compacts
 itself when more than half of its slots are dead. A search splits the groups into slabs,
 scans them on all cores and merges the per-slab best-``k`` lists.
 
@@ -36,10 +37,8 @@ __all__ = ["ClkIndex", "LookupHits"]
 
 #: Groups per slab at least (a slab is the unit of parallel work in a search).
 _MIN_SLAB_GROUPS = 256
-#: Keys asked for at once from which :meth:`ClkIndex.get` searches the sorted live keys
-#: instead of looking each up in a dictionary (at least; a sixteenth of the index in a
-#: large one).
-_SORTED_LOOKUP = 4096
+#: Keys beyond the count held for which the slot map stays a table indexed by key.
+_DENSE_SLACK = 1 << 20
 #: Most results a search may ask for per query.
 MAX_K = 10_000
 
@@ -68,6 +67,69 @@ class LookupHits:
         return list(zip(self.scores.tolist(), self.keys.tolist(), strict=True))
 
 
+class _SlotMap:
+    """The slot of each live key: a table indexed by the key while the keys are small
+    non-negative integers (node IDs are: 8 bytes a key, where a dictionary of Python
+    integers takes about 100), a dictionary once one is not (negative, or more than twice
+    the count held plus ``_DENSE_SLACK``). Not thread-safe: the index locks around it."""
+
+    def __init__(self) -> None:
+        self._table: Int64Array = np.full(0, -1, dtype=np.int64)
+        self._dict: dict[int, int] | None = None
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __contains__(self, key: int) -> bool:
+        if self._dict is not None:
+            return key in self._dict
+        return 0 <= key < self._table.shape[0] and bool(self._table[key] >= 0)
+
+    def slots_of(self, keys: Int64Array) -> Int64Array:
+        """Each key's slot, ``-1`` for a key not held."""
+        if self._dict is not None:
+            table = self._dict
+            return np.array([table.get(key, -1) for key in keys.tolist()], dtype=np.int64)
+        inside = (keys >= 0) & (keys < self._table.shape[0])
+        slots = np.full(keys.shape[0], -1, dtype=np.int64)
+        slots[inside] = self._table[keys[inside]]
+        return slots
+
+    def assign(self, keys: Int64Array, slots: Int64Array) -> None:
+        """Hold ``keys`` (distinct, none held) at ``slots``."""
+        if keys.shape[0] == 0:
+            return
+        if self._dict is None:
+            low, high = int(keys.min()), int(keys.max())
+            if low < 0 or high >= 2 * (self._count + keys.shape[0]) + _DENSE_SLACK:
+                held = np.flatnonzero(self._table >= 0)
+                self._dict = dict(zip(held.tolist(), self._table[held].tolist(), strict=True))
+                self._table = np.full(0, -1, dtype=np.int64)
+            else:
+                if high >= self._table.shape[0]:
+                    grown = np.full(
+                        max(high + 1, self._table.shape[0] * 3 // 2), -1, dtype=np.int64
+                    )
+                    grown[: self._table.shape[0]] = self._table
+                    self._table = grown
+                self._table[keys] = slots
+        if self._dict is not None:
+            self._dict.update(zip(keys.tolist(), slots.tolist(), strict=True))
+        self._count += keys.shape[0]
+
+    def discard(self, keys: Int64Array) -> Int64Array:
+        """Stop holding ``keys`` (distinct, all held); their slots."""
+        slots = self.slots_of(keys)
+        if self._dict is not None:
+            for key in keys.tolist():
+                del self._dict[key]
+        else:
+            self._table[keys] = -1
+        self._count -= keys.shape[0]
+        return slots
+
+
 class ClkIndex:
     """A mutable index of packed CLKs of ``bits`` bits, searchable by Dice similarity.
 
@@ -84,9 +146,7 @@ class ClkIndex:
         self._words = bits // 64
         self._width = padded_words(self._words)  # words per record in the kernel layout
         self._lock = threading.RLock()
-        self._slot_of: dict[int, int] = {}
-        # live keys ascending and their slots, for looking many up at once (None: stale)
-        self._sorted: tuple[Int64Array, Int64Array] | None = None
+        self._slot_of = _SlotMap()
         self._size = 0  # slots in use (live or dead)
         self._allocate(capacity)
 
@@ -112,6 +172,19 @@ class ClkIndex:
     def __contains__(self, key: object) -> bool:
         return isinstance(key, int | np.integer) and int(key) in self._slot_of
 
+    def holds(self, keys: Sequence[int] | Int64Array) -> np.ndarray:
+        """Whether each key is held (a boolean array, in the order asked)."""
+        key_array = np.asarray(keys, dtype=np.int64).reshape(-1)
+        with self._lock:
+            return self._slot_of.slots_of(key_array) >= 0
+
+    def reserve(self, capacity: int) -> None:
+        """Make room for ``capacity`` records at least, at once (a loader that knows how
+        many records come spares the index its growth steps and their copies)."""
+        with self._lock:
+            if capacity > self.capacity:
+                self._grow(capacity, exact=True)
+
     def add(self, keys: Sequence[int] | Int64Array, clks: PackedClks) -> None:
         """Add records; ``keys`` must be new and distinct. All or nothing."""
         packed = check_packed(clks, "clks")
@@ -128,9 +201,9 @@ class ClkIndex:
         with self._lock:
             if unique_sorted(key_array).shape[0] != n:
                 raise InvalidInputError("keys must be distinct")
-            clash = [i for i, key in enumerate(key_array.tolist()) if key in self._slot_of]
-            if clash:
-                raise AlreadyExistsError(f"keys[{clash[0]}] is already in the index")
+            clash = np.flatnonzero(self._slot_of.slots_of(key_array) >= 0)
+            if clash.shape[0]:
+                raise AlreadyExistsError(f"keys[{int(clash[0])}] is already in the index")
             if self._size + n > self.capacity:
                 self._grow(self._size + n)
             slots = np.arange(self._size, self._size + n)
@@ -141,13 +214,12 @@ class ClkIndex:
             self._alive[slots] = True
             self._keys[slots] = key_array
             np.minimum.at(self._group_min_pop, groups, pop)
-            self._slot_of.update(zip(key_array.tolist(), slots.tolist(), strict=True))
+            self._slot_of.assign(key_array, slots)
             self._size += n
-            self._sorted = None
 
-    def _grow(self, needed: int) -> None:
+    def _grow(self, needed: int, *, exact: bool = False) -> None:
         old = (self._bt, self._pop, self._group_min_pop, self._alive, self._keys)
-        self._allocate(max(needed, 2 * self.capacity))
+        self._allocate(needed if exact else max(needed, self.capacity * 3 // 2))
         groups = old[0].shape[0]
         self._bt[:groups] = old[0]
         self._pop[: old[1].shape[0]] = old[1]
@@ -157,14 +229,12 @@ class ClkIndex:
 
     def remove(self, keys: Sequence[int] | Int64Array) -> None:
         """Remove records by key; every key must be present. All or nothing."""
-        key_list = np.asarray(keys, dtype=np.int64).tolist()
+        key_array = np.asarray(keys, dtype=np.int64).reshape(-1)
         with self._lock:
-            missing = [i for i, key in enumerate(key_list) if key not in self._slot_of]
-            if missing:
-                raise NotFoundError(f"keys[{missing[0]}] is not in the index")
-            self._sorted = None
-            for key in key_list:
-                self._alive[self._slot_of.pop(key)] = False
+            self._slots(key_array)  # every key present, else nothing changes
+            if unique_sorted(key_array).shape[0] != key_array.shape[0]:
+                raise InvalidInputError("keys must be distinct")
+            self._alive[self._slot_of.discard(key_array)] = False
             dead = self._size - len(self._slot_of)
             if dead > 1024 and dead > len(self._slot_of):
                 self.compact()
@@ -175,9 +245,8 @@ class ClkIndex:
             live = np.flatnonzero(self._alive[: self._size])
             keys = self._keys[live].copy()
             clks = self._bt[live // LANES, : self._words, live % LANES].copy()
-            self._allocate(max(2 * live.shape[0], 1024))
-            self._slot_of = {}
-            self._sorted = None
+            self._allocate(max(live.shape[0] * 3 // 2, 1024))
+            self._slot_of = _SlotMap()
             self._size = 0
             self.add(keys, clks)
 
@@ -200,27 +269,17 @@ class ClkIndex:
             return self._bt[slots // LANES, : self._words, slots % LANES].copy()
 
     def _slots(self, keys: Int64Array) -> Int64Array:
-        """The slots of ``keys`` (:class:`NotFoundError` naming the first one not held): a
-        dictionary lookup each for a few, a binary search in the live keys sorted (kept
-        until the next change) for many: more than a sixteenth of the index, or any number
-        while the sorted keys are at hand (sorting a million keys costs about as much as
-        80,000 dictionary lookups)."""
-        if self._sorted is None and keys.shape[0] < max(_SORTED_LOOKUP, len(self) // 16):
-            key_list = keys.tolist()
-            missing = [i for i, key in enumerate(key_list) if key not in self._slot_of]
-            if missing:
-                raise NotFoundError(f"keys[{missing[0]}] is not in the index")
-            return np.array([self._slot_of[key] for key in key_list], dtype=np.int64)
-        if self._sorted is None:
-            live = np.flatnonzero(self._alive[: self._size])
-            order = np.argsort(self._keys[live])  # live keys are distinct
-            self._sorted = (self._keys[live][order], live[order].astype(np.int64))
-        sorted_keys, sorted_slots = self._sorted
-        at = np.minimum(np.searchsorted(sorted_keys, keys), max(sorted_keys.shape[0] - 1, 0))
-        found = sorted_keys[at] == keys if sorted_keys.shape[0] else np.zeros(keys.shape, bool)
-        if not found.all():
-            raise NotFoundError(f"keys[{int(np.flatnonzero(~found)[0])}] is not in the index")
-        return sorted_slots[at]
+        """The slots of ``keys`` (:class:`NotFoundError` naming the first one not held)."""
+        slots = self._slot_of.slots_of(keys)
+        missing = np.flatnonzero(slots < 0)
+        if missing.shape[0]:
+            raise NotFoundError(f"keys[{int(missing[0])}] is not in the index")
+        return slots
+
+    def keys(self) -> Int64Array:
+        """The live keys, ascending."""
+        with self._lock:
+            return np.sort(self._keys[np.flatnonzero(self._alive[: self._size])])
 
     def items(self) -> tuple[Int64Array, PackedClks]:
         """Every live record: its keys ascending and their packed CLKs, in one vectorised

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence, Set
 
 import numpy as np
 
+from linkage.errors import InvalidInputError
 from linkage.match import CandidatePairs, ClkIndex, pack_clk_bytes, popcounts
 from linkage.probabilistic import (
     BlockingRules,
@@ -56,7 +57,6 @@ class IndexMirror:
     def clear(self) -> None:
         """Forget every record (before a reload from the store)."""
         self._index = ClkIndex(self._clk_bits)
-        self._nodes: set[int] = set()
         self._fill = np.zeros(self._band_bits + 1, dtype=np.int64)
         self._band: PopcountBand | None = None
         layout = getattr(self, "_layout", None)
@@ -72,35 +72,42 @@ class IndexMirror:
         return self._index
 
     @property
-    def nodes(self) -> set[int]:
-        """Node IDs of the records held (do not modify)."""
-        return self._nodes
+    def nodes(self) -> frozenset[int]:
+        """Node IDs of the records held (built on each call: for checks, not hot paths)."""
+        return frozenset(self._index.keys().tolist())
 
     def __len__(self) -> int:
         return len(self._index)
 
     def __contains__(self, node: object) -> bool:
-        return node in self._nodes
+        return node in self._index
+
+    def reserve(self, records: int) -> None:
+        """Make room for this many records at once (before a load that knows its size)."""
+        self._index.reserve(records)
 
     def add(self, node_ids: Sequence[int], clks: Sequence[bytes]) -> None:
         """Records join (ones already held are skipped)."""
-        fresh = [(n, c) for n, c in zip(node_ids, clks, strict=True) if n not in self._nodes]
+        if len(node_ids) != len(clks):
+            raise InvalidInputError("node IDs and CLKs differ in number")
+        held = self._index.holds(np.asarray(node_ids, dtype=np.int64))
+        fresh = np.flatnonzero(~held).tolist()
         if not fresh:
             return
-        nodes = [n for n, _ in fresh]
-        packed = pack_clk_bytes([c for _, c in fresh], self._clk_bits)
-        self._index.add(np.asarray(nodes, dtype=np.int64), packed)
-        self._nodes.update(nodes)
+        nodes = np.asarray(node_ids, dtype=np.int64)[fresh]
+        packed = pack_clk_bytes([clks[i] for i in fresh], self._clk_bits)
+        self._index.add(nodes, packed)
         self._fill += np.bincount(self._band_popcounts(packed), minlength=self._fill.shape[0])
         if self._frequencies is not None:
             self._frequencies.add(packed)
         if self._keys is not None:
-            self._keys.add(np.asarray(nodes, dtype=np.int64), packed)
+            self._keys.add(nodes, packed)
 
     def remove(self, node_ids: Iterable[int]) -> None:
         """Records leave (ones not held are skipped)."""
-        present = [n for n in node_ids if n in self._nodes]
-        if not present:
+        asked = np.fromiter(node_ids, dtype=np.int64)
+        present = asked[self._index.holds(asked)]
+        if not present.shape[0]:
             return
         packed = self._index.get(present)
         self._fill -= np.bincount(self._band_popcounts(packed), minlength=self._fill.shape[0])
@@ -109,7 +116,6 @@ class IndexMirror:
         if self._keys is not None:
             self._keys.remove(present)
         self._index.remove(present)
-        self._nodes.difference_update(present)
 
     def packed(self, node_ids: Sequence[int]) -> PackedClks:
         """The packed CLKs of held records, in the order asked."""
@@ -203,7 +209,9 @@ class IndexMirror:
         """Held records sharing an exact blocking key with the query, by node ID."""
         if self._keys is None:
             return []
-        return [n for n in self._keys.candidates(query).tolist() if n in self._nodes]
+        found = self._keys.candidates(query)
+        held: list[int] = found[self._index.holds(found)].tolist()
+        return held
 
     @property
     def frequencies(self) -> TermFrequencies | None:

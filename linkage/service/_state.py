@@ -259,6 +259,8 @@ class ServiceState:
         self.seen_change = self.store.last_index_change()
         self._adopt_store_epoch()
         fingerprint = self.settings.schema_fingerprint
+        # sized once: growing a ten-million-record index step by step copies it each time
+        self._mirror.reserve(self.store.count_index_records(self.settings.key_epoch, fingerprint))
         _fill(self._mirror, self.store.iter_index_records(self.settings.key_epoch, fingerprint))
         self._mirror.settle()
         self.observer.index_size(len(self._mirror), self.store.link_count())

@@ -288,6 +288,11 @@ class LinkStore(abc.ABC):
         """Every linkable record of this key epoch and schema, by node ID."""
 
     @abc.abstractmethod
+    def count_index_records(self, key_epoch: int, schema_fingerprint: str) -> int:
+        """How many records :meth:`iter_index_records` would yield now (a loader sizes its
+        arrays by it once instead of growing them)."""
+
+    @abc.abstractmethod
     def last_index_change(self) -> int:
         """The newest entry of the index change feed, 0 if none."""
 

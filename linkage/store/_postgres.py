@@ -419,6 +419,15 @@ class PostgresLinkStore(EpochReads, CardProposalReads, LinkStore):
         ):
             yield IndexRecord(node_id, agency_no, bytes(clk))
 
+    def count_index_records(self, key_epoch: int, schema_fingerprint: str) -> int:
+        rows = self._fetch(
+            "counting the index",
+            "SELECT COUNT(*) FROM records "
+            "WHERE key_epoch = %s AND schema_fingerprint = %s AND linkable",
+            (key_epoch, schema_fingerprint),
+        )
+        return int(rows[0][0])
+
     def last_index_change(self) -> int:
         rows = self._fetch(
             "reading the index change feed",

@@ -209,6 +209,14 @@ class SqliteLinkStore(EpochReads, CardProposalReads, LinkStore):
         for node_id, agency_no, clk in cur:
             yield IndexRecord(node_id, agency_no, bytes(clk))
 
+    def count_index_records(self, key_epoch: int, schema_fingerprint: str) -> int:
+        row = self._conn().execute(
+            "SELECT COUNT(*) FROM records "
+            "WHERE key_epoch = ? AND schema_fingerprint = ? AND linkable = 1",
+            (key_epoch, schema_fingerprint),
+        )
+        return int(row.fetchone()[0])
+
     def last_index_change(self) -> int:
         row = self._conn().execute("SELECT COALESCE(MAX(sequence), 0) FROM index_changes")
         return int(row.fetchone()[0])

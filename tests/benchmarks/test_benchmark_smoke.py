@@ -272,6 +272,7 @@ def test_bench_prob_service_grpc(tree: Path, prob_data: Path) -> None:
         "--batch-records", "200", "--blocking", "small",
     )  # fmt: skip
     assert "results written to" in out
+    assert '"rebuild_peak_rss_mib": ' in out  # the rebuild ran in a process of its own
     out = run(
         tree,
         "benchmarks/bench_prob_service_grpc.py",

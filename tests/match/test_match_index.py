@@ -179,21 +179,25 @@ def test_items_are_the_live_records_by_key_ascending() -> None:
     index.remove(keys[::3])
     got_keys, got_clks = index.items()
     expected = np.sort(np.setdiff1d(keys, keys[::3]))
+    np.testing.assert_array_equal(index.keys(), expected)
     np.testing.assert_array_equal(got_keys, expected)
     np.testing.assert_array_equal(got_clks, index.get(expected))
     row_of = {int(key): row for row, key in enumerate(keys.tolist())}
     np.testing.assert_array_equal(got_clks, records[[row_of[int(k)] for k in expected]])
 
 
+@pytest.mark.parametrize("offset", [0, -(2**40), 2**50])
 @pytest.mark.parametrize("asked", [3, 5000])
-def test_get_returns_the_asked_records_after_every_change(asked: int) -> None:
-    """A few keys are looked up one by one, many by a search of the live keys sorted: both
-    follow adds, removals and compaction, and name the first key not held."""
+def test_get_returns_the_asked_records_after_every_change(asked: int, offset: int) -> None:
+    """Keys are looked up in a table indexed by key while they are small non-negative
+    integers, in a dictionary otherwise (negative or huge keys): both follow adds,
+    removals and compaction, and name the first key not held."""
     rng = np.random.default_rng(asked)
     index = ClkIndex(128, capacity=16)
     held: dict[int, np.ndarray] = {}
 
     def add(keys: np.ndarray) -> None:
+        keys = keys + offset
         packed = clks(rng, keys.shape[0], 128)
         index.add(keys, packed)
         held.update(zip(keys.tolist(), packed, strict=True))
@@ -206,6 +210,11 @@ def test_get_returns_the_asked_records_after_every_change(asked: int) -> None:
     check()
     add(np.arange(30_001, 40_000, 7))
     check()
+    assert index.holds(np.array([offset, offset + 1, offset + 30_001])).tolist() == [
+        True,
+        False,
+        True,
+    ]
     gone = np.array(sorted(held))[::2]
     index.remove(gone)
     for key in gone.tolist():
@@ -217,3 +226,42 @@ def test_get_returns_the_asked_records_after_every_change(asked: int) -> None:
     wanted[-1] = int(gone[0])
     with pytest.raises(NotFoundError, match=rf"keys\[{asked - 1}\] is not in the index"):
         index.get(wanted)
+
+
+def test_keys_outside_the_table_move_the_slot_map_to_a_dictionary() -> None:
+    """Small non-negative keys live in a table; a negative key, or one far beyond the count
+    held, turns it into a dictionary holding every key so far."""
+    rng = np.random.default_rng(3)
+    records = clks(rng, 6, 128)
+    for odd_key in (-1, 2**40):
+        index = ClkIndex(128)
+        index.add([0, 5, 9], records[:3])
+        assert index._slot_of._dict is None  # a table while the keys are small
+        index.add([odd_key, 7], records[3:5])
+        assert index._slot_of._dict is not None
+        assert index.holds([0, 5, 9, odd_key, 7, 6]).tolist() == [True] * 5 + [False]
+        np.testing.assert_array_equal(index.get([odd_key, 9, 0]), records[[3, 2, 0]])
+        index.remove([5, odd_key])
+        assert len(index) == 3
+        assert 5 not in index
+        assert odd_key not in index
+        with pytest.raises(NotFoundError, match=r"keys\[0\]"):
+            index.remove([5])
+        index.add([5], records[5:6])
+        np.testing.assert_array_equal(index.get([5]), records[5:6])
+
+
+def test_reserve_allocates_once_and_growth_is_by_half() -> None:
+    rng = np.random.default_rng(4)
+    index = ClkIndex(128, capacity=16)
+    index.reserve(1000)
+    assert 1000 <= index.capacity < 1000 + index_module.LANES
+    index.add(np.arange(1000), clks(rng, 1000, 128))
+    assert 1000 <= index.capacity < 1000 + index_module.LANES  # no growth step
+    index.add([1000], clks(rng, 1, 128))
+    assert 1500 <= index.capacity < 1500 + index_module.LANES  # grown by half, not doubled
+    index.reserve(10)  # never shrinks
+    assert index.capacity >= 1500
+    with pytest.raises(InvalidInputError, match="distinct"):
+        index.remove([3, 3])
+    assert 3 in index  # nothing removed

@@ -72,6 +72,7 @@ def test_a_failed_transaction_leaves_nothing_behind(store: LinkStore) -> None:
         assert tx.find_records("police", [b"k1"]) == []
         assert tx.get_batch("police", "b1") is None
     assert list(store.iter_index_records(1, "fp")) == []
+    assert store.count_index_records(1, "fp") == 0
 
 
 def test_records_links_and_edges_round_trip(store: LinkStore) -> None:
@@ -93,6 +94,10 @@ def test_records_links_and_edges_round_trip(store: LinkStore) -> None:
         (b, 2, b"\xbb"),
     ]
     assert list(store.iter_index_records(2, "fp")) == []
+    # the count a loader sizes its arrays by: linkable records of this epoch and schema
+    assert store.count_index_records(1, "fp") == 2
+    assert store.count_index_records(2, "fp") == 0
+    assert store.count_index_records(1, "other") == 0
     assert list(store.iter_edges()) == [EdgeRow(a, b, 0.91)]
     members = store.link_members([link])
     assert [(m.node_id, m.agency_id, m.pointer_token) for m in members] == [
