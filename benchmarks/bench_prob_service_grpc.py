@@ -427,7 +427,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--ingest-batches", type=int, default=3)
     parser.add_argument("--batch-records", type=int, default=10_000)
-    parser.add_argument("--blocking", choices=("large", "medium", "small"), default="large")
+    parser.add_argument(
+        "--blocking", choices=("xlarge", "large", "medium", "small"), default="large"
+    )
     parser.add_argument("--data", type=Path, default=REPO / "build" / "prob-blocking")
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")

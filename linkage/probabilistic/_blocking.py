@@ -350,14 +350,73 @@ class BlockingRules:
         self, packed: PackedClks, layout: SegmentLayout
     ) -> tuple[Int64Array, Int64Array]:
         """Candidate pairs ``i < j`` within one set, deduplicated, sorted by ``i`` then ``j``."""
+        codes = self.candidate_codes_within(packed, layout)
+        width = max(int(packed.shape[0]), 1)
+        return (codes // width).astype(np.int64), (codes % width).astype(np.int64)
+
+    def candidate_codes_within(self, packed: PackedClks, layout: SegmentLayout) -> Int64Array:
+        """:meth:`candidate_pairs_within` as codes ``i * n + j`` (``n`` records), ascending.
+
+        Each rule's pairs are merged into the union as soon as they are made, so the peak
+        is the union and one rule's pairs (8 bytes a pair), not every rule's pairs at once
+        as index pairs: what a rebuild of ten million records needs."""
         self.check(layout)
         a = _check(packed, layout, "packed")
-        if a.shape[0] < 2:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        found = [rule.pairs_within(a, layout) for rule in self.rules]
-        return _union(found, a.shape[0])
+        n = a.shape[0]
+        codes = np.empty(0, dtype=np.int64)
+        if n < 2:
+            return codes
+        for rule in self.rules:
+            pairs = rule.pairs_within(a, layout)
+            found = unique_sorted(pairs[0] * n + pairs[1])
+            del pairs
+            codes = merge_unique(codes, found)
+        return codes
 
 
 def _union(found: list[Int64Array], width: int) -> tuple[Int64Array, Int64Array]:
     keys = unique_sorted(np.concatenate([pair[0] * width + pair[1] for pair in found]))
     return (keys // width).astype(np.int64), (keys % width).astype(np.int64)
+
+
+def merge_unique(first: Int64Array, second: Int64Array) -> Int64Array:
+    """The union of two ascending arrays of distinct integers, ascending (one pass)."""
+    if first.shape[0] == 0:
+        return second
+    if second.shape[0] == 0:
+        return first
+    out = np.empty(first.shape[0] + second.shape[0], dtype=np.int64)
+    size = _merge_unique_kernel(
+        np.ascontiguousarray(first, dtype=np.int64),
+        np.ascontiguousarray(second, dtype=np.int64),
+        out,
+    )
+    return out[:size].copy() if size < out.shape[0] // 2 else out[:size]
+
+
+@jit_kernel()
+def _merge_unique_kernel(first: Any, second: Any, out: Any) -> int:  # pragma: no cover
+    i = 0
+    j = 0
+    size = 0
+    while i < first.shape[0] and j < second.shape[0]:
+        if first[i] < second[j]:
+            out[size] = first[i]
+            i += 1
+        elif second[j] < first[i]:
+            out[size] = second[j]
+            j += 1
+        else:
+            out[size] = first[i]
+            i += 1
+            j += 1
+        size += 1
+    while i < first.shape[0]:
+        out[size] = first[i]
+        i += 1
+        size += 1
+    while j < second.shape[0]:
+        out[size] = second[j]
+        j += 1
+        size += 1
+    return size

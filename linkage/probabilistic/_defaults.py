@@ -43,7 +43,7 @@ def has_key_segments(layout: SegmentLayout | None) -> bool:
 
 
 #: The blocking rule sets :func:`default_blocking` offers, by the size they are made for.
-_SCALES = ("default", "large")
+_SCALES = ("default", "large", "xlarge")
 
 
 def default_comparisons(
@@ -215,7 +215,8 @@ def default_blocking(
     about 10^9).
 
     ``scale="large"`` (up to about a million records): :func:`_large_blocking`; ``wide``
-    does not apply to it. Any other ``scale`` is a :class:`ConfigError`.
+    does not apply to it. ``scale="xlarge"`` (about ten million records):
+    :func:`_xlarge_blocking`. Any other ``scale`` is a :class:`ConfigError`.
     """
     if scale not in _SCALES:
         raise ConfigError(
@@ -224,6 +225,8 @@ def default_blocking(
         )
     if scale == "large":
         return _large_blocking(hardened)
+    if scale == "xlarge":
+        return _xlarge_blocking(hardened)
     wide_lsh: tuple[LshRule, ...] = (
         LshRule(("record",), HammingLsh(bands=48, bits_per_band=14, seed=31)),
         LshRule(("date_of_birth", "street"), HammingLsh(bands=24, bits_per_band=12, seed=32)),
@@ -299,6 +302,35 @@ def _large_blocking(hardened: bool) -> BlockingRules:
             ExactRule(("given_name", "surname", "sex")),
         )
         + (segment_lsh if hardened else ())
+    )
+
+
+def _xlarge_blocking(hardened: bool) -> BlockingRules:
+    """The "large" rules less those whose candidates among strangers grow with the square
+    of the records past what one machine scores at ten million records.
+
+    Counted on the synthetic multi-agency records at 250,000 and 1,000,000 records
+    (``benchmarks/bench_prob_blocking.py``, pairs summed over an LSH rule's bands) and
+    extrapolated to ten million as ``a n + b n^2``: date of birth + sex about 4.8 x 10^8
+    pairs and given name + surname + sex about 6.0 x 10^8 (both past the 10^8
+    ``max_candidates`` guard), and the segment LSH over given name + surname + date of
+    birth and over surname + date of birth about 7 x 10^8 and 1.8 x 10^9 (their sampled
+    bits are mostly 0 on sparse segments, so strangers collide). What stays: the
+    record-level LSH, the phone, the date of birth with the given name, the surname or the
+    street, surname or given name with the street, and the names and date of birth in any
+    order. They keep fewer of the true pairs than "large" (docs/matcher.md "Ten million
+    records" gives the pair completeness measured at a million).
+    """
+    dropped = {
+        ExactRule(("date_of_birth", "sex")),
+        ExactRule(("given_name", "surname", "sex")),
+    }
+    return BlockingRules(
+        tuple(
+            rule
+            for rule in _large_blocking(hardened).rules
+            if rule not in dropped and not (isinstance(rule, LshRule) and rule.parts != ("record",))
+        )
     )
 
 

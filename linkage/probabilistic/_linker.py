@@ -179,9 +179,26 @@ class ProbabilisticLinker:
     def link_within(
         self, packed: PackedClks, frequencies: TermFrequencies | None = None
     ) -> CandidatePairs:
-        """:meth:`link` within one set (pairs ``i < j``)."""
-        li, ri = self.candidate_pairs_within(packed)
-        return self._keep(li, ri, self.score(packed, packed, li, ri, frequencies))
+        """:meth:`link` within one set (pairs ``i < j``).
+
+        The candidates are held as codes (8 bytes a pair) and scored :data:`_SCORE_CHUNK`
+        at a time, keeping only the pairs at or above the threshold: a rebuild's hundreds
+        of millions of candidates never exist as index pairs with their probabilities."""
+        n = max(int(packed.shape[0]), 1)
+        codes = self.blocking.candidate_codes_within(packed, self.layout)
+        left: list[Int64Array] = [np.empty(0, dtype=np.int64)]
+        right: list[Int64Array] = [np.empty(0, dtype=np.int64)]
+        scores: list[Float64Array] = [np.empty(0, dtype=np.float64)]
+        for start in range(0, codes.shape[0], _SCORE_CHUNK):
+            chunk = codes[start : start + _SCORE_CHUNK]
+            li, ri = chunk // n, chunk % n
+            probabilities = self._score(packed, packed, li, ri, frequencies)
+            keep = probabilities >= self.threshold
+            left.append(li[keep])
+            right.append(ri[keep])
+            scores.append(probabilities[keep])
+        del codes
+        return self._keep(np.concatenate(left), np.concatenate(right), np.concatenate(scores))
 
     def _keep(self, li: Int64Array, ri: Int64Array, probabilities: Float64Array) -> CandidatePairs:
         keep = probabilities >= self.threshold

@@ -52,8 +52,9 @@ Example::
     min_fit_records = 1000     # ... once this many are held
     fit_sample_records = 200000  # ... on a seeded random sample of at most this many
     lookup_candidates = 200    # records (nearest by whole-CLK Dice) scored per lookup
-    blocking = "large"         # the default, up to ~10^6 records; "medium" (10^4-10^5),
-                               # "small" (tens of thousands; finds a few more true pairs)
+    blocking = "auto"          # the default: planned at every fit; or "large" (up to
+                               # ~10^6 records), "xlarge" (~10^7, fewer true pairs),
+                               # "medium" (10^4-10^5), "small" (tens of thousands)
                                # threshold, lookup_threshold and the clustering thresholds
                                # are then match probabilities (e.g. 0.5), not Dice scores
 

@@ -94,7 +94,7 @@ LOOKUP_PREFILTER_DICE = 0.5
 #: record), ``medium`` (10^4 to 10^5 records; its candidates grow with the square of the
 #: records, 383 per record at 10^5) and ``small`` (medium plus looser LSH rules, for
 #: FEBRL4-sized data: tens of thousands of records).
-BLOCKING_PRESETS = ("auto", "large", "medium", "small")
+BLOCKING_PRESETS = ("auto", "xlarge", "large", "medium", "small")
 #: Bounds of the match-probability threshold a model may suggest (``threshold = "auto"``).
 AUTO_THRESHOLD_BOUNDS = (0.3, 0.8)
 #: Comparisons a lookup's match may not disagree on outright (twins and family members
@@ -211,8 +211,8 @@ class ProbabilisticSettings:
         if self.blocking_preset == "auto":
             ladder, always = default_blocking_ladder(self.hardened)
             return applicable_rules(ladder[:always], self.layout)
-        if self.blocking_preset == "large":
-            return default_blocking(self.hardened, scale="large")
+        if self.blocking_preset in ("large", "xlarge"):
+            return default_blocking(self.hardened, scale=self.blocking_preset)
         return default_blocking(self.hardened, wide=self.blocking_preset == "small")
 
     def to_json_dict(self) -> dict[str, Any]:

@@ -191,3 +191,30 @@ def test_large_is_pair_by_pair_deterministic_like_the_default() -> None:
     # every candidate is a pair some rule makes alone, and each rule's pairs are candidates
     by_rule = [_pairs(*rule.pairs_within(packed, layout)) for rule in large.rules]
     assert within == set().union(*by_rule)
+
+
+@pytest.mark.parametrize("sizes", [(0, 0), (0, 5), (5, 0), (40, 70), (1000, 3)])
+def test_merge_unique_is_the_sorted_union(sizes: tuple[int, int]) -> None:
+    from linkage.probabilistic._blocking import merge_unique
+
+    rng = np.random.default_rng(sum(sizes))
+    first = np.unique(rng.integers(0, 200, size=sizes[0]))
+    second = np.unique(rng.integers(0, 200, size=sizes[1]))
+    np.testing.assert_array_equal(merge_unique(first, second), np.union1d(first, second))
+    assert merge_unique(first, second).dtype == np.int64
+
+
+@pytest.mark.parametrize("hardened", [True, False])
+def test_xlarge_is_large_less_the_rules_that_grow_with_the_square(hardened: bool) -> None:
+    _, layout = _encode([_row(given_name="ann", surname="lee", date_of_birth="1990-01-02")])
+    large = default_blocking(hardened, scale="large").rules
+    xlarge = default_blocking(hardened, scale="xlarge")
+    xlarge.check(layout)
+    dropped = [rule for rule in large if rule not in xlarge.rules]
+    assert [rule for rule in large if rule in xlarge.rules] == list(xlarge.rules)  # in order
+    assert ExactRule(("date_of_birth", "sex")) in dropped
+    assert ExactRule(("given_name", "surname", "sex")) in dropped
+    assert [r for r in xlarge.rules if isinstance(r, LshRule)] == [
+        LshRule(("record",), HammingLsh(bands=64, bits_per_band=32, seed=11))
+    ]
+    assert len(dropped) == (4 if hardened else 2)

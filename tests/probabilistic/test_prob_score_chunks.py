@@ -51,3 +51,23 @@ def test_chunked_scores_equal_the_scores_at_once(
     np.testing.assert_array_equal(linker.score(packed, packed, left, right), plain)
     assert not np.array_equal(whole, plain)  # the frequencies took part
     assert linker.score(packed, packed, left[:0], right[:0]).shape == (0,)
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 1 << 21])
+def test_link_within_in_chunks_equals_scoring_every_candidate_at_once(
+    monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """link_within holds the candidates as codes and keeps each chunk's pairs at or above
+    the threshold: the pairs, probabilities and order of scoring them all, then keeping."""
+    packed = keyed_records(300, 4)
+    linker = _linker()
+    frequencies = TermFrequencies.of(packed, KEYED_LAYOUT, ("name",))
+    li, ri = linker.candidate_pairs_within(packed)
+    expected = linker._keep(li, ri, linker.score(packed, packed, li, ri, frequencies))
+    assert 0 < len(expected) < li.shape[0]  # some candidates fall below the threshold
+    monkeypatch.setattr(linker_module, "_SCORE_CHUNK", chunk)
+    got = linker.link_within(packed, frequencies)
+    np.testing.assert_array_equal(got.scores, expected.scores)
+    np.testing.assert_array_equal(got.left, expected.left)
+    np.testing.assert_array_equal(got.right, expected.right)
+    assert len(linker.link_within(packed[:1], frequencies)) == 0

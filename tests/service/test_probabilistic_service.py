@@ -232,7 +232,12 @@ def test_no_refit_is_due_when_auto_refit_is_off(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("clustering", "blocking"),
-    [(ClusteringSettings(), "large"), (AVERAGE_LINK, "large"), (AVERAGE_LINK, "medium")],
+    [
+        (ClusteringSettings(), "large"),
+        (AVERAGE_LINK, "large"),
+        (AVERAGE_LINK, "medium"),
+        (AVERAGE_LINK, "xlarge"),
+    ],
 )
 def test_incremental_linkage_equals_a_rebuild_with_the_same_model(
     tmp_path: Path, clustering: ClusteringSettings, blocking: str
