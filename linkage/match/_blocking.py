@@ -16,6 +16,7 @@ candidate list.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
@@ -26,6 +27,7 @@ from linkage.match import _lsh_kernels
 from linkage.match._canonical import canonical_pairs
 from linkage.match._dice import dice_rule
 from linkage.match._join import collect_pairs, kernel_launch, work_queue
+from linkage.match._kernel_primitives import jit_kernel
 from linkage.match._packing import check_packed, popcounts
 from linkage.match._results import CandidatePairs
 from linkage.types import Int64Array, PackedClks
@@ -391,42 +393,49 @@ def lsh_self_candidates(clks: PackedClks, config: HammingLsh) -> tuple[Int64Arra
     sizes = np.bincount(groups).astype(np.int64)
     first = (np.cumsum(sizes) - sizes).astype(np.int64)
     distinct = sizes.shape[0]
-    keys = config.keys(np.ascontiguousarray(a[members[first]]))
+    records = np.ascontiguousarray(a[members[first]])
+    used, column_of, shift_of = config.word_plan(records.shape[1])
     row_bits = max(1, (distinct - 1).bit_length())
-    found: list[Int64Array] = []
-    counts = np.zeros(config.bands, dtype=np.int64)
-    work = np.zeros(config.bands, dtype=np.int64)
-    slots: list[np.ndarray] = []
+    within = int((sizes * (sizes - 1) // 2).sum())
+    total_work = config.bands * within
+    pair_codes = np.empty(0, dtype=np.int64)
+    # _SLOT_BANDS bands at a time, keys and slots made, counted and listed, then dropped:
+    # the peak is two arrays of that many bands, not of every band (10 GB for 64 bands
+    # of ten million records)
     for start in range(0, config.bands, _SLOT_BANDS):
-        chunk = np.empty((min(_SLOT_BANDS, config.bands - start), distinct), dtype=np.uint64)
+        stop = min(start + _SLOT_BANDS, config.bands)
+        keys = np.empty((stop - start, distinct), dtype=np.uint64)
         with kernel_launch():
-            _lsh_kernels.lsh_slots_kernel(keys, start, _SLOT_SPREAD, row_bits, chunk)
+            _lsh_kernels.lsh_keys_kernel(
+                records, used, column_of[start:stop], shift_of[start:stop], keys
+            )
+        chunk = np.empty((stop - start, distinct), dtype=np.uint64)
+        with kernel_launch():
+            _lsh_kernels.lsh_slots_kernel(keys, 0, _SLOT_SPREAD, row_bits, chunk)
         for band in range(chunk.shape[0]):
             chunk[band].sort()
+        counts = np.zeros(stop - start, dtype=np.int64)
+        work = np.zeros(stop - start, dtype=np.int64)
         with kernel_launch():
-            _lsh_kernels.lsh_bucket_count_kernel(
-                chunk, keys[start:], sizes, row_bits, counts[start:], work[start:]
+            _lsh_kernels.lsh_bucket_count_kernel(chunk, keys, sizes, row_bits, counts, work)
+        total_work += int(work.sum())
+        if total_work > config.max_candidates:
+            counted = (
+                f"up to {total_work}"
+                if stop == config.bands
+                else f"at least {total_work} (counted in {stop} of {config.bands} bands)"
             )
-        slots.append(chunk)
-    within = int((sizes * (sizes - 1) // 2).sum())
-    total_work = int(work.sum()) + config.bands * within
-    if total_work > config.max_candidates:
-        raise ResourceExhaustedError(
-            f"blocking would verify up to {total_work} candidate pairs (limit"
-            f" {config.max_candidates}); use more bits per band"
-        )
-    for index, chunk in enumerate(slots):
-        start = index * _SLOT_BANDS
-        chunk_counts = counts[start : start + chunk.shape[0]]
-        offsets = np.concatenate([[0], np.cumsum(chunk_counts)]).astype(np.int64)
+            raise ResourceExhaustedError(
+                f"blocking would verify {counted} candidate pairs"
+                f" (limit {config.max_candidates}); use more bits per band"
+            )
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         codes = np.empty(int(offsets[-1]), dtype=np.int64)
         with kernel_launch():
-            _lsh_kernels.lsh_bucket_pairs_kernel(
-                chunk, keys[start:], row_bits, distinct, offsets, codes
-            )
-        found.append(unique_sorted(codes))
-    del slots, keys
-    pair_codes = unique_sorted(np.concatenate(found)) if found else np.empty(0, np.int64)
+            _lsh_kernels.lsh_bucket_pairs_kernel(chunk, keys, row_bits, distinct, offsets, codes)
+        del keys, chunk
+        pair_codes = merge_unique(pair_codes, unique_sorted(codes))
+        del codes
     # the group pairs: every pair of distinct values sharing a band, and each value with
     # itself where it has several records
     repeated = np.flatnonzero(sizes > 1).astype(np.int64)
@@ -441,6 +450,49 @@ def lsh_self_candidates(clks: PackedClks, config: HammingLsh) -> tuple[Int64Arra
         _lsh_kernels.lsh_expand_pairs_kernel(left, right, members, first, sizes, n, offsets, out)
     out.sort()  # distinct codes: the groups are disjoint
     return out // n, out % n
+
+
+def merge_unique(first: Int64Array, second: Int64Array) -> Int64Array:
+    """The union of two ascending arrays of distinct integers, ascending (one pass)."""
+    if first.shape[0] == 0:
+        return np.ascontiguousarray(second, dtype=np.int64)
+    if second.shape[0] == 0:
+        return np.ascontiguousarray(first, dtype=np.int64)
+    out = np.empty(first.shape[0] + second.shape[0], dtype=np.int64)
+    size = _merge_unique_kernel(
+        np.ascontiguousarray(first, dtype=np.int64),
+        np.ascontiguousarray(second, dtype=np.int64),
+        out,
+    )
+    return out[:size].copy() if size < out.shape[0] // 2 else out[:size]
+
+
+@jit_kernel()
+def _merge_unique_kernel(first: Any, second: Any, out: Any) -> int:  # pragma: no cover
+    i = 0
+    j = 0
+    size = 0
+    while i < first.shape[0] and j < second.shape[0]:
+        if first[i] < second[j]:
+            out[size] = first[i]
+            i += 1
+        elif second[j] < first[i]:
+            out[size] = second[j]
+            j += 1
+        else:
+            out[size] = first[i]
+            i += 1
+            j += 1
+        size += 1
+    while i < first.shape[0]:
+        out[size] = first[i]
+        i += 1
+        size += 1
+    while j < second.shape[0]:
+        out[size] = second[j]
+        j += 1
+        size += 1
+    return size
 
 
 def blocked_dice_join(

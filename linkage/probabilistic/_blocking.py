@@ -31,6 +31,7 @@ from linkage.arrays import SPREAD, row_groups, row_hashes, unique_sorted
 from linkage.errors import ConfigError, InvalidInputError, Problem, ResourceExhaustedError
 from linkage.layout import SegmentLayout
 from linkage.match import HammingLsh, lsh_candidates, lsh_self_candidates
+from linkage.match._blocking import merge_unique
 from linkage.match._kernel_primitives import jit_kernel
 from linkage.types import Int64Array, PackedClks
 
@@ -377,46 +378,3 @@ class BlockingRules:
 def _union(found: list[Int64Array], width: int) -> tuple[Int64Array, Int64Array]:
     keys = unique_sorted(np.concatenate([pair[0] * width + pair[1] for pair in found]))
     return (keys // width).astype(np.int64), (keys % width).astype(np.int64)
-
-
-def merge_unique(first: Int64Array, second: Int64Array) -> Int64Array:
-    """The union of two ascending arrays of distinct integers, ascending (one pass)."""
-    if first.shape[0] == 0:
-        return second
-    if second.shape[0] == 0:
-        return first
-    out = np.empty(first.shape[0] + second.shape[0], dtype=np.int64)
-    size = _merge_unique_kernel(
-        np.ascontiguousarray(first, dtype=np.int64),
-        np.ascontiguousarray(second, dtype=np.int64),
-        out,
-    )
-    return out[:size].copy() if size < out.shape[0] // 2 else out[:size]
-
-
-@jit_kernel()
-def _merge_unique_kernel(first: Any, second: Any, out: Any) -> int:  # pragma: no cover
-    i = 0
-    j = 0
-    size = 0
-    while i < first.shape[0] and j < second.shape[0]:
-        if first[i] < second[j]:
-            out[size] = first[i]
-            i += 1
-        elif second[j] < first[i]:
-            out[size] = second[j]
-            j += 1
-        else:
-            out[size] = first[i]
-            i += 1
-            j += 1
-        size += 1
-    while i < first.shape[0]:
-        out[size] = first[i]
-        i += 1
-        size += 1
-    while j < second.shape[0]:
-        out[size] = second[j]
-        j += 1
-        size += 1
-    return size

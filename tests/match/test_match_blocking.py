@@ -319,3 +319,20 @@ def test_self_candidates_of_few_or_identical_records() -> None:
     ]
     with pytest.raises(ResourceExhaustedError, match="up to 3120 candidate pairs"):
         lsh_self_candidates(zeros, HammingLsh(bands=4, bits_per_band=8, max_candidates=3119))
+
+
+def test_self_candidates_stop_at_the_guard_before_listing_later_bands() -> None:
+    """Bands are counted and listed a few at a time: past the guard in an early chunk the
+    error says how many were counted so far (here the records of one value, paired among
+    themselves in every band, already pass it)."""
+    from linkage.match import _blocking
+
+    zeros = np.zeros((40, 2), dtype=np.uint64)  # every record shares every band
+    bands = 2 * _blocking._SLOT_BANDS
+    config = HammingLsh(bands=bands, bits_per_band=4, seed=1, max_candidates=800)
+    with pytest.raises(
+        ResourceExhaustedError,
+        match=rf"at least {bands * 780} \(counted in {_blocking._SLOT_BANDS}"
+        rf" of {bands} bands\) candidate pairs \(limit 800\)",
+    ):
+        lsh_self_candidates(zeros, config)

@@ -195,7 +195,7 @@ def test_large_is_pair_by_pair_deterministic_like_the_default() -> None:
 
 @pytest.mark.parametrize("sizes", [(0, 0), (0, 5), (5, 0), (40, 70), (1000, 3)])
 def test_merge_unique_is_the_sorted_union(sizes: tuple[int, int]) -> None:
-    from linkage.probabilistic._blocking import merge_unique
+    from linkage.match._blocking import merge_unique
 
     rng = np.random.default_rng(sum(sizes))
     first = np.unique(rng.integers(0, 200, size=sizes[0]))
