@@ -54,7 +54,7 @@ from linkage.service._probabilistic import search_index
 from linkage.service._refusals import RefusalAudit
 from linkage.service._state import ServiceState
 from linkage.service._stored_consent import read_stored_consent
-from linkage.store import DisclosureRow, LinkMember
+from linkage.store import DisclosureRow, LinkMember, ReadPositions
 from linkage.types import PackedClks
 
 __all__ = ["Lookups", "record_name"]
@@ -175,16 +175,19 @@ class Lookups:
             )
             raise
         wanted = max_links or _DEFAULT_LINKS
-        state.catch_up_for_reads()
+        positions = state.store.read_positions()  # the feed and the runs in one read
+        state.catch_up_for_reads(positions.last_index_change)
         query = pack_clk_bytes([clk], settings.clk_bits)
-        found = self.search(query, min(4 * wanted, _MAX_CANDIDATES))
+        found = self.search(query, min(4 * wanted, _MAX_CANDIDATES), positions)
         found_nodes = [node for node, _ in found]
         padding = [
             n
             for n in state.mirror.index.sample_keys(_WORK_NODES, self._rng).tolist()
             if n not in set(found_nodes)
         ][: max(0, _WORK_NODES - len(found_nodes))]
-        node_links = state.store.read_node_links(found_nodes + padding)
+        # the nodes' links and those links' members in one read; members of padding links
+        # beyond the spare ones are dropped unread
+        node_links, members = state.store.node_links_with_members(found_nodes + padding)
         link_order: list[int] = []
         for node, _ in found:
             link = node_links.get(node)
@@ -196,8 +199,10 @@ class Lookups:
             if link is not None and link not in link_order
         ][: max(0, _WORK_LINKS - len(link_order))]
         members_by_link: dict[int, list[LinkMember]] = defaultdict(list)
-        for member in state.store.link_members(link_order + spare):
-            members_by_link[member.link_id].append(member)
+        read = set(link_order) | set(spare)
+        for member in members:
+            if member.link_id in read:
+                members_by_link[member.link_id].append(member)
         now = state.clock()
         now_dt = datetime_from_us(now)
         for link in spare:  # the same consent work for the padding, then discarded
@@ -311,13 +316,16 @@ class Lookups:
             ],
         )
 
-    def search(self, query: PackedClks, k: int) -> list[tuple[int, float]]:
+    def search(
+        self, query: PackedClks, k: int, positions: ReadPositions | None = None
+    ) -> list[tuple[int, float]]:
         """The best ``k`` indexed records for one packed query, ``(node, score)`` with the
         score at or above the lookup threshold, best first (ties: lower node first).
 
         Dice mode scans the index for Dice. Probabilistic mode scores the
         ``lookup_candidates`` records nearest by whole-CLK Dice with the model: the match
-        probability, not a Dice, decides.
+        probability, not a Dice, decides (the model of the newest linkage run: of
+        ``positions`` when the caller has just read them, else read here).
         """
         state = self._state
         threshold = state.settings.effective_lookup_threshold
@@ -325,8 +333,8 @@ class Lookups:
         if probabilistic is None:
             (hits,) = state.mirror.index.search(query, threshold, k)
             return [(node, score) for score, node in hits.as_tuples()]
-        latest = state.store.list_linkage_runs(1)
-        if latest and latest[0].run_id != state.model_run_id:
+        latest = (positions or state.store.read_positions()).last_run_id
+        if latest is not None and latest != state.model_run_id:
             with state.writer:  # another process rebuilt: its model now decides
                 state.refresh_model()
         linker = state.linker

@@ -387,9 +387,12 @@ class ServiceState:
         self.seen_change = changes[-1].sequence
         mirror.refresh_band()
 
-    def catch_up_for_reads(self) -> None:
-        """Before a lookup: pick up what other processes committed."""
-        if self.store.last_index_change() != self.seen_change:
+    def catch_up_for_reads(self, last_change: int | None = None) -> None:
+        """Before a lookup: pick up what other processes committed (``last_change``: the
+        newest change feed entry, when the caller has just read it)."""
+        if last_change is None:
+            last_change = self.store.last_index_change()
+        if last_change != self.seen_change:
             with self.writer:
                 self.catch_up(self.store.read_index_changes_since(self.seen_change))
 

@@ -35,6 +35,7 @@ from linkage.store._model import (
     LinkMember,
     NewRecord,
     OutcomeReleaseRow,
+    ReadPositions,
     RecordEventRow,
     RecordListing,
     StoredRecordRef,
@@ -315,6 +316,21 @@ class LinkStore(abc.ABC):
     @abc.abstractmethod
     def link_members(self, link_ids: Sequence[int]) -> list[LinkMember]:
         """Every record of these links, ordered by link then node."""
+
+    def node_links_with_members(
+        self, node_ids: Sequence[int]
+    ) -> tuple[dict[int, int], list[LinkMember]]:
+        """The link of each of these nodes that has one, and every record of those links
+        ordered by link then node: a lookup's two reads (one round trip where the store
+        is across a network)."""
+        links = self.read_node_links(node_ids)
+        return links, self.link_members(sorted(set(links.values())))
+
+    def read_positions(self) -> ReadPositions:
+        """The newest index change and linkage run: what a lookup checks before it
+        searches (one round trip where the store is across a network)."""
+        runs = self.list_linkage_runs(1)
+        return ReadPositions(self.last_index_change(), runs[0].run_id if runs else None)
 
     # -- listings -------------------------------------------------------------
     @abc.abstractmethod

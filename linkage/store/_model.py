@@ -85,6 +85,15 @@ class IndexRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadPositions:
+    """Where the store stands for a reader: the newest entry of the index change feed (0
+    if none) and the newest linkage run (None if none)."""
+
+    last_index_change: int
+    last_run_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class IndexChange:
     """One entry of the index change feed: a node joined or left the CLK index.
 

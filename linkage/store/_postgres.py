@@ -87,6 +87,7 @@ from linkage.store._model import (
     LinkageRunRow,
     LinkMember,
     OutcomeReleaseRow,
+    ReadPositions,
     RecordEventRow,
     RecordListing,
 )
@@ -454,6 +455,33 @@ class PostgresLinkStore(EpochReads, CardProposalReads, LinkStore):
 
     def read_node_links(self, node_ids: Sequence[int]) -> dict[int, int]:
         return self._read("reading node links", lambda conn: read_node_links(conn, node_ids))
+
+    def node_links_with_members(
+        self, node_ids: Sequence[int]
+    ) -> tuple[dict[int, int], list[LinkMember]]:
+        if not node_ids:
+            return {}, []
+        rows = self._fetch(
+            "reading node links and their members",
+            "WITH asked AS (SELECT node_id, link_id FROM records "
+            "WHERE node_id = ANY(%s::bigint[]) AND link_id IS NOT NULL) "
+            "SELECT 0, node_id, link_id, NULL::text, NULL::bytea, NULL::bytea, NULL::bytea "
+            "FROM asked UNION ALL "
+            "SELECT 1, link_id, node_id, agency_id, record_key, pointer_token, consent "
+            "FROM records WHERE link_id IN (SELECT link_id FROM asked) "
+            "ORDER BY 1, 2, 3",
+            (list(node_ids),),
+        )
+        links = {int(r[1]): int(r[2]) for r in rows if r[0] == 0}
+        return links, [link_member(r[1:]) for r in rows if r[0] == 1]
+
+    def read_positions(self) -> ReadPositions:
+        rows = self._fetch(
+            "reading the change feed and linkage runs",
+            "SELECT (SELECT COALESCE(MAX(sequence), 0) FROM index_changes), "
+            "(SELECT MAX(run_id) FROM linkage_runs)",
+        )
+        return ReadPositions(int(rows[0][0]), None if rows[0][1] is None else int(rows[0][1]))
 
     def link_members(self, link_ids: Sequence[int]) -> list[LinkMember]:
         if not link_ids:

@@ -14,8 +14,10 @@ from linkage.store import (
     EdgeRow,
     EventKind,
     EventRow,
+    LinkageRunRow,
     LinkStore,
     NewRecord,
+    ReadPositions,
 )
 
 pytestmark = pytest.mark.integration
@@ -104,6 +106,15 @@ def test_records_links_and_edges_round_trip(store: LinkStore) -> None:
         (a, "police", b"tok-a"),
         (b, "mhc", b"tok-b"),
     ]
+    # a lookup's two reads in one: the asked nodes' links, and those links' members
+    links, members = store.node_links_with_members([c, a, 999, b])
+    assert links == {a: link, b: link, c: single_c}
+    assert members == store.link_members([link, single_c])
+    assert [(m.link_id, m.node_id) for m in members] == sorted(
+        [(link, a), (link, b), (single_c, c)]
+    )
+    assert store.node_links_with_members([999]) == ({}, [])
+    assert store.node_links_with_members([]) == ({}, [])
     assert store.link_count() == 1
     counts = {c.agency_id: (c.record_count, c.linked_record_count) for c in store.agency_counts()}
     assert counts == {"mhc": (2, 1), "police": (1, 1)}
@@ -186,6 +197,23 @@ def test_batches_events_runs_and_consent(store: LinkStore) -> None:
     assert store.last_event_sequence() == 2
     counts = store.agency_counts()[0]
     assert (counts.batch_count, counts.last_batch_id, counts.last_batch_time_us) == (1, "b-1", 100)
+
+
+def test_read_positions_are_the_newest_feed_entry_and_linkage_run(store: LinkStore) -> None:
+    """What a lookup checks before it searches, in one read."""
+    assert store.read_positions() == ReadPositions(0, None)
+    _enrol(store, "police")
+    run = LinkageRunRow(0, 1, 2, 3, 4, 5, 6, 0.5, "test")
+    with store.write() as tx:
+        node = tx.insert_record(_record("police", b"a"))
+        tx.record_index_changes([(node, True)])
+        first = tx.save_linkage_run(run)
+        second = tx.save_linkage_run(run)
+    assert second > first
+    positions = store.read_positions()
+    assert positions == ReadPositions(store.last_index_change(), second)
+    assert positions.last_index_change > 0
+    assert positions.last_run_id == store.list_linkage_runs(1)[0].run_id
 
 
 def test_audit_entries_append_in_sequence_and_disclosures_page(store: LinkStore) -> None:
