@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from linkage.distributed._plan import BlockPair, BlockPairResult, JoinPlan, merge_results
+from linkage.distributed._probabilistic import LinkWithinReport, run_link_within
 from linkage.distributed._settings import DaskJoinSettings
 from linkage.distributed._tasks import join_block_pair
 from linkage.errors import (
@@ -45,6 +46,7 @@ from linkage.match import (
     dice_join,
     dice_self_join,
 )
+from linkage.probabilistic import ProbabilisticLinker, TermFrequencies
 from linkage.types import PackedClks
 
 if TYPE_CHECKING:
@@ -118,9 +120,11 @@ class DaskJoiner:
     """Runs similarity joins on the Dask cluster named by ``settings``.
 
     :meth:`self_join` and :meth:`pair_join` have the signatures and results of the
-    service's in-process joins; joins below ``settings.min_comparisons`` run
-    in-process. :meth:`run_self_join` and :meth:`run_pair_join` always use the
-    cluster and also return a :class:`JoinReport`. The connection opens on first use
+    service's in-process joins, :meth:`link_within` those of the probabilistic linker's
+    ``link_within``; joins below ``settings.min_comparisons`` run in-process.
+    :meth:`run_self_join` and :meth:`run_pair_join` always use the cluster and also
+    return a :class:`JoinReport`, :meth:`run_link_within` a
+    :class:`~linkage.distributed.LinkWithinReport`. The connection opens on first use
     and is kept; :meth:`close` ends it. Calls are serialised by the caller (the
     service's writer lock); one joiner is not meant for concurrent joins.
     """
@@ -133,6 +137,7 @@ class DaskJoiner:
         self._client: Client | None = None
         self._finalizer: weakref.finalize[Any, DaskJoiner] | None = None
         self.last_report: JoinReport | None = None
+        self.last_link_report: LinkWithinReport | None = None
 
     @property
     def settings(self) -> DaskJoinSettings:
@@ -238,6 +243,51 @@ class DaskJoiner:
             raise InvalidInputError("left and right CLKs differ in length")
         plan = JoinPlan.pair_join(a.shape[0], b.shape[0], self._settings.block_size)
         return self._run(plan, a, b, threshold, blocking)
+
+    # ------------------------------------------------- probabilistic linkage
+    def link_within(
+        self,
+        linker: ProbabilisticLinker,
+        packed: PackedClks,
+        frequencies: TermFrequencies | None = None,
+    ) -> CandidatePairs:
+        """``linker.link_within(packed, frequencies)``: on the cluster when the pair space
+        within ``packed`` (``n (n - 1) / 2``) reaches ``min_comparisons``, in-process
+        below it; the same pairs, probabilities and order either way."""
+        n = int(np.shape(packed)[0])
+        if not self.uses_cluster(n * (n - 1) // 2):
+            return linker.link_within(packed, frequencies)
+        return self.run_link_within(linker, packed, frequencies)[0]
+
+    def run_link_within(
+        self,
+        linker: ProbabilisticLinker,
+        packed: PackedClks,
+        frequencies: TermFrequencies | None = None,
+    ) -> tuple[CandidatePairs, LinkWithinReport]:
+        """The probabilistic ``link_within`` on the cluster, and what it did
+        (:func:`linkage.distributed.run_link_within`)."""
+        pairs, report = run_link_within(
+            self.client(),
+            linker,
+            packed,
+            frequencies,
+            timeout_s=self._settings.timeout_s,
+            where=self._settings.scheduler,
+            on_progress=self._on_progress,
+        )
+        self.last_link_report = report
+        _log.info(
+            "distributed probabilistic join: %d records, %d rule and %d scoring tasks, "
+            "%d candidates, %d pairs, %.1f s",
+            report.records,
+            len(report.rule_tasks),
+            len(report.score_tasks),
+            report.candidates,
+            report.pairs,
+            report.seconds,
+        )
+        return pairs, report
 
     # ------------------------------------------------------------- the run
     def _run(

@@ -3,7 +3,8 @@
 * :meth:`Linking.join` finds the candidate pairs of joining CLKs against the in-memory
   index and among themselves: the model's blocking and Fellegi-Sunter score in
   probabilistic mode, a (blocked) Dice join in Dice mode, on a Dask cluster when one is
-  configured.
+  configured (in probabilistic mode the joins within one set: :meth:`Linking.link_within`,
+  the rebuild's).
 * :meth:`Linking.clusterer_for` is the configured clusterer; average-link in
   probabilistic mode scores the pairs without an edge with the model.
 * :meth:`Linking.update_links` re-clusters nodes closed under their edges and carries
@@ -100,7 +101,7 @@ class Linking:
         """Candidate pairs within one set, blocked if configured."""
         state = self._state
         if state.linker is not None:
-            return state.linker.link_within(clks, state.mirror.frequencies)
+            return self.link_within(state.linker, clks, state.mirror.frequencies)
         settings = state.settings
         blocking = settings.blocking
         if self._joiner is not None:
@@ -108,6 +109,19 @@ class Linking:
         if blocking is None:
             return dice_self_join(clks, settings.threshold)
         return blocked_dice_self_join(clks, settings.threshold, blocking).pairs
+
+    def link_within(
+        self,
+        linker: ProbabilisticLinker,
+        clks: PackedClks,
+        frequencies: TermFrequencies | None,
+    ) -> CandidatePairs:
+        """``linker.link_within(clks, frequencies)``: on the Dask cluster when one is
+        configured and the set is big enough (``min_comparisons``), in-process
+        otherwise; the same pairs, probabilities and order either way."""
+        if self._joiner is not None:
+            return self._joiner.link_within(linker, clks, frequencies)
+        return linker.link_within(clks, frequencies)
 
     # ------------------------------------------------------------- clustering
     def clusterer_for(

@@ -204,7 +204,7 @@ class Rebuilds:
         else:
             segments = [s for s in linker.model.term_frequency_segments() if s is not None]
             frequencies = TermFrequencies.of(packed, linker.layout, segments) if segments else None
-            pairs = linker.link_within(packed, frequencies)
+            pairs = self._linking.link_within(linker, packed, frequencies)
         edges = [edge(node_list[a], node_list[b], score) for a, b, score in int_pairs(pairs)]
         return _FullGraph(node_list, edges, linker, frequencies, fitted, plan)
 

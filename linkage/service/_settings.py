@@ -85,8 +85,9 @@ class LinkageSettings:
     Hamming-LSH band, for incremental linkage and rebuilds alike (so both
     still give the same partition); after changing it, rebuild the links.
     ``dask``, when set, runs the big joins (rebuilds above all) as block-pair
-    tasks on that Dask cluster, with the same results; without it every join
-    runs in-process. ``clustering`` says how components become links
+    tasks on that Dask cluster (in probabilistic mode: the rebuild's blocking rules
+    and scoring as tasks), with the same results; without it every join runs
+    in-process. ``clustering`` says how components become links
     (:class:`ClusteringSettings`; anonlink's greedy by default).
 
     ``probabilistic``, when set, links segmented CLKs with a Fellegi-Sunter model
@@ -161,10 +162,6 @@ class LinkageSettings:
                         "linkage.blocking",
                         "does not apply with linkage.probabilistic (it has its own blocking rules)",
                     )
-                )
-            if self.dask is not None:
-                problems.append(
-                    Problem("linkage.dask", "is not supported with linkage.probabilistic")
                 )
         if self.clk_bits <= 0 or self.clk_bits % 64:
             problems.append(Problem("linkage.clk_bits", "must be a positive multiple of 64"))

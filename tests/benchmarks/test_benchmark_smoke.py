@@ -245,6 +245,14 @@ def test_bench_prob_blocking(tree: Path, prob_data: Path) -> None:
     assert "pair completeness" in out
 
 
+def test_bench_dask_prob(tree: Path, prob_data: Path) -> None:
+    out = run(tree, "benchmarks/bench_dask_prob.py", "--records", "2000", "--workers", "1,2")
+    assert "dask 1 pairs equal in-process: True" in out
+    assert "dask 2 pairs equal in-process: True" in out
+    assert "speed-up 1 -> 2 workers" in out
+    assert '"cores": 64' in out
+
+
 def test_bench_prob_lookup(tree: Path, prob_data: Path) -> None:
     out = run(tree, "benchmarks/bench_prob_lookup.py", "--records", "2000", "--queries", "10")
     assert "median" in out
@@ -411,6 +419,7 @@ SMOKED = {
     "benchmarks/bench_outcomes_linkage.py": "test_bench_outcomes",
     "benchmarks/bench_probabilistic_service.py": "test_bench_probabilistic_service",
     "benchmarks/bench_prob_blocking.py": "test_bench_prob_blocking",
+    "benchmarks/bench_dask_prob.py": "test_bench_dask_prob",
     "benchmarks/bench_prob_lookup.py": "test_bench_prob_lookup",
     "benchmarks/bench_fit_sample.py": "test_bench_fit_sample",
     "benchmarks/bench_batch_blocking.py": "test_bench_batch_blocking",
