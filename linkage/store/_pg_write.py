@@ -89,6 +89,9 @@ class PgWriteTransaction(EpochWrites, CardProposalWrites, OutcomeLedgerWrites, W
         self._next_block = 1
         self._pending: list[tuple[object, ...]] = []
         self._pending_updates: list[tuple[object, ...]] = []
+        # appends whose results nobody reads (the audit entry, disclosures): sent with the
+        # next statement's flush, or with the COMMIT in one pipeline
+        self._pending_appends: list[tuple[str, list[Sequence[object]]]] = []
         self._last_audit_sequence: int | None = None  # known under the lock once read
 
     # -- buffered record inserts ----------------------------------------------
@@ -101,14 +104,30 @@ class PgWriteTransaction(EpochWrites, CardProposalWrites, OutcomeLedgerWrites, W
         self._free_ids = sorted((r[0] for r in rows), reverse=True)
 
     def flush(self) -> None:
-        """Write the buffered records, then the buffered record updates, in call
-        order per kind (before any other statement and before the commit)."""
+        """Write the buffered records, then the buffered record updates, then the buffered
+        appends, in call order per kind (before any other statement and before the
+        commit)."""
+        self._flush_records()
+        self._flush_statements()
+
+    def commit(self) -> None:
+        """Write what is buffered and commit: the records by COPY, then the updates, the
+        appends and the COMMIT pipelined in one round trip (a lookup's audit entry, its
+        disclosures and the commit cost one round trip, not three)."""
+        self._flush_records()
+        with self._conn.pipeline():
+            self._flush_statements()
+            self._conn.execute("COMMIT")
+
+    def _flush_records(self) -> None:
         if self._pending:
             rows, self._pending = self._pending, []
             with self._conn.cursor() as cur, cur.copy(_RECORD_COPY) as copy:
                 copy.set_types(_RECORD_COPY_TYPES)
                 for row in rows:
                     copy.write_row(row)
+
+    def _flush_statements(self) -> None:
         if self._pending_updates:
             updates, self._pending_updates = self._pending_updates, []
             with self._conn.cursor() as cur:  # pipelined: one round trip per batch
@@ -117,6 +136,11 @@ class PgWriteTransaction(EpochWrites, CardProposalWrites, OutcomeLedgerWrites, W
                     "content_digest = %s, update_time_us = %s WHERE node_id = %s",
                     updates,
                 )
+        if self._pending_appends:
+            appends, self._pending_appends = self._pending_appends, []
+            with self._conn.cursor() as cur:
+                for query, rows in appends:
+                    cur.executemany(query, rows)
 
     def _exec(self, query: str, params: Sequence[object] = ()) -> psycopg.Cursor[TupleRow]:
         self.flush()
@@ -354,25 +378,28 @@ class PgWriteTransaction(EpochWrites, CardProposalWrites, OutcomeLedgerWrites, W
             self._last_audit_sequence = int(last[0]) if last else 0
         if row.sequence != self._last_audit_sequence + 1:
             raise StorageError("audit entries must be appended in sequence")
-        self._exec(
-            "INSERT INTO audit_log (sequence, entry_time_us, actor, action, target_ids, details, "
-            "prev_hash, entry_hash) VALUES (%s, %s, %s, %s, %s::text[], %s, %s, %s)",
-            audit_params(row),
+        self._pending_appends.append(
+            (
+                "INSERT INTO audit_log (sequence, entry_time_us, actor, action, target_ids, "
+                "details, prev_hash, entry_hash) "
+                "VALUES (%s, %s, %s, %s, %s::text[], %s, %s, %s)",
+                [audit_params(row)],
+            )
         )
         self._last_audit_sequence = row.sequence
 
     def insert_disclosures(self, rows: Iterable[DisclosureRow]) -> None:
-        params = [disclosure_params(r) for r in rows]
+        params: list[Sequence[object]] = [disclosure_params(r) for r in rows]
         if not params:
             return
-        self.flush()
-        with self._conn.cursor() as cur:
-            cur.executemany(
+        self._pending_appends.append(
+            (
                 "INSERT INTO disclosures (agency_id, record_key, link_id, recipient, "
                 "recipient_agency, purpose, disclose_time_us, audit_sequence) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                 params,
             )
+        )
 
     # -- reads inside the transaction -----------------------------------------
     def record_index_changes(self, changes: Iterable[tuple[int, bool]]) -> None:

@@ -368,8 +368,7 @@ class PostgresLinkStore(EpochReads, CardProposalReads, LinkStore):
             try:
                 tx = PgWriteTransaction(conn)
                 yield tx
-                tx.flush()
-                conn.execute("COMMIT")
+                tx.commit()
             except BaseException:
                 _rollback_quietly(conn)
                 raise

@@ -4,6 +4,7 @@ translation, connection recovery, the lazy import and the migrate command."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import subprocess
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from linkage.errors import ConfigError, ConflictError, StorageError, UnavailableError
-from linkage.store import EdgeRow, NewRecord
+from linkage.store import AuditRow, DisclosureRow, EdgeRow, NewRecord
 
 pytestmark = pytest.mark.integration
 
@@ -153,6 +154,27 @@ def test_a_violation_in_the_buffered_rows_rolls_everything_back_without_values(
     assert "4711" not in message
     with pg_store.write() as tx:
         assert tx.find_records("police", [b"fresh"]) == []
+
+
+def test_appends_sent_with_the_commit_are_all_or_nothing(pg_store: PostgresLinkStore) -> None:
+    """An audit entry and disclosures are sent with the COMMIT in one pipeline: when one
+    of them fails there, nothing of the transaction is kept, the connection serves the
+    next transaction, and a statement in between sends them first."""
+    with pg_store.write() as tx:
+        tx.insert_agency("police", "Police", b"", 1)
+    entry = AuditRow(1, 5, "op", "lookup", ("links/1",), "{}", b"\0" * 32, b"h1" * 16)
+    disclosure = DisclosureRow("police", b"k", 1, "responder", "police", "crisis", 5, 1)
+    with pytest.raises(StorageError), pg_store.write() as tx:
+        tx.insert_record(_record(b"kept-only-if-committed"))
+        tx.append_audit(entry)
+        tx.insert_disclosures([disclosure, dataclasses.replace(disclosure, link_id=2**70)])
+    with pg_store.write() as tx:
+        assert tx.find_records("police", [b"kept-only-if-committed"]) == []
+        assert tx.last_audit() is None
+        tx.append_audit(entry)
+        assert tx.last_audit() == entry  # read after the buffered append is sent
+        tx.insert_disclosures([disclosure])
+    assert [row.record_key for _, row in pg_store.list_disclosures("police", None, 10)] == [b"k"]
 
 
 def test_an_unknown_agency_is_a_foreign_key_violation(pg_store: PostgresLinkStore) -> None:
