@@ -42,6 +42,10 @@ def has_key_segments(layout: SegmentLayout | None) -> bool:
     return layout is not None and all(name in layout.key_sets for name in KEY_SEGMENTS)
 
 
+#: The candidate guard of the "xlarge" rules on a name with the street (see
+#: :func:`_xlarge_blocking`).
+_XLARGE_MAX_CANDIDATES = 400_000_000
+
 #: The blocking rule sets :func:`default_blocking` offers, by the size they are made for.
 _SCALES = ("default", "large", "xlarge")
 
@@ -325,9 +329,15 @@ def _xlarge_blocking(hardened: bool) -> BlockingRules:
         ExactRule(("date_of_birth", "sex")),
         ExactRule(("given_name", "surname", "sex")),
     }
+    # a name with the street: about 1.4 x 10^8 pairs each at ten million records (counted
+    # by a rebuild), past the default guard but what a rebuild there scores
+    wider = {
+        ExactRule(("surname", "street")): _XLARGE_MAX_CANDIDATES,
+        ExactRule(("given_name", "street")): _XLARGE_MAX_CANDIDATES,
+    }
     return BlockingRules(
         tuple(
-            rule
+            ExactRule(rule.segments, max_candidates=wider[rule]) if rule in wider else rule
             for rule in _large_blocking(hardened).rules
             if rule not in dropped and not (isinstance(rule, LshRule) and rule.parts != ("record",))
         )
