@@ -220,12 +220,15 @@ class ClkIndex:
     def _grow(self, needed: int, *, exact: bool = False) -> None:
         old = (self._bt, self._pop, self._group_min_pop, self._alive, self._keys)
         self._allocate(needed if exact else max(needed, self.capacity * 3 // 2))
-        groups = old[0].shape[0]
-        self._bt[:groups] = old[0]
-        self._pop[: old[1].shape[0]] = old[1]
-        self._group_min_pop[:groups] = old[2]
-        self._alive[: old[3].shape[0]] = old[3]
-        self._keys[: old[4].shape[0]] = old[4]
+        # only the slots in use are copied: the rest of the new arrays stays unwritten (a
+        # large reserve costs address space, not memory, until records arrive)
+        size = self._size
+        groups = -(-size // LANES)
+        self._bt[:groups] = old[0][:groups]
+        self._pop[:size] = old[1][:size]
+        self._group_min_pop[:groups] = old[2][:groups]
+        self._alive[:size] = old[3][:size]
+        self._keys[:size] = old[4][:size]
 
     def remove(self, keys: Sequence[int] | Int64Array) -> None:
         """Remove records by key; every key must be present. All or nothing."""

@@ -259,8 +259,11 @@ class ServiceState:
         self.seen_change = self.store.last_index_change()
         self._adopt_store_epoch()
         fingerprint = self.settings.schema_fingerprint
-        # sized once: growing a ten-million-record index step by step copies it each time
-        self._mirror.reserve(self.store.count_index_records(self.settings.key_epoch, fingerprint))
+        # sized once, with room for a quarter more: growing a ten-million-record index
+        # copies it (the first batch after a start held the old and the new arrays, 2.7 GB
+        # above the index), and room not yet written to is never paged in
+        held = self.store.count_index_records(self.settings.key_epoch, fingerprint)
+        self._mirror.reserve(held + held // 4 + _LOAD_CHUNK)
         _fill(self._mirror, self.store.iter_index_records(self.settings.key_epoch, fingerprint))
         self._mirror.settle()
         self.observer.index_size(len(self._mirror), self.store.link_count())

@@ -93,3 +93,23 @@ def test_audit_entries_name_the_principal_or_the_matcher(tmp_path: Path) -> None
         state.audit(tx, "matcher", "linkage.rebuild", [], {"records": 0}, 2)
     assert [row.actor for row in store.iter_audit()] == [OPERATOR.actor, "matcher"]
     store.close()
+
+
+def test_the_index_is_sized_once_at_load_with_room_to_grow(tmp_path: Path) -> None:
+    """A load reserves what the store holds plus a quarter and a load chunk, so the first
+    batches after a start do not copy the index into larger arrays."""
+    from linkage.service import _state as state_module
+
+    writer, writer_store = _writer(tmp_path / "s.db")
+    rng = np.random.default_rng(3)
+    writer.write_batch(
+        agency("police"), batch("police", "b1", *(upsert(f"k{i}", person(rng)) for i in range(40)))
+    )
+    reader_store = SqliteLinkStore(tmp_path / "s.db")
+    state = _state(reader_store)
+    index = state.mirror.index
+    assert len(index) == 40
+    reserved = 40 + 40 // 4 + state_module._LOAD_CHUNK
+    assert reserved <= index.capacity < reserved + 64
+    writer_store.close()
+    reader_store.close()
