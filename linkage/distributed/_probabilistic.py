@@ -43,6 +43,7 @@ from linkage.errors import FailedPreconditionError, InvalidInputError, Unavailab
 from linkage.match import CandidatePairs
 from linkage.match._blocking import merge_unique
 from linkage.probabilistic import ProbabilisticLinker, TermFrequencies
+from linkage.probabilistic._linker import keep_in_order
 from linkage.types import Float64Array, Int64Array, PackedClks
 
 if TYPE_CHECKING:
@@ -53,7 +54,6 @@ __all__ = [
     "RuleResult",
     "ScoreResult",
     "TaskTime",
-    "keep_in_order",
     "rule_pair_codes",
     "run_link_within",
     "score_chunk",
@@ -176,21 +176,6 @@ def score_chunk(
         scored=int(codes.shape[0]),
         seconds=time.perf_counter() - started,
         cpu_seconds=time.process_time() - cpu,
-    )
-
-
-def keep_in_order(
-    left: Int64Array, right: Int64Array, probabilities: Float64Array, threshold: float
-) -> CandidatePairs:
-    """The pairs at or above ``threshold`` in the canonical order (probability
-    descending, then left, then right): ``ProbabilisticLinker._keep``, step for step."""
-    keep = probabilities >= threshold
-    scores, kept_left, kept_right = probabilities[keep], left[keep], right[keep]
-    order = np.lexsort((kept_right, kept_left, -scores))
-    return CandidatePairs.adopt(
-        np.ascontiguousarray(scores[order]),
-        np.ascontiguousarray(kept_left[order]),
-        np.ascontiguousarray(kept_right[order]),
     )
 
 

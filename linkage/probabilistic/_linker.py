@@ -201,14 +201,23 @@ class ProbabilisticLinker:
         return self._keep(np.concatenate(left), np.concatenate(right), np.concatenate(scores))
 
     def _keep(self, li: Int64Array, ri: Int64Array, probabilities: Float64Array) -> CandidatePairs:
-        keep = probabilities >= self.threshold
-        scores, left, right = probabilities[keep], li[keep], ri[keep]
-        order = np.lexsort((right, left, -scores))
-        return CandidatePairs.adopt(
-            np.ascontiguousarray(scores[order]),
-            np.ascontiguousarray(left[order]),
-            np.ascontiguousarray(right[order]),
-        )
+        return keep_in_order(li, ri, probabilities, self.threshold)
+
+
+def keep_in_order(
+    left: Int64Array, right: Int64Array, probabilities: Float64Array, threshold: float
+) -> CandidatePairs:
+    """The pairs at or above ``threshold`` in the canonical order: probability descending,
+    then left, then right (what every linkage of a linker returns, in-process or on a
+    cluster)."""
+    keep = probabilities >= threshold
+    scores, kept_left, kept_right = probabilities[keep], left[keep], right[keep]
+    order = np.lexsort((kept_right, kept_left, -scores))
+    return CandidatePairs.adopt(
+        np.ascontiguousarray(scores[order]),
+        np.ascontiguousarray(kept_left[order]),
+        np.ascontiguousarray(kept_right[order]),
+    )
 
 
 def identical_segment_rate(
