@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence, Set
 
 import numpy as np
 
+from linkage.arrays import unique_sorted
 from linkage.errors import InvalidInputError
 from linkage.match import CandidatePairs, ClkIndex, pack_clk_bytes, popcounts
 from linkage.probabilistic import (
@@ -105,7 +106,7 @@ class IndexMirror:
 
     def remove(self, node_ids: Iterable[int]) -> None:
         """Records leave (ones not held are skipped)."""
-        asked = np.fromiter(node_ids, dtype=np.int64)
+        asked = unique_sorted(np.fromiter(node_ids, dtype=np.int64))  # each once
         present = asked[self._index.holds(asked)]
         if not present.shape[0]:
             return

@@ -41,3 +41,19 @@ def test_an_empty_mirror_reads_no_records() -> None:
     assert nodes == []
     assert packed.shape == (0, 4)
     assert mirror.packed_except({1})[1].shape == (0, 4)
+
+
+def test_adds_skip_held_records_and_removals_skip_unheld_and_repeated_ones() -> None:
+    rng = np.random.default_rng(4)
+    mirror = IndexMirror(256, (0, 4))
+    clks = clk_bytes(rng, 4)
+    mirror.add([5, 9], clks[:2])
+    mirror.add([9, 11], clks[2:])  # 9 is held: kept as it was
+    assert mirror.nodes == {5, 9, 11}
+    np.testing.assert_array_equal(mirror.packed([9]), pack_clk_bytes([clks[1]], 256))
+    mirror.remove([9, 9, 404, 5])  # repeated and unknown nodes are skipped
+    assert mirror.nodes == {11}
+    assert 11 in mirror
+    assert 9 not in mirror
+    assert len(mirror) == 1
+    assert mirror.key_candidates(pack_clk_bytes([clks[3]], 256)) == []  # no key rules
