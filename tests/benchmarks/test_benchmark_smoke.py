@@ -236,6 +236,28 @@ def prob_data(tree: Path) -> Path:
     return tree / "build" / "prob-blocking"
 
 
+def test_bench_prob_blocking_generates_missing_chunks_in_parallel(
+    tree: Path, prob_data: Path
+) -> None:
+    """``generate --workers 2`` makes the chunks not cached yet, one process each, and
+    leaves the cached ones as they are (ten million records are 220 chunks)."""
+    first = (prob_data / "chunk-000.npz").read_bytes()
+    out = run(
+        tree,
+        "benchmarks/bench_prob_blocking.py", "generate",
+        "--chunks", "3", "--people-per-chunk", "300", "--workers", "2",
+    )  # fmt: skip
+    assert "chunk 1:" in out
+    assert "chunk 2:" in out
+    assert "chunk 0:" not in out
+    assert (prob_data / "chunk-000.npz").read_bytes() == first
+    assert sorted(p.name for p in prob_data.glob("chunk-*.npz")) == [
+        "chunk-000.npz",
+        "chunk-001.npz",
+        "chunk-002.npz",
+    ]
+
+
 def test_bench_prob_blocking(tree: Path, prob_data: Path) -> None:
     out = run(
         tree,
