@@ -70,8 +70,10 @@ class LookupHits:
 class _SlotMap:
     """The slot of each live key: a table indexed by the key while the keys are small
     non-negative integers (node IDs are: 8 bytes a key, where a dictionary of Python
-    integers takes about 100), a dictionary once one is not (negative, or more than twice
-    the count held plus ``_DENSE_SLACK``). Not thread-safe: the index locks around it."""
+    integers takes about 100), a dictionary once one is not (negative, or beyond four times
+    the count held plus ``_DENSE_SLACK``: node IDs are never reused, so an index whose
+    records were all replaced a few times still has keys up to a few times its size).
+    Not thread-safe: the index locks around it."""
 
     def __init__(self) -> None:
         self._table: Int64Array = np.full(0, -1, dtype=np.int64)
@@ -102,7 +104,7 @@ class _SlotMap:
             return
         if self._dict is None:
             low, high = int(keys.min()), int(keys.max())
-            if low < 0 or high >= 2 * (self._count + keys.shape[0]) + _DENSE_SLACK:
+            if low < 0 or high >= 4 * (self._count + keys.shape[0]) + _DENSE_SLACK:
                 held = np.flatnonzero(self._table >= 0)
                 self._dict = dict(zip(held.tolist(), self._table[held].tolist(), strict=True))
                 self._table = np.full(0, -1, dtype=np.int64)

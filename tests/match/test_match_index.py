@@ -237,6 +237,9 @@ def test_keys_outside_the_table_move_the_slot_map_to_a_dictionary() -> None:
         index = ClkIndex(128)
         index.add([0, 5, 9], records[:3])
         assert index._slot_of._dict is None  # a table while the keys are small
+        index.add([1_000_000], records[5:6])  # within four times the count plus the slack
+        assert index._slot_of._dict is None
+        index.remove([1_000_000])
         index.add([odd_key, 7], records[3:5])
         assert index._slot_of._dict is not None
         assert index.holds([0, 5, 9, odd_key, 7, 6]).tolist() == [True] * 5 + [False]
