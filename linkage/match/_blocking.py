@@ -16,7 +16,6 @@ candidate list.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numba
 import numpy as np
@@ -27,7 +26,6 @@ from linkage.match import _lsh_kernels
 from linkage.match._canonical import canonical_pairs
 from linkage.match._dice import dice_rule
 from linkage.match._join import collect_pairs, kernel_launch, work_queue
-from linkage.match._kernel_primitives import jit_kernel
 from linkage.match._packing import check_packed, popcounts
 from linkage.match._results import CandidatePairs
 from linkage.types import Int64Array, PackedClks
@@ -459,40 +457,12 @@ def merge_unique(first: Int64Array, second: Int64Array) -> Int64Array:
     if second.shape[0] == 0:
         return np.ascontiguousarray(first, dtype=np.int64)
     out = np.empty(first.shape[0] + second.shape[0], dtype=np.int64)
-    size = _merge_unique_kernel(
+    size = _lsh_kernels.merge_unique_kernel(
         np.ascontiguousarray(first, dtype=np.int64),
         np.ascontiguousarray(second, dtype=np.int64),
         out,
     )
     return out[:size].copy() if size < out.shape[0] // 2 else out[:size]
-
-
-@jit_kernel()
-def _merge_unique_kernel(first: Any, second: Any, out: Any) -> int:  # pragma: no cover
-    i = 0
-    j = 0
-    size = 0
-    while i < first.shape[0] and j < second.shape[0]:
-        if first[i] < second[j]:
-            out[size] = first[i]
-            i += 1
-        elif second[j] < first[i]:
-            out[size] = second[j]
-            j += 1
-        else:
-            out[size] = first[i]
-            i += 1
-            j += 1
-        size += 1
-    while i < first.shape[0]:
-        out[size] = first[i]
-        i += 1
-        size += 1
-    while j < second.shape[0]:
-        out[size] = second[j]
-        j += 1
-        size += 1
-    return size
 
 
 def blocked_dice_join(

@@ -25,6 +25,7 @@ __all__ = [
     "lsh_row_keys_kernel",
     "lsh_screen_kernel",
     "lsh_slots_kernel",
+    "merge_unique_kernel",
 ]
 
 #: Digest of ``_kernel_primitives.py`` (see its docstring): changing it invalidates numba's
@@ -361,3 +362,33 @@ def greedy_bipartite_kernel(left: Any, right: Any, n_left: int, n_right: int, ke
             used_left[a] = True
             used_right[b] = True
             keep[e] = True
+
+
+@jit_kernel()
+def merge_unique_kernel(first: Any, second: Any, out: Any) -> int:  # pragma: no cover
+    """``out[:size]``: the union of two ascending arrays of distinct integers, ascending;
+    returns ``size``."""
+    i = 0
+    j = 0
+    size = 0
+    while i < first.shape[0] and j < second.shape[0]:
+        if first[i] < second[j]:
+            out[size] = first[i]
+            i += 1
+        elif second[j] < first[i]:
+            out[size] = second[j]
+            j += 1
+        else:
+            out[size] = first[i]
+            i += 1
+            j += 1
+        size += 1
+    while i < first.shape[0]:
+        out[size] = first[i]
+        i += 1
+        size += 1
+    while j < second.shape[0]:
+        out[size] = second[j]
+        j += 1
+        size += 1
+    return size
