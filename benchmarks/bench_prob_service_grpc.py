@@ -65,8 +65,8 @@ from benchmarks.bench_service import (  # noqa: E402
     Server,
     channel,
     consent_bytes,
+    new_records_request,
     open_store,
-    responder_consent,
     send_batches,
     server_toml,
     store_section,
@@ -78,7 +78,6 @@ from linkage.server import load_server_config  # noqa: E402
 from linkage.service import LinkageService, ServiceLimits  # noqa: E402
 from linkage.store import NewRecord  # noqa: E402
 from linkage.v1 import (  # noqa: E402
-    ingest_pb2,
     ingest_pb2_grpc,
     lookup_pb2,
     lookup_pb2_grpc,
@@ -376,23 +375,12 @@ def lookups_during_batch(
             time.sleep(5)
             rows = split["ingest"][:size]
             clks = unpack_clks(np.ascontiguousarray(packed[rows]))
-            consent = responder_consent()
-            request = ingest_pb2.WriteBatchRequest(
-                parent="agencies/metro-police",
-                batch_id=f"during-{int(time.time())}",
-                key_epoch=1,
-                schema_fingerprint=SEGMENTED.fingerprint,
-                mutations=[
-                    ingest_pb2.RecordMutation(
-                        upsert=ingest_pb2.RecordUpsert(
-                            record_key=f"during-{i}".encode(),
-                            clk=clks[i].tobytes(),
-                            pointer_token=b"ptr",
-                            consent=consent,
-                        )
-                    )
-                    for i in range(clks.shape[0])
-                ],
+            request = new_records_request(
+                "metro-police",
+                f"during-{int(time.time())}",
+                "during-",
+                SEGMENTED.fingerprint,
+                clks,
             )
             batch_started = time.perf_counter()
             ingest_stub.WriteBatch(request, timeout=1800)

@@ -335,6 +335,31 @@ def lookups(work: Path, queries: int, insecure: bool, audit: bool) -> dict[str, 
         server.stop()
 
 
+def new_records_request(
+    agency_id: str, batch_id: str, key_prefix: str, fingerprint: str, clks: np.ndarray
+) -> ingest_pb2.WriteBatchRequest:
+    """A batch of new records of ``agency_id``, one per row of ``uint8[n, bytes]`` CLKs,
+    keyed ``<key_prefix><row>``, each consenting to crisis-response disclosure."""
+    consent = responder_consent()
+    return ingest_pb2.WriteBatchRequest(
+        parent=f"agencies/{agency_id}",
+        batch_id=batch_id,
+        key_epoch=1,
+        schema_fingerprint=fingerprint,
+        mutations=[
+            ingest_pb2.RecordMutation(
+                upsert=ingest_pb2.RecordUpsert(
+                    record_key=f"{key_prefix}{i}".encode(),
+                    clk=clks[i].tobytes(),
+                    pointer_token=b"ptr",
+                    consent=consent,
+                )
+            )
+            for i in range(clks.shape[0])
+        ],
+    )
+
+
 def send_batches(
     work: Path, credential: str, agency_id: str, fingerprint: str, batches: Iterable[np.ndarray]
 ) -> dict[str, object]:
@@ -346,28 +371,13 @@ def send_batches(
         stub = ingest_pb2_grpc.IngestServiceStub(
             channel(server, work / "pki-root", credential, False)
         )
-        consent = responder_consent()
         seconds = []
         linked = []
         sent = 0
         stamp = int(time.time())
         for b, clks in enumerate(batches):
-            request = ingest_pb2.WriteBatchRequest(
-                parent=f"agencies/{agency_id}",
-                batch_id=f"bench-{stamp}-{b}",
-                key_epoch=1,
-                schema_fingerprint=fingerprint,
-                mutations=[
-                    ingest_pb2.RecordMutation(
-                        upsert=ingest_pb2.RecordUpsert(
-                            record_key=f"new-{stamp}-{b}-{i}".encode(),
-                            clk=clks[i].tobytes(),
-                            pointer_token=b"ptr",
-                            consent=consent,
-                        )
-                    )
-                    for i in range(clks.shape[0])
-                ],
+            request = new_records_request(
+                agency_id, f"bench-{stamp}-{b}", f"new-{stamp}-{b}-", fingerprint, clks
             )
             started = time.perf_counter()
             reply = stub.WriteBatch(request, timeout=1800)

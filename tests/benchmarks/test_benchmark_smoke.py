@@ -310,6 +310,16 @@ def test_bench_prob_service_grpc(tree: Path, prob_data: Path) -> None:
         "--batch-records", "200", "--blocking", "small",
     )  # fmt: skip
     assert '"during": {"lookups": ' in out
+    # the ten-million-record run's options: no rebuild, the xlarge rules
+    out = run(
+        tree,
+        "benchmarks/bench_prob_service_grpc.py",
+        "--records", "2000", "--queries", "10", "--ingest-batches", "1",
+        "--batch-records", "200", "--blocking", "xlarge", "--skip-rebuild",
+    )  # fmt: skip
+    assert '"rebuild": "skipped: the records hold no links"' in out
+    assert '"known_found": 0' in out  # nothing is linked before the batch
+    assert '"linked_per_batch": [' in out
 
 
 def test_bench_prob_service_grpc_postgres(tree: Path, prob_data: Path, postgres_dsn: str) -> None:
