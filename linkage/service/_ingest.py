@@ -7,25 +7,32 @@ in four phases under the service's writer lock:
 1. **Reads** (a store transaction): the replay check, catch-up of other processes'
    index changes, and the **plan**: which records are inserted, replaced, updated in
    place, left unchanged, withdrawn, or get new consent.
-2. **The graph** (CPU only, no store lock): which nodes leave the link graph, which
-   join it, and the joiners' candidate pairs against the in-memory index.
+2. **The graph** (CPU and a read-only snapshot, no write lock): which nodes leave the
+   link graph, which join it, and the joiners' candidate pairs against the in-memory
+   index; then the **relinking** of every component the batch touches, worked out from a
+   snapshot of the store as the plan saw it, with placeholder IDs for the records and
+   links not created yet (:mod:`._relink_plan`).
 3. **One write transaction**: if another process committed in between (a shared
    PostgreSQL store) or saved another model, the plan and graph are made again under
-   the store's writer lock; then the records, edges and relinked components are
-   written, with the batch's outcome, its events, its audit entry and its index changes.
+   the store's writer lock; if the links changed otherwise (another process's rebuild),
+   the relinking is. Then the records, edges and links are written, with the batch's
+   outcome, its events, its audit entry and its index changes.
 4. The committed state goes into the in-memory index.
 
-The expensive join thus runs before the store's write lock is taken; lookups never wait
-for it. The checks of a batch before all this are :mod:`._ingest_checks`; the rows it
+The join and the re-clustering thus run before the store's write lock is taken; lookups
+(whose audit entry is a write) never wait for them.
+
+The checks of a batch before all this are :mod:`._ingest_checks`; the rows it
 stores (content digests, events, its outcome for replay) are :mod:`._batch_rows`.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from linkage.errors import Problem
+from linkage.errors import NotFoundError, Problem
 from linkage.pki import Principal
 from linkage.service._agencies import Agencies
 from linkage.service._batch_rows import (
@@ -42,7 +49,7 @@ from linkage.service._ingest_checks import (
     check_epoch_in_force,
     refused_batch,
 )
-from linkage.service._linking import Linking, Pairs, edge, link_event
+from linkage.service._linking import Linking, Pairs
 from linkage.service._model import (
     BatchOutcome,
     ConsentChange,
@@ -51,11 +58,13 @@ from linkage.service._model import (
     WriteBatch,
 )
 from linkage.service._observer import NullObserver
+from linkage.service._relink_plan import NODE_PLACEHOLDERS, Departures, Relinked, plan_relink
 from linkage.service._state import ServiceState
 from linkage.store import (
     BatchRow,
     EventKind,
     EventRow,
+    GraphReads,
     NewRecord,
     RecordEventRow,
     StoredRecordRef,
@@ -123,10 +132,13 @@ class Ingest:
                 check_epoch_in_force(batch, state)
                 state.refresh_model()
                 plan = self.plan(tx, batch)
-            # Phase 2 (CPU, no lock): the similarity join.
+                planned_at = (tx.last_event_sequence(), tx.last_index_change())
+            # Phase 2 (CPU and a read snapshot, no lock): the similarity join, then the
+            # relinking of the components it touches.
             graph = self.graph(plan)
-            # Phase 3: one write transaction.
             now = state.clock()
+            relinked = self._relink_ahead(batch, plan, graph, planned_at, now)
+            # Phase 3: one write transaction.
             with state.store.write() as tx:
                 replay = self._replayed(tx, batch, digest)
                 if replay is not None:
@@ -139,7 +151,12 @@ class Ingest:
                     check_epoch_in_force(batch, state)
                     plan = self.plan(tx, batch)
                     graph = self.graph(plan)
-                outcome, index_adds = self._apply(tx, actor, batch, plan, digest, graph, now)
+                    relinked = None
+                elif relinked is not None and tx.last_event_sequence() != planned_at[0]:
+                    relinked = None  # links changed meanwhile (another process's rebuild)
+                outcome, index_adds = self._apply(
+                    tx, actor, batch, plan, digest, graph, now, relinked
+                )
                 leaving = sorted(graph.deleted | graph.detached)
                 tx.record_index_changes(
                     [(node, False) for node in leaving] + [(node, True) for node, _ in index_adds]
@@ -239,6 +256,56 @@ class Ingest:
         pairs_vs_index, pairs_within = self._linking.join(joining_clks, deleted | detached)
         return Graph(deleted, detached, rejoining, pairs_vs_index, pairs_within)
 
+    def _relink_ahead(
+        self,
+        batch: WriteBatch,
+        plan: Plan,
+        graph: Graph,
+        planned_at: tuple[int, int],
+        now: int,
+    ) -> Relinked | None:
+        """The batch's relinking worked out from a read-only snapshot, before the write
+        transaction (:mod:`._relink_plan`); None when the store has moved on since the plan
+        (``planned_at``: its newest event and index change then)."""
+        with self._state.store.graph_snapshot() as reads:
+            if (reads.last_event_sequence(), reads.last_index_change()) != planned_at:
+                return None
+            agency_no = reads.agency_no(batch.agency_id)
+            if agency_no is None:
+                return None  # not enrolled any more: the write transaction will say so
+            departures = Departures.read(reads, sorted(graph.deleted | graph.detached))
+            placeholders = range(NODE_PLACEHOLDERS, NODE_PLACEHOLDERS + len(plan.inserts))
+            return self._relink(reads, plan, graph, departures, placeholders, agency_no, now)
+
+    def _relink(
+        self,
+        reads: GraphReads,
+        plan: Plan,
+        graph: Graph,
+        departures: Departures,
+        inserted: Sequence[int],
+        agency_no: int,
+        now: int,
+    ) -> Relinked:
+        """:func:`plan_relink` for this batch (``inserted``: each insert's node ID)."""
+        state = self._state
+        linking = self._linking
+        linker = state.linker
+        frequencies = state.mirror.frequencies
+        return plan_relink(
+            reads,
+            departures=departures,
+            inserted=inserted,
+            linkable=[upsert.linkable for upsert in plan.inserts],
+            rejoining=[ref.node_id for ref in graph.rejoining],
+            agency_no=agency_no,
+            pairs_vs_index=graph.pairs_vs_index,
+            pairs_within=graph.pairs_within,
+            clusterer_for=lambda pending: linking.clusterer_for(linker, frequencies, pending),
+            clks=[u.clk for u in plan.inserts if u.linkable] + [r.clk for r in graph.rejoining],
+            now=now,
+        )
+
     # ----------------------------------------------------------------- apply
     def _apply(
         self,
@@ -249,30 +316,23 @@ class Ingest:
         digest: bytes,
         graph: Graph,
         now: int,
+        relinked: Relinked | None,
     ) -> tuple[BatchOutcome, list[tuple[int, bytes]]]:
         state = self._state
         settings = state.settings
-        leaving = sorted(graph.deleted | graph.detached)
         # The neighbourhood and links of leaving nodes, before their edges go.
-        old_neighbours: set[int] = set()
-        leaving_nodes: dict[int, tuple[int, int]] = {}
-        if leaving:
-            for row in tx.edges_touching(leaving):
-                old_neighbours.update((row.node_a, row.node_b))
-            agency_nos = tx.node_agency_nos(leaving)
-            leaving_nodes = {
-                node: (agency_nos[node], link) for node, link in tx.node_links(leaving).items()
-            }
-            old_neighbours.difference_update(leaving)
+        departures = (
+            relinked.departures
+            if relinked is not None
+            else Departures.read(tx, sorted(graph.deleted | graph.detached))
+        )
         if graph.deleted:
             tx.delete_records(sorted(graph.deleted))
         if graph.detached:
             tx.detach_nodes(sorted(graph.detached))
         # Inserts and in-place updates.
         batch_nodes: list[int] = []
-        joining_nodes: list[int] = []
         index_adds: list[tuple[int, bytes]] = []
-        pending: dict[int, bytes] = {}
         event_rows: list[RecordEventRow] = []
         for upsert in plan.inserts:
             node = tx.insert_record(
@@ -292,9 +352,7 @@ class Ingest:
             event_rows.extend(event_row(node, e) for e in upsert.events)
             batch_nodes.append(node)
             if upsert.linkable:
-                joining_nodes.append(node)
                 index_adds.append((node, upsert.clk))
-                pending[node] = upsert.clk
         if plan.updated_in_place:
             # the events of a record are replaced with it (an upsert carries all of them)
             tx.delete_record_events([ref.node_id for ref, _ in plan.updated_in_place])
@@ -322,20 +380,20 @@ class Ingest:
                 ),
                 now,
             )
-        for ref in graph.rejoining:
-            joining_nodes.append(ref.node_id)
-            index_adds.append((ref.node_id, ref.clk))
-            pending[ref.node_id] = ref.clk
-        # Candidate edges of the joining nodes, now that they have node IDs.
-        edges = [edge(joining_nodes[row], node, score) for row, node, score in graph.pairs_vs_index]
-        edges += [
-            edge(joining_nodes[a], joining_nodes[b], score) for a, b, score in graph.pairs_within
-        ]
-        tx.insert_edges(edges)
-        # Re-cluster every component the batch touched.
-        seeds = set(joining_nodes) | old_neighbours
-        clusterer = self._linking.clusterer_for(state.linker, state.mirror.frequencies, pending)
-        changes, linked_nodes = self._linking.relink(tx, seeds, leaving_nodes, now, clusterer)
+        index_adds.extend((ref.node_id, ref.clk) for ref in graph.rejoining)
+        # The new edges and the components the batch touched, re-clustered: as worked out
+        # before this transaction, or now.
+        inserted = batch_nodes[: len(plan.inserts)]
+        relinking = None if relinked is None else relinked.write(tx, inserted, now)
+        if relinking is None:
+            agency_no = tx.agency_no(batch.agency_id)
+            if agency_no is None:
+                raise NotFoundError(f"agency {batch.agency_id!r} is not enrolled")
+            relinking = self._relink(tx, plan, graph, departures, inserted, agency_no, now).write(
+                tx, inserted, now
+            )
+            assert relinking is not None  # planned with the IDs given: they fit
+        linked_nodes = relinking.linked
         outcome = BatchOutcome(
             agency_id=batch.agency_id,
             batch_id=batch.batch_id,
@@ -370,7 +428,7 @@ class Ingest:
                     record_count=len(plan.withdrawn),
                 )
             )
-        events.extend(link_event(c, now, batch.agency_id, batch.batch_id) for c in changes)
+        events.extend(relinking.event_rows(now, batch.agency_id, batch.batch_id))
         tx.append_events(events)
         state.audit(
             tx,

@@ -14,7 +14,7 @@ from linkage.store._epochs import (
     KeyRotationRow,
     NextEpochRecord,
 )
-from linkage.store._interface import LinkStore, WriteTransaction
+from linkage.store._interface import GraphReads, LinkStore, WriteTransaction
 from linkage.store._model import (
     AGENCY_MARK_NODE,
     AgencyCounts,
@@ -56,6 +56,7 @@ __all__ = [
     "EventKind",
     "EventRecord",
     "EventRow",
+    "GraphReads",
     "IndexChange",
     "IndexRecord",
     "KeyRotationRow",

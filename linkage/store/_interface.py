@@ -41,10 +41,42 @@ from linkage.store._model import (
     StoredRecordRef,
 )
 
-__all__ = ["LinkStore", "WriteTransaction"]
+__all__ = ["GraphReads", "LinkStore", "WriteTransaction"]
 
 
-class WriteTransaction(abc.ABC):
+class GraphReads(abc.ABC):
+    """The reads that re-clustering needs, all in one snapshot of the store: inside a
+    write transaction (which sees its own writes) or in :meth:`LinkStore.graph_snapshot`
+    (a read-only snapshot that takes no write lock)."""
+
+    @abc.abstractmethod
+    def edges_touching(self, node_ids: Sequence[int]) -> list[EdgeRow]:
+        """Every stored edge with at least one end in ``node_ids``."""
+
+    @abc.abstractmethod
+    def node_links(self, node_ids: Sequence[int]) -> dict[int, int]:
+        """The link of each of these nodes that exists and has one."""
+
+    @abc.abstractmethod
+    def node_agency_nos(self, node_ids: Sequence[int]) -> dict[int, int]:
+        """The agency number of each of these nodes that exists."""
+
+    @abc.abstractmethod
+    def agency_no(self, agency_id: str) -> int | None:
+        """The agency number of an enrolled agency (None: not enrolled)."""
+
+    @abc.abstractmethod
+    def last_event_sequence(self) -> int:
+        """The sequence number of the newest event-log entry (0: none). Every change of
+        records, edges or links appends an event or an index change, so two equal
+        positions of both bracket no such change."""
+
+    @abc.abstractmethod
+    def last_index_change(self) -> int:
+        """The sequence number of the newest index-change feed entry (0: none)."""
+
+
+class WriteTransaction(GraphReads):
     """The write operations, valid only inside :meth:`LinkStore.write`."""
 
     # -- agencies -------------------------------------------------------------
@@ -186,18 +218,6 @@ class WriteTransaction(abc.ABC):
     def all_records(self, agency_id: str) -> list[StoredRecordRef]:
         """Every record of an agency."""
 
-    @abc.abstractmethod
-    def edges_touching(self, node_ids: Sequence[int]) -> list[EdgeRow]:
-        """Every stored edge with at least one end in ``node_ids``."""
-
-    @abc.abstractmethod
-    def node_links(self, node_ids: Sequence[int]) -> dict[int, int]:
-        """The link of each of these nodes that exists and has one."""
-
-    @abc.abstractmethod
-    def node_agency_nos(self, node_ids: Sequence[int]) -> dict[int, int]:
-        """The agency number of each of these nodes that exists."""
-
     # -- contact-card proposals (linkage.store._card_proposals) --------------------
     @abc.abstractmethod
     def contact_card_proposal(self, agency_id: str) -> ContactCardProposalRow | None:
@@ -263,6 +283,11 @@ class LinkStore(abc.ABC):
     @abc.abstractmethod
     def write(self) -> AbstractContextManager[WriteTransaction]:
         """Open a serialised, all-or-nothing write transaction."""
+
+    @abc.abstractmethod
+    def graph_snapshot(self) -> AbstractContextManager[GraphReads]:
+        """A read-only snapshot of the store for :class:`GraphReads`: every read in it sees
+        the same committed state, and it blocks no writer (and no lookup's audit write)."""
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -17,7 +17,7 @@ from psycopg.rows import TupleRow
 from linkage.errors import AlreadyExistsError, NotFoundError, StorageError
 from linkage.store._card_proposals import CardProposalWrites
 from linkage.store._epochs import EpochWrites
-from linkage.store._interface import WriteTransaction
+from linkage.store._interface import GraphReads, WriteTransaction
 from linkage.store._model import (
     AgencyRow,
     AuditRow,
@@ -53,7 +53,14 @@ from linkage.store._rows import (
     run_params,
 )
 
-__all__ = ["CHANGES_SINCE", "Conn", "PgWriteTransaction", "read_node_links"]
+__all__ = [
+    "CHANGES_SINCE",
+    "Conn",
+    "PgGraphReads",
+    "PgGraphSnapshot",
+    "PgWriteTransaction",
+    "read_node_links",
+]
 
 Conn = psycopg.Connection[TupleRow]
 _Row = tuple[Any, ...]
@@ -80,7 +87,71 @@ _RECORD_COPY_TYPES = [
 ]
 
 
-class PgWriteTransaction(EpochWrites, CardProposalWrites, OutcomeLedgerWrites, WriteTransaction):
+class PgGraphReads(GraphReads):
+    """The graph reads (:class:`~linkage.store.GraphReads`) on one connection: in the
+    write transaction, or in a read-only snapshot (:class:`PgGraphSnapshot`)."""
+
+    _conn: Conn
+
+    def _sync(self) -> None:
+        """Before a read: nothing to write here (the write transaction flushes)."""
+
+    def _exec(self, query: str, params: Sequence[object] = ()) -> psycopg.Cursor[TupleRow]:
+        self._sync()
+        return self._conn.execute(query, params)
+
+    def edges_touching(self, node_ids: Sequence[int]) -> list[EdgeRow]:
+        if not node_ids:
+            return []
+        ids = list(node_ids)
+        rows = self._exec(
+            "SELECT node_a, node_b, score FROM edges WHERE node_a = ANY(%s::bigint[]) "
+            "UNION SELECT node_a, node_b, score FROM edges WHERE node_b = ANY(%s::bigint[]) "
+            "ORDER BY 1, 2",
+            (ids, ids),
+        ).fetchall()
+        return [EdgeRow(a, b, s) for a, b, s in rows]
+
+    def node_links(self, node_ids: Sequence[int]) -> dict[int, int]:
+        self._sync()
+        return read_node_links(self._conn, node_ids)
+
+    def node_agency_nos(self, node_ids: Sequence[int]) -> dict[int, int]:
+        if not node_ids:
+            return {}
+        rows = self._exec(
+            "SELECT r.node_id, a.agency_no FROM records r JOIN agencies a "
+            "ON a.agency_id = r.agency_id WHERE r.node_id = ANY(%s::bigint[])",
+            (list(node_ids),),
+        ).fetchall()
+        return {node: no for node, no in rows}
+
+    def agency_no(self, agency_id: str) -> int | None:
+        row = self._exec(
+            "SELECT agency_no FROM agencies WHERE agency_id = %s", (agency_id,)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def last_event_sequence(self) -> int:
+        row = self._exec("SELECT COALESCE(MAX(sequence), 0) FROM events").fetchone()
+        return int(row[0]) if row else 0
+
+    def last_index_change(self) -> int:
+        row = self._exec("SELECT COALESCE(MAX(sequence), 0) FROM index_changes").fetchone()
+        return int(row[0]) if row else 0
+
+
+class PgGraphSnapshot(PgGraphReads):
+    """The graph reads in one ``REPEATABLE READ, READ ONLY`` transaction: one snapshot,
+    which takes no lock a writer waits for."""
+
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+
+
+class PgWriteTransaction(
+    PgGraphReads, EpochWrites, CardProposalWrites, OutcomeLedgerWrites, WriteTransaction
+):
     """Write operations on one connection that holds the writer lock."""
 
     def __init__(self, conn: Conn) -> None:
@@ -142,9 +213,9 @@ class PgWriteTransaction(EpochWrites, CardProposalWrites, OutcomeLedgerWrites, W
                 for query, rows in appends:
                     cur.executemany(query, rows)
 
-    def _exec(self, query: str, params: Sequence[object] = ()) -> psycopg.Cursor[TupleRow]:
+    def _sync(self) -> None:
+        """Before any other statement: the buffered writes go first."""
         self.flush()
-        return self._conn.execute(query, params)
 
     def _one(self, query: str, params: Sequence[object] = ()) -> _Row | None:
         return self._exec(query, params).fetchone()
@@ -439,32 +510,6 @@ class PgWriteTransaction(EpochWrites, CardProposalWrites, OutcomeLedgerWrites, W
             REF_COLUMNS + "FROM records WHERE agency_id = %s ORDER BY node_id", (agency_id,)
         ).fetchall()
         return [record_ref(r) for r in rows]
-
-    def edges_touching(self, node_ids: Sequence[int]) -> list[EdgeRow]:
-        if not node_ids:
-            return []
-        ids = list(node_ids)
-        rows = self._exec(
-            "SELECT node_a, node_b, score FROM edges WHERE node_a = ANY(%s::bigint[]) "
-            "UNION SELECT node_a, node_b, score FROM edges WHERE node_b = ANY(%s::bigint[]) "
-            "ORDER BY 1, 2",
-            (ids, ids),
-        ).fetchall()
-        return [EdgeRow(a, b, s) for a, b, s in rows]
-
-    def node_links(self, node_ids: Sequence[int]) -> dict[int, int]:
-        self.flush()
-        return read_node_links(self._conn, node_ids)
-
-    def node_agency_nos(self, node_ids: Sequence[int]) -> dict[int, int]:
-        if not node_ids:
-            return {}
-        rows = self._exec(
-            "SELECT r.node_id, a.agency_no FROM records r JOIN agencies a "
-            "ON a.agency_id = r.agency_id WHERE r.node_id = ANY(%s::bigint[])",
-            (list(node_ids),),
-        ).fetchall()
-        return {node: no for node, no in rows}
 
 
 CHANGES_SINCE = (

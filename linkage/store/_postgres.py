@@ -72,7 +72,7 @@ from linkage.errors import (
 )
 from linkage.store._card_proposals import CardProposalReads
 from linkage.store._epochs import EpochReads
-from linkage.store._interface import LinkStore, WriteTransaction
+from linkage.store._interface import GraphReads, LinkStore, WriteTransaction
 from linkage.store._migrate import migrate
 from linkage.store._model import (
     AgencyCounts,
@@ -100,7 +100,13 @@ from linkage.store._outcome_rows import (
     record_event,
 )
 from linkage.store._pg_schema import MIGRATIONS, SCHEMA_VERSION
-from linkage.store._pg_write import CHANGES_SINCE, Conn, PgWriteTransaction, read_node_links
+from linkage.store._pg_write import (
+    CHANGES_SINCE,
+    Conn,
+    PgGraphSnapshot,
+    PgWriteTransaction,
+    read_node_links,
+)
 from linkage.store._rows import (
     AGENCY_COLUMNS,
     AUDIT_COLUMNS,
@@ -374,6 +380,18 @@ class PostgresLinkStore(EpochReads, CardProposalReads, LinkStore):
                 raise
             finally:
                 self._pool.putconn(conn)
+
+    @contextmanager
+    def graph_snapshot(self) -> Iterator[GraphReads]:
+        with (
+            self._translated("reading a snapshot of the link graph"),
+            self._pool.connection() as conn,
+        ):
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            try:
+                yield PgGraphSnapshot(conn)
+            finally:
+                _rollback_quietly(conn)
 
     def close(self) -> None:
         self._closed = True

@@ -20,7 +20,7 @@ from typing import Any
 from linkage.errors import ConfigError, StorageError
 from linkage.store._card_proposals import CardProposalReads
 from linkage.store._epochs import EpochReads
-from linkage.store._interface import LinkStore, WriteTransaction
+from linkage.store._interface import GraphReads, LinkStore, WriteTransaction
 from linkage.store._migrate import migrate
 from linkage.store._model import (
     AgencyCounts,
@@ -65,6 +65,7 @@ from linkage.store._rows import (
 from linkage.store._sqlite_files import prepare_private_database
 from linkage.store._sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from linkage.store._sqlite_write import (
+    SqliteGraphSnapshot,
     SqliteWriteTransaction,
     chunks,
     qmarks,
@@ -162,6 +163,20 @@ class SqliteLinkStore(EpochReads, CardProposalReads, LinkStore):
             except sqlite3.Error as exc:
                 conn.execute("ROLLBACK")
                 raise StorageError(f"cannot commit: {exc}") from exc
+
+    @contextmanager
+    def graph_snapshot(self) -> Iterator[GraphReads]:
+        conn = self._conn()
+        if conn.in_transaction:
+            raise StorageError("a graph snapshot cannot be taken inside a transaction")
+        try:
+            conn.execute("BEGIN")
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot start a read transaction: {exc}") from exc
+        try:
+            yield SqliteGraphSnapshot(conn)
+        finally:
+            conn.execute("ROLLBACK")
 
     def close(self) -> None:
         self._closed = True

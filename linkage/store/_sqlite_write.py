@@ -14,7 +14,7 @@ from typing import Any
 from linkage.errors import AlreadyExistsError, NotFoundError, StorageError
 from linkage.store._card_proposals import CardProposalWrites
 from linkage.store._epochs import EpochWrites
-from linkage.store._interface import WriteTransaction
+from linkage.store._interface import GraphReads, WriteTransaction
 from linkage.store._model import (
     AgencyRow,
     AuditRow,
@@ -48,6 +48,8 @@ from linkage.store._rows import (
 )
 
 __all__ = [
+    "SqliteGraphReads",
+    "SqliteGraphSnapshot",
     "SqliteWriteTransaction",
     "chunks",
     "qmarks",
@@ -75,19 +77,12 @@ def json_list(values: list[Any]) -> str:
     return json.dumps(values)
 
 
-class SqliteWriteTransaction(
-    EpochWrites, CardProposalWrites, OutcomeLedgerWrites, WriteTransaction
-):
-    """The write operations on the connection that holds the write lock."""
+class SqliteGraphReads(GraphReads):
+    """The graph reads (:class:`~linkage.store.GraphReads`) on one connection: in the
+    write transaction, or in a read-only snapshot (:class:`SqliteGraphSnapshot`)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-
-    def _epoch_rows(self, sql: str, params: Sequence[object]) -> list[Sequence[Any]]:
-        return list(self._conn.execute(sql, params).fetchall())
-
-    def _epoch_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
-        self._conn.executemany(sql, rows)
 
     def _tuples(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         """All rows as plain tuples (cheaper than the connection's sqlite3.Row)."""
@@ -99,6 +94,66 @@ class SqliteWriteTransaction(
     def _one(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self._conn.execute(sql, params).fetchone()
         return row
+
+    def edges_touching(self, node_ids: Sequence[int]) -> list[EdgeRow]:
+        # one statement per chunk for both columns; an edge between two of the nodes
+        # comes twice (and may come again from another chunk): the set keeps it once
+        found: set[tuple[int, int, float]] = set()
+        for chunk in chunks(node_ids):
+            marks = qmarks(len(chunk))
+            found.update(
+                self._tuples(
+                    f"SELECT node_a, node_b, score FROM edges WHERE node_a IN ({marks}) "
+                    f"UNION ALL SELECT node_a, node_b, score FROM edges WHERE node_b IN ({marks})",
+                    (*chunk, *chunk),
+                )
+            )
+        return [EdgeRow(a, b, s) for a, b, s in sorted(found)]
+
+    def node_links(self, node_ids: Sequence[int]) -> dict[int, int]:
+        return read_node_links(self._conn, node_ids)
+
+    def node_agency_nos(self, node_ids: Sequence[int]) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for chunk in chunks(node_ids):
+            out.update(
+                self._tuples(
+                    "SELECT r.node_id, a.agency_no FROM records r JOIN agencies a "
+                    f"ON a.agency_id = r.agency_id WHERE r.node_id IN ({qmarks(len(chunk))})",
+                    chunk,
+                )
+            )
+        return out
+
+    def agency_no(self, agency_id: str) -> int | None:
+        row = self._one("SELECT agency_no FROM agencies WHERE agency_id = ?", (agency_id,))
+        return None if row is None else int(row[0])
+
+    def last_event_sequence(self) -> int:
+        row = self._one("SELECT COALESCE(MAX(sequence), 0) FROM events")
+        return int(row[0]) if row else 0
+
+    def last_index_change(self) -> int:
+        row = self._one("SELECT COALESCE(MAX(sequence), 0) FROM index_changes")
+        return int(row[0]) if row else 0
+
+
+class SqliteGraphSnapshot(SqliteGraphReads):
+    """The graph reads in a read transaction (``BEGIN`` … ``ROLLBACK`` on the calling
+    thread's connection): one WAL snapshot, taken at its first read, which no writer
+    waits for."""
+
+
+class SqliteWriteTransaction(
+    SqliteGraphReads, EpochWrites, CardProposalWrites, OutcomeLedgerWrites, WriteTransaction
+):
+    """The write operations on the connection that holds the write lock."""
+
+    def _epoch_rows(self, sql: str, params: Sequence[object]) -> list[Sequence[Any]]:
+        return list(self._conn.execute(sql, params).fetchall())
+
+    def _epoch_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        self._conn.executemany(sql, rows)
 
     # -- agencies -------------------------------------------------------------
     def insert_agency(
@@ -332,36 +387,6 @@ class SqliteWriteTransaction(
             (agency_id,),
         ).fetchall()
         return [record_ref(r) for r in rows]
-
-    def edges_touching(self, node_ids: Sequence[int]) -> list[EdgeRow]:
-        # one statement per chunk for both columns; an edge between two of the nodes
-        # comes twice (and may come again from another chunk): the set keeps it once
-        found: set[tuple[int, int, float]] = set()
-        for chunk in chunks(node_ids):
-            marks = qmarks(len(chunk))
-            found.update(
-                self._tuples(
-                    f"SELECT node_a, node_b, score FROM edges WHERE node_a IN ({marks}) "
-                    f"UNION ALL SELECT node_a, node_b, score FROM edges WHERE node_b IN ({marks})",
-                    (*chunk, *chunk),
-                )
-            )
-        return [EdgeRow(a, b, s) for a, b, s in sorted(found)]
-
-    def node_links(self, node_ids: Sequence[int]) -> dict[int, int]:
-        return read_node_links(self._conn, node_ids)
-
-    def node_agency_nos(self, node_ids: Sequence[int]) -> dict[int, int]:
-        out: dict[int, int] = {}
-        for chunk in chunks(node_ids):
-            out.update(
-                self._tuples(
-                    "SELECT r.node_id, a.agency_no FROM records r JOIN agencies a "
-                    f"ON a.agency_id = r.agency_id WHERE r.node_id IN ({qmarks(len(chunk))})",
-                    chunk,
-                )
-            )
-        return out
 
 
 _CHANGES_SINCE = (
