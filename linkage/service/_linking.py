@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from linkage.distributed import DaskJoiner
+from linkage.errors import InvalidInputError
 from linkage.match import (
     CandidateEdges,
     CandidatePairs,
@@ -39,10 +41,17 @@ from linkage.match import (
     blocked_dice_self_join,
     dice_join,
     dice_self_join,
+    greedy_solve,
     pack_clk_bytes,
     update_links,
 )
-from linkage.probabilistic import AverageLinkClusterer, ProbabilisticLinker, TermFrequencies
+from linkage.match._incremental import PairRule, greedy_pair_rule, update_int_links
+from linkage.probabilistic import (
+    AverageLinkClusterer,
+    ProbabilisticLinker,
+    TermFrequencies,
+    greedy_one_per_agency,
+)
 from linkage.service._state import ServiceState
 from linkage.store import EdgeRow, EventKind, EventRow, WriteTransaction
 from linkage.types import PackedClks
@@ -203,20 +212,12 @@ class Linking:
         """Re-cluster ``nodes`` (closed under ``edges``) and carry link IDs over.
 
         ``leaving`` maps nodes that left the graph to ``(agency_no, old link)``.
-        Returns the update and the old link of every node that had one.
+        Returns the update and the old link of every node that had one. Beyond a few
+        hundred nodes (a rebuild passes all of them) the records go to
+        :func:`linkage.match._incremental.update_int_links` as arrays.
         """
         agency_of = tx.node_agency_nos(nodes)
         old = tx.node_links(nodes)
-        existing: dict[tuple[int, int], int] = {(agency_of[n], n): link for n, link in old.items()}
-        withdrawn = [(agency, node) for node, (agency, _) in leaving.items()]
-        existing.update({(agency, node): link for node, (agency, link) in leaving.items()})
-        added = [(agency_of[n], n) for n in nodes if n not in old]
-        candidate_edges = CandidateEdges.from_tuples(
-            [
-                (e.score, (agency_of[e.node_a], e.node_a), (agency_of[e.node_b], e.node_b))
-                for e in edges
-            ]
-        )
 
         # Fresh link IDs come from the store in growing blocks; unused ones are
         # deleted again below (link IDs are never reused either way).
@@ -230,20 +231,11 @@ class Linking:
                 spare.extend(reversed(block))
             return spare.pop()
 
-        update = update_links(
-            existing,
-            candidate_edges,
-            allocate,
-            added=added,
-            withdrawn=withdrawn,
-            clusterer=clusterer,
+        small = len(nodes) + len(leaving) <= _SMALL_LINKING
+        update, changed, gone = (_small_link_update if small else _array_link_update)(
+            agency_of, old, nodes, edges, leaving, allocate, clusterer
         )
-        changed = [
-            (node, link) for (_, node), link in update.assignment.items() if old.get(node) != link
-        ]
         tx.assign_links(changed, now)
-        surviving = set(update.assignment.values())
-        gone = (set(old.values()) | {link for _, link in leaving.values()}) - surviving
         tx.delete_links(sorted(gone | set(spare)))
         return update, old
 
@@ -265,6 +257,166 @@ class Linking:
             sizes[link] += 1
         linked = {node for (_, node), link in update.assignment.items() if sizes[link] > 1}
         return update.events, linked
+
+
+#: Linking.update_links on at most this many nodes builds its dicts in Python (an
+#: ingest batch's components); beyond, it passes arrays (a rebuild's every record).
+_SMALL_LINKING = 300
+
+#: What Linking.update_links computes from the store's reads: the update, the (node, link)
+#: pairs to assign and the old links to delete.
+_LinkChanges = tuple[LinkUpdate[int], list[tuple[int, int]], set[int]]
+
+
+def _small_link_update(
+    agency_of: Mapping[int, int],
+    old: Mapping[int, int],
+    nodes: Sequence[int],
+    edges: Sequence[EdgeRow],
+    leaving: Mapping[int, tuple[int, int]],
+    allocate: Callable[[], int],
+    clusterer: ComponentClusterer,
+) -> _LinkChanges:
+    """:meth:`Linking.update_links` for few nodes: records as ``(agency_no, node)`` tuples."""
+    existing: dict[tuple[int, int], int] = {(agency_of[n], n): link for n, link in old.items()}
+    withdrawn = [(agency, node) for node, (agency, _) in leaving.items()]
+    existing.update({(agency, node): link for node, (agency, link) in leaving.items()})
+    added = [(agency_of[n], n) for n in nodes if n not in old]
+    candidate_edges = CandidateEdges.from_tuples(
+        [(e.score, (agency_of[e.node_a], e.node_a), (agency_of[e.node_b], e.node_b)) for e in edges]
+    )
+    update = update_links(
+        existing,
+        candidate_edges,
+        allocate,
+        added=added,
+        withdrawn=withdrawn,
+        clusterer=clusterer,
+        pair_rule=_pair_rule(clusterer),
+    )
+    changed = [
+        (node, link) for (_, node), link in update.assignment.items() if old.get(node) != link
+    ]
+    surviving = set(update.assignment.values())
+    gone = (set(old.values()) | {link for _, link in leaving.values()}) - surviving
+    return update, changed, gone
+
+
+def _array_link_update(
+    agency_of: Mapping[int, int],
+    old: Mapping[int, int],
+    nodes: Sequence[int],
+    edges: Sequence[EdgeRow],
+    leaving: Mapping[int, tuple[int, int]],
+    allocate: Callable[[], int],
+    clusterer: ComponentClusterer,
+) -> _LinkChanges:
+    """:meth:`Linking.update_links` for many nodes: records as arrays
+    (:func:`linkage.match._incremental.update_int_links`); the same update, assignments
+    and deletions as :func:`_small_link_update`."""
+    agencies = _IntLookup(agency_of)
+    node_ids = np.fromiter(nodes, dtype=np.int64, count=len(nodes))
+    old_nodes = np.fromiter(old.keys(), dtype=np.int64, count=len(old))
+    old_links = np.fromiter(old.values(), dtype=np.int64, count=len(old))
+    # existing: {(agency, node): link} of the nodes with a link, then of those leaving
+    # (a leaving entry replaces one with the same agency and node)
+    ex_agency, ex_node, ex_link = agencies.of(old_nodes), old_nodes, old_links
+    withdrawn = (np.empty(0, np.int64), np.empty(0, np.int64))
+    if leaving:
+        leaving_node = np.fromiter(leaving.keys(), dtype=np.int64, count=len(leaving))
+        leaving_agency = np.array([a for a, _ in leaving.values()], dtype=np.int64)
+        leaving_link = np.array([lk for _, lk in leaving.values()], dtype=np.int64)
+        replaced = np.zeros(old_nodes.shape[0], dtype=np.bool_)
+        for at in np.flatnonzero(np.isin(old_nodes, leaving_node)).tolist():
+            replaced[at] = leaving[int(old_nodes[at])][0] == int(ex_agency[at])
+        keep = ~replaced
+        ex_agency = np.concatenate([ex_agency[keep], leaving_agency])
+        ex_node = np.concatenate([ex_node[keep], leaving_node])
+        ex_link = np.concatenate([ex_link[keep], leaving_link])
+        withdrawn = (leaving_agency, leaving_node)
+    new_nodes = node_ids[~np.isin(node_ids, old_nodes)]
+    count = len(edges)
+    node_a = np.fromiter((e.node_a for e in edges), dtype=np.int64, count=count)
+    node_b = np.fromiter((e.node_b for e in edges), dtype=np.int64, count=count)
+    candidate_edges = CandidateEdges(
+        np.fromiter((e.score for e in edges), dtype=np.float64, count=count),
+        agencies.of(node_a),
+        node_a,
+        agencies.of(node_b),
+        node_b,
+    )
+    update = update_int_links(
+        (ex_agency, ex_node, ex_link),
+        candidate_edges,
+        allocate,
+        added=(agencies.of(new_nodes), new_nodes),
+        withdrawn=withdrawn,
+        clusterer=clusterer,
+        pair_rule=_pair_rule(clusterer),
+    )
+    assert update.arrays is not None  # int link IDs
+    _, assigned_node, assigned_link = update.arrays
+    # (node, link) of every assigned node whose link is not its old one, in the
+    # assignment's order
+    before = _IntLookup(old).of(assigned_node, missing=-1)
+    differs = (before != assigned_link) | ~np.isin(assigned_node, old_nodes)
+    changed = list(
+        zip(assigned_node[differs].tolist(), assigned_link[differs].tolist(), strict=True)
+    )
+    old_ids = np.concatenate(
+        [old_links, np.array([lk for _, lk in leaving.values()], dtype=np.int64)]
+    )
+    gone = set(np.setdiff1d(old_ids, assigned_link).tolist())
+    return update, changed, gone
+
+
+class _IntLookup:
+    """Values of an ``int -> int`` mapping, looked up for arrays of keys."""
+
+    def __init__(self, mapping: Mapping[int, int]) -> None:
+        keys = np.fromiter(mapping.keys(), dtype=np.int64, count=len(mapping))
+        values = np.fromiter(mapping.values(), dtype=np.int64, count=len(mapping))
+        order = np.argsort(keys, kind="stable")
+        self._keys, self._values = keys[order], values[order]
+
+    def of(self, keys: np.ndarray, missing: int | None = None) -> np.ndarray:
+        """The values of ``keys``; a key not in the mapping gets ``missing``, or is an
+        error (InvalidInputError) without one."""
+        count = self._keys.shape[0]
+        at = np.minimum(np.searchsorted(self._keys, keys), max(count - 1, 0))
+        found = self._keys[at] == keys if count else np.zeros(keys.shape[0], dtype=np.bool_)
+        if missing is None:
+            if not found.all():
+                raise InvalidInputError("a node of the update has no agency")
+            out: np.ndarray = self._values[at] if count else np.empty(0, np.int64)
+            return out
+        values: np.ndarray = np.where(found, self._values[at] if count else missing, missing)
+        return values
+
+
+def _pair_rule(clusterer: ComponentClusterer) -> PairRule | None:
+    """What ``clusterer`` decides for a component of one edge, for many at once, where it
+    is one of the service's clusterers (else None: the clusterer decides each)."""
+    if clusterer is greedy_solve:
+        return greedy_pair_rule
+    if clusterer is greedy_one_per_agency:
+        # greedy on the edges between agencies: one edge, within an agency, groups none
+        return _cross_agency_pairs
+    if type(clusterer) is AverageLinkClusterer:
+        # AverageLinkClusterer._one_edge: joined unless the score is below join_threshold
+        threshold = clusterer.join_threshold
+
+        def average_link_pairs(edges: CandidateEdges, /) -> npt.NDArray[np.bool_]:
+            joined: npt.NDArray[np.bool_] = ~(edges.scores < threshold)
+            return joined
+
+        return average_link_pairs
+    return None
+
+
+def _cross_agency_pairs(edges: CandidateEdges, /) -> npt.NDArray[np.bool_]:
+    joined: npt.NDArray[np.bool_] = edges.dataset_left != edges.dataset_right
+    return joined
 
 
 def int_pairs(pairs: CandidatePairs) -> Pairs:

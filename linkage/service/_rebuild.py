@@ -20,12 +20,13 @@ import dataclasses
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections.abc import Mapping
 
 import numpy as np
 
+from linkage.arrays import unique_counts, unique_sorted
 from linkage.errors import InvalidInputError, Problem, StorageError
-from linkage.match import pack_clk_bytes
+from linkage.match import LinkUpdate, pack_clk_bytes
 from linkage.pki import Principal
 from linkage.probabilistic import BlockingPlan, ProbabilisticLinker, TermFrequencies
 from linkage.service._linking import Linking, edge, int_pairs, link_event
@@ -55,6 +56,41 @@ class _FullGraph:
     #: records the model was refitted on (0: not refitted)
     fitted: int
     plan: BlockingPlan | None
+
+
+def _link_counts(update: LinkUpdate[int], old: Mapping[int, int]) -> tuple[int, int]:
+    """Links of two or more records after ``update``, and links that gained or lost a
+    record (``old``: each node's link before)."""
+    assert update.arrays is not None  # Linking.update_links: int link IDs
+    _, new_nodes, new_links = update.arrays
+    _, sizes = unique_counts(new_links)
+    old_nodes = np.fromiter(old.keys(), dtype=np.int64, count=len(old))
+    old_links = np.fromiter(old.values(), dtype=np.int64, count=len(old))
+    moved = np.concatenate(
+        [
+            new_links[_differs(new_nodes, new_links, old_nodes, old_links)],
+            old_links[_differs(old_nodes, old_links, new_nodes, new_links)],
+        ]
+    )
+    return int(np.count_nonzero(sizes > 1)), int(unique_sorted(moved).shape[0])
+
+
+def _differs(
+    nodes: np.ndarray, links: np.ndarray, other_nodes: np.ndarray, other_links: np.ndarray
+) -> np.ndarray:
+    """Whether each node's link differs from its link in the other assignment (or the
+    node has none there); a node listed twice there counts with its last link."""
+    if other_nodes.shape[0] == 0:
+        return np.ones(nodes.shape[0], dtype=np.bool_)
+    # the last of equal nodes: a stable sort of the reversed arrays puts it first
+    order = np.argsort(other_nodes[::-1], kind="stable")
+    keys, values = other_nodes[::-1][order], other_links[::-1][order]
+    first = np.ones(keys.shape[0], dtype=np.bool_)
+    first[1:] = keys[1:] != keys[:-1]
+    keys, values = keys[first], values[first]
+    at = np.minimum(np.searchsorted(keys, nodes), keys.shape[0] - 1)
+    differs: np.ndarray = (keys[at] != nodes) | (values[at] != links)
+    return differs
 
 
 class Rebuilds:
@@ -100,15 +136,7 @@ class Rebuilds:
                 update, old = self._linking.update_links(
                     tx, graph.nodes, graph.edges, {}, now, clusterer
                 )
-                sizes: dict[int, int] = defaultdict(int)
-                for link in update.assignment.values():
-                    sizes[link] += 1
-                link_count = sum(1 for size in sizes.values() if size > 1)
-                new_links = {node: link for (_, node), link in update.assignment.items()}
-                changed = len(
-                    {link for node, link in new_links.items() if old.get(node) != link}
-                    | {link for node, link in old.items() if new_links.get(node) != link}
-                )
+                link_count, changed = _link_counts(update, old)
                 run = LinkageRunRow(
                     run_id=0,
                     start_time_us=start,
