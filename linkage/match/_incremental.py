@@ -162,16 +162,27 @@ class LinkUpdate(Generic[LinkId]):
 
 def canonical_edges(edges: CandidateEdges) -> CandidateEdges:
     """Edges with the smaller node first, in anonlink's order; duplicates are an error."""
+    normalised = _canonical_order(edges)
+    _check_distinct_pairs(normalised)
+    return normalised
+
+
+def _canonical_order(edges: CandidateEdges) -> CandidateEdges:
+    """:func:`canonical_edges` without the check for duplicates."""
     d0, r0 = edges.dataset_left, edges.record_left
     d1, r1 = edges.dataset_right, edges.record_right
     swap = (d0 > d1) | ((d0 == d1) & (r0 > r1))
-    normalised = CandidateEdges(
+    return CandidateEdges(
         edges.scores,
         np.where(swap, d1, d0),
         np.where(swap, r1, r0),
         np.where(swap, d0, d1),
         np.where(swap, r0, r1),
     ).sorted()
+
+
+def _check_distinct_pairs(normalised: CandidateEdges) -> None:
+    """Refuse normalised edges that join one pair of records twice."""
     # a pair twice: equal neighbours once the edges are sorted by their two nodes
     columns = (
         normalised.dataset_left,
@@ -187,7 +198,6 @@ def canonical_edges(edges: CandidateEdges) -> CandidateEdges:
             same &= ordered[1:] == ordered[:-1]
         if same.any():
             raise InvalidInputError("candidate edges contain the same pair of records twice")
-    return normalised
 
 
 def connected_components(nodes: Iterable[Node], edges: CandidateEdges) -> list[list[Node]]:
@@ -272,6 +282,47 @@ def _positions(sorted_codes: Int64Array, codes: Int64Array) -> tuple[Int64Array,
     found = np.minimum(np.searchsorted(sorted_codes, codes), count - 1).astype(np.int64)
     present: BoolArray = sorted_codes[found] == codes
     return np.where(present, found, 0), present
+
+
+class _Locator:
+    """Positions of nodes among distinct nodes in tuple order (``dataset``, ``record``,
+    their ``codes`` ascending): through a table indexed by record where the records are
+    distinct and span little more than their count (the service's node IDs), else by
+    binary search of the codes; a node not among them is reported absent."""
+
+    def __init__(
+        self, dataset: Int64Array, record: Int64Array, codes: Int64Array, coder: _NodeCoder
+    ) -> None:
+        self._dataset, self._record, self._codes, self._coder = dataset, record, codes, coder
+        self._table: Int64Array | None = None
+        self._low = 0
+        count = record.shape[0]
+        if count == 0:
+            return
+        low, high = int(record.min()), int(record.max())
+        if high - low + 1 > 4 * count + 64:
+            return
+        table = np.full(high - low + 1, -1, dtype=np.int64)
+        offsets = record - np.int64(low)
+        table[offsets] = np.arange(count, dtype=np.int64)
+        if np.array_equal(table[offsets], np.arange(count, dtype=np.int64)):  # distinct
+            self._table, self._low = table, low
+
+    def find(self, dataset: Int64Array, record: Int64Array) -> tuple[Int64Array, BoolArray]:
+        """Each node's position (0 where absent) and whether it is among the nodes."""
+        table = self._table
+        if table is None:
+            position, present = _positions(self._codes, self._coder.codes(dataset, record))
+        else:
+            offset = record - np.int64(self._low)
+            inside = (offset >= 0) & (offset < table.shape[0])
+            position = table[np.where(inside, offset, 0)]
+            present = inside & (position >= 0)
+            position = np.where(present, position, 0)
+        if self._codes.shape[0]:
+            # exact, whatever the values (a clusterer may return any node)
+            present &= (self._dataset[position] == dataset) & (self._record[position] == record)
+        return position, present
 
 
 def _component_roots(count: int, left: list[int], right: list[int]) -> list[int]:
@@ -365,12 +416,20 @@ def _partition(
     pair_rule: PairRule | None,
 ) -> _Partition:
     """Cluster each connected component of the nodes (positions in ``codes``, sorted and
-    distinct) on its own; ``ordered`` is canonical and among the nodes."""
+    distinct) on its own; ``ordered`` is in canonical order (:func:`_canonical_order`),
+    checked here for duplicates and for nodes outside."""
     count = codes.shape[0]
-    left, found_left = _positions(codes, coder.codes(ordered.dataset_left, ordered.record_left))
-    right, found_right = _positions(codes, coder.codes(ordered.dataset_right, ordered.record_right))
+    locator = _Locator(dataset, record, codes, coder)
+    left, found_left = locator.find(ordered.dataset_left, ordered.record_left)
+    right, found_right = locator.find(ordered.dataset_right, ordered.record_right)
     if not (found_left.all() and found_right.all()):
+        _check_distinct_pairs(ordered)  # the error canonical_edges would have raised first
         raise InvalidInputError("a candidate edge refers to a record outside the components")
+    # a pair twice (canonical_edges' check, on positions: left < right or a self-edge)
+    if left.shape[0] > 1:
+        pairs = np.sort(left * np.int64(count) + right)
+        if (pairs[1:] == pairs[:-1]).any():
+            raise InvalidInputError("candidate edges contain the same pair of records twice")
     roots = _component_root_array(count, left, right)
     head = np.arange(count, dtype=np.int64)
     edge_count = ordered.scores.shape[0]
@@ -395,10 +454,7 @@ def _partition(
         if rest.shape[0]:
             by_component = rest[np.argsort(edge_root[rest], kind="stable")]
             _cluster_components(
-                dataset,
-                record,
-                codes,
-                coder,
+                locator,
                 roots,
                 head,
                 _take(ordered, by_component),
@@ -451,10 +507,7 @@ def _edges_view(
 
 
 def _cluster_components(
-    dataset: Int64Array,
-    record: Int64Array,
-    codes: Int64Array,
-    coder: _NodeCoder,
+    locator: _Locator,
     roots: Int64Array,
     head: Int64Array,
     edges: CandidateEdges,
@@ -491,9 +544,7 @@ def _cluster_components(
         return
     size = np.asarray(sizes, dtype=np.int64)
     nodes = np.array(flat, dtype=np.int64).reshape(len(flat), 2)
-    position, present = _positions(codes, coder.codes(nodes[:, 0], nodes[:, 1]))
-    # a member not among the nodes, whose values the coder may not hold: look it up exactly
-    present &= (dataset[position] == nodes[:, 0]) & (record[position] == nodes[:, 1])
+    position, present = locator.find(nodes[:, 0], nodes[:, 1])
     member_root = np.repeat(np.asarray(group_roots, dtype=np.int64), size)
     outside_member = ~present | (roots[position] != member_root)
     # a member seen in an earlier group (or twice in its own)
@@ -535,10 +586,10 @@ def solve_components(
     sorted, and ordered by their smallest node. ``pair_rule`` (greedy's by default with the
     greedy clusterer) decides the components of a single edge without calling the clusterer.
     """
-    ordered = canonical_edges(edges)
     listed = list(nodes)
     if len(listed) <= _SMALL_UPDATE:
-        return _small_solve(sorted(set(listed)), ordered, clusterer)
+        return _small_solve(sorted(set(listed)), canonical_edges(edges), clusterer)
+    ordered = _canonical_order(edges)
     node_array = np.array(listed, dtype=np.int64).reshape(-1, 2)
     coder = _NodeCoder(
         [node_array[:, 0], ordered.dataset_left, ordered.dataset_right],
@@ -808,7 +859,7 @@ def _update(
         )
         kept = _take(edges, np.flatnonzero(~touches))
     partition = _partition(
-        dataset, record, codes, coder, canonical_edges(kept), clusterer, pair_rule
+        dataset, record, codes, coder, _canonical_order(kept), clusterer, pair_rule
     )
 
     # Pair new groups with old IDs: overlap desc, old ID asc, smallest member asc (groups
@@ -919,25 +970,28 @@ def _events(
         LinkDissolved(ids[link]) for link in np.flatnonzero(~used).tolist()
     ]
 
-    # old link -> the links its remaining records are in, by their IDs
+    # old link -> the links its remaining records are in, by their IDs (only the options
+    # of old links with two or more are sorted)
     splits: list[LinkEvent[LinkId]] = []
-    option_key = links.sort_key(link_of_group[option_group])
-    by_old = np.lexsort((option_key, option_link))
-    runs = [run for run in _runs(option_link[by_old]) if run[2] - run[1] > 1]
-    if runs:
-        into = links.values(link_of_group[option_group[by_old]])
-        for link, start, end in runs:
+    split = np.bincount(option_link, minlength=links.old)[option_link] > 1
+    if split.any():
+        split_link, split_group = option_link[split], option_group[split]
+        into_codes = link_of_group[split_group]
+        by_old = np.lexsort((links.sort_key(into_codes), split_link))
+        into = links.values(into_codes[by_old])
+        for link, start, end in _runs(split_link[by_old]):
             splits.append(LinkSplit(ids[link], tuple(into[start:end])))
 
     # new link -> the old links of its records (old codes sort as their IDs), by new ID
     merges: list[LinkEvent[LinkId]] = []
-    by_new = np.lexsort((option_link, option_key))
-    runs = [run for run in _runs(option_key[by_new]) if run[2] - run[1] > 1]
-    if runs:
-        from_links = option_link[by_new].tolist()
-        new_links = link_of_group[option_group[by_new]].tolist()
-        for _key, start, end in runs:
-            own = new_links[start]
+    merged = np.bincount(option_group, minlength=partition.count)[option_group] > 1
+    if merged.any():
+        merged_link, merged_group = option_link[merged], option_group[merged]
+        new_codes = link_of_group[merged_group]
+        by_new = np.lexsort((merged_link, links.sort_key(new_codes)))
+        from_links = merged_link[by_new].tolist()
+        new_links = new_codes[by_new]
+        for own, start, end in _runs(new_links):
             merges.append(
                 LinksMerged(
                     tuple(ids[link] for link in from_links[start:end] if link != own), ids[own]

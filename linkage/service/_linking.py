@@ -358,8 +358,8 @@ def _array_link_update(
     _, assigned_node, assigned_link = update.arrays
     # (node, link) of every assigned node whose link is not its old one, in the
     # assignment's order
-    before = _IntLookup(old).of(assigned_node, missing=-1)
-    differs = (before != assigned_link) | ~np.isin(assigned_node, old_nodes)
+    before, had = _IntLookup(old).find(assigned_node)
+    differs = (before != assigned_link) | ~had
     changed = list(
         zip(assigned_node[differs].tolist(), assigned_link[differs].tolist(), strict=True)
     )
@@ -371,27 +371,54 @@ def _array_link_update(
 
 
 class _IntLookup:
-    """Values of an ``int -> int`` mapping, looked up for arrays of keys."""
+    """Values of an ``int -> int`` mapping, looked up for arrays of keys: through a table
+    indexed by key where the keys span little more than their count (node IDs), else by
+    binary search."""
 
     def __init__(self, mapping: Mapping[int, int]) -> None:
-        keys = np.fromiter(mapping.keys(), dtype=np.int64, count=len(mapping))
-        values = np.fromiter(mapping.values(), dtype=np.int64, count=len(mapping))
+        count = len(mapping)
+        keys = np.fromiter(mapping.keys(), dtype=np.int64, count=count)
+        values = np.fromiter(mapping.values(), dtype=np.int64, count=count)
+        self._table: np.ndarray | None = None
+        self._known: np.ndarray | None = None
+        self._low = 0
+        self._keys = self._values = np.empty(0, dtype=np.int64)
+        low = int(keys.min()) if count else 0
+        span = int(keys.max()) - low + 1 if count else 0
+        if count and span <= 4 * count + 64:
+            self._low = low
+            self._table = np.zeros(span, dtype=np.int64)
+            self._known = np.zeros(span, dtype=np.bool_)
+            self._table[keys - low] = values
+            self._known[keys - low] = True
+            return
         order = np.argsort(keys, kind="stable")
         self._keys, self._values = keys[order], values[order]
 
-    def of(self, keys: np.ndarray, missing: int | None = None) -> np.ndarray:
-        """The values of ``keys``; a key not in the mapping gets ``missing``, or is an
-        error (InvalidInputError) without one."""
-        count = self._keys.shape[0]
-        at = np.minimum(np.searchsorted(self._keys, keys), max(count - 1, 0))
-        found = self._keys[at] == keys if count else np.zeros(keys.shape[0], dtype=np.bool_)
-        if missing is None:
-            if not found.all():
-                raise InvalidInputError("a node of the update has no agency")
-            out: np.ndarray = self._values[at] if count else np.empty(0, np.int64)
-            return out
-        values: np.ndarray = np.where(found, self._values[at] if count else missing, missing)
+    def of(self, keys: np.ndarray) -> np.ndarray:
+        """The values of ``keys``, all of them in the mapping (else InvalidInputError)."""
+        values, found = self.find(keys)
+        if not found.all():
+            raise InvalidInputError("a node of the update has no agency")
         return values
+
+    def find(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The values of ``keys`` (0 where absent) and whether each is in the mapping."""
+        if self._table is not None and self._known is not None:
+            offset = keys - np.int64(self._low)
+            inside = (offset >= 0) & (offset < self._table.shape[0])
+            at = np.where(inside, offset, 0)
+            found = inside & self._known[at]
+            values = self._table[at]
+        else:
+            count = self._keys.shape[0]
+            at = np.minimum(np.searchsorted(self._keys, keys), max(count - 1, 0))
+            if count:
+                found, values = self._keys[at] == keys, self._values[at]
+            else:
+                found = np.zeros(keys.shape[0], dtype=np.bool_)
+                values = np.zeros(keys.shape[0], dtype=np.int64)
+        return np.where(found, values, 0), found
 
 
 def _pair_rule(clusterer: ComponentClusterer) -> PairRule | None:

@@ -371,3 +371,32 @@ def test_bad_clusterers_are_rejected_as_before() -> None:
         with pytest.raises(InvalidInputError) as old:
             reference_solve_components([a, b, c, d], edges, clusterer)
         assert new.value.message == old.value.message
+
+
+def test_duplicate_and_foreign_edges_are_refused_as_before() -> None:
+    a, b, c, stranger = (0, 1), (1, 1), (1, 2), (5, 5)
+    cases = [
+        [(0.9, a, b), (0.8, b, a)],  # a pair twice, either way round
+        [(0.9, a, b), (0.9, a, b), (0.9, a, stranger)],  # twice and outside: twice first
+        [(0.9, a, stranger), (0.8, b, c)],  # outside
+        [(0.9, a, a), (0.8, a, a)],  # a self-edge twice
+        [(0.9, a, a), (0.8, b, c), (0.7, c, a)],  # fine
+    ]
+    for edges in cases:
+        candidate = CandidateEdges.from_tuples(edges)
+        new_allocate, new_given = _counter(10)
+        old_allocate, old_given = _counter(10)
+        new = _outcome(update_links, {a: 1}, candidate, new_allocate, added=[b, c])
+        old = _outcome(reference_update_links, {a: 1}, candidate, old_allocate, added=[b, c])
+        assert new == old
+        assert new_given == old_given
+        nodes = [a, b, c]
+        try:
+            solved: object = solve_components(nodes, candidate)
+        except InvalidInputError as exc:
+            solved = exc.message
+        try:
+            expected: object = reference_solve_components(nodes, candidate)
+        except InvalidInputError as exc:
+            expected = exc.message
+        assert solved == expected

@@ -122,7 +122,8 @@ def _case(
     seed: int, size: int
 ) -> tuple[dict[int, int], dict[int, int], list[int], list[EdgeRow], dict[int, tuple[int, int]]]:
     rng = random.Random(seed)
-    nodes = rng.sample(range(1, 40 * size + 2), size + 4)
+    # node IDs dense (looked up through tables) or sparse (binary search)
+    nodes = rng.sample(range(1, (40 if seed % 2 else 2) * size + 8), size + 4)
     leaving_nodes, nodes = nodes[:4], nodes[4:]
     agency = {n: rng.randrange(1, 4) for n in nodes}
     links: dict[int, int] = {}
