@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -53,13 +54,30 @@ from linkage.probabilistic import (
     greedy_one_per_agency,
 )
 from linkage.service._state import ServiceState
-from linkage.store import EdgeRow, EventKind, EventRow, WriteTransaction
+from linkage.store import EdgeRow, EventKind, EventRow
 from linkage.types import PackedClks
 
-__all__ = ["Linking", "edge", "int_pairs", "link_event"]
+__all__ = ["Linking", "RelinkTransaction", "edge", "int_pairs", "link_event"]
 
 #: Pairs as ``(left, right, score)``: rows or node IDs.
 Pairs = list[tuple[int, int, float]]
+
+
+class RelinkTransaction(Protocol):
+    """What re-clustering reads and writes: a store's write transaction, or a batch's
+    relinking planned ahead of it (:mod:`linkage.service._relink_plan`)."""
+
+    def edges_touching(self, node_ids: Sequence[int]) -> list[EdgeRow]: ...
+
+    def node_links(self, node_ids: Sequence[int]) -> dict[int, int]: ...
+
+    def node_agency_nos(self, node_ids: Sequence[int]) -> dict[int, int]: ...
+
+    def allocate_link_ids(self, count: int, now_us: int) -> list[int]: ...
+
+    def assign_links(self, assignments: Iterable[tuple[int, int]], now_us: int) -> None: ...
+
+    def delete_links(self, link_ids: Iterable[int]) -> None: ...
 
 
 class Linking:
@@ -186,7 +204,7 @@ class Linking:
 
     # -------------------------------------------------------------- link IDs
     @staticmethod
-    def component_edges(tx: WriteTransaction, seeds: set[int]) -> tuple[set[int], list[EdgeRow]]:
+    def component_edges(tx: RelinkTransaction, seeds: set[int]) -> tuple[set[int], list[EdgeRow]]:
         """Close ``seeds`` under stored edges: every node and edge reachable."""
         nodes = set(seeds)
         edges: dict[tuple[int, int], EdgeRow] = {}
@@ -202,7 +220,7 @@ class Linking:
 
     @staticmethod
     def update_links(
-        tx: WriteTransaction,
+        tx: RelinkTransaction,
         nodes: Sequence[int],
         edges: Sequence[EdgeRow],
         leaving: Mapping[int, tuple[int, int]],
@@ -241,7 +259,7 @@ class Linking:
 
     @staticmethod
     def relink(
-        tx: WriteTransaction,
+        tx: RelinkTransaction,
         seeds: set[int],
         leaving: Mapping[int, tuple[int, int]],
         now: int,

@@ -32,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from linkage.match import LinkEvent
 from linkage.service._linking import Linking, Pairs, edge, link_event
@@ -186,10 +186,7 @@ def plan_relink(
     new_nodes = {node: agency_no for node in inserted}
     planned = _PlannedGraph(reads, departures.nodes, new_nodes, edges)
     seeds = set(joining) | departures.neighbours
-    # _PlannedGraph has every method Linking.relink calls on a transaction
-    changes, linked = Linking.relink(
-        cast("WriteTransaction", planned), seeds, departures.links, now, clusterer_for(pending)
-    )
+    changes, linked = Linking.relink(planned, seeds, departures.links, now, clusterer_for(pending))
     return Relinked(
         departures=departures,
         planned_nodes=tuple(inserted),
@@ -206,9 +203,10 @@ def plan_relink(
 
 
 class _PlannedGraph:
-    """The store as re-clustering sees it after a batch's deletions, detachments, inserts
-    and new edges, read from ``reads`` (the state before them, or after the deletions and
-    inserts); records the link writes instead of making them."""
+    """A :class:`~linkage.service._linking.RelinkTransaction`: the store as re-clustering
+    sees it after a batch's deletions, detachments, inserts and new edges, read from
+    ``reads`` (the state before them, or after the deletions and inserts); records the link
+    writes instead of making them."""
 
     def __init__(
         self,

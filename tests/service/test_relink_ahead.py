@@ -354,3 +354,41 @@ def test_store_ids_must_keep_the_planned_order() -> None:
     assert not planned.fits([41, 43, 42]), "not growing"
     assert not planned.fits([40, 41, 42]), "not above the stored nodes seen"
     assert _relinked((7, 9), newest_node=40).fits([7, 9]), "planned with these IDs"
+
+
+def test_relinking_ahead_of_a_large_batch_takes_the_array_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch whose components hold more than a few hundred records goes through the
+    array implementation of the link update (placeholder IDs near 2**62 included): the
+    same links, edges and events as relinking inside the transaction."""
+    import linkage.service._linking as linking_module
+
+    calls: list[int] = []
+    array_update = linking_module._array_link_update
+
+    def counted(*args: Any) -> Any:
+        calls.append(len(args[2]))
+        return array_update(*args)
+
+    monkeypatch.setattr(linking_module, "_array_link_update", counted)
+    rng = np.random.default_rng(5)
+    people = [person(rng) for _ in range(200)]
+    ahead = _service(tmp_path / "ahead.db", "average_link")
+    inside = _service(tmp_path / "inside.db", "average_link")
+    _in_transaction_only(inside)
+    used = _count_ahead(ahead)
+    for number, agency_id in enumerate(AGENCIES):
+        request = batch(agency_id, f"b{number}", *_copies(rng, agency_id, people))
+        assert ahead.write_batch(agency(agency_id), request) == inside.write_batch(
+            agency(agency_id), request
+        )
+    withdraw = batch("police", "w", *(RecordWithdrawal(f"police{i}".encode()) for i in range(50)))
+    assert ahead.write_batch(agency("police"), withdraw) == inside.write_batch(
+        agency("police"), withdraw
+    )
+    assert _stored(ahead) == _stored(inside)
+    assert all(used)
+    assert len(used) == len(AGENCIES) + 1
+    assert calls
+    assert max(calls) > 300
