@@ -34,6 +34,7 @@ from linkage.security import append_audit_entry
 from linkage.service._clock import Clock, system_clock_us
 from linkage.service._linking import Linking, link_event
 from linkage.service._observer import NullObserver
+from linkage.service._relink_plan import Departures
 from linkage.service._settings import LinkageSettings, ServiceLimits
 from linkage.service._state import ServiceState
 from linkage.store import (
@@ -138,14 +139,9 @@ def _withdraw_dropped(
     were in re-clustered with link IDs carried over; the events to write."""
     if not nodes:
         return []
-    neighbours: set[int] = set()
-    for row in tx.edges_touching(nodes):
-        neighbours.update((row.node_a, row.node_b))
-    neighbours.difference_update(nodes)
-    agency_nos = tx.node_agency_nos(nodes)
-    leaving = {node: (agency_nos[node], link) for node, link in tx.node_links(nodes).items()}
+    departures = Departures.read(tx, nodes)
     tx.delete_records(nodes)
-    changes, _ = Linking.relink(tx, neighbours, leaving, now_us, clusterer)
+    changes, _ = Linking.relink(tx, set(departures.neighbours), departures.links, now_us, clusterer)
     events = [
         EventRow(EventKind.RECORD_WITHDRAWN, now_us, agency_id=agency_id, record_count=len(nodes))
     ]
