@@ -20,7 +20,8 @@ in four phases under the service's writer lock:
 4. The committed state goes into the in-memory index.
 
 The join and the re-clustering thus run before the store's write lock is taken; lookups
-(whose audit entry is a write) never wait for them.
+(whose audit entry is a write) do not wait for them (unless another process committed, and
+the lookup's catch-up waits for this process's writer lock).
 
 The checks of a batch before all this are :mod:`._ingest_checks`; the rows it
 stores (content digests, events, its outcome for replay) are :mod:`._batch_rows`.
@@ -28,11 +29,12 @@ stores (content digests, events, its outcome for replay) are :mod:`._batch_rows`
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from linkage.errors import NotFoundError, Problem
+from linkage.errors import NotFoundError, Problem, StorageError, UnavailableError
 from linkage.pki import Principal
 from linkage.service._agencies import Agencies
 from linkage.service._batch_rows import (
@@ -72,6 +74,8 @@ from linkage.store import (
 )
 
 __all__ = ["Graph", "Ingest", "Plan"]
+
+_log = logging.getLogger("linkage.service")
 
 _FEED_KEEP = 1_000_000  # index-change entries kept for other processes to replay
 
@@ -267,15 +271,21 @@ class Ingest:
         """The batch's relinking worked out from a read-only snapshot, before the write
         transaction (:mod:`._relink_plan`); None when the store has moved on since the plan
         (``planned_at``: its newest event and index change then)."""
-        with self._state.store.graph_snapshot() as reads:
-            if (reads.last_event_sequence(), reads.last_index_change()) != planned_at:
-                return None
-            agency_no = reads.agency_no(batch.agency_id)
-            if agency_no is None:
-                return None  # not enrolled any more: the write transaction will say so
-            departures = Departures.read(reads, sorted(graph.deleted | graph.detached))
-            placeholders = range(NODE_PLACEHOLDERS, NODE_PLACEHOLDERS + len(plan.inserts))
-            return self._relink(reads, plan, graph, departures, placeholders, agency_no, now)
+        try:
+            with self._state.store.graph_snapshot() as reads:
+                if (reads.last_event_sequence(), reads.last_index_change()) != planned_at:
+                    return None
+                agency_no = reads.agency_no(batch.agency_id)
+                if agency_no is None:
+                    return None  # not enrolled any more: the write transaction will say so
+                departures = Departures.read(reads, sorted(graph.deleted | graph.detached))
+                placeholders = range(NODE_PLACEHOLDERS, NODE_PLACEHOLDERS + len(plan.inserts))
+                return self._relink(reads, plan, graph, departures, placeholders, agency_no, now)
+        except (StorageError, UnavailableError) as exc:
+            # only a head start: the write transaction relinks by itself (and says what
+            # is wrong with the store if it is still wrong then)
+            _log.warning("relinking before the write transaction failed, relinking in it: %s", exc)
+            return None
 
     def _relink(
         self,
@@ -389,10 +399,9 @@ class Ingest:
             agency_no = tx.agency_no(batch.agency_id)
             if agency_no is None:
                 raise NotFoundError(f"agency {batch.agency_id!r} is not enrolled")
-            relinking = self._relink(tx, plan, graph, departures, inserted, agency_no, now).write(
-                tx, inserted, now
-            )
-            assert relinking is not None  # planned with the IDs given: they fit
+            relinking = self._relink(
+                tx, plan, graph, departures, inserted, agency_no, now
+            ).write_as_planned(tx, now)
         linked_nodes = relinking.linked
         outcome = BatchOutcome(
             agency_id=batch.agency_id,

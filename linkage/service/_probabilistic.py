@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from linkage.arrays import unique_sorted
-from linkage.errors import ConfigError, Problem
+from linkage.errors import ConfigError, InvalidInputError, Problem
 from linkage.match import ClkIndex
 from linkage.probabilistic import (
     BlockingPlan,
@@ -309,15 +309,27 @@ def fit_linker(
             packed.shape[0], size=settings.fit_sample_records, replace=False
         )
         sample = np.ascontiguousarray(packed[np.sort(rows)])
-    model = fit_model(
-        settings.layout,
-        settings.comparisons(),
-        fitting_blocking(settings, blocking),
-        sample,
-        training_rules=default_training_rules(),
-        start=prior_model(settings.hardened, settings.layout),
-        start_strength=settings.prior_strength,
-    )
+
+    def fit_on(rules: BlockingRules) -> FellegiSunterModel:
+        return fit_model(
+            settings.layout,
+            settings.comparisons(),
+            rules,
+            sample,
+            training_rules=default_training_rules(),
+            start=prior_model(settings.hardened, settings.layout),
+            start_strength=settings.prior_strength,
+        )
+
+    strict = fitting_blocking(settings, blocking)
+    try:
+        model = fit_on(strict)
+    except InvalidInputError:
+        if strict == blocking:
+            raise
+        # the strict rules found no pair to fit on (few records, no duplicates yet): the
+        # linking rules' pairs, whose prior may come out high (fitting_blocking)
+        model = fit_on(blocking)
     linker = ProbabilisticLinker(
         settings.layout, model, blocking, effective_threshold(model, threshold, auto_threshold)
     )

@@ -102,10 +102,23 @@ class Relinked:
 
     def write(self, tx: WriteTransaction, inserted: Sequence[int], now: int) -> Relinking | None:
         """Write the edges and links with the inserts' IDs (``inserted``, in the plan's
-        order) and fresh link IDs from the store. None (and nothing written) when those
-        IDs do not keep the planned order: the caller works the relinking out again."""
+        order) and fresh link IDs from the store. None (nothing kept; link IDs allocated
+        and deleted again are never reused anyway) when the IDs the store gives do not keep
+        the planned order: the caller works the relinking out again with them."""
         if not self.fits(inserted):
             return None
+        return self._write(tx, inserted, now, strict=True)
+
+    def write_as_planned(self, tx: WriteTransaction, now: int) -> Relinking:
+        """Write a relinking planned inside this transaction with the store's node IDs:
+        fresh link IDs as the store gives them, in whatever order."""
+        written = self._write(tx, self.planned_nodes, now, strict=False)
+        assert written is not None  # not strict: never refused
+        return written
+
+    def _write(
+        self, tx: WriteTransaction, inserted: Sequence[int], now: int, *, strict: bool
+    ) -> Relinking | None:
         nodes = dict(zip(self.planned_nodes, inserted, strict=True))
         named = {link for _, link in self.assignments}
         named.update(link for event in self.events for link in _event_links(event))
@@ -113,7 +126,8 @@ class Relinked:
         links: dict[int, int] = {}
         if fresh:
             given = tx.allocate_link_ids(len(fresh), now)
-            if any(a >= b for a, b in itertools.pairwise(given)) or given[0] <= self.newest_link:
+            growing = all(a < b for a, b in itertools.pairwise(given))
+            if strict and (not growing or given[0] <= self.newest_link):
                 tx.delete_links(given)
                 return None
             links = dict(zip(fresh, given, strict=True))
@@ -195,7 +209,7 @@ def plan_relink(
         deleted_links=tuple(planned.deleted_links),
         events=changes,
         linked=frozenset(linked),
-        newest_node=planned.newest_node,
+        newest_node=max(planned.newest_node, max(departures.links, default=0)),
         newest_link=max(
             planned.newest_link, max((link for _, link in departures.links.values()), default=0)
         ),

@@ -167,7 +167,7 @@ class SqliteLinkStore(EpochReads, CardProposalReads, LinkStore):
     @contextmanager
     def graph_snapshot(self) -> Iterator[GraphReads]:
         conn = self._conn()
-        if conn.in_transaction:
+        if _in_transaction(conn):
             raise StorageError("a graph snapshot cannot be taken inside a transaction")
         try:
             conn.execute("BEGIN")
@@ -175,8 +175,11 @@ class SqliteLinkStore(EpochReads, CardProposalReads, LinkStore):
             raise StorageError(f"cannot start a read transaction: {exc}") from exc
         try:
             yield SqliteGraphSnapshot(conn)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot read a snapshot of the link graph: {exc}") from exc
         finally:
-            conn.execute("ROLLBACK")
+            if _in_transaction(conn):  # SQLite ends it by itself after some errors
+                conn.execute("ROLLBACK")
 
     def close(self) -> None:
         self._closed = True
@@ -355,3 +358,9 @@ class SqliteLinkStore(EpochReads, CardProposalReads, LinkStore):
             (programme,),
         )
         return [outcome_release(r) for r in rows]
+
+
+def _in_transaction(conn: sqlite3.Connection) -> bool:
+    """Whether ``conn`` is inside a transaction now (a call, so that a check before a
+    block does not narrow the attribute for a check after it)."""
+    return conn.in_transaction

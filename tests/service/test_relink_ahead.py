@@ -392,3 +392,33 @@ def test_relinking_ahead_of_a_large_batch_takes_the_array_path(
     assert len(used) == len(AGENCIES) + 1
     assert calls
     assert max(calls) > 300
+
+
+def test_a_snapshot_that_cannot_be_read_leaves_the_relinking_to_the_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The snapshot is only a head start: when it fails (a dropped PostgreSQL connection, a
+    full pool) the batch relinks inside its write transaction and commits all the same."""
+    from contextlib import AbstractContextManager
+
+    from linkage.errors import UnavailableError
+    from linkage.store import GraphReads
+
+    rng = np.random.default_rng(3)
+    people = [person(rng) for _ in range(4)]
+    ahead = _service(tmp_path / "ahead.db", "average_link")
+    inside = _service(tmp_path / "inside.db", "average_link")
+    _in_transaction_only(inside)
+
+    def unavailable() -> AbstractContextManager[GraphReads]:
+        raise UnavailableError("the store is not reachable")
+
+    monkeypatch.setattr(ahead._state.store, "graph_snapshot", unavailable)
+    used = _count_ahead(ahead)
+    for number, agency_id in enumerate(AGENCIES):
+        request = batch(agency_id, f"b{number}", *_copies(rng, agency_id, people))
+        assert ahead.write_batch(agency(agency_id), request) == inside.write_batch(
+            agency(agency_id), request
+        )
+    assert used == [False, False, False]
+    assert _stored(ahead) == _stored(inside)
