@@ -31,7 +31,11 @@ Clustering (:class:`linkage.match.ComponentClusterer`)
 
 from linkage.layout import SegmentLayout, SegmentRange
 from linkage.probabilistic._blocking import BlockingRule, BlockingRules, ExactRule, LshRule
-from linkage.probabilistic._cluster import AverageLinkClusterer, greedy_one_per_agency
+from linkage.probabilistic._cluster import (
+    AverageLinkClusterer,
+    greedy_one_per_agency,
+    one_per_agency_pair_rule,
+)
 from linkage.probabilistic._defaults import (
     KEY_SEGMENTS,
     default_blocking,
@@ -102,6 +106,7 @@ __all__ = [
     "greedy_one_per_agency",
     "has_key_segments",
     "identical_segment_rate",
+    "one_per_agency_pair_rule",
     "plan_blocking",
     "probability_of_weight",
     "rule_from_dict",

@@ -32,6 +32,9 @@ import heapq
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
+
 from linkage.errors import ConfigError, Problem
 from linkage.match import CandidateEdges, Node, greedy_solve
 
@@ -157,6 +160,13 @@ class AverageLinkClusterer:
             return []
         return [(node_a, node_b) if node_a < node_b else (node_b, node_a)]
 
+    def pair_rule(self, edges: CandidateEdges, /) -> npt.NDArray[np.bool_]:
+        """:meth:`_one_edge` for many components of one edge at once (a
+        :class:`~linkage.match._incremental.PairRule`): whether each edge joins its two
+        records, that is whether its score is not below ``join_threshold``."""
+        joined: npt.NDArray[np.bool_] = ~(edges.scores < self.join_threshold)
+        return joined
+
 
 def greedy_one_per_agency(edges: CandidateEdges, /) -> Sequence[Sequence[Node]]:
     """anonlink's greedy solving over edges between different agencies (datasets) only:
@@ -171,3 +181,11 @@ def greedy_one_per_agency(edges: CandidateEdges, /) -> Sequence[Sequence[Node]]:
             edges.record_right[keep],
         )
     )
+
+
+def one_per_agency_pair_rule(edges: CandidateEdges, /) -> npt.NDArray[np.bool_]:
+    """:func:`greedy_one_per_agency` for many components of one edge at once (a
+    :class:`~linkage.match._incremental.PairRule`): an edge groups its two records when they
+    are of different agencies."""
+    joined: npt.NDArray[np.bool_] = edges.dataset_left != edges.dataset_right
+    return joined

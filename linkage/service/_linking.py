@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
-import numpy.typing as npt
 
 from linkage.distributed import DaskJoiner
 from linkage.errors import InvalidInputError
@@ -42,16 +41,16 @@ from linkage.match import (
     blocked_dice_self_join,
     dice_join,
     dice_self_join,
-    greedy_solve,
     pack_clk_bytes,
     update_links,
 )
-from linkage.match._incremental import PairRule, greedy_pair_rule, update_int_links
+from linkage.match._incremental import PairRule, update_int_links
 from linkage.probabilistic import (
     AverageLinkClusterer,
     ProbabilisticLinker,
     TermFrequencies,
     greedy_one_per_agency,
+    one_per_agency_pair_rule,
 )
 from linkage.service._state import ServiceState
 from linkage.store import EdgeRow, EventKind, EventRow
@@ -441,27 +440,13 @@ class _IntLookup:
 
 def _pair_rule(clusterer: ComponentClusterer) -> PairRule | None:
     """What ``clusterer`` decides for a component of one edge, for many at once, where it
-    is one of the service's clusterers (else None: the clusterer decides each)."""
-    if clusterer is greedy_solve:
-        return greedy_pair_rule
+    is one of the service's clusterers and says so (greedy's is built into the update; else
+    None: the clusterer decides each)."""
     if clusterer is greedy_one_per_agency:
-        # greedy on the edges between agencies: one edge, within an agency, groups none
-        return _cross_agency_pairs
+        return one_per_agency_pair_rule
     if type(clusterer) is AverageLinkClusterer:
-        # AverageLinkClusterer._one_edge: joined unless the score is below join_threshold
-        threshold = clusterer.join_threshold
-
-        def average_link_pairs(edges: CandidateEdges, /) -> npt.NDArray[np.bool_]:
-            joined: npt.NDArray[np.bool_] = ~(edges.scores < threshold)
-            return joined
-
-        return average_link_pairs
+        return clusterer.pair_rule
     return None
-
-
-def _cross_agency_pairs(edges: CandidateEdges, /) -> npt.NDArray[np.bool_]:
-    joined: npt.NDArray[np.bool_] = edges.dataset_left != edges.dataset_right
-    return joined
 
 
 def int_pairs(pairs: CandidatePairs) -> Pairs:
